@@ -1,0 +1,97 @@
+//! Several captures read as one, in timestamp order (a k-way merge; ties go
+//! to the input named first, so the order is deterministic).
+
+use super::{CaptureReader, PacketBuf, ReadOutcome};
+
+/// What happened to one input, for the report.
+#[derive(Debug, Clone, Default)]
+pub struct InputSummary {
+    /// The name the user gave.
+    pub name: String,
+    /// `pcap` or `pcapng`.
+    pub format: &'static str,
+    /// Packets read from it.
+    pub packets: u64,
+    /// Why reading stopped early, if it did.
+    pub damage: Option<String>,
+}
+
+/// All inputs, merged.
+pub struct MergedSource {
+    readers: Vec<CaptureReader>,
+    heads: Vec<Option<PacketBuf>>,
+    summaries: Vec<InputSummary>,
+}
+
+impl MergedSource {
+    /// Merge these readers; they are read lazily.
+    pub fn new(readers: Vec<CaptureReader>) -> Self {
+        let summaries = readers
+            .iter()
+            .map(|r| InputSummary {
+                name: r.name().to_string(),
+                ..InputSummary::default()
+            })
+            .collect();
+        let mut merged = MergedSource {
+            heads: vec![None; readers.len()],
+            readers,
+            summaries,
+        };
+        for i in 0..merged.readers.len() {
+            merged.refill(i, PacketBuf::default());
+        }
+        merged
+    }
+
+    fn refill(&mut self, i: usize, mut buf: PacketBuf) {
+        match self.readers[i].next_into(&mut buf) {
+            ReadOutcome::Packet => {
+                buf.source = i;
+                self.summaries[i].packets += 1;
+                self.heads[i] = Some(buf);
+            }
+            ReadOutcome::End => self.heads[i] = None,
+            ReadOutcome::Damaged(why) => {
+                self.summaries[i].damage = Some(why);
+                self.heads[i] = None;
+            }
+        }
+        self.summaries[i].format = self.readers[i].format();
+    }
+
+    /// The next packet in time order, swapped into `out` (whose old buffer is reused).
+    pub fn next_into(&mut self, out: &mut PacketBuf) -> bool {
+        let mut best: Option<usize> = None;
+        for (i, head) in self.heads.iter().enumerate() {
+            if let Some(p) = head {
+                let better = match best.and_then(|b| self.heads[b].as_ref()) {
+                    Some(cur) => p.ts < cur.ts,
+                    None => true,
+                };
+                if better {
+                    best = Some(i);
+                }
+            }
+        }
+        let Some(i) = best else { return false };
+        let Some(head) = self.heads[i].take() else {
+            return false;
+        };
+        let spare = std::mem::replace(out, head);
+        self.refill(i, spare);
+        true
+    }
+
+    /// Per-input summaries (complete once `next_into` has returned false).
+    pub fn summaries(&self) -> &[InputSummary] {
+        &self.summaries
+    }
+
+    /// Secrets from pcapng Decryption Secrets Blocks of every input.
+    pub fn decryption_secrets(&self) -> impl Iterator<Item = &[u8]> {
+        self.readers
+            .iter()
+            .flat_map(|r| r.decryption_secrets().iter().map(Vec::as_slice))
+    }
+}

@@ -1,0 +1,453 @@
+//! One capture file (or stream) read record by record into a reusable buffer.
+
+use std::fs::File;
+use std::io::Read;
+
+use pcap_parser::pcapng::Block;
+use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
+use pcap_parser::{PcapBlockOwned, PcapError};
+
+use super::{CaptureError, LinkType, Nanos};
+
+/// The reader's initial buffer; it grows for larger records up to `MAX_RECORD`.
+const INITIAL_BUFFER: usize = 256 * 1024;
+/// The largest record we accept. Real captures stay below 256 KiB (the
+/// largest snaplen in use); anything bigger is a corrupt length field.
+const MAX_RECORD: usize = 16 * 1024 * 1024;
+/// Decryption Secrets Blocks kept for later use, in total bytes.
+const MAX_SECRETS: usize = 4 * 1024 * 1024;
+
+/// One packet copied out of the capture, reused from packet to packet.
+#[derive(Debug, Default, Clone)]
+pub struct PacketBuf {
+    /// Capture time.
+    pub ts: Nanos,
+    /// How the bytes start.
+    pub link: Option<LinkType>,
+    /// The captured bytes (at most the snap length).
+    pub data: Vec<u8>,
+    /// The packet's length on the wire; larger than `data.len()` when cut by the snap length.
+    pub orig_len: u32,
+    /// Which input this packet came from (index into the inputs).
+    pub source: usize,
+}
+
+/// What one read step produced.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReadOutcome {
+    /// A packet was copied into the buffer.
+    Packet,
+    /// The input ended cleanly.
+    End,
+    /// The input is damaged here; nothing more can be read from it.
+    Damaged(String),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Interface {
+    link: LinkType,
+    /// Units per second of the timestamps.
+    resolution: u64,
+    offset_secs: i64,
+}
+
+/// A capture file being read.
+pub struct CaptureReader {
+    name: String,
+    inner: Box<dyn PcapReaderIterator + Send>,
+    state: State,
+    buffer_size: usize,
+}
+
+#[derive(Default)]
+struct State {
+    format: &'static str,
+    legacy_link: Option<LinkType>,
+    legacy_nanos: bool,
+    interfaces: Vec<Interface>,
+    last_ts: Nanos,
+    secrets: Vec<Vec<u8>>,
+    secrets_bytes: usize,
+}
+
+impl CaptureReader {
+    /// Open a file by path; `-` reads standard input.
+    pub fn open(path: &str) -> Result<Self, CaptureError> {
+        if path == "-" {
+            return Self::from_reader("<stdin>", std::io::stdin());
+        }
+        let file = File::open(path).map_err(|source| CaptureError::Io {
+            name: path.to_string(),
+            source,
+        })?;
+        Self::from_reader(path, file)
+    }
+
+    /// Read a capture from any byte stream (gzip-compressed or not).
+    pub fn from_reader<R: Read + Send + 'static>(
+        name: &str,
+        reader: R,
+    ) -> Result<Self, CaptureError> {
+        let io_err = |source| CaptureError::Io {
+            name: name.to_string(),
+            source,
+        };
+        let mut reader = SniffMagic::new(reader);
+        let head = reader.peek(2).map_err(io_err)?;
+        if head.starts_with(&[0x1f, 0x8b]) {
+            let unzipped = flate2::read::MultiGzDecoder::new(reader);
+            return Self::from_plain_reader(name, SniffMagic::new(unzipped));
+        }
+        Self::from_plain_reader(name, reader)
+    }
+
+    fn from_plain_reader<R: Read + Send + 'static>(
+        name: &str,
+        mut reader: SniffMagic<R>,
+    ) -> Result<Self, CaptureError> {
+        let head = reader.peek_header().map_err(|source| CaptureError::Io {
+            name: name.to_string(),
+            source,
+        })?;
+        if head.is_empty() {
+            return Err(CaptureError::Empty { name: name.into() });
+        }
+        let magic_hex = hex(&head[..head.len().min(4)]);
+        let inner = pcap_parser::create_reader(INITIAL_BUFFER, reader).map_err(|e| match e {
+            PcapError::Eof => CaptureError::Empty { name: name.into() },
+            other => CaptureError::NotACapture {
+                name: name.into(),
+                magic: magic_hex.clone(),
+                detail: describe(&other),
+            },
+        })?;
+        Ok(CaptureReader {
+            name: name.to_string(),
+            inner,
+            state: State::default(),
+            buffer_size: INITIAL_BUFFER,
+        })
+    }
+
+    /// The name given at open time.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `"pcap"` or `"pcapng"` once the header has been read.
+    pub fn format(&self) -> &'static str {
+        self.state.format
+    }
+
+    /// Key-log secrets found in pcapng Decryption Secrets Blocks, raw.
+    pub fn decryption_secrets(&self) -> &[Vec<u8>] {
+        &self.state.secrets
+    }
+
+    /// Copy the next packet into `buf`.
+    pub fn next_into(&mut self, buf: &mut PacketBuf) -> ReadOutcome {
+        loop {
+            match self.inner.next() {
+                Ok((offset, block)) => {
+                    let got = self.state.take_block(block, buf);
+                    self.inner.consume(offset);
+                    if got {
+                        return ReadOutcome::Packet;
+                    }
+                }
+                Err(PcapError::Eof) => return ReadOutcome::End,
+                Err(PcapError::Incomplete(_)) => {
+                    if let Err(e) = self.inner.refill() {
+                        return ReadOutcome::Damaged(format!("read error: {e:?}"));
+                    }
+                }
+                Err(PcapError::BufferTooSmall) => {
+                    if self.buffer_size >= MAX_RECORD {
+                        return ReadOutcome::Damaged(format!(
+                            "record longer than {} MiB: corrupt length field",
+                            MAX_RECORD >> 20
+                        ));
+                    }
+                    self.buffer_size *= 2;
+                    if !self.inner.grow(self.buffer_size) {
+                        return ReadOutcome::Damaged("cannot grow the read buffer".into());
+                    }
+                    if let Err(e) = self.inner.refill() {
+                        return ReadOutcome::Damaged(format!("read error: {e:?}"));
+                    }
+                }
+                Err(PcapError::UnexpectedEof) => {
+                    return ReadOutcome::Damaged(
+                        "file ends in the middle of a record (truncated capture)".into(),
+                    );
+                }
+                Err(PcapError::ReadError) => return ReadOutcome::Damaged("read error".into()),
+                Err(e) => {
+                    return ReadOutcome::Damaged(format!("corrupt record: {}", describe(&e)));
+                }
+            }
+        }
+    }
+}
+
+impl State {
+    /// Record what a block says; copy it to `buf` and return true if it is a packet.
+    fn take_block(&mut self, block: PcapBlockOwned<'_>, buf: &mut PacketBuf) -> bool {
+        match block {
+            PcapBlockOwned::LegacyHeader(h) => {
+                self.format = "pcap";
+                self.legacy_link = Some(LinkType(h.network.0 as u32));
+                self.legacy_nanos = h.is_nanosecond_precision();
+                false
+            }
+            PcapBlockOwned::Legacy(b) => {
+                let frac = if self.legacy_nanos {
+                    i64::from(b.ts_usec)
+                } else {
+                    i64::from(b.ts_usec) * 1000
+                };
+                buf.ts = i64::from(b.ts_sec) * 1_000_000_000 + frac;
+                buf.link = self.legacy_link;
+                let len = (b.caplen as usize).min(b.data.len());
+                fill(buf, &b.data[..len], b.origlen);
+                self.last_ts = buf.ts;
+                true
+            }
+            PcapBlockOwned::NG(block) => self.take_ng_block(block, buf),
+        }
+    }
+
+    fn take_ng_block(&mut self, block: Block<'_>, buf: &mut PacketBuf) -> bool {
+        match block {
+            Block::SectionHeader(_) => {
+                // A new section starts with a new interface list.
+                self.format = "pcapng";
+                self.interfaces.clear();
+                false
+            }
+            Block::InterfaceDescription(idb) => {
+                self.interfaces.push(Interface {
+                    link: LinkType(idb.linktype.0 as u32),
+                    resolution: idb.ts_resolution().unwrap_or(1_000_000).max(1),
+                    offset_secs: idb.ts_offset(),
+                });
+                false
+            }
+            Block::EnhancedPacket(epb) => {
+                let iface = self.interfaces.get(epb.if_id as usize).copied();
+                let ts = u64::from(epb.ts_high) << 32 | u64::from(epb.ts_low);
+                buf.ts = match iface {
+                    Some(i) => to_nanos(ts, i.resolution, i.offset_secs),
+                    None => to_nanos(ts, 1_000_000, 0),
+                };
+                buf.link = iface.map(|i| i.link);
+                fill(buf, epb.packet_data(), epb.origlen);
+                self.last_ts = buf.ts;
+                true
+            }
+            Block::SimplePacket(spb) => {
+                // Simple packets carry no timestamp: keep the previous one.
+                buf.ts = self.last_ts;
+                buf.link = self.interfaces.first().map(|i| i.link);
+                fill(buf, spb.packet_data(), spb.origlen);
+                true
+            }
+            Block::DecryptionSecrets(dsb) => {
+                if self.secrets_bytes + dsb.data.len() <= MAX_SECRETS {
+                    self.secrets_bytes += dsb.data.len();
+                    self.secrets.push(dsb.data.to_vec());
+                }
+                false
+            }
+            _ => false,
+        }
+    }
+}
+
+fn fill(buf: &mut PacketBuf, data: &[u8], orig_len: u32) {
+    buf.data.clear();
+    buf.data.extend_from_slice(data);
+    buf.orig_len = orig_len.max(data.len() as u32);
+}
+
+fn to_nanos(ts: u64, resolution: u64, offset_secs: i64) -> Nanos {
+    let secs = ts / resolution;
+    let frac = ts % resolution;
+    let nanos = (u128::from(frac) * 1_000_000_000 / u128::from(resolution)) as i64;
+    (secs as i64)
+        .saturating_add(offset_secs)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(nanos)
+}
+
+fn describe(e: &PcapError<&[u8]>) -> String {
+    match e {
+        PcapError::NomError(_, kind) => format!("{kind:?}"),
+        PcapError::OwnedNomError(_, kind) => format!("{kind:?}"),
+        PcapError::HeaderNotRecognized => "header not recognized".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Lets us look at the first bytes (for the error message) without losing them.
+struct SniffMagic<R> {
+    inner: R,
+    head: Vec<u8>,
+    pos: usize,
+}
+
+impl<R: Read> SniffMagic<R> {
+    fn new(inner: R) -> Self {
+        SniffMagic {
+            inner,
+            head: Vec::new(),
+            pos: 0,
+        }
+    }
+
+    /// Make sure at least `n` bytes (or all there are) are held; return them.
+    fn peek(&mut self, n: usize) -> std::io::Result<Vec<u8>> {
+        let mut chunk = [0u8; 4096];
+        while self.head.len() < n {
+            let want = (n - self.head.len()).min(chunk.len());
+            match self.inner.read(&mut chunk[..want]) {
+                Ok(0) => break,
+                Ok(k) => self.head.extend_from_slice(&chunk[..k]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(self.head.clone())
+    }
+
+    /// Hold the whole file header, so the pcap reader can decide the format
+    /// from its first read even when a pipe delivers bytes in dribbles: a
+    /// pcap header is 24 bytes; a pcapng Section Header Block says its own
+    /// length (bounded here to 64 KiB).
+    fn peek_header(&mut self) -> std::io::Result<Vec<u8>> {
+        let head = self.peek(12)?;
+        if head.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]) && head.len() >= 12 {
+            let le = head[8..12] == [0x4d, 0x3c, 0x2b, 0x1a];
+            let raw = [head[4], head[5], head[6], head[7]];
+            let len = if le {
+                u32::from_le_bytes(raw)
+            } else {
+                u32::from_be_bytes(raw)
+            };
+            return self.peek((len as usize).clamp(12, 64 * 1024));
+        }
+        self.peek(24)
+    }
+}
+
+impl<R: Read> Read for SniffMagic<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos < self.head.len() {
+            // Hand back the peeked bytes and as much as one more read gives:
+            // the pcap reader decides the format from its first read.
+            let n = (self.head.len() - self.pos).min(out.len());
+            out[..n].copy_from_slice(&self.head[self.pos..self.pos + n]);
+            self.pos += n;
+            return Ok(n);
+        }
+        self.inner.read(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pcap_header(link: u32) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+        v.extend_from_slice(&2u16.to_le_bytes());
+        v.extend_from_slice(&4u16.to_le_bytes());
+        v.extend_from_slice(&0i32.to_le_bytes());
+        v.extend_from_slice(&0u32.to_le_bytes());
+        v.extend_from_slice(&65535u32.to_le_bytes());
+        v.extend_from_slice(&link.to_le_bytes());
+        v
+    }
+
+    fn record(ts_sec: u32, ts_usec: u32, data: &[u8], orig: u32) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&ts_sec.to_le_bytes());
+        v.extend_from_slice(&ts_usec.to_le_bytes());
+        v.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        v.extend_from_slice(&orig.to_le_bytes());
+        v.extend_from_slice(data);
+        v
+    }
+
+    fn read_all(bytes: Vec<u8>) -> (Vec<PacketBuf>, ReadOutcome) {
+        let mut r = CaptureReader::from_reader("t", std::io::Cursor::new(bytes)).unwrap();
+        let mut out = Vec::new();
+        let mut buf = PacketBuf::default();
+        loop {
+            match r.next_into(&mut buf) {
+                ReadOutcome::Packet => out.push(buf.clone()),
+                other => return (out, other),
+            }
+        }
+    }
+
+    #[test]
+    fn reads_legacy_pcap_records() {
+        let mut f = pcap_header(101);
+        f.extend(record(10, 5, &[0x45, 0, 0, 20], 60));
+        f.extend(record(11, 0, &[0x60; 8], 8));
+        let (pkts, end) = read_all(f);
+        assert_eq!(end, ReadOutcome::End);
+        assert_eq!(pkts.len(), 2);
+        assert_eq!(pkts[0].ts, 10_000_005_000);
+        assert_eq!(pkts[0].link, Some(LinkType::RAW));
+        assert_eq!(pkts[0].orig_len, 60);
+        assert_eq!(pkts[1].data, vec![0x60; 8]);
+    }
+
+    #[test]
+    fn truncated_last_record_is_damage_not_error() {
+        let mut f = pcap_header(1);
+        f.extend(record(1, 0, &[1, 2, 3, 4], 4));
+        let mut second = record(2, 0, &[9; 100], 100);
+        second.truncate(40);
+        f.extend(second);
+        let (pkts, end) = read_all(f);
+        assert_eq!(pkts.len(), 1);
+        assert!(matches!(end, ReadOutcome::Damaged(m) if m.contains("truncated")));
+    }
+
+    #[test]
+    fn huge_record_length_is_damage_and_bounded() {
+        let mut f = pcap_header(1);
+        let mut rec = record(1, 0, &[], 0);
+        rec[8..12].copy_from_slice(&0xffff_fff0u32.to_le_bytes());
+        f.extend(rec);
+        f.extend(vec![0u8; 1000]);
+        let (pkts, end) = read_all(f);
+        assert!(pkts.is_empty());
+        assert!(matches!(end, ReadOutcome::Damaged(_)), "{end:?}");
+    }
+
+    #[test]
+    fn rejects_non_captures_and_empty_input() {
+        let e = CaptureReader::from_reader("x", std::io::Cursor::new(b"hello world".to_vec()));
+        assert!(
+            matches!(e, Err(CaptureError::NotACapture { ref magic, .. }) if magic == "68656c6c")
+        );
+        let e = CaptureReader::from_reader("x", std::io::Cursor::new(Vec::new()));
+        assert!(matches!(e, Err(CaptureError::Empty { .. })));
+    }
+
+    #[test]
+    fn pcapng_resolution_is_honoured() {
+        assert_eq!(to_nanos(1_500_000, 1_000_000, 0), 1_500_000_000);
+        assert_eq!(to_nanos(3, 2, 10), 11_500_000_000);
+        assert_eq!(to_nanos(1, 1_000_000_000, 0), 1);
+    }
+}

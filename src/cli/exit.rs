@@ -1,0 +1,15 @@
+//! Exit codes: a public contract for scripts and CI, documented in the README.
+
+/// The report was written and every input was read completely.
+pub const OK: i32 = 0;
+/// Reserved: findings at or above `--fail-on` (verification gate).
+pub const FINDINGS: i32 = 1;
+/// The command line was wrong (clap's own usage errors use 2 as well).
+pub const USAGE: i32 = 2;
+/// An input could not be read as a capture at all; no report was written.
+pub const INPUT: i32 = 3;
+/// The report was written, but an input was damaged or truncated and was
+/// analysed only up to the damage (see `warnings` and `inputs[].complete`).
+pub const PARTIAL: i32 = 4;
+/// The report could not be written.
+pub const OUTPUT: i32 = 5;

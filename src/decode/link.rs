@@ -1,0 +1,228 @@
+//! Link-layer headers: where the IP packet (or an Ethernet frame) starts.
+
+use super::DecodeError;
+use crate::capture::LinkType;
+
+/// What follows a link or tunnel header.
+#[derive(Debug)]
+pub enum Network<'a> {
+    /// An IPv4 or IPv6 packet.
+    Ip(&'a [u8]),
+    /// An Ethernet frame.
+    Ethernet(&'a [u8]),
+}
+
+const ETHERTYPE_IPV4: u16 = 0x0800;
+const ETHERTYPE_IPV6: u16 = 0x86dd;
+const ETHERTYPE_VLAN: u16 = 0x8100;
+const ETHERTYPE_QINQ: u16 = 0x88a8;
+const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
+const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
+const ETHERTYPE_MPLS: u16 = 0x8847;
+const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
+const ETHERTYPE_TEB: u16 = 0x6558;
+const ETHERTYPE_ERSPAN_2: u16 = 0x88be;
+const ETHERTYPE_ERSPAN_3: u16 = 0x22eb;
+
+/// MPLS label stacks deeper than this are treated as malformed.
+const MAX_MPLS_LABELS: usize = 8;
+
+fn be16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
+}
+
+/// Strip the capture's link header.
+pub fn network_layer(link: LinkType, frame: &[u8]) -> Result<Network<'_>, DecodeError> {
+    match link {
+        LinkType::ETHERNET => Ok(Network::Ethernet(frame)),
+        LinkType::RAW | LinkType::IPV4 | LinkType::IPV6 | LinkType(12) | LinkType(14) => {
+            Ok(Network::Ip(frame))
+        }
+        LinkType::NULL | LinkType::LOOP => {
+            let family = frame.get(..4).ok_or(DecodeError::LinkTruncated)?;
+            // The family is in the writer's byte order; both orders of the
+            // small values are unambiguous.
+            let le = u32::from_le_bytes([family[0], family[1], family[2], family[3]]);
+            let be = u32::from_be_bytes([family[0], family[1], family[2], family[3]]);
+            let v = if le < 256 { le } else { be };
+            match v {
+                2 | 10 | 24 | 28 | 30 => Ok(Network::Ip(&frame[4..])),
+                _ => Err(DecodeError::NotIp),
+            }
+        }
+        LinkType::LINUX_SLL => {
+            let proto = be16(frame, 14).ok_or(DecodeError::LinkTruncated)?;
+            by_ethertype(proto, frame.get(16..).ok_or(DecodeError::LinkTruncated)?)
+        }
+        LinkType::LINUX_SLL2 => {
+            let proto = be16(frame, 0).ok_or(DecodeError::LinkTruncated)?;
+            by_ethertype(proto, frame.get(20..).ok_or(DecodeError::LinkTruncated)?)
+        }
+        LinkType::PPP => ppp_payload(frame),
+        LinkType(other) => Err(DecodeError::UnsupportedLink(other)),
+    }
+}
+
+/// Skip the Ethernet header and any VLAN tags.
+pub fn ethernet_payload(frame: &[u8]) -> Result<&[u8], DecodeError> {
+    let mut ethertype = be16(frame, 12).ok_or(DecodeError::LinkTruncated)?;
+    let mut at = 14;
+    while matches!(
+        ethertype,
+        ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD
+    ) {
+        ethertype = be16(frame, at + 2).ok_or(DecodeError::LinkTruncated)?;
+        at += 4;
+    }
+    let rest = frame.get(at..).ok_or(DecodeError::LinkTruncated)?;
+    match by_ethertype(ethertype, rest)? {
+        Network::Ip(ip) => Ok(ip),
+        Network::Ethernet(inner) => ethernet_payload(inner),
+    }
+}
+
+fn by_ethertype(ethertype: u16, rest: &[u8]) -> Result<Network<'_>, DecodeError> {
+    match ethertype {
+        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => Ok(Network::Ip(rest)),
+        ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD => {
+            let inner = be16(rest, 2).ok_or(DecodeError::LinkTruncated)?;
+            by_ethertype(inner, rest.get(4..).ok_or(DecodeError::LinkTruncated)?)
+        }
+        ETHERTYPE_PPPOE_SESSION => ppp_payload(rest.get(6..).ok_or(DecodeError::LinkTruncated)?),
+        ETHERTYPE_MPLS | ETHERTYPE_MPLS_MULTICAST => mpls_payload(rest),
+        _ => Err(DecodeError::NotIp),
+    }
+}
+
+/// PPP: an optional `ff 03` address/control, then a 1- or 2-byte protocol.
+fn ppp_payload(frame: &[u8]) -> Result<Network<'_>, DecodeError> {
+    let mut b = frame;
+    if b.starts_with(&[0xff, 0x03]) {
+        b = &b[2..];
+    }
+    let first = *b.first().ok_or(DecodeError::LinkTruncated)?;
+    // Protocol-field compression: an odd first byte is a 1-byte protocol.
+    let (proto, rest) = if first & 1 == 1 {
+        (u16::from(first), &b[1..])
+    } else {
+        (be16(b, 0).ok_or(DecodeError::LinkTruncated)?, &b[2..])
+    };
+    match proto {
+        0x0021 | 0x0057 => Ok(Network::Ip(rest)),
+        _ => Err(DecodeError::NotIp),
+    }
+}
+
+/// MPLS: skip labels to the bottom of the stack; the IP version nibble says what follows.
+fn mpls_payload(frame: &[u8]) -> Result<Network<'_>, DecodeError> {
+    for i in 0..MAX_MPLS_LABELS {
+        let at = i * 4;
+        let label = frame.get(at..at + 4).ok_or(DecodeError::LinkTruncated)?;
+        if label[2] & 1 == 1 {
+            let rest = &frame[at + 4..];
+            return match rest.first().map(|b| b >> 4) {
+                Some(4) | Some(6) => Ok(Network::Ip(rest)),
+                Some(_) => Ok(Network::Ethernet(rest)),
+                None => Err(DecodeError::LinkTruncated),
+            };
+        }
+    }
+    Err(DecodeError::NotIp)
+}
+
+/// GRE (RFC 2784/2890) and ERSPAN inside it.
+pub fn gre_payload(b: &[u8]) -> Result<Network<'_>, DecodeError> {
+    let flags = be16(b, 0).ok_or(DecodeError::LinkTruncated)?;
+    let proto = be16(b, 2).ok_or(DecodeError::LinkTruncated)?;
+    let mut at = 4;
+    for bit in [0x8000u16, 0x2000, 0x1000] {
+        // checksum(+reserved), key, sequence number: 4 bytes each when present
+        if flags & bit != 0 {
+            at += 4;
+        }
+    }
+    let rest = b.get(at..).ok_or(DecodeError::LinkTruncated)?;
+    match proto {
+        ETHERTYPE_TEB => Ok(Network::Ethernet(rest)),
+        ETHERTYPE_ERSPAN_2 => Ok(Network::Ethernet(
+            rest.get(8..).ok_or(DecodeError::LinkTruncated)?,
+        )),
+        ETHERTYPE_ERSPAN_3 => Ok(Network::Ethernet(
+            rest.get(12..).ok_or(DecodeError::LinkTruncated)?,
+        )),
+        other => by_ethertype(other, rest),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip_of(n: Result<Network<'_>, DecodeError>) -> Option<&[u8]> {
+        match n {
+            Ok(Network::Ip(b)) => Some(b),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn strips_vlan_tags() {
+        let mut f = vec![0u8; 12];
+        f.extend([0x81, 0x00, 0x00, 0x05, 0x81, 0x00, 0x00, 0x06, 0x08, 0x00]);
+        f.extend([0x45, 1, 2]);
+        assert_eq!(ethernet_payload(&f).unwrap(), &[0x45, 1, 2]);
+    }
+
+    #[test]
+    fn linux_cooked_v1_and_v2() {
+        let mut v1 = vec![0u8; 14];
+        v1.extend([0x86, 0xdd, 0x60, 0]);
+        assert_eq!(
+            ip_of(network_layer(LinkType::LINUX_SLL, &v1)),
+            Some(&[0x60, 0][..])
+        );
+        let mut v2 = vec![0x08, 0x00];
+        v2.extend([0u8; 18]);
+        v2.extend([0x45]);
+        assert_eq!(
+            ip_of(network_layer(LinkType::LINUX_SLL2, &v2)),
+            Some(&[0x45][..])
+        );
+        assert_eq!(
+            network_layer(LinkType::LINUX_SLL2, &[8, 0, 1]).err(),
+            Some(DecodeError::LinkTruncated)
+        );
+    }
+
+    #[test]
+    fn null_loopback_in_both_byte_orders() {
+        assert!(ip_of(network_layer(LinkType::NULL, &[2, 0, 0, 0, 0x45])).is_some());
+        assert!(ip_of(network_layer(LinkType::NULL, &[0, 0, 0, 30, 0x60])).is_some());
+        assert_eq!(
+            network_layer(LinkType::NULL, &[7, 0, 0, 0]).err(),
+            Some(DecodeError::NotIp)
+        );
+    }
+
+    #[test]
+    fn pppoe_and_mpls() {
+        let mut f = vec![0u8; 12];
+        f.extend([0x88, 0x64, 0x11, 0, 0, 1, 0, 10, 0x00, 0x21, 0x45]);
+        assert_eq!(ethernet_payload(&f).unwrap(), &[0x45]);
+        let mut m = vec![0u8; 12];
+        m.extend([0x88, 0x47, 0, 0, 0, 64, 0, 0, 1, 64, 0x45]);
+        assert_eq!(ethernet_payload(&m).unwrap(), &[0x45]);
+    }
+
+    #[test]
+    fn never_panics_on_short_frames() {
+        for link in [0, 1, 9, 101, 108, 113, 228, 229, 276, 147] {
+            for len in 0..24 {
+                let frame = vec![0x81u8; len];
+                let _ = network_layer(LinkType(link), &frame);
+                let _ = ethernet_payload(&frame);
+                let _ = gre_payload(&frame);
+            }
+        }
+    }
+}

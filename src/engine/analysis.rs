@@ -1,0 +1,236 @@
+//! What the engine keeps per flow above TCP: is it TLS, cleartext, or not
+//! yet known, and the TLS session when it is TLS.
+//!
+//! Cleartext is named from the first bytes of each side, held only until
+//! the flow is classified and never written anywhere: the report carries
+//! the protocol's name, not its payload.
+
+use crate::decode::Underlay;
+use crate::flow::Chunk;
+use crate::plaintext::{self, AppProtocol};
+use crate::tls::TlsSession;
+use crate::tls::record::{self, Header, Incomplete, content_type};
+
+/// Bytes of each side kept for naming a cleartext protocol.
+const PREFIX_LIMIT: usize = 2048;
+/// Bytes of a mid-stream flow searched for TLS records before calling it cleartext.
+const MIDSTREAM_PROBE_LIMIT: usize = 32 * 1024;
+
+/// The application-layer state of a flow.
+#[derive(Debug, Default)]
+pub enum AppState {
+    /// No payload yet.
+    #[default]
+    Empty,
+    /// Picked up mid-stream; searching the bytes for TLS records.
+    Probing,
+    /// TLS (possibly after a cleartext prelude).
+    Tls(Box<TlsSession>),
+    /// Cleartext; still watching for a STARTTLS-style switch to TLS.
+    Plaintext,
+}
+
+/// Per-flow analysis state.
+#[derive(Debug, Default)]
+pub struct FlowAnalysis {
+    /// TLS, cleartext, or undecided.
+    pub state: AppState,
+    /// An underlay recognised on this flow's packets.
+    pub underlay: Option<Underlay>,
+    /// The flow was found inside this tunnel.
+    pub inside: Option<Underlay>,
+    /// First bytes per side (transient; never reported).
+    pub prefix: [Vec<u8>; 2],
+    /// Cleartext came before TLS.
+    pub starttls: bool,
+    /// The cleartext protocol, named when TLS took over (STARTTLS).
+    pub prelude_protocol: Option<AppProtocol>,
+    /// Nothing more to learn: stop reassembling.
+    pub decided: bool,
+}
+
+impl FlowAnalysis {
+    /// Reassembled bytes (or a hole) from `side`. `from_start` is true when
+    /// the stream's beginning was captured (its SYN was seen).
+    pub fn on_chunk(
+        &mut self,
+        side: usize,
+        chunk: Chunk<'_>,
+        from_start: bool,
+        client: Option<usize>,
+    ) {
+        match chunk {
+            Chunk::Gap(n) => self.on_gap(side, n),
+            Chunk::Data(bytes) => self.on_data(side, bytes, from_start, client),
+        }
+    }
+
+    fn on_gap(&mut self, side: usize, n: u64) {
+        match &mut self.state {
+            AppState::Tls(s) => s.gap(side, n),
+            AppState::Empty => self.state = AppState::Probing,
+            AppState::Probing | AppState::Plaintext => self.prefix[side].clear(),
+        }
+    }
+
+    fn on_data(&mut self, side: usize, bytes: &[u8], from_start: bool, client: Option<usize>) {
+        match &mut self.state {
+            AppState::Tls(s) => {
+                s.feed(side, bytes);
+                self.decided = s.is_decided();
+            }
+            AppState::Empty => {
+                self.keep_prefix(side, bytes, PREFIX_LIMIT);
+                if !from_start {
+                    self.state = AppState::Probing;
+                    self.probe();
+                    return;
+                }
+                match record::parse_start(&self.prefix[side]) {
+                    Err(Incomplete) => {}
+                    Ok(Some(_)) => self.start_tls(side, client, false),
+                    Ok(None) => self.state = AppState::Plaintext,
+                }
+            }
+            AppState::Probing => {
+                self.keep_prefix(side, bytes, MIDSTREAM_PROBE_LIMIT);
+                self.probe();
+            }
+            AppState::Plaintext => {
+                if starts_client_hello(bytes) {
+                    self.prelude_protocol = self.name_cleartext(client, 0);
+                    self.prefix = [Vec::new(), Vec::new()];
+                    self.prefix[side] = bytes.to_vec();
+                    self.start_tls(side, Some(side), true);
+                } else {
+                    self.keep_prefix(side, bytes, PREFIX_LIMIT);
+                }
+            }
+        }
+    }
+
+    fn keep_prefix(&mut self, side: usize, bytes: &[u8], limit: usize) {
+        let p = &mut self.prefix[side];
+        let room = limit.saturating_sub(p.len());
+        p.extend_from_slice(&bytes[..room.min(bytes.len())]);
+    }
+
+    /// Start TLS with the bytes held so far; `side` holds the first record.
+    fn start_tls(&mut self, side: usize, client: Option<usize>, starttls: bool) {
+        let mut s = TlsSession::new(client);
+        let first = std::mem::take(&mut self.prefix[side]);
+        s.feed(side, &first);
+        let other = std::mem::take(&mut self.prefix[side ^ 1]);
+        if !other.is_empty() && !starttls {
+            s.feed(side ^ 1, &other);
+        }
+        self.starttls = starttls;
+        self.decided = s.is_decided();
+        self.state = AppState::Tls(Box::new(s));
+    }
+
+    /// Mid-stream: a side whose bytes hold a run of TLS records makes it TLS.
+    fn probe(&mut self) {
+        let synced = (0..2).find(|&d| {
+            let p = &self.prefix[d];
+            !p.is_empty()
+                && (record::parse_start(p).is_ok_and(|h| h.is_some())
+                    || record::find_sync(p).is_some())
+        });
+        if let Some(_d) = synced {
+            let mut s = TlsSession::mid_stream(None);
+            for d in 0..2 {
+                let bytes = std::mem::take(&mut self.prefix[d]);
+                if !bytes.is_empty() {
+                    s.feed(d, &bytes);
+                }
+            }
+            self.decided = s.is_decided();
+            self.state = AppState::Tls(Box::new(s));
+        } else if self.prefix.iter().any(|p| p.len() >= MIDSTREAM_PROBE_LIMIT) {
+            self.state = AppState::Plaintext;
+        }
+    }
+
+    /// Name the cleartext protocol from the bytes held, given the server's port.
+    pub fn name_cleartext(&self, client: Option<usize>, server_port: u16) -> Option<AppProtocol> {
+        let c = client.unwrap_or(0);
+        plaintext::detect(&self.prefix[c], &self.prefix[c ^ 1], server_port)
+    }
+
+    /// Is this flow TLS?
+    pub fn tls(&self) -> Option<&TlsSession> {
+        match &self.state {
+            AppState::Tls(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// A chunk that starts with a handshake record holding a ClientHello: the
+/// switch from cleartext to TLS on the same connection.
+fn starts_client_hello(b: &[u8]) -> bool {
+    matches!(
+        record::parse_start(b),
+        Ok(Some(Header::Record(h))) if h.content_type == content_type::HANDSHAKE && b.get(5) == Some(&1)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client_hello_record() -> Vec<u8> {
+        let mut body = vec![3, 3];
+        body.extend([7u8; 32]);
+        body.extend([0, 0, 2, 0x13, 0x01, 1, 0]);
+        let mut msg = vec![1, 0, 0, body.len() as u8];
+        msg.extend(body);
+        let mut rec = vec![22, 3, 1, 0, msg.len() as u8];
+        rec.extend(msg);
+        rec
+    }
+
+    #[test]
+    fn tls_from_the_first_byte() {
+        let mut a = FlowAnalysis::default();
+        let rec = client_hello_record();
+        // a record header split over two segments still starts TLS
+        a.on_chunk(0, Chunk::Data(&rec[..3]), true, Some(0));
+        assert!(matches!(a.state, AppState::Empty));
+        a.on_chunk(0, Chunk::Data(&rec[3..]), true, Some(0));
+        let s = a.tls().expect("tls");
+        assert!(s.facts.client_hello.is_some());
+    }
+
+    #[test]
+    fn starttls_after_cleartext() {
+        let mut a = FlowAnalysis::default();
+        a.on_chunk(1, Chunk::Data(b"220 mail ESMTP\r\n"), true, Some(0));
+        a.on_chunk(0, Chunk::Data(b"STARTTLS\r\n"), true, Some(0));
+        assert!(matches!(a.state, AppState::Plaintext));
+        a.on_chunk(0, Chunk::Data(&client_hello_record()), true, Some(0));
+        assert!(a.starttls);
+        assert!(a.tls().unwrap().facts.client_hello.is_some());
+    }
+
+    #[test]
+    fn mid_stream_tls_is_tls_without_handshake() {
+        let mut a = FlowAnalysis::default();
+        let mut bytes = vec![0x55u8; 10]; // tail of an earlier record
+        bytes.extend([23, 3, 3, 0, 2, 1, 2, 23, 3, 3, 0, 1, 9]);
+        a.on_chunk(0, Chunk::Data(&bytes), false, None);
+        let s = a.tls().expect("tls");
+        assert!(s.facts.client_hello.is_none());
+        assert_eq!(s.facts.record_version, Some(0x0303));
+    }
+
+    #[test]
+    fn mid_stream_cleartext_stays_cleartext() {
+        let mut a = FlowAnalysis::default();
+        for _ in 0..40 {
+            a.on_chunk(0, Chunk::Data(&[b'x'; 1000]), false, None);
+        }
+        assert!(matches!(a.state, AppState::Plaintext));
+    }
+}

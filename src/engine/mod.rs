@@ -1,0 +1,373 @@
+//! The analysis engine: packets in, a `tls-audit/report/v1` report out.
+//!
+//! ```no_run
+//! let report = tls_audit::engine::analyze_files(&["capture.pcap"], &Default::default())?;
+//! println!("{} flows", report.flows.len());
+//! # Ok::<(), tls_audit::capture::CaptureError>(())
+//! ```
+
+mod analysis;
+mod certs;
+mod record;
+
+use std::collections::BTreeMap;
+
+pub use analysis::{AppState, FlowAnalysis};
+
+use crate::capture::{CaptureError, CaptureReader, LinkType, MergedSource, Nanos, PacketBuf};
+use crate::decode::{Decoded, Decoder, L4, TcpSegment, underlay};
+use crate::flow::{Exit, Flow, FlowConfig, FlowKey, FlowTable, RoleSource, endpoint};
+use crate::report::model::{self, Report, Stats, Warning};
+
+/// Engine settings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Config {
+    /// Flow table limits.
+    pub flows: FlowConfig,
+}
+
+/// Packets in, flow records out.
+pub struct Analyzer {
+    decoder: Decoder,
+    table: FlowTable<FlowAnalysis>,
+    out: Output,
+}
+
+/// What finished flows become; kept apart from the table so flows leaving
+/// the table can be written while the table is borrowed.
+struct Output {
+    records: Vec<(u64, model::FlowRecord)>,
+    certs: certs::CertCache,
+    stats: Stats,
+    oversized_messages: u64,
+    flows_with_gaps: u64,
+}
+
+impl Analyzer {
+    /// A fresh engine.
+    pub fn new(cfg: Config) -> Self {
+        Analyzer {
+            decoder: Decoder::new(),
+            table: FlowTable::new(cfg.flows),
+            out: Output {
+                records: Vec::new(),
+                certs: certs::CertCache::default(),
+                stats: Stats::default(),
+                oversized_messages: 0,
+                flows_with_gaps: 0,
+            },
+        }
+    }
+
+    /// Analyse one captured frame.
+    pub fn packet(&mut self, ts: Nanos, link: LinkType, data: &[u8], orig_len: u32) {
+        let stats = &mut self.out.stats;
+        stats.packets += 1;
+        stats.bytes += u64::from(orig_len);
+        let cut = (orig_len as usize) > data.len();
+        if cut {
+            stats.truncated_packets += 1;
+        }
+        let Self {
+            decoder,
+            table,
+            out,
+        } = self;
+        decoder.decode(ts, link, data, &mut |d| {
+            on_packet(table, out, ts, d, cut);
+        });
+    }
+
+    /// Finish every flow and build the report.
+    pub fn finish(mut self, inputs: Vec<model::Input>, mut warnings: Vec<Warning>) -> Report {
+        for flow in self.table.drain() {
+            self.out.finish(flow, Exit::End);
+        }
+        let out = &mut self.out;
+        out.records.sort_by_key(|(id, _)| *id);
+        let flows: Vec<model::FlowRecord> = out.records.drain(..).map(|(_, r)| r).collect();
+        let mut stats = std::mem::take(&mut out.stats);
+        stats.flows = flows.len() as u64;
+        stats.tls_flows = flows.iter().filter(|f| f.protection == "tls").count() as u64;
+        stats.mutual_tls_flows = flows
+            .iter()
+            .filter(|f| f.tls.as_ref().is_some_and(|t| t.mutual == Some(true)))
+            .count() as u64;
+        stats.evicted_flows = self.table.evicted;
+        stats.decode_errors = self
+            .decoder
+            .stats
+            .errors
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect();
+        stats.tunnelled_packets = self
+            .decoder
+            .stats
+            .tunnelled
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect();
+        stats.ip_fragments_reassembled = self.decoder.defrag_stats().0;
+        stats.ip_fragments_dropped = self.decoder.defrag_stats().1;
+        warnings.extend(summary_warnings(
+            &stats,
+            out.oversized_messages,
+            out.flows_with_gaps,
+        ));
+        Report {
+            schema: model::SCHEMA.to_string(),
+            tool: model::Tool {
+                name: "tls-audit".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            inputs,
+            stats,
+            warnings,
+            flows,
+        }
+    }
+}
+
+fn on_packet(
+    table: &mut FlowTable<FlowAnalysis>,
+    out: &mut Output,
+    ts: Nanos,
+    d: &Decoded<'_>,
+    cut: bool,
+) {
+    let (proto, sport, dport, payload_len) = match d.l4 {
+        L4::Tcp(t) => (6u8, t.src_port, t.dst_port, t.payload_len as u64),
+        L4::Udp {
+            src_port,
+            dst_port,
+            payload,
+        } => (17, src_port, dst_port, payload.len() as u64),
+        L4::Esp => (50, 0, 0, u64::from(d.ip_len)),
+        L4::Other(_) => {
+            out.stats.other_ip_packets += 1;
+            return;
+        }
+    };
+    let (key, side) = FlowKey::of(proto, endpoint(d.src, sport), endpoint(d.dst, dport));
+    let flow = table.get_or_insert(key, side, ts, &mut |f, exit| out.finish(f, exit));
+    flow.last_seen = ts;
+    flow.packets[side] += 1;
+    flow.bytes[side] += payload_len;
+    flow.truncated |= cut || d.truncated;
+    if flow.app.inside.is_none() {
+        flow.app.inside = d.inside;
+    }
+    match d.l4 {
+        L4::Tcp(seg) => on_tcp(flow, side, &seg),
+        L4::Udp {
+            src_port,
+            dst_port,
+            payload,
+        } => {
+            if flow.packets == [1, 0] || flow.packets == [0, 1] {
+                flow.app.underlay = underlay::classify_udp(src_port, dst_port, payload);
+                udp_roles(flow, side);
+            }
+        }
+        L4::Esp => flow.app.underlay = Some(underlay::Underlay::Esp),
+        L4::Other(_) => {}
+    }
+}
+
+/// UDP has no handshake: the port says who serves, else the first sender is the client.
+fn udp_roles(flow: &mut Flow<FlowAnalysis>, _side: usize) {
+    let (c, src) = flow.client_side();
+    flow.set_client(c, src);
+}
+
+fn on_tcp(flow: &mut Flow<FlowAnalysis>, side: usize, seg: &TcpSegment<'_>) {
+    let Flow {
+        tcp, app, client, ..
+    } = flow;
+    let Some(tcp) = tcp else { return };
+    if seg.flags.syn {
+        tcp.syn[side] = true;
+        // SYN without ACK comes from the client; SYN-ACK from the server.
+        let client_side = if seg.flags.ack { side ^ 1 } else { side };
+        if !matches!(client, Some((_, RoleSource::Syn))) {
+            *client = Some((client_side, RoleSource::Syn));
+        }
+        tcp.streams[side].syn(seg.seq, seg.payload);
+    }
+    let client_hint = client.map(|(c, _)| c);
+    let from_start = |tcp: &crate::flow::TcpState, s: usize| tcp.syn[s];
+    if !app.decided {
+        let fs = from_start(tcp, side);
+        let (mine, theirs) = split_streams(&mut tcp.streams, side);
+        if seg.flags.syn && seg.flags.ack {
+            let fs_other = tcp.syn[side ^ 1];
+            theirs.syn_acked(seg.ack, &mut |c| {
+                app.on_chunk(side ^ 1, c, fs_other, client_hint)
+            });
+        }
+        if !seg.flags.syn && !seg.payload.is_empty() {
+            mine.segment(seg.seq, seg.payload, &mut |c| {
+                app.on_chunk(side, c, fs, client_hint)
+            });
+        }
+        if seg.flags.ack && !seg.flags.syn {
+            let fs_other = tcp.syn[side ^ 1];
+            theirs.acked(seg.ack, &mut |c| {
+                app.on_chunk(side ^ 1, c, fs_other, client_hint)
+            });
+        }
+        if seg.flags.fin || seg.flags.rst {
+            mine.flush(&mut |c| app.on_chunk(side, c, fs, client_hint));
+        }
+        if let Some(s) = app.tls() {
+            if let Some(c) = s.client_dir() {
+                if !matches!(client, Some((_, RoleSource::Syn))) {
+                    *client = Some((c, RoleSource::ClientHello));
+                }
+            }
+        }
+        if app.decided {
+            tcp.streams[0].close();
+            tcp.streams[1].close();
+        }
+    }
+    tcp.fin[side] |= seg.flags.fin;
+    tcp.rst |= seg.flags.rst;
+}
+
+fn split_streams(
+    s: &mut [crate::flow::Reassembler; 2],
+    side: usize,
+) -> (&mut crate::flow::Reassembler, &mut crate::flow::Reassembler) {
+    let (a, b) = s.split_at_mut(1);
+    if side == 0 {
+        (&mut a[0], &mut b[0])
+    } else {
+        (&mut b[0], &mut a[0])
+    }
+}
+
+impl Output {
+    fn finish(&mut self, mut flow: Flow<FlowAnalysis>, exit: Exit) {
+        // Give up on holes that never filled, so the last bytes are analysed.
+        if let Some(tcp) = &mut flow.tcp {
+            if !flow.app.decided {
+                let hint = flow.client.map(|(c, _)| c);
+                for side in 0..2 {
+                    let fs = tcp.syn[side];
+                    tcp.streams[side].flush(&mut |c| flow.app.on_chunk(side, c, fs, hint));
+                }
+            }
+            if tcp.streams.iter().any(|s| s.stats.gaps > 0) {
+                self.flows_with_gaps += 1;
+            }
+        }
+        if let Some(s) = flow.app.tls() {
+            if s.facts.oversized.is_some() {
+                self.oversized_messages += 1;
+            }
+        }
+        let id = flow.id;
+        let rec = record::build(&flow, exit, &mut self.certs);
+        self.records.push((id, rec));
+    }
+}
+
+fn summary_warnings(stats: &Stats, oversized: u64, gaps: u64) -> Vec<Warning> {
+    let mut w = Vec::new();
+    if stats.truncated_packets > 0 {
+        w.push(Warning {
+            kind: "snaplen".into(),
+            message: format!(
+                "{} packets were cut by the capture's snap length; their flows were analysed as far as the bytes go",
+                stats.truncated_packets
+            ),
+        });
+    }
+    if stats.evicted_flows > 0 {
+        w.push(Warning {
+            kind: "flow-table-full".into(),
+            message: format!(
+                "{} flows were evicted from the full flow table before they ended (raise --max-flows)",
+                stats.evicted_flows
+            ),
+        });
+    }
+    if gaps > 0 {
+        w.push(Warning {
+            kind: "capture-gaps".into(),
+            message: format!("{gaps} TCP flows have bytes the capture missed (see tcp.gaps)"),
+        });
+    }
+    if oversized > 0 {
+        w.push(Warning {
+            kind: "oversized-handshake".into(),
+            message: format!("{oversized} flows had a handshake message too large to reassemble"),
+        });
+    }
+    let unsupported: BTreeMap<_, _> = stats
+        .decode_errors
+        .iter()
+        .filter(|(k, _)| k.as_str() == "unsupported_link_type")
+        .collect();
+    if let Some(n) = unsupported.values().next() {
+        w.push(Warning {
+            kind: "unsupported-link-type".into(),
+            message: format!("{n} packets have a link type tls-audit does not decode"),
+        });
+    }
+    w
+}
+
+/// Analyse capture files (merged in time order; `-` is standard input).
+pub fn analyze_files<S: AsRef<str>>(paths: &[S], cfg: &Config) -> Result<Report, CaptureError> {
+    let readers = paths
+        .iter()
+        .map(|p| CaptureReader::open(p.as_ref()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(analyze_readers(readers, cfg))
+}
+
+/// Analyse already-opened captures.
+pub fn analyze_readers(readers: Vec<CaptureReader>, cfg: &Config) -> Report {
+    let mut source = MergedSource::new(readers);
+    let mut engine = Analyzer::new(*cfg);
+    let mut buf = PacketBuf::default();
+    let mut unknown_link = false;
+    while source.next_into(&mut buf) {
+        match buf.link {
+            Some(link) => engine.packet(buf.ts, link, &buf.data, buf.orig_len),
+            None => unknown_link = true,
+        }
+    }
+    let mut warnings = Vec::new();
+    let inputs = source
+        .summaries()
+        .iter()
+        .map(|s| {
+            if let Some(why) = &s.damage {
+                warnings.push(Warning {
+                    kind: "damaged-capture".into(),
+                    message: format!(
+                        "{}: {why}; the {} packets before it were analysed",
+                        s.name, s.packets
+                    ),
+                });
+            }
+            model::Input {
+                name: s.name.clone(),
+                format: s.format.to_string(),
+                packets: s.packets,
+                complete: s.damage.is_none(),
+            }
+        })
+        .collect();
+    if unknown_link {
+        warnings.push(Warning {
+            kind: "packet-without-interface".into(),
+            message: "pcapng packets referred to an interface that was never described".into(),
+        });
+    }
+    engine.finish(inputs, warnings)
+}

@@ -1,0 +1,187 @@
+//! A finished flow becomes a report record.
+
+use crate::capture::format_ts;
+use crate::decode::Underlay;
+use crate::flow::{Exit, Flow, Side};
+use crate::report::model::{AlertRecord, Endpoint, FlowRecord, TcpRecord, TlsRecord};
+use crate::tls::hello::is_grease;
+use crate::tls::{TlsSession, ja4, mtls, names};
+
+use super::analysis::{AppState, FlowAnalysis};
+use super::certs::CertCache;
+
+/// Build the record of a finished flow.
+pub fn build(flow: &Flow<FlowAnalysis>, exit: Exit, certs: &mut CertCache) -> FlowRecord {
+    let (client, role_source) = flow.client_side();
+    let server = client ^ 1;
+    let ep = |s: Side| {
+        let a = flow.key.endpoint(s);
+        Endpoint {
+            ip: a.ip().to_string(),
+            port: a.port(),
+        }
+    };
+    let payload: u64 = flow.bytes.iter().sum();
+    let server_port = flow.key.endpoint(server).port();
+    let (protection, app_protocol, tls) = classify(flow, client, server_port, payload, certs);
+    FlowRecord {
+        transport: match flow.key.proto {
+            6 => "tcp",
+            17 => "udp",
+            50 => "esp",
+            _ => "ip",
+        }
+        .into(),
+        client: ep(client),
+        server: ep(server),
+        role_source: serde_json::to_value(role_source)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        first_seen: format_ts(flow.first_seen),
+        last_seen: format_ts(flow.last_seen),
+        packets: flow.packets.iter().sum(),
+        bytes: payload,
+        protection: protection.into(),
+        app_protocol,
+        tls,
+        tcp: flow.tcp.as_ref().map(|t| {
+            let by_role = |f: &dyn Fn(usize) -> u32| [f(client), f(server)];
+            TcpRecord {
+                syn_seen: t.syn[client] || t.syn[server],
+                fin_seen: t.fin[0] || t.fin[1],
+                rst_seen: t.rst,
+                gaps: by_role(&|s| t.streams[s].stats.gaps),
+                retransmissions: by_role(&|s| t.streams[s].stats.retransmissions),
+                out_of_order: by_role(&|s| t.streams[s].stats.out_of_order),
+            }
+        }),
+        inside: flow.app.inside.map(|u| u.as_str().to_string()),
+        ended_by: (exit == Exit::Evicted).then(|| "evicted".to_string()),
+        truncated: flow.truncated,
+    }
+}
+
+type Classified = (&'static str, Option<String>, Option<TlsRecord>);
+
+fn classify(
+    flow: &Flow<FlowAnalysis>,
+    client: Side,
+    server_port: u16,
+    payload: u64,
+    certs: &mut CertCache,
+) -> Classified {
+    let app = &flow.app;
+    if let Some(u) = app.underlay {
+        let protection = match u {
+            Underlay::Esp => "ipsec",
+            Underlay::WireGuard => "wireguard",
+            _ => "overlay",
+        };
+        return (protection, Some(u.as_str().to_string()), None);
+    }
+    match &app.state {
+        AppState::Tls(s) => {
+            let prelude = app.prelude_protocol.map(|p| p.as_str().to_string());
+            ("tls", prelude, Some(tls_record(s, app.starttls, certs)))
+        }
+        _ if payload == 0 => ("unknown", None, None),
+        AppState::Plaintext | AppState::Empty => {
+            let named = app.name_cleartext(Some(client), server_port);
+            ("plaintext", named.map(|p| p.as_str().to_string()), None)
+        }
+        AppState::Probing => {
+            // Mid-stream bytes that never showed a TLS record: cleartext only
+            // if we can name it, otherwise we do not know.
+            match app.name_cleartext(Some(client), server_port) {
+                Some(p) => ("plaintext", Some(p.as_str().to_string()), None),
+                None => ("unknown", None, None),
+            }
+        }
+    }
+}
+
+fn tls_record(s: &TlsSession, starttls: bool, certs: &mut CertCache) -> TlsRecord {
+    let f = &s.facts;
+    let ch = f.client_hello.as_ref();
+    let sh = f.server_hello.as_ref();
+    let verdict = mtls::decide(f);
+    let chain = |c: &Option<Vec<Vec<u8>>>, certs: &mut CertCache| {
+        c.as_ref()
+            .map(|v| v.iter().map(|der| certs.get(der)).collect())
+            .unwrap_or_default()
+    };
+    let mut notes = Vec::new();
+    if let Some((t, len)) = f.oversized {
+        notes.push(format!(
+            "handshake message type {t} of {len} bytes is larger than tls-audit reassembles"
+        ));
+    }
+    if f.compressed_certificate {
+        notes.push("the certificate was compressed (RFC 8879) and is not decoded".into());
+    }
+    if f.encrypted_alerts > 0 {
+        notes.push(format!("{} encrypted alert records", f.encrypted_alerts));
+    }
+    let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    TlsRecord {
+        handshake_seen: ch.is_some() || sh.is_some(),
+        version: sh.map(|h| names::version_name(h.version)),
+        cipher_suite: sh.map(|h| names::cipher_suite_name(h.cipher_suite)),
+        sni: ch.and_then(|c| c.sni.clone()),
+        alpn_offered: ch
+            .map(|c| c.alpn.iter().map(|p| lossy(p)).collect())
+            .unwrap_or_default(),
+        alpn: sh.and_then(|h| h.alpn.as_deref().map(lossy)),
+        resumed: mtls::resumed(f),
+        client_cert_requested: verdict.client_cert_requested,
+        mutual: verdict.mutual,
+        mutual_evidence: verdict.evidence.map(kebab),
+        mutual_unknown_reason: verdict.unknown.map(kebab),
+        mutual_inference: verdict
+            .inference
+            .as_ref()
+            .and_then(|i| serde_json::to_value(i).ok()),
+        server_chain: chain(&f.server_chain, certs),
+        client_chain: chain(&f.client_chain, certs),
+        certificates_encrypted: sh.is_some_and(|h| h.is_tls13()),
+        ja4: ch.map(|c| ja4::ja4(c, ja4::Transport::Tcp)),
+        versions_offered: ch
+            .map(|c| {
+                if c.supported_versions.is_empty() {
+                    vec![names::version_name(c.legacy_version)]
+                } else {
+                    c.supported_versions
+                        .iter()
+                        .filter(|v| !is_grease(**v))
+                        .map(|v| names::version_name(*v))
+                        .collect()
+                }
+            })
+            .unwrap_or_default(),
+        hello_retry_request: f.hello_retry_request,
+        starttls,
+        alerts: f
+            .alerts
+            .iter()
+            .map(|a| AlertRecord {
+                from: a
+                    .from_client
+                    .map(|c| if c { "client" } else { "server" }.into()),
+                level: if a.level == 2 { "fatal" } else { "warning" }.into(),
+                description: a.description,
+            })
+            .collect(),
+        record_version: (ch.is_none() && sh.is_none())
+            .then(|| f.record_version.map(names::version_name))
+            .flatten(),
+        notes,
+    }
+}
+
+fn kebab<T: serde::Serialize>(v: T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}

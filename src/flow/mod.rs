@@ -1,0 +1,374 @@
+//! Bidirectional flows: a bounded table keyed by the 5-tuple, client and
+//! server roles, and per-direction TCP reassembly.
+//!
+//! The table is generic over what the layers above keep per flow (`A`), so
+//! this module knows nothing about TLS.
+
+pub mod reassembly;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+use crate::capture::Nanos;
+pub use reassembly::{Chunk, Reassembler, StreamStats};
+
+/// One side of a flow, `A` or `B`, in the canonical (sorted) key order.
+pub type Side = usize;
+
+/// A flow's identity with the lower endpoint first, so both directions map
+/// to the same key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FlowKey {
+    /// IP protocol number.
+    pub proto: u8,
+    /// The lower endpoint.
+    pub a: SocketAddr,
+    /// The higher endpoint.
+    pub b: SocketAddr,
+}
+
+impl FlowKey {
+    /// The key of a packet, and the side (0 = from `a`, 1 = from `b`) it was sent by.
+    pub fn of(proto: u8, src: SocketAddr, dst: SocketAddr) -> (FlowKey, Side) {
+        if src <= dst {
+            (
+                FlowKey {
+                    proto,
+                    a: src,
+                    b: dst,
+                },
+                0,
+            )
+        } else {
+            (
+                FlowKey {
+                    proto,
+                    a: dst,
+                    b: src,
+                },
+                1,
+            )
+        }
+    }
+
+    /// The endpoint on `side`.
+    pub fn endpoint(&self, side: Side) -> SocketAddr {
+        if side == 0 { self.a } else { self.b }
+    }
+}
+
+/// How the client was told apart from the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RoleSource {
+    /// The side that sent the SYN.
+    Syn,
+    /// The side that sent the ClientHello (or received the ServerHello).
+    ClientHello,
+    /// The application protocol says who spoke first (e.g. an HTTP request).
+    AppProtocol,
+    /// Port numbers: the well-known or lower port is the server.
+    Port,
+}
+
+/// TCP-specific state of a flow.
+#[derive(Debug)]
+pub struct TcpState {
+    /// Reassembly per side.
+    pub streams: [Reassembler; 2],
+    /// A SYN was seen from each side.
+    pub syn: [bool; 2],
+    /// A FIN was seen from each side.
+    pub fin: [bool; 2],
+    /// A RST was seen.
+    pub rst: bool,
+}
+
+/// One bidirectional flow.
+#[derive(Debug)]
+pub struct Flow<A> {
+    /// Its key.
+    pub key: FlowKey,
+    /// Order of creation, for stable output.
+    pub id: u64,
+    /// First and last packet times.
+    pub first_seen: Nanos,
+    /// Time of the last packet.
+    pub last_seen: Nanos,
+    /// Packets sent by each side.
+    pub packets: [u64; 2],
+    /// Transport payload bytes sent by each side.
+    pub bytes: [u64; 2],
+    /// Which side is the client, and how we know.
+    pub client: Option<(Side, RoleSource)>,
+    /// The side that sent the first packet we saw.
+    pub first_sender: Side,
+    /// Present for TCP flows.
+    pub tcp: Option<TcpState>,
+    /// A packet of this flow was cut by the snap length.
+    pub truncated: bool,
+    /// What the layers above keep.
+    pub app: A,
+}
+
+impl<A> Flow<A> {
+    /// Record the client side unless a stronger source already decided it.
+    pub fn set_client(&mut self, side: Side, source: RoleSource) {
+        let rank = |s: RoleSource| match s {
+            RoleSource::Syn => 3,
+            RoleSource::ClientHello => 2,
+            RoleSource::AppProtocol => 1,
+            RoleSource::Port => 0,
+        };
+        match self.client {
+            Some((_, old)) if rank(old) >= rank(source) => {}
+            _ => self.client = Some((side, source)),
+        }
+    }
+
+    /// The client side; guessed from ports when nothing better is known.
+    pub fn client_side(&self) -> (Side, RoleSource) {
+        if let Some(c) = self.client {
+            return c;
+        }
+        (
+            guess_client_by_port(&self.key, self.first_sender),
+            RoleSource::Port,
+        )
+    }
+}
+
+/// Lower port is the server when one port is privileged or well known and
+/// the other is not; else the side that spoke first is the client.
+fn guess_client_by_port(key: &FlowKey, first_sender: Side) -> Side {
+    let (pa, pb) = (key.a.port(), key.b.port());
+    let server_like = |p: u16| p < 1024 || WELL_KNOWN.contains(&p);
+    match (server_like(pa), server_like(pb)) {
+        (true, false) => 1,
+        (false, true) => 0,
+        _ => first_sender,
+    }
+}
+
+/// Unprivileged ports that are servers in practice (Kubernetes and data stores).
+const WELL_KNOWN: &[u16] = &[
+    1433, 1521, 2379, 2380, 3000, 3306, 4222, 5432, 5672, 6379, 6443, 8080, 8443, 8888, 9000, 9042,
+    9090, 9092, 9200, 9443, 10250, 11211, 15001, 15006, 15012, 15017, 27017,
+];
+
+/// Limits of the flow table.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowConfig {
+    /// Flows tracked at once; beyond it the least recently seen are evicted.
+    pub max_flows: usize,
+    /// A flow with no packet for this long is finished.
+    pub idle_timeout: Nanos,
+    /// Bytes reassembled per direction.
+    pub stream_cap: usize,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            max_flows: 100_000,
+            idle_timeout: 300 * 1_000_000_000,
+            stream_cap: 64 * 1024,
+        }
+    }
+}
+
+/// Why a flow left the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// It was idle longer than the timeout.
+    Idle,
+    /// The table was full.
+    Evicted,
+    /// The capture ended.
+    End,
+}
+
+/// The table of live flows.
+pub struct FlowTable<A> {
+    map: HashMap<FlowKey, Flow<A>>,
+    cfg: FlowConfig,
+    next_id: u64,
+    last_sweep: Nanos,
+    /// Flows evicted because the table was full.
+    pub evicted: u64,
+}
+
+impl<A: Default> FlowTable<A> {
+    /// An empty table.
+    pub fn new(cfg: FlowConfig) -> Self {
+        FlowTable {
+            map: HashMap::new(),
+            cfg,
+            next_id: 0,
+            last_sweep: Nanos::MIN,
+            evicted: 0,
+        }
+    }
+
+    /// Flows currently tracked.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether no flow is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The flow for a packet, created if new; `done` receives flows that
+    /// had to leave the table to make room or because they went idle.
+    pub fn get_or_insert(
+        &mut self,
+        key: FlowKey,
+        side: Side,
+        ts: Nanos,
+        done: &mut dyn FnMut(Flow<A>, Exit),
+    ) -> &mut Flow<A> {
+        self.sweep(ts, done);
+        if !self.map.contains_key(&key) && self.map.len() >= self.cfg.max_flows {
+            self.evict_oldest(done);
+        }
+        let cap = self.cfg.stream_cap;
+        let next_id = &mut self.next_id;
+        self.map.entry(key).or_insert_with(|| {
+            *next_id += 1;
+            Flow {
+                key,
+                id: *next_id,
+                first_seen: ts,
+                last_seen: ts,
+                packets: [0; 2],
+                bytes: [0; 2],
+                client: None,
+                first_sender: side,
+                tcp: (key.proto == 6).then(|| TcpState {
+                    streams: [Reassembler::new(cap), Reassembler::new(cap)],
+                    syn: [false; 2],
+                    fin: [false; 2],
+                    rst: false,
+                }),
+                truncated: false,
+                app: A::default(),
+            }
+        })
+    }
+
+    /// Finish idle flows, at most once per second of capture time.
+    fn sweep(&mut self, now: Nanos, done: &mut dyn FnMut(Flow<A>, Exit)) {
+        if now.saturating_sub(self.last_sweep) < 1_000_000_000 {
+            return;
+        }
+        self.last_sweep = now;
+        let timeout = self.cfg.idle_timeout;
+        let idle: Vec<FlowKey> = self
+            .map
+            .iter()
+            .filter(|(_, f)| now.saturating_sub(f.last_seen) > timeout)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in idle {
+            if let Some(f) = self.map.remove(&k) {
+                done(f, Exit::Idle);
+            }
+        }
+    }
+
+    /// Make room: evict the least recently seen eighth of the table at once,
+    /// so the scan is paid once per many insertions.
+    fn evict_oldest(&mut self, done: &mut dyn FnMut(Flow<A>, Exit)) {
+        let mut ages: Vec<(Nanos, FlowKey)> =
+            self.map.iter().map(|(k, f)| (f.last_seen, *k)).collect();
+        let n = (ages.len() / 8).max(1);
+        ages.select_nth_unstable(n - 1);
+        for (_, k) in ages.into_iter().take(n) {
+            if let Some(f) = self.map.remove(&k) {
+                self.evicted += 1;
+                done(f, Exit::Evicted);
+            }
+        }
+    }
+
+    /// Take every flow out, in creation order (the capture has ended).
+    pub fn drain(&mut self) -> Vec<Flow<A>> {
+        let mut all: Vec<Flow<A>> = self.map.drain().map(|(_, f)| f).collect();
+        all.sort_by_key(|f| f.id);
+        all
+    }
+}
+
+/// An IP address and port as a socket address.
+pub fn endpoint(ip: IpAddr, port: u16) -> SocketAddr {
+    SocketAddr::new(ip, port)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sa(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn both_directions_share_a_key() {
+        let (k1, s1) = FlowKey::of(6, sa("10.0.0.2:443"), sa("10.0.0.1:5555"));
+        let (k2, s2) = FlowKey::of(6, sa("10.0.0.1:5555"), sa("10.0.0.2:443"));
+        assert_eq!(k1, k2);
+        assert_ne!(s1, s2);
+    }
+
+    #[test]
+    fn role_sources_rank() {
+        let mut t: FlowTable<()> = FlowTable::new(FlowConfig::default());
+        let (k, s) = FlowKey::of(6, sa("10.0.0.1:40000"), sa("10.0.0.2:443"));
+        let f = t.get_or_insert(k, s, 0, &mut |_, _| {});
+        assert_eq!(f.client_side(), (0, RoleSource::Port));
+        f.set_client(1, RoleSource::ClientHello);
+        f.set_client(0, RoleSource::AppProtocol);
+        assert_eq!(f.client_side(), (1, RoleSource::ClientHello));
+        f.set_client(0, RoleSource::Syn);
+        assert_eq!(f.client_side(), (0, RoleSource::Syn));
+    }
+
+    #[test]
+    fn table_is_bounded_and_counts_evictions() {
+        let cfg = FlowConfig {
+            max_flows: 16,
+            ..FlowConfig::default()
+        };
+        let mut t: FlowTable<()> = FlowTable::new(cfg);
+        let mut out = Vec::new();
+        for i in 0..100u16 {
+            let (k, s) = FlowKey::of(
+                17,
+                sa("10.0.0.1:53"),
+                SocketAddr::new([10, 0, 0, 2].into(), i),
+            );
+            t.get_or_insert(k, s, i64::from(i), &mut |f, e| out.push((f.id, e)));
+        }
+        assert!(t.len() <= 16);
+        assert_eq!(t.evicted as usize, out.len());
+        assert_eq!(out.len() + t.len(), 100);
+        assert!(out.iter().all(|(_, e)| *e == Exit::Evicted));
+    }
+
+    #[test]
+    fn idle_flows_leave() {
+        let mut t: FlowTable<()> = FlowTable::new(FlowConfig::default());
+        let (k, s) = FlowKey::of(6, sa("10.0.0.1:1"), sa("10.0.0.2:2"));
+        t.get_or_insert(k, s, 0, &mut |_, _| {});
+        let mut gone = 0;
+        let (k2, s2) = FlowKey::of(6, sa("10.0.0.1:3"), sa("10.0.0.2:2"));
+        t.get_or_insert(k2, s2, 400 * 1_000_000_000, &mut |_, e| {
+            assert_eq!(e, Exit::Idle);
+            gone += 1;
+        });
+        assert_eq!(gone, 1);
+        assert_eq!(t.len(), 1);
+    }
+}

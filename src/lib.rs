@@ -1,0 +1,27 @@
+//! tls-audit: decide from the wire whether traffic is encrypted, and how well.
+//!
+//! The modules follow the path of the data:
+//!
+//! `capture` (pcap/pcapng records) → `decode` (link, IP, TCP/UDP, underlay
+//! recognition) → `flow` (bidirectional flow table, bounded TCP reassembly) →
+//! `tls` (records, handshake messages, per-flow TLS state) / `plaintext`
+//! (naming cleartext protocols) → `x509` (certificate facts) → `report`
+//! (the `tls-audit/report/v1` model and its renderers).
+//!
+//! `engine` ties them together; `cli` is the command-line edge.
+//!
+//! tls-audit keeps handshake metadata only. Application payload is never
+//! stored or printed: after a flow's handshake is decided its bytes are only
+//! counted.
+#![forbid(unsafe_code)]
+#![deny(rust_2018_idioms)]
+
+pub mod capture;
+pub mod cli;
+pub mod decode;
+pub mod engine;
+pub mod flow;
+pub mod plaintext;
+pub mod report;
+pub mod tls;
+pub mod x509;

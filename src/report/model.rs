@@ -1,0 +1,213 @@
+//! The `tls-audit/report/v1` model. Field names are a public contract:
+//! pipelines script against them, so rename nothing; add fields instead.
+//! The JSON Schema in `reports/report-v1.schema.json` describes the same.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::x509::Certificate;
+
+/// The schema identifier written in every report.
+pub const SCHEMA: &str = "tls-audit/report/v1";
+
+/// A whole report.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Report {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// The tool that wrote it.
+    pub tool: Tool,
+    /// The captures read.
+    pub inputs: Vec<Input>,
+    /// Totals.
+    pub stats: Stats,
+    /// Things a reader should know about the completeness of the analysis.
+    pub warnings: Vec<Warning>,
+    /// One entry per flow, in order of first packet.
+    pub flows: Vec<FlowRecord>,
+}
+
+/// Tool identification.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Tool {
+    /// `tls-audit`.
+    pub name: String,
+    /// The crate version.
+    pub version: String,
+}
+
+/// One capture read.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Input {
+    /// The path as given (`<stdin>` for `-`).
+    pub name: String,
+    /// `pcap` or `pcapng`.
+    pub format: String,
+    /// Packets read from it.
+    pub packets: u64,
+    /// false when the file was damaged or truncated and reading stopped early.
+    pub complete: bool,
+}
+
+/// Totals over the whole analysis.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Stats {
+    /// Packets read.
+    pub packets: u64,
+    /// Bytes captured (frame lengths on the wire).
+    pub bytes: u64,
+    /// Flows reported.
+    pub flows: u64,
+    /// Flows with `protection == "tls"`.
+    pub tls_flows: u64,
+    /// Flows whose handshake was seen and that used a client certificate.
+    pub mutual_tls_flows: u64,
+    /// Flows evicted from a full flow table before they ended.
+    pub evicted_flows: u64,
+    /// Packets cut short by the capture's snap length.
+    pub truncated_packets: u64,
+    /// Packets that could not be decoded, by reason.
+    pub decode_errors: BTreeMap<String, u64>,
+    /// Packets found inside tunnels, by tunnel kind.
+    pub tunnelled_packets: BTreeMap<String, u64>,
+    /// IPv4 datagrams reassembled from fragments.
+    pub ip_fragments_reassembled: u64,
+    /// IPv4 datagrams whose fragments never all arrived.
+    pub ip_fragments_dropped: u64,
+    /// IP packets of protocols other than TCP, UDP and ESP (ICMP, ...), counted only.
+    pub other_ip_packets: u64,
+}
+
+/// A warning with a stable kind.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Warning {
+    /// Stable identifier, e.g. `truncated-capture`, `snaplen`, `flow-table-full`.
+    pub kind: String,
+    /// For people.
+    pub message: String,
+}
+
+/// One endpoint.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Endpoint {
+    /// IP address.
+    pub ip: String,
+    /// Port (0 for protocols without ports).
+    pub port: u16,
+}
+
+/// One flow.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FlowRecord {
+    /// `tcp`, `udp` or `esp`.
+    pub transport: String,
+    /// The side that opened the connection.
+    pub client: Endpoint,
+    /// The side that accepted it.
+    pub server: Endpoint,
+    /// How client and server were told apart: `syn`, `client-hello`, `app-protocol`, `port`.
+    pub role_source: String,
+    /// First packet (RFC 3339, microseconds).
+    pub first_seen: String,
+    /// Last packet.
+    pub last_seen: String,
+    /// Packets in both directions.
+    pub packets: u64,
+    /// Transport payload bytes in both directions.
+    pub bytes: u64,
+    /// `tls`, `plaintext`, `ipsec`, `wireguard`, `overlay` or `unknown`.
+    pub protection: String,
+    /// The application protocol, where named (`http/1.1`, `postgres`, `smtp`, `vxlan`...).
+    pub app_protocol: Option<String>,
+    /// TLS facts; null for flows that are not TLS.
+    pub tls: Option<TlsRecord>,
+    /// TCP observations; null for other transports.
+    pub tcp: Option<TcpRecord>,
+    /// Encapsulation the flow was found inside (`vxlan`, `geneve`), if any.
+    pub inside: Option<String>,
+    /// Why the flow record ended early, if it did: `evicted` (table full).
+    pub ended_by: Option<String>,
+    /// A packet of this flow was cut by the snap length.
+    pub truncated: bool,
+}
+
+/// What TCP looked like.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TcpRecord {
+    /// The SYN of the connection was captured.
+    pub syn_seen: bool,
+    /// FIN seen from client / server.
+    pub fin_seen: bool,
+    /// RST seen.
+    pub rst_seen: bool,
+    /// Holes the capture never filled (client→server, server→client).
+    pub gaps: [u32; 2],
+    /// Retransmitted segments (client→server, server→client).
+    pub retransmissions: [u32; 2],
+    /// Segments that arrived out of order.
+    pub out_of_order: [u32; 2],
+}
+
+/// The TLS facts of a flow.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TlsRecord {
+    /// A ClientHello or ServerHello was captured.
+    pub handshake_seen: bool,
+    /// Negotiated version: `SSL3.0`, `TLS1.0`, `TLS1.1`, `TLS1.2`, `TLS1.3` (drafts: `TLS1.3-draft-NN`).
+    pub version: Option<String>,
+    /// IANA cipher-suite name.
+    pub cipher_suite: Option<String>,
+    /// server_name from the ClientHello.
+    pub sni: Option<String>,
+    /// ALPN protocols offered by the client.
+    pub alpn_offered: Vec<String>,
+    /// ALPN protocol chosen by the server (null in TLS 1.3: it is encrypted).
+    pub alpn: Option<String>,
+    /// An abbreviated (session-id/ticket) or PSK handshake; null if unknown.
+    pub resumed: Option<bool>,
+    /// The server asked for a client certificate; null if unknown.
+    pub client_cert_requested: Option<bool>,
+    /// A client certificate authenticated the client; null if it cannot be decided.
+    pub mutual: Option<bool>,
+    /// What `mutual` rests on: `observed-client-certificate`, `observed-empty-client-certificate`,
+    /// `observed-no-client-certificate`, `observed-no-certificate-request`,
+    /// `encrypted-flight-size` (an inference), later `keylog-decrypted`.
+    pub mutual_evidence: Option<String>,
+    /// Why `mutual` is null: `handshake-not-seen`, `handshake-incomplete`, `resumed`,
+    /// `no-client-flight`, `flight-ambiguous`.
+    pub mutual_unknown_reason: Option<String>,
+    /// For `encrypted-flight-size`: the numbers the inference used.
+    pub mutual_inference: Option<serde_json::Value>,
+    /// The server's certificates, leaf first, as sent.
+    pub server_chain: Vec<Certificate>,
+    /// The client's certificates, leaf first, as sent.
+    pub client_chain: Vec<Certificate>,
+    /// The certificates were not visible (TLS 1.3 encrypts them).
+    pub certificates_encrypted: bool,
+    /// JA4 fingerprint of the ClientHello.
+    pub ja4: Option<String>,
+    /// Versions the client offered (supported_versions, else its legacy version).
+    pub versions_offered: Vec<String>,
+    /// A HelloRetryRequest was sent.
+    pub hello_retry_request: bool,
+    /// Cleartext preceded TLS on this connection (STARTTLS, SSLRequest, CONNECT...).
+    pub starttls: bool,
+    /// Alerts seen in cleartext.
+    pub alerts: Vec<AlertRecord>,
+    /// The record-layer version of the first record, for flows seen mid-stream.
+    pub record_version: Option<String>,
+    /// Notes on partial analysis (oversized messages, compressed certificates...).
+    pub notes: Vec<String>,
+}
+
+/// A TLS alert.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AlertRecord {
+    /// `client`, `server` or null if roles were unknown.
+    pub from: Option<String>,
+    /// `warning` or `fatal`.
+    pub level: String,
+    /// AlertDescription number (RFC 8446 §6).
+    pub description: u8,
+}

@@ -1,0 +1,138 @@
+//! One line per flow for people at a terminal.
+//!
+//! Everything shown here came off the wire (SNI, certificate names), so
+//! control characters are escaped before they reach the terminal.
+
+use std::fmt::Write;
+
+use super::model::{FlowRecord, Report};
+
+/// Render the flows as an aligned table followed by a summary line.
+pub fn render_table(r: &Report) -> String {
+    let header = [
+        "CLIENT",
+        "SERVER",
+        "PROTECTION",
+        "VERSION",
+        "MTLS",
+        "SNI",
+        "SERVER IDENTITY",
+    ];
+    let rows: Vec<[String; 7]> = r.flows.iter().map(row).collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row.iter()) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |out: &mut String, cells: &[&str]| {
+        let mut l = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                l.push_str(c);
+            } else {
+                let _ = write!(l, "{:<w$}  ", c, w = widths[i]);
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(&mut out, &header);
+    for row in &rows {
+        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
+        line(&mut out, &cells);
+    }
+    let s = &r.stats;
+    let _ = writeln!(
+        out,
+        "\n{} flows ({} TLS, {} mutual TLS) in {} packets",
+        s.flows, s.tls_flows, s.mutual_tls_flows, s.packets
+    );
+    for w in &r.warnings {
+        let _ = writeln!(out, "warning: {}", sanitize(&w.message));
+    }
+    out
+}
+
+fn row(f: &FlowRecord) -> [String; 7] {
+    let endpoint = |ip: &str, port: u16| {
+        if ip.contains(':') {
+            format!("[{ip}]:{port}")
+        } else {
+            format!("{ip}:{port}")
+        }
+    };
+    let protection = match &f.app_protocol {
+        Some(p) => format!("{} ({})", f.protection, p),
+        None => f.protection.clone(),
+    };
+    let (version, mtls, sni, identity) = match &f.tls {
+        Some(t) => {
+            let mtls = match (t.mutual, t.mutual_evidence.as_deref()) {
+                (Some(true), Some("encrypted-flight-size")) => "yes (inferred)".to_string(),
+                (Some(false), Some("encrypted-flight-size")) => "no (inferred)".to_string(),
+                (Some(true), _) => "yes".to_string(),
+                (Some(false), _) => "no".to_string(),
+                (None, _) => "?".to_string(),
+            };
+            let identity = t
+                .server_chain
+                .first()
+                .map(|c| {
+                    c.spiffe_id
+                        .clone()
+                        .or_else(|| c.dns_names.first().cloned())
+                        .or_else(|| c.subject.clone())
+                        .unwrap_or_default()
+                })
+                .unwrap_or_else(|| {
+                    if t.certificates_encrypted {
+                        "(encrypted)".into()
+                    } else {
+                        "-".into()
+                    }
+                });
+            (
+                t.version.clone().unwrap_or_else(|| "?".into()),
+                mtls,
+                t.sni.clone().unwrap_or_else(|| "-".into()),
+                identity,
+            )
+        }
+        None => ("-".into(), "-".into(), "-".into(), "-".into()),
+    };
+    [
+        endpoint(&f.client.ip, f.client.port),
+        format!("→ {}", endpoint(&f.server.ip, f.server.port)),
+        protection,
+        version,
+        mtls,
+        sanitize(&sni),
+        sanitize(&identity),
+    ]
+}
+
+/// Escape control characters (and the terminal's escape sequences with them).
+pub fn sanitize(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sanitize;
+
+    #[test]
+    fn escapes_terminal_controls() {
+        assert_eq!(sanitize("a\u{1b}[31mb\n"), "a\\u{1b}[31mb\\n");
+        assert_eq!(sanitize("api.pay.svc"), "api.pay.svc");
+    }
+}

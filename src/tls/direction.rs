@@ -1,0 +1,327 @@
+//! One direction of a TLS connection: records out of the byte stream,
+//! handshake messages out of the records.
+//!
+//! Handshake messages may be split across records and records across TCP
+//! segments; both are joined here, within bounds. Record bodies we do not
+//! need (ciphertext) are skipped without being buffered.
+
+use super::record::{self, Header, Incomplete, RecordHeader, content_type};
+
+/// Handshake messages larger than this are not reassembled.
+pub const MAX_HANDSHAKE_MESSAGE: usize = 256 * 1024;
+/// Bytes searched for a record boundary after a gap or a mid-stream start.
+const MAX_RESYNC_WINDOW: usize = 32 * 1024;
+
+/// What one direction produced, handed to the session.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// A record header (every record), and whether it is ciphertext.
+    Record(RecordHeader, bool),
+    /// A complete plaintext handshake message: type and body.
+    Handshake(u8, &'a [u8]),
+    /// An SSL 2.0-framed ClientHello message (after its length header).
+    Sslv2ClientHello(&'a [u8]),
+    /// A plaintext ChangeCipherSpec.
+    ChangeCipherSpec,
+    /// A plaintext alert: level, description.
+    Alert(u8, u8),
+    /// A handshake message was too large to reassemble.
+    Oversized(u8, usize),
+    /// The stream stopped looking like TLS.
+    NotTls,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// At the start of the stream: TLS or SSLv2 framing both possible.
+    #[default]
+    Start,
+    /// Between records.
+    Records,
+    /// Looking for a record boundary (mid-stream start or after a gap).
+    Resync,
+    /// Not TLS any more; ignore the rest.
+    Broken,
+}
+
+/// Record and handshake parsing state for one direction.
+#[derive(Debug, Default)]
+pub struct Direction {
+    mode: Mode,
+    /// Unconsumed bytes: a partial header or a body we need.
+    buf: Vec<u8>,
+    /// Bytes of the current record body still to skip unread.
+    skip: usize,
+    /// Partial handshake message across records.
+    hs: Vec<u8>,
+    /// Records from here on are ciphertext.
+    pub encrypted: bool,
+    /// Records seen.
+    pub records: u32,
+}
+
+impl Direction {
+    /// A direction picked up mid-stream: find a record boundary first.
+    pub fn resyncing() -> Self {
+        Direction {
+            mode: Mode::Resync,
+            ..Self::default()
+        }
+    }
+
+    /// Whether this direction has given up on TLS.
+    pub fn is_broken(&self) -> bool {
+        self.mode == Mode::Broken
+    }
+
+    /// Feed stream bytes; events go to `on`, which may switch `encrypted` on
+    /// through the returned flag (it is consulted between records).
+    pub fn feed(&mut self, mut data: &[u8], on: &mut dyn FnMut(Event<'_>) -> Option<bool>) {
+        if self.mode == Mode::Broken {
+            return;
+        }
+        if self.skip > 0 {
+            let n = self.skip.min(data.len());
+            self.skip -= n;
+            data = &data[n..];
+        }
+        if data.is_empty() {
+            return;
+        }
+        self.buf.extend_from_slice(data);
+        self.drain(on);
+    }
+
+    /// The capture lost `n` bytes of this direction.
+    pub fn gap(&mut self, n: u64) {
+        if self.mode == Mode::Broken {
+            return;
+        }
+        if self.skip as u64 >= n && self.buf.is_empty() {
+            self.skip -= n as usize;
+            return;
+        }
+        // Whatever was half-read is lost; look for the next record.
+        self.skip = 0;
+        self.buf.clear();
+        self.hs.clear();
+        self.mode = Mode::Resync;
+    }
+
+    fn drain(&mut self, on: &mut dyn FnMut(Event<'_>) -> Option<bool>) {
+        let mut at = 0;
+        loop {
+            let rest = &self.buf[at..];
+            if rest.is_empty() {
+                break;
+            }
+            match self.mode {
+                Mode::Broken => break,
+                Mode::Resync => match record::find_sync(rest) {
+                    Some(k) => {
+                        at += k;
+                        self.mode = Mode::Records;
+                    }
+                    None => {
+                        if rest.len() > MAX_RESYNC_WINDOW {
+                            self.mode = Mode::Broken;
+                            on(Event::NotTls);
+                        }
+                        break;
+                    }
+                },
+                Mode::Start => match record::parse_start(rest) {
+                    Err(Incomplete) => break,
+                    Ok(None) => {
+                        self.mode = Mode::Broken;
+                        on(Event::NotTls);
+                        break;
+                    }
+                    Ok(Some(Header::Record(_))) => self.mode = Mode::Records,
+                    Ok(Some(Header::Sslv2ClientHello { header_len, len })) => {
+                        let Some(msg) = rest.get(header_len..header_len + len) else {
+                            break;
+                        };
+                        on(Event::Sslv2ClientHello(msg));
+                        at += header_len + len;
+                        self.mode = Mode::Records;
+                    }
+                },
+                Mode::Records => match record::parse_header(rest) {
+                    Err(Incomplete) => break,
+                    Ok(None) => {
+                        self.mode = Mode::Broken;
+                        on(Event::NotTls);
+                        break;
+                    }
+                    Ok(Some(h)) => {
+                        let body_len = usize::from(h.len);
+                        let wanted = !self.encrypted
+                            && matches!(
+                                h.content_type,
+                                content_type::HANDSHAKE
+                                    | content_type::ALERT
+                                    | content_type::CHANGE_CIPHER_SPEC
+                            );
+                        if wanted && rest.len() < 5 + body_len {
+                            break; // need the whole body
+                        }
+                        self.records += 1;
+                        if let Some(enc) = on(Event::Record(h, self.encrypted)) {
+                            self.encrypted = enc;
+                        }
+                        if wanted {
+                            let body = rest[5..5 + body_len].to_vec();
+                            self.plaintext_record(h.content_type, &body, on);
+                            at += 5 + body_len;
+                        } else {
+                            // Skip the body without keeping it.
+                            let have = rest.len() - 5;
+                            if have >= body_len {
+                                at += 5 + body_len;
+                            } else {
+                                self.skip = body_len - have;
+                                at = self.buf.len();
+                            }
+                        }
+                    }
+                },
+            }
+        }
+        self.buf.drain(..at.min(self.buf.len()));
+    }
+
+    fn plaintext_record(
+        &mut self,
+        ct: u8,
+        body: &[u8],
+        on: &mut dyn FnMut(Event<'_>) -> Option<bool>,
+    ) {
+        match ct {
+            content_type::CHANGE_CIPHER_SPEC => {
+                if let Some(enc) = on(Event::ChangeCipherSpec) {
+                    self.encrypted = enc;
+                }
+            }
+            content_type::ALERT => {
+                for a in body.chunks_exact(2) {
+                    on(Event::Alert(a[0], a[1]));
+                }
+            }
+            _ => self.handshake_bytes(body, on),
+        }
+    }
+
+    fn handshake_bytes(&mut self, body: &[u8], on: &mut dyn FnMut(Event<'_>) -> Option<bool>) {
+        self.hs.extend_from_slice(body);
+        let mut at = 0;
+        while self.hs.len() - at >= 4 {
+            let h = &self.hs[at..];
+            let len = u32::from_be_bytes([0, h[1], h[2], h[3]]) as usize;
+            if len > MAX_HANDSHAKE_MESSAGE {
+                on(Event::Oversized(h[0], len));
+                self.hs.clear();
+                return;
+            }
+            if h.len() < 4 + len {
+                break;
+            }
+            let msg_type = h[0];
+            let body = h[4..4 + len].to_vec();
+            at += 4 + len;
+            if let Some(enc) = on(Event::Handshake(msg_type, &body)) {
+                self.encrypted = enc;
+                if enc {
+                    // Anything after this message in the record is ciphertext.
+                    self.hs.clear();
+                    return;
+                }
+            }
+        }
+        self.hs.drain(..at);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events(chunks: &[&[u8]]) -> Vec<String> {
+        let mut d = Direction::default();
+        let mut out = Vec::new();
+        for c in chunks {
+            d.feed(c, &mut |e| {
+                out.push(format!("{e:?}"));
+                None
+            });
+        }
+        out
+    }
+
+    fn handshake_record(msgs: &[u8]) -> Vec<u8> {
+        let mut r = vec![22, 3, 3];
+        r.extend((msgs.len() as u16).to_be_bytes());
+        r.extend(msgs);
+        r
+    }
+
+    #[test]
+    fn message_split_across_records_and_segments() {
+        let msg = [1u8, 0, 0, 3, 7, 8, 9];
+        let r1 = handshake_record(&msg[..5]);
+        let r2 = handshake_record(&msg[5..]);
+        let mut stream = r1.clone();
+        stream.extend(&r2);
+        // Every split of the stream into two segments gives the same events.
+        let whole = events(&[&stream]);
+        assert!(
+            whole.contains(&"Handshake(1, [7, 8, 9])".to_string()),
+            "{whole:?}"
+        );
+        for cut in 0..stream.len() {
+            assert_eq!(
+                events(&[&stream[..cut], &stream[cut..]]),
+                whole,
+                "cut {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn ciphertext_bodies_are_skipped_not_parsed() {
+        let mut s = vec![23, 3, 3, 0, 4, 1, 0, 0, 0];
+        s.extend([21, 3, 3, 0, 2, 2, 40]);
+        let ev = events(&[&s[..7], &s[7..]]);
+        assert_eq!(ev.len(), 3, "{ev:?}");
+        assert_eq!(ev[2], "Alert(2, 40)");
+    }
+
+    #[test]
+    fn plaintext_is_rejected() {
+        assert_eq!(events(&[b"GET / HTTP/1.1\r\n"]), vec!["NotTls".to_string()]);
+    }
+
+    #[test]
+    fn oversized_message_is_reported_not_buffered() {
+        let rec = handshake_record(&[11, 0xff, 0xff, 0xff, 1, 2]);
+        let ev = events(&[&rec]);
+        assert_eq!(ev[1], format!("Oversized(11, {})", 0xffffff));
+    }
+
+    #[test]
+    fn resync_after_gap() {
+        let mut d = Direction::default();
+        let mut n = 0;
+        d.feed(&[23, 3, 3, 0, 10, 1, 2], &mut |_| {
+            n += 1;
+            None
+        });
+        d.gap(100);
+        d.feed(&[9, 9, 23, 3, 3, 0, 1, 5, 23, 3, 3, 0, 1, 6], &mut |_| {
+            n += 1;
+            None
+        });
+        assert_eq!(n, 3);
+        assert!(!d.is_broken());
+    }
+}

@@ -1,0 +1,157 @@
+//! JA4 client fingerprints (FoxIO, BSD-3-Clause; see
+//! `technical_details/JA4.md` upstream). JA4S and JA4X are under the FoxIO
+//! License, which restricts commercial use, and are deliberately absent.
+
+use super::hello::{ClientHello, ext, is_grease};
+
+/// The transport the ClientHello travelled on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// TLS over TCP.
+    Tcp,
+    /// QUIC.
+    Quic,
+    /// DTLS.
+    Dtls,
+}
+
+/// The JA4 fingerprint of a ClientHello, e.g. `t13d1516h2_8daaf6152771_e5627efa2ab1`.
+pub fn ja4(ch: &ClientHello, transport: Transport) -> String {
+    let ciphers: Vec<u16> = ch
+        .cipher_suites
+        .iter()
+        .copied()
+        .filter(|c| !is_grease(*c))
+        .collect();
+    let exts: Vec<u16> = ch
+        .extensions
+        .iter()
+        .copied()
+        .filter(|e| !is_grease(*e))
+        .collect();
+    let proto = match transport {
+        Transport::Tcp => 't',
+        Transport::Quic => 'q',
+        Transport::Dtls => 'd',
+    };
+    let offered: Vec<u16> = ch
+        .supported_versions
+        .iter()
+        .copied()
+        .filter(|v| !is_grease(*v))
+        .collect();
+    let version = if offered.is_empty() {
+        ch.legacy_version
+    } else if offered.iter().all(|v| *v >= 0xfe00) {
+        // DTLS versions count downwards.
+        offered.iter().copied().min().unwrap_or(ch.legacy_version)
+    } else {
+        offered.iter().copied().max().unwrap_or(ch.legacy_version)
+    };
+    let version = match version {
+        0x0304 => "13",
+        0x0303 => "12",
+        0x0302 => "11",
+        0x0301 => "10",
+        0x0300 => "s3",
+        0x0002 => "s2",
+        0xfeff => "d1",
+        0xfefd => "d2",
+        0xfefc => "d3",
+        _ => "00",
+    };
+    let sni = if exts.contains(&ext::SERVER_NAME) {
+        'd'
+    } else {
+        'i'
+    };
+    let alpn = alpn_chars(ch.alpn.first().map(Vec::as_slice));
+    let a = format!(
+        "{proto}{version}{sni}{:02}{:02}{alpn}",
+        ciphers.len().min(99),
+        exts.len().min(99)
+    );
+
+    let mut sorted_ciphers: Vec<String> = ciphers.iter().map(|c| format!("{c:04x}")).collect();
+    sorted_ciphers.sort();
+    let b = truncated_sha256(&sorted_ciphers.join(","), ciphers.is_empty());
+
+    let mut sorted_exts: Vec<String> = exts
+        .iter()
+        .filter(|e| **e != ext::SERVER_NAME && **e != ext::ALPN)
+        .map(|e| format!("{e:04x}"))
+        .collect();
+    sorted_exts.sort();
+    let mut c_input = sorted_exts.join(",");
+    if !ch.signature_algorithms.is_empty() {
+        let sigs: Vec<String> = ch
+            .signature_algorithms
+            .iter()
+            .map(|s| format!("{s:04x}"))
+            .collect();
+        c_input.push('_');
+        c_input.push_str(&sigs.join(","));
+    }
+    let c = truncated_sha256(&c_input, sorted_exts.is_empty());
+    format!("{a}_{b}_{c}")
+}
+
+/// First and last character of the first ALPN value when both are ASCII
+/// alphanumerics, else the first and last hex digit of its bytes.
+fn alpn_chars(first: Option<&[u8]>) -> String {
+    let Some(p) = first.filter(|p| !p.is_empty()) else {
+        return "00".into();
+    };
+    let (f, l) = (p[0], p[p.len() - 1]);
+    if f.is_ascii_alphanumeric() && l.is_ascii_alphanumeric() {
+        return format!("{}{}", f as char, l as char);
+    }
+    let hex: Vec<char> = format!("{f:02x}{l:02x}").chars().collect();
+    format!("{}{}", hex[0], hex[3])
+}
+
+fn truncated_sha256(s: &str, empty: bool) -> String {
+    if empty {
+        return "000000000000".into();
+    }
+    let d = ring::digest::digest(&ring::digest::SHA256, s.as_bytes());
+    d.as_ref()[..6].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The worked example of FoxIO's JA4.md (Chrome, TLS 1.3, SNI, h2):
+    /// `t13d1516h2_8daaf6152771_e5627efa2ab1`.
+    #[test]
+    fn foxio_reference_example() {
+        let ch = ClientHello {
+            legacy_version: 0x0303,
+            cipher_suites: vec![
+                0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013,
+                0xc014, 0x009c, 0x009d, 0x002f, 0x0035,
+            ],
+            extensions: vec![
+                0x001b, 0x0000, 0x0033, 0x0010, 0x4469, 0x0017, 0x002d, 0x000d, 0x0005, 0x0023,
+                0x0012, 0x002b, 0xff01, 0x000b, 0x000a, 0x0015,
+            ],
+            alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+            supported_versions: vec![0x0304, 0x0303],
+            signature_algorithms: vec![
+                0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601,
+            ],
+            ..ClientHello::default()
+        };
+        assert_eq!(
+            ja4(&ch, Transport::Tcp),
+            "t13d1516h2_8daaf6152771_e5627efa2ab1"
+        );
+    }
+
+    #[test]
+    fn non_alphanumeric_alpn_uses_hex() {
+        assert_eq!(alpn_chars(Some(&[0xab, b'x', 0x01])), "a1");
+        assert_eq!(alpn_chars(None), "00");
+    }
+}

@@ -1,0 +1,21 @@
+//! TLS from the wire: record framing, handshake messages, and what a
+//! connection's cleartext handshake reveals (version, cipher, SNI, ALPN,
+//! certificates, client authentication, resumption, JA4).
+//!
+//! tls-parser supplies the IANA cipher-suite registry; the message parsers
+//! are our own because each must be bounded, streaming and forgiving of a
+//! damaged extension (see `hello`), and because tls-parser 0.12 misreads the
+//! TLS 1.3 Certificate layout (see `messages`).
+
+mod direction;
+pub mod hello;
+pub mod ja4;
+pub mod messages;
+pub mod mtls;
+pub mod names;
+pub mod record;
+pub mod session;
+mod wire;
+
+pub use hello::{ClientHello, ServerHello};
+pub use session::{TlsFacts, TlsSession};

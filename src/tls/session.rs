@@ -1,0 +1,315 @@
+//! The TLS state of one connection: both directions, what each handshake
+//! message says, and when there is nothing more to learn.
+
+use super::direction::{Direction, Event};
+use super::hello::{ClientHello, ServerHello, ext};
+use super::messages;
+use super::record::content_type;
+
+/// Records of a TLS 1.3 client's encrypted flight kept as evidence.
+const MAX_FLIGHT_RECORDS: usize = 8;
+/// Alerts kept per connection.
+const MAX_ALERTS: usize = 8;
+
+/// Handshake message types (RFC 8446 §4 and RFC 5246 §7.4).
+pub mod hs {
+    /// client_hello
+    pub const CLIENT_HELLO: u8 = 1;
+    /// server_hello
+    pub const SERVER_HELLO: u8 = 2;
+    /// new_session_ticket
+    pub const NEW_SESSION_TICKET: u8 = 4;
+    /// certificate
+    pub const CERTIFICATE: u8 = 11;
+    /// server_key_exchange
+    pub const SERVER_KEY_EXCHANGE: u8 = 12;
+    /// certificate_request
+    pub const CERTIFICATE_REQUEST: u8 = 13;
+    /// server_hello_done
+    pub const SERVER_HELLO_DONE: u8 = 14;
+    /// certificate_verify
+    pub const CERTIFICATE_VERIFY: u8 = 15;
+    /// client_key_exchange
+    pub const CLIENT_KEY_EXCHANGE: u8 = 16;
+    /// compressed_certificate (RFC 8879)
+    pub const COMPRESSED_CERTIFICATE: u8 = 25;
+}
+
+/// An alert seen in plaintext.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Alert {
+    /// Sent by the client (`true`) or the server.
+    pub from_client: Option<bool>,
+    /// 1 warning, 2 fatal.
+    pub level: u8,
+    /// AlertDescription.
+    pub description: u8,
+}
+
+/// Everything learnt from a connection's cleartext handshake.
+#[derive(Debug, Default, Clone)]
+pub struct TlsFacts {
+    /// The first ClientHello.
+    pub client_hello: Option<ClientHello>,
+    /// The (last) ServerHello that was not a HelloRetryRequest.
+    pub server_hello: Option<ServerHello>,
+    /// A HelloRetryRequest was sent.
+    pub hello_retry_request: bool,
+    /// The server's Certificate message (DER, leaf first), if seen in cleartext.
+    pub server_chain: Option<Vec<Vec<u8>>>,
+    /// The client's Certificate message, if seen in cleartext (may be empty).
+    pub client_chain: Option<Vec<Vec<u8>>>,
+    /// The server sent a CertificateRequest in cleartext.
+    pub certificate_request: bool,
+    /// ChangeCipherSpec seen from the client / the server.
+    pub ccs: [bool; 2],
+    /// The server switched to ciphertext without sending a Certificate
+    /// after its ServerHello (TLS ≤ 1.2 abbreviated handshake).
+    pub abbreviated: bool,
+    /// Alerts seen in cleartext.
+    pub alerts: Vec<Alert>,
+    /// Encrypted alert records seen (content type 21 after the switch).
+    pub encrypted_alerts: u32,
+    /// Lengths of the client's ciphertext records after the TLS 1.3 ServerHello.
+    pub client_flight: Vec<u16>,
+    /// Lengths of the server's ciphertext records after its TLS 1.3 ServerHello,
+    /// up to the client's first encrypted record.
+    pub server_flight: Vec<u16>,
+    /// Application data records seen from client / server.
+    pub app_records: [u32; 2],
+    /// A compressed certificate (RFC 8879) was seen.
+    pub compressed_certificate: bool,
+    /// A handshake message too large to reassemble: (type, length).
+    pub oversized: Option<(u8, usize)>,
+    /// Record-layer version of the first record seen (for mid-stream flows).
+    pub record_version: Option<u16>,
+}
+
+/// Parser state for one TLS connection.
+#[derive(Debug, Default)]
+pub struct TlsSession {
+    dirs: [Direction; 2],
+    /// Index of the client's direction, once known.
+    client: Option<usize>,
+    /// The learnt facts.
+    pub facts: TlsFacts,
+}
+
+impl TlsSession {
+    /// A session whose first bytes are the start of the streams.
+    pub fn new(client: Option<usize>) -> Self {
+        TlsSession {
+            client,
+            ..Self::default()
+        }
+    }
+
+    /// A session picked up mid-stream: both directions look for a record boundary.
+    pub fn mid_stream(client: Option<usize>) -> Self {
+        TlsSession {
+            dirs: [Direction::resyncing(), Direction::resyncing()],
+            client,
+            facts: TlsFacts::default(),
+        }
+    }
+
+    /// The client's direction index, once known.
+    pub fn client_dir(&self) -> Option<usize> {
+        self.client
+    }
+
+    /// Whether direction `d` stopped looking like TLS.
+    pub fn is_broken(&self, d: usize) -> bool {
+        self.dirs[d].is_broken()
+    }
+
+    /// Feed stream bytes of direction `d` (0 or 1).
+    pub fn feed(&mut self, d: usize, data: &[u8]) {
+        let d = d & 1;
+        let Self {
+            dirs,
+            client,
+            facts,
+        } = self;
+        let mut other_encrypted = false;
+        dirs[d].feed(data, &mut |e| {
+            on_event(facts, client, d, &mut other_encrypted, e)
+        });
+        if other_encrypted {
+            dirs[d ^ 1].encrypted = true;
+        }
+    }
+
+    /// The capture lost `n` bytes of direction `d`.
+    pub fn gap(&mut self, d: usize, n: u64) {
+        self.dirs[d & 1].gap(n);
+    }
+
+    /// Nothing more will be learnt from the handshake: the caller may stop
+    /// feeding and only count.
+    pub fn is_decided(&self) -> bool {
+        let f = &self.facts;
+        if f.alerts.iter().any(|a| a.level == 2) {
+            return true;
+        }
+        if self.dirs[0].is_broken() && self.dirs[1].is_broken() {
+            return true;
+        }
+        match &f.server_hello {
+            Some(sh) if sh.is_tls13() => !f.client_flight.is_empty(),
+            Some(_) => f.ccs[0] && f.ccs[1] || (f.app_records[0] > 0 && f.app_records[1] > 0),
+            // Mid-stream: seeing ciphertext both ways is all there is to see.
+            None => f.client_hello.is_none() && f.app_records[0] > 0 && f.app_records[1] > 0,
+        }
+    }
+}
+
+/// Handle one event of direction `d`; returns `Some(encrypted)` to switch
+/// that direction's record protection.
+fn on_event(
+    facts: &mut TlsFacts,
+    client: &mut Option<usize>,
+    d: usize,
+    other_encrypted: &mut bool,
+    e: Event<'_>,
+) -> Option<bool> {
+    let from_client = client.map(|c| c == d);
+    match e {
+        Event::Record(h, encrypted) => {
+            facts.record_version.get_or_insert(h.version);
+            if h.content_type == content_type::APPLICATION_DATA
+                || (encrypted && h.content_type == content_type::HANDSHAKE)
+            {
+                let tls13 = facts
+                    .server_hello
+                    .as_ref()
+                    .is_some_and(ServerHello::is_tls13);
+                if h.content_type == content_type::APPLICATION_DATA {
+                    facts.app_records[usize::from(from_client == Some(false))] += 1;
+                }
+                if tls13 {
+                    if from_client == Some(true) {
+                        if facts.client_flight.len() < MAX_FLIGHT_RECORDS {
+                            facts.client_flight.push(h.len);
+                        }
+                    } else if facts.client_flight.is_empty()
+                        && facts.server_flight.len() < MAX_FLIGHT_RECORDS
+                    {
+                        facts.server_flight.push(h.len);
+                    }
+                }
+            } else if encrypted && h.content_type == content_type::ALERT {
+                facts.encrypted_alerts += 1;
+            }
+            None
+        }
+        Event::Sslv2ClientHello(msg) => {
+            if facts.client_hello.is_none() {
+                facts.client_hello = ClientHello::parse_sslv2(msg);
+                client.get_or_insert(d);
+            }
+            None
+        }
+        Event::Handshake(t, body) => on_handshake(facts, client, d, other_encrypted, t, body),
+        Event::ChangeCipherSpec => {
+            let tls13 = facts
+                .server_hello
+                .as_ref()
+                .is_some_and(ServerHello::is_tls13);
+            let is_client = client.map(|c| c == d).unwrap_or(false);
+            facts.ccs[usize::from(!is_client)] = true;
+            if !is_client && facts.server_hello.is_some() && facts.server_chain.is_none() && !tls13
+            {
+                facts.abbreviated = true;
+            }
+            // A TLS 1.3 middlebox-compatibility CCS changes nothing, nor does
+            // one before the ServerHello (it follows a HelloRetryRequest).
+            (facts.server_hello.is_some() && !tls13).then_some(true)
+        }
+        Event::Alert(level, description) => {
+            if facts.alerts.len() < MAX_ALERTS {
+                facts.alerts.push(Alert {
+                    from_client,
+                    level,
+                    description,
+                });
+            }
+            None
+        }
+        Event::Oversized(t, len) => {
+            facts.oversized = Some((t, len));
+            None
+        }
+        Event::NotTls => None,
+    }
+}
+
+fn on_handshake(
+    facts: &mut TlsFacts,
+    client: &mut Option<usize>,
+    d: usize,
+    other_encrypted: &mut bool,
+    t: u8,
+    body: &[u8],
+) -> Option<bool> {
+    match t {
+        hs::CLIENT_HELLO => {
+            if facts.client_hello.is_none() {
+                facts.client_hello = ClientHello::parse(body);
+            }
+            client.get_or_insert(d);
+            None
+        }
+        hs::SERVER_HELLO => {
+            let sh = ServerHello::parse(body)?;
+            client.get_or_insert(d ^ 1);
+            if sh.is_hrr {
+                facts.hello_retry_request = true;
+                return None;
+            }
+            let tls13 = sh.is_tls13();
+            facts.server_hello = Some(sh);
+            if tls13 {
+                // Everything after the ServerHello is encrypted, both ways.
+                *other_encrypted = true;
+                return Some(true);
+            }
+            None
+        }
+        hs::CERTIFICATE => {
+            let tls13 = facts
+                .server_hello
+                .as_ref()
+                .is_some_and(ServerHello::is_tls13);
+            let chain = if tls13 {
+                messages::certificate_tls13(body)
+            } else {
+                messages::certificate_tls12(body)
+            };
+            let is_client = client.map(|c| c == d).unwrap_or(false);
+            let slot = if is_client {
+                &mut facts.client_chain
+            } else {
+                &mut facts.server_chain
+            };
+            if slot.is_none() {
+                *slot = Some(chain.unwrap_or_default());
+            }
+            None
+        }
+        hs::CERTIFICATE_REQUEST => {
+            facts.certificate_request = true;
+            None
+        }
+        hs::COMPRESSED_CERTIFICATE => {
+            facts.compressed_certificate = true;
+            None
+        }
+        _ => None,
+    }
+}
+
+/// True when the ClientHello offered a PSK or early data (resumption attempts).
+pub fn offered_resumption(ch: &ClientHello) -> bool {
+    ch.extensions.contains(&ext::PRE_SHARED_KEY) || ch.extensions.contains(&ext::EARLY_DATA)
+}

@@ -1,0 +1,261 @@
+//! The engine against the external corpus (`../shared/corpus`): every TCP
+//! TLS session tshark found, field by field. Disagreements must each be
+//! explained in `tests/corpus-disagreements.json`; the agreement rate over
+//! the comparable fields must be at least 99%.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+use tls_audit::engine::{self, Config};
+use tls_audit::report::model::{FlowRecord, Report};
+
+use crate::support;
+
+/// One field compared for one session.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Disagreement {
+    case: String,
+    session: String,
+    field: &'static str,
+    ours: String,
+    oracle: String,
+}
+
+#[test]
+fn engine_agrees_with_tshark_on_the_corpus() {
+    let Some(shared) = support::shared() else {
+        eprintln!("NOTICE: ../shared/corpus is absent; corpus agreement test skipped");
+        return;
+    };
+    let corpus = shared.join("corpus");
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(corpus.join("MANIFEST.json")).unwrap())
+            .unwrap();
+    let known = known_disagreements();
+    let mut checked: BTreeMap<&'static str, (u64, u64)> = BTreeMap::new();
+    let mut disagreements = Vec::new();
+    let mut sessions = 0;
+    let cases = manifest["cases"].as_array().unwrap();
+    for case in cases {
+        let id = case["id"].as_str().unwrap().to_string();
+        let pcap = corpus.join(case["pcap"].as_str().unwrap());
+        let report = match engine::analyze_files(&[pcap.to_str().unwrap()], &Config::default()) {
+            Ok(r) => r,
+            Err(e) => {
+                disagreements.push(Disagreement {
+                    case: id.clone(),
+                    session: "-".into(),
+                    field: "readable",
+                    ours: e.to_string(),
+                    oracle: "readable".into(),
+                });
+                continue;
+            }
+        };
+        for s in case["tshark"]["sessions"].as_array().unwrap() {
+            if s["transport"] != "tcp" {
+                continue; // QUIC and DTLS are out of scope for the TCP engine
+            }
+            sessions += 1;
+            let label = format!(
+                "{} -> {}",
+                s["client"].as_str().unwrap_or("?"),
+                s["server"].as_str().unwrap_or("?")
+            );
+            let flow = find_flow(&report, s);
+            for (field, ours, oracle) in compare(flow, s) {
+                let e = checked.entry(field).or_default();
+                e.0 += 1;
+                if ours == oracle {
+                    e.1 += 1;
+                } else {
+                    disagreements.push(Disagreement {
+                        case: id.clone(),
+                        session: label.clone(),
+                        field,
+                        ours,
+                        oracle,
+                    });
+                }
+            }
+        }
+    }
+    let (total, agree) = checked
+        .values()
+        .fold((0, 0), |(t, a), (ct, ca)| (t + ct, a + ca));
+    println!("corpus: {} cases, {sessions} TCP TLS sessions", cases.len());
+    for (field, (t, a)) in &checked {
+        println!(
+            "  {field:<16} {a:>5}/{t:<5} {:.2}%",
+            100.0 * *a as f64 / (*t).max(1) as f64
+        );
+    }
+    let rate = 100.0 * agree as f64 / total.max(1) as f64;
+    println!("  {:<16} {agree:>5}/{total:<5} {rate:.2}%", "all fields");
+    let mut unexplained = Vec::new();
+    for d in &disagreements {
+        let key = (d.case.clone(), d.session.clone(), d.field.to_string());
+        if !known.contains(&key) {
+            unexplained.push(d);
+        }
+    }
+    println!(
+        "  disagreements: {} ({} explained in tests/corpus-disagreements.json)",
+        disagreements.len(),
+        disagreements.len() - unexplained.len()
+    );
+    for d in &unexplained {
+        println!(
+            "UNEXPLAINED {} [{}] {}: ours={} tshark={}",
+            d.case, d.session, d.field, d.ours, d.oracle
+        );
+    }
+    assert!(
+        unexplained.is_empty(),
+        "{} unexplained disagreements",
+        unexplained.len()
+    );
+    assert!(rate >= 99.0, "agreement {rate:.2}% is below 99%");
+}
+
+fn known_disagreements() -> BTreeSet<(String, String, String)> {
+    let path = support::root()
+        .join("tests")
+        .join("corpus-disagreements.json");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    v["disagreements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["case"].as_str().unwrap().to_string(),
+                d["session"].as_str().unwrap().to_string(),
+                d["field"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Our flow for a tshark session: the same endpoints in either order.
+fn find_flow<'a>(report: &'a Report, s: &Value) -> Option<&'a FlowRecord> {
+    let c = s["client"].as_str()?;
+    let v = s["server"].as_str()?;
+    report.flows.iter().find(|f| {
+        let a = ep(&f.client.ip, f.client.port);
+        let b = ep(&f.server.ip, f.server.port);
+        (a == c && b == v) || (a == v && b == c)
+    })
+}
+
+fn ep(ip: &str, port: u16) -> String {
+    if ip.contains(':') {
+        format!("[{ip}]:{port}")
+    } else {
+        format!("{ip}:{port}")
+    }
+}
+
+fn opt(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// tshark's version names in the report's spelling.
+fn version(v: &str) -> String {
+    if let Some(d) = v.strip_prefix("TLS 1.3 draft-") {
+        return format!("TLS1.3-draft-{d}");
+    }
+    if let Some(rest) = v.strip_prefix("TLS 1.3 (") {
+        if let Some(hex) = rest.split_whitespace().last() {
+            return format!("TLS1.3-{}", hex.trim_end_matches(')'));
+        }
+    }
+    v.replace(' ', "")
+}
+
+/// (field, ours, tshark) for every field tshark can speak to.
+fn compare(flow: Option<&FlowRecord>, s: &Value) -> Vec<(&'static str, String, String)> {
+    let mut out = Vec::new();
+    let Some(f) = flow else {
+        out.push(("flow", "missing".into(), "present".into()));
+        return out;
+    };
+    let Some(t) = &f.tls else {
+        out.push(("protection", f.protection.clone(), "tls".into()));
+        return out;
+    };
+    out.push(("protection", f.protection.clone(), "tls".into()));
+    if s["client_hello_seen"] == true {
+        out.push((
+            "sni",
+            t.sni.clone().unwrap_or("null".into()),
+            opt(&s["sni"]),
+        ));
+        out.push((
+            "ja4",
+            t.ja4.clone().unwrap_or("null".into()),
+            opt(&s["ja4"]),
+        ));
+    }
+    if let Some(v) = s["tls_version"].as_str() {
+        out.push((
+            "version",
+            t.version.clone().unwrap_or("null".into()),
+            version(v),
+        ));
+    }
+    if let Some(c) = s["cipher_suite"].as_str() {
+        out.push((
+            "cipher_suite",
+            t.cipher_suite.clone().unwrap_or("null".into()),
+            c.to_string(),
+        ));
+    }
+    if let Some(chain) = s["server_cert_chain"].as_array() {
+        if !chain.is_empty() {
+            let ours: Vec<String> = t
+                .server_chain
+                .iter()
+                .map(|c| format!("{}|{}", c.serial.clone().unwrap_or_default(), c.sha256))
+                .collect();
+            let theirs: Vec<String> = chain
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{}|{}",
+                        c["serial_hex"].as_str().unwrap_or(""),
+                        opt(&c["sha256"])
+                    )
+                })
+                .collect();
+            out.push(("server_serials", ours.join(","), theirs.join(",")));
+            let ours: Vec<String> = t
+                .server_chain
+                .iter()
+                .filter(|c| c.parse_error.is_none())
+                .map(|c| c.subject.clone().unwrap_or_default())
+                .collect();
+            let theirs: Vec<String> = chain
+                .iter()
+                .filter(|c| c.get("parse_error").is_none())
+                .map(|c| opt(&c["subject"]))
+                .collect();
+            out.push(("server_subjects", ours.join(" / "), theirs.join(" / ")));
+        }
+    }
+    match s["client_cert_presented"].as_bool() {
+        Some(presented) => {
+            let ours = match t.mutual {
+                Some(m) => m.to_string(),
+                None => "null".into(),
+            };
+            out.push(("client_cert", ours, presented.to_string()));
+        }
+        None => {}
+    }
+    out
+}

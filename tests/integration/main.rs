@@ -1,0 +1,4 @@
+//! Integration tests: one test binary, a module per feature.
+
+mod corpus;
+mod support;
