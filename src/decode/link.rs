@@ -154,6 +154,34 @@ pub fn gre_payload(b: &[u8]) -> Result<Network<'_>, DecodeError> {
     }
 }
 
+/// GTP-U version 1 G-PDU (3GPP TS 29.281): an 8-byte header, 4 more when
+/// any of the E/S/PN flags is set, then extension headers, then an IP packet.
+pub fn gtp_u_payload(b: &[u8]) -> Option<&[u8]> {
+    let flags = *b.first()?;
+    if flags >> 5 != 1 || *b.get(1)? != 0xff {
+        return None;
+    }
+    let mut at = 8;
+    if flags & 0x07 != 0 {
+        let mut next = *b.get(11)?;
+        at = 12;
+        // Extension headers: a length in 4-byte units, the last byte names the next.
+        for _ in 0..8 {
+            if next == 0 {
+                break;
+            }
+            let units = usize::from(*b.get(at)?);
+            if units == 0 {
+                return None;
+            }
+            at += units * 4;
+            next = *b.get(at - 1)?;
+        }
+    }
+    let inner = b.get(at..)?;
+    matches!(inner.first().map(|v| v >> 4), Some(4) | Some(6)).then_some(inner)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,6 +243,17 @@ mod tests {
     }
 
     #[test]
+    fn gtp_u() {
+        let mut b = vec![0x30, 0xff, 0, 4, 0, 0, 0, 1, 0x45];
+        assert_eq!(gtp_u_payload(&b), Some(&[0x45][..]));
+        b[0] = 0x32; // sequence flag: 4 more bytes
+        b.truncate(8);
+        b.extend([0, 0, 0, 0, 0x60]);
+        assert_eq!(gtp_u_payload(&b), Some(&[0x60][..]));
+        assert_eq!(gtp_u_payload(&[0x30, 0x01, 0, 0]), None);
+    }
+
+    #[test]
     fn never_panics_on_short_frames() {
         for link in [0, 1, 9, 101, 108, 113, 228, 229, 276, 147] {
             for len in 0..24 {
@@ -222,6 +261,7 @@ mod tests {
                 let _ = network_layer(LinkType(link), &frame);
                 let _ = ethernet_payload(&frame);
                 let _ = gre_payload(&frame);
+                let _ = gtp_u_payload(&frame);
             }
         }
     }

@@ -21,6 +21,8 @@ use crate::capture::{LinkType, Nanos};
 pub use defrag::Ipv4Defrag;
 pub use underlay::Underlay;
 
+/// GTP-U (mobile core user plane) carries IP packets over UDP.
+const GTP_U_PORT: u16 = 2152;
 /// How deep tunnels may nest before we stop opening them.
 const MAX_TUNNEL_DEPTH: u8 = 4;
 
@@ -306,6 +308,15 @@ impl Decoder {
             return Ok(());
         };
         if depth >= MAX_TUNNEL_DEPTH {
+            return Ok(());
+        }
+        if src_port == GTP_U_PORT || dst_port == GTP_U_PORT {
+            if let Some(inner) = link::gtp_u_payload(payload) {
+                *self.stats.tunnelled.entry("gtp-u").or_default() += 1;
+                if let Err(e) = self.decode_ip(ts, inner, d.inside, depth + 1, emit) {
+                    self.count_error(e);
+                }
+            }
             return Ok(());
         }
         let Some(kind) = underlay::classify_udp(src_port, dst_port, payload) else {

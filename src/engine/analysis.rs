@@ -97,11 +97,14 @@ impl FlowAnalysis {
                 self.probe();
             }
             AppState::Plaintext => {
-                if starts_client_hello(bytes) {
+                if let Some(hello) = starts_hello(bytes) {
                     self.prelude_protocol = self.name_cleartext(client, 0);
                     self.prefix = [Vec::new(), Vec::new()];
                     self.prefix[side] = bytes.to_vec();
-                    self.start_tls(side, Some(side), true);
+                    // The ClientHello's sender is the client; the ServerHello's
+                    // receiver is (when the ClientHello was not captured).
+                    let tls_client = if hello == 1 { side } else { side ^ 1 };
+                    self.start_tls(side, Some(tls_client), true);
                 } else {
                     self.keep_prefix(side, bytes, PREFIX_LIMIT);
                 }
@@ -167,13 +170,16 @@ impl FlowAnalysis {
     }
 }
 
-/// A chunk that starts with a handshake record holding a ClientHello: the
-/// switch from cleartext to TLS on the same connection.
-fn starts_client_hello(b: &[u8]) -> bool {
-    matches!(
-        record::parse_start(b),
-        Ok(Some(Header::Record(h))) if h.content_type == content_type::HANDSHAKE && b.get(5) == Some(&1)
-    )
+/// A chunk that starts with a handshake record holding a ClientHello (1) or
+/// a ServerHello (2): the switch from cleartext to TLS on one connection
+/// (STARTTLS, SSLRequest, SOCKS, HTTP CONNECT...).
+fn starts_hello(b: &[u8]) -> Option<u8> {
+    match record::parse_start(b) {
+        Ok(Some(Header::Record(h))) if h.content_type == content_type::HANDSHAKE => {
+            b.get(5).copied().filter(|t| *t == 1 || *t == 2)
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -105,6 +105,9 @@ fn tls_record(s: &TlsSession, starttls: bool, certs: &mut CertCache) -> TlsRecor
     let f = &s.facts;
     let ch = f.client_hello.as_ref();
     let sh = f.server_hello.as_ref();
+    // Without a final ServerHello, a HelloRetryRequest still names the
+    // version and suite the server chose.
+    let chosen = sh.or(f.retry_request.as_ref());
     let verdict = mtls::decide(f);
     let chain = |c: &Option<Vec<Vec<u8>>>, certs: &mut CertCache| {
         c.as_ref()
@@ -126,8 +129,8 @@ fn tls_record(s: &TlsSession, starttls: bool, certs: &mut CertCache) -> TlsRecor
     let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     TlsRecord {
         handshake_seen: ch.is_some() || sh.is_some(),
-        version: sh.map(|h| names::version_name(h.version)),
-        cipher_suite: sh.map(|h| names::cipher_suite_name(h.cipher_suite)),
+        version: chosen.map(|h| names::version_name(h.version)),
+        cipher_suite: chosen.map(|h| names::cipher_suite_name(h.cipher_suite)),
         sni: ch.and_then(|c| c.sni.clone()),
         alpn_offered: ch
             .map(|c| c.alpn.iter().map(|p| lossy(p)).collect())

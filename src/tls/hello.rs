@@ -215,8 +215,10 @@ impl ServerHello {
         sh.version = sh.legacy_version;
         sh.random.copy_from_slice(r.take(32)?);
         sh.is_hrr = sh.random == HRR_RANDOM;
-        // TLS 1.3 drafts before -22 have no session id and no compression.
-        let draft_without_sid = (0x7f00..0x7f16).contains(&sh.legacy_version);
+        // TLS 1.3 drafts before -22 have no session id and no compression;
+        // some of their implementations put 0x0304 itself in the version field.
+        let draft_without_sid =
+            sh.legacy_version == 0x0304 || (0x7f00..0x7f16).contains(&sh.legacy_version);
         if !draft_without_sid {
             sh.session_id = r.vec8()?.to_vec();
         }

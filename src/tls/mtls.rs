@@ -151,10 +151,11 @@ fn observe_tls12(f: &TlsFacts) -> Mutual {
         Some(_) => return observed(false, Evidence::ObservedEmptyClientCertificate, true),
         None => {}
     }
-    let client_done = f.ccs[0];
-    match (f.certificate_request, client_done) {
+    // A CertificateRequest can only come before ServerHelloDone.
+    let server_flight_done = f.server_hello_done || f.ccs[1];
+    match (f.certificate_request, f.ccs[0]) {
         (true, true) => observed(false, Evidence::ObservedNoClientCertificate, true),
-        (false, true) if f.server_chain.is_some() || f.ccs[1] => {
+        (false, _) if server_flight_done => {
             observed(false, Evidence::ObservedNoCertificateRequest, false)
         }
         (requested, _) => undecided(Unknown::HandshakeIncomplete, requested.then_some(true)),
@@ -281,6 +282,11 @@ mod tests {
             ..TlsFacts::default()
         };
         assert_eq!(decide(&f).unknown, Some(Unknown::HandshakeIncomplete));
+        f.server_hello_done = true;
+        assert_eq!(
+            decide(&f).evidence,
+            Some(Evidence::ObservedNoCertificateRequest)
+        );
         f.ccs = [true, true];
         assert_eq!(
             decide(&f).evidence,

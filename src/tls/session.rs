@@ -55,6 +55,8 @@ pub struct TlsFacts {
     pub server_hello: Option<ServerHello>,
     /// A HelloRetryRequest was sent.
     pub hello_retry_request: bool,
+    /// The HelloRetryRequest itself (it already names the version and suite).
+    pub retry_request: Option<ServerHello>,
     /// The server's Certificate message (DER, leaf first), if seen in cleartext.
     pub server_chain: Option<Vec<Vec<u8>>>,
     /// The client's Certificate message, if seen in cleartext (may be empty).
@@ -77,6 +79,8 @@ pub struct TlsFacts {
     pub server_flight: Vec<u16>,
     /// Application data records seen from client / server.
     pub app_records: [u32; 2],
+    /// The server finished its TLS ≤ 1.2 flight (ServerHelloDone).
+    pub server_hello_done: bool,
     /// A compressed certificate (RFC 8879) was seen.
     pub compressed_certificate: bool,
     /// A handshake message too large to reassemble: (type, length).
@@ -265,6 +269,7 @@ fn on_handshake(
             client.get_or_insert(d ^ 1);
             if sh.is_hrr {
                 facts.hello_retry_request = true;
+                facts.retry_request.get_or_insert(sh);
                 return None;
             }
             let tls13 = sh.is_tls13();
@@ -299,6 +304,10 @@ fn on_handshake(
         }
         hs::CERTIFICATE_REQUEST => {
             facts.certificate_request = true;
+            None
+        }
+        hs::SERVER_HELLO_DONE => {
+            facts.server_hello_done = true;
             None
         }
         hs::COMPRESSED_CERTIFICATE => {
