@@ -104,18 +104,21 @@ fn analyze(args: AnalyzeArgs) -> i32 {
     if let Err(code) = write_out(args.output.as_ref(), &text) {
         return code;
     }
-    if let Some(path) = &args.output {
-        if std::io::stderr().is_terminal() || format == Format::Json {
-            eprintln!(
-                "tls-audit: {} flows ({} TLS) written to {}",
-                report.stats.flows,
-                report.stats.tls_flows,
-                path.display()
-            );
-        }
+    if let Some(path) = &args.output
+        && (std::io::stderr().is_terminal() || format == Format::Json)
+    {
+        eprintln!(
+            "tls-audit: {} flows ({} TLS) written to {}",
+            report.stats.flows,
+            report.stats.tls_flows,
+            path.display()
+        );
     }
-    for w in &report.warnings {
-        eprintln!("tls-audit: warning: {}", report::sanitize(&w.message));
+    // The table prints its warnings itself; elsewhere they go to stderr.
+    if format != Format::Table || args.output.is_some() {
+        for w in &report.warnings {
+            eprintln!("tls-audit: warning: {}", report::sanitize(&w.message));
+        }
     }
     exit_code(&report)
 }

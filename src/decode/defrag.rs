@@ -71,15 +71,14 @@ impl Ipv4Defrag {
     fn make_room(&mut self, now: Nanos) {
         let before = self.active.len();
         self.active.retain(|_, (_, start)| now - *start < TIMEOUT);
-        if self.active.len() >= MAX_IN_FLIGHT {
-            if let Some(oldest) = self
+        if self.active.len() >= MAX_IN_FLIGHT
+            && let Some(oldest) = self
                 .active
                 .iter()
                 .min_by_key(|(_, (_, start))| *start)
                 .map(|(k, _)| *k)
-            {
-                self.active.remove(&oldest);
-            }
+        {
+            self.active.remove(&oldest);
         }
         self.dropped += (before - self.active.len()) as u64;
     }

@@ -9,6 +9,7 @@
 mod analysis;
 mod certs;
 mod record;
+mod resumption;
 
 use std::collections::BTreeMap;
 
@@ -36,7 +37,7 @@ pub struct Analyzer {
 /// What finished flows become; kept apart from the table so flows leaving
 /// the table can be written while the table is borrowed.
 struct Output {
-    records: Vec<(u64, model::FlowRecord)>,
+    records: Vec<(u64, model::FlowRecord, Option<resumption::Link>)>,
     certs: certs::CertCache,
     stats: Stats,
     oversized_messages: u64,
@@ -84,8 +85,9 @@ impl Analyzer {
             self.out.finish(flow, Exit::End);
         }
         let out = &mut self.out;
-        out.records.sort_by_key(|(id, _)| *id);
-        let flows: Vec<model::FlowRecord> = out.records.drain(..).map(|(_, r)| r).collect();
+        out.records.sort_by_key(|(id, _, _)| *id);
+        resumption::link_resumed(&mut out.records);
+        let flows: Vec<model::FlowRecord> = out.records.drain(..).map(|(_, r, _)| r).collect();
         let mut stats = std::mem::take(&mut out.stats);
         stats.flows = flows.len() as u64;
         stats.tls_flows = flows.iter().filter(|f| f.protection == "tls").count() as u64;
@@ -220,12 +222,11 @@ fn on_tcp(flow: &mut Flow<FlowAnalysis>, side: usize, seg: &TcpSegment<'_>) {
         if seg.flags.fin || seg.flags.rst {
             mine.flush(&mut |c| app.on_chunk(side, c, fs, client_hint));
         }
-        if let Some(s) = app.tls() {
-            if let Some(c) = s.client_dir() {
-                if !matches!(client, Some((_, RoleSource::Syn))) {
-                    *client = Some((c, RoleSource::ClientHello));
-                }
-            }
+        if let Some(s) = app.tls()
+            && let Some(c) = s.client_dir()
+            && !matches!(client, Some((_, RoleSource::Syn)))
+        {
+            *client = Some((c, RoleSource::ClientHello));
         }
         if app.decided {
             tcp.streams[0].close();
@@ -263,14 +264,18 @@ impl Output {
                 self.flows_with_gaps += 1;
             }
         }
-        if let Some(s) = flow.app.tls() {
-            if s.facts.oversized.is_some() {
-                self.oversized_messages += 1;
-            }
+        if let Some(s) = flow.app.tls()
+            && s.facts.oversized.is_some()
+        {
+            self.oversized_messages += 1;
         }
         let id = flow.id;
         let rec = record::build(&flow, exit, &mut self.certs);
-        self.records.push((id, rec));
+        let link = flow.app.tls().map(|s| {
+            let server = format!("{}:{}", rec.server.ip, rec.server.port);
+            resumption::Link::of(server, &s.facts)
+        });
+        self.records.push((id, rec, link));
     }
 }
 

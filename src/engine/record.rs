@@ -83,7 +83,18 @@ fn classify(
     match &app.state {
         AppState::Tls(s) => {
             let prelude = app.prelude_protocol.map(|p| p.as_str().to_string());
-            ("tls", prelude, Some(tls_record(s, app.starttls, certs)))
+            let mut rec = tls_record(s, app.starttls, certs);
+            let capped = flow
+                .tcp
+                .as_ref()
+                .is_some_and(|t| t.streams.iter().any(|r| r.stats.capped));
+            if capped && !app.decided {
+                rec.notes.push(
+                    "the handshake did not end within the reassembly cap (--stream-cap); facts after it are missing"
+                        .into(),
+                );
+            }
+            ("tls", prelude, Some(rec))
         }
         _ if payload == 0 => ("unknown", None, None),
         AppState::Plaintext | AppState::Empty => {

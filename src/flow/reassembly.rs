@@ -36,6 +36,8 @@ pub struct StreamStats {
     pub gaps: u32,
     /// Bytes in those holes.
     pub gap_bytes: u64,
+    /// Delivery stopped at the byte cap (not because the consumer decided).
+    pub capped: bool,
 }
 
 /// One direction's reassembly state.
@@ -240,6 +242,9 @@ impl Reassembler {
     fn deliver(&mut self, fresh: &[u8], out: &mut dyn FnMut(Chunk<'_>)) {
         let room = self.cap.saturating_sub(self.next) as usize;
         let n = fresh.len().min(room);
+        if n < fresh.len() && !self.closed {
+            self.stats.capped = true;
+        }
         if n > 0 && !self.closed {
             out(Chunk::Data(&fresh[..n]));
         }
@@ -370,6 +375,7 @@ mod tests {
         });
         assert_eq!(got, b"abcd");
         assert!(r.is_done());
+        assert!(r.stats.capped);
         assert_eq!(r.offset(), 6);
     }
 

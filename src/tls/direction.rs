@@ -7,8 +7,9 @@
 
 use super::record::{self, Header, Incomplete, RecordHeader, content_type};
 
-/// Handshake messages larger than this are not reassembled.
-pub const MAX_HANDSHAKE_MESSAGE: usize = 256 * 1024;
+/// Handshake messages larger than this are not reassembled (the per-flow
+/// stream cap usually binds first).
+pub const MAX_HANDSHAKE_MESSAGE: usize = 1024 * 1024;
 /// Bytes searched for a record boundary after a gap or a mid-stream start.
 const MAX_RESYNC_WINDOW: usize = 32 * 1024;
 
@@ -54,6 +55,8 @@ pub struct Direction {
     skip: usize,
     /// Partial handshake message across records.
     hs: Vec<u8>,
+    /// Bytes of an oversized handshake message still to pass over.
+    hs_skip: usize,
     /// Records from here on are ciphertext.
     pub encrypted: bool,
     /// Records seen.
@@ -105,6 +108,7 @@ impl Direction {
         self.skip = 0;
         self.buf.clear();
         self.hs.clear();
+        self.hs_skip = 0;
         self.mode = Mode::Resync;
     }
 
@@ -212,7 +216,12 @@ impl Direction {
         }
     }
 
-    fn handshake_bytes(&mut self, body: &[u8], on: &mut dyn FnMut(Event<'_>) -> Option<bool>) {
+    fn handshake_bytes(&mut self, mut body: &[u8], on: &mut dyn FnMut(Event<'_>) -> Option<bool>) {
+        if self.hs_skip > 0 {
+            let n = self.hs_skip.min(body.len());
+            self.hs_skip -= n;
+            body = &body[n..];
+        }
         self.hs.extend_from_slice(body);
         let mut at = 0;
         while self.hs.len() - at >= 4 {
@@ -220,6 +229,8 @@ impl Direction {
             let len = u32::from_be_bytes([0, h[1], h[2], h[3]]) as usize;
             if len > MAX_HANDSHAKE_MESSAGE {
                 on(Event::Oversized(h[0], len));
+                // Pass over the rest of it, so the next message is read in step.
+                self.hs_skip = (4 + len).saturating_sub(h.len());
                 self.hs.clear();
                 return;
             }
@@ -302,10 +313,23 @@ mod tests {
     }
 
     #[test]
-    fn oversized_message_is_reported_not_buffered() {
-        let rec = handshake_record(&[11, 0xff, 0xff, 0xff, 1, 2]);
-        let ev = events(&[&rec]);
-        assert_eq!(ev[1], format!("Oversized(11, {})", 0xffffff));
+    fn oversized_message_is_reported_not_buffered_and_passed_over() {
+        let len = MAX_HANDSHAKE_MESSAGE + 1;
+        let mut first = vec![11u8];
+        first.extend(&(len as u32).to_be_bytes()[1..]);
+        first.extend([0u8; 16000]);
+        let mut stream = handshake_record(&first);
+        let mut left = len - 16000;
+        while left > 0 {
+            let n = left.min(16384);
+            stream.extend(handshake_record(&vec![0x6c; n]));
+            left -= n;
+        }
+        stream.extend(handshake_record(&[14, 0, 0, 0]));
+        let ev = events(&[&stream]);
+        assert_eq!(ev[1], format!("Oversized(11, {len})"));
+        assert_eq!(ev.iter().filter(|e| e.starts_with("Oversized")).count(), 1);
+        assert_eq!(ev.last().unwrap(), "Handshake(14, [])");
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub mod ext {
     pub const SIGNATURE_ALGORITHMS: u16 = 13;
     /// application_layer_protocol_negotiation
     pub const ALPN: u16 = 16;
+    /// session_ticket (RFC 5077)
+    pub const SESSION_TICKET: u16 = 35;
     /// pre_shared_key
     pub const PRE_SHARED_KEY: u16 = 41;
     /// early_data
@@ -64,6 +66,9 @@ pub struct ClientHello {
     pub signature_algorithms: Vec<u16>,
     /// Groups of the key shares sent.
     pub key_share_groups: Vec<u16>,
+    /// SHA-256 of a non-empty session_ticket extension (a TLS ≤ 1.2
+    /// resumption attempt), to match it with the NewSessionTicket that issued it.
+    pub ticket_digest: Option<[u8; 32]>,
     /// Was it SSL 2.0-framed?
     pub sslv2_framed: bool,
 }
@@ -128,6 +133,9 @@ impl ClientHello {
             ext::SIGNATURE_ALGORITHMS => {
                 let Some(list) = r.vec16() else { return };
                 self.signature_algorithms = u16s(list);
+            }
+            ext::SESSION_TICKET if !data.is_empty() => {
+                self.ticket_digest = Some(digest(data));
             }
             ext::KEY_SHARE => {
                 let Some(list) = r.vec16() else { return };
@@ -257,6 +265,14 @@ impl ServerHello {
     pub fn is_tls13(&self) -> bool {
         super::names::is_tls13(self.version)
     }
+}
+
+/// SHA-256 of resumption material: we keep the digest, never the ticket.
+pub fn digest(b: &[u8]) -> [u8; 32] {
+    let d = ring::digest::digest(&ring::digest::SHA256, b);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
 }
 
 fn u16s(b: &[u8]) -> Vec<u16> {

@@ -56,20 +56,20 @@ pub struct Incomplete;
 pub fn parse_header(b: &[u8]) -> Result<Option<RecordHeader>, Incomplete> {
     if b.len() < 5 {
         // Reject early on the bytes we have, so a plaintext stream is not held back.
-        if let Some(&t) = b.first() {
-            if !(content_type::CHANGE_CIPHER_SPEC..=content_type::HEARTBEAT).contains(&t) {
-                return Ok(None);
-            }
+        if let Some(&t) = b.first()
+            && !(content_type::CHANGE_CIPHER_SPEC..=content_type::HEARTBEAT).contains(&t)
+        {
+            return Ok(None);
         }
-        if let Some(&major) = b.get(1) {
-            if major != 3 {
-                return Ok(None);
-            }
+        if let Some(&major) = b.get(1)
+            && major != 3
+        {
+            return Ok(None);
         }
-        if let Some(&minor) = b.get(2) {
-            if minor > 4 {
-                return Ok(None);
-            }
+        if let Some(&minor) = b.get(2)
+            && minor > 4
+        {
+            return Ok(None);
         }
         return Err(Incomplete);
     }

@@ -79,6 +79,8 @@ pub struct TlsFacts {
     pub server_flight: Vec<u16>,
     /// Application data records seen from client / server.
     pub app_records: [u32; 2],
+    /// SHA-256 of the ticket of a cleartext (TLS ≤ 1.2) NewSessionTicket.
+    pub issued_ticket: Option<[u8; 32]>,
     /// The server finished its TLS ≤ 1.2 flight (ServerHelloDone).
     pub server_hello_done: bool,
     /// A compressed certificate (RFC 8879) was seen.
@@ -304,6 +306,17 @@ fn on_handshake(
         }
         hs::CERTIFICATE_REQUEST => {
             facts.certificate_request = true;
+            None
+        }
+        hs::NEW_SESSION_TICKET => {
+            // TLS ≤ 1.2 (RFC 5077): lifetime hint, then the ticket.
+            let ticket = body.get(4..).and_then(|b| {
+                let n = usize::from(u16::from_be_bytes([*b.first()?, *b.get(1)?]));
+                b.get(2..2 + n)
+            });
+            if let Some(t) = ticket.filter(|t| !t.is_empty()) {
+                facts.issued_ticket = Some(super::hello::digest(t));
+            }
             None
         }
         hs::SERVER_HELLO_DONE => {

@@ -96,11 +96,18 @@ fn engine_agrees_with_tshark_on_the_corpus() {
     let rate = 100.0 * agree as f64 / total.max(1) as f64;
     println!("  {:<16} {agree:>5}/{total:<5} {rate:.2}%", "all fields");
     let mut unexplained = Vec::new();
+    let mut seen = BTreeSet::new();
     for d in &disagreements {
         let key = (d.case.clone(), d.session.clone(), d.field.to_string());
         if !known.contains(&key) {
             unexplained.push(d);
         }
+        seen.insert(key);
+    }
+    // An entry that no longer disagrees is stale: the list must stay true.
+    let stale: Vec<_> = known.difference(&seen).collect();
+    for (case, session, field) in &stale {
+        println!("STALE entry in tests/corpus-disagreements.json: {case} [{session}] {field}");
     }
     println!(
         "  disagreements: {} ({} explained in tests/corpus-disagreements.json)",
@@ -113,6 +120,7 @@ fn engine_agrees_with_tshark_on_the_corpus() {
             d.case, d.session, d.field, d.ours, d.oracle
         );
     }
+    upstream_agreement(&corpus, cases);
     assert!(
         unexplained.is_empty(),
         "{} unexplained disagreements",
@@ -172,10 +180,10 @@ fn version(v: &str) -> String {
     if let Some(d) = v.strip_prefix("TLS 1.3 draft-") {
         return format!("TLS1.3-draft-{d}");
     }
-    if let Some(rest) = v.strip_prefix("TLS 1.3 (") {
-        if let Some(hex) = rest.split_whitespace().last() {
-            return format!("TLS1.3-{}", hex.trim_end_matches(')'));
-        }
+    if let Some(rest) = v.strip_prefix("TLS 1.3 (")
+        && let Some(hex) = rest.split_whitespace().last()
+    {
+        return format!("TLS1.3-{}", hex.trim_end_matches(')'));
     }
     v.replace(' ', "")
 }
@@ -241,18 +249,111 @@ fn compare(flow: Option<&FlowRecord>, s: &Value) -> Vec<(&'static str, String, S
             .unzip();
         out.push(("server_subjects", ours.join(" / "), theirs.join(" / ")));
     }
-    match s["client_cert_presented"].as_bool() {
-        Some(presented) => {
-            let ours = match t.mutual {
-                Some(m) => m.to_string(),
-                None => format!(
-                    "null ({})",
-                    t.mutual_unknown_reason.as_deref().unwrap_or("?")
-                ),
-            };
-            out.push(("client_cert", ours, presented.to_string()));
-        }
-        None => {}
+    if let Some(presented) = s["client_cert_presented"].as_bool() {
+        let ours = match t.mutual {
+            Some(m) => m.to_string(),
+            None => format!(
+                "null ({})",
+                t.mutual_unknown_reason.as_deref().unwrap_or("?")
+            ),
+        };
+        out.push(("client_cert", ours, presented.to_string()));
     }
     out
+}
+
+/// The upstream tools' own expectations (Zeek, nDPI, Arkime, JA4, ja3), for
+/// the fields whose spelling can be normalised. Printed, not enforced: their
+/// disagreements with tshark are catalogued in ../shared/corpus/REPORT.md,
+/// and the enforced oracle above is tshark.
+fn upstream_agreement(corpus: &std::path::Path, cases: &[Value]) {
+    let mut by_source: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut listed = 0;
+    for case in cases {
+        let sessions = case["expected"]["sessions"].as_array();
+        let Some(sessions) = sessions.filter(|s| !s.is_empty()) else {
+            continue;
+        };
+        let source = case["source"].as_str().unwrap_or("?").to_string();
+        let pcap = corpus.join(case["pcap"].as_str().unwrap());
+        let Ok(report) = engine::analyze_files(&[pcap.to_str().unwrap()], &Config::default())
+        else {
+            continue;
+        };
+        for s in sessions {
+            if s.get("transport").is_some_and(|t| t != "tcp") {
+                continue;
+            }
+            let Some(t) = find_flow(&report, s).and_then(|f| f.tls.as_ref()) else {
+                continue;
+            };
+            let mut fields: Vec<(&str, String, String)> = Vec::new();
+            if let Some(v) = s["sni"].as_str() {
+                fields.push(("sni", t.sni.clone().unwrap_or_default(), v.to_string()));
+            }
+            // nDPI's JA4 is a known oracle fault (REPORT.md: ALPN and SNI
+            // characters); the FoxIO, Arkime and Zeek values are compared.
+            if let Some(v) = s["ja4"].as_str().filter(|_| source != "nDPI") {
+                fields.push(("ja4", t.ja4.clone().unwrap_or_default(), v.to_string()));
+            }
+            // nDPI names a version from the ClientHello when no ServerHello
+            // was seen; compare only negotiated versions.
+            if let (Some(v), Some(ours)) = (
+                s["tls_version"].as_str().and_then(upstream_version),
+                &t.version,
+            ) {
+                fields.push(("version", ours.clone(), v));
+            }
+            if let Some(v) = s["cipher_suite"].as_str().filter(|c| c.starts_with("TLS_")) {
+                fields.push((
+                    "cipher_suite",
+                    t.cipher_suite.clone().unwrap_or_default(),
+                    v.to_string(),
+                ));
+            }
+            let e = by_source.entry(source.clone()).or_default();
+            for (field, ours, theirs) in fields {
+                e.0 += 1;
+                if ours == theirs {
+                    e.1 += 1;
+                } else if listed < 40 {
+                    listed += 1;
+                    println!(
+                        "  upstream {source} {} {field}: ours={ours} upstream={theirs}",
+                        case["id"]
+                    );
+                }
+            }
+        }
+    }
+    println!("upstream tools (sni, ja4, version, cipher_suite; informational):");
+    for (source, (t, a)) in &by_source {
+        println!(
+            "  {source:<16} {a:>5}/{t:<5} {:.2}%",
+            100.0 * *a as f64 / (*t).max(1) as f64
+        );
+    }
+}
+
+/// Upstream version spellings (`TLSv1.2`, `TLSv1`, `SSLv3`, `TLS 1.2`,
+/// `TLSv13-draft14`) in the report's spelling.
+fn upstream_version(v: &str) -> Option<String> {
+    let v = v.trim();
+    if let Some(d) = v
+        .strip_prefix("TLSv13-draft")
+        .or_else(|| v.strip_prefix("TLSv1.3-draft-"))
+    {
+        return Some(format!("TLS1.3-draft-{d}"));
+    }
+    Some(
+        match v {
+            "TLSv1" | "TLS 1.0" | "TLSv1.0" => "TLS1.0",
+            "TLSv1.1" | "TLS 1.1" => "TLS1.1",
+            "TLSv1.2" | "TLS 1.2" => "TLS1.2",
+            "TLSv1.3" | "TLS 1.3" => "TLS1.3",
+            "SSLv3" | "SSL 3.0" => "SSL3.0",
+            _ => return None,
+        }
+        .to_string(),
+    )
 }
