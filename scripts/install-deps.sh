@@ -9,7 +9,7 @@ packages=(
   tshark tcpdump                            # oracle and capture peers
   openssl gnutls-bin nginx-light curl       # real TLS stacks in the tests
   iproute2 ethtool procps                   # network namespaces for the tests
-  python3 python3-cryptography              # ../shared/corpus/tshark_facts.py
+  python3 python3-cryptography python3-jsonschema  # oracle script, schema check
 )
 
 missing=()

@@ -72,6 +72,8 @@ fn row(f: &FlowRecord) -> [String; 7] {
             let mtls = match (t.mutual, t.mutual_evidence.as_deref()) {
                 (Some(true), Some("encrypted-flight-size")) => "yes (inferred)".to_string(),
                 (Some(false), Some("encrypted-flight-size")) => "no (inferred)".to_string(),
+                (Some(true), Some("resumed-session")) => "yes (resumed)".to_string(),
+                (Some(false), Some("resumed-session")) => "no (resumed)".to_string(),
                 (Some(true), _) => "yes".to_string(),
                 (Some(false), _) => "no".to_string(),
                 (None, _) => "?".to_string(),

@@ -15,3 +15,117 @@ pub fn shared() -> Option<PathBuf> {
         .is_file()
         .then_some(p)
 }
+
+/// A classic pcap file (microsecond timestamps, Ethernet) built in memory.
+#[derive(Default)]
+pub struct PcapWriter {
+    bytes: Vec<u8>,
+}
+
+impl PcapWriter {
+    /// A file with this link type.
+    pub fn new(link: u32) -> Self {
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+        bytes.extend_from_slice(&2u16.to_le_bytes());
+        bytes.extend_from_slice(&4u16.to_le_bytes());
+        bytes.extend_from_slice(&[0; 8]);
+        bytes.extend_from_slice(&65535u32.to_le_bytes());
+        bytes.extend_from_slice(&link.to_le_bytes());
+        PcapWriter { bytes }
+    }
+
+    /// Append one frame captured at `ts_us` microseconds.
+    pub fn frame(&mut self, ts_us: u64, frame: &[u8]) -> &mut Self {
+        self.bytes
+            .extend_from_slice(&((ts_us / 1_000_000) as u32).to_le_bytes());
+        self.bytes
+            .extend_from_slice(&((ts_us % 1_000_000) as u32).to_le_bytes());
+        self.bytes
+            .extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        self.bytes
+            .extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        self.bytes.extend_from_slice(frame);
+        self
+    }
+
+    /// The file's bytes.
+    pub fn bytes(&self) -> Vec<u8> {
+        self.bytes.clone()
+    }
+}
+
+/// An Ethernet/IPv4/TCP frame.
+pub fn tcp_frame(
+    src: ([u8; 4], u16),
+    dst: ([u8; 4], u16),
+    seq: u32,
+    ack: Option<u32>,
+    syn: bool,
+    payload: &[u8],
+) -> Vec<u8> {
+    let b = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4(src.0, dst.0, 64)
+        .tcp(src.1, dst.1, seq, 65535);
+    let b = if syn { b.syn() } else { b };
+    let b = match ack {
+        Some(a) => b.ack(a),
+        None => b,
+    };
+    let mut out = Vec::with_capacity(b.size(payload.len()));
+    b.write(&mut out, payload).expect("write frame");
+    out
+}
+
+/// A TLS 1.2 ClientHello record offering `sni`.
+pub fn client_hello(sni: &str) -> Vec<u8> {
+    let mut body = vec![3, 3];
+    body.extend([0x42; 32]);
+    body.push(0);
+    body.extend([0, 4, 0xc0, 0x2f, 0x13, 0x01, 1, 0]);
+    let mut ext = vec![0, 0];
+    let name = sni.as_bytes();
+    ext.extend(((name.len() + 5) as u16).to_be_bytes());
+    ext.extend(((name.len() + 3) as u16).to_be_bytes());
+    ext.push(0);
+    ext.extend((name.len() as u16).to_be_bytes());
+    ext.extend(name);
+    body.extend((ext.len() as u16).to_be_bytes());
+    body.extend(ext);
+    let mut msg = vec![1, 0];
+    msg.extend((body.len() as u16).to_be_bytes());
+    msg.extend(body);
+    let mut rec = vec![22, 3, 1];
+    rec.extend((msg.len() as u16).to_be_bytes());
+    rec.extend(msg);
+    rec
+}
+
+/// A pcap with one TCP connection (handshake, a ClientHello, nothing more)
+/// per client port, starting at `t0` microseconds.
+pub fn pcap_with_hellos(ports: &[u16], t0: u64, sni: &str) -> Vec<u8> {
+    let mut w = PcapWriter::new(1);
+    let c = [10, 1, 0, 1];
+    let s = [10, 1, 0, 2];
+    for (i, &p) in ports.iter().enumerate() {
+        let t = t0 + i as u64 * 1000;
+        w.frame(t, &tcp_frame((c, p), (s, 443), 100, None, true, &[]));
+        w.frame(
+            t + 1,
+            &tcp_frame((s, 443), (c, p), 500, Some(101), true, &[]),
+        );
+        w.frame(
+            t + 2,
+            &tcp_frame((c, p), (s, 443), 101, Some(501), false, &client_hello(sni)),
+        );
+    }
+    w.bytes()
+}
+
+/// A fresh empty directory under the target dir, for one test.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}

@@ -1,0 +1,242 @@
+//! The `tls-audit analyze` command as users and scripts meet it: exit
+//! codes, one-line errors, damaged input, stdin, several files.
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use crate::support::{pcap_with_hellos, temp_dir};
+
+fn tls_audit() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tls-audit"))
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = tls_audit().args(args).output().expect("run tls-audit");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn not_a_capture_is_exit_3_with_one_line() {
+    let d = temp_dir("cli-not-a-capture");
+    let f = d.join("notes.txt");
+    std::fs::write(&f, "this is not a capture\n").unwrap();
+    let (code, stdout, stderr) = run(&["analyze", f.to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert!(stdout.is_empty());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("not a pcap or pcapng capture"), "{stderr}");
+}
+
+#[test]
+fn empty_and_missing_files_are_exit_3() {
+    let d = temp_dir("cli-empty");
+    let f = d.join("empty.pcap");
+    std::fs::write(&f, b"").unwrap();
+    let (code, _, stderr) = run(&["analyze", f.to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("empty input"), "{stderr}");
+    let (code, _, stderr) = run(&["analyze", d.join("absent.pcap").to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("No such file"), "{stderr}");
+}
+
+#[test]
+fn usage_errors_are_exit_2() {
+    let (code, _, stderr) = run(&["analyze"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("Usage"), "{stderr}");
+    let (code, _, _) = run(&["analyze", "x.pcap", "-o", "xml"]);
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn truncated_capture_gives_a_partial_report_and_exit_4() {
+    let d = temp_dir("cli-truncated");
+    let mut bytes = pcap_with_hellos(&[40001, 40002], 1_700_000_000_000_000, "api.pay.svc");
+    bytes.truncate(bytes.len() - 20);
+    let f = d.join("cut.pcap");
+    std::fs::write(&f, &bytes).unwrap();
+    let out = d.join("report.json");
+    let (code, _, stderr) = run(&[
+        "analyze",
+        f.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 4, "{stderr}");
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(r["inputs"][0]["complete"], false);
+    assert_eq!(r["warnings"][0]["kind"], "damaged-capture");
+    // The first connection is whole and was analysed.
+    assert_eq!(r["flows"][0]["tls"]["sni"], "api.pay.svc");
+    assert!(stderr.contains("truncated"), "{stderr}");
+}
+
+#[test]
+fn corrupt_record_length_is_bounded_and_partial() {
+    let d = temp_dir("cli-corrupt");
+    let mut bytes = pcap_with_hellos(&[40001], 1_700_000_000_000_000, "a.example");
+    // A record header claiming a 4 GiB packet.
+    bytes.extend_from_slice(&[
+        0, 0, 0, 0, 0, 0, 0, 0, 0xf0, 0xff, 0xff, 0xff, 0xf0, 0xff, 0xff, 0xff,
+    ]);
+    bytes.extend_from_slice(&[0x55; 4096]);
+    let f = d.join("corrupt.pcap");
+    std::fs::write(&f, &bytes).unwrap();
+    let (code, stdout, _) = run(&["analyze", f.to_str().unwrap(), "-o", "json"]);
+    assert_eq!(code, 4);
+    let r: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(r["stats"]["packets"], 3);
+    assert_eq!(r["warnings"][0]["kind"], "damaged-capture");
+}
+
+#[test]
+fn stdin_stream_equals_the_file() {
+    let d = temp_dir("cli-stdin");
+    let bytes = pcap_with_hellos(&[40001, 40002, 40003], 1_700_000_000_000_000, "s.example");
+    let f = d.join("three.pcap");
+    std::fs::write(&f, &bytes).unwrap();
+    let (_, from_file, _) = run(&["analyze", f.to_str().unwrap(), "-o", "json"]);
+    let mut child = tls_audit()
+        .args(["analyze", "-", "-o", "json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // Dribble the stream, as a pipe from tcpdump would.
+    for chunk in bytes.chunks(7) {
+        stdin.write_all(chunk).unwrap();
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let a: Value = serde_json::from_str(&from_file).unwrap();
+    let b: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(a["flows"], b["flows"]);
+    assert_eq!(b["inputs"][0]["name"], "<stdin>");
+    assert_eq!(b["stats"]["tls_flows"], 3);
+}
+
+#[test]
+fn several_files_merge_in_time_order() {
+    let d = temp_dir("cli-merge");
+    // Interleaved in time: file a holds the 1st and 3rd connection, b the 2nd.
+    let a = pcap_with_hellos(&[41001], 1_700_000_000_000_000, "one.example");
+    let c = pcap_with_hellos(&[41003], 1_700_000_000_200_000, "three.example");
+    let b = pcap_with_hellos(&[41002], 1_700_000_000_100_000, "two.example");
+    let (fa, fb, fc) = (d.join("a.pcap"), d.join("b.pcap"), d.join("c.pcap"));
+    std::fs::write(&fa, a).unwrap();
+    std::fs::write(&fb, b).unwrap();
+    std::fs::write(&fc, c).unwrap();
+    let (code, stdout, _) = run(&[
+        "analyze",
+        fc.to_str().unwrap(),
+        fa.to_str().unwrap(),
+        fb.to_str().unwrap(),
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    let r: Value = serde_json::from_str(&stdout).unwrap();
+    let snis: Vec<&str> = r["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["tls"]["sni"].as_str().unwrap())
+        .collect();
+    assert_eq!(snis, ["one.example", "two.example", "three.example"]);
+    assert_eq!(r["inputs"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn table_is_one_line_per_flow() {
+    let d = temp_dir("cli-table");
+    let f = d.join("two.pcap");
+    std::fs::write(
+        &f,
+        pcap_with_hellos(&[42001, 42002], 1_700_000_000_000_000, "t.example"),
+    )
+    .unwrap();
+    let (code, stdout, _) = run(&["analyze", f.to_str().unwrap(), "-o", "table"]);
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].starts_with("CLIENT"), "{stdout}");
+    assert!(lines[1].contains("10.1.0.1:42001") && lines[1].contains("t.example"));
+    assert!(lines[2].contains("10.1.0.1:42002"));
+    assert!(stdout.contains("2 flows (2 TLS, 0 mutual TLS)"), "{stdout}");
+}
+
+#[test]
+fn closed_pipe_is_not_an_error() {
+    let d = temp_dir("cli-pipe");
+    let ports: Vec<u16> = (43000..43400).collect();
+    let f = d.join("many.pcap");
+    std::fs::write(
+        &f,
+        pcap_with_hellos(&ports, 1_700_000_000_000_000, "p.example"),
+    )
+    .unwrap();
+    let mut child = tls_audit()
+        .args(["analyze", f.to_str().unwrap(), "-o", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut head = [0u8; 16];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut head)
+        .unwrap();
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "a reader that stops early is not a failure"
+    );
+}
+
+#[test]
+fn flow_table_cap_evicts_and_says_so() {
+    let d = temp_dir("cli-evict");
+    let ports: Vec<u16> = (44000..44100).collect();
+    let f = d.join("hundred.pcap");
+    std::fs::write(
+        &f,
+        pcap_with_hellos(&ports, 1_700_000_000_000_000, "e.example"),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(&[
+        "analyze",
+        f.to_str().unwrap(),
+        "-o",
+        "json",
+        "--max-flows",
+        "10",
+    ]);
+    assert_eq!(code, 0);
+    let r: Value = serde_json::from_str(&stdout).unwrap();
+    // Nothing is lost: evicted flows are reported, marked as such.
+    assert_eq!(r["stats"]["flows"], 100);
+    assert!(r["stats"]["evicted_flows"].as_u64().unwrap() >= 90);
+    let evicted = r["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["ended_by"] == "evicted")
+        .count();
+    assert_eq!(
+        evicted as u64,
+        r["stats"]["evicted_flows"].as_u64().unwrap()
+    );
+    assert!(stderr.contains("evicted"), "{stderr}");
+}

@@ -1,0 +1,103 @@
+//! Every report we can produce validates against the published JSON Schema
+//! (`reports/report-v1.schema.json`), checked by an independent validator
+//! (Python's `jsonschema`).
+
+use std::process::Command;
+
+use tls_audit::engine::{self, Config};
+use tls_audit::report::render_json;
+
+use crate::support::{self, pcap_with_hellos, temp_dir};
+
+#[test]
+fn reports_validate_against_the_published_schema() {
+    let have_validator = Command::new("python3")
+        .args(["-c", "import jsonschema"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !have_validator {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "python3 jsonschema is missing in CI (scripts/install-deps.sh installs it)"
+        );
+        eprintln!("NOTICE: python3 jsonschema not installed; schema validation skipped");
+        return;
+    }
+    let dir = temp_dir("schema");
+    let mut inputs: Vec<String> = Vec::new();
+    let synthetic = dir.join("synthetic.pcap");
+    std::fs::write(
+        &synthetic,
+        pcap_with_hellos(&[45001, 45002], 1_700_000_000_000_000, "x.example"),
+    )
+    .unwrap();
+    inputs.push(synthetic.to_string_lossy().into());
+    let fixtures = support::root().join("fixtures").join("captures");
+    for entry in std::fs::read_dir(&fixtures).into_iter().flatten().flatten() {
+        let p = entry.path();
+        if p.extension().is_some_and(|e| e == "pcap" || e == "pcapng") {
+            inputs.push(p.to_string_lossy().into());
+        }
+    }
+    if let Some(shared) = support::shared() {
+        // A spread of odd corpus captures: tunnels, damage, STARTTLS, SSLv2, drafts.
+        for case in [
+            "arkime/arkime_synthetic.pcap/arkime_synthetic.pcap",
+            "suricata-verify/bug-1450-04/tls_DER-incomplete-header.pcap",
+            "zeek/tls__tls13draft23-chrome67.0.3368.0-canary.pcap/tls13draft23-chrome67.0.3368.0-canary.pcap",
+            "zeek/tls__ssl-v2.pcap/ssl-v2.pcap",
+            "suricata-verify/pgsql__pgsql-upgrade-tls/pgsql-upgrade-tls.pcap",
+        ] {
+            let p = shared.join("corpus").join(case);
+            if p.is_file() {
+                inputs.push(p.to_string_lossy().into());
+            }
+        }
+    }
+    let mut written = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        let report = engine::analyze_files(&[input.as_str()], &Config::default())
+            .unwrap_or_else(|e| panic!("{input}: {e}"));
+        let out = dir.join(format!("report-{i}.json"));
+        std::fs::write(&out, render_json(&report)).unwrap();
+        written.push(out.to_string_lossy().into_owned());
+    }
+    let script = r#"
+import json, sys
+from jsonschema import Draft202012Validator
+schema = json.load(open(sys.argv[1]))
+Draft202012Validator.check_schema(schema)
+v = Draft202012Validator(schema)
+bad = 0
+for f in sys.argv[2:]:
+    for e in v.iter_errors(json.load(open(f))):
+        bad += 1
+        print(f, list(e.absolute_path), e.message[:300])
+# The check must be able to fail: a report with a protection value outside
+# the contract and a missing field is rejected.
+broken = json.load(open(sys.argv[2]))
+broken["flows"][0]["protection"] = "probably-fine"
+del broken["stats"]["flows"]
+caught = len(list(v.iter_errors(broken)))
+print("validated", len(sys.argv) - 2, "reports,", bad, "errors; broken copy:", caught, "errors")
+sys.exit(1 if bad or caught < 2 else 0)
+"#;
+    let schema = support::root()
+        .join("reports")
+        .join("report-v1.schema.json");
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&schema)
+        .args(&written)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    println!("{text}");
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(written.len() >= 2);
+}
