@@ -82,6 +82,7 @@ fn analyze(args: AnalyzeArgs) -> i32 {
             idle_timeout: i64::try_from(args.idle_timeout)
                 .unwrap_or(i64::MAX / 1_000_000_000)
                 .saturating_mul(1_000_000_000),
+            ..FlowConfig::default()
         },
     };
     let report = match engine::analyze_files(&args.captures, &cfg) {

@@ -1,27 +1,30 @@
 //! Certificates are parsed once per distinct DER, however many flows send them.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::x509::Certificate;
 
 /// Distinct certificates remembered; past it, certificates are parsed again.
 const MAX_CACHED: usize = 16 * 1024;
 
-/// Parsed certificates by their DER bytes.
+/// Parsed certificates by the SHA-256 of their DER; every flow that sent a
+/// certificate shares one copy of its facts.
 #[derive(Default)]
 pub struct CertCache {
-    by_der: HashMap<Vec<u8>, Certificate>,
+    by_digest: HashMap<[u8; 32], Arc<Certificate>>,
 }
 
 impl CertCache {
     /// The facts of one certificate.
-    pub fn get(&mut self, der: &[u8]) -> Certificate {
-        if let Some(c) = self.by_der.get(der) {
-            return c.clone();
+    pub fn get(&mut self, der: &[u8]) -> Arc<Certificate> {
+        let digest = crate::tls::hello::digest(der);
+        if let Some(c) = self.by_digest.get(&digest) {
+            return Arc::clone(c);
         }
-        let c = Certificate::from_der(der);
-        if self.by_der.len() < MAX_CACHED {
-            self.by_der.insert(der.to_vec(), c.clone());
+        let c = Arc::new(Certificate::from_der(der));
+        if self.by_digest.len() < MAX_CACHED {
+            self.by_digest.insert(digest, Arc::clone(&c));
         }
         c
     }

@@ -126,6 +126,13 @@ impl<A> Flow<A> {
         }
     }
 
+    /// A TCP connection both sides closed with FIN, or one reset.
+    pub fn is_closed(&self) -> bool {
+        self.tcp
+            .as_ref()
+            .is_some_and(|t| t.rst || (t.fin[0] && t.fin[1]))
+    }
+
     /// The client side; guessed from ports when nothing better is known.
     pub fn client_side(&self) -> (Side, RoleSource) {
         if let Some(c) = self.client {
@@ -163,6 +170,9 @@ pub struct FlowConfig {
     pub max_flows: usize,
     /// A flow with no packet for this long is finished.
     pub idle_timeout: Nanos,
+    /// A TCP connection closed by FIN from both sides or by RST is finished
+    /// after this much quiet (late ACKs and retransmissions still join it).
+    pub closed_timeout: Nanos,
     /// Bytes reassembled per direction.
     pub stream_cap: usize,
 }
@@ -172,6 +182,7 @@ impl Default for FlowConfig {
         FlowConfig {
             max_flows: 100_000,
             idle_timeout: 300 * 1_000_000_000,
+            closed_timeout: 10 * 1_000_000_000,
             stream_cap: 64 * 1024,
         }
     }
@@ -258,17 +269,34 @@ impl<A: Default> FlowTable<A> {
         })
     }
 
+    /// A new connection reuses the 5-tuple of a closed one: finish the old
+    /// flow so the new one starts afresh.
+    pub fn restart_if_closed(&mut self, key: &FlowKey, done: &mut dyn FnMut(Flow<A>, Exit)) {
+        if self.map.get(key).is_some_and(Flow::is_closed) {
+            if let Some(f) = self.map.remove(key) {
+                done(f, Exit::Idle);
+            }
+        }
+    }
+
     /// Finish idle flows, at most once per second of capture time.
     fn sweep(&mut self, now: Nanos, done: &mut dyn FnMut(Flow<A>, Exit)) {
         if now.saturating_sub(self.last_sweep) < 1_000_000_000 {
             return;
         }
         self.last_sweep = now;
-        let timeout = self.cfg.idle_timeout;
+        let cfg = self.cfg;
         let idle: Vec<FlowKey> = self
             .map
             .iter()
-            .filter(|(_, f)| now.saturating_sub(f.last_seen) > timeout)
+            .filter(|(_, f)| {
+                let timeout = if f.is_closed() {
+                    cfg.closed_timeout.min(cfg.idle_timeout)
+                } else {
+                    cfg.idle_timeout
+                };
+                now.saturating_sub(f.last_seen) > timeout
+            })
             .map(|(k, _)| *k)
             .collect();
         for k in idle {
@@ -355,6 +383,23 @@ mod tests {
         assert_eq!(t.evicted as usize, out.len());
         assert_eq!(out.len() + t.len(), 100);
         assert!(out.iter().all(|(_, e)| *e == Exit::Evicted));
+    }
+
+    #[test]
+    fn closed_connections_leave_sooner() {
+        let mut t: FlowTable<()> = FlowTable::new(FlowConfig::default());
+        let (k, s) = FlowKey::of(6, sa("10.0.0.1:1"), sa("10.0.0.2:2"));
+        let f = t.get_or_insert(k, s, 0, &mut |_, _| {});
+        f.tcp.as_mut().unwrap().fin = [true, true];
+        let (k2, s2) = FlowKey::of(6, sa("10.0.0.1:3"), sa("10.0.0.2:2"));
+        t.get_or_insert(k2, s2, 5_000_000_000, &mut |_, _| panic!("too early"));
+        let mut gone = 0;
+        let (k3, s3) = FlowKey::of(6, sa("10.0.0.1:4"), sa("10.0.0.2:2"));
+        t.get_or_insert(k3, s3, 11_000_000_000, &mut |f, _| {
+            assert_eq!(f.key, k);
+            gone += 1;
+        });
+        assert_eq!((gone, t.len()), (1, 2));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! The JSON Schema in `reports/report-v1.schema.json` describes the same.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -179,10 +180,11 @@ pub struct TlsRecord {
     pub mutual_unknown_reason: Option<String>,
     /// For `encrypted-flight-size`: the numbers the inference used.
     pub mutual_inference: Option<serde_json::Value>,
-    /// The server's certificates, leaf first, as sent.
-    pub server_chain: Vec<Certificate>,
+    /// The server's certificates, leaf first, as sent. Shared between the
+    /// flows that sent the same certificate.
+    pub server_chain: Vec<Arc<Certificate>>,
     /// The client's certificates, leaf first, as sent.
-    pub client_chain: Vec<Certificate>,
+    pub client_chain: Vec<Arc<Certificate>>,
     /// The certificates were not visible (TLS 1.3 encrypts them).
     pub certificates_encrypted: bool,
     /// JA4 fingerprint of the ClientHello.

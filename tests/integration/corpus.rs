@@ -152,11 +152,14 @@ fn known_disagreements() -> BTreeSet<(String, String, String)> {
 fn find_flow<'a>(report: &'a Report, s: &Value) -> Option<&'a FlowRecord> {
     let c = s["client"].as_str()?;
     let v = s["server"].as_str()?;
-    report.flows.iter().find(|f| {
+    // A 5-tuple can be reused by a later connection: prefer the TLS one.
+    let mut same = report.flows.iter().filter(|f| {
         let a = ep(&f.client.ip, f.client.port);
         let b = ep(&f.server.ip, f.server.port);
         (a == c && b == v) || (a == v && b == c)
-    })
+    });
+    let first = same.clone().next();
+    same.find(|f| f.tls.is_some()).or(first)
 }
 
 fn ep(ip: &str, port: u16) -> String {
