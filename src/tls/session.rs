@@ -335,3 +335,87 @@ fn on_handshake(
 pub fn offered_resumption(ch: &ClientHello) -> bool {
     ch.extensions.contains(&ext::PRE_SHARED_KEY) || ch.extensions.contains(&ext::EARLY_DATA)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real ClientHello record: OpenSSL 3 `s_client` offering TLS 1.3
+    /// (from fixtures/captures/openssl-tls13-mutual.pcap).
+    const CLIENT_HELLO: &[u8] = include_bytes!("testdata/client_hello_openssl_tls13.bin");
+    /// A real TLS 1.2 server flight: ServerHello, Certificate,
+    /// ServerKeyExchange, CertificateRequest, ServerHelloDone
+    /// (from fixtures/captures/openssl-tls12-mutual.pcap).
+    const SERVER_FLIGHT: &[u8] = include_bytes!("testdata/server_flight_openssl_tls12.bin");
+
+    /// The linkerd-style stream test: every prefix is "not yet", the whole
+    /// is the answer, and the answer does not change as more bytes arrive.
+    #[test]
+    fn every_prefix_of_a_client_hello() {
+        let mut whole = TlsSession::new(None);
+        whole.feed(0, CLIENT_HELLO);
+        let expected = whole.facts.client_hello.clone().expect("parses");
+        assert_eq!(expected.sni.as_deref(), Some("api.pay.svc.cluster.local"));
+        for cut in 0..CLIENT_HELLO.len() {
+            let mut s = TlsSession::new(None);
+            s.feed(0, &CLIENT_HELLO[..cut]);
+            assert!(s.facts.client_hello.is_none(), "prefix {cut} decided early");
+            assert!(!s.is_broken(0), "prefix {cut} rejected");
+            s.feed(0, &CLIENT_HELLO[cut..]);
+            assert_eq!(
+                s.facts.client_hello.as_ref(),
+                Some(&expected),
+                "split at {cut}"
+            );
+        }
+        // Bytes after the record (the next flight) change nothing.
+        let mut s = TlsSession::new(None);
+        s.feed(0, CLIENT_HELLO);
+        s.feed(0, &[20, 3, 3, 0, 1, 1]);
+        assert_eq!(s.facts.client_hello.as_ref(), Some(&expected));
+    }
+
+    #[test]
+    fn every_split_of_a_tls12_server_flight() {
+        let mut whole = TlsSession::new(Some(0));
+        whole.feed(1, SERVER_FLIGHT);
+        let f = &whole.facts;
+        assert!(f.server_hello.is_some() && f.certificate_request && f.server_hello_done);
+        let chain = f.server_chain.clone().expect("chain");
+        assert_eq!(chain.len(), 2);
+        for cut in (0..SERVER_FLIGHT.len()).step_by(7) {
+            let mut s = TlsSession::new(Some(0));
+            s.feed(1, &SERVER_FLIGHT[..cut]);
+            s.feed(1, &SERVER_FLIGHT[cut..]);
+            assert_eq!(
+                s.facts.server_chain.as_ref(),
+                Some(&chain),
+                "split at {cut}"
+            );
+            assert!(s.facts.certificate_request && s.facts.server_hello_done);
+        }
+    }
+
+    #[test]
+    fn hrr_then_compatibility_ccs_keeps_parsing() {
+        let mut hrr = vec![3, 3];
+        hrr.extend(super::super::hello::HRR_RANDOM);
+        hrr.extend([0, 0x13, 0x01, 0, 0, 6, 0, 43, 0, 2, 3, 4]);
+        let mut sh = vec![3, 3];
+        sh.extend([9u8; 32]);
+        sh.extend([0, 0x13, 0x01, 0, 0, 6, 0, 43, 0, 2, 3, 4]);
+        let rec = |body: &[u8]| {
+            let mut m = vec![2, 0, 0, body.len() as u8];
+            m.extend(body);
+            let mut r = vec![22, 3, 3, 0, m.len() as u8];
+            r.extend(m);
+            r
+        };
+        let mut s = TlsSession::new(Some(0));
+        s.feed(1, &rec(&hrr));
+        s.feed(1, &[20, 3, 3, 0, 1, 1]);
+        s.feed(1, &rec(&sh));
+        assert!(s.facts.hello_retry_request);
+        assert_eq!(s.facts.server_hello.as_ref().map(|h| h.random[0]), Some(9));
+    }
+}

@@ -32,7 +32,7 @@ fn engine_agrees_with_tshark_on_the_corpus() {
         serde_json::from_str(&std::fs::read_to_string(corpus.join("MANIFEST.json")).unwrap())
             .unwrap();
     let known = known_disagreements();
-    let mut checked: BTreeMap<&'static str, (u64, u64)> = BTreeMap::new();
+    let mut checked = Tally::new();
     let mut disagreements = Vec::new();
     let mut sessions = 0;
     let cases = manifest["cases"].as_array().unwrap();
@@ -52,36 +52,14 @@ fn engine_agrees_with_tshark_on_the_corpus() {
                 continue;
             }
         };
-        for s in case["tshark"]["sessions"].as_array().unwrap() {
-            if s["transport"] != "tcp" {
-                continue; // QUIC and DTLS are out of scope for the TCP engine
-            }
-            if s["client"].is_null() && s["server"].is_null() {
-                continue; // tshark saw records but no hello: nothing to compare
-            }
-            sessions += 1;
-            let label = format!(
-                "{} -> {}",
-                s["client"].as_str().unwrap_or("?"),
-                s["server"].as_str().unwrap_or("?")
-            );
-            let flow = find_flow(&report, s);
-            for (field, ours, oracle) in compare(flow, s) {
-                let e = checked.entry(field).or_default();
-                e.0 += 1;
-                if ours == oracle {
-                    e.1 += 1;
-                } else {
-                    disagreements.push(Disagreement {
-                        case: id.clone(),
-                        session: label.clone(),
-                        field,
-                        ours,
-                        oracle,
-                    });
-                }
-            }
-        }
+        compare_case(
+            &id,
+            &report,
+            &case["tshark"]["sessions"],
+            &mut checked,
+            &mut disagreements,
+            &mut sessions,
+        );
     }
     let (total, agree) = checked
         .values()
@@ -127,6 +105,97 @@ fn engine_agrees_with_tshark_on_the_corpus() {
         unexplained.len()
     );
     assert!(rate >= 99.0, "agreement {rate:.2}% is below 99%");
+}
+
+type Tally = BTreeMap<&'static str, (u64, u64)>;
+
+/// Compare one capture's report with tshark's sessions for it.
+fn compare_case(
+    id: &str,
+    report: &Report,
+    tshark_sessions: &Value,
+    checked: &mut Tally,
+    disagreements: &mut Vec<Disagreement>,
+    sessions: &mut u64,
+) {
+    for s in tshark_sessions.as_array().into_iter().flatten() {
+        if s["transport"] != "tcp" {
+            continue; // QUIC and DTLS are out of scope for the TCP engine
+        }
+        if s["client"].is_null() && s["server"].is_null() {
+            continue; // tshark saw records but no hello: nothing to compare
+        }
+        *sessions += 1;
+        let label = format!(
+            "{} -> {}",
+            s["client"].as_str().unwrap_or("?"),
+            s["server"].as_str().unwrap_or("?")
+        );
+        let flow = find_flow(report, s);
+        for (field, ours, oracle) in compare(flow, s) {
+            let e = checked.entry(field).or_default();
+            e.0 += 1;
+            if ours == oracle {
+                e.1 += 1;
+            } else {
+                disagreements.push(Disagreement {
+                    case: id.to_string(),
+                    session: label.clone(),
+                    field,
+                    ours,
+                    oracle,
+                });
+            }
+        }
+    }
+}
+
+/// The corpus captures copied into the repository (fixtures/corpus, with
+/// their licenses in NOTICE.md) agree with tshark without needing ../shared.
+#[test]
+fn in_repo_corpus_copies_agree_with_tshark() {
+    let dir = support::root().join("fixtures").join("corpus");
+    let index: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("index.json")).unwrap()).unwrap();
+    let known = known_disagreements();
+    let mut checked = Tally::new();
+    let mut disagreements = Vec::new();
+    let mut sessions = 0;
+    let cases = index["cases"].as_array().unwrap();
+    for c in cases {
+        let pcap = dir.join(c["pcap"].as_str().unwrap());
+        let facts: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(c["facts"].as_str().unwrap())).unwrap(),
+        )
+        .unwrap();
+        let report = engine::analyze_files(&[pcap.to_str().unwrap()], &Config::default()).unwrap();
+        let id = c["id"].as_str().unwrap();
+        compare_case(
+            id,
+            &report,
+            &facts["tshark"]["sessions"],
+            &mut checked,
+            &mut disagreements,
+            &mut sessions,
+        );
+    }
+    let total: u64 = checked.values().map(|(t, _)| t).sum();
+    println!(
+        "fixtures/corpus: {} captures, {sessions} sessions, {total} comparisons",
+        cases.len()
+    );
+    let unexplained: Vec<_> = disagreements
+        .iter()
+        .filter(|d| !known.contains(&(d.case.clone(), d.session.clone(), d.field.to_string())))
+        .collect();
+    for d in &unexplained {
+        println!(
+            "UNEXPLAINED {} [{}] {}: ours={} tshark={}",
+            d.case, d.session, d.field, d.ours, d.oracle
+        );
+    }
+    assert!(cases.len() >= 10 && total >= 50, "too little was compared");
+    assert!(unexplained.is_empty());
 }
 
 fn known_disagreements() -> BTreeSet<(String, String, String)> {
