@@ -37,6 +37,8 @@ pub struct FlowAnalysis {
     pub state: AppState,
     /// An underlay recognised on this flow's packets.
     pub underlay: Option<Underlay>,
+    /// For UDP flows: what the datagrams carry.
+    pub datagram: Option<super::datagram::Datagram>,
     /// The flow was found inside this tunnel.
     pub inside: Option<Underlay>,
     /// First bytes per side (transient; never reported).

@@ -8,6 +8,7 @@
 
 mod analysis;
 mod certs;
+mod datagram;
 mod record;
 mod resumption;
 
@@ -166,7 +167,12 @@ fn on_packet(
         flow.app.inside = d.inside;
     }
     match d.l4 {
-        L4::Tcp(seg) => on_tcp(flow, side, &seg),
+        L4::Tcp(seg) => {
+            if flow.packets == [1, 0] || flow.packets == [0, 1] {
+                flow.app.underlay = underlay::classify_tcp(seg.src_port, seg.dst_port);
+            }
+            on_tcp(flow, side, &seg)
+        }
         L4::Udp {
             src_port,
             dst_port,
@@ -175,6 +181,9 @@ fn on_packet(
             if flow.packets == [1, 0] || flow.packets == [0, 1] {
                 flow.app.underlay = underlay::classify_udp(src_port, dst_port, payload);
                 udp_roles(flow, side);
+            }
+            if flow.app.datagram.is_none() && flow.app.underlay.is_none() {
+                flow.app.datagram = datagram::classify(src_port, dst_port, payload);
             }
         }
         L4::Esp => flow.app.underlay = Some(underlay::Underlay::Esp),

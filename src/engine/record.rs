@@ -80,6 +80,15 @@ fn classify(
         };
         return (protection, Some(u.as_str().to_string()), None);
     }
+    if flow.key.proto != 6 {
+        use super::datagram::Datagram;
+        return match app.datagram {
+            Some(Datagram::Dtls) => ("tls", Some("dtls".into()), None),
+            Some(Datagram::Quic) => ("tls", Some("quic".into()), None),
+            Some(Datagram::Cleartext(p)) => ("plaintext", Some(p.as_str().into()), None),
+            None => ("unknown", None, None),
+        };
+    }
     match &app.state {
         AppState::Tls(s) => {
             let prelude = app.prelude_protocol.map(|p| p.as_str().to_string());

@@ -65,8 +65,6 @@ pub enum RoleSource {
     Syn,
     /// The side that sent the ClientHello (or received the ServerHello).
     ClientHello,
-    /// The application protocol says who spoke first (e.g. an HTTP request).
-    AppProtocol,
     /// Port numbers: the well-known or lower port is the server.
     Port,
 }
@@ -116,8 +114,7 @@ impl<A> Flow<A> {
     pub fn set_client(&mut self, side: Side, source: RoleSource) {
         let rank = |s: RoleSource| match s {
             RoleSource::Syn => 3,
-            RoleSource::ClientHello => 2,
-            RoleSource::AppProtocol => 1,
+            RoleSource::ClientHello => 1,
             RoleSource::Port => 0,
         };
         match self.client {
@@ -357,7 +354,7 @@ mod tests {
         let f = t.get_or_insert(k, s, 0, &mut |_, _| {});
         assert_eq!(f.client_side(), (0, RoleSource::Port));
         f.set_client(1, RoleSource::ClientHello);
-        f.set_client(0, RoleSource::AppProtocol);
+        f.set_client(0, RoleSource::Port);
         assert_eq!(f.client_side(), (1, RoleSource::ClientHello));
         f.set_client(0, RoleSource::Syn);
         assert_eq!(f.client_side(), (0, RoleSource::Syn));

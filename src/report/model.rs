@@ -107,7 +107,7 @@ pub struct FlowRecord {
     pub client: Endpoint,
     /// The side that accepted it.
     pub server: Endpoint,
-    /// How client and server were told apart: `syn`, `client-hello`, `app-protocol`, `port`.
+    /// How client and server were told apart: `syn`, `client-hello`, `port`.
     pub role_source: String,
     /// First packet (RFC 3339, microseconds).
     pub first_seen: String,

@@ -13,12 +13,12 @@ use crate::support;
 
 /// One field compared for one session.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Disagreement {
-    case: String,
-    session: String,
-    field: &'static str,
-    ours: String,
-    oracle: String,
+pub struct Disagreement {
+    pub case: String,
+    pub session: String,
+    pub field: &'static str,
+    pub ours: String,
+    pub oracle: String,
 }
 
 #[test]
@@ -107,10 +107,10 @@ fn engine_agrees_with_tshark_on_the_corpus() {
     assert!(rate >= 99.0, "agreement {rate:.2}% is below 99%");
 }
 
-type Tally = BTreeMap<&'static str, (u64, u64)>;
+pub type Tally = BTreeMap<&'static str, (u64, u64)>;
 
 /// Compare one capture's report with tshark's sessions for it.
-fn compare_case(
+pub fn compare_case(
     id: &str,
     report: &Report,
     tshark_sessions: &Value,

@@ -2,5 +2,6 @@
 
 mod cli;
 mod corpus;
+mod fixtures;
 mod schema;
 mod support;
