@@ -11,18 +11,31 @@ use tls_audit::report::model::{FlowRecord, Report};
 use crate::corpus::{Tally, compare_case};
 use crate::support;
 
-struct Checked {
+/// What a directory check covered.
+pub struct Checked {
     oracle_sessions: u64,
     oracle_fields: u64,
-    scenarios: usize,
-    sessions: usize,
-    inferred: usize,
+    /// Scenarios checked.
+    pub scenarios: usize,
+    /// TLS sessions checked.
+    pub sessions: usize,
+    /// TLS 1.3 inferences checked against configured truth.
+    pub inferred: usize,
 }
 
 #[test]
 fn real_stacks_are_reported_as_configured() {
-    let dir = support::root().join("fixtures").join("captures");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
+    let n = check_capture_dir(&support::root().join("fixtures").join("captures"));
+    assert!(
+        n.scenarios >= 20 && n.sessions >= 18 && n.inferred >= 7,
+        "fixtures missing"
+    );
+}
+
+/// Check every `<scenario>.expected.json` in `dir` against the engine's report
+/// of its capture; panics listing every failure.
+pub fn check_capture_dir(dir: &std::path::Path) -> Checked {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .flatten()
         .map(|e| e.path())
@@ -87,14 +100,11 @@ fn real_stacks_are_reported_as_configured() {
         println!("FAIL {f}");
     }
     assert!(
-        n.scenarios >= 20 && n.sessions >= 18 && n.inferred >= 7,
-        "fixtures missing"
-    );
-    assert!(
         failures.is_empty(),
         "{} fixture checks failed",
         failures.len()
     );
+    n
 }
 
 fn oracle_wrong_on_resumption(exp: &Value, session: &str, ours: &str) -> bool {
