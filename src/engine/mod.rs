@@ -390,3 +390,6 @@ pub fn analyze_readers(readers: Vec<CaptureReader>, cfg: &Config) -> Report {
     }
     engine.finish(inputs, warnings)
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,161 @@
+//! Engine-level tests on synthetic packets: the protection each kind of
+//! traffic gets, and decoding paths the real captures do not cover.
+
+use etherparse::PacketBuilder;
+
+use super::{Analyzer, Config};
+use crate::capture::LinkType;
+use crate::report::model::{FlowRecord, Report};
+
+const MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
+
+fn run(frames: &[Vec<u8>]) -> Report {
+    let mut a = Analyzer::new(Config::default());
+    for (i, f) in frames.iter().enumerate() {
+        a.packet(
+            1_700_000_000_000_000_000 + i as i64 * 1000,
+            LinkType::ETHERNET,
+            f,
+            f.len() as u32,
+        );
+    }
+    a.finish(Vec::new(), Vec::new())
+}
+
+fn udp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let b = PacketBuilder::ethernet2(MAC, MAC)
+        .ipv4(src, dst, 64)
+        .udp(sport, dport);
+    let mut v = Vec::new();
+    b.write(&mut v, payload).unwrap();
+    v
+}
+
+fn flow<'a>(r: &'a Report, port: u16) -> &'a FlowRecord {
+    r.flows
+        .iter()
+        .find(|f| f.server.port == port || f.client.port == port)
+        .unwrap_or_else(|| panic!("no flow on port {port}: {:#?}", r.flows))
+}
+
+#[test]
+fn underlays_get_their_own_protection() {
+    // WireGuard handshake initiation: type 1, three zero bytes, 148 bytes.
+    let mut wg = vec![1, 0, 0, 0];
+    wg.resize(148, 0x11);
+    // ESP: IP protocol 50, SPI and sequence number then ciphertext.
+    let esp = {
+        let b = PacketBuilder::ethernet2(MAC, MAC).ip(etherparse::IpHeaders::Ipv4(
+            etherparse::Ipv4Header::new(
+                24,
+                64,
+                etherparse::IpNumber::ENCAPSULATING_SECURITY_PAYLOAD,
+                [10, 0, 0, 1],
+                [10, 0, 0, 2],
+            )
+            .unwrap(),
+            Default::default(),
+        ));
+        let mut v = Vec::new();
+        b.write(
+            &mut v,
+            etherparse::IpNumber::ENCAPSULATING_SECURITY_PAYLOAD,
+            &[
+                0, 0, 1, 0, 0, 0, 0, 1, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9,
+            ],
+        )
+        .unwrap();
+        v
+    };
+    let r = run(&[udp([10, 0, 0, 1], [10, 0, 0, 2], 40000, 51820, &wg), esp]);
+    assert_eq!(flow(&r, 51820).protection, "wireguard");
+    let e = r
+        .flows
+        .iter()
+        .find(|f| f.transport == "esp")
+        .expect("esp flow");
+    assert_eq!(e.protection, "ipsec");
+}
+
+#[test]
+fn vxlan_reports_the_overlay_and_the_flow_inside() {
+    // Inner frame: a plaintext HTTP request between two pods.
+    let inner = {
+        let b = PacketBuilder::ethernet2(MAC, MAC)
+            .ipv4([192, 168, 1, 10], [192, 168, 2, 20], 64)
+            .tcp(50000, 8080, 1, 1000)
+            .ack(1);
+        let mut v = Vec::new();
+        b.write(&mut v, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        v
+    };
+    let mut vxlan = vec![0x08, 0, 0, 0, 0, 0, 0x2a, 0];
+    vxlan.extend(&inner);
+    let r = run(&[udp([10, 0, 0, 1], [10, 0, 0, 2], 33333, 4789, &vxlan)]);
+    let outer = flow(&r, 4789);
+    assert_eq!(outer.protection, "overlay");
+    let pod = flow(&r, 8080);
+    assert_eq!(pod.inside.as_deref(), Some("vxlan"));
+    assert_eq!(pod.protection, "plaintext");
+    assert_eq!(pod.app_protocol.as_deref(), Some("http/1.1"));
+    assert_eq!(r.stats.tunnelled_packets.get("vxlan"), Some(&1));
+}
+
+#[test]
+fn ipv4_fragments_are_reassembled() {
+    // A TCP segment carrying a ClientHello, split into two IPv4 fragments.
+    let mut ch = vec![22, 3, 1, 0, 0];
+    let mut body = vec![3, 3];
+    body.extend([7u8; 32]);
+    body.extend([0, 0, 2, 0x13, 0x01, 1, 0]);
+    let mut msg = vec![1, 0, 0, body.len() as u8];
+    msg.extend(body);
+    ch[3..5].copy_from_slice(&(msg.len() as u16).to_be_bytes());
+    ch.extend(msg);
+    let tcp = {
+        let b = PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(40000, 443, 1, 1000)
+            .ack(1);
+        let mut v = Vec::new();
+        b.write(&mut v, &ch).unwrap();
+        v[20..].to_vec() // the TCP segment without its IP header
+    };
+    let frag = |offset_units: u16, more: bool, data: &[u8]| {
+        let mut ip = etherparse::Ipv4Header::new(
+            data.len() as u16,
+            64,
+            etherparse::IpNumber::TCP,
+            [10, 0, 0, 1],
+            [10, 0, 0, 2],
+        )
+        .unwrap();
+        ip.identification = 77;
+        ip.more_fragments = more;
+        ip.fragment_offset = etherparse::IpFragOffset::try_new(offset_units).unwrap();
+        ip.header_checksum = ip.calc_header_checksum();
+        let mut v = Vec::new();
+        etherparse::Ethernet2Header {
+            source: MAC,
+            destination: MAC,
+            ether_type: etherparse::EtherType::IPV4,
+        }
+        .write(&mut v)
+        .unwrap();
+        ip.write(&mut v).unwrap();
+        v.extend(data);
+        v
+    };
+    let r = run(&[frag(0, true, &tcp[..48]), frag(6, false, &tcp[48..])]);
+    let f = flow(&r, 443);
+    assert_eq!(f.protection, "tls");
+    assert!(f.tls.as_ref().unwrap().handshake_seen);
+    assert_eq!(r.stats.ip_fragments_reassembled, 1);
+    assert!(r.stats.decode_errors.get("ip_fragment_held").is_some());
+}
+
+#[test]
+fn unnamed_udp_is_unknown_not_plaintext() {
+    let r = run(&[udp([10, 0, 0, 1], [10, 0, 0, 2], 40000, 7777, &[0x9c; 64])]);
+    assert_eq!(flow(&r, 7777).protection, "unknown");
+}
