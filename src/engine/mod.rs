@@ -153,10 +153,11 @@ fn on_packet(
         }
     };
     let (key, side) = FlowKey::of(proto, endpoint(d.src, sport), endpoint(d.dst, dport));
-    if let L4::Tcp(seg) = d.l4 {
-        if seg.flags.syn && !seg.flags.ack {
-            table.restart_if_closed(&key, &mut |f, exit| out.finish(f, exit));
-        }
+    if let L4::Tcp(seg) = d.l4
+        && seg.flags.syn
+        && !seg.flags.ack
+    {
+        table.restart_if_closed(&key, &mut |f, exit| out.finish(f, exit));
     }
     let flow = table.get_or_insert(key, side, ts, &mut |f, exit| out.finish(f, exit));
     flow.last_seen = ts;

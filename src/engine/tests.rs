@@ -31,7 +31,7 @@ fn udp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[u8]) -> Ve
     v
 }
 
-fn flow<'a>(r: &'a Report, port: u16) -> &'a FlowRecord {
+fn flow(r: &Report, port: u16) -> &FlowRecord {
     r.flows
         .iter()
         .find(|f| f.server.port == port || f.client.port == port)

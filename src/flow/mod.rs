@@ -269,10 +269,10 @@ impl<A: Default> FlowTable<A> {
     /// A new connection reuses the 5-tuple of a closed one: finish the old
     /// flow so the new one starts afresh.
     pub fn restart_if_closed(&mut self, key: &FlowKey, done: &mut dyn FnMut(Flow<A>, Exit)) {
-        if self.map.get(key).is_some_and(Flow::is_closed) {
-            if let Some(f) = self.map.remove(key) {
-                done(f, Exit::Idle);
-            }
+        if self.map.get(key).is_some_and(Flow::is_closed)
+            && let Some(f) = self.map.remove(key)
+        {
+            done(f, Exit::Idle);
         }
     }
 
