@@ -151,7 +151,7 @@ fn ipv4_fragments_are_reassembled() {
     assert_eq!(f.protection, "tls");
     assert!(f.tls.as_ref().unwrap().handshake_seen);
     assert_eq!(r.stats.ip_fragments_reassembled, 1);
-    assert!(r.stats.decode_errors.get("ip_fragment_held").is_some());
+    assert!(r.stats.decode_errors.contains_key("ip_fragment_held"));
 }
 
 #[test]
