@@ -181,7 +181,6 @@ fn on_packet(
         } => {
             if flow.packets == [1, 0] || flow.packets == [0, 1] {
                 flow.app.underlay = underlay::classify_udp(src_port, dst_port, payload);
-                udp_roles(flow, side);
             }
             if flow.app.datagram.is_none() && flow.app.underlay.is_none() {
                 flow.app.datagram = datagram::classify(src_port, dst_port, payload);
@@ -190,12 +189,6 @@ fn on_packet(
         L4::Esp => flow.app.underlay = Some(underlay::Underlay::Esp),
         L4::Other(_) => {}
     }
-}
-
-/// UDP has no handshake: the port says who serves, else the first sender is the client.
-fn udp_roles(flow: &mut Flow<FlowAnalysis>, _side: usize) {
-    let (c, src) = flow.client_side();
-    flow.set_client(c, src);
 }
 
 fn on_tcp(flow: &mut Flow<FlowAnalysis>, side: usize, seg: &TcpSegment<'_>) {
@@ -213,12 +206,11 @@ fn on_tcp(flow: &mut Flow<FlowAnalysis>, side: usize, seg: &TcpSegment<'_>) {
         tcp.streams[side].syn(seg.seq, seg.payload);
     }
     let client_hint = client.map(|(c, _)| c);
-    let from_start = |tcp: &crate::flow::TcpState, s: usize| tcp.syn[s];
     if !app.decided {
-        let fs = from_start(tcp, side);
+        // A stream "starts at the start" when its SYN was captured.
+        let (fs, fs_other) = (tcp.syn[side], tcp.syn[side ^ 1]);
         let (mine, theirs) = split_streams(&mut tcp.streams, side);
         if seg.flags.syn && seg.flags.ack {
-            let fs_other = tcp.syn[side ^ 1];
             theirs.syn_acked(seg.ack, &mut |c| {
                 app.on_chunk(side ^ 1, c, fs_other, client_hint)
             });
@@ -229,7 +221,6 @@ fn on_tcp(flow: &mut Flow<FlowAnalysis>, side: usize, seg: &TcpSegment<'_>) {
             });
         }
         if seg.flags.ack && !seg.flags.syn {
-            let fs_other = tcp.syn[side ^ 1];
             theirs.acked(seg.ack, &mut |c| {
                 app.on_chunk(side ^ 1, c, fs_other, client_hint)
             });
