@@ -98,11 +98,7 @@ fn analyze(args: AnalyzeArgs) -> i32 {
     } else {
         Format::Json
     });
-    let text = match format {
-        Format::Json => report::render_json(&report),
-        Format::Table => report::render_table(&report),
-    };
-    if let Err(code) = write_out(args.output.as_ref(), &text) {
+    if let Err(code) = write_out(args.output.as_ref(), &report, format) {
         return code;
     }
     if let Some(path) = &args.output
@@ -132,15 +128,19 @@ fn exit_code(report: &Report) -> i32 {
     }
 }
 
-fn write_out(path: Option<&PathBuf>, text: &str) -> Result<(), i32> {
+fn write_out(path: Option<&PathBuf>, report: &Report, format: Format) -> Result<(), i32> {
+    let render = |out: &mut dyn Write| match format {
+        Format::Json => report::write_json(report, out),
+        Format::Table => out
+            .write_all(report::render_table(report).as_bytes())
+            .and_then(|_| out.flush()),
+    };
     let result = match path {
-        Some(p) => std::fs::write(p, text).map_err(|e| (p.display().to_string(), e)),
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())
-                .and_then(|_| out.flush())
-                .map_err(|e| ("standard output".to_string(), e))
-        }
+        Some(p) => std::fs::File::create(p)
+            .and_then(|f| render(&mut std::io::BufWriter::new(f)))
+            .map_err(|e| (p.display().to_string(), e)),
+        None => render(&mut std::io::BufWriter::new(std::io::stdout().lock()))
+            .map_err(|e| ("standard output".to_string(), e)),
     };
     match result {
         Ok(()) => Ok(()),

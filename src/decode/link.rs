@@ -64,33 +64,43 @@ pub fn network_layer(link: LinkType, frame: &[u8]) -> Result<Network<'_>, Decode
 }
 
 /// Skip the Ethernet header and any VLAN tags.
-pub fn ethernet_payload(frame: &[u8]) -> Result<&[u8], DecodeError> {
-    let mut ethertype = be16(frame, 12).ok_or(DecodeError::LinkTruncated)?;
-    let mut at = 14;
-    while matches!(
-        ethertype,
-        ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD
-    ) {
-        ethertype = be16(frame, at + 2).ok_or(DecodeError::LinkTruncated)?;
-        at += 4;
-    }
-    let rest = frame.get(at..).ok_or(DecodeError::LinkTruncated)?;
-    match by_ethertype(ethertype, rest)? {
-        Network::Ip(ip) => Ok(ip),
-        Network::Ethernet(inner) => ethernet_payload(inner),
+///
+/// Iterative, not recursive: Ethernet-over-MPLS nests as deep as the frame
+/// is long, and a recursion that deep overflows the stack.
+pub fn ethernet_payload(mut frame: &[u8]) -> Result<&[u8], DecodeError> {
+    loop {
+        let mut ethertype = be16(frame, 12).ok_or(DecodeError::LinkTruncated)?;
+        let mut at = 14;
+        while matches!(
+            ethertype,
+            ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD
+        ) {
+            ethertype = be16(frame, at + 2).ok_or(DecodeError::LinkTruncated)?;
+            at += 4;
+        }
+        let rest = frame.get(at..).ok_or(DecodeError::LinkTruncated)?;
+        match by_ethertype(ethertype, rest)? {
+            Network::Ip(ip) => return Ok(ip),
+            Network::Ethernet(inner) => frame = inner,
+        }
     }
 }
 
-fn by_ethertype(ethertype: u16, rest: &[u8]) -> Result<Network<'_>, DecodeError> {
-    match ethertype {
-        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => Ok(Network::Ip(rest)),
-        ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD => {
-            let inner = be16(rest, 2).ok_or(DecodeError::LinkTruncated)?;
-            by_ethertype(inner, rest.get(4..).ok_or(DecodeError::LinkTruncated)?)
+/// Iterative over VLAN tags for the same reason as `ethernet_payload`.
+fn by_ethertype(mut ethertype: u16, mut rest: &[u8]) -> Result<Network<'_>, DecodeError> {
+    loop {
+        match ethertype {
+            ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD => {
+                ethertype = be16(rest, 2).ok_or(DecodeError::LinkTruncated)?;
+                rest = rest.get(4..).ok_or(DecodeError::LinkTruncated)?;
+            }
+            ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => return Ok(Network::Ip(rest)),
+            ETHERTYPE_PPPOE_SESSION => {
+                return ppp_payload(rest.get(6..).ok_or(DecodeError::LinkTruncated)?);
+            }
+            ETHERTYPE_MPLS | ETHERTYPE_MPLS_MULTICAST => return mpls_payload(rest),
+            _ => return Err(DecodeError::NotIp),
         }
-        ETHERTYPE_PPPOE_SESSION => ppp_payload(rest.get(6..).ok_or(DecodeError::LinkTruncated)?),
-        ETHERTYPE_MPLS | ETHERTYPE_MPLS_MULTICAST => mpls_payload(rest),
-        _ => Err(DecodeError::NotIp),
     }
 }
 
@@ -251,6 +261,28 @@ mod tests {
         b.extend([0, 0, 0, 0, 0x60]);
         assert_eq!(gtp_u_payload(&b), Some(&[0x60][..]));
         assert_eq!(gtp_u_payload(&[0x30, 0x01, 0, 0]), None);
+    }
+
+    /// Regression (fuzz/regressions/decode_frame/): 16,000 stacked VLAN tags after a Linux
+    /// cooked header, and Ethernet-in-MPLS nested 60,000 deep, used to recurse
+    /// once per tag or level and overflow the stack.
+    #[test]
+    fn deep_vlan_and_mpls_nesting_does_not_recurse() {
+        let mut sll = vec![0u8; 14];
+        sll.extend([0x81, 0x00]);
+        for _ in 0..16_000 {
+            sll.extend([0, 0, 0x81, 0x00]);
+        }
+        sll.extend([0, 0, 0x08, 0x00, 0x45]);
+        assert_eq!(
+            ip_of(network_layer(LinkType::LINUX_SLL, &sll)),
+            Some(&[0x45][..])
+        );
+        let unit = [0u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x88, 0x47, 0, 0, 1, 0];
+        let mut eth = unit.repeat(60_000);
+        eth.extend([0u8; 12]);
+        eth.extend([0x08, 0x00, 0x45]);
+        assert_eq!(ethernet_payload(&eth).unwrap(), &[0x45]);
     }
 
     #[test]

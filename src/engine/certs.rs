@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::tls::{Chain, ChainCert};
 use crate::x509::Certificate;
 
 /// Distinct certificates remembered; past it, certificates are parsed again.
@@ -27,5 +28,28 @@ impl CertCache {
             self.by_digest.insert(digest, Arc::clone(&c));
         }
         c
+    }
+}
+
+impl CertCache {
+    /// Read every certificate of a chain still held as DER, dropping the DER.
+    pub fn intern(&mut self, chain: &mut Option<Chain>) {
+        for c in chain.iter_mut().flatten() {
+            if let ChainCert::Der(der) = c {
+                *c = ChainCert::Parsed(self.get(der));
+            }
+        }
+    }
+
+    /// The facts of a chain, in order.
+    pub fn facts(&mut self, chain: &Option<Chain>) -> Vec<Arc<Certificate>> {
+        chain
+            .iter()
+            .flatten()
+            .map(|c| match c {
+                ChainCert::Der(der) => self.get(der),
+                ChainCert::Parsed(p) => Arc::clone(p),
+            })
+            .collect()
     }
 }

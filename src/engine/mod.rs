@@ -88,7 +88,11 @@ impl Analyzer {
         let out = &mut self.out;
         out.records.sort_by_key(|(id, _, _)| *id);
         resumption::link_resumed(&mut out.records);
-        let flows: Vec<model::FlowRecord> = out.records.drain(..).map(|(_, r, _)| r).collect();
+        // Owned iteration lets the collect reuse the allocation in place.
+        let flows: Vec<model::FlowRecord> = std::mem::take(&mut out.records)
+            .into_iter()
+            .map(|(_, r, _)| r)
+            .collect();
         let mut stats = std::mem::take(&mut out.stats);
         stats.flows = flows.len() as u64;
         stats.tls_flows = flows.iter().filter(|f| f.protection == "tls").count() as u64;
@@ -172,7 +176,11 @@ fn on_packet(
             if flow.packets == [1, 0] || flow.packets == [0, 1] {
                 flow.app.underlay = underlay::classify_tcp(seg.src_port, seg.dst_port);
             }
-            on_tcp(flow, side, &seg)
+            let was_decided = flow.app.decided;
+            on_tcp(flow, side, &seg);
+            if flow.app.decided && !was_decided {
+                settle(&mut flow.app, &mut out.certs);
+            }
         }
         L4::Udp {
             src_port,
@@ -188,6 +196,16 @@ fn on_packet(
         }
         L4::Esp => flow.app.underlay = Some(underlay::Underlay::Esp),
         L4::Other(_) => {}
+    }
+}
+
+/// The handshake is decided: read its certificates now and free what the
+/// parsers held, so a long-lived connection costs little until it ends.
+fn settle(app: &mut FlowAnalysis, certs: &mut certs::CertCache) {
+    if let AppState::Tls(s) = &mut app.state {
+        certs.intern(&mut s.facts.server_chain);
+        certs.intern(&mut s.facts.client_chain);
+        s.shrink();
     }
 }
 

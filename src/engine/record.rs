@@ -3,7 +3,9 @@
 use crate::capture::format_ts;
 use crate::decode::Underlay;
 use crate::flow::{Exit, Flow, Side};
-use crate::report::model::{AlertRecord, Endpoint, FlowRecord, TcpRecord, TlsRecord};
+use crate::report::model::{
+    AlertRecord, Endpoint, FlowRecord, MutualInference, TcpRecord, TlsRecord,
+};
 use crate::tls::hello::is_grease;
 use crate::tls::{TlsSession, ja4, mtls, names};
 
@@ -62,7 +64,7 @@ pub fn build(flow: &Flow<FlowAnalysis>, exit: Exit, certs: &mut CertCache) -> Fl
     }
 }
 
-type Classified = (&'static str, Option<String>, Option<TlsRecord>);
+type Classified = (&'static str, Option<String>, Option<Box<TlsRecord>>);
 
 fn classify(
     flow: &Flow<FlowAnalysis>,
@@ -103,7 +105,7 @@ fn classify(
                         .into(),
                 );
             }
-            ("tls", prelude, Some(rec))
+            ("tls", prelude, Some(Box::new(rec)))
         }
         _ if payload == 0 => ("unknown", None, None),
         AppState::Plaintext | AppState::Empty => {
@@ -129,11 +131,6 @@ fn tls_record(s: &TlsSession, starttls: bool, certs: &mut CertCache) -> TlsRecor
     // version and suite the server chose.
     let chosen = sh.or(f.retry_request.as_ref());
     let verdict = mtls::decide(f);
-    let chain = |c: &Option<Vec<Vec<u8>>>, certs: &mut CertCache| {
-        c.as_ref()
-            .map(|v| v.iter().map(|der| certs.get(der)).collect())
-            .unwrap_or_default()
-    };
     let mut notes = Vec::new();
     if let Some((t, len)) = f.oversized {
         notes.push(format!(
@@ -161,12 +158,9 @@ fn tls_record(s: &TlsSession, starttls: bool, certs: &mut CertCache) -> TlsRecor
         mutual: verdict.mutual,
         mutual_evidence: verdict.evidence.map(kebab),
         mutual_unknown_reason: verdict.unknown.map(kebab),
-        mutual_inference: verdict
-            .inference
-            .as_ref()
-            .and_then(|i| serde_json::to_value(i).ok()),
-        server_chain: chain(&f.server_chain, certs),
-        client_chain: chain(&f.client_chain, certs),
+        mutual_inference: verdict.inference.clone().map(MutualInference::FlightSize),
+        server_chain: certs.facts(&f.server_chain),
+        client_chain: certs.facts(&f.client_chain),
         certificates_encrypted: sh.is_some_and(|h| h.is_tls13()),
         ja4: ch.map(|c| ja4::ja4(c, ja4::Transport::Tcp)),
         versions_offered: ch

@@ -7,9 +7,7 @@
 
 use std::collections::HashMap;
 
-use serde_json::json;
-
-use crate::report::model::FlowRecord;
+use crate::report::model::{FlowRecord, MutualInference, OriginFlow, ResumedFrom};
 use crate::tls::TlsFacts;
 
 /// What a flow offers or issues for resumption (digests and IDs only).
@@ -77,12 +75,12 @@ pub fn link_resumed(records: &mut [(u64, FlowRecord, Option<Link>)]) {
                 tls.client_cert_requested = o.requested;
                 tls.mutual_evidence = Some("resumed-session".into());
                 tls.mutual_unknown_reason = None;
-                tls.mutual_inference = Some(json!({
-                    "matched_by": matched_by,
-                    "resumed_from": {
-                        "client": o.client,
-                        "server": o.server,
-                        "first_seen": o.first_seen,
+                tls.mutual_inference = Some(MutualInference::Resumed(ResumedFrom {
+                    matched_by: matched_by.into(),
+                    resumed_from: OriginFlow {
+                        client: o.client.clone(),
+                        server: o.server.clone(),
+                        first_seen: o.first_seen.clone(),
                     },
                 }));
             }

@@ -196,9 +196,11 @@ pub enum Exit {
     End,
 }
 
-/// The table of live flows.
+/// The table of live flows. Its hasher is randomly seeded per process:
+/// the keys come from the packets, so a fixed hash would let a sender aim
+/// collisions at it.
 pub struct FlowTable<A> {
-    map: HashMap<FlowKey, Flow<A>>,
+    map: HashMap<FlowKey, Flow<A>, foldhash::fast::RandomState>,
     cfg: FlowConfig,
     next_id: u64,
     last_sweep: Nanos,
@@ -210,7 +212,7 @@ impl<A: Default> FlowTable<A> {
     /// An empty table.
     pub fn new(cfg: FlowConfig) -> Self {
         FlowTable {
-            map: HashMap::new(),
+            map: HashMap::with_hasher(foldhash::fast::RandomState::default()),
             cfg,
             next_id: 0,
             last_sweep: Nanos::MIN,
@@ -238,7 +240,7 @@ impl<A: Default> FlowTable<A> {
         done: &mut dyn FnMut(Flow<A>, Exit),
     ) -> &mut Flow<A> {
         self.sweep(ts, done);
-        if !self.map.contains_key(&key) && self.map.len() >= self.cfg.max_flows {
+        if self.map.len() >= self.cfg.max_flows && !self.map.contains_key(&key) {
             self.evict_oldest(done);
         }
         let cap = self.cfg.stream_cap;

@@ -121,8 +121,9 @@ pub struct FlowRecord {
     pub protection: String,
     /// The application protocol, where named (`http/1.1`, `postgres`, `smtp`, `vxlan`...).
     pub app_protocol: Option<String>,
-    /// TLS facts; null for flows that are not TLS.
-    pub tls: Option<TlsRecord>,
+    /// TLS facts; null for flows that are not TLS over TCP (DTLS and QUIC
+    /// are recognised by `app_protocol`, not parsed).
+    pub tls: Option<Box<TlsRecord>>,
     /// TCP observations; null for other transports.
     pub tcp: Option<TcpRecord>,
     /// Encapsulation the flow was found inside (`vxlan`, `geneve`), if any.
@@ -178,8 +179,9 @@ pub struct TlsRecord {
     /// Why `mutual` is null: `handshake-not-seen`, `handshake-incomplete`, `resumed`,
     /// `no-client-flight`, `flight-ambiguous`.
     pub mutual_unknown_reason: Option<String>,
-    /// For `encrypted-flight-size`: the numbers the inference used.
-    pub mutual_inference: Option<serde_json::Value>,
+    /// The numbers an inference used: record lengths and the rule for
+    /// `encrypted-flight-size`, the original handshake for `resumed-session`.
+    pub mutual_inference: Option<MutualInference>,
     /// The server's certificates, leaf first, as sent. Shared between the
     /// flows that sent the same certificate.
     pub server_chain: Vec<Arc<Certificate>>,
@@ -201,6 +203,36 @@ pub struct TlsRecord {
     pub record_version: Option<String>,
     /// Notes on partial analysis (oversized messages, compressed certificates...).
     pub notes: Vec<String>,
+}
+
+/// What a `mutual` verdict that is not a direct observation rests on.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum MutualInference {
+    /// TLS 1.3 encrypted flight sizes.
+    FlightSize(crate::tls::mtls::FlightInference),
+    /// Inherited from an earlier full handshake.
+    Resumed(ResumedFrom),
+}
+
+/// The full handshake a resumed session was matched to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ResumedFrom {
+    /// `session-ticket` or `session-id`.
+    pub matched_by: String,
+    /// The original flow.
+    pub resumed_from: OriginFlow,
+}
+
+/// Identifies a flow in the same report.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OriginFlow {
+    /// `ip:port` of the client.
+    pub client: String,
+    /// `ip:port` of the server.
+    pub server: String,
+    /// Its first packet.
+    pub first_seen: String,
 }
 
 /// A TLS alert.

@@ -72,6 +72,13 @@ impl Direction {
         }
     }
 
+    /// Free the buffers (the session has decided; nothing more is parsed).
+    pub fn release(&mut self) {
+        self.buf = Vec::new();
+        self.hs = Vec::new();
+        self.mode = Mode::Broken;
+    }
+
     /// Whether this direction has given up on TLS.
     pub fn is_broken(&self) -> bool {
         self.mode == Mode::Broken

@@ -18,4 +18,4 @@ pub mod session;
 mod wire;
 
 pub use hello::{ClientHello, ServerHello};
-pub use session::{TlsFacts, TlsSession};
+pub use session::{Chain, ChainCert, TlsFacts, TlsSession};

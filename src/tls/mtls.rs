@@ -15,7 +15,7 @@
 //! (RFC 8446 §5.4) would blur this; implementations in use do not pad
 //! handshake records, and a size that fits no rule is left undecided.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::hello::ServerHello;
 use super::session::TlsFacts;
@@ -57,7 +57,7 @@ pub enum Unknown {
 }
 
 /// The numbers a TLS 1.3 inference used.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlightInference {
     /// Length of the client's first encrypted record after the ServerHello.
     pub client_first_record_len: u16,
@@ -70,7 +70,7 @@ pub struct FlightInference {
     /// Lengths of the server's encrypted records before the client's flight.
     pub server_records: Vec<u16>,
     /// The rule that matched, in words.
-    pub rule: &'static str,
+    pub rule: String,
 }
 
 /// The client-authentication verdict for one connection.
@@ -214,7 +214,7 @@ fn infer_tls13(f: &TlsFacts, sh: &ServerHello) -> Mutual {
             empty_certificate_record_len: empty_cert,
             client_records: f.client_flight.clone(),
             server_records: f.server_flight.clone(),
-            rule,
+            rule: rule.to_string(),
         }),
     }
 }
@@ -222,6 +222,7 @@ fn infer_tls13(f: &TlsFacts, sh: &ServerHello) -> Mutual {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tls::session::ChainCert;
 
     fn tls13(first_client_record: u16, suite: u16) -> TlsFacts {
         TlsFacts {
@@ -278,7 +279,7 @@ mod tests {
                 version: 0x0303,
                 ..ServerHello::default()
             }),
-            server_chain: Some(vec![vec![1]]),
+            server_chain: Some(vec![ChainCert::Der(vec![1])]),
             ..TlsFacts::default()
         };
         assert_eq!(decide(&f).unknown, Some(Unknown::HandshakeIncomplete));
@@ -299,7 +300,7 @@ mod tests {
         );
         f.client_chain = Some(vec![]);
         assert_eq!(decide(&f).mutual, Some(false));
-        f.client_chain = Some(vec![vec![0x30]]);
+        f.client_chain = Some(vec![ChainCert::Der(vec![0x30])]);
         assert_eq!(decide(&f).mutual, Some(true));
     }
 

@@ -5,6 +5,8 @@ use super::direction::{Direction, Event};
 use super::hello::{ClientHello, ServerHello, ext};
 use super::messages;
 use super::record::content_type;
+use crate::x509::Certificate;
+use std::sync::Arc;
 
 /// Records of a TLS 1.3 client's encrypted flight kept as evidence.
 const MAX_FLIGHT_RECORDS: usize = 8;
@@ -35,6 +37,20 @@ pub mod hs {
     pub const COMPRESSED_CERTIFICATE: u8 = 25;
 }
 
+/// One certificate of a chain: the DER as it came off the wire, or (once
+/// the engine has read it) its facts, shared with every flow that sent it.
+/// Reading early lets a long-lived flow drop the DER.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainCert {
+    /// Not read yet.
+    Der(Vec<u8>),
+    /// Read.
+    Parsed(Arc<Certificate>),
+}
+
+/// A certificate chain as sent, leaf first.
+pub type Chain = Vec<ChainCert>;
+
 /// An alert seen in plaintext.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Alert {
@@ -57,10 +73,10 @@ pub struct TlsFacts {
     pub hello_retry_request: bool,
     /// The HelloRetryRequest itself (it already names the version and suite).
     pub retry_request: Option<ServerHello>,
-    /// The server's Certificate message (DER, leaf first), if seen in cleartext.
-    pub server_chain: Option<Vec<Vec<u8>>>,
+    /// The server's Certificate message (leaf first), if seen in cleartext.
+    pub server_chain: Option<Chain>,
     /// The client's Certificate message, if seen in cleartext (may be empty).
-    pub client_chain: Option<Vec<Vec<u8>>>,
+    pub client_chain: Option<Chain>,
     /// The server sent a CertificateRequest in cleartext.
     pub certificate_request: bool,
     /// ChangeCipherSpec seen from the client / the server.
@@ -149,6 +165,13 @@ impl TlsSession {
     /// The capture lost `n` bytes of direction `d`.
     pub fn gap(&mut self, d: usize, n: u64) {
         self.dirs[d & 1].gap(n);
+    }
+
+    /// Give back buffer memory once nothing more will be parsed.
+    pub fn shrink(&mut self) {
+        for d in &mut self.dirs {
+            d.release();
+        }
     }
 
     /// Nothing more will be learnt from the handshake: the caller may stop
@@ -300,7 +323,13 @@ fn on_handshake(
                 &mut facts.server_chain
             };
             if slot.is_none() {
-                *slot = Some(chain.unwrap_or_default());
+                *slot = Some(
+                    chain
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(ChainCert::Der)
+                        .collect(),
+                );
             }
             None
         }
@@ -382,6 +411,7 @@ mod tests {
         let f = &whole.facts;
         assert!(f.server_hello.is_some() && f.certificate_request && f.server_hello_done);
         let chain = f.server_chain.clone().expect("chain");
+        assert!(matches!(&chain[0], ChainCert::Der(d) if d.len() > 300));
         assert_eq!(chain.len(), 2);
         for cut in (0..SERVER_FLIGHT.len()).step_by(7) {
             let mut s = TlsSession::new(Some(0));
