@@ -15,6 +15,7 @@
 //! counted.
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
+#![warn(missing_docs)]
 
 pub mod capture;
 pub mod cli;

@@ -54,13 +54,17 @@ pub enum AppProtocol {
     Mysql,
     /// Redis RESP.
     Redis,
-    /// DNS over TCP.
+    /// DNS (over TCP with its length prefix, or a UDP datagram).
     Dns,
     /// SMTP, ESMTP or LMTP.
     Smtp,
+    /// IMAP4.
     Imap,
+    /// POP3.
     Pop3,
+    /// FTP control channel.
     Ftp,
+    /// LDAP (BER-encoded LDAPMessage).
     Ldap,
     /// XMPP client-to-server or server-to-server stream.
     Xmpp,
