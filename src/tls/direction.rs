@@ -20,8 +20,9 @@ pub enum Event<'a> {
     Record(RecordHeader, bool),
     /// A complete plaintext handshake message: type and body.
     Handshake(u8, &'a [u8]),
-    /// An SSL 2.0-framed ClientHello message (after its length header).
-    Sslv2ClientHello(&'a [u8]),
+    /// An SSL 2.0-framed hello (after its length header): its type (1
+    /// CLIENT-HELLO, 4 SERVER-HELLO) and the message.
+    Sslv2Hello(u8, &'a [u8]),
     /// A plaintext ChangeCipherSpec.
     ChangeCipherSpec,
     /// A plaintext alert: level, description.
@@ -149,13 +150,23 @@ impl Direction {
                         break;
                     }
                     Ok(Some(Header::Record(_))) => self.mode = Mode::Records,
-                    Ok(Some(Header::Sslv2ClientHello { header_len, len })) => {
+                    Ok(Some(Header::Sslv2Hello {
+                        msg_type,
+                        header_len,
+                        len,
+                    })) => {
                         let Some(msg) = rest.get(header_len..header_len + len) else {
                             break;
                         };
-                        on(Event::Sslv2ClientHello(msg));
+                        on(Event::Sslv2Hello(msg_type, msg));
                         at += header_len + len;
-                        self.mode = Mode::Records;
+                        // An SSL 2.0 server goes on in SSL 2.0 framing, which
+                        // we do not read; a client may switch to records.
+                        self.mode = if msg_type == 4 {
+                            Mode::Broken
+                        } else {
+                            Mode::Records
+                        };
                     }
                 },
                 Mode::Records => match record::parse_header(rest) {

@@ -267,6 +267,26 @@ impl ServerHello {
     }
 }
 
+/// An SSL 2.0 SERVER-HELLO (after its length header): the version, and the
+/// server's X.509 certificate when it sent one (certificate type 1). The
+/// cipher is chosen later, in the client's encrypted CLIENT-MASTER-KEY.
+pub fn parse_sslv2_server_hello(msg: &[u8]) -> (ServerHello, Option<Vec<u8>>) {
+    let sh = ServerHello {
+        legacy_version: 0x0002,
+        version: 0x0002,
+        ..ServerHello::default()
+    };
+    let mut r = Reader::new(msg);
+    let cert = (|| {
+        let (_type, _hit, cert_type) = (r.u8()?, r.u8()?, r.u8()?);
+        let (_version, cert_len) = (r.u16()?, r.u16()?);
+        let (_specs, _conn_id) = (r.u16()?, r.u16()?);
+        let cert = r.take(usize::from(cert_len))?;
+        (cert_type == 1 && !cert.is_empty()).then(|| cert.to_vec())
+    })();
+    (sh, cert)
+}
+
 /// SHA-256 of resumption material: we keep the digest, never the ticket.
 pub fn digest(b: &[u8]) -> [u8; 32] {
     let d = ring::digest::digest(&ring::digest::SHA256, b);

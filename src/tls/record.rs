@@ -39,8 +39,11 @@ pub struct RecordHeader {
 pub enum Header {
     /// A TLS record header.
     Record(RecordHeader),
-    /// An SSL 2.0-framed ClientHello (old clients offering SSL 3.0/TLS this way).
-    Sslv2ClientHello {
+    /// An SSL 2.0-framed hello: a CLIENT-HELLO (old clients offering SSL
+    /// 3.0/TLS this way) or an SSL 2.0 server's SERVER-HELLO.
+    Sslv2Hello {
+        /// 1 CLIENT-HELLO, 4 SERVER-HELLO.
+        msg_type: u8,
         /// Bytes of the header (2 or 3).
         header_len: usize,
         /// Length of the message after the header.
@@ -93,26 +96,37 @@ pub fn parse_start(b: &[u8]) -> Result<Option<Header>, Incomplete> {
         Err(Incomplete) => return Err(Incomplete),
         Ok(None) => {}
     }
-    sslv2_client_hello(b)
+    sslv2_hello(b)
 }
 
-/// SSL 2.0 record framing of a CLIENT-HELLO (RFC 6101 appendix E.2):
-/// a 2-byte length with the high bit set, msg type 1, then a version
-/// of SSL 2.0, SSL 3.0 or TLS.
-fn sslv2_client_hello(b: &[u8]) -> Result<Option<Header>, Incomplete> {
+/// SSL 2.0 record framing (RFC 6101 appendix E.2, the SSL 2.0 draft): a
+/// 2-byte length with the high bit set, then a CLIENT-HELLO (type 1, a
+/// version of SSL 2.0, SSL 3.0 or TLS) or a SERVER-HELLO (type 4:
+/// session-id-hit, certificate type, then version 0x0002).
+fn sslv2_hello(b: &[u8]) -> Result<Option<Header>, Incomplete> {
     let Some(&first) = b.first() else {
         return Err(Incomplete);
     };
     if first & 0x80 == 0 {
         return Ok(None);
     }
-    if b.len() < 5 {
+    if b.len() < 7 {
         return Err(Incomplete);
     }
     let len = usize::from(u16::from_be_bytes([first & 0x7f, b[1]]));
-    let version = u16::from_be_bytes([b[3], b[4]]);
-    let ok = b[2] == 1 && (version == 0x0002 || (0x0300..=0x0304).contains(&version)) && len >= 9;
-    Ok(ok.then_some(Header::Sslv2ClientHello { header_len: 2, len }))
+    let ok = match b[2] {
+        1 => {
+            let version = u16::from_be_bytes([b[3], b[4]]);
+            (version == 0x0002 || (0x0300..=0x0304).contains(&version)) && len >= 9
+        }
+        4 => u16::from_be_bytes([b[5], b[6]]) == 0x0002 && b[3] <= 1 && len >= 11,
+        _ => false,
+    };
+    Ok(ok.then_some(Header::Sslv2Hello {
+        msg_type: b[2],
+        header_len: 2,
+        len,
+    }))
 }
 
 /// Where a run of consecutive plausible records starts in `b`, for picking
@@ -158,12 +172,18 @@ mod tests {
         let b = [0x80, 0x2e, 0x01, 0x03, 0x01, 0x00, 0x15];
         assert_eq!(
             parse_start(&b),
-            Ok(Some(Header::Sslv2ClientHello {
+            Ok(Some(Header::Sslv2Hello {
+                msg_type: 1,
                 header_len: 2,
                 len: 0x2e
             }))
         );
-        assert_eq!(parse_start(&[0x80, 0x2e, 0x05, 0x03, 0x01]), Ok(None));
+        let server = [0x83, 0xb4, 0x04, 0x00, 0x01, 0x00, 0x02];
+        assert!(matches!(
+            parse_start(&server),
+            Ok(Some(Header::Sslv2Hello { msg_type: 4, .. }))
+        ));
+        assert_eq!(parse_start(&[0x80, 0x2e, 0x05, 0x03, 0x01, 0, 0]), Ok(None));
     }
 
     #[test]

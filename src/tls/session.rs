@@ -185,6 +185,8 @@ impl TlsSession {
             return true;
         }
         match &f.server_hello {
+            // SSL 2.0: its SERVER-HELLO is all there is to read.
+            Some(sh) if sh.version == 0x0002 => true,
             Some(sh) if sh.is_tls13() => !f.client_flight.is_empty(),
             Some(_) => f.ccs[0] && f.ccs[1] || (f.app_records[0] > 0 && f.app_records[1] > 0),
             // Mid-stream: seeing ciphertext both ways is all there is to see.
@@ -232,10 +234,21 @@ fn on_event(
             }
             None
         }
-        Event::Sslv2ClientHello(msg) => {
+        Event::Sslv2Hello(1, msg) => {
             if facts.client_hello.is_none() {
                 facts.client_hello = ClientHello::parse_sslv2(msg);
                 client.get_or_insert(d);
+            }
+            None
+        }
+        Event::Sslv2Hello(_, msg) => {
+            client.get_or_insert(d ^ 1);
+            if facts.server_hello.is_none() {
+                let (sh, cert) = super::hello::parse_sslv2_server_hello(msg);
+                facts.server_hello = Some(sh);
+                if let Some(cert) = cert {
+                    facts.server_chain = Some(vec![ChainCert::Der(cert)]);
+                }
             }
             None
         }
