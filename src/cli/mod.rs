@@ -85,11 +85,28 @@ fn analyze(args: AnalyzeArgs) -> i32 {
             ..FlowConfig::default()
         },
     };
-    let report = match engine::analyze_files(&args.captures, &cfg) {
+    let readers = match engine::open_all(&args.captures) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("tls-audit: {e}");
             return exit::INPUT;
+        }
+    };
+    // Finished flows go to an unlinked temporary file, so memory stays flat
+    // however many flows the captures hold.
+    let spill = match engine::SpillSink::new() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("tls-audit: cannot create a temporary file: {e}");
+            return exit::OUTPUT;
+        }
+    };
+    let (report, spill) = engine::run(readers, &cfg, spill);
+    let flows = match spill.into_spilled() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("tls-audit: cannot write the temporary file: {e}");
+            return exit::OUTPUT;
         }
     };
     let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
@@ -98,7 +115,7 @@ fn analyze(args: AnalyzeArgs) -> i32 {
     } else {
         Format::Json
     });
-    if let Err(code) = write_out(args.output.as_ref(), &report, format) {
+    if let Err(code) = write_out(args.output.as_ref(), &report, &flows, format) {
         return code;
     }
     if let Some(path) = &args.output
@@ -128,12 +145,25 @@ fn exit_code(report: &Report) -> i32 {
     }
 }
 
-fn write_out(path: Option<&PathBuf>, report: &Report, format: Format) -> Result<(), i32> {
+fn write_out(
+    path: Option<&PathBuf>,
+    report: &Report,
+    flows: &engine::Spilled,
+    format: Format,
+) -> Result<(), i32> {
     let render = |out: &mut dyn Write| match format {
-        Format::Json => report::write_json(report, out),
-        Format::Table => out
-            .write_all(report::render_table(report).as_bytes())
-            .and_then(|_| out.flush()),
+        Format::Json => report::write_json_streamed(report, out, |emit| flows.for_each_json(emit)),
+        Format::Table => {
+            let mut table = report::TableWriter::default();
+            flows.for_each(|f| {
+                table.measure(&f);
+                Ok(())
+            })?;
+            out.write_all(table.header().as_bytes())?;
+            flows.for_each(|f| out.write_all(table.row(&f).as_bytes()))?;
+            out.write_all(table.footer(report).as_bytes())?;
+            out.flush()
+        }
     };
     let result = match path {
         Some(p) => std::fs::File::create(p)

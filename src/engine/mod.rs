@@ -11,10 +11,12 @@ mod certs;
 mod datagram;
 mod record;
 mod resumption;
+mod sink;
 
 use std::collections::BTreeMap;
 
 pub use analysis::{AppState, FlowAnalysis};
+pub use sink::{FlowSink, MemorySink, SpillSink, Spilled};
 
 use crate::capture::{CaptureError, CaptureReader, LinkType, MergedSource, Nanos, PacketBuf};
 use crate::decode::{Decoded, Decoder, L4, TcpSegment, underlay};
@@ -28,32 +30,34 @@ pub struct Config {
     pub flows: FlowConfig,
 }
 
-/// Packets in, flow records out.
-pub struct Analyzer {
+/// Packets in, flow records out (to a [`FlowSink`]).
+pub struct Analyzer<S: FlowSink> {
     decoder: Decoder,
     table: FlowTable<FlowAnalysis>,
-    out: Output,
+    out: Output<S>,
 }
 
 /// What finished flows become; kept apart from the table so flows leaving
 /// the table can be written while the table is borrowed.
-struct Output {
-    records: Vec<(u64, model::FlowRecord, Option<resumption::Link>)>,
+struct Output<S> {
+    sink: S,
     certs: certs::CertCache,
+    linker: resumption::Linker,
     stats: Stats,
     oversized_messages: u64,
     flows_with_gaps: u64,
 }
 
-impl Analyzer {
-    /// A fresh engine.
-    pub fn new(cfg: Config) -> Self {
+impl<S: FlowSink> Analyzer<S> {
+    /// A fresh engine writing finished flows to `sink`.
+    pub fn new(cfg: Config, sink: S) -> Self {
         Analyzer {
             decoder: Decoder::new(),
             table: FlowTable::new(cfg.flows),
             out: Output {
-                records: Vec::new(),
+                sink,
                 certs: certs::CertCache::default(),
+                linker: resumption::Linker::default(),
                 stats: Stats::default(),
                 oversized_messages: 0,
                 flows_with_gaps: 0,
@@ -80,27 +84,16 @@ impl Analyzer {
         });
     }
 
-    /// Finish every flow and build the report.
-    pub fn finish(mut self, inputs: Vec<model::Input>, mut warnings: Vec<Warning>) -> Report {
+    /// Finish every flow; returns the report (its `flows` empty: they went
+    /// to the sink) and the sink.
+    pub fn finish(mut self, inputs: Vec<model::Input>, mut warnings: Vec<Warning>) -> (Report, S) {
         for flow in self.table.drain() {
             self.out.finish(flow, Exit::End);
         }
         let out = &mut self.out;
-        out.records.sort_by_key(|(id, _, _)| *id);
-        resumption::link_resumed(&mut out.records);
-        // Owned iteration lets the collect reuse the allocation in place.
-        let flows: Vec<model::FlowRecord> = std::mem::take(&mut out.records)
-            .into_iter()
-            .map(|(_, r, _)| r)
-            .collect();
         let mut stats = std::mem::take(&mut out.stats);
-        stats.flows = flows.len() as u64;
-        stats.tls_flows = flows.iter().filter(|f| f.protection == "tls").count() as u64;
-        stats.mutual_tls_flows = flows
-            .iter()
-            .filter(|f| f.tls.as_ref().is_some_and(|t| t.mutual == Some(true)))
-            .count() as u64;
         stats.evicted_flows = self.table.evicted;
+        stats.packets_after_close = self.table.stragglers;
         stats.decode_errors = self
             .decoder
             .stats
@@ -122,7 +115,7 @@ impl Analyzer {
             out.oversized_messages,
             out.flows_with_gaps,
         ));
-        Report {
+        let report = Report {
             schema: model::SCHEMA.to_string(),
             tool: model::Tool {
                 name: "tls-audit".into(),
@@ -131,14 +124,15 @@ impl Analyzer {
             inputs,
             stats,
             warnings,
-            flows,
-        }
+            flows: Vec::new(),
+        };
+        (report, self.out.sink)
     }
 }
 
-fn on_packet(
+fn on_packet<S: FlowSink>(
     table: &mut FlowTable<FlowAnalysis>,
-    out: &mut Output,
+    out: &mut Output<S>,
     ts: Nanos,
     d: &Decoded<'_>,
     cut: bool,
@@ -157,11 +151,14 @@ fn on_packet(
         }
     };
     let (key, side) = FlowKey::of(proto, endpoint(d.src, sport), endpoint(d.dst, dport));
-    if let L4::Tcp(seg) = d.l4
-        && seg.flags.syn
-        && !seg.flags.ack
-    {
-        table.restart_if_closed(&key, &mut |f, exit| out.finish(f, exit));
+    if let L4::Tcp(seg) = d.l4 {
+        let starts = seg.flags.syn && !seg.flags.ack;
+        if table.is_straggler(&key, starts) {
+            return;
+        }
+        if starts {
+            table.restart_if_reset(&key, &mut |f, exit| out.finish(f, exit));
+        }
     }
     let flow = table.get_or_insert(key, side, ts, &mut |f, exit| out.finish(f, exit));
     flow.last_seen = ts;
@@ -179,7 +176,10 @@ fn on_packet(
             let was_decided = flow.app.decided;
             on_tcp(flow, side, &seg);
             if flow.app.decided && !was_decided {
-                settle(&mut flow.app, &mut out.certs);
+                out.settle(flow);
+            }
+            if flow.is_closed() {
+                table.close(&key, ts, &mut |f, exit| out.finish(f, exit));
             }
         }
         L4::Udp {
@@ -196,16 +196,6 @@ fn on_packet(
         }
         L4::Esp => flow.app.underlay = Some(underlay::Underlay::Esp),
         L4::Other(_) => {}
-    }
-}
-
-/// The handshake is decided: read its certificates now and free what the
-/// parsers held, so a long-lived connection costs little until it ends.
-fn settle(app: &mut FlowAnalysis, certs: &mut certs::CertCache) {
-    if let AppState::Tls(s) = &mut app.state {
-        certs.intern(&mut s.facts.server_chain);
-        certs.intern(&mut s.facts.client_chain);
-        s.shrink();
     }
 }
 
@@ -273,7 +263,30 @@ fn split_streams(
     }
 }
 
-impl Output {
+impl<S: FlowSink> Output<S> {
+    /// The handshake is decided: read its certificates now and free what the
+    /// parsers held, so a long-lived connection costs little until it ends;
+    /// and remember its verdict for sessions that will resume it.
+    fn settle(&mut self, flow: &mut Flow<FlowAnalysis>) {
+        let origin = origin_of(flow);
+        let AppState::Tls(s) = &mut flow.app.state else {
+            return;
+        };
+        self.certs.intern(&mut s.facts.server_chain);
+        self.certs.intern(&mut s.facts.client_chain);
+        s.shrink();
+        let verdict = crate::tls::mtls::decide(&s.facts);
+        let link = resumption::Link::of(origin.server, &s.facts);
+        self.linker.register(
+            &link,
+            resumption::Origin {
+                mutual: verdict.mutual,
+                requested: verdict.client_cert_requested,
+                ..origin
+            },
+        );
+    }
+
     fn finish(&mut self, mut flow: Flow<FlowAnalysis>, exit: Exit) {
         // Give up on holes that never filled, so the last bytes are analysed.
         if let Some(tcp) = &mut flow.tcp {
@@ -293,13 +306,41 @@ impl Output {
         {
             self.oversized_messages += 1;
         }
-        let id = flow.id;
-        let rec = record::build(&flow, exit, &mut self.certs);
-        let link = flow.app.tls().map(|s| {
-            let server = format!("{}:{}", rec.server.ip, rec.server.port);
-            resumption::Link::of(server, &s.facts)
-        });
-        self.records.push((id, rec, link));
+        let mut rec = record::build(&flow, exit, &mut self.certs);
+        if let (Some(s), Some(tls)) = (flow.app.tls(), rec.tls.as_mut()) {
+            let origin = origin_of(&flow);
+            let link = resumption::Link::of(origin.server, &s.facts);
+            self.linker.resolve(&link, tls);
+            self.linker.register(
+                &link,
+                resumption::Origin {
+                    mutual: tls.mutual,
+                    requested: tls.client_cert_requested,
+                    ..origin
+                },
+            );
+        }
+        let stats = &mut self.stats;
+        stats.flows += 1;
+        if rec.protection == "tls" {
+            stats.tls_flows += 1;
+        }
+        if rec.tls.as_ref().is_some_and(|t| t.mutual == Some(true)) {
+            stats.mutual_tls_flows += 1;
+        }
+        self.sink.flow(flow.id, rec);
+    }
+}
+
+/// A flow as an origin for later resumptions (verdict not yet filled in).
+fn origin_of(flow: &Flow<FlowAnalysis>) -> resumption::Origin {
+    let (client, _) = flow.client_side();
+    resumption::Origin {
+        mutual: None,
+        requested: None,
+        client: flow.key.endpoint(client),
+        server: flow.key.endpoint(client ^ 1),
+        first_seen: flow.first_seen,
     }
 }
 
@@ -349,19 +390,32 @@ fn summary_warnings(stats: &Stats, oversized: u64, gaps: u64) -> Vec<Warning> {
     w
 }
 
-/// Analyse capture files (merged in time order; `-` is standard input).
-pub fn analyze_files<S: AsRef<str>>(paths: &[S], cfg: &Config) -> Result<Report, CaptureError> {
-    let readers = paths
-        .iter()
-        .map(|p| CaptureReader::open(p.as_ref()))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(analyze_readers(readers, cfg))
+/// Analyse capture files (merged in time order; `-` is standard input),
+/// keeping the flows in memory.
+pub fn analyze_files<T: AsRef<str>>(paths: &[T], cfg: &Config) -> Result<Report, CaptureError> {
+    Ok(analyze_readers(open_all(paths)?, cfg))
 }
 
-/// Analyse already-opened captures.
+/// Analyse already-opened captures, keeping the flows in memory.
 pub fn analyze_readers(readers: Vec<CaptureReader>, cfg: &Config) -> Report {
+    let (mut report, sink) = run(readers, cfg, MemorySink::default());
+    report.flows = sink.into_sorted();
+    report
+}
+
+/// Open every capture (`-` is standard input).
+pub fn open_all<T: AsRef<str>>(paths: &[T]) -> Result<Vec<CaptureReader>, CaptureError> {
+    paths
+        .iter()
+        .map(|p| CaptureReader::open(p.as_ref()))
+        .collect()
+}
+
+/// Analyse captures, sending finished flows to `sink`; returns the report
+/// without its flows, and the sink.
+pub fn run<S: FlowSink>(readers: Vec<CaptureReader>, cfg: &Config, sink: S) -> (Report, S) {
     let mut source = MergedSource::new(readers);
-    let mut engine = Analyzer::new(*cfg);
+    let mut engine = Analyzer::new(*cfg, sink);
     let mut buf = PacketBuf::default();
     let mut unknown_link = false;
     while source.next_into(&mut buf) {

@@ -2,18 +2,23 @@
 //! that created them. When that handshake is in the same capture, matched by
 //! server and session ID or session ticket (compared as SHA-256 digests), the
 //! resumed flow inherits its client-authentication verdict, labelled
-//! `resumed-session` with the origin shown. TLS 1.3 tickets travel
+//! `resumed-session` with the origin shown. Origins are registered when
+//! their handshake is decided, which precedes any resumption of it, so the
+//! matching works as flows finish, in any order. TLS 1.3 tickets travel
 //! encrypted and cannot be matched this way.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
-use crate::report::model::{FlowRecord, MutualInference, OriginFlow, ResumedFrom};
+use crate::capture::{Nanos, format_ts};
+
+use crate::report::model::{MutualInference, OriginFlow, ResumedFrom, TlsRecord};
 use crate::tls::TlsFacts;
 
 /// What a flow offers or issues for resumption (digests and IDs only).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Link {
-    server: String,
+    server: SocketAddr,
     offered_ticket: Option<[u8; 32]>,
     offered_session_id: Option<Vec<u8>>,
     issued_ticket: Option<[u8; 32]>,
@@ -22,7 +27,7 @@ pub struct Link {
 
 impl Link {
     /// The resumption material of a TLS flow.
-    pub fn of(server: String, f: &TlsFacts) -> Link {
+    pub fn of(server: SocketAddr, f: &TlsFacts) -> Link {
         let ch = f.client_hello.as_ref();
         let sh = f.server_hello.as_ref();
         let sid = |v: &Vec<u8>| (!v.is_empty()).then(|| v.clone());
@@ -42,64 +47,82 @@ enum Key {
     SessionId(Vec<u8>),
 }
 
-#[derive(Debug, Clone)]
-struct Origin {
-    mutual: Option<bool>,
-    requested: Option<bool>,
-    client: String,
-    server: String,
-    first_seen: String,
+/// A full handshake's verdict and who it was between (kept small: the
+/// names are formatted only when a resumed session is matched).
+#[derive(Debug, Clone, Copy)]
+pub struct Origin {
+    /// Its client-authentication verdict.
+    pub mutual: Option<bool>,
+    /// Whether the server asked for a certificate.
+    pub requested: Option<bool>,
+    /// Client endpoint.
+    pub client: SocketAddr,
+    /// Server endpoint.
+    pub server: SocketAddr,
+    /// Its first packet.
+    pub first_seen: Nanos,
 }
 
-/// Resolve resumed flows against earlier handshakes, in time order.
-pub fn link_resumed(records: &mut [(u64, FlowRecord, Option<Link>)]) {
-    let mut origins: HashMap<(String, Key), Origin> = HashMap::new();
-    for (_, rec, link) in records.iter_mut() {
-        let (Some(link), Some(tls)) = (link.as_ref(), rec.tls.as_mut()) else {
-            continue;
-        };
-        if tls.mutual_unknown_reason.as_deref() == Some("resumed") {
-            let by_ticket = link
-                .offered_ticket
-                .and_then(|t| origins.get(&(link.server.clone(), Key::Ticket(t))))
-                .map(|o| (o, "session-ticket"));
-            let by_sid = || {
-                link.offered_session_id.as_ref().and_then(|s| {
-                    origins
-                        .get(&(link.server.clone(), Key::SessionId(s.clone())))
-                        .map(|o| (o, "session-id"))
-                })
-            };
-            if let Some((o, matched_by)) = by_ticket.or_else(by_sid) {
-                tls.mutual = o.mutual;
-                tls.client_cert_requested = o.requested;
-                tls.mutual_evidence = Some("resumed-session".into());
-                tls.mutual_unknown_reason = None;
-                tls.mutual_inference = Some(MutualInference::Resumed(ResumedFrom {
-                    matched_by: matched_by.into(),
-                    resumed_from: OriginFlow {
-                        client: o.client.clone(),
-                        server: o.server.clone(),
-                        first_seen: o.first_seen.clone(),
-                    },
-                }));
-            }
+/// Verdicts of full handshakes by the resumption material they issued,
+/// bounded; resumed sessions look themselves up here as they finish.
+#[derive(Default)]
+pub struct Linker {
+    origins: HashMap<(SocketAddr, Key), Origin>,
+}
+
+/// Origins remembered; past it the oldest knowledge is dropped wholesale.
+const MAX_ORIGINS: usize = 64 * 1024;
+
+impl Linker {
+    /// Remember the verdict of a full handshake under what it issued.
+    pub fn register(&mut self, link: &Link, o: Origin) {
+        if o.mutual.is_none() || (link.issued_ticket.is_none() && link.issued_session_id.is_none())
+        {
+            return;
         }
-        if tls.mutual.is_none() {
-            continue;
+        if self.origins.len() >= MAX_ORIGINS {
+            self.origins.clear();
         }
-        let origin = Origin {
-            mutual: tls.mutual,
-            requested: tls.client_cert_requested,
-            client: format!("{}:{}", rec.client.ip, rec.client.port),
-            server: format!("{}:{}", rec.server.ip, rec.server.port),
-            first_seen: rec.first_seen.clone(),
-        };
         if let Some(t) = link.issued_ticket {
-            origins.insert((link.server.clone(), Key::Ticket(t)), origin.clone());
+            self.origins.insert((link.server, Key::Ticket(t)), o);
         }
-        if let Some(s) = &link.issued_session_id {
-            origins.insert((link.server.clone(), Key::SessionId(s.clone())), origin);
+        if let Some(sid) = &link.issued_session_id {
+            self.origins
+                .insert((link.server, Key::SessionId(sid.clone())), o);
         }
+    }
+
+    /// A resumed session inherits the verdict of the handshake it resumes,
+    /// when that handshake was seen.
+    pub fn resolve(&self, link: &Link, tls: &mut TlsRecord) {
+        if tls.mutual_unknown_reason.as_deref() != Some("resumed") {
+            return;
+        }
+        let by_ticket = link
+            .offered_ticket
+            .and_then(|t| self.origins.get(&(link.server, Key::Ticket(t))))
+            .map(|o| (o, "session-ticket"));
+        let by_sid = || {
+            link.offered_session_id.as_ref().and_then(|s| {
+                self.origins
+                    .get(&(link.server, Key::SessionId(s.clone())))
+                    .map(|o| (o, "session-id"))
+            })
+        };
+        let Some((o, matched_by)) = by_ticket.or_else(by_sid) else {
+            return;
+        };
+        tls.mutual = o.mutual;
+        tls.client_cert_requested = o.requested;
+        tls.mutual_evidence = Some("resumed-session".into());
+        tls.mutual_unknown_reason = None;
+        tls.mutual_inference = Some(MutualInference::Resumed(ResumedFrom {
+            matched_by: matched_by.into(),
+            resumed_from: OriginFlow {
+                client: o.client.to_string(),
+                server: o.server.to_string(),
+                first_seen: format_ts(o.first_seen),
+            },
+        }));
     }
 }

@@ -10,7 +10,7 @@ use crate::report::model::{FlowRecord, Report};
 const MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
 
 fn run(frames: &[Vec<u8>]) -> Report {
-    let mut a = Analyzer::new(Config::default());
+    let mut a = Analyzer::new(Config::default(), super::MemorySink::default());
     for (i, f) in frames.iter().enumerate() {
         a.packet(
             1_700_000_000_000_000_000 + i as i64 * 1000,
@@ -19,7 +19,9 @@ fn run(frames: &[Vec<u8>]) -> Report {
             f.len() as u32,
         );
     }
-    a.finish(Vec::new(), Vec::new())
+    let (mut report, sink) = a.finish(Vec::new(), Vec::new());
+    report.flows = sink.into_sorted();
+    report
 }
 
 fn udp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {

@@ -123,11 +123,15 @@ impl<A> Flow<A> {
         }
     }
 
-    /// A TCP connection both sides closed with FIN, or one reset.
+    /// Both sides of the TCP connection sent FIN: nothing new can follow.
     pub fn is_closed(&self) -> bool {
-        self.tcp
-            .as_ref()
-            .is_some_and(|t| t.rst || (t.fin[0] && t.fin[1]))
+        self.tcp.as_ref().is_some_and(|t| t.fin[0] && t.fin[1])
+    }
+
+    /// A side reset the connection. The other side's data already in flight
+    /// still arrives, so such a flow lingers before it is finished.
+    pub fn is_reset(&self) -> bool {
+        self.tcp.as_ref().is_some_and(|t| t.rst)
     }
 
     /// The client side; guessed from ports when nothing better is known.
@@ -167,9 +171,12 @@ pub struct FlowConfig {
     pub max_flows: usize,
     /// A flow with no packet for this long is finished.
     pub idle_timeout: Nanos,
-    /// A TCP connection closed by FIN from both sides or by RST is finished
-    /// after this much quiet (late ACKs and retransmissions still join it).
-    pub closed_timeout: Nanos,
+    /// After a TCP connection closes with FIN both ways its flow is finished
+    /// at once; for this long afterwards its late packets (the last ACK,
+    /// retransmitted FINs) are absorbed instead of starting a new flow. A
+    /// reset connection is finished after this much quiet instead (its
+    /// peer's data in flight still arrives).
+    pub closed_linger: Nanos,
     /// Bytes reassembled per direction.
     pub stream_cap: usize,
 }
@@ -179,7 +186,7 @@ impl Default for FlowConfig {
         FlowConfig {
             max_flows: 100_000,
             idle_timeout: 300 * 1_000_000_000,
-            closed_timeout: 10 * 1_000_000_000,
+            closed_linger: 10 * 1_000_000_000,
             stream_cap: 64 * 1024,
         }
     }
@@ -192,6 +199,8 @@ pub enum Exit {
     Idle,
     /// The table was full.
     Evicted,
+    /// The TCP connection closed.
+    Closed,
     /// The capture ended.
     End,
 }
@@ -201,6 +210,10 @@ pub enum Exit {
 /// collisions at it.
 pub struct FlowTable<A> {
     map: HashMap<FlowKey, Flow<A>, foldhash::fast::RandomState>,
+    /// Recently closed connections and when they closed.
+    closed: HashMap<FlowKey, Nanos, foldhash::fast::RandomState>,
+    /// Packets absorbed as stragglers of closed connections.
+    pub stragglers: u64,
     cfg: FlowConfig,
     next_id: u64,
     last_sweep: Nanos,
@@ -213,6 +226,8 @@ impl<A: Default> FlowTable<A> {
     pub fn new(cfg: FlowConfig) -> Self {
         FlowTable {
             map: HashMap::with_hasher(foldhash::fast::RandomState::default()),
+            closed: HashMap::with_hasher(foldhash::fast::RandomState::default()),
+            stragglers: 0,
             cfg,
             next_id: 0,
             last_sweep: Nanos::MIN,
@@ -268,29 +283,62 @@ impl<A: Default> FlowTable<A> {
         })
     }
 
-    /// A new connection reuses the 5-tuple of a closed one: finish the old
-    /// flow so the new one starts afresh.
-    pub fn restart_if_closed(&mut self, key: &FlowKey, done: &mut dyn FnMut(Flow<A>, Exit)) {
-        if self.map.get(key).is_some_and(Flow::is_closed)
+    /// Finish a closed connection now and remember its key for a while, so
+    /// its stragglers are not taken for a new flow.
+    pub fn close(&mut self, key: &FlowKey, ts: Nanos, done: &mut dyn FnMut(Flow<A>, Exit)) {
+        if let Some(f) = self.map.remove(key) {
+            if self.closed.len() >= self.cfg.max_flows {
+                self.closed.clear(); // bounded; the worst case is a spurious tiny flow
+            }
+            self.closed.insert(*key, ts);
+            done(f, Exit::Closed);
+        }
+    }
+
+    /// A new SYN on the 5-tuple of a reset connection that is still
+    /// lingering: finish the old flow so the new connection starts afresh.
+    pub fn restart_if_reset(&mut self, key: &FlowKey, done: &mut dyn FnMut(Flow<A>, Exit)) {
+        if self.map.get(key).is_some_and(Flow::is_reset)
             && let Some(f) = self.map.remove(key)
         {
-            done(f, Exit::Idle);
+            done(f, Exit::Closed);
         }
+    }
+
+    /// Is this a straggler of a connection that closed lately? A new SYN on
+    /// the same 5-tuple (`starts` true) is a new connection instead.
+    pub fn is_straggler(&mut self, key: &FlowKey, starts: bool) -> bool {
+        if self.closed.is_empty() || !self.closed.contains_key(key) {
+            return false;
+        }
+        if starts {
+            self.closed.remove(key);
+            return false;
+        }
+        self.stragglers += 1;
+        true
     }
 
     /// Finish idle flows, at most once per second of capture time.
     fn sweep(&mut self, now: Nanos, done: &mut dyn FnMut(Flow<A>, Exit)) {
+        // Time can go backwards (captures appended rather than merged, clock
+        // steps): sweep on the new clock rather than stop sweeping.
+        if now < self.last_sweep {
+            self.last_sweep = now;
+        }
         if now.saturating_sub(self.last_sweep) < 1_000_000_000 {
             return;
         }
         self.last_sweep = now;
         let cfg = self.cfg;
+        self.closed
+            .retain(|_, at| now.saturating_sub(*at) <= cfg.closed_linger);
         let idle: Vec<FlowKey> = self
             .map
             .iter()
             .filter(|(_, f)| {
-                let timeout = if f.is_closed() {
-                    cfg.closed_timeout.min(cfg.idle_timeout)
+                let timeout = if f.is_reset() {
+                    cfg.closed_linger.min(cfg.idle_timeout)
                 } else {
                     cfg.idle_timeout
                 };
@@ -385,20 +433,23 @@ mod tests {
     }
 
     #[test]
-    fn closed_connections_leave_sooner() {
+    fn closed_connections_leave_at_once_and_absorb_stragglers() {
         let mut t: FlowTable<()> = FlowTable::new(FlowConfig::default());
         let (k, s) = FlowKey::of(6, sa("10.0.0.1:1"), sa("10.0.0.2:2"));
-        let f = t.get_or_insert(k, s, 0, &mut |_, _| {});
-        f.tcp.as_mut().unwrap().fin = [true, true];
+        t.get_or_insert(k, s, 0, &mut |_, _| {});
+        let mut gone = Vec::new();
+        t.close(&k, 1, &mut |f, e| gone.push((f.key, e)));
+        assert_eq!(gone, vec![(k, Exit::Closed)]);
+        assert!(t.is_empty());
+        assert!(t.is_straggler(&k, false), "the last ACK is absorbed");
+        assert!(!t.is_straggler(&k, true), "a new SYN is a new connection");
+        assert!(!t.is_straggler(&k, false));
+        assert_eq!(t.stragglers, 1);
+        // Tombstones expire.
+        t.close(&k, 2, &mut |_, _| {});
         let (k2, s2) = FlowKey::of(6, sa("10.0.0.1:3"), sa("10.0.0.2:2"));
-        t.get_or_insert(k2, s2, 5_000_000_000, &mut |_, _| panic!("too early"));
-        let mut gone = 0;
-        let (k3, s3) = FlowKey::of(6, sa("10.0.0.1:4"), sa("10.0.0.2:2"));
-        t.get_or_insert(k3, s3, 11_000_000_000, &mut |f, _| {
-            assert_eq!(f.key, k);
-            gone += 1;
-        });
-        assert_eq!((gone, t.len()), (1, 2));
+        t.get_or_insert(k2, s2, 20_000_000_000, &mut |_, _| {});
+        assert!(!t.is_straggler(&k, false));
     }
 
     #[test]

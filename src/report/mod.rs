@@ -4,22 +4,91 @@ pub mod model;
 mod table;
 
 pub use model::Report;
-pub use table::{render_table, sanitize};
+pub use table::{TableWriter, render_table, sanitize};
 
-/// Write the report as pretty JSON (with a trailing newline) without
-/// building it in memory first: a report of many flows can be large.
+/// Write an in-memory report as compact JSON (one line and a newline).
 pub fn write_json<W: std::io::Write>(report: &Report, mut out: W) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut out, report)?;
+    serde_json::to_writer(&mut out, report)?;
     out.write_all(b"\n")?;
     out.flush()
 }
 
-/// Render the report as pretty JSON (with a trailing newline).
+/// Write a report whose flows are supplied separately, each already as
+/// compact JSON, in order: the output is the same document `write_json`
+/// writes, without holding every flow in memory.
+pub fn write_json_streamed<W: std::io::Write>(
+    header: &Report,
+    mut out: W,
+    flows: impl FnOnce(&mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    // The report with no flows ends in `"flows":[]}`: write up to its `[`,
+    // then the flows, then the close. One serialisation, one field order.
+    let mut empty = header.clone();
+    empty.flows.clear();
+    let head = serde_json::to_string(&empty)?;
+    let prefix = head
+        .strip_suffix("]}")
+        .ok_or_else(|| std::io::Error::other("report JSON does not end with its flows"))?;
+    out.write_all(prefix.as_bytes())?;
+    let mut first = true;
+    flows(&mut |json| {
+        if !first {
+            out.write_all(b",")?;
+        }
+        first = false;
+        out.write_all(json)
+    })?;
+    out.write_all(b"]}\n")?;
+    out.flush()
+}
+
+/// Render the report as compact JSON (with a trailing newline).
 pub fn render_json(report: &Report) -> String {
-    let mut s = serde_json::to_string_pretty(report).unwrap_or_else(|e| {
+    let mut s = serde_json::to_string(report).unwrap_or_else(|e| {
         // Serialising plain data cannot fail; say so loudly if it ever does.
         format!("{{\"error\": \"cannot serialise report: {e}\"}}")
     });
     s.push('\n');
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streamed_json_is_the_same_document() {
+        let mut r: Report = serde_json::from_str(
+            r#"{"schema":"tls-audit/report/v1","tool":{"name":"tls-audit","version":"0"},"inputs":[],
+            "stats":{"packets":0,"bytes":0,"flows":0,"tls_flows":0,"mutual_tls_flows":0,"evicted_flows":0,
+            "packets_after_close":0,"truncated_packets":0,"decode_errors":{},"tunnelled_packets":{},
+            "ip_fragments_reassembled":0,"ip_fragments_dropped":0,"other_ip_packets":0},"warnings":[],"flows":[]}"#,
+        )
+        .unwrap();
+        let flow = r#"{"transport":"tcp","client":{"ip":"10.0.0.1","port":1},"server":{"ip":"10.0.0.2","port":2},
+            "role_source":"syn","first_seen":"x","last_seen":"y","packets":1,"bytes":0,"protection":"unknown",
+            "app_protocol":null,"tls":null,"tcp":null,"inside":null,"ended_by":null,"truncated":false}"#;
+        for n in 0..3 {
+            r.flows = (0..n)
+                .map(|_| serde_json::from_str(flow).unwrap())
+                .collect();
+            let mut whole = Vec::new();
+            write_json(&r, &mut whole).unwrap();
+            let parts: Vec<Vec<u8>> = r
+                .flows
+                .iter()
+                .map(|f| serde_json::to_vec(f).unwrap())
+                .collect();
+            let mut streamed = Vec::new();
+            write_json_streamed(&r, &mut streamed, |emit| {
+                parts.iter().try_for_each(|p| emit(p))
+            })
+            .unwrap();
+            assert_eq!(
+                String::from_utf8(streamed).unwrap(),
+                String::from_utf8(whole).unwrap(),
+                "{n} flows"
+            );
+        }
+    }
 }

@@ -66,6 +66,9 @@ pub struct Stats {
     pub mutual_tls_flows: u64,
     /// Flows evicted from a full flow table before they ended.
     pub evicted_flows: u64,
+    /// Packets that arrived after their TCP connection closed (the last
+    /// ACK, retransmitted FINs): counted here, not in any flow.
+    pub packets_after_close: u64,
     /// Packets cut short by the capture's snap length.
     pub truncated_packets: u64,
     /// Packets that could not be decoded, by reason.

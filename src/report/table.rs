@@ -7,51 +7,89 @@ use std::fmt::Write;
 
 use super::model::{FlowRecord, Report};
 
-/// Render the flows as an aligned table followed by a summary line.
-pub fn render_table(r: &Report) -> String {
-    let header = [
-        "CLIENT",
-        "SERVER",
-        "PROTECTION",
-        "VERSION",
-        "MTLS",
-        "SNI",
-        "SERVER IDENTITY",
-    ];
-    let rows: Vec<[String; 7]> = r.flows.iter().map(row).collect();
-    let mut widths = header.map(str::len);
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row.iter()) {
+const HEADER: [&str; 7] = [
+    "CLIENT",
+    "SERVER",
+    "PROTECTION",
+    "VERSION",
+    "MTLS",
+    "SNI",
+    "SERVER IDENTITY",
+];
+
+/// Writes the table in two passes over the flows (measure, then write), so
+/// the flows need not all be in memory at once.
+#[derive(Debug, Clone)]
+pub struct TableWriter {
+    widths: [usize; 7],
+}
+
+impl Default for TableWriter {
+    fn default() -> Self {
+        TableWriter {
+            widths: HEADER.map(str::len),
+        }
+    }
+}
+
+impl TableWriter {
+    /// Pass 1: account for one flow's cells.
+    pub fn measure(&mut self, f: &FlowRecord) {
+        for (w, cell) in self.widths.iter_mut().zip(row(f).iter()) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let mut out = String::new();
-    let line = |out: &mut String, cells: &[&str]| {
+
+    /// Pass 2, first: the header line.
+    pub fn header(&self) -> String {
+        self.line(&HEADER)
+    }
+
+    /// Pass 2: one flow's line.
+    pub fn row(&self, f: &FlowRecord) -> String {
+        let cells = row(f);
+        let refs: Vec<&str> = cells.iter().map(String::as_str).collect();
+        self.line(&refs)
+    }
+
+    /// Pass 2, last: the summary and the warnings.
+    pub fn footer(&self, r: &Report) -> String {
+        let s = &r.stats;
+        let mut out = format!(
+            "\n{} flows ({} TLS, {} mutual TLS) in {} packets\n",
+            s.flows, s.tls_flows, s.mutual_tls_flows, s.packets
+        );
+        for w in &r.warnings {
+            let _ = writeln!(out, "warning: {}", sanitize(&w.message));
+        }
+        out
+    }
+
+    fn line(&self, cells: &[&str]) -> String {
         let mut l = String::new();
         for (i, c) in cells.iter().enumerate() {
             if i + 1 == cells.len() {
                 l.push_str(c);
             } else {
-                let _ = write!(l, "{:<w$}  ", c, w = widths[i]);
+                let _ = write!(l, "{:<w$}  ", c, w = self.widths[i]);
             }
         }
-        out.push_str(l.trim_end());
-        out.push('\n');
-    };
-    line(&mut out, &header);
-    for row in &rows {
-        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
-        line(&mut out, &cells);
+        let mut l = l.trim_end().to_string();
+        l.push('\n');
+        l
     }
-    let s = &r.stats;
-    let _ = writeln!(
-        out,
-        "\n{} flows ({} TLS, {} mutual TLS) in {} packets",
-        s.flows, s.tls_flows, s.mutual_tls_flows, s.packets
-    );
-    for w in &r.warnings {
-        let _ = writeln!(out, "warning: {}", sanitize(&w.message));
+}
+
+/// Render an in-memory report's flows as an aligned table followed by a
+/// summary line.
+pub fn render_table(r: &Report) -> String {
+    let mut t = TableWriter::default();
+    r.flows.iter().for_each(|f| t.measure(f));
+    let mut out = t.header();
+    for f in &r.flows {
+        out.push_str(&t.row(f));
     }
+    out.push_str(&t.footer(r));
     out
 }
 

@@ -72,27 +72,27 @@ pub fn ja4(ch: &ClientHello, transport: Transport) -> String {
         exts.len().min(99)
     );
 
-    let mut sorted_ciphers: Vec<String> = ciphers.iter().map(|c| format!("{c:04x}")).collect();
-    sorted_ciphers.sort();
-    let b = truncated_sha256(&sorted_ciphers.join(","), ciphers.is_empty());
+    // Sorted 4-hex-digit lists, written into one buffer (this runs once per
+    // ClientHello, so it stays allocation-light).
+    let mut sorted = ciphers.clone();
+    sorted.sort_unstable();
+    let mut buf = String::with_capacity(512);
+    hex_list(&mut buf, &sorted);
+    let b = truncated_sha256(&buf, ciphers.is_empty());
 
-    let mut sorted_exts: Vec<String> = exts
+    let mut sorted_exts: Vec<u16> = exts
         .iter()
-        .filter(|e| **e != ext::SERVER_NAME && **e != ext::ALPN)
-        .map(|e| format!("{e:04x}"))
+        .copied()
+        .filter(|e| *e != ext::SERVER_NAME && *e != ext::ALPN)
         .collect();
-    sorted_exts.sort();
-    let mut c_input = sorted_exts.join(",");
+    sorted_exts.sort_unstable();
+    buf.clear();
+    hex_list(&mut buf, &sorted_exts);
     if !ch.signature_algorithms.is_empty() {
-        let sigs: Vec<String> = ch
-            .signature_algorithms
-            .iter()
-            .map(|s| format!("{s:04x}"))
-            .collect();
-        c_input.push('_');
-        c_input.push_str(&sigs.join(","));
+        buf.push('_');
+        hex_list(&mut buf, &ch.signature_algorithms);
     }
-    let c = truncated_sha256(&c_input, sorted_exts.is_empty());
+    let c = truncated_sha256(&buf, sorted_exts.is_empty());
     format!("{a}_{b}_{c}")
 }
 
@@ -110,12 +110,29 @@ fn alpn_chars(first: Option<&[u8]>) -> String {
     format!("{}{}", hex[0], hex[3])
 }
 
+/// `0a0b,1301,...`: lowercase 4-digit hex joined by commas.
+fn hex_list(out: &mut String, values: &[u16]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        for shift in [12, 8, 4, 0] {
+            out.push(HEX[usize::from((v >> shift) & 0xf)] as char);
+        }
+    }
+}
+
 fn truncated_sha256(s: &str, empty: bool) -> String {
     if empty {
         return "000000000000".into();
     }
     let d = ring::digest::digest(&ring::digest::SHA256, s.as_bytes());
-    d.as_ref()[..6].iter().map(|b| format!("{b:02x}")).collect()
+    let mut out = String::with_capacity(12);
+    for b in &d.as_ref()[..6] {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
 }
 
 #[cfg(test)]
