@@ -13,8 +13,6 @@ mod record;
 mod resumption;
 mod sink;
 
-use std::collections::BTreeMap;
-
 pub use analysis::{AppState, FlowAnalysis};
 pub use sink::{FlowSink, MemorySink, SpillSink, Spilled};
 
@@ -376,12 +374,7 @@ fn summary_warnings(stats: &Stats, oversized: u64, gaps: u64) -> Vec<Warning> {
             message: format!("{oversized} flows had a handshake message too large to reassemble"),
         });
     }
-    let unsupported: BTreeMap<_, _> = stats
-        .decode_errors
-        .iter()
-        .filter(|(k, _)| k.as_str() == "unsupported_link_type")
-        .collect();
-    if let Some(n) = unsupported.values().next() {
+    if let Some(n) = stats.decode_errors.get("unsupported_link_type") {
         w.push(Warning {
             kind: "unsupported-link-type".into(),
             message: format!("{n} packets have a link type tls-audit does not decode"),
