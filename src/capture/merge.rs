@@ -83,6 +83,44 @@ impl MergedSource {
         true
     }
 
+    /// Hand every packet, in time order, to `f`. With one input the packets
+    /// come straight from its read buffer; several inputs are merged
+    /// through copies.
+    pub fn for_each(&mut self, f: &mut dyn FnMut(super::Packet<'_>)) {
+        if self.readers.len() == 1 {
+            // The head read by `new` first, then the rest without copying.
+            if let Some(head) = self.heads[0].take() {
+                f(super::Packet {
+                    ts: head.ts,
+                    link: head.link,
+                    data: &head.data,
+                    orig_len: head.orig_len,
+                });
+                loop {
+                    match self.readers[0].next_with(f) {
+                        ReadOutcome::Packet => self.summaries[0].packets += 1,
+                        ReadOutcome::End => break,
+                        ReadOutcome::Damaged(why) => {
+                            self.summaries[0].damage = Some(why);
+                            break;
+                        }
+                    }
+                }
+            }
+            self.summaries[0].format = self.readers[0].format();
+            return;
+        }
+        let mut buf = PacketBuf::default();
+        while self.next_into(&mut buf) {
+            f(super::Packet {
+                ts: buf.ts,
+                link: buf.link,
+                data: &buf.data,
+                orig_len: buf.orig_len,
+            });
+        }
+    }
+
     /// Per-input summaries (complete once `next_into` has returned false).
     pub fn summaries(&self) -> &[InputSummary] {
         &self.summaries

@@ -10,7 +10,7 @@ mod merge;
 mod reader;
 
 pub use merge::{InputSummary, MergedSource};
-pub use reader::{CaptureReader, PacketBuf, ReadOutcome};
+pub use reader::{CaptureReader, Packet, PacketBuf, ReadOutcome};
 
 /// Capture-level errors: the input cannot be read as a capture at all.
 #[derive(Debug, thiserror::Error)]

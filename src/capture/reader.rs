@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::Read;
 
 use pcap_parser::pcapng::Block;
-use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
+use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{PcapBlockOwned, PcapError};
 
 use super::{CaptureError, LinkType, Nanos};
@@ -30,6 +30,19 @@ pub struct PacketBuf {
     pub orig_len: u32,
     /// Which input this packet came from (index into the inputs).
     pub source: usize,
+}
+
+/// One packet, borrowed from the reader's buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Packet<'a> {
+    /// Capture time.
+    pub ts: Nanos,
+    /// How the bytes start.
+    pub link: Option<LinkType>,
+    /// The captured bytes.
+    pub data: &'a [u8],
+    /// The packet's length on the wire.
+    pub orig_len: u32,
 }
 
 /// What one read step produced.
@@ -146,10 +159,27 @@ impl CaptureReader {
 
     /// Copy the next packet into `buf`.
     pub fn next_into(&mut self, buf: &mut PacketBuf) -> ReadOutcome {
+        self.next_with(&mut |p| {
+            buf.ts = p.ts;
+            buf.link = p.link;
+            buf.data.clear();
+            buf.data.extend_from_slice(p.data);
+            buf.orig_len = p.orig_len;
+        })
+    }
+
+    /// Hand the next packet to `f` straight from the read buffer (no copy).
+    pub fn next_with(&mut self, f: &mut dyn FnMut(Packet<'_>)) -> ReadOutcome {
         loop {
             match self.inner.next() {
                 Ok((offset, block)) => {
-                    let got = self.state.take_block(block, buf);
+                    let got = match self.state.take_block(block) {
+                        Some(p) => {
+                            f(p);
+                            true
+                        }
+                        None => false,
+                    };
                     // Shifting the buffer on every record costs a memmove of
                     // the rest of it; `refill` shifts once when it must.
                     self.inner.consume_noshift(offset);
@@ -193,14 +223,14 @@ impl CaptureReader {
 }
 
 impl State {
-    /// Record what a block says; copy it to `buf` and return true if it is a packet.
-    fn take_block(&mut self, block: PcapBlockOwned<'_>, buf: &mut PacketBuf) -> bool {
+    /// Record what a block says; return it if it is a packet.
+    fn take_block<'b>(&mut self, block: PcapBlockOwned<'b>) -> Option<Packet<'b>> {
         match block {
             PcapBlockOwned::LegacyHeader(h) => {
                 self.format = "pcap";
                 self.legacy_link = Some(LinkType(h.network.0 as u32));
                 self.legacy_nanos = h.is_nanosecond_precision();
-                false
+                None
             }
             PcapBlockOwned::Legacy(b) => {
                 let frac = if self.legacy_nanos {
@@ -208,24 +238,22 @@ impl State {
                 } else {
                     i64::from(b.ts_usec) * 1000
                 };
-                buf.ts = i64::from(b.ts_sec) * 1_000_000_000 + frac;
-                buf.link = self.legacy_link;
+                let ts = i64::from(b.ts_sec) * 1_000_000_000 + frac;
+                self.last_ts = ts;
                 let len = (b.caplen as usize).min(b.data.len());
-                fill(buf, &b.data[..len], b.origlen);
-                self.last_ts = buf.ts;
-                true
+                Some(packet(ts, self.legacy_link, &b.data[..len], b.origlen))
             }
-            PcapBlockOwned::NG(block) => self.take_ng_block(block, buf),
+            PcapBlockOwned::NG(block) => self.take_ng_block(block),
         }
     }
 
-    fn take_ng_block(&mut self, block: Block<'_>, buf: &mut PacketBuf) -> bool {
+    fn take_ng_block<'b>(&mut self, block: Block<'b>) -> Option<Packet<'b>> {
         match block {
             Block::SectionHeader(_) => {
                 // A new section starts with a new interface list.
                 self.format = "pcapng";
                 self.interfaces.clear();
-                false
+                None
             }
             Block::InterfaceDescription(idb) => {
                 self.interfaces.push(Interface {
@@ -233,43 +261,44 @@ impl State {
                     resolution: idb.ts_resolution().unwrap_or(1_000_000).max(1),
                     offset_secs: idb.ts_offset(),
                 });
-                false
+                None
             }
             Block::EnhancedPacket(epb) => {
                 let iface = self.interfaces.get(epb.if_id as usize).copied();
-                let ts = u64::from(epb.ts_high) << 32 | u64::from(epb.ts_low);
-                buf.ts = match iface {
-                    Some(i) => to_nanos(ts, i.resolution, i.offset_secs),
-                    None => to_nanos(ts, 1_000_000, 0),
+                let raw = u64::from(epb.ts_high) << 32 | u64::from(epb.ts_low);
+                let ts = match iface {
+                    Some(i) => to_nanos(raw, i.resolution, i.offset_secs),
+                    None => to_nanos(raw, 1_000_000, 0),
                 };
-                buf.link = iface.map(|i| i.link);
-                fill(buf, epb.packet_data(), epb.origlen);
-                self.last_ts = buf.ts;
-                true
+                self.last_ts = ts;
+                let data = &epb.data[..(epb.caplen as usize).min(epb.data.len())];
+                Some(packet(ts, iface.map(|i| i.link), data, epb.origlen))
             }
             Block::SimplePacket(spb) => {
                 // Simple packets carry no timestamp: keep the previous one.
-                buf.ts = self.last_ts;
-                buf.link = self.interfaces.first().map(|i| i.link);
-                fill(buf, spb.packet_data(), spb.origlen);
-                true
+                let data = &spb.data[..(spb.origlen as usize).min(spb.data.len())];
+                let link = self.interfaces.first().map(|i| i.link);
+                Some(packet(self.last_ts, link, data, spb.origlen))
             }
             Block::DecryptionSecrets(dsb) => {
                 if self.secrets_bytes + dsb.data.len() <= MAX_SECRETS {
                     self.secrets_bytes += dsb.data.len();
                     self.secrets.push(dsb.data.to_vec());
                 }
-                false
+                None
             }
-            _ => false,
+            _ => None,
         }
     }
 }
 
-fn fill(buf: &mut PacketBuf, data: &[u8], orig_len: u32) {
-    buf.data.clear();
-    buf.data.extend_from_slice(data);
-    buf.orig_len = orig_len.max(data.len() as u32);
+fn packet(ts: Nanos, link: Option<LinkType>, data: &[u8], orig_len: u32) -> Packet<'_> {
+    Packet {
+        ts,
+        link,
+        data,
+        orig_len: orig_len.max(data.len() as u32),
+    }
 }
 
 fn to_nanos(ts: u64, resolution: u64, offset_secs: i64) -> Nanos {

@@ -6,27 +6,29 @@ use std::sync::Arc;
 use crate::tls::{Chain, ChainCert};
 use crate::x509::Certificate;
 
-/// Distinct certificates remembered; past it, certificates are parsed again.
-const MAX_CACHED: usize = 16 * 1024;
+/// Distinct certificates remembered (DER and facts, a few KiB each); when
+/// full the cache starts over, so memory stays bounded.
+const MAX_CACHED: usize = 4096;
 
-/// Parsed certificates by the SHA-256 of their DER; every flow that sent a
-/// certificate shares one copy of its facts.
+/// Parsed certificates by their DER bytes (a fast seeded hash, not SHA-256:
+/// this lookup runs for every certificate of every handshake); every flow
+/// that sent a certificate shares one copy of its facts.
 #[derive(Default)]
 pub struct CertCache {
-    by_digest: HashMap<[u8; 32], Arc<Certificate>>,
+    by_der: HashMap<Vec<u8>, Arc<Certificate>, foldhash::fast::RandomState>,
 }
 
 impl CertCache {
     /// The facts of one certificate.
     pub fn get(&mut self, der: &[u8]) -> Arc<Certificate> {
-        let digest = crate::tls::hello::digest(der);
-        if let Some(c) = self.by_digest.get(&digest) {
+        if let Some(c) = self.by_der.get(der) {
             return Arc::clone(c);
         }
         let c = Arc::new(Certificate::from_der(der));
-        if self.by_digest.len() < MAX_CACHED {
-            self.by_digest.insert(digest, Arc::clone(&c));
+        if self.by_der.len() >= MAX_CACHED {
+            self.by_der.clear();
         }
+        self.by_der.insert(der.to_vec(), Arc::clone(&c));
         c
     }
 }

@@ -16,7 +16,7 @@ mod sink;
 pub use analysis::{AppState, FlowAnalysis};
 pub use sink::{FlowSink, MemorySink, SpillSink, Spilled};
 
-use crate::capture::{CaptureError, CaptureReader, LinkType, MergedSource, Nanos, PacketBuf};
+use crate::capture::{CaptureError, CaptureReader, LinkType, MergedSource, Nanos};
 use crate::decode::{Decoded, Decoder, L4, TcpSegment, underlay};
 use crate::flow::{Exit, Flow, FlowConfig, FlowKey, FlowTable, RoleSource, endpoint};
 use crate::report::model::{self, Report, Stats, Warning};
@@ -409,14 +409,11 @@ pub fn open_all<T: AsRef<str>>(paths: &[T]) -> Result<Vec<CaptureReader>, Captur
 pub fn run<S: FlowSink>(readers: Vec<CaptureReader>, cfg: &Config, sink: S) -> (Report, S) {
     let mut source = MergedSource::new(readers);
     let mut engine = Analyzer::new(*cfg, sink);
-    let mut buf = PacketBuf::default();
     let mut unknown_link = false;
-    while source.next_into(&mut buf) {
-        match buf.link {
-            Some(link) => engine.packet(buf.ts, link, &buf.data, buf.orig_len),
-            None => unknown_link = true,
-        }
-    }
+    source.for_each(&mut |p| match p.link {
+        Some(link) => engine.packet(p.ts, link, p.data, p.orig_len),
+        None => unknown_link = true,
+    });
     let mut warnings = Vec::new();
     let inputs = source
         .summaries()
