@@ -47,7 +47,7 @@ fn live_captures_of_real_stacks() {
         );
         return;
     }
-    // The example binaries are built next to the test binaries by `cargo test --all-targets`.
+    // `cargo test` builds the examples (as plain binaries) next to the tests.
     let examples = std::path::PathBuf::from(env!("CARGO_BIN_EXE_tls-audit"))
         .parent()
         .unwrap()
@@ -55,7 +55,7 @@ fn live_captures_of_real_stacks() {
     let rustls_peer = examples.join("rustls_peer");
     assert!(
         rustls_peer.is_file(),
-        "{} missing: run the suite with `cargo test --all-targets`",
+        "{} missing: run the suite with `cargo test` (it builds the examples)",
         rustls_peer.display()
     );
     let out = temp_dir("live-captures");
