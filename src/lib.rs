@@ -6,7 +6,8 @@
 //! recognition) → `flow` (bidirectional flow table, bounded TCP reassembly) →
 //! `tls` (records, handshake messages, per-flow TLS state) / `plaintext`
 //! (naming cleartext protocols) → `x509` (certificate facts) → `report`
-//! (the `tls-audit/report/v1` model and its renderers).
+//! (the `tls-audit/report/v1` model and its renderers); `verify` checks the
+//! facts against the rules (so far: SPIFFE IDs and X509-SVIDs).
 //!
 //! `engine` ties them together; `cli` is the command-line edge.
 //!
@@ -25,4 +26,5 @@ pub mod flow;
 pub mod plaintext;
 pub mod report;
 pub mod tls;
+pub mod verify;
 pub mod x509;
