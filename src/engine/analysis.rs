@@ -82,21 +82,24 @@ impl FlowAnalysis {
                 self.decided = s.is_decided();
             }
             AppState::Empty => {
-                self.keep_prefix(side, bytes, PREFIX_LIMIT);
+                let kept = self.keep_prefix(side, bytes, PREFIX_LIMIT);
                 if !from_start {
                     self.state = AppState::Probing;
-                    self.probe();
+                    self.probe(side, &bytes[kept..]);
                     return;
                 }
                 match record::parse_start(&self.prefix[side]) {
                     Err(Incomplete) => {}
-                    Ok(Some(_)) => self.start_tls(side, client, false),
+                    Ok(Some(_)) => {
+                        self.start_tls(side, client, false);
+                        self.feed_rest(side, &bytes[kept..]);
+                    }
                     Ok(None) => self.state = AppState::Plaintext,
                 }
             }
             AppState::Probing => {
-                self.keep_prefix(side, bytes, MIDSTREAM_PROBE_LIMIT);
-                self.probe();
+                let kept = self.keep_prefix(side, bytes, MIDSTREAM_PROBE_LIMIT);
+                self.probe(side, &bytes[kept..]);
             }
             AppState::Plaintext => {
                 if let Some(hello) = starts_hello(bytes) {
@@ -114,10 +117,23 @@ impl FlowAnalysis {
         }
     }
 
-    fn keep_prefix(&mut self, side: usize, bytes: &[u8], limit: usize) {
+    /// Hold the start of `bytes` up to `limit` in all; returns how many were held.
+    fn keep_prefix(&mut self, side: usize, bytes: &[u8], limit: usize) -> usize {
         let p = &mut self.prefix[side];
-        let room = limit.saturating_sub(p.len());
-        p.extend_from_slice(&bytes[..room.min(bytes.len())]);
+        let n = limit.saturating_sub(p.len()).min(bytes.len());
+        p.extend_from_slice(&bytes[..n]);
+        n
+    }
+
+    /// Bytes of the chunk that started TLS beyond what the prefix held (a
+    /// large segment: offloads, reassembled data) go on to the session.
+    fn feed_rest(&mut self, side: usize, rest: &[u8]) {
+        if let AppState::Tls(s) = &mut self.state
+            && !rest.is_empty()
+        {
+            s.feed(side, rest);
+            self.decided = s.is_decided();
+        }
     }
 
     /// Start TLS with the bytes held so far; `side` holds the first record.
@@ -135,7 +151,8 @@ impl FlowAnalysis {
     }
 
     /// Mid-stream: a side whose bytes hold a run of TLS records makes it TLS.
-    fn probe(&mut self) {
+    /// `rest` is what the current chunk of `side` had beyond the prefix.
+    fn probe(&mut self, side: usize, rest: &[u8]) {
         let synced = (0..2).find(|&d| {
             let p = &self.prefix[d];
             !p.is_empty()
@@ -152,6 +169,7 @@ impl FlowAnalysis {
             }
             self.decided = s.is_decided();
             self.state = AppState::Tls(Box::new(s));
+            self.feed_rest(side, rest);
         } else if self.prefix.iter().any(|p| p.len() >= MIDSTREAM_PROBE_LIMIT) {
             self.state = AppState::Plaintext;
         }
@@ -209,6 +227,22 @@ mod tests {
         a.on_chunk(0, Chunk::Data(&rec[3..]), true, Some(0));
         let s = a.tls().expect("tls");
         assert!(s.facts.client_hello.is_some());
+    }
+
+    /// One segment larger than the prefix (offloaded captures carry up to
+    /// 64 KiB per packet) must reach the TLS parser whole.
+    #[test]
+    fn a_large_first_segment_is_not_cut() {
+        let mut a = FlowAnalysis::default();
+        let mut bytes = client_hello_record();
+        // An application-data record after the ClientHello, far past the prefix limit.
+        bytes.extend([23, 3, 3, 0x27, 0x10]);
+        bytes.extend(vec![0xaa; 10_000]);
+        bytes.extend([21, 3, 3, 0, 2, 2, 40]);
+        a.on_chunk(0, Chunk::Data(&bytes), true, Some(0));
+        let s = a.tls().expect("tls");
+        assert!(!s.is_broken(0), "record framing lost");
+        assert_eq!(s.facts.alerts.len(), 1, "the alert after 10 KB was read");
     }
 
     #[test]
