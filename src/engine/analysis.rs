@@ -15,6 +15,9 @@ use crate::tls::record::{self, Header, Incomplete, content_type};
 const PREFIX_LIMIT: usize = 2048;
 /// Bytes of a mid-stream flow searched for TLS records before calling it cleartext.
 const MIDSTREAM_PROBE_LIMIT: usize = 32 * 1024;
+/// New bytes that make another mid-stream search worthwhile (searching on
+/// every tiny segment would be quadratic; found by fuzzing).
+const PROBE_STEP: usize = 1024;
 
 /// The application-layer state of a flow.
 #[derive(Debug, Default)]
@@ -49,6 +52,8 @@ pub struct FlowAnalysis {
     pub prelude_protocol: Option<AppProtocol>,
     /// Nothing more to learn: stop reassembling.
     pub decided: bool,
+    /// Prefix lengths at the last mid-stream search, per side.
+    probed: [usize; 2],
 }
 
 impl FlowAnalysis {
@@ -85,7 +90,7 @@ impl FlowAnalysis {
                 let kept = self.keep_prefix(side, bytes, PREFIX_LIMIT);
                 if !from_start {
                     self.state = AppState::Probing;
-                    self.probe(side, &bytes[kept..]);
+                    self.probe(side, &bytes[kept..], false);
                     return;
                 }
                 match record::parse_start(&self.prefix[side]) {
@@ -99,7 +104,7 @@ impl FlowAnalysis {
             }
             AppState::Probing => {
                 let kept = self.keep_prefix(side, bytes, MIDSTREAM_PROBE_LIMIT);
-                self.probe(side, &bytes[kept..]);
+                self.probe(side, &bytes[kept..], false);
             }
             AppState::Plaintext => {
                 if let Some(hello) = starts_hello(bytes) {
@@ -151,13 +156,20 @@ impl FlowAnalysis {
     }
 
     /// Mid-stream: a side whose bytes hold a run of TLS records makes it TLS.
-    /// `rest` is what the current chunk of `side` had beyond the prefix.
-    fn probe(&mut self, side: usize, rest: &[u8]) {
+    /// `rest` is what the current chunk of `side` had beyond the prefix;
+    /// `force` searches even if few bytes arrived since the last search.
+    fn probe(&mut self, side: usize, rest: &[u8], force: bool) {
         let synced = (0..2).find(|&d| {
             let p = &self.prefix[d];
-            !p.is_empty()
-                && (record::parse_start(p).is_ok_and(|h| h.is_some())
-                    || record::find_sync(p).is_some())
+            let due = force
+                || self.probed[d] == 0
+                || p.len() >= self.probed[d] + PROBE_STEP
+                || p.len() >= MIDSTREAM_PROBE_LIMIT;
+            if p.is_empty() || !due || p.len() == self.probed[d] {
+                return false;
+            }
+            self.probed[d] = p.len();
+            record::parse_start(p).is_ok_and(|h| h.is_some()) || record::find_sync(p).is_some()
         });
         if let Some(_d) = synced {
             let mut s = TlsSession::mid_stream(None);
@@ -172,6 +184,13 @@ impl FlowAnalysis {
             self.feed_rest(side, rest);
         } else if self.prefix.iter().any(|p| p.len() >= MIDSTREAM_PROBE_LIMIT) {
             self.state = AppState::Plaintext;
+        }
+    }
+
+    /// The flow is ending: a mid-stream flow gets its last search for TLS.
+    pub fn finalize(&mut self) {
+        if matches!(self.state, AppState::Probing) {
+            self.probe(0, &[], true);
         }
     }
 

@@ -299,6 +299,7 @@ impl<S: FlowSink> Output<S> {
                 self.flows_with_gaps += 1;
             }
         }
+        flow.app.finalize();
         if let Some(s) = flow.app.tls()
             && s.facts.oversized.is_some()
         {

@@ -12,6 +12,8 @@ use super::record::{self, Header, Incomplete, RecordHeader, content_type};
 pub const MAX_HANDSHAKE_MESSAGE: usize = 1024 * 1024;
 /// Bytes searched for a record boundary after a gap or a mid-stream start.
 const MAX_RESYNC_WINDOW: usize = 32 * 1024;
+/// New bytes that make another search for a record boundary worthwhile.
+const RESYNC_STEP: usize = 1024;
 
 /// What one direction produced, handed to the session.
 #[derive(Debug, PartialEq, Eq)]
@@ -58,6 +60,8 @@ pub struct Direction {
     hs: Vec<u8>,
     /// Bytes of an oversized handshake message still to pass over.
     hs_skip: usize,
+    /// Buffered length at the last failed search for a record boundary.
+    resync_checked: usize,
     /// Records from here on are ciphertext.
     pub encrypted: bool,
     /// Records seen.
@@ -117,6 +121,7 @@ impl Direction {
         self.buf.clear();
         self.hs.clear();
         self.hs_skip = 0;
+        self.resync_checked = 0;
         self.mode = Mode::Resync;
     }
 
@@ -129,19 +134,33 @@ impl Direction {
             }
             match self.mode {
                 Mode::Broken => break,
-                Mode::Resync => match record::find_sync(rest) {
-                    Some(k) => {
-                        at += k;
-                        self.mode = Mode::Records;
-                    }
-                    None => {
-                        if rest.len() > MAX_RESYNC_WINDOW {
-                            self.mode = Mode::Broken;
-                            on(Event::NotTls);
-                        }
+                Mode::Resync => {
+                    // Search again only once enough new bytes arrived: a
+                    // stream of tiny segments would otherwise cost a full
+                    // rescan each (quadratic; found by fuzzing).
+                    let len = rest.len();
+                    let due = self.resync_checked == 0
+                        || len >= self.resync_checked + RESYNC_STEP
+                        || len > MAX_RESYNC_WINDOW;
+                    if !due {
                         break;
                     }
-                },
+                    match record::find_sync(rest) {
+                        Some(k) => {
+                            at += k;
+                            self.resync_checked = 0;
+                            self.mode = Mode::Records;
+                        }
+                        None => {
+                            self.resync_checked = len.max(1);
+                            if len > MAX_RESYNC_WINDOW {
+                                self.mode = Mode::Broken;
+                                on(Event::NotTls);
+                            }
+                            break;
+                        }
+                    }
+                }
                 Mode::Start => match record::parse_start(rest) {
                     Err(Incomplete) => break,
                     Ok(None) => {

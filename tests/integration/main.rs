@@ -3,6 +3,7 @@
 mod cli;
 mod corpus;
 mod fixtures;
+mod fuzz_regressions;
 mod live;
 mod schema;
 mod support;

@@ -1,0 +1,329 @@
+//! The fuzz harnesses of tls-audit, one function per fuzz target.
+//!
+//! Each `fuzz_targets/<name>.rs` calls `tls_audit_fuzz::<name>(data)`, and the
+//! stable regression replay (`tests/integration/fuzz_regressions.rs`) includes
+//! this very file, so the replay makes exactly the calls the fuzzer made.
+//! This file must therefore build on stable Rust and not use libfuzzer-sys.
+//!
+//! A harness returns normally for any input; a panic (including a failed
+//! invariant `assert!`) is a finding.
+
+use std::io::Cursor;
+
+use tls_audit::capture::{CaptureReader, LinkType};
+use tls_audit::decode::underlay::{self, Underlay};
+use tls_audit::decode::{Decoder, L4};
+use tls_audit::flow::{Chunk, Reassembler};
+use tls_audit::tls::ja4::{self, Transport};
+use tls_audit::tls::{ClientHello, ServerHello, TlsSession, messages, mtls};
+
+/// The link types `decode_frame` chooses from (the ones the decoder knows).
+pub const LINK_TYPES: [u32; 9] = [0, 1, 9, 101, 108, 113, 228, 229, 276];
+
+/// Every underlay kind, for `inner_ethernet_offset`.
+const UNDERLAYS: [Underlay; 6] = [
+    Underlay::Esp,
+    Underlay::WireGuard,
+    Underlay::Vxlan,
+    Underlay::Geneve,
+    Underlay::WeaveSleeve,
+    Underlay::WeaveControl,
+];
+
+/// A whole pcap / pcapng (possibly gzip-compressed) file, end to end:
+/// read, decode, reassemble, analyse, render.
+pub fn capture_file(data: &[u8]) {
+    let Ok(reader) = CaptureReader::from_reader("fuzz", Cursor::new(data.to_vec())) else {
+        return;
+    };
+    let report = tls_audit::engine::analyze_readers(vec![reader], &Default::default());
+    assert_eq!(report.stats.flows, report.flows.len() as u64);
+    assert!(report.stats.tls_flows <= report.stats.flows);
+    assert!(report.stats.mutual_tls_flows <= report.stats.tls_flows);
+    let json = tls_audit::report::render_json(&report);
+    let parsed: Result<serde_json::Value, _> = serde_json::from_str(&json);
+    assert!(parsed.is_ok(), "render_json produced invalid JSON");
+    let mut streamed = Vec::new();
+    assert!(tls_audit::report::write_json(&report, &mut streamed).is_ok());
+    assert!(
+        streamed == json.as_bytes(),
+        "write_json and render_json differ"
+    );
+    let table = tls_audit::report::render_table(&report);
+    // Wire strings (SNI, names, warnings) must reach a terminal escaped.
+    assert!(
+        !table.chars().any(|c| c.is_control() && c != '\n'),
+        "control character in the table: {table:?}"
+    );
+}
+
+/// One or more link-layer frames through one decoder.
+///
+/// `data[0] % 9` picks the link type from [`LINK_TYPES`]. If bit 7 of
+/// `data[0]` is clear the rest is one frame; if set, the rest is a sequence
+/// of frames each prefixed by a big-endian u16 length (so IPv4 fragments can
+/// meet in the reassembly pool).
+pub fn decode_frame(data: &[u8]) {
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
+    let link = LinkType(LINK_TYPES[usize::from(sel & 0x7f) % LINK_TYPES.len()]);
+    let mut decoder = Decoder::new();
+    let mut emit = |d: &tls_audit::decode::Decoded<'_>| {
+        if let L4::Tcp(t) = d.l4 {
+            assert!(t.payload_len as usize >= t.payload.len());
+        }
+    };
+    if sel & 0x80 == 0 {
+        decoder.decode(0, link, rest, &mut emit);
+    } else {
+        let mut r = rest;
+        let mut ts = 0i64;
+        while r.len() >= 2 {
+            let n = usize::from(u16::from_be_bytes([r[0], r[1]])).min(r.len() - 2);
+            decoder.decode(ts, link, &r[2..2 + n], &mut emit);
+            r = &r[2 + n..];
+            ts += 1_000_000;
+        }
+    }
+    let (reassembled, dropped) = decoder.defrag_stats();
+    let _ = (reassembled, dropped);
+}
+
+/// Both directions of a TLS connection, interleaved.
+///
+/// `data[0]`: bit 0 = picked up mid-stream ([`TlsSession::mid_stream`]),
+/// bits 1-2 = client hint (0/3 none, 1 = direction 0, 2 = direction 1).
+/// Then chunks: a header byte `h` (bit 0 = direction; bit 1 = a gap, whose
+/// size is the next big-endian u16; else data whose length is the next
+/// big-endian u16, cut to what is left).
+pub fn tls_stream(data: &[u8]) {
+    let Some((&mode, mut r)) = data.split_first() else {
+        return;
+    };
+    let hint = match (mode >> 1) & 3 {
+        1 => Some(0),
+        2 => Some(1),
+        _ => None,
+    };
+    let mut s = if mode & 1 == 1 {
+        TlsSession::mid_stream(hint)
+    } else {
+        TlsSession::new(hint)
+    };
+    while r.len() >= 3 {
+        let h = r[0];
+        let dir = usize::from(h & 1);
+        let n = usize::from(u16::from_be_bytes([r[1], r[2]]));
+        r = &r[3..];
+        if h & 2 != 0 {
+            s.gap(dir, n as u64);
+        } else {
+            let n = n.min(r.len());
+            s.feed(dir, &r[..n]);
+            r = &r[n..];
+        }
+        let _ = (s.is_decided(), s.is_broken(dir));
+        if let Some(c) = s.client_dir() {
+            assert!(c < 2);
+        }
+    }
+    let _ = mtls::decide(&s.facts);
+    let _ = mtls::resumed(&s.facts);
+    if let Some(ch) = &s.facts.client_hello {
+        check_ja4(ch);
+        let _ = tls_audit::tls::session::offered_resumption(ch);
+    }
+    if let Some(sh) = &s.facts.server_hello {
+        let _ = sh.is_tls13();
+    }
+}
+
+/// The handshake message parsers on a bare message body.
+pub fn hello(data: &[u8]) {
+    if let Some(ch) = ClientHello::parse(data) {
+        check_ja4(&ch);
+    }
+    if let Some(ch) = ClientHello::parse_sslv2(data) {
+        check_ja4(&ch);
+    }
+    if let Some(sh) = ServerHello::parse(data) {
+        let _ = sh.is_tls13();
+    }
+    for chain in [
+        messages::certificate_tls12(data),
+        messages::certificate_tls13(data),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        assert!(chain.len() <= messages::MAX_CHAIN);
+    }
+}
+
+fn check_ja4(ch: &ClientHello) {
+    let _ = ch.max_version();
+    for t in [Transport::Tcp, Transport::Quic, Transport::Dtls] {
+        let fp = ja4::ja4(ch, t);
+        // a_b_c, with b and c 12 hex digits (twelve zeros when empty)
+        let parts: Vec<&str> = fp.split('_').collect();
+        assert_eq!(parts.len(), 3, "ja4 {fp:?}");
+        // proto, 2-char version, d/i, 2+2 counts, 2 ALPN characters
+        assert!(parts[0].is_ascii() && parts[0].len() == 10, "ja4 {fp:?}");
+        for p in &parts[1..] {
+            assert!(
+                p.len() == 12 && p.bytes().all(|b| b.is_ascii_hexdigit()),
+                "ja4 {fp:?}"
+            );
+        }
+    }
+}
+
+/// One DER certificate.
+pub fn x509(data: &[u8]) {
+    let cert = tls_audit::x509::Certificate::from_der(data);
+    assert_eq!(cert.sha256.len(), 64);
+    let json = serde_json::to_string(&cert);
+    assert!(json.is_ok(), "certificate facts do not serialise");
+}
+
+/// Plaintext naming and underlay recognition.
+///
+/// `data[0..2]` = a port (big-endian), `data[2..4]` = how many of the
+/// remaining bytes are the client's (modulo their count + 1); the rest are
+/// the server's. The same bytes also go through the underlay classifiers
+/// with the port as both source and destination, and each way round.
+pub fn plaintext(data: &[u8]) {
+    if data.len() < 4 {
+        return;
+    }
+    let port = u16::from_be_bytes([data[0], data[1]]);
+    let rest = &data[4..];
+    let split = usize::from(u16::from_be_bytes([data[2], data[3]])) % (rest.len() + 1);
+    let (client, server) = rest.split_at(split);
+    let _ = tls_audit::plaintext::detect(client, server, port);
+    let _ = tls_audit::plaintext::upgrade_requested(client);
+    let _ = tls_audit::plaintext::upgrade_requested(rest);
+    let other = u16::from_be_bytes([data[2], data[3]]);
+    for (p1, p2) in [(port, port), (other, port), (port, other)] {
+        let _ = underlay::classify_udp(p1, p2, rest);
+        let _ = underlay::classify_tcp(p1, p2);
+    }
+    for kind in UNDERLAYS {
+        if let Some(off) = underlay::inner_ethernet_offset(kind, rest) {
+            // documented: a full Ethernet header is left after the offset
+            assert!(
+                off + 14 <= rest.len(),
+                "{kind:?} offset {off} of {}",
+                rest.len()
+            );
+        }
+    }
+    let _ = underlay::weave_handshake_encrypted(rest);
+}
+
+/// One direction's TCP reassembly, driven by operations decoded from the input.
+///
+/// `data[0..2]` = the byte cap (big-endian u16). Then operations, by
+/// `op % 6`: 0 SYN (seq u32, payload length u8, payload), 1 SYN-ACK (ack
+/// u32), 2 segment (seq u32, length u16, payload), 3 ACK (ack u32),
+/// 4 flush, 5 close. Lengths are cut to what is left.
+///
+/// Invariants: data delivered never exceeds the cap; nothing is delivered
+/// after `close`; the offset never goes backwards and never trails what was
+/// emitted; while under the cap and open, data + gaps emitted equal the offset.
+pub fn reassembly(data: &[u8]) {
+    if data.len() < 2 {
+        return;
+    }
+    let cap = usize::from(u16::from_be_bytes([data[0], data[1]]));
+    let mut r = Reassembler::new(cap);
+    let mut rest = &data[2..];
+    let mut delivered: u64 = 0;
+    let mut emitted: u64 = 0;
+    let mut closed = false;
+    let mut last_offset = 0u64;
+
+    fn u32_at(b: &mut &[u8]) -> u32 {
+        let mut v = [0u8; 4];
+        let n = b.len().min(4);
+        v[..n].copy_from_slice(&b[..n]);
+        *b = &b[n..];
+        u32::from_be_bytes(v)
+    }
+    fn take<'a>(b: &mut &'a [u8], n: usize) -> &'a [u8] {
+        let n = n.min(b.len());
+        let (h, t) = b.split_at(n);
+        *b = t;
+        h
+    }
+
+    while let Some((&op, tail)) = rest.split_first() {
+        rest = tail;
+        let mut got_data = 0u64;
+        let mut got_gap = 0u64;
+        {
+            let mut sink = |c: Chunk<'_>| match c {
+                Chunk::Data(d) => {
+                    assert!(!d.is_empty(), "empty data chunk");
+                    got_data += d.len() as u64;
+                }
+                Chunk::Gap(n) => {
+                    assert!(n > 0, "empty gap");
+                    got_gap += n;
+                }
+            };
+            match op % 6 {
+                0 => {
+                    let seq = u32_at(&mut rest);
+                    let n = take(&mut rest, 1).first().copied().unwrap_or(0);
+                    let payload = take(&mut rest, usize::from(n));
+                    r.syn(seq, payload);
+                }
+                1 => {
+                    let ack = u32_at(&mut rest);
+                    r.syn_acked(ack, &mut sink);
+                }
+                2 => {
+                    let seq = u32_at(&mut rest);
+                    let len = take(&mut rest, 2);
+                    let n = match len {
+                        [a, b] => usize::from(u16::from_be_bytes([*a, *b])),
+                        [a] => usize::from(*a),
+                        _ => 0,
+                    };
+                    let payload = take(&mut rest, n);
+                    r.segment(seq, payload, &mut sink);
+                }
+                3 => {
+                    let ack = u32_at(&mut rest);
+                    r.acked(ack, &mut sink);
+                }
+                4 => r.flush(&mut sink),
+                _ => {
+                    r.close();
+                    closed = true;
+                }
+            }
+        }
+        if closed {
+            assert_eq!(got_data, 0, "data delivered after close");
+        }
+        delivered += got_data;
+        emitted += got_data + got_gap;
+        assert!(delivered <= cap as u64, "delivered {delivered} > cap {cap}");
+        let off = r.offset();
+        assert!(
+            off >= last_offset,
+            "offset went back: {last_offset} -> {off}"
+        );
+        last_offset = off;
+        assert!(emitted <= off, "emitted {emitted} beyond offset {off}");
+        if !closed && off < cap as u64 {
+            assert_eq!(emitted, off, "bytes lost below the cap");
+        }
+        if r.is_done() && !closed {
+            assert!(off >= cap as u64);
+        }
+    }
+}
