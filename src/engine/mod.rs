@@ -39,7 +39,7 @@ pub struct Analyzer<S: FlowSink> {
 /// the table can be written while the table is borrowed.
 struct Output<S> {
     sink: S,
-    certs: certs::CertCache,
+    caches: record::Caches,
     linker: resumption::Linker,
     stats: Stats,
     oversized_messages: u64,
@@ -54,7 +54,7 @@ impl<S: FlowSink> Analyzer<S> {
             table: FlowTable::new(cfg.flows),
             out: Output {
                 sink,
-                certs: certs::CertCache::default(),
+                caches: record::Caches::default(),
                 linker: resumption::Linker::default(),
                 stats: Stats::default(),
                 oversized_messages: 0,
@@ -270,8 +270,8 @@ impl<S: FlowSink> Output<S> {
         let AppState::Tls(s) = &mut flow.app.state else {
             return;
         };
-        self.certs.intern(&mut s.facts.server_chain);
-        self.certs.intern(&mut s.facts.client_chain);
+        self.caches.certs.intern(&mut s.facts.server_chain);
+        self.caches.certs.intern(&mut s.facts.client_chain);
         s.shrink();
         let verdict = crate::tls::mtls::decide(&s.facts);
         let link = resumption::Link::of(origin.server, &s.facts);
@@ -305,7 +305,7 @@ impl<S: FlowSink> Output<S> {
         {
             self.oversized_messages += 1;
         }
-        let mut rec = record::build(&flow, exit, &mut self.certs);
+        let mut rec = record::build(&flow, exit, &mut self.caches);
         if let (Some(s), Some(tls)) = (flow.app.tls(), rec.tls.as_mut()) {
             let origin = origin_of(&flow);
             let link = resumption::Link::of(origin.server, &s.facts);

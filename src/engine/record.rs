@@ -12,8 +12,17 @@ use crate::tls::{TlsSession, ja4, mtls, names};
 use super::analysis::{AppState, FlowAnalysis};
 use super::certs::CertCache;
 
+/// What record building reuses across flows.
+#[derive(Default)]
+pub struct Caches {
+    /// Certificate facts by DER.
+    pub certs: CertCache,
+    /// JA4 by ClientHello shape.
+    pub ja4: ja4::Ja4Cache,
+}
+
 /// Build the record of a finished flow.
-pub fn build(flow: &Flow<FlowAnalysis>, exit: Exit, certs: &mut CertCache) -> FlowRecord {
+pub fn build(flow: &Flow<FlowAnalysis>, exit: Exit, caches: &mut Caches) -> FlowRecord {
     let (client, role_source) = flow.client_side();
     let server = client ^ 1;
     let ep = |s: Side| {
@@ -25,7 +34,7 @@ pub fn build(flow: &Flow<FlowAnalysis>, exit: Exit, certs: &mut CertCache) -> Fl
     };
     let payload: u64 = flow.bytes.iter().sum();
     let server_port = flow.key.endpoint(server).port();
-    let (protection, app_protocol, tls) = classify(flow, client, server_port, payload, certs);
+    let (protection, app_protocol, tls) = classify(flow, client, server_port, payload, caches);
     FlowRecord {
         transport: match flow.key.proto {
             6 => "tcp",
@@ -71,7 +80,7 @@ fn classify(
     client: Side,
     server_port: u16,
     payload: u64,
-    certs: &mut CertCache,
+    caches: &mut Caches,
 ) -> Classified {
     let app = &flow.app;
     if let Some(u) = app.underlay {
@@ -94,7 +103,7 @@ fn classify(
     match &app.state {
         AppState::Tls(s) => {
             let prelude = app.prelude_protocol.map(|p| p.as_str().to_string());
-            let mut rec = tls_record(s, app.starttls, certs);
+            let mut rec = tls_record(s, app.starttls, caches);
             let capped = flow
                 .tcp
                 .as_ref()
@@ -123,7 +132,7 @@ fn classify(
     }
 }
 
-fn tls_record(s: &TlsSession, starttls: bool, certs: &mut CertCache) -> TlsRecord {
+fn tls_record(s: &TlsSession, starttls: bool, caches: &mut Caches) -> TlsRecord {
     let f = &s.facts;
     let ch = f.client_hello.as_ref();
     let sh = f.server_hello.as_ref();
@@ -159,10 +168,10 @@ fn tls_record(s: &TlsSession, starttls: bool, certs: &mut CertCache) -> TlsRecor
         mutual_evidence: verdict.evidence.map(kebab),
         mutual_unknown_reason: verdict.unknown.map(kebab),
         mutual_inference: verdict.inference.clone().map(MutualInference::FlightSize),
-        server_chain: certs.facts(&f.server_chain),
-        client_chain: certs.facts(&f.client_chain),
+        server_chain: caches.certs.facts(&f.server_chain),
+        client_chain: caches.certs.facts(&f.client_chain),
         certificates_encrypted: sh.is_some_and(|h| h.is_tls13()),
-        ja4: ch.map(|c| ja4::ja4(c, ja4::Transport::Tcp)),
+        ja4: ch.map(|c| caches.ja4.get(c, ja4::Transport::Tcp)),
         versions_offered: ch
             .map(|c| {
                 if c.supported_versions.is_empty() {

@@ -2,7 +2,47 @@
 //! `technical_details/JA4.md` upstream). JA4S and JA4X are under the FoxIO
 //! License, which restricts commercial use, and are deliberately absent.
 
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+
 use super::hello::{ClientHello, ext, is_grease};
+
+/// Fingerprints already computed, keyed by a randomly seeded 64-bit hash of
+/// exactly the fields JA4 reads. Clients repeat the same ClientHello shape
+/// over and over, and hashing the fields is far cheaper than JA4's sorting,
+/// formatting and SHA-256. Bounded; reset when full.
+#[derive(Default)]
+pub struct Ja4Cache {
+    seen: HashMap<u64, String>,
+    seed: foldhash::fast::RandomState,
+}
+
+impl Ja4Cache {
+    /// Entries kept before the cache starts over.
+    const MAX: usize = 4096;
+
+    /// The JA4 of `ch`, computed once per distinct shape.
+    pub fn get(&mut self, ch: &ClientHello, transport: Transport) -> String {
+        let key = self.seed.hash_one((
+            transport as u8,
+            ch.legacy_version,
+            &ch.cipher_suites,
+            &ch.extensions,
+            &ch.supported_versions,
+            &ch.signature_algorithms,
+            ch.alpn.first(),
+        ));
+        if let Some(j) = self.seen.get(&key) {
+            return j.clone();
+        }
+        let j = ja4(ch, transport);
+        if self.seen.len() >= Self::MAX {
+            self.seen.clear();
+        }
+        self.seen.insert(key, j.clone());
+        j
+    }
+}
 
 /// The transport the ClientHello travelled on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,10 +167,12 @@ fn truncated_sha256(s: &str, empty: bool) -> String {
     if empty {
         return "000000000000".into();
     }
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let d = ring::digest::digest(&ring::digest::SHA256, s.as_bytes());
     let mut out = String::with_capacity(12);
     for b in &d.as_ref()[..6] {
-        out.push_str(&format!("{b:02x}"));
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 0xf)] as char);
     }
     out
 }
@@ -163,6 +205,26 @@ mod tests {
         assert_eq!(
             ja4(&ch, Transport::Tcp),
             "t13d1516h2_8daaf6152771_e5627efa2ab1"
+        );
+    }
+
+    #[test]
+    fn the_cache_gives_what_ja4_gives() {
+        let mut cache = Ja4Cache::default();
+        let mut ch = ClientHello {
+            legacy_version: 0x0303,
+            cipher_suites: vec![0x1301, 0xc02f],
+            extensions: vec![0, 16, 43],
+            alpn: vec![b"h2".to_vec()],
+            ..ClientHello::default()
+        };
+        assert_eq!(cache.get(&ch, Transport::Tcp), ja4(&ch, Transport::Tcp));
+        assert_eq!(cache.get(&ch, Transport::Tcp), ja4(&ch, Transport::Tcp));
+        ch.alpn = vec![b"http/1.1".to_vec()];
+        assert_eq!(cache.get(&ch, Transport::Tcp), ja4(&ch, Transport::Tcp));
+        assert_ne!(
+            cache.get(&ch, Transport::Quic),
+            cache.get(&ch, Transport::Tcp)
         );
     }
 
