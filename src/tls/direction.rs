@@ -103,8 +103,21 @@ impl Direction {
         if data.is_empty() {
             return;
         }
-        self.buf.extend_from_slice(data);
-        self.drain(on);
+        if self.buf.is_empty() {
+            // The common case: parse straight from the segment and keep
+            // only an unfinished record's bytes.
+            let used = self.drain(data, on);
+            self.buf.extend_from_slice(&data[used..]);
+        } else {
+            let mut buf = std::mem::take(&mut self.buf);
+            buf.extend_from_slice(data);
+            let used = self.drain(&buf, on);
+            buf.drain(..used);
+            self.buf = buf;
+        }
+        if self.mode == Mode::Broken {
+            self.buf = Vec::new();
+        }
     }
 
     /// The capture lost `n` bytes of this direction.
@@ -125,10 +138,12 @@ impl Direction {
         self.mode = Mode::Resync;
     }
 
-    fn drain(&mut self, on: &mut dyn FnMut(Event<'_>) -> Option<bool>) {
+    /// Parse what `input` holds; returns how many bytes were used (the rest
+    /// is an unfinished record or header to keep for the next segment).
+    fn drain(&mut self, input: &[u8], on: &mut dyn FnMut(Event<'_>) -> Option<bool>) -> usize {
         let mut at = 0;
         loop {
-            let rest = &self.buf[at..];
+            let rest = &input[at..];
             if rest.is_empty() {
                 break;
             }
@@ -212,8 +227,7 @@ impl Direction {
                             self.encrypted = enc;
                         }
                         if wanted {
-                            let body = rest[5..5 + body_len].to_vec();
-                            self.plaintext_record(h.content_type, &body, on);
+                            self.plaintext_record(h.content_type, &rest[5..5 + body_len], on);
                             at += 5 + body_len;
                         } else {
                             // Skip the body without keeping it.
@@ -222,14 +236,14 @@ impl Direction {
                                 at += 5 + body_len;
                             } else {
                                 self.skip = body_len - have;
-                                at = self.buf.len();
+                                at = input.len();
                             }
                         }
                     }
                 },
             }
         }
-        self.buf.drain(..at.min(self.buf.len()));
+        at.min(input.len())
     }
 
     fn plaintext_record(
