@@ -45,10 +45,7 @@ pub fn build(flow: &Flow<FlowAnalysis>, exit: Exit, caches: &mut Caches) -> Flow
         .into(),
         client: ep(client),
         server: ep(server),
-        role_source: serde_json::to_value(role_source)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
+        role_source: role_source.as_str().into(),
         first_seen: format_ts(flow.first_seen),
         last_seen: format_ts(flow.last_seen),
         packets: flow.packets.iter().sum(),
@@ -165,8 +162,8 @@ fn tls_record(s: &TlsSession, starttls: bool, caches: &mut Caches) -> TlsRecord 
         resumed: mtls::resumed(f),
         client_cert_requested: verdict.client_cert_requested,
         mutual: verdict.mutual,
-        mutual_evidence: verdict.evidence.map(kebab),
-        mutual_unknown_reason: verdict.unknown.map(kebab),
+        mutual_evidence: verdict.evidence.map(|e| e.as_str().into()),
+        mutual_unknown_reason: verdict.unknown.map(|u| u.as_str().into()),
         mutual_inference: verdict.inference.clone().map(MutualInference::FlightSize),
         server_chain: caches.certs.facts(&f.server_chain),
         client_chain: caches.certs.facts(&f.client_chain),
@@ -203,11 +200,4 @@ fn tls_record(s: &TlsSession, starttls: bool, caches: &mut Caches) -> TlsRecord 
             .flatten(),
         notes,
     }
-}
-
-fn kebab<T: serde::Serialize>(v: T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }

@@ -58,8 +58,7 @@ impl FlowKey {
 }
 
 /// How the client was told apart from the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RoleSource {
     /// The side that sent the SYN.
     Syn,
@@ -107,6 +106,17 @@ pub struct Flow<A> {
     pub truncated: bool,
     /// What the layers above keep.
     pub app: A,
+}
+
+impl RoleSource {
+    /// The report's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoleSource::Syn => "syn",
+            RoleSource::ClientHello => "client-hello",
+            RoleSource::Port => "port",
+        }
+    }
 }
 
 impl<A> Flow<A> {

@@ -25,8 +25,7 @@ use super::session::TlsFacts;
 const MIN_CERTIFICATE_EXTRA: u16 = 64;
 
 /// The evidence behind a client-authentication verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Evidence {
     /// A non-empty client Certificate message was seen in cleartext.
     ObservedClientCertificate,
@@ -40,9 +39,21 @@ pub enum Evidence {
     EncryptedFlightSize,
 }
 
+impl Evidence {
+    /// The report's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Evidence::ObservedClientCertificate => "observed-client-certificate",
+            Evidence::ObservedEmptyClientCertificate => "observed-empty-client-certificate",
+            Evidence::ObservedNoClientCertificate => "observed-no-client-certificate",
+            Evidence::ObservedNoCertificateRequest => "observed-no-certificate-request",
+            Evidence::EncryptedFlightSize => "encrypted-flight-size",
+        }
+    }
+}
+
 /// Why client authentication could not be decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unknown {
     /// The capture does not contain the handshake.
     HandshakeNotSeen,
@@ -54,6 +65,19 @@ pub enum Unknown {
     NoClientFlight,
     /// TLS 1.3: the flight sizes fit no rule (padding, unknown suite).
     FlightAmbiguous,
+}
+
+impl Unknown {
+    /// The report's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unknown::HandshakeNotSeen => "handshake-not-seen",
+            Unknown::HandshakeIncomplete => "handshake-incomplete",
+            Unknown::Resumed => "resumed",
+            Unknown::NoClientFlight => "no-client-flight",
+            Unknown::FlightAmbiguous => "flight-ambiguous",
+        }
+    }
 }
 
 /// The numbers a TLS 1.3 inference used.
