@@ -384,20 +384,6 @@ fn transport_from_bytes(ip_number: IpNumber, bytes: &[u8]) -> Result<L4<'_>, Dec
     }
 }
 
-impl Underlay {
-    /// The report's name for an underlay.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Underlay::Esp => "esp",
-            Underlay::WireGuard => "wireguard",
-            Underlay::Vxlan => "vxlan",
-            Underlay::Geneve => "geneve",
-            Underlay::WeaveSleeve => "weave-sleeve",
-            Underlay::WeaveControl => "weave-control",
-        }
-    }
-}
-
 impl Decoder {
     /// IPv4 datagrams (reassembled, dropped).
     pub fn defrag_stats(&self) -> (u64, u64) {

@@ -185,6 +185,20 @@ fn is_wireguard(src_port: u16, dst_port: u16, payload: &[u8]) -> bool {
     }
 }
 
+impl Underlay {
+    /// The report's name for an underlay.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Underlay::Esp => "esp",
+            Underlay::WireGuard => "wireguard",
+            Underlay::Vxlan => "vxlan",
+            Underlay::Geneve => "geneve",
+            Underlay::WeaveSleeve => "weave-sleeve",
+            Underlay::WeaveControl => "weave-control",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Underlay::*;

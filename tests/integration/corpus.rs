@@ -9,7 +9,7 @@ use serde_json::Value;
 use tls_audit::engine::{self, Config};
 use tls_audit::report::model::{FlowRecord, Report};
 
-use crate::support;
+use crate::support::{self, ep};
 
 /// One field compared for one session.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -229,14 +229,6 @@ fn find_flow<'a>(report: &'a Report, s: &Value) -> Option<&'a FlowRecord> {
     });
     let first = same.clone().next();
     same.find(|f| f.tls.is_some()).or(first)
-}
-
-fn ep(ip: &str, port: u16) -> String {
-    if ip.contains(':') {
-        format!("[{ip}]:{port}")
-    } else {
-        format!("{ip}:{port}")
-    }
 }
 
 fn opt(v: &Value) -> String {

@@ -9,7 +9,7 @@ use tls_audit::engine::{self, Config};
 use tls_audit::report::model::{FlowRecord, Report};
 
 use crate::corpus::{Tally, compare_case};
-use crate::support;
+use crate::support::{self, ep};
 
 /// What a directory check covered.
 pub struct Checked {
@@ -130,13 +130,6 @@ fn oracle_wrong_on_resumption(exp: &Value, session: &str, ours: &str) -> bool {
 
 fn find<'a>(report: &'a Report, client: &str, server: &str) -> Option<&'a FlowRecord> {
     report.flows.iter().find(|f| {
-        let ep = |ip: &str, port: u16| {
-            if ip.contains(':') {
-                format!("[{ip}]:{port}")
-            } else {
-                format!("{ip}:{port}")
-            }
-        };
         ep(&f.client.ip, f.client.port) == client && ep(&f.server.ip, f.server.port) == server
     })
 }

@@ -16,6 +16,15 @@ pub fn shared() -> Option<PathBuf> {
         .then_some(p)
 }
 
+/// `ip:port` as tshark_facts and the fixtures spell endpoints (IPv6 in brackets).
+pub fn ep(ip: &str, port: u16) -> String {
+    if ip.contains(':') {
+        format!("[{ip}]:{port}")
+    } else {
+        format!("{ip}:{port}")
+    }
+}
+
 /// A classic pcap file (microsecond timestamps, Ethernet) built in memory.
 #[derive(Default)]
 pub struct PcapWriter {
