@@ -6,8 +6,9 @@
 //! recognition) → `flow` (bidirectional flow table, bounded TCP reassembly) →
 //! `tls` (records, handshake messages, per-flow TLS state) / `plaintext`
 //! (naming cleartext protocols) → `x509` (certificate facts) → `report`
-//! (the `tls-audit/report/v1` model and its renderers); `verify` checks the
-//! facts against the rules (so far: SPIFFE IDs and X509-SVIDs).
+//! (the `tls-audit/report/v1` model and its renderers); `verify` turns the
+//! facts into findings under a policy, naming pods from an `inventory`
+//! (a cluster snapshot).
 //!
 //! `engine` ties them together; `cli` is the command-line edge.
 //!
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod decode;
 pub mod engine;
 pub mod flow;
+pub mod inventory;
 pub mod plaintext;
 pub mod report;
 pub mod tls;

@@ -2,7 +2,8 @@
 
 /// The report was written and every input was read completely.
 pub const OK: i32 = 0;
-/// Reserved: findings at or above `--fail-on` (verification gate).
+/// The report was written, and it holds an unwaived finding at or above
+/// `--fail-on` (the CI gate). Takes precedence over `PARTIAL`.
 pub const FINDINGS: i32 = 1;
 /// The command line was wrong (clap's own usage errors use 2 as well).
 pub const USAGE: i32 = 2;
@@ -13,3 +14,6 @@ pub const INPUT: i32 = 3;
 pub const PARTIAL: i32 = 4;
 /// The report could not be written.
 pub const OUTPUT: i32 = 5;
+/// A policy, cluster snapshot or trust bundle could not be read or is
+/// invalid; nothing was analysed.
+pub const CONFIG: i32 = 6;

@@ -2,6 +2,7 @@
 //! in the library; this module only wires it to files and the terminal.
 
 pub mod exit;
+mod verification;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::engine::{self, Config};
 use crate::flow::FlowConfig;
 use crate::report::{self, Report};
+use crate::verify;
 
 /// Transit-encryption auditor: decides from captured packets whether
 /// traffic is TLS, mutual TLS, and sound. Keeps handshake metadata only.
@@ -23,8 +25,13 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Analyse pcap/pcapng captures (several are merged in time order; `-` reads stdin).
+    /// Analyse pcap/pcapng captures (several are merged in time order; `-` reads stdin)
+    /// and verify them against a policy.
     Analyze(AnalyzeArgs),
+    /// Print or check a verification policy.
+    Policy(verification::PolicyArgs),
+    /// List the verification rules.
+    Rules,
 }
 
 #[derive(Debug, clap::Args)]
@@ -47,6 +54,8 @@ struct AnalyzeArgs {
     /// Seconds without a packet after which a flow is finished.
     #[arg(long, default_value_t = 300)]
     idle_timeout: u64,
+    #[command(flatten)]
+    verify: verification::VerifyArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -71,6 +80,8 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Analyze(args) => analyze(args),
+        Command::Policy(args) => verification::policy_command(&args),
+        Command::Rules => verification::rules_command(),
     }
 }
 
@@ -84,6 +95,13 @@ fn analyze(args: AnalyzeArgs) -> i32 {
                 .saturating_mul(1_000_000_000),
             ..FlowConfig::default()
         },
+    };
+    let (verifier, info) = match verification::load(&args.verify) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("tls-audit: {e}");
+            return exit::CONFIG;
+        }
     };
     let readers = match engine::open_all(&args.captures) {
         Ok(r) => r,
@@ -101,8 +119,18 @@ fn analyze(args: AnalyzeArgs) -> i32 {
             return exit::OUTPUT;
         }
     };
-    let (report, spill) = engine::run(readers, &cfg, spill);
-    let flows = match spill.into_spilled() {
+    let sink = verify::VerifyingSink {
+        verifier,
+        inner: spill,
+    };
+    let (mut report, sink) = engine::run(readers, &cfg, sink);
+    let (_, _, collected) = sink.verifier.finish();
+    let (verification, findings, warnings) = verify::conclude(collected, info);
+    let failed = verification.gate.as_deref() == Some("fail");
+    report.verification = Some(verification);
+    report.findings = findings;
+    report.warnings.extend(warnings);
+    let flows = match sink.inner.into_spilled() {
         Ok(f) => f,
         Err(e) => {
             eprintln!("tls-audit: cannot write the temporary file: {e}");
@@ -122,9 +150,10 @@ fn analyze(args: AnalyzeArgs) -> i32 {
         && (std::io::stderr().is_terminal() || format == Format::Json)
     {
         eprintln!(
-            "tls-audit: {} flows ({} TLS) written to {}",
+            "tls-audit: {} flows ({} TLS), {} findings written to {}",
             report.stats.flows,
             report.stats.tls_flows,
+            report.findings.len(),
             path.display()
         );
     }
@@ -134,11 +163,13 @@ fn analyze(args: AnalyzeArgs) -> i32 {
             eprintln!("tls-audit: warning: {}", report::sanitize(&w.message));
         }
     }
-    exit_code(&report)
+    exit_code(&report, failed)
 }
 
-fn exit_code(report: &Report) -> i32 {
-    if report.inputs.iter().all(|i| i.complete) {
+fn exit_code(report: &Report, gate_failed: bool) -> i32 {
+    if gate_failed {
+        exit::FINDINGS
+    } else if report.inputs.iter().all(|i| i.complete) {
         exit::OK
     } else {
         exit::PARTIAL

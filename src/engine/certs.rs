@@ -15,7 +15,7 @@ const MAX_CACHED: usize = 4096;
 /// that sent a certificate shares one copy of its facts.
 #[derive(Default)]
 pub struct CertCache {
-    by_der: HashMap<Vec<u8>, Arc<Certificate>, foldhash::fast::RandomState>,
+    by_der: HashMap<Arc<[u8]>, Arc<Certificate>, foldhash::fast::RandomState>,
 }
 
 impl CertCache {
@@ -24,11 +24,15 @@ impl CertCache {
         if let Some(c) = self.by_der.get(der) {
             return Arc::clone(c);
         }
-        let c = Arc::new(Certificate::from_der(der));
+        let bytes: Arc<[u8]> = Arc::from(der);
+        let c = Arc::new(Certificate {
+            der: Some(Arc::clone(&bytes)),
+            ..Certificate::from_der(der)
+        });
         if self.by_der.len() >= MAX_CACHED {
             self.by_der.clear();
         }
-        self.by_der.insert(der.to_vec(), Arc::clone(&c));
+        self.by_der.insert(bytes, Arc::clone(&c));
         c
     }
 }

@@ -122,6 +122,8 @@ impl<S: FlowSink> Analyzer<S> {
             inputs,
             stats,
             warnings,
+            verification: None,
+            findings: Vec::new(),
             flows: Vec::new(),
         };
         (report, self.out.sink)

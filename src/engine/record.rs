@@ -3,6 +3,7 @@
 use crate::capture::format_ts;
 use crate::decode::Underlay;
 use crate::flow::{Exit, Flow, Side};
+use crate::plaintext::AppProtocol;
 use crate::report::model::{
     AlertRecord, Endpoint, FlowRecord, MutualInference, TcpRecord, TlsRecord,
 };
@@ -30,6 +31,8 @@ pub fn build(flow: &Flow<FlowAnalysis>, exit: Exit, caches: &mut Caches) -> Flow
         Endpoint {
             ip: a.ip().to_string(),
             port: a.port(),
+            pod: None,
+            node: None,
         }
     };
     let payload: u64 = flow.bytes.iter().sum();
@@ -114,14 +117,13 @@ fn classify(
             ("tls", prelude, Some(Box::new(rec)))
         }
         _ if payload == 0 => ("unknown", None, None),
-        AppState::Plaintext | AppState::Empty => {
-            let named = app.name_cleartext(Some(client), server_port);
-            ("plaintext", named.map(|p| p.as_str().to_string()), None)
-        }
-        AppState::Probing => {
-            // Mid-stream bytes that never showed a TLS record: cleartext only
-            // if we can name it, otherwise we do not know.
+        // Bytes that never showed a TLS record: cleartext only if we can
+        // name the protocol; SSH is named but encrypted; otherwise we do not
+        // know (a private encrypted protocol looks the same as binary
+        // cleartext).
+        AppState::Plaintext | AppState::Empty | AppState::Probing => {
             match app.name_cleartext(Some(client), server_port) {
+                Some(AppProtocol::Ssh) => ("ssh", Some("ssh".into()), None),
                 Some(p) => ("plaintext", Some(p.as_str().to_string()), None),
                 None => ("unknown", None, None),
             }

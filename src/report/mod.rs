@@ -1,5 +1,6 @@
 //! The report: its model (`tls-audit/report/v1`) and how it is rendered.
 
+mod finding;
 pub mod model;
 mod table;
 

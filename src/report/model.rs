@@ -7,6 +7,10 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::finding::{
+    AppliedWaiver, Exempted, Finding, InventorySource, NotChecked, PodRef, PolicySource, Severity,
+    Subject, TrustBundleSource, Verification, WaiverStatus,
+};
 use crate::x509::Certificate;
 
 /// The schema identifier written in every report.
@@ -25,6 +29,13 @@ pub struct Report {
     pub stats: Stats,
     /// Things a reader should know about the completeness of the analysis.
     pub warnings: Vec<Warning>,
+    /// What verification ran with and could not check; null when the
+    /// report holds facts only (library use without a policy).
+    #[serde(default)]
+    pub verification: Option<Verification>,
+    /// Findings, most severe first.
+    #[serde(default)]
+    pub findings: Vec<Finding>,
     /// One entry per flow, in order of first packet.
     pub flows: Vec<FlowRecord>,
 }
@@ -99,6 +110,13 @@ pub struct Endpoint {
     pub ip: String,
     /// Port (0 for protocols without ports).
     pub port: u16,
+    /// The pod at this address when the flow was captured (with `--pods`);
+    /// absent when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<PodRef>,
+    /// The node, when the address is a node's (with `--nodes`); absent when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// One flow.
@@ -120,7 +138,9 @@ pub struct FlowRecord {
     pub packets: u64,
     /// Transport payload bytes in both directions.
     pub bytes: u64,
-    /// `tls`, `plaintext`, `ipsec`, `wireguard`, `overlay` or `unknown`.
+    /// `tls`; `plaintext` (a cleartext protocol tls-audit can name);
+    /// `ssh`; `ipsec`, `wireguard`, `overlay`; or `unknown` (payload that is
+    /// neither TLS nor a protocol tls-audit can name: encryption unproven).
     pub protection: String,
     /// The application protocol, where named (`http/1.1`, `postgres`, `smtp`, `vxlan`...).
     pub app_protocol: Option<String>,

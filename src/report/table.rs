@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use super::model::{FlowRecord, Report};
+use super::model::{FlowRecord, Report, Severity};
 
 const HEADER: [&str; 7] = [
     "CLIENT",
@@ -59,6 +59,7 @@ impl TableWriter {
             "\n{} flows ({} TLS, {} mutual TLS) in {} packets\n",
             s.flows, s.tls_flows, s.mutual_tls_flows, s.packets
         );
+        findings(r, &mut out);
         for w in &r.warnings {
             let _ = writeln!(out, "warning: {}", sanitize(&w.message));
         }
@@ -77,6 +78,80 @@ impl TableWriter {
         let mut l = l.trim_end().to_string();
         l.push('\n');
         l
+    }
+}
+
+/// The findings, one line each, and the verdict.
+fn findings(r: &Report, out: &mut String) {
+    let Some(v) = &r.verification else {
+        return;
+    };
+    if !r.findings.is_empty() {
+        out.push_str("\nFINDINGS\n");
+    }
+    for f in &r.findings {
+        let waived = if f.waived.is_some() { " (waived)" } else { "" };
+        let count = match f.occurrences {
+            1 => String::new(),
+            n => format!(" [{n} flows]"),
+        };
+        let _ = writeln!(
+            out,
+            "{:<8}  {:<22}  {}{count}{waived}",
+            f.severity.as_str().to_uppercase(),
+            f.rule,
+            sanitize(&f.message)
+        );
+    }
+    let counts: Vec<String> = Severity::ALL
+        .iter()
+        .rev()
+        .filter_map(|s| {
+            let n = v.counts.get(s.as_str()).copied().unwrap_or(0);
+            (n > 0).then(|| format!("{n} {}", s.as_str()))
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "\n{} findings{}{}",
+        r.findings.len(),
+        if counts.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", counts.join(", "))
+        },
+        if v.waived > 0 {
+            format!(", {} waived", v.waived)
+        } else {
+            String::new()
+        }
+    );
+    // One line per reason and flow count: "certificates-encrypted" alone
+    // concerns every certificate rule.
+    let mut groups: Vec<(&str, u64, Vec<&str>)> = Vec::new();
+    for n in &v.not_checked {
+        match groups
+            .iter_mut()
+            .find(|g| g.0 == n.reason && g.1 == n.flows)
+        {
+            Some(g) => g.2.push(&n.rule),
+            None => groups.push((&n.reason, n.flows, vec![&n.rule])),
+        }
+    }
+    for (reason, flows, rules) in groups {
+        let _ = writeln!(
+            out,
+            "not checked ({reason}, {flows} flows): {}",
+            rules.join(", ")
+        );
+    }
+    if let (Some(gate), Some(on)) = (&v.gate, v.fail_on) {
+        let _ = writeln!(
+            out,
+            "gate --fail-on {}: {}",
+            on.as_str(),
+            gate.to_uppercase()
+        );
     }
 }
 

@@ -1,5 +1,70 @@
-//! Verification: facts become findings. This first part checks SPIFFE IDs
-//! and X509-SVID certificates against the SPIFFE specifications; the rules
-//! that turn them into report findings (`TA-SVID-INVALID`, ...) build on it.
+//! Verification: facts become findings.
+//!
+//! Each finished flow record passes through a [`Verifier`] (as a
+//! [`VerifyingSink`] in front of the engine's sink). It names the pods at
+//! both ends from a cluster snapshot, runs the flow rules (`flow_rules`:
+//! plaintext, mutual TLS, version, cipher) and the certificate rules
+//! (`cert_rules`: validity at capture time, key and signature strength,
+//! chain, lifetime, SPIFFE), and collects findings (`collect`: one finding
+//! per rule, subject and evidence kind, counted; waivers; bounded). Rules
+//! are catalogued in `rules` and documented in `docs/rules/`; the policy
+//! (`policy`, `selector`) sets thresholds, scopes and waivers.
+//!
+//! Certificates are judged at the time their flow was captured, not when
+//! the report is made; waivers are judged at the time the report is made.
 
+mod cert_rules;
+pub mod chain;
+pub mod cipher;
+mod collect;
+mod flow_rules;
+pub mod policy;
+pub mod rules;
+pub mod selector;
 pub mod spiffe;
+mod summary;
+#[cfg(test)]
+mod tests;
+mod verifier;
+
+pub use collect::{Collected, MAX_FINDINGS};
+pub use policy::{DEFAULT_POLICY, Policy, PolicyError};
+pub use summary::{RunInfo, conclude, policy_digest};
+pub use verifier::{Verifier, VerifyingSink, format_time, parse_time};
+
+use crate::capture::CaptureError;
+use crate::engine::{self, Config, MemorySink};
+use crate::report::Report;
+
+/// Analyse captures in memory and verify every flow: the library's
+/// counterpart of `tls-audit analyze` (which spills flows to disk instead).
+///
+/// ```no_run
+/// use tls_audit::verify::{self, Policy, RunInfo, Verifier};
+/// # let info: RunInfo = todo!();
+/// let verifier = Verifier::new(Policy::default(), None, None, info.now);
+/// let report = verify::analyze_files(&["capture.pcap"], &Default::default(), verifier, info)?;
+/// for f in &report.findings {
+///     println!("{} {}", f.rule, f.message);
+/// }
+/// # Ok::<(), tls_audit::capture::CaptureError>(())
+/// ```
+pub fn analyze_files<T: AsRef<str>>(
+    paths: &[T],
+    cfg: &Config,
+    verifier: Verifier,
+    info: RunInfo,
+) -> Result<Report, CaptureError> {
+    let sink = VerifyingSink {
+        verifier,
+        inner: MemorySink::default(),
+    };
+    let (mut report, sink) = engine::run(engine::open_all(paths)?, cfg, sink);
+    let (_, _, collected) = sink.verifier.finish();
+    let (verification, findings, warnings) = conclude(collected, info);
+    report.verification = Some(verification);
+    report.findings = findings;
+    report.warnings.extend(warnings);
+    report.flows = sink.inner.into_sorted();
+    Ok(report)
+}

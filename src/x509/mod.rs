@@ -98,6 +98,10 @@ pub struct Certificate {
     /// `not_after` as Unix seconds, for validity checks without re-parsing.
     #[serde(skip)]
     pub not_after_unix: Option<i64>,
+    /// The DER itself, kept while the certificate is in memory for checks
+    /// that need the bytes (signatures); never written to reports.
+    #[serde(skip)]
+    pub der: Option<std::sync::Arc<[u8]>>,
 }
 
 impl Certificate {
@@ -135,6 +139,7 @@ impl Certificate {
             parse_error: None,
             not_before_unix: None,
             not_after_unix: None,
+            der: None,
         };
         if der.len() > MAX_DER_LEN {
             cert.parse_error = Some(format!(

@@ -240,3 +240,141 @@ fn flow_table_cap_evicts_and_says_so() {
     );
     assert!(stderr.contains("evicted"), "{stderr}");
 }
+
+fn fixture(name: &str) -> String {
+    crate::support::root()
+        .join("fixtures")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// `--fail-on` is the CI gate: exit 1 when an unwaived finding reaches it.
+#[test]
+fn fail_on_gates_the_exit_code() {
+    let pcap = fixture("captures/nginx-http-plaintext-80.pcap");
+    let (code, stdout, _) = run(&["analyze", &pcap, "--fail-on", "high", "-o", "json"]);
+    assert_eq!(code, 1);
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["verification"]["gate"], "fail");
+    assert_eq!(report["findings"][0]["rule"], "TA-PLAINTEXT");
+    let (code, stdout, _) = run(&["analyze", &pcap, "--fail-on", "critical", "-o", "json"]);
+    assert_eq!(code, 0);
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["verification"]["gate"], "pass");
+    // Without --fail-on findings never change the exit code.
+    let (code, _, _) = run(&["analyze", &pcap, "-o", "json"]);
+    assert_eq!(code, 0);
+    let (code, _, stderr) = run(&["analyze", &pcap, "--fail-on", "severe"]);
+    assert_eq!(code, 2, "{stderr}");
+}
+
+#[test]
+fn a_waiver_passes_the_gate_until_it_expires() {
+    let d = temp_dir("cli-waiver");
+    let policy = d.join("policy.yaml");
+    std::fs::write(
+        &policy,
+        "version: 1\nwaivers:\n  - rule: TA-PLAINTEXT\n    match: {ports: [80]}\n    reason: health endpoint\n    expires: 2027-06-30\n",
+    )
+    .unwrap();
+    let pcap = fixture("captures/nginx-http-plaintext-80.pcap");
+    let p = policy.to_str().unwrap();
+    let args = |now: &'static str| {
+        vec![
+            "analyze",
+            &pcap,
+            "--policy",
+            p,
+            "--fail-on",
+            "low",
+            "-o",
+            "json",
+            "--now",
+            now,
+        ]
+    };
+    let (code, stdout, _) = run(&args("2027-06-30T23:00:00Z"));
+    assert_eq!(code, 0);
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["findings"][0]["waived"]["reason"], "health endpoint");
+    assert_eq!(report["verification"]["waived"], 1);
+    let (code, stdout, stderr) = run(&args("2027-07-01T00:00:00Z"));
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("waiver 0 (TA-PLAINTEXT) expired on 2027-06-30"),
+        "{stderr}"
+    );
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["verification"]["waivers"][0]["status"], "expired");
+}
+
+/// A policy, snapshot or trust bundle that cannot be used stops the run
+/// before any capture is read: exit 6, one line naming the file and place.
+#[test]
+fn bad_configuration_is_exit_6() {
+    let d = temp_dir("cli-config");
+    let policy = d.join("policy.yaml");
+    std::fs::write(&policy, "version: 1\ntls:\n  min_verison: TLS1.3\n").unwrap();
+    let pcap = fixture("captures/nginx-http-plaintext-80.pcap");
+    let (code, stdout, stderr) = run(&["analyze", &pcap, "--policy", policy.to_str().unwrap()]);
+    assert_eq!(code, 6);
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("min_verison") && stderr.contains("line 3"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(&[
+        "analyze",
+        &pcap,
+        "--pods",
+        d.join("absent.json").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 6);
+    assert!(stderr.contains("absent.json"), "{stderr}");
+    let bundle = d.join("bundle.pem");
+    std::fs::write(&bundle, "not a certificate\n").unwrap();
+    let (code, _, stderr) = run(&["analyze", &pcap, "--trust-bundle", bundle.to_str().unwrap()]);
+    assert_eq!(code, 6, "{stderr}");
+    let (code, _, stderr) = run(&["policy", "--check", policy.to_str().unwrap()]);
+    assert_eq!(code, 6);
+    assert!(stderr.contains("min_verison"), "{stderr}");
+}
+
+#[test]
+fn the_printed_default_policy_is_valid_and_complete() {
+    let (code, stdout, _) = run(&["policy", "--default"]);
+    assert_eq!(code, 0);
+    assert_eq!(stdout, tls_audit::verify::DEFAULT_POLICY);
+    let d = temp_dir("cli-default-policy");
+    let p = d.join("default.yaml");
+    std::fs::write(&p, &stdout).unwrap();
+    let (code, stdout, _) = run(&["policy", "--check", p.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout}");
+    let (code, stdout, _) = run(&["rules"]);
+    assert_eq!(code, 0);
+    for rule in tls_audit::verify::rules::ALL {
+        assert!(stdout.contains(rule.id), "{}", rule.id);
+    }
+}
+
+#[test]
+fn table_shows_findings_with_pods_and_the_gate() {
+    let (code, stdout, _) = run(&[
+        "analyze",
+        &fixture("captures/openssl-tls12-server-only.pcap"),
+        "--pods",
+        &fixture("cluster/pods.json"),
+        "-o",
+        "table",
+        "--fail-on",
+        "high",
+    ]);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("FINDINGS"), "{stdout}");
+    assert!(
+        stdout.contains("HIGH      TA-NO-MTLS              no client certificate (observed): web/frontend-5c6b7d8f9-q7r2m"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("gate --fail-on high: FAIL"), "{stdout}");
+}

@@ -1,8 +1,8 @@
 //! Live: the test makes its own network namespaces, runs the real TLS
 //! stacks (OpenSSL, GnuTLS, nginx + curl, rustls) across them with tcpdump
 //! listening (fixtures/gen/make-captures.sh, into a temporary directory),
-//! and checks the engine on what was just captured, as for the committed
-//! fixtures. Needs root, the tools scripts/install-deps.sh installs, and the
+//! and checks the engine and the verifier on what was just captured, as
+//! for the committed fixtures. Needs root, the tools scripts/install-deps.sh installs, and the
 //! corpus oracle in ../shared; skips with a notice otherwise (in CI, only
 //! when ../shared is absent).
 
@@ -71,6 +71,8 @@ fn live_captures_of_real_stacks() {
         .expect("run make-captures.sh");
     assert!(status.success(), "make-captures.sh failed");
     let n = check_capture_dir(&out);
+    // The same findings as the committed captures.
+    crate::findings::assert_matches_snapshot(&crate::findings::digest_dir(&out), true);
     println!(
         "live: {} scenarios, {} TLS sessions, {} TLS 1.3 inferences, all as configured",
         n.scenarios, n.sessions, n.inferred

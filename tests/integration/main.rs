@@ -2,6 +2,7 @@
 
 mod cli;
 mod corpus;
+mod findings;
 mod fixtures;
 mod fuzz_regressions;
 mod live;

@@ -1,0 +1,475 @@
+//! Rules about the certificates each side presented: validity at capture
+//! time, key and signature strength, chain, workload lifetime, SPIFFE.
+//! A certificate's finding is about the endpoint that presented it; the
+//! same certificate presented in many flows is one finding with a count.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::flow_rules::Found;
+use super::rules::{self, Rule};
+use super::spiffe::{self, SpiffeId};
+use super::verifier::{End, Seen, Verifier, evidence, format_time};
+use crate::report::model::Severity;
+use crate::x509::Certificate;
+
+/// The rules that need certificates.
+const CERT_RULES: [&Rule; 10] = [
+    &rules::CERT_EXPIRED,
+    &rules::CERT_NOT_YET_VALID,
+    &rules::CERT_EXPIRING,
+    &rules::CERT_WEAK_KEY,
+    &rules::CERT_WEAK_SIGNATURE,
+    &rules::CERT_LIFETIME,
+    &rules::CHAIN,
+    &rules::SVID_INVALID,
+    &rules::SVID_MISMATCH,
+    &rules::TRUST_DOMAIN,
+];
+
+/// Which side presented a chain.
+#[derive(Clone, Copy)]
+enum Side {
+    Server,
+    Client,
+}
+
+/// Run the certificate rules on both chains of a TLS flow.
+pub(super) fn check(v: &mut Verifier, seen: &Seen<'_>, out: &mut Found) {
+    let Some(tls) = seen.rec.tls.as_deref() else {
+        return;
+    };
+    if tls.server_chain.is_empty() && tls.certificates_encrypted {
+        for rule in CERT_RULES {
+            v.collector.not_checked(rule, "certificates-encrypted");
+        }
+    }
+    for (side, chain) in [
+        (Side::Server, &tls.server_chain),
+        (Side::Client, &tls.client_chain),
+    ] {
+        if !chain.is_empty() {
+            Chain {
+                v: &mut *v,
+                seen,
+                side,
+                chain,
+                out: &mut *out,
+            }
+            .run();
+        }
+    }
+}
+
+struct Chain<'a, 'b> {
+    v: &'a mut Verifier,
+    seen: &'a Seen<'b>,
+    side: Side,
+    chain: &'a [Arc<Certificate>],
+    out: &'a mut Found,
+}
+
+impl Chain<'_, '_> {
+    fn presenter(&self) -> &End {
+        match self.side {
+            Side::Server => &self.seen.server,
+            Side::Client => &self.seen.client,
+        }
+    }
+
+    fn role(&self) -> &'static str {
+        match self.side {
+            Side::Server => "server",
+            Side::Client => "client",
+        }
+    }
+
+    fn push(
+        &mut self,
+        rule: &'static Rule,
+        severity: Severity,
+        cert: &Certificate,
+        message: String,
+        ev: serde_json::Value,
+    ) {
+        let (me, other) = match self.side {
+            Side::Server => (&self.seen.server, &self.seen.client),
+            Side::Client => (&self.seen.client, &self.seen.server),
+        };
+        let mut ev = evidence(ev);
+        ev.insert("certificate".into(), describe(cert));
+        ev.insert("presented_by".into(), json!(self.role()));
+        let candidate = super::collect::Candidate {
+            rule,
+            severity,
+            subject: me.subject(self.role()),
+            peer: other.subject(if matches!(self.side, Side::Server) {
+                "client"
+            } else {
+                "server"
+            }),
+            message: format!(
+                "{message}: {} certificate of {}",
+                self.role(),
+                super::verifier::who(me)
+            ),
+            evidence: ev,
+            kind: cert.sha256.clone(),
+            per_peer: false,
+        };
+        self.out.push((candidate, Some(cert.sha256.clone())));
+    }
+
+    fn run(mut self) {
+        let last = self.chain.len() - 1;
+        for (i, cert) in self.chain.iter().enumerate() {
+            if cert.parse_error.is_some() {
+                continue;
+            }
+            // A self-signed certificate at the end of a chain is a trust
+            // anchor sent along: its own signature and lifetime rules do not
+            // apply to the peer's authentication the same way.
+            let is_root = i > 0 && i == last && cert.self_signed;
+            self.validity(cert);
+            self.key(cert);
+            if !is_root {
+                self.signature(cert);
+            }
+        }
+        self.chain_links();
+        let leaf = Arc::clone(&self.chain[0]);
+        if leaf.parse_error.is_none() {
+            self.lifetime(&leaf);
+            self.spiffe(&leaf);
+        }
+        for cert in self.chain.iter().skip(1).cloned().collect::<Vec<_>>() {
+            if cert.spiffe_id.is_some() && cert.parse_error.is_none() {
+                self.svid(&cert, false);
+            }
+        }
+    }
+
+    fn validity(&mut self, cert: &Certificate) {
+        let at = self.seen.at;
+        let (Some(nb), Some(na)) = (cert.not_before_unix, cert.not_after_unix) else {
+            return;
+        };
+        let ev = json!({
+            "captured_at": format_time(at),
+            "not_before": cert.not_before,
+            "not_after": cert.not_after,
+        });
+        if na < at {
+            let msg = format!("expired {} before the capture", span(at - na));
+            self.push(
+                &rules::CERT_EXPIRED,
+                rules::CERT_EXPIRED.severity,
+                cert,
+                msg,
+                ev,
+            );
+        } else if nb > at {
+            let msg = format!("not valid until {} after the capture", span(nb - at));
+            self.push(
+                &rules::CERT_NOT_YET_VALID,
+                rules::CERT_NOT_YET_VALID.severity,
+                cert,
+                msg,
+                ev,
+            );
+        } else if na - at < self.expiry_window(na - nb) {
+            let mut ev = ev;
+            let p = &self.v.policy.certificates;
+            ev["expiry_warning"] = json!(p.expiry_warning.to_string());
+            ev["expiry_warning_fraction"] = json!(p.expiry_warning_fraction);
+            ev["remaining_fraction"] =
+                json!(((na - at) as f64 / (na - nb).max(1) as f64 * 1000.0).round() / 1000.0);
+            let msg = format!("expires {} after the capture", span(na - at));
+            self.push(
+                &rules::CERT_EXPIRING,
+                rules::CERT_EXPIRING.severity,
+                cert,
+                msg,
+                ev,
+            );
+        }
+    }
+
+    /// Seconds before expiry that count as "expiring" for a certificate
+    /// valid for `validity` seconds.
+    fn expiry_window(&self, validity: i64) -> i64 {
+        let p = &self.v.policy.certificates;
+        let fraction = (validity.max(0) as f64 * p.expiry_warning_fraction) as i64;
+        p.expiry_warning.secs().min(fraction)
+    }
+
+    fn key(&mut self, cert: &Certificate) {
+        let (Some(kind), Some(bits)) = (cert.key_type.as_deref(), cert.key_bits) else {
+            return;
+        };
+        let p = &self.v.policy.certificates;
+        let min = match kind {
+            "RSA" | "RSA-PSS" | "DSA" | "DH" => p.min_rsa_bits,
+            "EC" => p.min_ec_bits,
+            _ => return,
+        };
+        if bits < min {
+            let ev = json!({"key_type": kind, "key_bits": bits, "minimum_bits": min, "ec_curve": cert.ec_curve});
+            let msg = format!("{kind} {bits}-bit key (minimum {min})");
+            self.push(
+                &rules::CERT_WEAK_KEY,
+                rules::CERT_WEAK_KEY.severity,
+                cert,
+                msg,
+                ev,
+            );
+        }
+    }
+
+    fn signature(&mut self, cert: &Certificate) {
+        let Some(alg) = cert.signature_algorithm.as_deref() else {
+            return;
+        };
+        let lower = alg.to_ascii_lowercase();
+        let weak = ["md2", "md4", "md5", "sha1"]
+            .into_iter()
+            .find(|h| lower.contains(h) || lower.contains(&h.replace("sha1", "sha-1")));
+        if let Some(hash) = weak {
+            let ev = json!({"signature_algorithm": alg, "hash": hash});
+            let msg = format!("signed with {alg}");
+            self.push(
+                &rules::CERT_WEAK_SIGNATURE,
+                rules::CERT_WEAK_SIGNATURE.severity,
+                cert,
+                msg,
+                ev,
+            );
+        }
+    }
+
+    fn chain_links(&mut self) {
+        let ders: Option<Vec<Arc<[u8]>>> = self.chain.iter().map(|c| c.der.clone()).collect();
+        let Some(ders) = ders else {
+            return;
+        };
+        let slices: Vec<&[u8]> = ders.iter().map(|d| &d[..]).collect();
+        let check = self.v.chains.check(&slices);
+        let problems: Vec<_> = check
+            .problems
+            .iter()
+            .filter(|p| p.kind != "unsupported-signature-algorithm")
+            .collect();
+        if check.problems.len() != problems.len() {
+            self.v
+                .collector
+                .not_checked(&rules::CHAIN, "unsupported-signature-algorithm");
+        }
+        let Some(worst) = problems.iter().map(|p| chain_severity(p.kind)).max() else {
+            return;
+        };
+        let kinds: Vec<&str> = problems.iter().map(|p| p.kind).collect();
+        let ev = json!({
+            "problems": problems,
+            "anchored": check.anchored,
+            "signatures_verified": check.signatures_verified,
+            "chain": self.chain.iter().map(|c| json!({"subject": c.subject, "sha256": c.sha256})).collect::<Vec<_>>(),
+        });
+        let leaf = Arc::clone(&self.chain[0]);
+        let msg = format!("chain {}", kinds.join(", "));
+        self.push(&rules::CHAIN, worst, &leaf, msg, ev);
+    }
+
+    fn is_workload(&self, leaf: &Certificate) -> bool {
+        self.presenter().is_pod() || leaf.spiffe_id.is_some()
+    }
+
+    fn lifetime(&mut self, leaf: &Certificate) {
+        let (Some(nb), Some(na)) = (leaf.not_before_unix, leaf.not_after_unix) else {
+            return;
+        };
+        if !self.is_workload(leaf) {
+            return;
+        }
+        let validity = na.saturating_sub(nb);
+        let p = self.v.policy.certificates.clone();
+        let mut reasons = Vec::new();
+        if validity > p.max_workload_validity.secs() {
+            reasons.push(json!({"reason": "exceeds-max-workload-validity", "limit": p.max_workload_validity.to_string()}));
+        }
+        let presenter = self.presenter().clone();
+        match presenter.started {
+            Some(start) => {
+                let age = (self.seen.at - start).max(p.min_pod_age.secs()).max(1);
+                let ratio = validity as f64 / age as f64;
+                if validity > p.lifetime_ratio_floor.secs() && ratio > p.max_validity_to_pod_age {
+                    reasons.push(json!({
+                        "reason": "exceeds-pod-age-ratio",
+                        "pod_started": format_time(start),
+                        "pod_age_at_handshake": span(self.seen.at - start),
+                        "ratio": (ratio * 10.0).round() / 10.0,
+                        "limit": p.max_validity_to_pod_age,
+                    }));
+                }
+            }
+            None if self.v.inventory.is_none() => {
+                self.v
+                    .collector
+                    .not_checked(&rules::CERT_LIFETIME, "no-inventory");
+            }
+            None => {}
+        }
+        if reasons.is_empty() {
+            return;
+        }
+        let ev = json!({"validity": span(validity), "validity_seconds": validity, "reasons": reasons, "pod": presenter.pod});
+        let msg = format!("workload certificate valid for {}", span(validity));
+        self.push(
+            &rules::CERT_LIFETIME,
+            rules::CERT_LIFETIME.severity,
+            leaf,
+            msg,
+            ev,
+        );
+    }
+
+    fn spiffe(&mut self, leaf: &Certificate) {
+        if leaf.spiffe_id.is_none() {
+            return;
+        }
+        let ok = self.svid(leaf, true);
+        let Some(id) = leaf
+            .spiffe_id
+            .as_deref()
+            .and_then(|u| spiffe::parse_spiffe_id(u).ok())
+        else {
+            return;
+        };
+        if !ok && leaf.uris.len() != 1 {
+            return;
+        }
+        self.trust_domain(leaf, &id);
+        self.mismatch(leaf, &id);
+    }
+
+    /// TA-SVID-INVALID; true when the certificate is a valid SVID.
+    fn svid(&mut self, cert: &Certificate, is_leaf: bool) -> bool {
+        let violations = spiffe::check_x509_svid(cert, is_leaf);
+        if violations.is_empty() {
+            return true;
+        }
+        let ids: Vec<&str> = violations.iter().map(|v| v.rule).collect();
+        let ev = json!({"spiffe_id": cert.spiffe_id, "uris": cert.uris, "violations": violations, "leaf": is_leaf});
+        let msg = format!("invalid X509-SVID ({})", ids.join(", "));
+        self.push(
+            &rules::SVID_INVALID,
+            rules::SVID_INVALID.severity,
+            cert,
+            msg,
+            ev,
+        );
+        false
+    }
+
+    fn trust_domain(&mut self, leaf: &Certificate, id: &SpiffeId) {
+        let allowed = &self.v.policy.spiffe.trust_domains;
+        if allowed.is_empty() || allowed.contains(&id.trust_domain) {
+            return;
+        }
+        let ev = json!({"spiffe_id": leaf.spiffe_id, "trust_domain": id.trust_domain, "allowed": allowed});
+        let msg = format!("trust domain {} not allowed", id.trust_domain);
+        self.push(
+            &rules::TRUST_DOMAIN,
+            rules::TRUST_DOMAIN.severity,
+            leaf,
+            msg,
+            ev,
+        );
+    }
+
+    fn mismatch(&mut self, leaf: &Certificate, id: &SpiffeId) {
+        let template = self.v.policy.spiffe.id_template.clone();
+        if template.is_empty() {
+            return;
+        }
+        let presenter = self.presenter().clone();
+        let Some(pod) = presenter.pod.as_ref() else {
+            if self.v.inventory.is_none() {
+                self.v
+                    .collector
+                    .not_checked(&rules::SVID_MISMATCH, "no-inventory");
+            }
+            return;
+        };
+        let expected = template
+            .replace("{trust_domain}", &id.trust_domain)
+            .replace("{namespace}", &pod.namespace)
+            .replace("{service_account}", &pod.service_account)
+            .replace("{pod}", &pod.name);
+        let presented = format!("spiffe://{}{}", id.trust_domain, id.path);
+        if presented == expected {
+            return;
+        }
+        let ev =
+            json!({"spiffe_id": presented, "expected": expected, "template": template, "pod": pod});
+        let msg = format!("presents {presented}, expected {expected}");
+        self.push(
+            &rules::SVID_MISMATCH,
+            rules::SVID_MISMATCH.severity,
+            leaf,
+            msg,
+            ev,
+        );
+    }
+}
+
+fn chain_severity(kind: &str) -> Severity {
+    match kind {
+        "chain-order" | "duplicate-certificate" => Severity::Low,
+        "chain-too-long" => Severity::Medium,
+        _ => Severity::High,
+    }
+}
+
+/// The certificate as evidence: enough to find it again, no more.
+fn describe(c: &Certificate) -> serde_json::Value {
+    json!({
+        "subject": c.subject,
+        "issuer": c.issuer,
+        "serial": c.serial,
+        "sha256": c.sha256,
+        "spiffe_id": c.spiffe_id,
+    })
+}
+
+/// A duration for people: `400d`, `3d 4h`, `2h 30m`, `90s`.
+fn span(secs: i64) -> String {
+    let secs = secs.max(0);
+    let (d, h, m) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
+    let two = |a: i64, ua: &str, b: i64, ub: &str| match b {
+        0 => format!("{a}{ua}"),
+        b => format!("{a}{ua} {b}{ub}"),
+    };
+    match secs {
+        s if s >= 30 * 86_400 => format!("{d}d"),
+        s if s >= 86_400 => two(d, "d", h, "h"),
+        s if s >= 3600 => two(h, "h", m, "m"),
+        s if s >= 60 => two(m, "m", s % 60, "s"),
+        s => format!("{s}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::span;
+
+    #[test]
+    fn spans() {
+        assert_eq!(span(400 * 86_400 + 5), "400d");
+        assert_eq!(span(3 * 86_400 + 4 * 3600 + 7), "3d 4h");
+        assert_eq!(span(86_400), "1d");
+        assert_eq!(span(9000), "2h 30m");
+        assert_eq!(span(90), "1m 30s");
+        assert_eq!(span(-5), "0s");
+    }
+}

@@ -1,0 +1,246 @@
+//! Findings collection: identical findings from many flows become one
+//! finding with a count, waivers and severity overrides are applied, and the
+//! number of distinct findings is bounded (a hostile capture can make
+//! millions of flows; the report must stay readable and memory flat).
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::Value;
+
+use super::policy::Policy;
+use super::rules::Rule;
+use super::selector::FlowContext;
+use crate::report::model::{
+    AppliedWaiver, Exempted, Finding, NotChecked, OriginFlow, Severity, Subject, WaiverStatus,
+};
+
+/// Distinct findings kept; beyond it they are counted in `findings_dropped`.
+pub const MAX_FINDINGS: usize = 20_000;
+
+/// A finding about to be recorded.
+pub struct Candidate {
+    /// The rule.
+    pub rule: &'static Rule,
+    /// Severity as found (before overrides).
+    pub severity: Severity,
+    /// Whom it is about.
+    pub subject: Subject,
+    /// The other end.
+    pub peer: Subject,
+    /// For people.
+    pub message: String,
+    /// Facts.
+    pub evidence: BTreeMap<String, Value>,
+    /// Tells findings of one rule and subject apart (a certificate's
+    /// SHA-256, an app protocol...), part of the identity of the finding.
+    pub kind: String,
+    /// Count each peer address separately (flow rules) or not (a
+    /// certificate is the presenter's problem whoever connects).
+    pub per_peer: bool,
+}
+
+#[derive(PartialEq, Eq, Hash)]
+struct Key {
+    rule: &'static str,
+    subject: String,
+    peer: String,
+    kind: String,
+}
+
+/// Collects findings for one report.
+pub struct Collector {
+    findings: HashMap<Key, Finding>,
+    order: u64,
+    dropped: u64,
+    not_checked: BTreeMap<(&'static str, &'static str), u64>,
+    exempted: BTreeMap<(&'static str, String), u64>,
+    waiver_matches: Vec<u64>,
+    now: i64,
+}
+
+impl Collector {
+    /// An empty collector; `now` (Unix seconds) judges waiver expiry.
+    pub fn new(policy: &Policy, now: i64) -> Self {
+        Collector {
+            findings: HashMap::new(),
+            order: 0,
+            dropped: 0,
+            not_checked: BTreeMap::new(),
+            exempted: BTreeMap::new(),
+            waiver_matches: vec![0; policy.waivers.len()],
+            now,
+        }
+    }
+
+    /// A check that could not run on one flow.
+    pub fn not_checked(&mut self, rule: &'static Rule, reason: &'static str) {
+        *self.not_checked.entry((rule.id, reason)).or_default() += 1;
+    }
+
+    /// A flow a policy exemption took out of a rule.
+    pub fn exempted(&mut self, rule: &'static Rule, exemption: String) {
+        *self.exempted.entry((rule.id, exemption)).or_default() += 1;
+    }
+
+    /// Record a finding seen in `flow`.
+    pub fn add(&mut self, policy: &Policy, c: Candidate, flow: &OriginFlow, ctx: &FlowContext<'_>) {
+        let key = Key {
+            rule: c.rule.id,
+            subject: if c.subject.role == "server" {
+                c.subject.endpoint.clone()
+            } else {
+                ip_of(&c.subject.endpoint).to_string()
+            },
+            peer: if c.per_peer {
+                ip_of(&c.peer.endpoint).to_string()
+            } else {
+                String::new()
+            },
+            kind: c.kind,
+        };
+        if let Some(f) = self.findings.get_mut(&key) {
+            f.occurrences += 1;
+            if flow.first_seen > f.last_seen {
+                f.last_seen.clone_from(&flow.first_seen);
+            }
+            return;
+        }
+        if self.findings.len() >= MAX_FINDINGS {
+            self.dropped += 1;
+            return;
+        }
+        let mut evidence = c.evidence;
+        let waived = self.waiver_for(policy, c.rule.id, ctx, &mut evidence);
+        self.order += 1;
+        let finding = Finding {
+            rule: c.rule.id.to_string(),
+            severity: policy.severity_of(c.rule.id, c.severity),
+            flow: flow.clone(),
+            occurrences: 1,
+            last_seen: flow.first_seen.clone(),
+            subject: c.subject,
+            peer: c.peer,
+            message: c.message,
+            evidence,
+            remediation: c.rule.remediation.to_string(),
+            controls: Vec::new(),
+            waived,
+        };
+        self.findings.insert(key, finding);
+    }
+
+    /// The first active waiver that accepts this finding. An expired one
+    /// that would have matched is noted in the evidence instead.
+    fn waiver_for(
+        &mut self,
+        policy: &Policy,
+        rule: &str,
+        ctx: &FlowContext<'_>,
+        evidence: &mut BTreeMap<String, Value>,
+    ) -> Option<AppliedWaiver> {
+        for (i, w) in policy.waivers.iter().enumerate() {
+            if w.rule != rule || !w.matches.matches(ctx) {
+                continue;
+            }
+            self.waiver_matches[i] += 1;
+            if w.ends_at().is_some_and(|end| self.now < end) {
+                return Some(AppliedWaiver {
+                    index: i,
+                    reason: w.reason.clone(),
+                    expires: w.expires.clone(),
+                });
+            }
+            evidence.insert(
+                "expired_waiver".into(),
+                serde_json::json!({"index": i, "expires": w.expires}),
+            );
+        }
+        None
+    }
+
+    /// Everything collected, findings most severe first.
+    pub fn finish(self, policy: &Policy) -> Collected {
+        let mut findings: Vec<Finding> = self.findings.into_values().collect();
+        findings.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then_with(|| a.rule.cmp(&b.rule))
+                .then_with(|| a.flow.first_seen.cmp(&b.flow.first_seen))
+                .then_with(|| a.subject.endpoint.cmp(&b.subject.endpoint))
+                .then_with(|| a.peer.endpoint.cmp(&b.peer.endpoint))
+                .then_with(|| a.message.cmp(&b.message))
+        });
+        let waivers = policy
+            .waivers
+            .iter()
+            .enumerate()
+            .map(|(i, w)| WaiverStatus {
+                index: i,
+                rule: w.rule.clone(),
+                reason: w.reason.clone(),
+                expires: w.expires.clone(),
+                status: if w.ends_at().is_some_and(|end| self.now < end) {
+                    "active"
+                } else {
+                    "expired"
+                }
+                .into(),
+                matched: self.waiver_matches[i],
+            })
+            .collect();
+        Collected {
+            findings,
+            dropped: self.dropped,
+            not_checked: self
+                .not_checked
+                .into_iter()
+                .map(|((rule, reason), flows)| NotChecked {
+                    rule: rule.into(),
+                    reason: reason.into(),
+                    flows,
+                })
+                .collect(),
+            exempted: self
+                .exempted
+                .into_iter()
+                .map(|((rule, exemption), flows)| Exempted {
+                    rule: rule.into(),
+                    exemption,
+                    flows,
+                })
+                .collect(),
+            waivers,
+        }
+    }
+}
+
+/// What a collector ends with.
+pub struct Collected {
+    /// Findings, most severe first.
+    pub findings: Vec<Finding>,
+    /// Distinct findings over the limit.
+    pub dropped: u64,
+    /// Checks that could not run.
+    pub not_checked: Vec<NotChecked>,
+    /// Exempted flows.
+    pub exempted: Vec<Exempted>,
+    /// Waivers and their effect.
+    pub waivers: Vec<WaiverStatus>,
+}
+
+/// The address part of `ip:port` / `[ip]:port`.
+fn ip_of(endpoint: &str) -> &str {
+    let host = endpoint.rsplit_once(':').map_or(endpoint, |(h, _)| h);
+    host.trim_start_matches('[').trim_end_matches(']')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ip_of_endpoints() {
+        assert_eq!(ip_of("10.0.0.1:443"), "10.0.0.1");
+        assert_eq!(ip_of("[fd00::1]:443"), "fd00::1");
+    }
+}

@@ -1,0 +1,891 @@
+//! Every rule, positive and negative, through the real verifier: flow
+//! records as the engine writes them, certificates issued here with rcgen
+//! (and, for what rcgen cannot make, OpenSSL), a pod snapshot as kubectl
+//! writes it.
+
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, SanType,
+};
+use serde_json::json;
+
+use super::chain::TrustBundle;
+use super::chain::tests::pem_block;
+use super::policy::Policy;
+use super::{Collected, Verifier, parse_time};
+use crate::inventory::Inventory;
+use crate::report::model::{FlowRecord, Severity, TlsRecord};
+use crate::x509::Certificate;
+
+/// Flows are captured at 11:00; the pods started at 10:00.
+const CAPTURED: &str = "2026-11-27T11:00:00.000000Z";
+
+fn at(s: &str) -> i64 {
+    parse_time(s).unwrap()
+}
+
+fn pods() -> Inventory {
+    let pod = |ns: &str, name: &str, sa: &str, ip: &str, host: bool| {
+        json!({
+            "metadata": {"name": name, "namespace": ns, "labels": {"app": name}},
+            "spec": {"serviceAccountName": sa, "nodeName": "node-1", "hostNetwork": host},
+            "status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
+                       "startTime": "2026-11-27T10:00:00Z"}
+        })
+    };
+    let list = json!({"kind": "List", "items": [
+        pod("web", "frontend", "frontend", "10.0.0.1", false),
+        pod("pay", "api", "api", "10.0.0.2", false),
+        pod("kube-system", "aws-node", "aws-node", "10.0.0.10", true),
+    ]});
+    Inventory::from_json(Some(list.to_string().as_bytes()), None).unwrap()
+}
+
+fn flow(protection: &str, client: (&str, u16), server: (&str, u16)) -> FlowRecord {
+    serde_json::from_value(json!({
+        "transport": "tcp",
+        "client": {"ip": client.0, "port": client.1},
+        "server": {"ip": server.0, "port": server.1},
+        "role_source": "syn", "first_seen": CAPTURED, "last_seen": CAPTURED,
+        "packets": 10, "bytes": 1000, "protection": protection,
+        "app_protocol": if protection == "plaintext" { Some("http/1.1") } else { None },
+        "tls": null, "tcp": null, "inside": null, "ended_by": null, "truncated": false
+    }))
+    .unwrap()
+}
+
+fn tls() -> TlsRecord {
+    serde_json::from_value(json!({
+        "handshake_seen": true, "version": "TLS1.2",
+        "cipher_suite": "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "sni": null,
+        "alpn_offered": [], "alpn": null, "resumed": false, "client_cert_requested": true,
+        "mutual": true, "mutual_evidence": "observed-client-certificate",
+        "mutual_unknown_reason": null, "mutual_inference": null,
+        "server_chain": [], "client_chain": [], "certificates_encrypted": false, "ja4": null,
+        "versions_offered": ["TLS1.2"], "hello_retry_request": false, "starttls": false,
+        "alerts": [], "record_version": null, "notes": []
+    }))
+    .unwrap()
+}
+
+/// A TLS flow from the frontend pod to the api pod.
+fn tls_flow(edit: impl FnOnce(&mut TlsRecord)) -> FlowRecord {
+    let mut f = flow("tls", ("10.0.0.1", 40000), ("10.0.0.2", 443));
+    let mut t = tls();
+    edit(&mut t);
+    f.tls = Some(Box::new(t));
+    f
+}
+
+struct Run {
+    policy: Policy,
+    inventory: Option<Inventory>,
+    bundle: Option<TrustBundle>,
+    now: i64,
+}
+
+impl Default for Run {
+    fn default() -> Self {
+        Run {
+            policy: Policy::default(),
+            inventory: Some(pods()),
+            bundle: None,
+            now: at("2026-11-27T12:00:00Z"),
+        }
+    }
+}
+
+impl Run {
+    fn policy(yaml: &str) -> Self {
+        Run {
+            policy: Policy::from_yaml(&format!("version: 1\n{yaml}")).unwrap(),
+            ..Run::default()
+        }
+    }
+
+    fn go(self, flows: Vec<FlowRecord>) -> Collected {
+        let mut v = Verifier::new(self.policy, self.inventory, self.bundle, self.now);
+        for mut f in flows {
+            v.flow(&mut f);
+        }
+        v.finish().2
+    }
+}
+
+fn rules(c: &Collected) -> Vec<&str> {
+    c.findings.iter().map(|f| f.rule.as_str()).collect()
+}
+
+fn only<'a>(c: &'a Collected, rule: &str) -> &'a crate::report::model::Finding {
+    let found: Vec<_> = c.findings.iter().filter(|f| f.rule == rule).collect();
+    assert_eq!(found.len(), 1, "{rule} in {:?}", rules(c));
+    found[0]
+}
+
+// ---- certificates -------------------------------------------------------
+
+type Ca = CertifiedIssuer<'static, KeyPair>;
+
+fn ca(cn: &str) -> Ca {
+    let mut p = CertificateParams::default();
+    p.distinguished_name = dn(cn);
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    CertifiedIssuer::self_signed(p, KeyPair::generate().unwrap()).unwrap()
+}
+
+fn dn(cn: &str) -> DistinguishedName {
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, cn);
+    dn
+}
+
+fn cert_of(der: &[u8]) -> Arc<Certificate> {
+    Arc::new(Certificate {
+        der: Some(Arc::from(der)),
+        ..Certificate::from_der(der)
+    })
+}
+
+/// A workload leaf: SPIFFE `uris`, digitalSignature, both EKUs, valid
+/// from `from` to `to` (RFC 3339), issued by `issuer`.
+#[derive(Clone)]
+struct Leaf<'a> {
+    uris: Vec<&'a str>,
+    from: &'a str,
+    to: &'a str,
+    ca_flag: bool,
+    usages: Vec<KeyUsagePurpose>,
+}
+
+impl Default for Leaf<'_> {
+    fn default() -> Self {
+        Leaf {
+            uris: vec!["spiffe://cluster.local/ns/pay/sa/api"],
+            from: "2026-11-27T09:00:00Z",
+            to: "2026-11-28T09:00:00Z",
+            ca_flag: false,
+            usages: vec![
+                KeyUsagePurpose::DigitalSignature,
+                KeyUsagePurpose::KeyEncipherment,
+            ],
+        }
+    }
+}
+
+impl Leaf<'_> {
+    fn issue(&self, issuer: &Ca) -> Arc<Certificate> {
+        let mut p = CertificateParams::default();
+        p.distinguished_name = dn("workload");
+        p.subject_alt_names = self
+            .uris
+            .iter()
+            .map(|u| SanType::URI((*u).try_into().unwrap()))
+            .collect();
+        p.is_ca = if self.ca_flag {
+            IsCa::Ca(BasicConstraints::Unconstrained)
+        } else {
+            IsCa::ExplicitNoCa
+        };
+        p.key_usages.clone_from(&self.usages);
+        p.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+        p.not_before = time::OffsetDateTime::from_unix_timestamp(at(self.from)).unwrap();
+        p.not_after = time::OffsetDateTime::from_unix_timestamp(at(self.to)).unwrap();
+        let cert = p
+            .signed_by(&KeyPair::generate().unwrap(), &**issuer)
+            .unwrap();
+        cert_of(cert.der())
+    }
+}
+
+/// Server chain leaf + CA, a good 24 h api SVID unless edited.
+fn served(leaf: Leaf<'_>) -> FlowRecord {
+    let root = ca("Mesh Root");
+    let chain = vec![leaf.issue(&root), cert_of(root.der())];
+    tls_flow(|t| {
+        t.server_chain = chain;
+    })
+}
+
+// ---- flow rules ---------------------------------------------------------
+
+#[test]
+fn sound_mutual_tls_between_pods_has_no_findings() {
+    let c = Run::default().go(vec![served(Leaf::default())]);
+    assert_eq!(rules(&c), Vec::<&str>::new());
+    assert!(c.not_checked.is_empty(), "{:?}", c.not_checked);
+}
+
+#[test]
+fn plaintext() {
+    let c = Run::default().go(vec![flow("plaintext", ("10.0.0.1", 1), ("10.0.0.2", 80))]);
+    let f = only(&c, "TA-PLAINTEXT");
+    assert_eq!(f.severity, Severity::High);
+    assert_eq!(f.subject.pod.as_ref().unwrap().name, "api");
+    assert_eq!(f.peer.pod.as_ref().unwrap().namespace, "web");
+    assert_eq!(f.evidence["app_protocol"], "http/1.1");
+    assert!(f.message.contains("http/1.1 in cleartext"), "{}", f.message);
+
+    // No payload: nothing was sent in the clear.
+    let mut empty = flow("plaintext", ("10.0.0.1", 1), ("10.0.0.2", 80));
+    empty.bytes = 0;
+    // DNS is exempt by default, and counted.
+    let dns = flow("plaintext", ("10.0.0.1", 2), ("10.0.0.53", 53));
+    let c = Run::default().go(vec![empty, dns]);
+    assert_eq!(rules(&c), Vec::<&str>::new());
+    assert_eq!(c.exempted.len(), 1);
+    assert_eq!(
+        (c.exempted[0].exemption.as_str(), c.exempted[0].flows),
+        ("dns", 1)
+    );
+}
+
+#[test]
+fn encryption_unknown() {
+    let c = Run::default().go(vec![flow("unknown", ("10.0.0.1", 1), ("10.0.0.2", 9000))]);
+    assert_eq!(rules(&c), ["TA-ENCRYPTION-UNKNOWN"]);
+    let c = Run::default().go(vec![flow("ipsec", ("10.0.0.1", 1), ("10.0.0.2", 9000))]);
+    assert_eq!(rules(&c), Vec::<&str>::new());
+}
+
+#[test]
+fn no_mtls_between_pods() {
+    let observed = tls_flow(|t| {
+        t.mutual = Some(false);
+        t.mutual_evidence = Some("observed-no-certificate-request".into());
+        t.client_cert_requested = Some(false);
+    });
+    let c = Run::default().go(vec![observed.clone()]);
+    let f = only(&c, "TA-NO-MTLS");
+    assert_eq!(f.evidence["inferred"], false);
+    assert!(f.message.contains("(observed)"));
+
+    // From the node (host network: kubelet probes) is not pod-to-pod.
+    let mut from_node = observed.clone();
+    from_node.client.ip = "10.0.0.10".into();
+    // To an address that is no pod.
+    let mut to_outside = observed.clone();
+    to_outside.server.ip = "192.0.2.7".into();
+    let c = Run::default().go(vec![from_node, to_outside]);
+    assert_eq!(rules(&c), Vec::<&str>::new());
+
+    // `require: all` reaches them; `none` reaches nothing.
+    let mut to_outside = observed.clone();
+    to_outside.server.ip = "192.0.2.7".into();
+    let c = Run::policy("mtls: {require: all}").go(vec![to_outside.clone()]);
+    assert_eq!(rules(&c), ["TA-NO-MTLS"]);
+    let c = Run::policy("mtls: {require: none}").go(vec![observed.clone()]);
+    assert_eq!(rules(&c), Vec::<&str>::new());
+
+    // Scope and exemptions narrow it; exemptions are counted.
+    let c = Run::policy("mtls: {scope: {namespaces: [other]}}").go(vec![observed.clone()]);
+    assert_eq!(rules(&c), Vec::<&str>::new());
+    let c =
+        Run::policy("mtls: {exempt: [{name: legacy, ports: [443]}]}").go(vec![observed.clone()]);
+    assert_eq!(rules(&c), Vec::<&str>::new());
+    assert_eq!(c.exempted[0].exemption, "legacy");
+}
+
+#[test]
+fn no_mtls_without_a_snapshot_says_it_could_not_check() {
+    let observed = tls_flow(|t| t.mutual = Some(false));
+    let run = Run {
+        inventory: None,
+        ..Run::default()
+    };
+    let c = run.go(vec![observed]);
+    assert_eq!(rules(&c), Vec::<&str>::new());
+    assert!(
+        c.not_checked
+            .iter()
+            .any(|n| n.rule == "TA-NO-MTLS" && n.reason == "no-inventory" && n.flows == 1)
+    );
+}
+
+#[test]
+fn an_inferred_verdict_says_so() {
+    let inferred = tls_flow(|t| {
+        t.version = Some("TLS1.3".into());
+        t.cipher_suite = Some("TLS_AES_128_GCM_SHA256".into());
+        t.mutual = Some(false);
+        t.mutual_evidence = Some("encrypted-flight-size".into());
+        t.certificates_encrypted = true;
+    });
+    let c = Run::default().go(vec![inferred]);
+    let f = only(&c, "TA-NO-MTLS");
+    assert_eq!(f.evidence["inferred"], true);
+    assert_eq!(f.evidence["basis"], "encrypted-flight-size");
+    assert!(f.message.contains("inferred"));
+    // The certificates were encrypted: every certificate rule says so.
+    let encrypted: Vec<_> = c
+        .not_checked
+        .iter()
+        .filter(|n| n.reason == "certificates-encrypted")
+        .map(|n| n.rule.as_str())
+        .collect();
+    assert!(encrypted.contains(&"TA-CERT-EXPIRED") && encrypted.contains(&"TA-SVID-MISMATCH"));
+}
+
+#[test]
+fn mtls_unknown() {
+    let c = Run::default().go(vec![tls_flow(|t| {
+        t.mutual = None;
+        t.mutual_evidence = None;
+        t.mutual_unknown_reason = Some("handshake-not-seen".into());
+        t.version = None;
+        t.cipher_suite = None;
+    })]);
+    let f = only(&c, "TA-MTLS-UNKNOWN");
+    assert_eq!(f.evidence["reason"], "handshake-not-seen");
+    assert!(c.not_checked.iter().any(|n| n.rule == "TA-TLS-VERSION"));
+}
+
+#[test]
+fn tls_version() {
+    let with = |v: &str| tls_flow(|t| t.version = Some(v.into()));
+    let c = Run::default().go(vec![
+        with("TLS1.0"),
+        with("SSL3.0"),
+        with("TLS1.2"),
+        with("TLS1.3"),
+    ]);
+    let sev: Vec<_> = c
+        .findings
+        .iter()
+        .map(|f| (f.evidence["version"].clone(), f.severity))
+        .collect();
+    assert_eq!(
+        sev,
+        [
+            (json!("SSL3.0"), Severity::Critical),
+            (json!("TLS1.0"), Severity::High)
+        ]
+    );
+    let c = Run::policy("tls: {require_tls13: true}").go(vec![with("TLS1.2"), with("TLS1.3")]);
+    assert_eq!(only(&c, "TA-TLS-VERSION").severity, Severity::Low);
+    let c = Run::policy("tls: {min_version: TLS1.3}").go(vec![with("TLS1.2")]);
+    assert_eq!(only(&c, "TA-TLS-VERSION").severity, Severity::High);
+}
+
+#[test]
+fn weak_cipher() {
+    let with = |s: &str| tls_flow(|t| t.cipher_suite = Some(s.into()));
+    let c = Run::default().go(vec![with("TLS_RSA_WITH_3DES_EDE_CBC_SHA")]);
+    let f = only(&c, "TA-WEAK-CIPHER");
+    assert_eq!(f.severity, Severity::Medium);
+    let ids: Vec<_> = f.evidence["weaknesses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["3des", "static-rsa", "cbc-sha1"]);
+    let c = Run::default().go(vec![with("TLS_RSA_WITH_NULL_SHA256")]);
+    assert_eq!(only(&c, "TA-WEAK-CIPHER").severity, Severity::Critical);
+    let c = Run::default().go(vec![
+        with("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"),
+        with("0xeeee"),
+    ]);
+    assert_eq!(rules(&c), Vec::<&str>::new());
+}
+
+// ---- certificate rules --------------------------------------------------
+
+#[test]
+fn validity_is_judged_at_capture_time() {
+    // Valid today (27 Nov 2026) but expired when captured (Feb 2027).
+    let leaf = Leaf {
+        from: "2026-11-01T00:00:00Z",
+        to: "2026-12-31T00:00:00Z",
+        ..Leaf::default()
+    };
+    let mut late = served(leaf);
+    late.first_seen = "2027-02-01T00:00:00Z".into();
+    let c = Run::policy("certificates: {max_workload_validity: 90d}").go(vec![late]);
+    let f = only(&c, "TA-CERT-EXPIRED");
+    assert_eq!(f.evidence["captured_at"], "2027-02-01T00:00:00Z");
+    assert!(
+        f.message.contains("expired 32d before the capture"),
+        "{}",
+        f.message
+    );
+
+    // Expired today, but valid when captured (an old capture): no finding.
+    let leaf = Leaf {
+        from: "2020-01-01T00:00:00Z",
+        to: "2020-01-02T00:00:00Z",
+        ..Leaf::default()
+    };
+    let mut old = served(leaf);
+    old.first_seen = "2020-01-01T12:00:00Z".into();
+    old.client.ip = "10.9.9.9".into();
+    let c = Run::default().go(vec![old]);
+    assert_eq!(rules(&c), Vec::<&str>::new());
+}
+
+#[test]
+fn not_yet_valid_and_expiring() {
+    let early = served(Leaf {
+        from: "2026-11-27T12:00:00Z",
+        to: "2026-11-28T12:00:00Z",
+        ..Leaf::default()
+    });
+    let c = Run::default().go(vec![early]);
+    assert_eq!(rules(&c), ["TA-CERT-NOT-YET-VALID"]);
+    let soon = served(Leaf {
+        from: "2026-11-20T00:00:00Z",
+        to: "2026-11-30T00:00:00Z",
+        ..Leaf::default()
+    });
+    // 10 days valid, 2 d 13 h left at capture: within 7 days but above
+    // 10% of its validity.
+    let policy = |extra: &str| {
+        format!(
+            "certificates: {{max_workload_validity: 30d, max_validity_to_pod_age: 1000{extra}}}"
+        )
+    };
+    let c = Run::policy(&policy("")).go(vec![soon.clone()]);
+    assert_eq!(rules(&c), Vec::<&str>::new());
+    let c = Run::policy(&policy(", expiry_warning_fraction: 0.5")).go(vec![soon.clone()]);
+    let f = only(&c, "TA-CERT-EXPIRING");
+    assert_eq!(f.evidence["expiry_warning"], "7d");
+    assert_eq!(f.evidence["remaining_fraction"], 0.254);
+    let c = Run::policy(&policy(
+        ", expiry_warning_fraction: 0.5, expiry_warning: 1d",
+    ))
+    .go(vec![soon]);
+    assert_eq!(rules(&c), Vec::<&str>::new());
+    // A 24 h mesh certificate with 2 h left is late in its rotation.
+    let late = served(Leaf {
+        from: "2026-11-26T13:00:00Z",
+        to: "2026-11-27T13:00:00Z",
+        ..Leaf::default()
+    });
+    let c = Run::default().go(vec![late]);
+    assert_eq!(rules(&c), ["TA-CERT-EXPIRING"]);
+}
+
+#[test]
+fn workload_lifetime() {
+    // A ten-year leaf on a pod one hour old: both reasons.
+    let ten_years = served(Leaf {
+        from: "2026-01-01T00:00:00Z",
+        to: "2036-01-01T00:00:00Z",
+        ..Leaf::default()
+    });
+    let c = Run::default().go(vec![ten_years]);
+    let f = only(&c, "TA-CERT-LIFETIME");
+    let reasons: Vec<_> = f.evidence["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        ["exceeds-max-workload-validity", "exceeds-pod-age-ratio"]
+    );
+    assert_eq!(f.evidence["reasons"][1]["pod_age_at_handshake"], "1h");
+
+    // Three days on a pod one hour old: only the ratio.
+    let three_days = served(Leaf {
+        from: "2026-11-27T09:00:00Z",
+        to: "2026-11-30T09:00:00Z",
+        ..Leaf::default()
+    });
+    let c = Run::default().go(vec![three_days.clone()]);
+    assert_eq!(
+        only(&c, "TA-CERT-LIFETIME").evidence["reasons"][0]["reason"],
+        "exceeds-pod-age-ratio"
+    );
+    // ... and nothing without a snapshot, which says it could not check.
+    let c = Run {
+        inventory: None,
+        ..Run::default()
+    }
+    .go(vec![three_days]);
+    assert_eq!(rules(&c), Vec::<&str>::new());
+    assert!(c.not_checked.iter().any(|n| n.rule == "TA-CERT-LIFETIME"));
+
+    // The mesh default (24 h) on a young pod is fine.
+    let c = Run::default().go(vec![served(Leaf::default())]);
+    assert_eq!(rules(&c), Vec::<&str>::new());
+}
+
+#[test]
+fn svid_rules_name_each_violation() {
+    let cases: &[(Leaf<'_>, &str)] = &[
+        (
+            Leaf {
+                uris: vec![
+                    "spiffe://cluster.local/ns/pay/sa/api",
+                    "spiffe://cluster.local/x",
+                ],
+                ..Leaf::default()
+            },
+            "svid-uri-san-count",
+        ),
+        (
+            Leaf {
+                ca_flag: true,
+                ..Leaf::default()
+            },
+            "svid-leaf-is-ca",
+        ),
+        (
+            Leaf {
+                usages: vec![KeyUsagePurpose::KeyEncipherment],
+                ..Leaf::default()
+            },
+            "svid-leaf-no-digital-signature",
+        ),
+        (
+            Leaf {
+                uris: vec!["spiffe://Cluster.Local/ns/pay/sa/api"],
+                ..Leaf::default()
+            },
+            "spiffe-trust-domain-uppercase",
+        ),
+        (
+            Leaf {
+                uris: vec!["spiffe://cluster_local!/ns/pay/sa/api"],
+                ..Leaf::default()
+            },
+            "spiffe-trust-domain-chars",
+        ),
+        (
+            Leaf {
+                uris: vec!["spiffe://cluster.local/ns/pay/sa/a%20pi"],
+                ..Leaf::default()
+            },
+            "spiffe-percent-encoding",
+        ),
+        (
+            Leaf {
+                uris: vec!["spiffe://cluster.local/ns/../sa/api"],
+                ..Leaf::default()
+            },
+            "spiffe-path-dot-segment",
+        ),
+        (
+            Leaf {
+                uris: vec!["spiffe://cluster.local"],
+                ..Leaf::default()
+            },
+            "svid-leaf-no-path",
+        ),
+    ];
+    for (leaf, violation) in cases {
+        let c = Run::default().go(vec![served(leaf.clone())]);
+        let f = only(&c, "TA-SVID-INVALID");
+        let named: Vec<_> = f.evidence["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["rule"].as_str().unwrap().to_string())
+            .collect();
+        assert!(
+            named.iter().any(|n| n == violation),
+            "{violation}: {named:?}"
+        );
+    }
+}
+
+#[test]
+fn svid_mismatch_and_trust_domain() {
+    // The api pod presents the frontend's identity.
+    let stolen = served(Leaf {
+        uris: vec!["spiffe://cluster.local/ns/web/sa/frontend"],
+        ..Leaf::default()
+    });
+    let c = Run::default().go(vec![stolen.clone()]);
+    let f = only(&c, "TA-SVID-MISMATCH");
+    assert_eq!(
+        f.evidence["expected"],
+        "spiffe://cluster.local/ns/pay/sa/api"
+    );
+    assert_eq!(f.subject.role, "server");
+    // The template can be turned off, and it can be another layout.
+    let c = Run::policy("spiffe: {id_template: ''}").go(vec![stolen.clone()]);
+    assert_eq!(rules(&c), Vec::<&str>::new());
+    let c =
+        Run::policy("spiffe: {id_template: 'spiffe://{trust_domain}/{namespace}/{pod}'}").go(vec![
+            served(Leaf {
+                uris: vec!["spiffe://cluster.local/pay/api"],
+                ..Leaf::default()
+            }),
+        ]);
+    assert_eq!(rules(&c), Vec::<&str>::new());
+    // Without a snapshot it cannot be checked, and says so.
+    let c = Run {
+        inventory: None,
+        ..Run::default()
+    }
+    .go(vec![stolen]);
+    assert!(c.not_checked.iter().any(|n| n.rule == "TA-SVID-MISMATCH"));
+
+    let foreign = served(Leaf {
+        uris: vec!["spiffe://evil.example/ns/pay/sa/api"],
+        ..Leaf::default()
+    });
+    let c = Run::policy("spiffe: {trust_domains: [cluster.local]}").go(vec![foreign.clone()]);
+    assert_eq!(
+        only(&c, "TA-TRUST-DOMAIN").evidence["trust_domain"],
+        "evil.example"
+    );
+    let c = Run::policy("spiffe: {trust_domains: [cluster.local, evil.example]}").go(vec![foreign]);
+    assert_eq!(rules(&c), Vec::<&str>::new());
+}
+
+#[test]
+fn client_certificates_are_the_clients_findings() {
+    let root = ca("Mesh Root");
+    let wrong = Leaf {
+        uris: vec!["spiffe://cluster.local/ns/pay/sa/api"],
+        ..Leaf::default()
+    }
+    .issue(&root);
+    let f = tls_flow(|t| t.client_chain = vec![wrong, cert_of(root.der())]);
+    let c = Run::default().go(vec![f]);
+    let f = only(&c, "TA-SVID-MISMATCH");
+    assert_eq!(f.subject.role, "client");
+    assert_eq!(f.subject.pod.as_ref().unwrap().name, "frontend");
+    assert_eq!(
+        f.evidence["expected"],
+        "spiffe://cluster.local/ns/web/sa/frontend"
+    );
+}
+
+#[test]
+fn chain_problems_and_trust_bundle() {
+    // A self-signed leaf.
+    let mut p = CertificateParams::default();
+    p.distinguished_name = dn("lonely");
+    let lonely = p.self_signed(&KeyPair::generate().unwrap()).unwrap();
+    let f = tls_flow(|t| t.server_chain = vec![cert_of(lonely.der())]);
+    let c = Run::default().go(vec![f]);
+    let f = only(&c, "TA-CHAIN");
+    assert_eq!(f.evidence["problems"][0]["kind"], "self-signed-leaf");
+    assert_eq!(f.severity, Severity::High);
+
+    // A good chain: anchored with the right bundle, not with another.
+    let good = served(Leaf::default());
+    let root_der = good.tls.as_ref().unwrap().server_chain[1]
+        .der
+        .clone()
+        .unwrap();
+    let bundle_of =
+        |der: &[u8]| TrustBundle::from_pem(pem_block("CERTIFICATE", der).as_bytes()).unwrap();
+    let c = Run {
+        bundle: Some(bundle_of(&root_der)),
+        ..Run::default()
+    }
+    .go(vec![good.clone()]);
+    assert_eq!(rules(&c), Vec::<&str>::new());
+    let other = ca("Other Root");
+    let c = Run {
+        bundle: Some(bundle_of(other.der())),
+        ..Run::default()
+    }
+    .go(vec![good]);
+    let f = only(&c, "TA-CHAIN");
+    assert_eq!(f.evidence["anchored"], false);
+    assert_eq!(f.evidence["problems"][0]["kind"], "not-anchored");
+}
+
+/// RSA-1024 keys and SHA-1 signatures: ring (and so rcgen) will not make
+/// them, so OpenSSL issues these.
+#[test]
+fn weak_key_and_weak_signature_from_openssl() {
+    let dir = std::env::temp_dir().join(format!("tls-audit-weak-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let openssl = |args: &[&str]| {
+        std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(&dir)
+            .output()
+    };
+    match openssl(&["version"]) {
+        Ok(o) if o.status.success() => {}
+        _ => {
+            assert!(std::env::var_os("CI").is_none(), "openssl is missing in CI");
+            eprintln!("NOTICE: openssl not installed; RSA-1024/SHA-1 certificate test skipped");
+            return;
+        }
+    }
+    for args in [
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:1024",
+            "-nodes",
+            "-keyout",
+            "k1.pem",
+            "-out",
+            "rsa1024.der",
+            "-outform",
+            "DER",
+            "-sha256",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=small-key",
+        ][..],
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "k2.pem",
+            "-out",
+            "sha1.der",
+            "-outform",
+            "DER",
+            "-sha1",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=sha1-signed",
+        ][..],
+    ] {
+        let o = openssl(args).unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let load = |name: &str| cert_of(&std::fs::read(dir.join(name)).unwrap());
+    let (small, sha1) = (load("rsa1024.der"), load("sha1.der"));
+    assert_eq!(
+        (small.key_type.as_deref(), small.key_bits),
+        (Some("RSA"), Some(1024))
+    );
+    // Judge them when they were made, so that only key and signature speak.
+    let made = small.not_before_unix.unwrap() + 60;
+    let at_made = |chain: Vec<Arc<Certificate>>| {
+        let mut f = tls_flow(|t| t.server_chain = chain);
+        f.first_seen = super::format_time(made);
+        f
+    };
+    let c = Run::policy("certificates: {expiry_warning: 1s}").go(vec![at_made(vec![small])]);
+    let f = only(&c, "TA-CERT-WEAK-KEY");
+    assert_eq!(
+        (
+            f.evidence["key_bits"].clone(),
+            f.evidence["minimum_bits"].clone()
+        ),
+        (json!(1024), json!(2048))
+    );
+    let c = Run::policy("certificates: {expiry_warning: 1s}").go(vec![at_made(vec![sha1])]);
+    let f = only(&c, "TA-CERT-WEAK-SIGNATURE");
+    assert_eq!(f.evidence["signature_algorithm"], "sha1WithRSAEncryption");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn weak_ec_key_by_policy() {
+    let c = Run::policy("certificates: {min_ec_bits: 384}").go(vec![served(Leaf::default())]);
+    // Leaf and CA both have P-256 keys: two certificates, two findings.
+    let weak: Vec<_> = c
+        .findings
+        .iter()
+        .filter(|f| f.rule == "TA-CERT-WEAK-KEY")
+        .collect();
+    assert_eq!(weak.len(), 2);
+    assert_eq!(weak[0].evidence["key_bits"], 256);
+}
+
+// ---- collection, waivers, severity --------------------------------------
+
+#[test]
+fn identical_findings_are_counted_once() {
+    let a = flow("plaintext", ("10.0.0.1", 1), ("10.0.0.2", 80));
+    let mut b = a.clone();
+    b.client.port = 2;
+    b.first_seen = "2026-11-27T11:30:00.000000Z".into();
+    let c = Run::default().go(vec![a, b]);
+    let f = only(&c, "TA-PLAINTEXT");
+    assert_eq!(f.occurrences, 2);
+    assert_eq!(f.last_seen, "2026-11-27T11:30:00.000000Z");
+    assert_eq!(f.flow.client, "10.0.0.1:1");
+}
+
+#[test]
+fn waivers_apply_until_they_expire() {
+    let plain = || flow("plaintext", ("10.0.0.1", 1), ("10.0.0.2", 80));
+    let policy = |expires: &str| {
+        format!(
+            "waivers:\n  - rule: TA-PLAINTEXT\n    match: {{namespaces: [pay], ports: [80]}}\n    reason: metrics port\n    expires: {expires}\n"
+        )
+    };
+    let c = Run::policy(&policy("2026-12-31")).go(vec![plain()]);
+    let f = only(&c, "TA-PLAINTEXT");
+    assert_eq!(f.waived.as_ref().unwrap().reason, "metrics port");
+    assert_eq!(
+        (c.waivers[0].status.as_str(), c.waivers[0].matched),
+        ("active", 1)
+    );
+
+    // The last day still counts; the day after does not.
+    let mut run = Run::policy(&policy("2026-11-27"));
+    run.now = at("2026-11-27T23:59:59Z");
+    assert!(
+        only(&run.go(vec![plain()]), "TA-PLAINTEXT")
+            .waived
+            .is_some()
+    );
+    let c = Run::policy(&policy("2026-11-26")).go(vec![plain()]);
+    let f = only(&c, "TA-PLAINTEXT");
+    assert!(f.waived.is_none());
+    assert_eq!(f.evidence["expired_waiver"]["index"], 0);
+    assert_eq!(c.waivers[0].status, "expired");
+
+    // A waiver for other flows leaves this one alone.
+    let c = Run::policy(&policy("2026-12-31").replace("[80]", "[8080]")).go(vec![plain()]);
+    assert!(only(&c, "TA-PLAINTEXT").waived.is_none());
+    assert_eq!(c.waivers[0].matched, 0);
+}
+
+#[test]
+fn severity_overrides_and_the_gate() {
+    let plain = flow("plaintext", ("10.0.0.1", 1), ("10.0.0.2", 80));
+    let c = Run::policy("severity: {TA-PLAINTEXT: low}").go(vec![plain.clone()]);
+    assert_eq!(only(&c, "TA-PLAINTEXT").severity, Severity::Low);
+    let gate = |c: Collected, on: Severity| {
+        let info = super::RunInfo {
+            policy: crate::report::model::PolicySource {
+                source: "test".into(),
+                sha256: "0".repeat(64),
+            },
+            inventory: None,
+            trust_bundle: None,
+            now: 0,
+            fail_on: Some(on),
+        };
+        super::conclude(c, info).0.gate.unwrap()
+    };
+    let low = || Run::policy("severity: {TA-PLAINTEXT: low}").go(vec![plain.clone()]);
+    assert_eq!(gate(low(), Severity::Medium), "pass");
+    assert_eq!(gate(low(), Severity::Low), "fail");
+    let waived =
+        Run::policy("waivers: [{rule: TA-PLAINTEXT, reason: accepted, expires: 2099-01-01}]")
+            .go(vec![plain]);
+    assert_eq!(gate(waived, Severity::Info), "pass");
+}
+
+#[test]
+fn distinct_findings_are_bounded() {
+    let mut flows = Vec::new();
+    for i in 0..(super::MAX_FINDINGS + 10) {
+        let ip = format!("10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+        flows.push(flow("plaintext", (&ip, 1), ("10.0.0.2", 80)));
+    }
+    let c = Run::default().go(flows);
+    assert_eq!(c.findings.len(), super::MAX_FINDINGS);
+    assert_eq!(c.dropped, 10);
+}

@@ -1,0 +1,270 @@
+//! The verifier sees each flow record once, as the engine finishes it:
+//! it names the pods at both ends (with a cluster snapshot), runs the flow
+//! and certificate rules, and hands the record on. It runs before records
+//! are spilled, while certificates still carry their DER.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+
+use serde_json::Value;
+
+use super::chain::{ChainChecker, TrustBundle};
+use super::collect::{Candidate, Collected, Collector};
+use super::policy::{MtlsRequire, Policy};
+use super::rules::{self, Rule};
+use super::selector::{FlowContext, Selector};
+use super::{cert_rules, flow_rules};
+use crate::engine::FlowSink;
+use crate::inventory::{Inventory, Resolved};
+use crate::report::model::{FlowRecord, OriginFlow, PodRef, Subject};
+
+/// Turns flow records into findings.
+pub struct Verifier {
+    pub(super) policy: Policy,
+    pub(super) inventory: Option<Inventory>,
+    pub(super) chains: ChainChecker,
+    pub(super) collector: Collector,
+}
+
+/// What is known about one end of a flow.
+#[derive(Debug, Clone, Default)]
+pub(super) struct End {
+    pub ip: Option<IpAddr>,
+    pub endpoint: String,
+    pub pod: Option<PodRef>,
+    pub labels: Option<BTreeMap<String, String>>,
+    pub node: Option<String>,
+    /// Pod start (Unix seconds).
+    pub started: Option<i64>,
+}
+
+impl End {
+    pub fn subject(&self, role: &str) -> Subject {
+        Subject {
+            role: role.into(),
+            endpoint: self.endpoint.clone(),
+            pod: self.pod.clone(),
+            node: self.node.clone(),
+        }
+    }
+
+    /// A pod with its own network namespace (not on the host network).
+    pub fn is_pod(&self) -> bool {
+        self.pod.is_some()
+    }
+}
+
+/// One flow as the rules see it.
+pub(super) struct Seen<'a> {
+    pub rec: &'a FlowRecord,
+    pub client: End,
+    pub server: End,
+    /// The flow's first packet, Unix seconds: certificates are judged then.
+    pub at: i64,
+    pub origin: OriginFlow,
+}
+
+impl Seen<'_> {
+    pub fn context(&self) -> FlowContext<'_> {
+        FlowContext {
+            client_ip: self.client.ip,
+            server_ip: self.server.ip,
+            server_port: self.rec.server.port,
+            client_pod: self.client.pod.as_ref(),
+            server_pod: self.server.pod.as_ref(),
+            server_labels: self.server.labels.as_ref(),
+            app_protocol: self.rec.app_protocol.as_deref(),
+            certificate: None,
+        }
+    }
+
+    /// A finding about the server, the client as its peer.
+    pub fn about_server(&self, rule: &'static Rule, message: String) -> Candidate {
+        Candidate {
+            rule,
+            severity: rule.severity,
+            subject: self.server.subject("server"),
+            peer: self.client.subject("client"),
+            message,
+            evidence: BTreeMap::new(),
+            kind: String::new(),
+            per_peer: true,
+        }
+    }
+
+    /// `client → server` for messages.
+    pub fn path(&self) -> String {
+        format!("{} → {}", who(&self.client), who(&self.server))
+    }
+}
+
+/// A pod's name, else the node's, else the address.
+pub(super) fn who(e: &End) -> String {
+    match (&e.pod, &e.node) {
+        (Some(p), _) => format!("{}/{} ({})", p.namespace, p.name, e.endpoint),
+        (None, Some(n)) => format!("node {n} ({})", e.endpoint),
+        _ => e.endpoint.clone(),
+    }
+}
+
+impl Verifier {
+    /// A verifier; `now` (Unix seconds) judges waiver expiry.
+    pub fn new(
+        policy: Policy,
+        inventory: Option<Inventory>,
+        bundle: Option<TrustBundle>,
+        now: i64,
+    ) -> Self {
+        let collector = Collector::new(&policy, now);
+        Verifier {
+            policy,
+            inventory,
+            chains: ChainChecker::new(bundle),
+            collector,
+        }
+    }
+
+    /// Name the pods at both ends of `rec` and collect its findings.
+    pub fn flow(&mut self, rec: &mut FlowRecord) {
+        let at = parse_time(&rec.first_seen).unwrap_or(0);
+        let client = self.resolve(&rec.client.ip, rec.client.port, at);
+        let server = self.resolve(&rec.server.ip, rec.server.port, at);
+        rec.client.pod.clone_from(&client.pod);
+        rec.client.node.clone_from(&client.node);
+        rec.server.pod.clone_from(&server.pod);
+        rec.server.node.clone_from(&server.node);
+        let seen = Seen {
+            rec,
+            origin: OriginFlow {
+                client: client.endpoint.clone(),
+                server: server.endpoint.clone(),
+                first_seen: rec.first_seen.clone(),
+            },
+            client,
+            server,
+            at,
+        };
+        let mut found = Vec::new();
+        flow_rules::check(self, &seen, &mut found);
+        cert_rules::check(self, &seen, &mut found);
+        let ctx = seen.context();
+        for (c, cert) in found {
+            let ctx = FlowContext {
+                certificate: cert.as_deref(),
+                ..ctx.clone()
+            };
+            self.collector.add(&self.policy, c, &seen.origin, &ctx);
+        }
+    }
+
+    /// Is the flow exempt from `rule` by one of `exempt`? Counts it if so.
+    pub(super) fn exempt(
+        &mut self,
+        rule: &'static Rule,
+        exempt: &[Selector],
+        ctx: &FlowContext<'_>,
+    ) -> bool {
+        match exempt.iter().find(|s| s.matches(ctx)) {
+            Some(s) => {
+                self.collector.exempted(rule, s.label());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Must this TLS flow be mutual? `None` when that cannot be told.
+    pub(super) fn mtls_required(&mut self, seen: &Seen<'_>) -> Option<bool> {
+        let ctx = seen.context();
+        let base = match self.policy.mtls.require {
+            MtlsRequire::None => return Some(false),
+            MtlsRequire::All => true,
+            MtlsRequire::PodToPod if self.inventory.is_none() => return None,
+            MtlsRequire::PodToPod => seen.client.is_pod() && seen.server.is_pod(),
+        };
+        if !base || !self.policy.mtls.scope.matches(&ctx) {
+            return Some(false);
+        }
+        let exempt = std::mem::take(&mut self.policy.mtls.exempt);
+        let out = self.exempt(&rules::NO_MTLS, &exempt, &ctx);
+        self.policy.mtls.exempt = exempt;
+        Some(!out)
+    }
+
+    fn resolve(&self, ip_text: &str, port: u16, at: i64) -> End {
+        let ip: Option<IpAddr> = ip_text.parse().ok();
+        let endpoint = match ip {
+            Some(ip) => SocketAddr::new(ip, port).to_string(),
+            None => format!("{ip_text}:{port}"),
+        };
+        let mut end = End {
+            ip,
+            endpoint,
+            ..End::default()
+        };
+        let (Some(inv), Some(ip)) = (&self.inventory, ip) else {
+            return end;
+        };
+        match inv.resolve(ip, at) {
+            Resolved::Pod(p) => {
+                end.pod = Some(PodRef {
+                    namespace: p.namespace.clone(),
+                    name: p.name.clone(),
+                    service_account: p.service_account.clone(),
+                });
+                end.labels = Some(p.labels.clone());
+                end.started = p.start_time;
+            }
+            Resolved::Node { node, .. } => end.node = Some(node.name.clone()),
+            Resolved::Ambiguous(_) | Resolved::Unknown => {}
+        }
+        end
+    }
+
+    /// Everything found.
+    pub fn finish(self) -> (Policy, Option<Inventory>, Collected) {
+        let collected = self.collector.finish(&self.policy);
+        (self.policy, self.inventory, collected)
+    }
+}
+
+/// Evidence helper: `{"a": 1, ...}` into a map.
+pub(super) fn evidence(v: Value) -> BTreeMap<String, Value> {
+    match v {
+        Value::Object(m) => m.into_iter().collect(),
+        other => BTreeMap::from([("value".to_string(), other)]),
+    }
+}
+
+/// Unix seconds of an RFC 3339 time as reports write it.
+pub fn parse_time(s: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(time::OffsetDateTime::unix_timestamp)
+}
+
+/// RFC 3339 (seconds) of Unix seconds.
+pub fn format_time(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| t.to_string())
+}
+
+/// A [`FlowSink`] that verifies each record before passing it on.
+pub struct VerifyingSink<S> {
+    /// The verifier.
+    pub verifier: Verifier,
+    /// Where records go next.
+    pub inner: S,
+}
+
+impl<S: FlowSink> FlowSink for VerifyingSink<S> {
+    fn flow(&mut self, id: u64, mut record: FlowRecord) {
+        self.verifier.flow(&mut record);
+        self.inner.flow(id, record);
+    }
+}
