@@ -9,6 +9,7 @@ and Arkime (Apache-2.0), plus this project's own fixtures and test data, are
 used. Nothing from nDPI or ja4.
 """
 
+import base64
 import gzip
 import os
 import shutil
@@ -298,6 +299,26 @@ def main():
     for i in range(70):
         big += seg(1001 + i * 1000, bytes([7]) * 200)
     put("reassembly", "pending-budget", bytes(big))
+
+    # verify_chain: the fixture PKI's chains, framed as a TLS 1.2 Certificate
+    # message's list (3-byte lengths), in order, reversed, repeated.
+    def pem_ders(name):
+        text = open(os.path.join(pki, name)).read()
+        blocks = text.split("-----BEGIN CERTIFICATE-----")[1:]
+        return [base64.b64decode("".join(b.split("-----END")[0].split())) for b in blocks]
+
+    def frame(ders):
+        return b"".join(len(d).to_bytes(3, "big") + d for d in ders)
+
+    root = pem_ders("root-ca.crt")
+    server = pem_ders("server-chain.pem")
+    put("verify_chain", "fixture-server-chain.bin", frame(server))
+    put("verify_chain", "fixture-client-chain.bin", frame(pem_ders("client-chain.pem")))
+    put("verify_chain", "fixture-big-server-chain.bin", frame(pem_ders("big-server-chain.pem")))
+    put("verify_chain", "fixture-server-chain-with-root.bin", frame(server + root))
+    put("verify_chain", "fixture-server-chain-reversed.bin", frame(list(reversed(server + root))))
+    put("verify_chain", "fixture-root-alone.bin", frame(root))
+    put("verify_chain", "fixture-leaf-twice.bin", frame(pem_ders("server.crt") * 2))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run tls-audit on captures shipped in fixtures/ and write a JSON report.
+# Run tls-audit on captures shipped in fixtures/, with the cluster snapshot
+# taken at the time (fixtures/cluster), and write a JSON report.
 #   scripts/demo.sh [REPORT.json]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,7 @@ captures=(
   fixtures/captures/openssl-tls12-resumption.pcap
   fixtures/captures/nginx-http-plaintext-443.pcap
 )
+cluster=(--pods fixtures/cluster/pods.json --nodes fixtures/cluster/nodes.json)
 cargo build --quiet --locked
-./target/debug/tls-audit analyze "${captures[@]}" -o table
-./target/debug/tls-audit analyze "${captures[@]}" -o json --output "$report"
+./target/debug/tls-audit analyze "${captures[@]}" "${cluster[@]}" -o table
+./target/debug/tls-audit analyze "${captures[@]}" "${cluster[@]}" -o json --output "$report"

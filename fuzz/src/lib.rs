@@ -327,3 +327,80 @@ pub fn reassembly(data: &[u8]) {
         }
     }
 }
+
+/// A flow record with an empty TLS block, for `verify_chain`.
+const TLS_FLOW: &str = r#"{"transport":"tcp","client":{"ip":"10.0.0.1","port":40000},
+"server":{"ip":"10.0.0.2","port":443},"role_source":"syn","first_seen":"2026-11-27T11:00:00Z",
+"last_seen":"2026-11-27T11:00:01Z","packets":10,"bytes":1000,"protection":"tls","app_protocol":null,
+"tls":{"handshake_seen":true,"version":"TLS1.2","cipher_suite":"TLS_RSA_WITH_RC4_128_SHA","sni":null,
+"alpn_offered":[],"alpn":null,"resumed":false,"client_cert_requested":true,"mutual":false,
+"mutual_evidence":"observed-empty-client-certificate","mutual_unknown_reason":null,"mutual_inference":null,
+"server_chain":[],"client_chain":[],"certificates_encrypted":false,"ja4":null,"versions_offered":[],
+"hello_retry_request":false,"starttls":false,"alerts":[],"record_version":null,"notes":[]},
+"tcp":null,"inside":null,"ended_by":null,"truncated":false}"#;
+
+/// Certificates off the wire through verification: chain linkage and
+/// signatures (`verify::chain`), validity, key, lifetime and SPIFFE rules.
+///
+/// The input is a certificate list as a TLS 1.2 Certificate message carries
+/// it (each certificate behind a 3-byte length, the last one cut short to
+/// what is left), at most 20 certificates. The chain is checked on its own,
+/// with itself as the trust bundle's candidates, and as both chains of a
+/// TLS flow between two pods.
+pub fn verify_chain(data: &[u8]) {
+    use std::sync::Arc;
+    use tls_audit::verify::chain::ChainChecker;
+    use tls_audit::verify::{Policy, Verifier};
+    use tls_audit::x509::Certificate;
+
+    let mut ders: Vec<&[u8]> = Vec::new();
+    let mut rest = data;
+    while rest.len() >= 3 && ders.len() < 20 {
+        let n = usize::from(rest[0]) << 16 | usize::from(rest[1]) << 8 | usize::from(rest[2]);
+        let n = n.min(rest.len() - 3);
+        ders.push(&rest[3..3 + n]);
+        rest = &rest[3 + n..];
+    }
+    let check = ChainChecker::new(None).check(&ders);
+    assert!(check.anchored.is_none(), "anchored without a bundle");
+    // At most a handful of problems per certificate, never unbounded.
+    assert!(
+        check.problems.len() <= 8 * ders.len().max(1) + 2,
+        "{:?}",
+        check.problems
+    );
+    let chain: Vec<Arc<Certificate>> = ders
+        .iter()
+        .map(|d| {
+            Arc::new(Certificate {
+                der: Some(Arc::from(*d)),
+                ..Certificate::from_der(d)
+            })
+        })
+        .collect();
+    let Ok(mut record) = serde_json::from_str::<tls_audit::report::model::FlowRecord>(TLS_FLOW)
+    else {
+        panic!("TLS_FLOW does not parse");
+    };
+    if let Some(tls) = record.tls.as_mut() {
+        tls.server_chain = chain.clone();
+        tls.client_chain = chain;
+    }
+    let pods = br#"{"items":[
+      {"metadata":{"name":"a","namespace":"x"},"spec":{"serviceAccountName":"a"},
+       "status":{"phase":"Running","podIP":"10.0.0.1","startTime":"2026-11-27T10:00:00Z"}},
+      {"metadata":{"name":"b","namespace":"y"},"spec":{"serviceAccountName":"b"},
+       "status":{"phase":"Running","podIP":"10.0.0.2","startTime":"2026-11-27T10:00:00Z"}}]}"#;
+    let inventory = tls_audit::inventory::Inventory::from_json(Some(pods), None).ok();
+    let mut v = Verifier::new(Policy::default(), inventory, None, 0);
+    v.flow(&mut record);
+    let (_, _, collected) = v.finish();
+    assert!(
+        collected
+            .findings
+            .iter()
+            .any(|f| f.rule == "TA-WEAK-CIPHER"),
+        "the RC4 suite of the flow was not found"
+    );
+    assert!(serde_json::to_string(&collected.findings).is_ok());
+}

@@ -31,8 +31,8 @@ pub struct VerifyArgs {
     pub fail_on: Option<Severity>,
     /// Judge waiver expiry at this time (RFC 3339) instead of now, for
     /// reproducible reports. Certificates are always judged at capture time.
-    #[arg(long, value_name = "TIME")]
-    pub now: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = parse_now)]
+    pub now: Option<i64>,
 }
 
 /// Everything loaded; errors are for people and map to `exit::CONFIG`.
@@ -68,12 +68,9 @@ pub fn load(args: &VerifyArgs) -> Result<(Verifier, RunInfo), String> {
         }
         None => None,
     };
-    let now = match &args.now {
-        Some(t) => {
-            verify::parse_time(t).ok_or_else(|| format!("--now `{t}` is not an RFC 3339 time"))?
-        }
-        None => time::OffsetDateTime::now_utc().unix_timestamp(),
-    };
+    let now = args
+        .now
+        .unwrap_or_else(|| time::OffsetDateTime::now_utc().unix_timestamp());
     let info = RunInfo {
         policy: PolicySource {
             source,
@@ -92,6 +89,10 @@ pub fn load(args: &VerifyArgs) -> Result<(Verifier, RunInfo), String> {
     };
     let verifier = Verifier::new(policy, inventory, bundle.map(|(_, b)| b), now);
     Ok((verifier, info))
+}
+
+fn parse_now(s: &str) -> Result<i64, String> {
+    verify::parse_time(s).ok_or_else(|| "not an RFC 3339 time (2026-11-27T12:00:00Z)".into())
 }
 
 fn read_text(path: &Path, what: &str) -> Result<String, String> {

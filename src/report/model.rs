@@ -197,6 +197,7 @@ pub struct TlsRecord {
     pub mutual: Option<bool>,
     /// What `mutual` rests on: `observed-client-certificate`, `observed-empty-client-certificate`,
     /// `observed-no-client-certificate`, `observed-no-certificate-request`,
+    /// `resumed-session` (inherited from the full handshake it resumes),
     /// `encrypted-flight-size` (an inference), later `keylog-decrypted`.
     pub mutual_evidence: Option<String>,
     /// Why `mutual` is null: `handshake-not-seen`, `handshake-incomplete`, `resumed`,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use super::collect::Key;
 use super::flow_rules::Found;
 use super::rules::{self, Rule};
 use super::spiffe::{self, SpiffeId};
@@ -41,7 +42,12 @@ pub(super) fn check(v: &mut Verifier, seen: &Seen<'_>, out: &mut Found) {
         return;
     };
     if tls.server_chain.is_empty() && tls.certificates_encrypted {
-        for rule in CERT_RULES {
+        let spiffe = &v.policy.spiffe;
+        let off = |r: &Rule| {
+            (r.id == rules::TRUST_DOMAIN.id && spiffe.trust_domains.is_empty())
+                || (r.id == rules::SVID_MISMATCH.id && spiffe.id_template.is_empty())
+        };
+        for rule in CERT_RULES.into_iter().filter(|r| !off(r)) {
             v.collector.not_checked(rule, "certificates-encrypted");
         }
     }
@@ -90,13 +96,33 @@ impl Chain<'_, '_> {
         rule: &'static Rule,
         severity: Severity,
         cert: &Certificate,
-        message: String,
-        ev: serde_json::Value,
+        make: impl FnOnce() -> (String, serde_json::Value),
+    ) {
+        self.push_kind(rule, severity, cert, "", make);
+    }
+
+    /// `kind` tells apart findings about the same certificate (a chain's
+    /// problems: the same leaf may come with a good and a broken chain).
+    /// `make` (message, evidence) runs only for a finding not seen before:
+    /// the same certificate comes back in thousands of flows.
+    fn push_kind(
+        &mut self,
+        rule: &'static Rule,
+        severity: Severity,
+        cert: &Certificate,
+        kind: &str,
+        make: impl FnOnce() -> (String, serde_json::Value),
     ) {
         let (me, other) = match self.side {
             Side::Server => (&self.seen.server, &self.seen.client),
             Side::Client => (&self.seen.client, &self.seen.server),
         };
+        let kind = format!("{}{kind}", cert.sha256);
+        let key = Key::new(rule.id, self.role(), &me.endpoint, None, kind.clone());
+        if self.v.collector.bump(&key, &self.seen.origin) {
+            return;
+        }
+        let (message, ev) = make();
         let mut ev = evidence(ev);
         ev.insert("certificate".into(), describe(cert));
         ev.insert("presented_by".into(), json!(self.role()));
@@ -115,7 +141,7 @@ impl Chain<'_, '_> {
                 super::verifier::who(me)
             ),
             evidence: ev,
-            kind: cert.sha256.clone(),
+            kind,
             per_peer: false,
         };
         self.out.push((candidate, Some(cert.sha256.clone())));
@@ -128,8 +154,8 @@ impl Chain<'_, '_> {
                 continue;
             }
             // A self-signed certificate at the end of a chain is a trust
-            // anchor sent along: its own signature and lifetime rules do not
-            // apply to the peer's authentication the same way.
+            // anchor sent along: it is trusted by itself, so the hash of its
+            // self-signature does not matter. Its dates and key still do.
             let is_root = i > 0 && i == last && cert.self_signed;
             self.validity(cert);
             self.key(cert);
@@ -151,48 +177,45 @@ impl Chain<'_, '_> {
     }
 
     fn validity(&mut self, cert: &Certificate) {
-        let at = self.seen.at;
-        let (Some(nb), Some(na)) = (cert.not_before_unix, cert.not_after_unix) else {
+        let (Some(at), Some(nb), Some(na)) =
+            (self.seen.at, cert.not_before_unix, cert.not_after_unix)
+        else {
             return;
         };
-        let ev = json!({
-            "captured_at": format_time(at),
-            "not_before": cert.not_before,
-            "not_after": cert.not_after,
-        });
+        let dates = || {
+            json!({
+                "captured_at": format_time(at),
+                "not_before": cert.not_before,
+                "not_after": cert.not_after,
+            })
+        };
         if na < at {
-            let msg = format!("expired {} before the capture", span(at - na));
             self.push(
                 &rules::CERT_EXPIRED,
                 rules::CERT_EXPIRED.severity,
                 cert,
-                msg,
-                ev,
+                || {
+                    let msg = format!("expired {} before the capture", span(at - na));
+                    (msg, dates())
+                },
             );
         } else if nb > at {
-            let msg = format!("not valid until {} after the capture", span(nb - at));
-            self.push(
-                &rules::CERT_NOT_YET_VALID,
-                rules::CERT_NOT_YET_VALID.severity,
-                cert,
-                msg,
-                ev,
-            );
+            let rule = &rules::CERT_NOT_YET_VALID;
+            self.push(rule, rule.severity, cert, || {
+                let msg = format!("not valid until {} after the capture", span(nb - at));
+                (msg, dates())
+            });
         } else if na - at < self.expiry_window(na - nb) {
-            let mut ev = ev;
-            let p = &self.v.policy.certificates;
-            ev["expiry_warning"] = json!(p.expiry_warning.to_string());
-            ev["expiry_warning_fraction"] = json!(p.expiry_warning_fraction);
-            ev["remaining_fraction"] =
-                json!(((na - at) as f64 / (na - nb).max(1) as f64 * 1000.0).round() / 1000.0);
-            let msg = format!("expires {} after the capture", span(na - at));
-            self.push(
-                &rules::CERT_EXPIRING,
-                rules::CERT_EXPIRING.severity,
-                cert,
-                msg,
-                ev,
-            );
+            let p = self.v.policy.certificates.clone();
+            let rule = &rules::CERT_EXPIRING;
+            self.push(rule, rule.severity, cert, || {
+                let mut ev = dates();
+                ev["expiry_warning"] = json!(p.expiry_warning.to_string());
+                ev["expiry_warning_fraction"] = json!(p.expiry_warning_fraction);
+                let left = (na - at) as f64 / (na - nb).max(1) as f64;
+                ev["remaining_fraction"] = json!((left * 1000.0).round() / 1000.0);
+                (format!("expires {} after the capture", span(na - at)), ev)
+            });
         }
     }
 
@@ -215,15 +238,11 @@ impl Chain<'_, '_> {
             _ => return,
         };
         if bits < min {
-            let ev = json!({"key_type": kind, "key_bits": bits, "minimum_bits": min, "ec_curve": cert.ec_curve});
-            let msg = format!("{kind} {bits}-bit key (minimum {min})");
-            self.push(
-                &rules::CERT_WEAK_KEY,
-                rules::CERT_WEAK_KEY.severity,
-                cert,
-                msg,
-                ev,
-            );
+            let rule = &rules::CERT_WEAK_KEY;
+            self.push(rule, rule.severity, cert, || {
+                let ev = json!({"key_type": kind, "key_bits": bits, "minimum_bits": min, "ec_curve": cert.ec_curve});
+                (format!("{kind} {bits}-bit key (minimum {min})"), ev)
+            });
         }
     }
 
@@ -231,30 +250,24 @@ impl Chain<'_, '_> {
         let Some(alg) = cert.signature_algorithm.as_deref() else {
             return;
         };
-        let lower = alg.to_ascii_lowercase();
-        let weak = ["md2", "md4", "md5", "sha1"]
+        let weak = ["md2", "md4", "md5", "sha1", "sha-1"]
             .into_iter()
-            .find(|h| lower.contains(h) || lower.contains(&h.replace("sha1", "sha-1")));
+            .find(|h| contains_ignore_case(alg, h));
         if let Some(hash) = weak {
-            let ev = json!({"signature_algorithm": alg, "hash": hash});
-            let msg = format!("signed with {alg}");
-            self.push(
-                &rules::CERT_WEAK_SIGNATURE,
-                rules::CERT_WEAK_SIGNATURE.severity,
-                cert,
-                msg,
-                ev,
-            );
+            let rule = &rules::CERT_WEAK_SIGNATURE;
+            self.push(rule, rule.severity, cert, || {
+                let ev = json!({"signature_algorithm": alg, "hash": hash.replace('-', "")});
+                (format!("signed with {alg}"), ev)
+            });
         }
     }
 
     fn chain_links(&mut self) {
-        let ders: Option<Vec<Arc<[u8]>>> = self.chain.iter().map(|c| c.der.clone()).collect();
-        let Some(ders) = ders else {
+        let chain_id: Vec<&str> = self.chain.iter().map(|c| c.sha256.as_str()).collect();
+        let chain_id = chain_id.join(",");
+        let Some(check) = self.v.check_chain(&chain_id, self.chain) else {
             return;
         };
-        let slices: Vec<&[u8]> = ders.iter().map(|d| &d[..]).collect();
-        let check = self.v.chains.check(&slices);
         let problems: Vec<_> = check
             .problems
             .iter()
@@ -268,20 +281,26 @@ impl Chain<'_, '_> {
         let Some(worst) = problems.iter().map(|p| chain_severity(p.kind)).max() else {
             return;
         };
-        let kinds: Vec<&str> = problems.iter().map(|p| p.kind).collect();
-        let ev = json!({
-            "problems": problems,
-            "anchored": check.anchored,
-            "signatures_verified": check.signatures_verified,
-            "chain": self.chain.iter().map(|c| json!({"subject": c.subject, "sha256": c.sha256})).collect::<Vec<_>>(),
-        });
         let leaf = Arc::clone(&self.chain[0]);
-        let msg = format!("chain {}", kinds.join(", "));
-        self.push(&rules::CHAIN, worst, &leaf, msg, ev);
+        let kind = format!(":{chain_id}");
+        let chain = self.chain;
+        self.push_kind(&rules::CHAIN, worst, &leaf, &kind, || {
+            let kinds: Vec<&str> = problems.iter().map(|p| p.kind).collect();
+            let ev = json!({
+                "problems": problems,
+                "anchored": check.anchored,
+                "signatures_verified": check.signatures_verified,
+                "chain": chain.iter().map(|c| json!({"subject": c.subject, "sha256": c.sha256})).collect::<Vec<_>>(),
+            });
+            (format!("chain {}", kinds.join(", ")), ev)
+        });
     }
 
+    /// A SPIFFE identity, or a certificate one pod shows another: the
+    /// certificates the "align validity with pod lifetime" guidance is
+    /// about (a public certificate an ingress pod serves is not).
     fn is_workload(&self, leaf: &Certificate) -> bool {
-        self.presenter().is_pod() || leaf.spiffe_id.is_some()
+        leaf.spiffe_id.is_some() || (self.seen.client.is_pod() && self.seen.server.is_pod())
     }
 
     fn lifetime(&mut self, leaf: &Certificate) {
@@ -289,6 +308,12 @@ impl Chain<'_, '_> {
             return;
         };
         if !self.is_workload(leaf) {
+            if leaf.spiffe_id.is_none() && !self.v.has_pods() {
+                // Without pods it cannot be told whether this is a workload.
+                self.v
+                    .collector
+                    .not_checked(&rules::CERT_LIFETIME, "no-inventory");
+            }
             return;
         }
         let validity = na.saturating_sub(nb);
@@ -298,26 +323,26 @@ impl Chain<'_, '_> {
             reasons.push(json!({"reason": "exceeds-max-workload-validity", "limit": p.max_workload_validity.to_string()}));
         }
         let presenter = self.presenter().clone();
-        match presenter.started {
-            Some(start) => {
-                let age = (self.seen.at - start).max(p.min_pod_age.secs()).max(1);
+        match (presenter.started, self.seen.at) {
+            (Some(start), Some(at)) => {
+                let age = (at - start).max(p.min_pod_age.secs()).max(1);
                 let ratio = validity as f64 / age as f64;
                 if validity > p.lifetime_ratio_floor.secs() && ratio > p.max_validity_to_pod_age {
                     reasons.push(json!({
                         "reason": "exceeds-pod-age-ratio",
                         "pod_started": format_time(start),
-                        "pod_age_at_handshake": span(self.seen.at - start),
+                        "pod_age_at_handshake": span(at - start),
                         "ratio": (ratio * 10.0).round() / 10.0,
                         "limit": p.max_validity_to_pod_age,
                     }));
                 }
             }
-            None if self.v.inventory.is_none() => {
+            _ if !self.v.has_pods() => {
                 self.v
                     .collector
                     .not_checked(&rules::CERT_LIFETIME, "no-inventory");
             }
-            None => {}
+            _ => {}
         }
         if reasons.is_empty() {
             return;
@@ -328,8 +353,7 @@ impl Chain<'_, '_> {
             &rules::CERT_LIFETIME,
             rules::CERT_LIFETIME.severity,
             leaf,
-            msg,
-            ev,
+            move || (msg, ev),
         );
     }
 
@@ -354,20 +378,16 @@ impl Chain<'_, '_> {
 
     /// TA-SVID-INVALID; true when the certificate is a valid SVID.
     fn svid(&mut self, cert: &Certificate, is_leaf: bool) -> bool {
-        let violations = spiffe::check_x509_svid(cert, is_leaf);
+        let violations = self.v.svid_violations(cert, is_leaf);
         if violations.is_empty() {
             return true;
         }
-        let ids: Vec<&str> = violations.iter().map(|v| v.rule).collect();
-        let ev = json!({"spiffe_id": cert.spiffe_id, "uris": cert.uris, "violations": violations, "leaf": is_leaf});
-        let msg = format!("invalid X509-SVID ({})", ids.join(", "));
-        self.push(
-            &rules::SVID_INVALID,
-            rules::SVID_INVALID.severity,
-            cert,
-            msg,
-            ev,
-        );
+        let rule = &rules::SVID_INVALID;
+        self.push(rule, rule.severity, cert, || {
+            let ids: Vec<&str> = violations.iter().map(|v| v.rule).collect();
+            let ev = json!({"spiffe_id": cert.spiffe_id, "uris": cert.uris, "violations": *violations, "leaf": is_leaf});
+            (format!("invalid X509-SVID ({})", ids.join(", ")), ev)
+        });
         false
     }
 
@@ -382,8 +402,7 @@ impl Chain<'_, '_> {
             &rules::TRUST_DOMAIN,
             rules::TRUST_DOMAIN.severity,
             leaf,
-            msg,
-            ev,
+            move || (msg, ev),
         );
     }
 
@@ -394,7 +413,7 @@ impl Chain<'_, '_> {
         }
         let presenter = self.presenter().clone();
         let Some(pod) = presenter.pod.as_ref() else {
-            if self.v.inventory.is_none() {
+            if !self.v.has_pods() {
                 self.v
                     .collector
                     .not_checked(&rules::SVID_MISMATCH, "no-inventory");
@@ -417,8 +436,7 @@ impl Chain<'_, '_> {
             &rules::SVID_MISMATCH,
             rules::SVID_MISMATCH.severity,
             leaf,
-            msg,
-            ev,
+            move || (msg, ev),
         );
     }
 }
@@ -429,6 +447,13 @@ fn chain_severity(kind: &str) -> Severity {
         "chain-too-long" => Severity::Medium,
         _ => Severity::High,
     }
+}
+
+/// ASCII case-insensitive substring test, without allocating.
+fn contains_ignore_case(hay: &str, needle: &str) -> bool {
+    hay.as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 /// The certificate as evidence: enough to find it again, no more.

@@ -9,11 +9,23 @@ use tls_parser::{
 
 use crate::report::model::Severity;
 
+const CBC: Weakness = Weakness {
+    id: "cbc",
+    severity: Severity::Low,
+    why: "CBC mode (RFC 9325: SHOULD NOT unless encrypt_then_mac is negotiated, which tls-audit does not check; not in Mozilla intermediate)",
+};
+const DHE: Weakness = Weakness {
+    id: "dhe",
+    severity: Severity::Low,
+    why: "finite-field DHE key exchange (RFC 9325: TLS 1.2 SHOULD NOT; removed from Mozilla intermediate in 5.8)",
+};
+
 /// One reason a suite is weak, with a stable id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Weakness {
     /// Stable id: `null-encryption`, `export`, `anonymous`, `rc4`, `des`,
-    /// `3des`, `under-112-bits`, `static-rsa`, `static-dh`, `cbc-sha1`.
+    /// `3des`, `under-112-bits`, `static-rsa`, `static-dh`, `cbc-sha1`,
+    /// `cbc`, `dhe`.
     pub id: &'static str,
     /// How bad it is.
     pub severity: Severity,
@@ -24,52 +36,52 @@ pub struct Weakness {
 const NULL_ENC: Weakness = Weakness {
     id: "null-encryption",
     severity: Severity::Critical,
-    why: "no encryption at all (RFC 9325 §4.1: MUST NOT)",
+    why: "no encryption at all (RFC 9325: MUST NOT)",
 };
 const EXPORT: Weakness = Weakness {
     id: "export",
     severity: Severity::Critical,
-    why: "export-grade 40/56-bit keys (RFC 9325 §4.1: MUST NOT)",
+    why: "export-grade 40/56-bit keys (RFC 9325: MUST NOT)",
 };
 const ANON: Weakness = Weakness {
     id: "anonymous",
     severity: Severity::Critical,
-    why: "unauthenticated key exchange, open to man-in-the-middle (RFC 9325 §4.1)",
+    why: "unauthenticated key exchange, open to man-in-the-middle (RFC 9325: MUST NOT)",
 };
 const RC4: Weakness = Weakness {
     id: "rc4",
     severity: Severity::High,
-    why: "RC4 (RFC 7465, RFC 9325 §4.1: MUST NOT)",
+    why: "RC4 (RFC 7465; RFC 9325: MUST NOT)",
 };
 const DES: Weakness = Weakness {
     id: "des",
     severity: Severity::High,
-    why: "single DES, 56-bit (RFC 9325 §4.1: under 112 bits, MUST NOT)",
+    why: "single DES, 56-bit (RFC 9325: under 112 bits, MUST NOT)",
 };
 const UNDER_112: Weakness = Weakness {
     id: "under-112-bits",
     severity: Severity::High,
-    why: "encryption under 112 bits (RFC 9325 §4.1; PCI DSS strong cryptography)",
+    why: "encryption under 112 bits (RFC 9325: MUST NOT; PCI DSS strong cryptography)",
 };
 const TRIPLE_DES: Weakness = Weakness {
     id: "3des",
     severity: Severity::Medium,
-    why: "3DES, 64-bit blocks (Sweet32; RFC 9325 §4.2: SHOULD NOT; not in Mozilla intermediate)",
+    why: "3DES, 64-bit blocks (Sweet32; RFC 9325: SHOULD NOT; not in Mozilla intermediate)",
 };
 const STATIC_RSA: Weakness = Weakness {
     id: "static-rsa",
     severity: Severity::Medium,
-    why: "RSA key transport, no forward secrecy (RFC 9325 §4.2: SHOULD NOT)",
+    why: "RSA key transport, no forward secrecy (RFC 9325: SHOULD NOT)",
 };
 const STATIC_DH: Weakness = Weakness {
     id: "static-dh",
     severity: Severity::Medium,
-    why: "static (EC)DH key agreement, no forward secrecy (RFC 9325 §4.2: SHOULD NOT)",
+    why: "static (EC)DH key agreement, no forward secrecy (RFC 9325: SHOULD NOT)",
 };
 const CBC_SHA1: Weakness = Weakness {
     id: "cbc-sha1",
     severity: Severity::Low,
-    why: "CBC with an HMAC-SHA1 record MAC (RFC 9325 §4.2; not in Mozilla intermediate)",
+    why: "CBC with an HMAC-SHA1 record MAC (RFC 9325: SHOULD NOT without encrypt_then_mac; not in Mozilla intermediate)",
 };
 
 /// The weaknesses of the suite named `name` (an IANA name as the report
@@ -109,10 +121,15 @@ fn of_suite(cs: &TlsCipherSuite) -> Vec<Weakness> {
     match cs.kx {
         TlsCipherKx::Rsa => add(STATIC_RSA),
         TlsCipherKx::Dh | TlsCipherKx::Ecdh if !cs.name.contains("_anon_") => add(STATIC_DH),
+        TlsCipherKx::Dhe if cs.au != TlsCipherAu::Psk => add(DHE),
         _ => {}
     }
-    if cs.enc_mode == TlsCipherEncMode::Cbc && cs.mac == TlsCipherMac::HmacSha1 {
-        add(CBC_SHA1);
+    if cs.enc_mode == TlsCipherEncMode::Cbc {
+        add(if cs.mac == TlsCipherMac::HmacSha1 {
+            CBC_SHA1
+        } else {
+            CBC
+        });
     }
     out
 }
@@ -171,6 +188,8 @@ mod tests {
             ("TLS_RSA_WITH_AES_128_GCM_SHA256", &["static-rsa"]),
             ("TLS_ECDH_ECDSA_WITH_AES_128_GCM_SHA256", &["static-dh"]),
             ("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", &["cbc-sha1"]),
+            ("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", &["cbc"]),
+            ("TLS_DHE_RSA_WITH_AES_128_GCM_SHA256", &["dhe"]),
         ];
         for (name, want) in cases {
             assert_eq!(ids(name), *want, "{name}");

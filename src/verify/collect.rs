@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::policy::Policy;
 use super::rules::Rule;
-use super::selector::FlowContext;
+use super::selector::{FlowContext, Selector};
 use crate::report::model::{
     AppliedWaiver, Exempted, Finding, NotChecked, OriginFlow, Severity, Subject, WaiverStatus,
 };
@@ -39,12 +39,37 @@ pub struct Candidate {
     pub per_peer: bool,
 }
 
+/// What makes two findings the same finding.
 #[derive(PartialEq, Eq, Hash)]
-struct Key {
+pub struct Key {
     rule: &'static str,
     subject: String,
     peer: String,
     kind: String,
+}
+
+impl Key {
+    /// The key of a finding of `rule` about the `role` side at `endpoint`
+    /// (a server by address and port, a client by address: its port is
+    /// ephemeral), with the peer's address when findings count per peer.
+    pub fn new(
+        rule: &'static str,
+        role: &str,
+        endpoint: &str,
+        peer: Option<&str>,
+        kind: String,
+    ) -> Key {
+        Key {
+            rule,
+            subject: if role == "server" {
+                endpoint.to_string()
+            } else {
+                ip_of(endpoint).to_string()
+            },
+            peer: peer.map(|p| ip_of(p).to_string()).unwrap_or_default(),
+            kind,
+        }
+    }
 }
 
 /// Collects findings for one report.
@@ -77,32 +102,33 @@ impl Collector {
         *self.not_checked.entry((rule.id, reason)).or_default() += 1;
     }
 
-    /// A flow a policy exemption took out of a rule.
-    pub fn exempted(&mut self, rule: &'static Rule, exemption: String) {
-        *self.exempted.entry((rule.id, exemption)).or_default() += 1;
+    /// Is the flow exempt from `rule` by one of `exempt`? Counts it if so.
+    pub fn exempt(
+        &mut self,
+        rule: &'static Rule,
+        exempt: &[Selector],
+        ctx: &FlowContext<'_>,
+    ) -> bool {
+        match exempt.iter().find(|s| s.matches(ctx)) {
+            Some(s) => {
+                *self.exempted.entry((rule.id, s.label())).or_default() += 1;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Record a finding seen in `flow`.
     pub fn add(&mut self, policy: &Policy, c: Candidate, flow: &OriginFlow, ctx: &FlowContext<'_>) {
-        let key = Key {
-            rule: c.rule.id,
-            subject: if c.subject.role == "server" {
-                c.subject.endpoint.clone()
-            } else {
-                ip_of(&c.subject.endpoint).to_string()
-            },
-            peer: if c.per_peer {
-                ip_of(&c.peer.endpoint).to_string()
-            } else {
-                String::new()
-            },
-            kind: c.kind,
-        };
-        if let Some(f) = self.findings.get_mut(&key) {
-            f.occurrences += 1;
-            if flow.first_seen > f.last_seen {
-                f.last_seen.clone_from(&flow.first_seen);
-            }
+        let peer = c.per_peer.then_some(c.peer.endpoint.as_str());
+        let key = Key::new(
+            c.rule.id,
+            &c.subject.role,
+            &c.subject.endpoint,
+            peer,
+            c.kind,
+        );
+        if self.bump(&key, flow) {
             return;
         }
         if self.findings.len() >= MAX_FINDINGS {
@@ -127,6 +153,21 @@ impl Collector {
             waived,
         };
         self.findings.insert(key, finding);
+    }
+
+    /// Count one more occurrence of a finding already recorded; false if
+    /// there is none (so a rule can skip building its evidence when true).
+    pub fn bump(&mut self, key: &Key, flow: &OriginFlow) -> bool {
+        match self.findings.get_mut(key) {
+            Some(f) => {
+                f.occurrences += 1;
+                if flow.first_seen > f.last_seen {
+                    f.last_seen.clone_from(&flow.first_seen);
+                }
+                true
+            }
+            None => false,
+        }
     }
 
     /// The first active waiver that accepts this finding. An expired one

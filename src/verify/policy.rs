@@ -309,7 +309,7 @@ impl Policy {
         }
         if version_rank(&self.tls.min_version).is_none() {
             return bad(format!(
-                "tls.min_version `{}` is not one of SSL3.0, TLS1.0, TLS1.1, TLS1.2, TLS1.3",
+                "tls.min_version `{}` is not one of SSL2.0, SSL3.0, TLS1.0, TLS1.1, TLS1.2, TLS1.3",
                 self.tls.min_version
             ));
         }

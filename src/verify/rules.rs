@@ -46,7 +46,7 @@ rules! {
         "Require client certificates on the server (Istio PeerAuthentication mode STRICT; nginx ssl_verify_client on; OpenSSL SSL_VERIFY_FAIL_IF_NO_PEER_CERT) and give the client a workload certificate.";
     MTLS_UNKNOWN = "TA-MTLS-UNKNOWN", Medium,
         "Whether the client presented a certificate cannot be decided",
-        "Capture connections from their start (and the full handshake a resumed session came from); for TLS 1.3, make the client certificate visible with a key log of the session's secrets.";
+        "Capture connections from their start (and the full handshake a resumed session came from). Where a TLS 1.3 inference stays undecided, confirm the server's client-certificate setting in its configuration (tls-audit cannot read key logs yet).";
     TLS_VERSION = "TA-TLS-VERSION", High,
         "Protocol version below policy",
         "Disable SSL 3.0, TLS 1.0 and TLS 1.1 on both ends (RFC 8996); enable TLS 1.3.";
@@ -66,7 +66,7 @@ rules! {
         "Certificate public key too small",
         "Reissue with RSA 2048 bits or more, or ECDSA P-256/P-384.";
     CERT_WEAK_SIGNATURE = "TA-CERT-WEAK-SIGNATURE", High,
-        "Certificate signed with SHA-1 or MD5",
+        "Certificate signed with a broken hash (SHA-1, MD5, MD4, MD2)",
         "Reissue the certificate signed with SHA-256 or stronger.";
     CERT_LIFETIME = "TA-CERT-LIFETIME", Medium,
         "Workload certificate valid for longer than policy or pod lifetime warrants",

@@ -71,10 +71,10 @@ pub fn conclude(c: Collected, info: RunInfo) -> (Verification, Vec<Finding>, Vec
             ),
         });
     }
-    if info.inventory.is_none() && c.not_checked.iter().any(|n| n.reason == "no-inventory") {
+    if c.not_checked.iter().any(|n| n.reason == "no-inventory") {
         warnings.push(Warning {
             kind: "no-inventory".into(),
-            message: "without --pods, pod-to-pod mTLS, pod lifetime and SPIFFE identity checks did not run (see verification.not_checked)".into(),
+            message: "without pods (--pods), pod-to-pod mTLS, pod lifetime and SPIFFE identity checks did not run (see verification.not_checked)".into(),
         });
     }
     let verification = Verification {

@@ -889,3 +889,72 @@ fn distinct_findings_are_bounded() {
     assert_eq!(c.findings.len(), super::MAX_FINDINGS);
     assert_eq!(c.dropped, 10);
 }
+
+#[test]
+fn lifetime_is_about_workload_certificates_only() {
+    // A 90-day certificate without a SPIFFE ID, served by the api pod.
+    let ninety = Leaf {
+        uris: vec![],
+        from: "2026-11-01T00:00:00Z",
+        to: "2027-01-30T00:00:00Z",
+        ..Leaf::default()
+    };
+    // To another pod: a workload certificate, judged.
+    let c = Run::default().go(vec![served(ninety.clone())]);
+    assert_eq!(rules(&c), ["TA-CERT-LIFETIME"]);
+    // To a client outside the cluster (an ingress pod's public certificate): not.
+    let mut public = served(ninety);
+    public.client.ip = "198.51.100.7".into();
+    let c = Run::default().go(vec![public.clone()]);
+    assert_eq!(rules(&c), Vec::<&str>::new());
+    // Without a snapshot this cannot be told apart, and the report says so.
+    let c = Run {
+        inventory: None,
+        ..Run::default()
+    }
+    .go(vec![public]);
+    assert!(
+        c.not_checked
+            .iter()
+            .any(|n| n.rule == "TA-CERT-LIFETIME" && n.reason == "no-inventory")
+    );
+}
+
+#[test]
+fn nodes_alone_name_no_pods() {
+    let nodes = json!({"kind": "List", "items": [{
+        "metadata": {"name": "node-1"},
+        "status": {"addresses": [{"type": "InternalIP", "address": "10.0.0.10"}]}
+    }]});
+    let inventory = Inventory::from_json(None, Some(nodes.to_string().as_bytes())).unwrap();
+    let run = Run {
+        inventory: Some(inventory),
+        ..Run::default()
+    };
+    let c = run.go(vec![tls_flow(|t| t.mutual = Some(false))]);
+    assert_eq!(rules(&c), Vec::<&str>::new());
+    assert!(
+        c.not_checked
+            .iter()
+            .any(|n| n.rule == "TA-NO-MTLS" && n.reason == "no-inventory")
+    );
+}
+
+#[test]
+fn one_leaf_with_two_chains_is_two_chain_findings() {
+    let root = ca("Mesh Root");
+    let leaf = Leaf::default().issue(&root);
+    // The leaf sent with one unrelated certificate after it (twice), and
+    // with another: two broken chains, each counted.
+    let with =
+        |extra: &Ca| tls_flow(|t| t.server_chain = vec![Arc::clone(&leaf), cert_of(extra.der())]);
+    let (x, y) = (ca("Unrelated X"), ca("Unrelated Y"));
+    let a = with(&x);
+    let mut again = a.clone();
+    again.client.port = 40001;
+    let c = Run::default().go(vec![a, again, with(&y), served(Leaf::default())]);
+    let chain: Vec<_> = c.findings.iter().filter(|f| f.rule == "TA-CHAIN").collect();
+    assert_eq!(chain.len(), 2);
+    assert_eq!(chain.iter().map(|f| f.occurrences).sum::<u64>(), 3);
+    assert_eq!(chain[0].evidence["problems"][0]["kind"], "issuer-mismatch");
+}

@@ -3,28 +3,39 @@
 //! and certificate rules, and hands the record on. It runs before records
 //! are spilled, while certificates still carry their DER.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::chain::{ChainChecker, TrustBundle};
+use super::chain::{ChainCheck, ChainChecker, TrustBundle};
 use super::collect::{Candidate, Collected, Collector};
 use super::policy::{MtlsRequire, Policy};
 use super::rules::{self, Rule};
-use super::selector::{FlowContext, Selector};
+use super::selector::FlowContext;
+use super::spiffe::Violation;
 use super::{cert_rules, flow_rules};
 use crate::engine::FlowSink;
 use crate::inventory::{Inventory, Resolved};
 use crate::report::model::{FlowRecord, OriginFlow, PodRef, Subject};
+use crate::x509::Certificate;
 
 /// Turns flow records into findings.
 pub struct Verifier {
     pub(super) policy: Policy,
     pub(super) inventory: Option<Inventory>,
     pub(super) chains: ChainChecker,
+    /// Chain results by the chain's certificate digests: the same chain is
+    /// sent in thousands of flows, and checking it parses every certificate.
+    chain_results: HashMap<String, Arc<ChainCheck>>,
+    /// X509-SVID violations by certificate digest and role, for the same reason.
+    svid_results: HashMap<(String, bool), Arc<Vec<Violation>>>,
     pub(super) collector: Collector,
 }
+
+/// Distinct chains whose results are remembered; the cache starts over beyond.
+const MAX_CACHED_CHAINS: usize = 4096;
 
 /// What is known about one end of a flow.
 #[derive(Debug, Clone, Default)]
@@ -60,7 +71,7 @@ pub(super) struct Seen<'a> {
     pub client: End,
     pub server: End,
     /// The flow's first packet, Unix seconds: certificates are judged then.
-    pub at: i64,
+    pub at: Option<i64>,
     pub origin: OriginFlow,
 }
 
@@ -120,13 +131,17 @@ impl Verifier {
             policy,
             inventory,
             chains: ChainChecker::new(bundle),
+            chain_results: HashMap::new(),
+            svid_results: HashMap::new(),
             collector,
         }
     }
 
     /// Name the pods at both ends of `rec` and collect its findings.
     pub fn flow(&mut self, rec: &mut FlowRecord) {
-        let at = parse_time(&rec.first_seen).unwrap_or(0);
+        // Engine records always carry a time; one that does not parse is
+        // judged as unknown rather than as 1970 (see `Seen::at`).
+        let at = parse_time(&rec.first_seen);
         let client = self.resolve(&rec.client.ip, rec.client.port, at);
         let server = self.resolve(&rec.server.ip, rec.server.port, at);
         rec.client.pod.clone_from(&client.pod);
@@ -157,20 +172,54 @@ impl Verifier {
         }
     }
 
-    /// Is the flow exempt from `rule` by one of `exempt`? Counts it if so.
-    pub(super) fn exempt(
+    /// The chain check of `chain` (identified by `id`), from the cache when
+    /// it was checked before; `None` when a certificate has no DER (records
+    /// read back from JSON).
+    pub(super) fn check_chain(
         &mut self,
-        rule: &'static Rule,
-        exempt: &[Selector],
-        ctx: &FlowContext<'_>,
-    ) -> bool {
-        match exempt.iter().find(|s| s.matches(ctx)) {
-            Some(s) => {
-                self.collector.exempted(rule, s.label());
-                true
-            }
-            None => false,
+        id: &str,
+        chain: &[Arc<Certificate>],
+    ) -> Option<Arc<ChainCheck>> {
+        if let Some(c) = self.chain_results.get(id) {
+            return Some(Arc::clone(c));
         }
+        let ders: Vec<&[u8]> = chain
+            .iter()
+            .map(|c| c.der.as_deref())
+            .collect::<Option<_>>()?;
+        let check = Arc::new(self.chains.check(&ders));
+        if self.chain_results.len() >= MAX_CACHED_CHAINS {
+            self.chain_results.clear();
+        }
+        self.chain_results
+            .insert(id.to_string(), Arc::clone(&check));
+        Some(check)
+    }
+
+    /// The X509-SVID violations of `cert` as a leaf or a signing
+    /// certificate, remembered by its digest.
+    pub(super) fn svid_violations(
+        &mut self,
+        cert: &Certificate,
+        is_leaf: bool,
+    ) -> Arc<Vec<Violation>> {
+        let key = (cert.sha256.clone(), is_leaf);
+        if let Some(v) = self.svid_results.get(&key) {
+            return Arc::clone(v);
+        }
+        let found = Arc::new(super::spiffe::check_x509_svid(cert, is_leaf));
+        if self.svid_results.len() >= MAX_CACHED_CHAINS {
+            self.svid_results.clear();
+        }
+        self.svid_results.insert(key, Arc::clone(&found));
+        found
+    }
+
+    /// A snapshot with pods was given (`--nodes` alone names no pods).
+    pub(super) fn has_pods(&self) -> bool {
+        self.inventory
+            .as_ref()
+            .is_some_and(|i| !i.pods().is_empty())
     }
 
     /// Must this TLS flow be mutual? `None` when that cannot be told.
@@ -179,19 +228,19 @@ impl Verifier {
         let base = match self.policy.mtls.require {
             MtlsRequire::None => return Some(false),
             MtlsRequire::All => true,
-            MtlsRequire::PodToPod if self.inventory.is_none() => return None,
+            MtlsRequire::PodToPod if !self.has_pods() => return None,
             MtlsRequire::PodToPod => seen.client.is_pod() && seen.server.is_pod(),
         };
         if !base || !self.policy.mtls.scope.matches(&ctx) {
             return Some(false);
         }
-        let exempt = std::mem::take(&mut self.policy.mtls.exempt);
-        let out = self.exempt(&rules::NO_MTLS, &exempt, &ctx);
-        self.policy.mtls.exempt = exempt;
-        Some(!out)
+        let exempt = self
+            .collector
+            .exempt(&rules::NO_MTLS, &self.policy.mtls.exempt, &ctx);
+        Some(!exempt)
     }
 
-    fn resolve(&self, ip_text: &str, port: u16, at: i64) -> End {
+    fn resolve(&self, ip_text: &str, port: u16, at: Option<i64>) -> End {
         let ip: Option<IpAddr> = ip_text.parse().ok();
         let endpoint = match ip {
             Some(ip) => SocketAddr::new(ip, port).to_string(),
@@ -202,7 +251,7 @@ impl Verifier {
             endpoint,
             ..End::default()
         };
-        let (Some(inv), Some(ip)) = (&self.inventory, ip) else {
+        let (Some(inv), Some(ip), Some(at)) = (&self.inventory, ip, at) else {
             return end;
         };
         match inv.resolve(ip, at) {

@@ -11,7 +11,10 @@ use x509_parser::public_key::PublicKey;
 
 const SIGNATURE_ALGORITHMS: &[(&str, &str)] = &[
     ("1.2.840.113549.1.1.2", "md2WithRSAEncryption"),
+    ("1.2.840.113549.1.1.3", "md4WithRSAEncryption"),
     ("1.2.840.113549.1.1.4", "md5WithRSAEncryption"),
+    ("1.3.14.3.2.3", "md5WithRSA"),
+    ("1.3.14.3.2.27", "dsaWithSHA1-old"),
     ("1.2.840.113549.1.1.5", "sha1WithRSAEncryption"),
     ("1.3.14.3.2.29", "sha1WithRSA"),
     ("1.2.840.113549.1.1.14", "sha224WithRSAEncryption"),
