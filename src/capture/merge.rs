@@ -21,6 +21,22 @@ pub struct MergedSource {
     readers: Vec<CaptureReader>,
     heads: Vec<Option<PacketBuf>>,
     summaries: Vec<InputSummary>,
+    /// Decryption Secrets Blocks already handed out, per input.
+    secrets_given: Vec<usize>,
+}
+
+/// What `for_each` hands out, in order.
+pub enum Item<'a> {
+    /// A packet.
+    Packet(super::Packet<'a>),
+    /// Key log text from a pcapng Decryption Secrets Block of input `input`,
+    /// given before the packets that follow it in that input.
+    Secrets {
+        /// The input's name.
+        input: &'a str,
+        /// The block's secrets (NSS key log text).
+        text: &'a [u8],
+    },
 }
 
 impl MergedSource {
@@ -35,6 +51,7 @@ impl MergedSource {
             .collect();
         let mut merged = MergedSource {
             heads: vec![None; readers.len()],
+            secrets_given: vec![0; readers.len()],
             readers,
             summaries,
         };
@@ -56,6 +73,8 @@ impl MergedSource {
                 self.summaries[i].damage = Some(why);
                 self.heads[i] = None;
             }
+            // `next_into` reads on past secrets blocks.
+            ReadOutcome::Secrets => self.heads[i] = None,
         }
         self.summaries[i].format = self.readers[i].format();
     }
@@ -86,19 +105,22 @@ impl MergedSource {
     /// Hand every packet, in time order, to `f`. With one input the packets
     /// come straight from its read buffer; several inputs are merged
     /// through copies.
-    pub fn for_each(&mut self, f: &mut dyn FnMut(super::Packet<'_>)) {
+    pub fn for_each(&mut self, f: &mut dyn FnMut(Item<'_>)) {
+        // Secrets blocks read with the first packets come before them.
+        self.give_secrets(f);
         if self.readers.len() == 1 {
             // The head read by `new` first, then the rest without copying.
             if let Some(head) = self.heads[0].take() {
-                f(super::Packet {
+                f(Item::Packet(super::Packet {
                     ts: head.ts,
                     link: head.link,
                     data: &head.data,
                     orig_len: head.orig_len,
-                });
+                }));
                 loop {
-                    match self.readers[0].next_with(f) {
+                    match self.readers[0].next_with(&mut |p| f(Item::Packet(p))) {
                         ReadOutcome::Packet => self.summaries[0].packets += 1,
+                        ReadOutcome::Secrets => self.give_secrets(f),
                         ReadOutcome::End => break,
                         ReadOutcome::Damaged(why) => {
                             self.summaries[0].damage = Some(why);
@@ -112,12 +134,27 @@ impl MergedSource {
         }
         let mut buf = PacketBuf::default();
         while self.next_into(&mut buf) {
-            f(super::Packet {
+            // A head just read may have had a secrets block before it.
+            self.give_secrets(f);
+            f(Item::Packet(super::Packet {
                 ts: buf.ts,
                 link: buf.link,
                 data: &buf.data,
                 orig_len: buf.orig_len,
-            });
+            }));
+        }
+    }
+
+    /// Hand out the secrets blocks read since the last call.
+    fn give_secrets(&mut self, f: &mut dyn FnMut(Item<'_>)) {
+        for (i, r) in self.readers.iter().enumerate() {
+            for text in &r.decryption_secrets()[self.secrets_given[i]..] {
+                f(Item::Secrets {
+                    input: r.name(),
+                    text,
+                });
+            }
+            self.secrets_given[i] = r.decryption_secrets().len();
         }
     }
 

@@ -9,7 +9,7 @@
 mod merge;
 mod reader;
 
-pub use merge::{InputSummary, MergedSource};
+pub use merge::{InputSummary, Item, MergedSource};
 pub use reader::{CaptureReader, Packet, PacketBuf, ReadOutcome};
 
 /// Capture-level errors: the input cannot be read as a capture at all.

@@ -54,6 +54,10 @@ pub enum ReadOutcome {
     End,
     /// The input is damaged here; nothing more can be read from it.
     Damaged(String),
+    /// A Decryption Secrets Block was read (see `decryption_secrets`); no
+    /// packet yet. Only `next_with` returns this, so that the secrets can be
+    /// used before the packet that follows them.
+    Secrets,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -157,15 +161,21 @@ impl CaptureReader {
         &self.state.secrets
     }
 
-    /// Copy the next packet into `buf`.
+    /// Copy the next packet into `buf` (secrets blocks on the way are kept
+    /// in `decryption_secrets`).
     pub fn next_into(&mut self, buf: &mut PacketBuf) -> ReadOutcome {
-        self.next_with(&mut |p| {
-            buf.ts = p.ts;
-            buf.link = p.link;
-            buf.data.clear();
-            buf.data.extend_from_slice(p.data);
-            buf.orig_len = p.orig_len;
-        })
+        loop {
+            let outcome = self.next_with(&mut |p| {
+                buf.ts = p.ts;
+                buf.link = p.link;
+                buf.data.clear();
+                buf.data.extend_from_slice(p.data);
+                buf.orig_len = p.orig_len;
+            });
+            if outcome != ReadOutcome::Secrets {
+                return outcome;
+            }
+        }
     }
 
     /// Hand the next packet to `f` straight from the read buffer (no copy).
@@ -173,6 +183,7 @@ impl CaptureReader {
         loop {
             match self.inner.next() {
                 Ok((offset, block)) => {
+                    let secrets = self.state.secrets.len();
                     let got = match self.state.take_block(block) {
                         Some(p) => {
                             f(p);
@@ -185,6 +196,9 @@ impl CaptureReader {
                     self.inner.consume_noshift(offset);
                     if got {
                         return ReadOutcome::Packet;
+                    }
+                    if self.state.secrets.len() > secrets {
+                        return ReadOutcome::Secrets;
                     }
                 }
                 Err(PcapError::Eof) => return ReadOutcome::End,

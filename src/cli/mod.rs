@@ -54,6 +54,11 @@ struct AnalyzeArgs {
     /// Seconds without a packet after which a flow is finished.
     #[arg(long, default_value_t = 300)]
     idle_timeout: u64,
+    /// NSS key log file (SSLKEYLOGFILE) with TLS 1.3 handshake secrets;
+    /// repeatable. Secrets in pcapng Decryption Secrets Blocks are used too.
+    /// Only handshakes are decrypted, never application data.
+    #[arg(long, value_name = "FILE")]
+    keylog: Vec<PathBuf>,
     #[command(flatten)]
     verify: verification::VerifyArgs,
 }
@@ -103,6 +108,13 @@ fn analyze(args: AnalyzeArgs) -> i32 {
             return exit::CONFIG;
         }
     };
+    let keys = match load_keylogs(&args.keylog) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("tls-audit: {e}");
+            return exit::CONFIG;
+        }
+    };
     let readers = match engine::open_all(&args.captures) {
         Ok(r) => r,
         Err(e) => {
@@ -123,7 +135,7 @@ fn analyze(args: AnalyzeArgs) -> i32 {
         verifier,
         inner: spill,
     };
-    let (mut report, sink) = engine::run(readers, &cfg, sink);
+    let (mut report, sink) = engine::run_with_keys(readers, &cfg, sink, keys);
     let (_, _, collected) = sink.verifier.finish();
     let (verification, findings, warnings) = verify::conclude(collected, info);
     let failed = verification.gate.as_deref() == Some("fail");
@@ -164,6 +176,23 @@ fn analyze(args: AnalyzeArgs) -> i32 {
         }
     }
     exit_code(&report, failed)
+}
+
+/// Largest key log file read.
+const MAX_KEYLOG_BYTES: u64 = 256 << 20;
+
+fn load_keylogs(paths: &[PathBuf]) -> Result<crate::tls::KeyLog, String> {
+    let mut keys = crate::tls::KeyLog::default();
+    for p in paths {
+        let too_big = std::fs::metadata(p).is_ok_and(|m| m.len() > MAX_KEYLOG_BYTES);
+        if too_big {
+            return Err(format!("key log {} is larger than 256 MiB", p.display()));
+        }
+        let text =
+            std::fs::read(p).map_err(|e| format!("cannot read key log {}: {e}", p.display()))?;
+        keys.add(&p.display().to_string(), &text);
+    }
+    Ok(keys)
 }
 
 fn exit_code(report: &Report, gate_failed: bool) -> i32 {

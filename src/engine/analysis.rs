@@ -8,6 +8,7 @@
 use crate::decode::Underlay;
 use crate::flow::Chunk;
 use crate::plaintext::{self, AppProtocol};
+use crate::tls::KeyLog;
 use crate::tls::TlsSession;
 use crate::tls::record::{self, Header, Incomplete, content_type};
 
@@ -65,10 +66,11 @@ impl FlowAnalysis {
         chunk: Chunk<'_>,
         from_start: bool,
         client: Option<usize>,
+        keys: &KeyLog,
     ) {
         match chunk {
             Chunk::Gap(n) => self.on_gap(side, n),
-            Chunk::Data(bytes) => self.on_data(side, bytes, from_start, client),
+            Chunk::Data(bytes) => self.on_data(side, bytes, from_start, client, keys),
         }
     }
 
@@ -80,31 +82,38 @@ impl FlowAnalysis {
         }
     }
 
-    fn on_data(&mut self, side: usize, bytes: &[u8], from_start: bool, client: Option<usize>) {
+    fn on_data(
+        &mut self,
+        side: usize,
+        bytes: &[u8],
+        from_start: bool,
+        client: Option<usize>,
+        keys: &KeyLog,
+    ) {
         match &mut self.state {
             AppState::Tls(s) => {
-                s.feed(side, bytes);
+                s.feed(side, bytes, keys);
                 self.decided = s.is_decided();
             }
             AppState::Empty => {
                 let kept = self.keep_prefix(side, bytes, PREFIX_LIMIT);
                 if !from_start {
                     self.state = AppState::Probing;
-                    self.probe(side, &bytes[kept..], false);
+                    self.probe(side, &bytes[kept..], false, keys);
                     return;
                 }
                 match record::parse_start(&self.prefix[side]) {
                     Err(Incomplete) => {}
                     Ok(Some(_)) => {
-                        self.start_tls(side, client, false);
-                        self.feed_rest(side, &bytes[kept..]);
+                        self.start_tls(side, client, false, keys);
+                        self.feed_rest(side, &bytes[kept..], keys);
                     }
                     Ok(None) => self.state = AppState::Plaintext,
                 }
             }
             AppState::Probing => {
                 let kept = self.keep_prefix(side, bytes, MIDSTREAM_PROBE_LIMIT);
-                self.probe(side, &bytes[kept..], false);
+                self.probe(side, &bytes[kept..], false, keys);
             }
             AppState::Plaintext => {
                 if let Some(hello) = starts_hello(bytes) {
@@ -114,7 +123,7 @@ impl FlowAnalysis {
                     // The ClientHello's sender is the client; the ServerHello's
                     // receiver is (when the ClientHello was not captured).
                     let tls_client = if hello == 1 { side } else { side ^ 1 };
-                    self.start_tls(side, Some(tls_client), true);
+                    self.start_tls(side, Some(tls_client), true, keys);
                 } else {
                     self.keep_prefix(side, bytes, PREFIX_LIMIT);
                 }
@@ -132,23 +141,23 @@ impl FlowAnalysis {
 
     /// Bytes of the chunk that started TLS beyond what the prefix held (a
     /// large segment: offloads, reassembled data) go on to the session.
-    fn feed_rest(&mut self, side: usize, rest: &[u8]) {
+    fn feed_rest(&mut self, side: usize, rest: &[u8], keys: &KeyLog) {
         if let AppState::Tls(s) = &mut self.state
             && !rest.is_empty()
         {
-            s.feed(side, rest);
+            s.feed(side, rest, keys);
             self.decided = s.is_decided();
         }
     }
 
     /// Start TLS with the bytes held so far; `side` holds the first record.
-    fn start_tls(&mut self, side: usize, client: Option<usize>, starttls: bool) {
+    fn start_tls(&mut self, side: usize, client: Option<usize>, starttls: bool, keys: &KeyLog) {
         let mut s = TlsSession::new(client);
         let first = std::mem::take(&mut self.prefix[side]);
-        s.feed(side, &first);
+        s.feed(side, &first, keys);
         let other = std::mem::take(&mut self.prefix[side ^ 1]);
         if !other.is_empty() && !starttls {
-            s.feed(side ^ 1, &other);
+            s.feed(side ^ 1, &other, keys);
         }
         self.starttls = starttls;
         self.decided = s.is_decided();
@@ -158,7 +167,7 @@ impl FlowAnalysis {
     /// Mid-stream: a side whose bytes hold a run of TLS records makes it TLS.
     /// `rest` is what the current chunk of `side` had beyond the prefix;
     /// `force` searches even if few bytes arrived since the last search.
-    fn probe(&mut self, side: usize, rest: &[u8], force: bool) {
+    fn probe(&mut self, side: usize, rest: &[u8], force: bool, keys: &KeyLog) {
         let synced = (0..2).find(|&d| {
             let p = &self.prefix[d];
             let due = force
@@ -176,12 +185,12 @@ impl FlowAnalysis {
             for d in 0..2 {
                 let bytes = std::mem::take(&mut self.prefix[d]);
                 if !bytes.is_empty() {
-                    s.feed(d, &bytes);
+                    s.feed(d, &bytes, keys);
                 }
             }
             self.decided = s.is_decided();
             self.state = AppState::Tls(Box::new(s));
-            self.feed_rest(side, rest);
+            self.feed_rest(side, rest, keys);
         } else if self.prefix.iter().any(|p| p.len() >= MIDSTREAM_PROBE_LIMIT) {
             self.state = AppState::Plaintext;
         }
@@ -190,7 +199,8 @@ impl FlowAnalysis {
     /// The flow is ending: a mid-stream flow gets its last search for TLS.
     pub fn finalize(&mut self) {
         if matches!(self.state, AppState::Probing) {
-            self.probe(0, &[], true);
+            // A mid-stream start has no handshake to open: no keys needed.
+            self.probe(0, &[], true, &KeyLog::default());
         }
     }
 
@@ -241,9 +251,9 @@ mod tests {
         let mut a = FlowAnalysis::default();
         let rec = client_hello_record();
         // a record header split over two segments still starts TLS
-        a.on_chunk(0, Chunk::Data(&rec[..3]), true, Some(0));
+        a.on_chunk(0, Chunk::Data(&rec[..3]), true, Some(0), &KeyLog::default());
         assert!(matches!(a.state, AppState::Empty));
-        a.on_chunk(0, Chunk::Data(&rec[3..]), true, Some(0));
+        a.on_chunk(0, Chunk::Data(&rec[3..]), true, Some(0), &KeyLog::default());
         let s = a.tls().expect("tls");
         assert!(s.facts.client_hello.is_some());
     }
@@ -258,7 +268,7 @@ mod tests {
         bytes.extend([23, 3, 3, 0x27, 0x10]);
         bytes.extend(vec![0xaa; 10_000]);
         bytes.extend([21, 3, 3, 0, 2, 2, 40]);
-        a.on_chunk(0, Chunk::Data(&bytes), true, Some(0));
+        a.on_chunk(0, Chunk::Data(&bytes), true, Some(0), &KeyLog::default());
         let s = a.tls().expect("tls");
         assert!(!s.is_broken(0), "record framing lost");
         assert_eq!(s.facts.alerts.len(), 1, "the alert after 10 KB was read");
@@ -267,10 +277,28 @@ mod tests {
     #[test]
     fn starttls_after_cleartext() {
         let mut a = FlowAnalysis::default();
-        a.on_chunk(1, Chunk::Data(b"220 mail ESMTP\r\n"), true, Some(0));
-        a.on_chunk(0, Chunk::Data(b"STARTTLS\r\n"), true, Some(0));
+        a.on_chunk(
+            1,
+            Chunk::Data(b"220 mail ESMTP\r\n"),
+            true,
+            Some(0),
+            &KeyLog::default(),
+        );
+        a.on_chunk(
+            0,
+            Chunk::Data(b"STARTTLS\r\n"),
+            true,
+            Some(0),
+            &KeyLog::default(),
+        );
         assert!(matches!(a.state, AppState::Plaintext));
-        a.on_chunk(0, Chunk::Data(&client_hello_record()), true, Some(0));
+        a.on_chunk(
+            0,
+            Chunk::Data(&client_hello_record()),
+            true,
+            Some(0),
+            &KeyLog::default(),
+        );
         assert!(a.starttls);
         assert!(a.tls().unwrap().facts.client_hello.is_some());
     }
@@ -280,7 +308,7 @@ mod tests {
         let mut a = FlowAnalysis::default();
         let mut bytes = vec![0x55u8; 10]; // tail of an earlier record
         bytes.extend([23, 3, 3, 0, 2, 1, 2, 23, 3, 3, 0, 1, 9]);
-        a.on_chunk(0, Chunk::Data(&bytes), false, None);
+        a.on_chunk(0, Chunk::Data(&bytes), false, None, &KeyLog::default());
         let s = a.tls().expect("tls");
         assert!(s.facts.client_hello.is_none());
         assert_eq!(s.facts.record_version, Some(0x0303));
@@ -290,7 +318,13 @@ mod tests {
     fn mid_stream_cleartext_stays_cleartext() {
         let mut a = FlowAnalysis::default();
         for _ in 0..40 {
-            a.on_chunk(0, Chunk::Data(&[b'x'; 1000]), false, None);
+            a.on_chunk(
+                0,
+                Chunk::Data(&[b'x'; 1000]),
+                false,
+                None,
+                &KeyLog::default(),
+            );
         }
         assert!(matches!(a.state, AppState::Plaintext));
     }

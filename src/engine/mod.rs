@@ -16,10 +16,11 @@ mod sink;
 pub use analysis::{AppState, FlowAnalysis};
 pub use sink::{FlowSink, MemorySink, SpillSink, Spilled};
 
-use crate::capture::{CaptureError, CaptureReader, LinkType, MergedSource, Nanos};
+use crate::capture::{CaptureError, CaptureReader, Item, LinkType, MergedSource, Nanos};
 use crate::decode::{Decoded, Decoder, L4, TcpSegment, underlay};
 use crate::flow::{Exit, Flow, FlowConfig, FlowKey, FlowTable, RoleSource, endpoint};
 use crate::report::model::{self, Report, Stats, Warning};
+use crate::tls::KeyLog;
 
 /// Engine settings.
 #[derive(Debug, Clone, Copy, Default)]
@@ -44,6 +45,8 @@ struct Output<S> {
     stats: Stats,
     oversized_messages: u64,
     flows_with_gaps: u64,
+    /// TLS 1.3 handshake secrets (key log files and pcapng DSBs).
+    keys: KeyLog,
 }
 
 impl<S: FlowSink> Analyzer<S> {
@@ -59,8 +62,20 @@ impl<S: FlowSink> Analyzer<S> {
                 stats: Stats::default(),
                 oversized_messages: 0,
                 flows_with_gaps: 0,
+                keys: KeyLog::default(),
             },
         }
+    }
+
+    /// Add key log text (a file, or a pcapng Decryption Secrets Block):
+    /// TLS 1.3 handshakes whose ServerHello comes later are decrypted.
+    pub fn add_secrets(&mut self, source: &str, text: &[u8]) {
+        self.out.keys.add(source, text);
+    }
+
+    /// The secrets known so far.
+    pub fn keys(&self) -> &KeyLog {
+        &self.out.keys
     }
 
     /// Analyse one captured frame.
@@ -174,7 +189,7 @@ fn on_packet<S: FlowSink>(
                 flow.app.underlay = underlay::classify_tcp(seg.src_port, seg.dst_port);
             }
             let was_decided = flow.app.decided;
-            on_tcp(flow, side, &seg);
+            on_tcp(flow, side, &seg, &out.keys);
             if flow.app.decided && !was_decided {
                 out.settle(flow);
             }
@@ -199,7 +214,7 @@ fn on_packet<S: FlowSink>(
     }
 }
 
-fn on_tcp(flow: &mut Flow<FlowAnalysis>, side: usize, seg: &TcpSegment<'_>) {
+fn on_tcp(flow: &mut Flow<FlowAnalysis>, side: usize, seg: &TcpSegment<'_>, keys: &KeyLog) {
     let Flow {
         tcp, app, client, ..
     } = flow;
@@ -220,21 +235,21 @@ fn on_tcp(flow: &mut Flow<FlowAnalysis>, side: usize, seg: &TcpSegment<'_>) {
         let (mine, theirs) = split_streams(&mut tcp.streams, side);
         if seg.flags.syn && seg.flags.ack {
             theirs.syn_acked(seg.ack, &mut |c| {
-                app.on_chunk(side ^ 1, c, fs_other, client_hint)
+                app.on_chunk(side ^ 1, c, fs_other, client_hint, keys)
             });
         }
         if !seg.flags.syn && !seg.payload.is_empty() {
             mine.segment(seg.seq, seg.payload, &mut |c| {
-                app.on_chunk(side, c, fs, client_hint)
+                app.on_chunk(side, c, fs, client_hint, keys)
             });
         }
         if seg.flags.ack && !seg.flags.syn {
             theirs.acked(seg.ack, &mut |c| {
-                app.on_chunk(side ^ 1, c, fs_other, client_hint)
+                app.on_chunk(side ^ 1, c, fs_other, client_hint, keys)
             });
         }
         if seg.flags.fin || seg.flags.rst {
-            mine.flush(&mut |c| app.on_chunk(side, c, fs, client_hint));
+            mine.flush(&mut |c| app.on_chunk(side, c, fs, client_hint, keys));
         }
         if let Some(s) = app.tls()
             && let Some(c) = s.client_dir()
@@ -294,7 +309,8 @@ impl<S: FlowSink> Output<S> {
                 let hint = flow.client.map(|(c, _)| c);
                 for side in 0..2 {
                     let fs = tcp.syn[side];
-                    tcp.streams[side].flush(&mut |c| flow.app.on_chunk(side, c, fs, hint));
+                    let keys = &self.keys;
+                    tcp.streams[side].flush(&mut |c| flow.app.on_chunk(side, c, fs, hint, keys));
                 }
             }
             if tcp.streams.iter().any(|s| s.stats.gaps > 0) {
@@ -345,6 +361,20 @@ fn origin_of(flow: &Flow<FlowAnalysis>) -> resumption::Origin {
     }
 }
 
+fn keylog_warnings(keys: &KeyLog) -> Vec<Warning> {
+    if keys.bad_lines == 0 {
+        return Vec::new();
+    }
+    vec![Warning {
+        kind: "keylog-lines".into(),
+        message: format!(
+            "{} key log lines could not be read and were skipped: {}",
+            keys.bad_lines,
+            keys.problems.join("; ")
+        ),
+    }]
+}
+
 fn summary_warnings(stats: &Stats, oversized: u64, gaps: u64) -> Vec<Warning> {
     let mut w = Vec::new();
     if stats.truncated_packets > 0 {
@@ -392,6 +422,17 @@ pub fn analyze_files<T: AsRef<str>>(paths: &[T], cfg: &Config) -> Result<Report,
     Ok(analyze_readers(open_all(paths)?, cfg))
 }
 
+/// [`analyze_files`] with TLS 1.3 handshake secrets.
+pub fn analyze_files_with_keys<T: AsRef<str>>(
+    paths: &[T],
+    cfg: &Config,
+    keys: KeyLog,
+) -> Result<Report, CaptureError> {
+    let (mut report, sink) = run_with_keys(open_all(paths)?, cfg, MemorySink::default(), keys);
+    report.flows = sink.into_sorted();
+    Ok(report)
+}
+
 /// Analyse already-opened captures, keeping the flows in memory.
 pub fn analyze_readers(readers: Vec<CaptureReader>, cfg: &Config) -> Report {
     let (mut report, sink) = run(readers, cfg, MemorySink::default());
@@ -410,14 +451,36 @@ pub fn open_all<T: AsRef<str>>(paths: &[T]) -> Result<Vec<CaptureReader>, Captur
 /// Analyse captures, sending finished flows to `sink`; returns the report
 /// without its flows, and the sink.
 pub fn run<S: FlowSink>(readers: Vec<CaptureReader>, cfg: &Config, sink: S) -> (Report, S) {
+    run_with_keys(readers, cfg, sink, KeyLog::default())
+}
+
+/// [`run`], with TLS 1.3 handshake secrets from key log files; secrets in
+/// the captures' pcapng Decryption Secrets Blocks are added as they come.
+pub fn run_with_keys<S: FlowSink>(
+    readers: Vec<CaptureReader>,
+    cfg: &Config,
+    sink: S,
+    keys: KeyLog,
+) -> (Report, S) {
     let mut source = MergedSource::new(readers);
     let mut engine = Analyzer::new(*cfg, sink);
+    engine.out.keys = keys;
     let mut unknown_link = false;
-    source.for_each(&mut |p| match p.link {
-        Some(link) => engine.packet(p.ts, link, p.data, p.orig_len),
-        None => unknown_link = true,
+    let mut blocks = 0u64;
+    source.for_each(&mut |item| match item {
+        Item::Packet(p) => match p.link {
+            Some(link) => engine.packet(p.ts, link, p.data, p.orig_len),
+            None => unknown_link = true,
+        },
+        Item::Secrets { input, text } => {
+            blocks += 1;
+            engine.add_secrets(
+                &format!("{input} (Decryption Secrets Block {blocks})"),
+                text,
+            );
+        }
     });
-    let mut warnings = Vec::new();
+    let mut warnings = keylog_warnings(engine.keys());
     let inputs = source
         .summaries()
         .iter()

@@ -5,9 +5,10 @@ use crate::decode::Underlay;
 use crate::flow::{Exit, Flow, Side};
 use crate::plaintext::AppProtocol;
 use crate::report::model::{
-    AlertRecord, Endpoint, FlowRecord, MutualInference, TcpRecord, TlsRecord,
+    AlertRecord, DecryptionRecord, Endpoint, FlowRecord, MutualInference, TcpRecord, TlsRecord,
 };
 use crate::tls::hello::is_grease;
+use crate::tls::session::Decryption;
 use crate::tls::{TlsSession, ja4, mtls, names};
 
 use super::analysis::{AppState, FlowAnalysis};
@@ -160,7 +161,9 @@ fn tls_record(s: &TlsSession, starttls: bool, caches: &mut Caches) -> TlsRecord 
         alpn_offered: ch
             .map(|c| c.alpn.iter().map(|p| lossy(p)).collect())
             .unwrap_or_default(),
-        alpn: sh.and_then(|h| h.alpn.as_deref().map(lossy)),
+        alpn: sh
+            .and_then(|h| h.alpn.as_deref().map(lossy))
+            .or_else(|| f.encrypted_alpn.clone()),
         resumed: mtls::resumed(f),
         client_cert_requested: verdict.client_cert_requested,
         mutual: verdict.mutual,
@@ -169,7 +172,7 @@ fn tls_record(s: &TlsSession, starttls: bool, caches: &mut Caches) -> TlsRecord 
         mutual_inference: verdict.inference.clone().map(MutualInference::FlightSize),
         server_chain: caches.certs.facts(&f.server_chain),
         client_chain: caches.certs.facts(&f.client_chain),
-        certificates_encrypted: sh.is_some_and(|h| h.is_tls13()),
+        certificates_encrypted: sh.is_some_and(|h| h.is_tls13()) && f.server_chain.is_none(),
         ja4: ch.map(|c| caches.ja4.get(c, ja4::Transport::Tcp)),
         versions_offered: ch
             .map(|c| {
@@ -201,5 +204,28 @@ fn tls_record(s: &TlsSession, starttls: bool, caches: &mut Caches) -> TlsRecord 
             .then(|| f.record_version.map(names::version_name))
             .flatten(),
         notes,
+        decryption: f.decryption.as_ref().map(decryption_record),
+    }
+}
+
+fn decryption_record(d: &Decryption) -> DecryptionRecord {
+    let status = if !d.keys_found {
+        "no-matching-keys"
+    } else if !d.suite_supported {
+        "unsupported-suite"
+    } else if d.failed.is_some() {
+        "authentication-failed"
+    } else if d.finished == [true, true] {
+        "decrypted"
+    } else {
+        "partial"
+    };
+    DecryptionRecord {
+        status: status.into(),
+        failed_side: d
+            .failed
+            .map(|(client, _)| if client { "client" } else { "server" }.into()),
+        messages: d.messages,
+        early_data_records_skipped: d.early_data_skipped,
     }
 }

@@ -198,7 +198,8 @@ pub struct TlsRecord {
     /// What `mutual` rests on: `observed-client-certificate`, `observed-empty-client-certificate`,
     /// `observed-no-client-certificate`, `observed-no-certificate-request`,
     /// `resumed-session` (inherited from the full handshake it resumes),
-    /// `encrypted-flight-size` (an inference), later `keylog-decrypted`.
+    /// `encrypted-flight-size` (an inference), `keylog-decrypted` (read from the
+    /// TLS 1.3 handshake decrypted with a key log).
     pub mutual_evidence: Option<String>,
     /// Why `mutual` is null: `handshake-not-seen`, `handshake-incomplete`, `resumed`,
     /// `no-client-flight`, `flight-ambiguous`.
@@ -227,6 +228,29 @@ pub struct TlsRecord {
     pub record_version: Option<String>,
     /// Notes on partial analysis (oversized messages, compressed certificates...).
     pub notes: Vec<String>,
+    /// TLS 1.3 handshake decryption with a key log (`--keylog`, pcapng
+    /// secrets blocks); null when no key log was given or the flow is not
+    /// TLS 1.3.
+    #[serde(default)]
+    pub decryption: Option<DecryptionRecord>,
+}
+
+/// How a TLS 1.3 handshake was decrypted.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DecryptionRecord {
+    /// `decrypted` (both sides' flights read to their Finished),
+    /// `partial` (one side only, or the capture ends first),
+    /// `no-matching-keys` (the key log has no secrets for this client random),
+    /// `unsupported-suite` (TLS_AES_128_CCM_*),
+    /// `authentication-failed` (the keys do not open the records: wrong
+    /// keys, or changed bytes; evidence, not an error).
+    pub status: String,
+    /// Which side's records failed to open, for `authentication-failed`.
+    pub failed_side: Option<String>,
+    /// Handshake messages decrypted from the client and from the server.
+    pub messages: [u32; 2],
+    /// Client records skipped as 0-RTT early data.
+    pub early_data_records_skipped: u32,
 }
 
 /// What a `mutual` verdict that is not a direct observation rests on.

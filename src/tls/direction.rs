@@ -5,6 +5,7 @@
 //! segments; both are joined here, within bounds. Record bodies we do not
 //! need (ciphertext) are skipped without being buffered.
 
+use super::decrypt::{OpenError, RecordDecrypter};
 use super::record::{self, Header, Incomplete, RecordHeader, content_type};
 
 /// Handshake messages larger than this are not reassembled (the per-flow
@@ -33,7 +34,24 @@ pub enum Event<'a> {
     Oversized(u8, usize),
     /// The stream stopped looking like TLS.
     NotTls,
+    /// An encrypted handshake record did not open with the keys given.
+    DecryptFailed(OpenError),
 }
+
+/// What the session asks of a direction after an event.
+#[derive(Debug)]
+pub enum Switch {
+    /// Records from here on are ciphertext (true) or cleartext (false).
+    Encrypted(bool),
+    /// Records from here on are ciphertext that these keys open.
+    Decrypt(Box<RecordDecrypter>),
+    /// Stop opening records (the direction's handshake is over, or the keys
+    /// do not fit); what follows is skipped as ciphertext.
+    StopDecrypting,
+}
+
+/// The session's answer to an event.
+pub type Reply = Option<Switch>;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -64,6 +82,8 @@ pub struct Direction {
     resync_checked: usize,
     /// Records from here on are ciphertext.
     pub encrypted: bool,
+    /// Opens this direction's encrypted handshake records (TLS 1.3 with keys).
+    decrypter: Option<Box<RecordDecrypter>>,
     /// Records seen.
     pub records: u32,
 }
@@ -81,7 +101,29 @@ impl Direction {
     pub fn release(&mut self) {
         self.buf = Vec::new();
         self.hs = Vec::new();
+        self.decrypter = None;
         self.mode = Mode::Broken;
+    }
+
+    /// Do what the session asked; true when the rest of the current
+    /// handshake bytes must not be read as cleartext.
+    pub fn apply(&mut self, reply: Reply) -> bool {
+        match reply {
+            None => false,
+            Some(Switch::Encrypted(enc)) => {
+                self.encrypted = enc;
+                enc
+            }
+            Some(Switch::Decrypt(d)) => {
+                self.encrypted = true;
+                self.decrypter = Some(d);
+                true
+            }
+            Some(Switch::StopDecrypting) => {
+                self.decrypter = None;
+                true
+            }
+        }
     }
 
     /// Whether this direction has given up on TLS.
@@ -91,7 +133,7 @@ impl Direction {
 
     /// Feed stream bytes; events go to `on`, which may switch `encrypted` on
     /// through the returned flag (it is consulted between records).
-    pub fn feed(&mut self, mut data: &[u8], on: &mut dyn FnMut(Event<'_>) -> Option<bool>) {
+    pub fn feed(&mut self, mut data: &[u8], on: &mut dyn FnMut(Event<'_>) -> Reply) {
         if self.mode == Mode::Broken {
             return;
         }
@@ -140,7 +182,7 @@ impl Direction {
 
     /// Parse what `input` holds; returns how many bytes were used (the rest
     /// is an unfinished record or header to keep for the next segment).
-    fn drain(&mut self, input: &[u8], on: &mut dyn FnMut(Event<'_>) -> Option<bool>) -> usize {
+    fn drain(&mut self, input: &[u8], on: &mut dyn FnMut(Event<'_>) -> Reply) -> usize {
         let mut at = 0;
         loop {
             let rest = &input[at..];
@@ -212,21 +254,27 @@ impl Direction {
                     }
                     Ok(Some(h)) => {
                         let body_len = usize::from(h.len);
-                        let wanted = !self.encrypted
-                            && matches!(
-                                h.content_type,
-                                content_type::HANDSHAKE
-                                    | content_type::ALERT
-                                    | content_type::CHANGE_CIPHER_SPEC
-                            );
+                        let decrypt = self.encrypted
+                            && self.decrypter.is_some()
+                            && h.content_type == content_type::APPLICATION_DATA;
+                        let wanted = decrypt
+                            || !self.encrypted
+                                && matches!(
+                                    h.content_type,
+                                    content_type::HANDSHAKE
+                                        | content_type::ALERT
+                                        | content_type::CHANGE_CIPHER_SPEC
+                                );
                         if wanted && rest.len() < 5 + body_len {
                             break; // need the whole body
                         }
                         self.records += 1;
-                        if let Some(enc) = on(Event::Record(h, self.encrypted)) {
-                            self.encrypted = enc;
-                        }
-                        if wanted {
+                        let reply = on(Event::Record(h, self.encrypted));
+                        self.apply(reply);
+                        if decrypt {
+                            self.decrypt_record(&rest[..5 + body_len], on);
+                            at += 5 + body_len;
+                        } else if wanted {
                             self.plaintext_record(h.content_type, &rest[5..5 + body_len], on);
                             at += 5 + body_len;
                         } else {
@@ -246,17 +294,35 @@ impl Direction {
         at.min(input.len())
     }
 
-    fn plaintext_record(
-        &mut self,
-        ct: u8,
-        body: &[u8],
-        on: &mut dyn FnMut(Event<'_>) -> Option<bool>,
-    ) {
+    /// Open one encrypted record (header and body) and read what it holds.
+    fn decrypt_record(&mut self, record: &[u8], on: &mut dyn FnMut(Event<'_>) -> Reply) {
+        let Some(d) = self.decrypter.as_mut() else {
+            return;
+        };
+        let mut header = [0u8; 5];
+        header.copy_from_slice(&record[..5]);
+        match d.open(&header, &record[5..]) {
+            Ok((content_type::HANDSHAKE, plain)) => self.handshake_bytes(&plain, on),
+            Ok((content_type::ALERT, plain)) => {
+                for a in plain.chunks_exact(2) {
+                    on(Event::Alert(a[0], a[1]));
+                }
+            }
+            // Handshake keys never open application data; anything else
+            // inside is not ours to read.
+            Ok(_) => {}
+            Err(e) => {
+                let reply = on(Event::DecryptFailed(e));
+                self.apply(reply);
+            }
+        }
+    }
+
+    fn plaintext_record(&mut self, ct: u8, body: &[u8], on: &mut dyn FnMut(Event<'_>) -> Reply) {
         match ct {
             content_type::CHANGE_CIPHER_SPEC => {
-                if let Some(enc) = on(Event::ChangeCipherSpec) {
-                    self.encrypted = enc;
-                }
+                let reply = on(Event::ChangeCipherSpec);
+                self.apply(reply);
             }
             content_type::ALERT => {
                 for a in body.chunks_exact(2) {
@@ -267,7 +333,7 @@ impl Direction {
         }
     }
 
-    fn handshake_bytes(&mut self, mut body: &[u8], on: &mut dyn FnMut(Event<'_>) -> Option<bool>) {
+    fn handshake_bytes(&mut self, mut body: &[u8], on: &mut dyn FnMut(Event<'_>) -> Reply) {
         if self.hs_skip > 0 {
             let n = self.hs_skip.min(body.len());
             self.hs_skip -= n;
@@ -291,13 +357,12 @@ impl Direction {
             let msg_type = h[0];
             let body = h[4..4 + len].to_vec();
             at += 4 + len;
-            if let Some(enc) = on(Event::Handshake(msg_type, &body)) {
-                self.encrypted = enc;
-                if enc {
-                    // Anything after this message in the record is ciphertext.
-                    self.hs.clear();
-                    return;
-                }
+            let reply = on(Event::Handshake(msg_type, &body));
+            if self.apply(reply) {
+                // Anything after this message in the record is ciphertext
+                // (or, after a Finished, no longer ours to read).
+                self.hs.clear();
+                return;
             }
         }
         self.hs.drain(..at);

@@ -6,10 +6,15 @@
 //! are our own because each must be bounded, streaming and forgiving of a
 //! damaged extension (see `hello`), and because tls-parser 0.12 misreads the
 //! TLS 1.3 Certificate layout (see `messages`).
+//!
+//! With a key log (`keylog`), TLS 1.3 handshake records are opened
+//! (`decrypt`) and read like cleartext ones; application data never is.
 
+pub mod decrypt;
 mod direction;
 pub mod hello;
 pub mod ja4;
+pub mod keylog;
 pub mod messages;
 pub mod mtls;
 pub mod names;
@@ -18,4 +23,5 @@ pub mod session;
 mod wire;
 
 pub use hello::{ClientHello, ServerHello};
+pub use keylog::KeyLog;
 pub use session::{Chain, ChainCert, TlsFacts, TlsSession};

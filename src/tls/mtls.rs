@@ -37,6 +37,8 @@ pub enum Evidence {
     ObservedNoCertificateRequest,
     /// Inferred from the sizes of the client's encrypted TLS 1.3 flight.
     EncryptedFlightSize,
+    /// Read from the TLS 1.3 handshake, decrypted with a key log.
+    KeylogDecrypted,
 }
 
 impl Evidence {
@@ -48,6 +50,7 @@ impl Evidence {
             Evidence::ObservedNoClientCertificate => "observed-no-client-certificate",
             Evidence::ObservedNoCertificateRequest => "observed-no-certificate-request",
             Evidence::EncryptedFlightSize => "encrypted-flight-size",
+            Evidence::KeylogDecrypted => "keylog-decrypted",
         }
     }
 }
@@ -145,9 +148,34 @@ pub fn decide(f: &TlsFacts) -> Mutual {
         return undecided(Unknown::Resumed, None);
     }
     if sh.is_tls13() {
-        return infer_tls13(f, sh);
+        if let Some(m) = decrypted_tls13(f) {
+            return m;
+        }
+        let mut m = infer_tls13(f, sh);
+        if f.decryption.as_ref().is_some_and(|d| d.finished[1]) {
+            // The server's decrypted flight says whether it asked.
+            m.client_cert_requested = Some(f.certificate_request);
+        }
+        return m;
     }
     observe_tls12(f)
+}
+
+/// TLS 1.3 read with a key log: the client's decrypted flight (up to its
+/// Finished) shows its Certificate or its absence; the server's alone shows
+/// whether a certificate was asked for at all.
+fn decrypted_tls13(f: &TlsFacts) -> Option<Mutual> {
+    let d = f.decryption.as_ref()?;
+    let [client_done, server_done] = d.finished;
+    let keylog = |mutual, requested| observed(mutual, Evidence::KeylogDecrypted, requested);
+    if client_done {
+        return Some(match &f.client_chain {
+            Some(chain) if !chain.is_empty() => keylog(true, true),
+            Some(_) => keylog(false, true),
+            None => keylog(false, f.certificate_request),
+        });
+    }
+    (server_done && !f.certificate_request).then(|| keylog(false, false))
 }
 
 fn undecided(unknown: Unknown, requested: Option<bool>) -> Mutual {

@@ -1,8 +1,10 @@
 //! The TLS state of one connection: both directions, what each handshake
 //! message says, and when there is nothing more to learn.
 
-use super::direction::{Direction, Event};
+use super::decrypt::{self, OpenError, RecordDecrypter};
+use super::direction::{Direction, Event, Reply, Switch};
 use super::hello::{ClientHello, ServerHello, ext};
+use super::keylog::KeyLog;
 use super::messages;
 use super::record::content_type;
 use crate::x509::Certificate;
@@ -21,6 +23,8 @@ pub mod hs {
     pub const SERVER_HELLO: u8 = 2;
     /// new_session_ticket
     pub const NEW_SESSION_TICKET: u8 = 4;
+    /// encrypted_extensions (TLS 1.3)
+    pub const ENCRYPTED_EXTENSIONS: u8 = 8;
     /// certificate
     pub const CERTIFICATE: u8 = 11;
     /// server_key_exchange
@@ -33,6 +37,8 @@ pub mod hs {
     pub const CERTIFICATE_VERIFY: u8 = 15;
     /// client_key_exchange
     pub const CLIENT_KEY_EXCHANGE: u8 = 16;
+    /// finished
+    pub const FINISHED: u8 = 20;
     /// compressed_certificate (RFC 8879)
     pub const COMPRESSED_CERTIFICATE: u8 = 25;
 }
@@ -105,6 +111,36 @@ pub struct TlsFacts {
     pub oversized: Option<(u8, usize)>,
     /// Record-layer version of the first record seen (for mid-stream flows).
     pub record_version: Option<u16>,
+    /// TLS 1.3 handshake decryption with a key log; None when no key log
+    /// was given or the session is not TLS 1.3.
+    pub decryption: Option<Decryption>,
+    /// The ALPN protocol the server chose, from its (decrypted) TLS 1.3
+    /// EncryptedExtensions.
+    pub encrypted_alpn: Option<String>,
+}
+
+/// Early-data records a client may send before its handshake records
+/// (they are protected by other keys and fail to open); skipped up to this.
+const MAX_EARLY_DATA_RECORDS: u32 = 64;
+
+/// How decrypting a TLS 1.3 handshake went.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Decryption {
+    /// The key log had secrets for this connection's client random.
+    pub keys_found: bool,
+    /// The negotiated suite can be decrypted (not TLS_AES_128_CCM_*).
+    pub suite_supported: bool,
+    /// Which secrets were found: client, server.
+    pub secrets: [bool; 2],
+    /// Finished decrypted from the client / the server: that side's whole
+    /// handshake flight was read.
+    pub finished: [bool; 2],
+    /// Handshake messages decrypted from the client / the server.
+    pub messages: [u32; 2],
+    /// The first failure: from the client (true) or server, and why.
+    pub failed: Option<(bool, OpenError)>,
+    /// Client records skipped as early data (0-RTT) before its handshake.
+    pub early_data_skipped: u32,
 }
 
 /// Parser state for one TLS connection.
@@ -145,21 +181,25 @@ impl TlsSession {
         self.dirs[d].is_broken()
     }
 
-    /// Feed stream bytes of direction `d` (0 or 1).
-    pub fn feed(&mut self, d: usize, data: &[u8]) {
+    /// Feed stream bytes of direction `d` (0 or 1). `keys` opens TLS 1.3
+    /// handshakes whose secrets it holds (it may be empty).
+    pub fn feed(&mut self, d: usize, data: &[u8], keys: &KeyLog) {
         let d = d & 1;
         let Self {
             dirs,
             client,
             facts,
         } = self;
-        let mut other_encrypted = false;
-        dirs[d].feed(data, &mut |e| {
-            on_event(facts, client, d, &mut other_encrypted, e)
-        });
-        if other_encrypted {
-            dirs[d ^ 1].encrypted = true;
-        }
+        let mut other: Reply = None;
+        let mut ctx = Ctx {
+            facts,
+            client,
+            d,
+            other: &mut other,
+            keys,
+        };
+        dirs[d].feed(data, &mut |e| on_event(&mut ctx, e));
+        dirs[d ^ 1].apply(other);
     }
 
     /// The capture lost `n` bytes of direction `d`.
@@ -187,6 +227,10 @@ impl TlsSession {
         match &f.server_hello {
             // SSL 2.0: its SERVER-HELLO is all there is to read.
             Some(sh) if sh.version == 0x0002 => true,
+            // Decrypting: until both Finished are read, or the keys fail.
+            Some(sh) if sh.is_tls13() && f.decryption.as_ref().is_some_and(Decryption::active) => {
+                false
+            }
             Some(sh) if sh.is_tls13() => !f.client_flight.is_empty(),
             Some(_) => f.ccs[0] && f.ccs[1] || (f.app_records[0] > 0 && f.app_records[1] > 0),
             // Mid-stream: seeing ciphertext both ways is all there is to see.
@@ -195,15 +239,32 @@ impl TlsSession {
     }
 }
 
-/// Handle one event of direction `d`; returns `Some(encrypted)` to switch
-/// that direction's record protection.
-fn on_event(
-    facts: &mut TlsFacts,
-    client: &mut Option<usize>,
+impl Decryption {
+    /// Still opening records: keys for a supported suite, a Finished to come
+    /// from a side whose secret is known, and no failure yet.
+    pub fn active(&self) -> bool {
+        self.keys_found
+            && self.suite_supported
+            && self.failed.is_none()
+            && (0..2).any(|i| self.secrets[i] && !self.finished[i])
+    }
+}
+
+/// What event handling works on: the facts, the roles, the direction being
+/// fed, what to ask of the other direction, and the key log.
+struct Ctx<'a> {
+    facts: &'a mut TlsFacts,
+    client: &'a mut Option<usize>,
     d: usize,
-    other_encrypted: &mut bool,
-    e: Event<'_>,
-) -> Option<bool> {
+    other: &'a mut Reply,
+    keys: &'a KeyLog,
+}
+
+/// Handle one event of the direction being fed; the reply switches that
+/// direction's record protection.
+fn on_event(ctx: &mut Ctx<'_>, e: Event<'_>) -> Reply {
+    let (d, client) = (ctx.d, &mut *ctx.client);
+    let facts = &mut *ctx.facts;
     let from_client = client.map(|c| c == d);
     match e {
         Event::Record(h, encrypted) => {
@@ -252,7 +313,7 @@ fn on_event(
             }
             None
         }
-        Event::Handshake(t, body) => on_handshake(facts, client, d, other_encrypted, t, body),
+        Event::Handshake(t, body) => on_handshake(ctx, t, body),
         Event::ChangeCipherSpec => {
             let tls13 = facts
                 .server_hello
@@ -266,7 +327,7 @@ fn on_event(
             }
             // A TLS 1.3 middlebox-compatibility CCS changes nothing, nor does
             // one before the ServerHello (it follows a HelloRetryRequest).
-            (facts.server_hello.is_some() && !tls13).then_some(true)
+            (facts.server_hello.is_some() && !tls13).then_some(Switch::Encrypted(true))
         }
         Event::Alert(level, description) => {
             if facts.alerts.len() < MAX_ALERTS {
@@ -283,17 +344,92 @@ fn on_event(
             None
         }
         Event::NotTls => None,
+        Event::DecryptFailed(why) => decrypt_failed(facts, from_client == Some(true), why),
     }
 }
 
-fn on_handshake(
-    facts: &mut TlsFacts,
-    client: &mut Option<usize>,
-    d: usize,
-    other_encrypted: &mut bool,
-    t: u8,
-    body: &[u8],
-) -> Option<bool> {
+/// A record did not open. Early data (0-RTT) comes before a client's
+/// handshake records under other keys: skip it. Anything else means the
+/// keys do not fit this connection or the bytes were changed: stop, and
+/// keep the failure as evidence.
+fn decrypt_failed(facts: &mut TlsFacts, from_client: bool, why: OpenError) -> Reply {
+    let early_data_offered = facts
+        .client_hello
+        .as_ref()
+        .is_some_and(|ch| ch.extensions.contains(&ext::EARLY_DATA));
+    let dec = facts.decryption.get_or_insert_with(Decryption::default);
+    if from_client
+        && early_data_offered
+        && dec.messages[0] == 0
+        && dec.early_data_skipped < MAX_EARLY_DATA_RECORDS
+    {
+        dec.early_data_skipped += 1;
+        return None;
+    }
+    dec.failed.get_or_insert((from_client, why));
+    Some(Switch::StopDecrypting)
+}
+
+/// At a TLS 1.3 ServerHello: keys for both directions, if the key log has
+/// this connection's secrets. Returns (server direction, client direction).
+fn handshake_keys(facts: &mut TlsFacts, sh: &ServerHello, keys: &KeyLog) -> (Switch, Switch) {
+    let plain = || (Switch::Encrypted(true), Switch::Encrypted(true));
+    if keys.is_empty() {
+        return plain();
+    }
+    let secrets = facts
+        .client_hello
+        .as_ref()
+        .and_then(|ch| keys.get(&ch.random));
+    let mut dec = Decryption {
+        keys_found: secrets.is_some(),
+        suite_supported: decrypt::supported(sh.cipher_suite),
+        ..Decryption::default()
+    };
+    let open = |secret: &Option<Vec<u8>>| {
+        secret
+            .as_deref()
+            .and_then(|s| RecordDecrypter::new(sh.cipher_suite, s))
+    };
+    let (client, server) = match secrets {
+        Some(s) if dec.suite_supported => (open(&s.client), open(&s.server)),
+        _ => (None, None),
+    };
+    dec.secrets = [client.is_some(), server.is_some()];
+    facts.decryption = Some(dec);
+    let switch = |d: Option<RecordDecrypter>| {
+        d.map_or(Switch::Encrypted(true), |d| Switch::Decrypt(Box::new(d)))
+    };
+    (switch(server), switch(client))
+}
+
+/// The protocol in an EncryptedExtensions' ALPN extension (RFC 7301: the
+/// server names exactly one).
+fn alpn_of_encrypted_extensions(body: &[u8]) -> Option<String> {
+    let mut r = super::wire::Reader::new(body);
+    let mut exts = super::wire::Reader::new(r.vec16()?);
+    while !exts.is_empty() {
+        let kind = exts.u16()?;
+        let data = exts.vec16()?;
+        if kind == ext::ALPN {
+            let mut list = super::wire::Reader::new(super::wire::Reader::new(data).vec16()?);
+            let name = list.vec8()?;
+            return Some(String::from_utf8_lossy(name).into_owned());
+        }
+    }
+    None
+}
+
+fn on_handshake(ctx: &mut Ctx<'_>, t: u8, body: &[u8]) -> Reply {
+    let (d, client) = (ctx.d, &mut *ctx.client);
+    let facts = &mut *ctx.facts;
+    if let Some(dec) = facts.decryption.as_mut()
+        && dec.keys_found
+        && client.is_some()
+    {
+        // Only decrypted messages arrive once a TLS 1.3 session has keys.
+        dec.messages[usize::from(*client != Some(d))] += 1;
+    }
     match t {
         hs::CLIENT_HELLO => {
             if facts.client_hello.is_none() {
@@ -311,12 +447,15 @@ fn on_handshake(
                 return None;
             }
             let tls13 = sh.is_tls13();
-            facts.server_hello = Some(sh);
             if tls13 {
-                // Everything after the ServerHello is encrypted, both ways.
-                *other_encrypted = true;
-                return Some(true);
+                // Everything after the ServerHello is encrypted, both ways:
+                // opened where the key log has the secrets.
+                let (server, client_side) = handshake_keys(facts, &sh, ctx.keys);
+                facts.server_hello = Some(sh);
+                *ctx.other = Some(client_side);
+                return Some(server);
             }
+            facts.server_hello = Some(sh);
             None
         }
         hs::CERTIFICATE => {
@@ -369,6 +508,18 @@ fn on_handshake(
             facts.compressed_certificate = true;
             None
         }
+        // The server's; Chrome sends its own (ALPS, with no ALPN in it).
+        hs::ENCRYPTED_EXTENSIONS if *client != Some(d) => {
+            facts.encrypted_alpn = alpn_of_encrypted_extensions(body);
+            None
+        }
+        hs::FINISHED => {
+            // Seen only when decrypted: that side's flight is complete.
+            let from_client = *client == Some(d);
+            let dec = facts.decryption.as_mut()?;
+            dec.finished[usize::from(!from_client)] = true;
+            Some(Switch::StopDecrypting)
+        }
         _ => None,
     }
 }
@@ -395,15 +546,15 @@ mod tests {
     #[test]
     fn every_prefix_of_a_client_hello() {
         let mut whole = TlsSession::new(None);
-        whole.feed(0, CLIENT_HELLO);
+        whole.feed(0, CLIENT_HELLO, &KeyLog::default());
         let expected = whole.facts.client_hello.clone().expect("parses");
         assert_eq!(expected.sni.as_deref(), Some("api.pay.svc.cluster.local"));
         for cut in 0..CLIENT_HELLO.len() {
             let mut s = TlsSession::new(None);
-            s.feed(0, &CLIENT_HELLO[..cut]);
+            s.feed(0, &CLIENT_HELLO[..cut], &KeyLog::default());
             assert!(s.facts.client_hello.is_none(), "prefix {cut} decided early");
             assert!(!s.is_broken(0), "prefix {cut} rejected");
-            s.feed(0, &CLIENT_HELLO[cut..]);
+            s.feed(0, &CLIENT_HELLO[cut..], &KeyLog::default());
             assert_eq!(
                 s.facts.client_hello.as_ref(),
                 Some(&expected),
@@ -412,15 +563,15 @@ mod tests {
         }
         // Bytes after the record (the next flight) change nothing.
         let mut s = TlsSession::new(None);
-        s.feed(0, CLIENT_HELLO);
-        s.feed(0, &[20, 3, 3, 0, 1, 1]);
+        s.feed(0, CLIENT_HELLO, &KeyLog::default());
+        s.feed(0, &[20, 3, 3, 0, 1, 1], &KeyLog::default());
         assert_eq!(s.facts.client_hello.as_ref(), Some(&expected));
     }
 
     #[test]
     fn every_split_of_a_tls12_server_flight() {
         let mut whole = TlsSession::new(Some(0));
-        whole.feed(1, SERVER_FLIGHT);
+        whole.feed(1, SERVER_FLIGHT, &KeyLog::default());
         let f = &whole.facts;
         assert!(f.server_hello.is_some() && f.certificate_request && f.server_hello_done);
         let chain = f.server_chain.clone().expect("chain");
@@ -428,8 +579,8 @@ mod tests {
         assert_eq!(chain.len(), 2);
         for cut in (0..SERVER_FLIGHT.len()).step_by(7) {
             let mut s = TlsSession::new(Some(0));
-            s.feed(1, &SERVER_FLIGHT[..cut]);
-            s.feed(1, &SERVER_FLIGHT[cut..]);
+            s.feed(1, &SERVER_FLIGHT[..cut], &KeyLog::default());
+            s.feed(1, &SERVER_FLIGHT[cut..], &KeyLog::default());
             assert_eq!(
                 s.facts.server_chain.as_ref(),
                 Some(&chain),
@@ -455,9 +606,9 @@ mod tests {
             r
         };
         let mut s = TlsSession::new(Some(0));
-        s.feed(1, &rec(&hrr));
-        s.feed(1, &[20, 3, 3, 0, 1, 1]);
-        s.feed(1, &rec(&sh));
+        s.feed(1, &rec(&hrr), &KeyLog::default());
+        s.feed(1, &[20, 3, 3, 0, 1, 1], &KeyLog::default());
+        s.feed(1, &rec(&sh), &KeyLog::default());
         assert!(s.facts.hello_retry_request);
         assert_eq!(s.facts.server_hello.as_ref().map(|h| h.random[0]), Some(9));
     }

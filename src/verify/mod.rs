@@ -35,6 +35,7 @@ pub use verifier::{Verifier, VerifyingSink, format_time, parse_time};
 use crate::capture::CaptureError;
 use crate::engine::{self, Config, MemorySink};
 use crate::report::Report;
+use crate::tls::KeyLog;
 
 /// Analyse captures in memory and verify every flow: the library's
 /// counterpart of `tls-audit analyze` (which spills flows to disk instead).
@@ -43,7 +44,8 @@ use crate::report::Report;
 /// use tls_audit::verify::{self, Policy, RunInfo, Verifier};
 /// # let info: RunInfo = todo!();
 /// let verifier = Verifier::new(Policy::default(), None, None, info.now);
-/// let report = verify::analyze_files(&["capture.pcap"], &Default::default(), verifier, info)?;
+/// let keys = tls_audit::tls::KeyLog::default();
+/// let report = verify::analyze_files(&["capture.pcap"], &Default::default(), keys, verifier, info)?;
 /// for f in &report.findings {
 ///     println!("{} {}", f.rule, f.message);
 /// }
@@ -52,6 +54,7 @@ use crate::report::Report;
 pub fn analyze_files<T: AsRef<str>>(
     paths: &[T],
     cfg: &Config,
+    keys: KeyLog,
     verifier: Verifier,
     info: RunInfo,
 ) -> Result<Report, CaptureError> {
@@ -59,7 +62,7 @@ pub fn analyze_files<T: AsRef<str>>(
         verifier,
         inner: MemorySink::default(),
     };
-    let (mut report, sink) = engine::run(engine::open_all(paths)?, cfg, sink);
+    let (mut report, sink) = engine::run_with_keys(engine::open_all(paths)?, cfg, sink, keys);
     let (_, _, collected) = sink.verifier.finish();
     let (verification, findings, warnings) = conclude(collected, info);
     report.verification = Some(verification);

@@ -39,9 +39,11 @@ pub fn verify_capture(pcap: &Path) -> Report {
         fail_on: None,
     };
     let verifier = Verifier::new(Policy::default(), Some(inventory), None, now);
+    let keys = tls_audit::tls::KeyLog::default();
     verify::analyze_files(
         &[pcap.to_str().unwrap()],
         &Config::default(),
+        keys,
         verifier,
         info,
     )

@@ -73,6 +73,9 @@ fn live_captures_of_real_stacks() {
     let n = check_capture_dir(&out);
     // The same findings as the committed captures.
     crate::findings::assert_matches_snapshot(&crate::findings::digest_dir(&out), true);
+    // Their key logs open every TLS 1.3 handshake as configured and as tshark reads them.
+    let keyed = crate::keylog::check_keyed_dir(&out);
+    assert!(keyed >= 11, "{keyed}");
     println!(
         "live: {} scenarios, {} TLS sessions, {} TLS 1.3 inferences, all as configured",
         n.scenarios, n.sessions, n.inferred

@@ -5,6 +5,7 @@ mod corpus;
 mod findings;
 mod fixtures;
 mod fuzz_regressions;
+mod keylog;
 mod live;
 mod schema;
 mod support;

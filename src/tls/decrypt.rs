@@ -1,0 +1,235 @@
+//! TLS 1.3 handshake record decryption (RFC 8446 §5.2, §7.1, §7.3), with
+//! ring, the crypto library already in the tree.
+//!
+//! Keys come from a handshake traffic secret: `key = HKDF-Expand-Label(secret,
+//! "key", "", key_length)`, `iv = HKDF-Expand-Label(secret, "iv", "", 12)`;
+//! each record's nonce is the IV XOR its 64-bit sequence number, and the
+//! 5-byte record header is the additional data. Only handshake secrets are
+//! ever given here, so application data (protected by other keys) cannot be
+//! opened: it fails authentication.
+
+use ring::{aead, hkdf};
+
+/// Why a record did not open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenError {
+    /// The authentication tag did not verify: wrong keys, a record out of
+    /// sequence, or tampered bytes.
+    Authentication,
+    /// The plaintext was all padding: no inner content type (RFC 8446 §5.4).
+    NoContentType,
+}
+
+/// The AEAD and hash of a TLS 1.3 suite, and its key length; `None` for
+/// suites ring does not implement (TLS_AES_128_CCM_SHA256 and _CCM_8_).
+fn suite(cipher_suite: u16) -> Option<(&'static aead::Algorithm, hkdf::Algorithm)> {
+    match cipher_suite {
+        0x1301 => Some((&aead::AES_128_GCM, hkdf::HKDF_SHA256)),
+        0x1302 => Some((&aead::AES_256_GCM, hkdf::HKDF_SHA384)),
+        0x1303 => Some((&aead::CHACHA20_POLY1305, hkdf::HKDF_SHA256)),
+        _ => None,
+    }
+}
+
+/// Whether handshakes of this suite can be decrypted here.
+pub fn supported(cipher_suite: u16) -> bool {
+    suite(cipher_suite).is_some()
+}
+
+struct Len(usize);
+
+impl hkdf::KeyType for Len {
+    fn len(&self) -> usize {
+        self.0
+    }
+}
+
+/// HKDF-Expand-Label (RFC 8446 §7.1) into `out` (at most 255 bytes).
+pub fn expand_label(
+    alg: hkdf::Algorithm,
+    secret: &[u8],
+    label: &[u8],
+    context: &[u8],
+    out: &mut [u8],
+) -> Option<()> {
+    let length = u16::try_from(out.len()).ok()?.to_be_bytes();
+    let label_len = [u8::try_from(6 + label.len()).ok()?];
+    let context_len = [u8::try_from(context.len()).ok()?];
+    let info: [&[u8]; 6] = [&length, &label_len, b"tls13 ", label, &context_len, context];
+    let prk = hkdf::Prk::new_less_safe(alg, secret);
+    prk.expand(&info, Len(out.len())).ok()?.fill(out).ok()
+}
+
+/// Opens the records of one direction, in order.
+pub struct RecordDecrypter {
+    key: aead::LessSafeKey,
+    iv: [u8; 12],
+    seq: u64,
+}
+
+impl std::fmt::Debug for RecordDecrypter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        write!(f, "RecordDecrypter {{ seq: {} }}", self.seq)
+    }
+}
+
+impl RecordDecrypter {
+    /// Keys for `cipher_suite` from a traffic secret; `None` for a suite
+    /// that cannot be decrypted or a secret of the wrong length.
+    pub fn new(cipher_suite: u16, secret: &[u8]) -> Option<Self> {
+        let (aead_alg, hash) = suite(cipher_suite)?;
+        if secret.len() != hash.hmac_algorithm().digest_algorithm().output_len() {
+            return None;
+        }
+        let mut key = [0u8; 32];
+        let key = &mut key[..aead_alg.key_len()];
+        expand_label(hash, secret, b"key", b"", key)?;
+        let mut iv = [0u8; 12];
+        expand_label(hash, secret, b"iv", b"", &mut iv)?;
+        let key = aead::LessSafeKey::new(aead::UnboundKey::new(aead_alg, key).ok()?);
+        Some(RecordDecrypter { key, iv, seq: 0 })
+    }
+
+    /// Records opened so far.
+    pub fn opened(&self) -> u64 {
+        self.seq
+    }
+
+    /// Open one record: `header` is its 5 bytes, `body` the ciphertext and
+    /// tag. Returns the inner content type and the content, padding removed.
+    /// The sequence number moves on only when the record opens.
+    pub fn open(&mut self, header: &[u8; 5], body: &[u8]) -> Result<(u8, Vec<u8>), OpenError> {
+        let mut nonce = self.iv;
+        for (n, s) in nonce[4..].iter_mut().zip(self.seq.to_be_bytes()) {
+            *n ^= s;
+        }
+        let mut buf = body.to_vec();
+        let plain = self
+            .key
+            .open_in_place(
+                aead::Nonce::assume_unique_for_key(nonce),
+                aead::Aad::from(header),
+                &mut buf,
+            )
+            .map_err(|_| OpenError::Authentication)?;
+        let end = plain
+            .iter()
+            .rposition(|b| *b != 0)
+            .ok_or(OpenError::NoContentType)?;
+        let content_type = plain[end];
+        let len = end;
+        self.seq += 1;
+        buf.truncate(len);
+        Ok((content_type, buf))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unhex(s: &str) -> Vec<u8> {
+        let s: String = s.split_whitespace().collect();
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// RFC 8448 §3 (simple 1-RTT handshake): the server handshake traffic
+    /// secret and the write key and IV derived from it.
+    #[test]
+    fn rfc8448_server_handshake_keys() {
+        let secret = unhex(
+            "b6 7b 7d 69 0c c1 6c 4e 75 e5 42 13 cb 2d 37 b4 e9 c9 12 bc de d9 10 5d 42 be fd 59 d3 91 ad 38",
+        );
+        let mut key = [0u8; 16];
+        expand_label(hkdf::HKDF_SHA256, &secret, b"key", b"", &mut key).unwrap();
+        assert_eq!(
+            key.to_vec(),
+            unhex("3f ce 51 60 09 c2 17 27 d0 f2 e4 e8 6e e4 03 bc")
+        );
+        let mut iv = [0u8; 12];
+        expand_label(hkdf::HKDF_SHA256, &secret, b"iv", b"", &mut iv).unwrap();
+        assert_eq!(iv.to_vec(), unhex("5d 31 3e b2 67 12 76 ee 13 00 0b 30"));
+    }
+
+    /// Seal with ring the way a TLS 1.3 peer would, then open.
+    fn seal(
+        suite_id: u16,
+        secret: &[u8],
+        seq: u64,
+        inner: &[u8],
+        ct: u8,
+        pad: usize,
+    ) -> ([u8; 5], Vec<u8>) {
+        let (alg, hash) = suite(suite_id).unwrap();
+        let mut key = vec![0u8; alg.key_len()];
+        expand_label(hash, secret, b"key", b"", &mut key).unwrap();
+        let mut iv = [0u8; 12];
+        expand_label(hash, secret, b"iv", b"", &mut iv).unwrap();
+        for (n, s) in iv[4..].iter_mut().zip(seq.to_be_bytes()) {
+            *n ^= s;
+        }
+        let mut buf = inner.to_vec();
+        buf.push(ct);
+        buf.extend(std::iter::repeat_n(0, pad));
+        let len = (buf.len() + alg.tag_len()) as u16;
+        let header = [23, 3, 3, (len >> 8) as u8, len as u8];
+        let key = aead::LessSafeKey::new(aead::UnboundKey::new(alg, &key).unwrap());
+        key.seal_in_place_append_tag(
+            aead::Nonce::assume_unique_for_key(iv),
+            aead::Aad::from(header),
+            &mut buf,
+        )
+        .unwrap();
+        (header, buf)
+    }
+
+    #[test]
+    fn all_three_suites_open_in_sequence_with_padding() {
+        for (id, secret_len) in [(0x1301, 32), (0x1302, 48), (0x1303, 32)] {
+            let secret = vec![7u8; secret_len];
+            let mut d = RecordDecrypter::new(id, &secret).unwrap();
+            for seq in 0..3u64 {
+                let msg = format!("handshake {seq}");
+                let (h, body) = seal(id, &secret, seq, msg.as_bytes(), 22, seq as usize * 5);
+                assert_eq!(
+                    d.open(&h, &body),
+                    Ok((22, msg.into_bytes())),
+                    "suite {id:#x} seq {seq}"
+                );
+            }
+            assert_eq!(d.opened(), 3);
+        }
+    }
+
+    #[test]
+    fn wrong_key_tampering_and_order_fail_authentication() {
+        let secret = [9u8; 32];
+        let (h, body) = seal(0x1301, &secret, 0, b"finished", 22, 0);
+        let mut wrong = RecordDecrypter::new(0x1301, &[8u8; 32]).unwrap();
+        assert_eq!(wrong.open(&h, &body), Err(OpenError::Authentication));
+        let mut tampered = body.clone();
+        tampered[0] ^= 1;
+        let mut d = RecordDecrypter::new(0x1301, &secret).unwrap();
+        assert_eq!(d.open(&h, &tampered), Err(OpenError::Authentication));
+        // A failure does not advance the sequence: the genuine record still opens.
+        assert_eq!(d.open(&h, &body).map(|r| r.0), Ok(22));
+        // The same record again is out of sequence now.
+        assert_eq!(d.open(&h, &body), Err(OpenError::Authentication));
+        // Truncated: shorter than a tag.
+        assert_eq!(d.open(&h, &body[..3]), Err(OpenError::Authentication));
+        let (h, body) = seal(0x1301, &secret, 1, b"", 0, 4);
+        assert_eq!(d.open(&h, &body), Err(OpenError::NoContentType));
+    }
+
+    #[test]
+    fn unsupported_suites_and_wrong_secret_lengths_are_refused() {
+        assert!(RecordDecrypter::new(0x1304, &[0; 32]).is_none());
+        assert!(RecordDecrypter::new(0xc02f, &[0; 32]).is_none());
+        assert!(RecordDecrypter::new(0x1302, &[0; 32]).is_none());
+        assert!(RecordDecrypter::new(0x1301, &[0; 48]).is_none());
+    }
+}
