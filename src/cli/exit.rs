@@ -14,6 +14,6 @@ pub const INPUT: i32 = 3;
 pub const PARTIAL: i32 = 4;
 /// The report could not be written.
 pub const OUTPUT: i32 = 5;
-/// A policy, cluster snapshot or trust bundle could not be read or is
+/// A policy, cluster snapshot, trust bundle or key log could not be read or is
 /// invalid; nothing was analysed.
 pub const CONFIG: i32 = 6;

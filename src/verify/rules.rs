@@ -46,7 +46,7 @@ rules! {
         "Require client certificates on the server (Istio PeerAuthentication mode STRICT; nginx ssl_verify_client on; OpenSSL SSL_VERIFY_FAIL_IF_NO_PEER_CERT) and give the client a workload certificate.";
     MTLS_UNKNOWN = "TA-MTLS-UNKNOWN", Medium,
         "Whether the client presented a certificate cannot be decided",
-        "Capture connections from their start (and the full handshake a resumed session came from). Where a TLS 1.3 inference stays undecided, confirm the server's client-certificate setting in its configuration (tls-audit cannot read key logs yet).";
+        "Capture connections from their start (and the full handshake a resumed session came from). For TLS 1.3, give tls-audit the session secrets (--keylog, SSLKEYLOGFILE, or secrets embedded in pcapng) so the handshake can be read.";
     TLS_VERSION = "TA-TLS-VERSION", High,
         "Protocol version below policy",
         "Disable SSL 3.0, TLS 1.0 and TLS 1.1 on both ends (RFC 8996); enable TLS 1.3.";
