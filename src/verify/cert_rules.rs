@@ -41,14 +41,25 @@ pub(super) fn check(v: &mut Verifier, seen: &Seen<'_>, out: &mut Found) {
     let Some(tls) = seen.rec.tls.as_deref() else {
         return;
     };
-    if tls.server_chain.is_empty() && tls.certificates_encrypted {
+    // Say why certificates that exist were not read.
+    let reason = if tls.resumed == Some(true) {
+        Some("resumed")
+    } else if tls.server_chain.is_empty() && tls.certificates_encrypted {
+        Some("certificates-encrypted")
+    } else if tls.client_chain.is_empty() && tls.mutual == Some(true) {
+        // The client sent one (inferred) but its flight was not decrypted.
+        Some("client-certificate-encrypted")
+    } else {
+        None
+    };
+    if let Some(reason) = reason {
         let spiffe = &v.policy.spiffe;
         let off = |r: &Rule| {
             (r.id == rules::TRUST_DOMAIN.id && spiffe.trust_domains.is_empty())
                 || (r.id == rules::SVID_MISMATCH.id && spiffe.id_template.is_empty())
         };
         for rule in CERT_RULES.into_iter().filter(|r| !off(r)) {
-            v.collector.not_checked(rule, "certificates-encrypted");
+            v.collector.not_checked(rule, reason);
         }
     }
     for (side, chain) in [
@@ -117,8 +128,8 @@ impl Chain<'_, '_> {
             Side::Server => (&self.seen.server, &self.seen.client),
             Side::Client => (&self.seen.client, &self.seen.server),
         };
-        let kind = format!("{}{kind}", cert.sha256);
-        let key = Key::new(rule.id, self.role(), &me.endpoint, None, kind.clone());
+        let server = matches!(self.side, Side::Server).then_some(me.endpoint.as_str());
+        let key = Key::certificate(rule.id, server, format!("{}{kind}", cert.sha256));
         if self.v.collector.bump(&key, &self.seen.origin) {
             return;
         }
@@ -141,8 +152,7 @@ impl Chain<'_, '_> {
                 super::verifier::who(me)
             ),
             evidence: ev,
-            kind,
-            per_peer: false,
+            key,
         };
         self.out.push((candidate, Some(cert.sha256.clone())));
     }

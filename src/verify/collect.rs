@@ -15,7 +15,7 @@ use crate::report::model::{
 };
 
 /// Distinct findings kept; beyond it they are counted in `findings_dropped`.
-pub const MAX_FINDINGS: usize = 20_000;
+pub const MAX_FINDINGS: usize = 5_000;
 
 /// A finding about to be recorded.
 pub struct Candidate {
@@ -31,12 +31,8 @@ pub struct Candidate {
     pub message: String,
     /// Facts.
     pub evidence: BTreeMap<String, Value>,
-    /// Tells findings of one rule and subject apart (a certificate's
-    /// SHA-256, an app protocol...), part of the identity of the finding.
-    pub kind: String,
-    /// Count each peer address separately (flow rules) or not (a
-    /// certificate is the presenter's problem whoever connects).
-    pub per_peer: bool,
+    /// What makes it the same finding as another.
+    pub key: Key,
 }
 
 /// What makes two findings the same finding.
@@ -49,24 +45,26 @@ pub struct Key {
 }
 
 impl Key {
-    /// The key of a finding of `rule` about the `role` side at `endpoint`
-    /// (a server by address and port, a client by address: its port is
-    /// ephemeral), with the peer's address when findings count per peer.
-    pub fn new(
-        rule: &'static str,
-        role: &str,
-        endpoint: &str,
-        peer: Option<&str>,
-        kind: String,
-    ) -> Key {
+    /// A flow rule's finding about a server (address and port), counted
+    /// per client address; `kind` tells its variants apart.
+    pub fn flow(rule: &'static str, server: &str, client: &str, kind: String) -> Key {
         Key {
             rule,
-            subject: if role == "server" {
-                endpoint.to_string()
-            } else {
-                ip_of(endpoint).to_string()
-            },
-            peer: peer.map(|p| ip_of(p).to_string()).unwrap_or_default(),
+            subject: server.to_string(),
+            peer: ip_of(client).to_string(),
+            kind,
+        }
+    }
+
+    /// A certificate finding: a server's certificate counted per server
+    /// (address and port); a client certificate once, whichever client
+    /// presents it (clients are many and come and go). `kind` starts with
+    /// the certificate's digest.
+    pub fn certificate(rule: &'static str, server: Option<&str>, kind: String) -> Key {
+        Key {
+            rule,
+            subject: server.unwrap_or("any client").to_string(),
+            peer: String::new(),
             kind,
         }
     }
@@ -120,14 +118,7 @@ impl Collector {
 
     /// Record a finding seen in `flow`.
     pub fn add(&mut self, policy: &Policy, c: Candidate, flow: &OriginFlow, ctx: &FlowContext<'_>) {
-        let peer = c.per_peer.then_some(c.peer.endpoint.as_str());
-        let key = Key::new(
-            c.rule.id,
-            &c.subject.role,
-            &c.subject.endpoint,
-            peer,
-            c.kind,
-        );
+        let key = c.key;
         if self.bump(&key, flow) {
             return;
         }

@@ -43,22 +43,15 @@ fn emit(
     out: &mut Found,
     make: impl FnOnce() -> (String, Value),
 ) {
-    let client = Some(seen.client.endpoint.as_str());
-    let key = Key::new(
-        rule.id,
-        "server",
-        &seen.server.endpoint,
-        client,
-        kind.to_string(),
-    );
+    let (server, client) = (&seen.server.endpoint, &seen.client.endpoint);
+    let key = Key::flow(rule.id, server, client, kind.to_string());
     if v.collector.bump(&key, &seen.origin) {
         return;
     }
     let (message, ev) = make();
-    let mut c = seen.about_server(rule, format!("{message}: {}", seen.path()));
+    let mut c = seen.about_server(rule, format!("{message}: {}", seen.path()), key);
     c.severity = severity;
     c.evidence = evidence(ev);
-    c.kind = kind.to_string();
     out.push((c, None));
 }
 

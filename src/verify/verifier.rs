@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::chain::{ChainCheck, ChainChecker, TrustBundle};
-use super::collect::{Candidate, Collected, Collector};
+use super::collect::{Candidate, Collected, Collector, Key};
 use super::policy::{MtlsRequire, Policy};
 use super::rules::{self, Rule};
 use super::selector::FlowContext;
@@ -90,7 +90,7 @@ impl Seen<'_> {
     }
 
     /// A finding about the server, the client as its peer.
-    pub fn about_server(&self, rule: &'static Rule, message: String) -> Candidate {
+    pub fn about_server(&self, rule: &'static Rule, message: String, key: Key) -> Candidate {
         Candidate {
             rule,
             severity: rule.severity,
@@ -98,8 +98,7 @@ impl Seen<'_> {
             peer: self.client.subject("client"),
             message,
             evidence: BTreeMap::new(),
-            kind: String::new(),
-            per_peer: true,
+            key,
         }
     }
 
