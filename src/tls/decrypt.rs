@@ -125,6 +125,40 @@ impl RecordDecrypter {
     }
 }
 
+/// Seal a record the way a TLS 1.3 peer would (tests of this module and
+/// of the session): header and body.
+#[cfg(test)]
+pub(crate) fn seal(
+    suite_id: u16,
+    secret: &[u8],
+    seq: u64,
+    inner: &[u8],
+    ct: u8,
+    pad: usize,
+) -> ([u8; 5], Vec<u8>) {
+    let (alg, hash) = suite(suite_id).unwrap();
+    let mut key = vec![0u8; alg.key_len()];
+    expand_label(hash, secret, b"key", b"", &mut key).unwrap();
+    let mut iv = [0u8; 12];
+    expand_label(hash, secret, b"iv", b"", &mut iv).unwrap();
+    for (n, s) in iv[4..].iter_mut().zip(seq.to_be_bytes()) {
+        *n ^= s;
+    }
+    let mut buf = inner.to_vec();
+    buf.push(ct);
+    buf.extend(std::iter::repeat_n(0, pad));
+    let len = (buf.len() + alg.tag_len()) as u16;
+    let header = [23, 3, 3, (len >> 8) as u8, len as u8];
+    let key = aead::LessSafeKey::new(aead::UnboundKey::new(alg, &key).unwrap());
+    key.seal_in_place_append_tag(
+        aead::Nonce::assume_unique_for_key(iv),
+        aead::Aad::from(header),
+        &mut buf,
+    )
+    .unwrap();
+    (header, buf)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,38 +187,6 @@ mod tests {
         let mut iv = [0u8; 12];
         expand_label(hkdf::HKDF_SHA256, &secret, b"iv", b"", &mut iv).unwrap();
         assert_eq!(iv.to_vec(), unhex("5d 31 3e b2 67 12 76 ee 13 00 0b 30"));
-    }
-
-    /// Seal with ring the way a TLS 1.3 peer would, then open.
-    fn seal(
-        suite_id: u16,
-        secret: &[u8],
-        seq: u64,
-        inner: &[u8],
-        ct: u8,
-        pad: usize,
-    ) -> ([u8; 5], Vec<u8>) {
-        let (alg, hash) = suite(suite_id).unwrap();
-        let mut key = vec![0u8; alg.key_len()];
-        expand_label(hash, secret, b"key", b"", &mut key).unwrap();
-        let mut iv = [0u8; 12];
-        expand_label(hash, secret, b"iv", b"", &mut iv).unwrap();
-        for (n, s) in iv[4..].iter_mut().zip(seq.to_be_bytes()) {
-            *n ^= s;
-        }
-        let mut buf = inner.to_vec();
-        buf.push(ct);
-        buf.extend(std::iter::repeat_n(0, pad));
-        let len = (buf.len() + alg.tag_len()) as u16;
-        let header = [23, 3, 3, (len >> 8) as u8, len as u8];
-        let key = aead::LessSafeKey::new(aead::UnboundKey::new(alg, &key).unwrap());
-        key.seal_in_place_append_tag(
-            aead::Nonce::assume_unique_for_key(iv),
-            aead::Aad::from(header),
-            &mut buf,
-        )
-        .unwrap();
-        (header, buf)
     }
 
     #[test]

@@ -46,7 +46,10 @@ pub(super) fn check(v: &mut Verifier, seen: &Seen<'_>, out: &mut Found) {
         Some("resumed")
     } else if tls.server_chain.is_empty() && tls.certificates_encrypted {
         Some("certificates-encrypted")
-    } else if tls.client_chain.is_empty() && tls.mutual == Some(true) {
+    } else if tls.client_chain.is_empty()
+        && tls.mutual == Some(true)
+        && tls.mutual_evidence.as_deref() == Some("encrypted-flight-size")
+    {
         // The client sent one (inferred) but its flight was not decrypted.
         Some("client-certificate-encrypted")
     } else {
