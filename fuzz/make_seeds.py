@@ -300,6 +300,29 @@ def main():
         big += seg(1001 + i * 1000, bytes([7]) * 200)
     put("reassembly", "pending-budget", bytes(big))
 
+    # tls_stream: a TLS 1.3 handshake whose client random is all zeros, the
+    # random the harness has key-log secrets for, so the decryption path
+    # runs (its records are random bytes: they fail to authenticate).
+    def rec(ct, body):
+        return bytes([ct, 3, 3]) + struct.pack(">H", len(body)) + body
+
+    def msg(t, body):
+        return bytes([t]) + struct.pack(">I", len(body))[1:] + body
+
+    def ext(t, data):
+        return struct.pack(">HH", t, len(data)) + data
+
+    ch = b"\x03\x03" + bytes(32) + b"\x00" + b"\x00\x02\x13\x01" + b"\x01\x00"
+    exts = ext(43, b"\x02\x03\x04") + ext(42, b"")
+    ch += struct.pack(">H", len(exts)) + exts
+    sh = b"\x03\x03" + bytes([7]) * 32 + b"\x00" + b"\x13\x01\x00"
+    sexts = ext(43, b"\x03\x04")
+    sh += struct.pack(">H", len(sexts)) + sexts
+    server = rec(22, msg(2, sh)) + rec(20, b"\x01") + rec(23, bytes(range(60))) + rec(23, bytes(40))
+    client = rec(23, bytes([1]) * 30) + rec(23, bytes(53))
+    put("tls_stream", "tls13-keyed-zero-random",
+        stream_seed([(0, rec(22, msg(1, ch))), (1, server), (0, client)]))
+
     # verify_chain: the fixture PKI's chains, framed as a TLS 1.2 Certificate
     # message's list (3-byte lengths), in order, reversed, repeated.
     def pem_ders(name):
