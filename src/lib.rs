@@ -10,7 +10,9 @@
 //! facts into findings under a policy, naming pods from an `inventory`
 //! (a cluster snapshot).
 //!
-//! `engine` ties them together; `cli` is the command-line edge.
+//! `engine` ties them together; `cli` is the command-line edge. `coverage`
+//! (groundwork for underlay coverage, not wired in yet) decides whether a
+//! plaintext flow is still encrypted underneath (Nitro, WireGuard, IPsec, Weave).
 //!
 //! tls-audit keeps handshake metadata only. Application payload is never
 //! stored or printed: after a flow's handshake is decided its bytes are only
@@ -21,6 +23,7 @@
 
 pub mod capture;
 pub mod cli;
+pub mod coverage;
 pub mod decode;
 pub mod engine;
 pub mod flow;
