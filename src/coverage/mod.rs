@@ -48,7 +48,6 @@
 pub mod cluster_config;
 pub mod nitro;
 
-
 use std::net::IpAddr;
 
 use serde::Serialize;
@@ -56,9 +55,9 @@ use serde::Serialize;
 use crate::coverage::cluster_config::{
     CalicoConfig, CiliumConfig, ClusterConfig, Cni, EncryptionControls, FlannelBackend, WeaveConfig,
 };
+use crate::coverage::nitro::{CapabilityBasis, NitroTable, NodeCapability};
 use crate::decode::underlay::Underlay;
 use crate::inventory::Node;
-use crate::coverage::nitro::{CapabilityBasis, NitroTable, NodeCapability};
 
 /// The node label marking Fargate nodes (value `fargate`).
 pub const FARGATE_LABEL: &str = "eks.amazonaws.com/compute-type";
