@@ -9,6 +9,7 @@ packages=(
   tshark tcpdump                            # oracle and capture peers
   openssl gnutls-bin nginx-light curl       # real TLS stacks in the tests
   iproute2 ethtool procps                   # network namespaces for the tests
+  wireguard-tools                           # wg(8): the WireGuard underlay test
   python3 python3-cryptography python3-jsonschema  # oracle script, schema check
 )
 
@@ -16,7 +17,22 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+
+# boringtun: userspace WireGuard for the underlay test (kernels without
+# WireGuard or ESP). Built from crates.io once, into ~/.cargo/bin; the test
+# skips with a notice when it cannot be had.
+boringtun() {
+  command -v boringtun-cli >/dev/null 2>&1 && return 0
+  [ -x "${CARGO_HOME:-$HOME/.cargo}/bin/boringtun-cli" ] && return 0
+  echo "install-deps: building boringtun-cli (userspace WireGuard, once)" >&2
+  cargo install --quiet --locked boringtun-cli@0.7.1 >/dev/null 2>&1 ||
+    echo "install-deps: boringtun-cli could not be built; the WireGuard test will be skipped" >&2
+}
+
+if [ ${#missing[@]} -eq 0 ]; then
+  boringtun
+  exit 0
+fi
 
 echo "install-deps: installing ${missing[*]}" >&2
 sudo=""
@@ -26,3 +42,4 @@ export DEBIAN_FRONTEND=noninteractive
 echo "wireshark-common wireshark-common/install-setuid boolean false" | $sudo debconf-set-selections 2>/dev/null || true
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+boringtun

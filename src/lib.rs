@@ -11,8 +11,8 @@
 //! (a cluster snapshot).
 //!
 //! `engine` ties them together; `cli` is the command-line edge. `coverage`
-//! (groundwork for underlay coverage, not wired in yet) decides whether a
-//! plaintext flow is still encrypted underneath (Nitro, WireGuard, IPsec, Weave).
+//! decides whether a plaintext flow is still encrypted underneath (Nitro,
+//! WireGuard, IPsec, Weave); `verify` applies it to plaintext findings.
 //!
 //! tls-audit keeps handshake metadata only. Application payload is never
 //! stored or printed: after a flow's handshake is decided its bytes are only

@@ -27,7 +27,7 @@ pub struct Cli {
 enum Command {
     /// Analyse pcap/pcapng captures (several are merged in time order; `-` reads stdin)
     /// and verify them against a policy.
-    Analyze(AnalyzeArgs),
+    Analyze(Box<AnalyzeArgs>),
     /// Print or check a verification policy.
     Policy(verification::PolicyArgs),
     /// List the verification rules.
@@ -84,7 +84,7 @@ pub fn main() -> i32 {
         }
     };
     match cli.command {
-        Command::Analyze(args) => analyze(args),
+        Command::Analyze(args) => analyze(*args),
         Command::Policy(args) => verification::policy_command(&args),
         Command::Rules => verification::rules_command(),
     }

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::coverage::cluster_config::ClusterConfig;
+use crate::coverage::nitro::NitroTable;
 use crate::inventory::Inventory;
 use crate::report::model::{InventorySource, PolicySource, Severity, TrustBundleSource};
 use crate::verify::chain::TrustBundle;
@@ -25,6 +27,13 @@ pub struct VerifyArgs {
     /// PEM file of trusted CA certificates; chains must reach one of them.
     #[arg(long, value_name = "FILE")]
     pub trust_bundle: Option<PathBuf>,
+    /// Cluster encryption settings (CNI WireGuard/IPsec, Weave, VPC), JSON:
+    /// decides whether plaintext flows are encrypted underneath.
+    #[arg(long, value_name = "FILE")]
+    pub cluster_config: Option<PathBuf>,
+    /// Nitro in-transit encryption table (JSON) instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub nitro_table: Option<PathBuf>,
     /// Exit 1 when an unwaived finding is at least this severe
     /// (info, low, medium, high, critical).
     #[arg(long, value_name = "SEVERITY")]
@@ -87,7 +96,16 @@ pub fn load(args: &VerifyArgs) -> Result<(Verifier, RunInfo), String> {
         now,
         fail_on: args.fail_on,
     };
-    let verifier = Verifier::new(policy, inventory, bundle.map(|(_, b)| b), now);
+    let cluster = match &args.cluster_config {
+        Some(p) => ClusterConfig::from_path(p).map_err(|e| e.to_string())?,
+        None => ClusterConfig::default(),
+    };
+    let nitro = match &args.nitro_table {
+        Some(p) => NitroTable::from_path(p).map_err(|e| e.to_string())?,
+        None => NitroTable::builtin().map_err(|e| format!("built-in Nitro table: {e}"))?,
+    };
+    let verifier =
+        Verifier::new(policy, inventory, bundle.map(|(_, b)| b), now).with_underlay(cluster, nitro);
     Ok((verifier, info))
 }
 

@@ -326,7 +326,7 @@ impl FlowEnds<'_> {
 
 /// What a node-level capture saw between the two endpoints' nodes. All
 /// `false`: nothing was seen (no evidence either way).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct WireEvidence {
     /// IPsec ESP between the nodes (Cilium/Flannel IPsec, encrypted Weave
     /// fast datapath).

@@ -149,6 +149,11 @@ pub struct Verification {
     pub waivers: Vec<WaiverStatus>,
     /// Distinct findings not kept because the limit was reached.
     pub findings_dropped: u64,
+    /// Pod-to-pod underlay coverage between the snapshot's nodes (with
+    /// `--nodes`): which node pairs Nitro, WireGuard, IPsec or Weave
+    /// encrypt, and the underlay kinds seen between them on the wire.
+    #[serde(default)]
+    pub coverage_matrix: Option<crate::verify::underlay::CoverageMatrix>,
 }
 
 /// Where the policy came from.

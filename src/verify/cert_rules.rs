@@ -156,6 +156,7 @@ impl Chain<'_, '_> {
             ),
             evidence: ev,
             key,
+            underlay: None,
         };
         self.out.push((candidate, Some(cert.sha256.clone())));
     }

@@ -8,8 +8,10 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::Value;
 
 use super::policy::Policy;
-use super::rules::Rule;
-use super::selector::{FlowContext, Selector};
+use super::rules::{self, Rule};
+use super::selector::{FlowContext, OwnedContext, Selector};
+use super::underlay::{self, PendingEnd};
+use crate::coverage::Coverage;
 use crate::report::model::{
     AppliedWaiver, Exempted, Finding, NotChecked, OriginFlow, Severity, Subject, WaiverStatus,
 };
@@ -33,10 +35,24 @@ pub struct Candidate {
     pub evidence: BTreeMap<String, Value>,
     /// What makes it the same finding as another.
     pub key: Key,
+    /// A plaintext flow whose underlay coverage is decided at the end.
+    pub underlay: Option<Box<PendingPlaintext>>,
+}
+
+/// A plaintext finding's flow, kept to decide its underlay coverage (and
+/// the waivers of the rule it may turn into) when the report is finished.
+#[derive(Debug, Clone)]
+pub struct PendingPlaintext {
+    /// The client end.
+    pub client: PendingEnd,
+    /// The server end.
+    pub server: PendingEnd,
+    /// What waivers match on.
+    pub context: OwnedContext,
 }
 
 /// What makes two findings the same finding.
-#[derive(PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Key {
     rule: &'static str,
     subject: String,
@@ -79,6 +95,7 @@ pub struct Collector {
     exempted: BTreeMap<(&'static str, String), u64>,
     waiver_matches: Vec<u64>,
     now: i64,
+    pending: Vec<(Key, PendingPlaintext)>,
 }
 
 impl Collector {
@@ -92,6 +109,7 @@ impl Collector {
             exempted: BTreeMap::new(),
             waiver_matches: vec![0; policy.waivers.len()],
             now,
+            pending: Vec::new(),
         }
     }
 
@@ -125,6 +143,9 @@ impl Collector {
         if self.findings.len() >= MAX_FINDINGS {
             self.dropped += 1;
             return;
+        }
+        if let Some(p) = c.underlay {
+            self.pending.push((key.clone(), *p));
         }
         let mut evidence = c.evidence;
         let waived = self.waiver_for(policy, c.rule.id, ctx, &mut evidence);
@@ -190,6 +211,44 @@ impl Collector {
         None
     }
 
+    /// Decide the underlay coverage of every plaintext finding: covered
+    /// ones become `TA-PLAINTEXT-UNDERLAY` (with that rule's severity,
+    /// remediation and waivers); all carry the verdict in `evidence.underlay`.
+    pub fn settle_underlay(
+        &mut self,
+        policy: &Policy,
+        decide: impl Fn(&PendingPlaintext) -> Coverage,
+    ) {
+        for (key, p) in std::mem::take(&mut self.pending) {
+            let c = decide(&p);
+            let mut evidence = BTreeMap::new();
+            let waived = if underlay::covers(&c) {
+                let rule = rules::PLAINTEXT_UNDERLAY.id;
+                Some(self.waiver_for(policy, rule, &p.context.as_ctx(), &mut evidence))
+            } else {
+                None
+            };
+            let Some(f) = self.findings.get_mut(&key) else {
+                continue;
+            };
+            f.evidence.append(&mut evidence);
+            f.evidence.insert(
+                "underlay".into(),
+                serde_json::to_value(&c).unwrap_or(Value::Null),
+            );
+            if let Some(waived) = waived {
+                let u = &rules::PLAINTEXT_UNDERLAY;
+                f.rule = u.id.to_string();
+                f.severity = policy.severity_of(u.id, u.severity);
+                f.remediation = u.remediation.to_string();
+                f.waived = waived;
+                if let Some(by) = c.covered_by {
+                    f.message = format!("{} (encrypted underneath: {})", f.message, by.as_str());
+                }
+            }
+        }
+    }
+
     /// Everything collected, findings most severe first.
     pub fn finish(self, policy: &Policy) -> Collected {
         let mut findings: Vec<Finding> = self.findings.into_values().collect();
@@ -242,6 +301,7 @@ impl Collector {
                 })
                 .collect(),
             waivers,
+            coverage_matrix: None,
         }
     }
 }
@@ -258,6 +318,8 @@ pub struct Collected {
     pub exempted: Vec<Exempted>,
     /// Waivers and their effect.
     pub waivers: Vec<WaiverStatus>,
+    /// Pod-to-pod underlay coverage between the snapshot's nodes.
+    pub coverage_matrix: Option<underlay::CoverageMatrix>,
 }
 
 /// The address part of `ip:port` / `[ip]:port`.

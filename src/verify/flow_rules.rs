@@ -5,9 +5,11 @@
 use serde_json::{Value, json};
 
 use super::cipher;
-use super::collect::{Candidate, Key};
+use super::collect::{Candidate, Key, PendingPlaintext};
 use super::policy::version_rank;
 use super::rules::{self, Rule};
+use super::selector::OwnedContext;
+use super::underlay::PendingEnd;
 use super::verifier::{Seen, Verifier, evidence};
 use crate::report::model::{MutualInference, Severity, TlsRecord};
 
@@ -42,17 +44,18 @@ fn emit(
     kind: &str,
     out: &mut Found,
     make: impl FnOnce() -> (String, Value),
-) {
+) -> bool {
     let (server, client) = (&seen.server.endpoint, &seen.client.endpoint);
     let key = Key::flow(rule.id, server, client, kind.to_string());
     if v.collector.bump(&key, &seen.origin) {
-        return;
+        return false;
     }
     let (message, ev) = make();
     let mut c = seen.about_server(rule, format!("{message}: {}", seen.path()), key);
     c.severity = severity;
     c.evidence = evidence(ev);
     out.push((c, None));
+    true
 }
 
 fn cleartext(v: &mut Verifier, seen: &Seen<'_>, rule: &'static Rule, out: &mut Found) {
@@ -62,7 +65,7 @@ fn cleartext(v: &mut Verifier, seen: &Seen<'_>, rule: &'static Rule, out: &mut F
     }
     let rec = seen.rec;
     let app = rec.app_protocol.as_deref();
-    emit(v, seen, rule, rule.severity, app.unwrap_or(""), out, || {
+    let new = emit(v, seen, rule, rule.severity, app.unwrap_or(""), out, || {
         let message = match (rule.id, app) {
             ("TA-PLAINTEXT", Some(p)) => format!("{p} in cleartext"),
             ("TA-PLAINTEXT", None) => "cleartext".to_string(),
@@ -80,6 +83,22 @@ fn cleartext(v: &mut Verifier, seen: &Seen<'_>, rule: &'static Rule, out: &mut F
         });
         (message, ev)
     });
+    // Whether something under it still encrypts a cleartext flow is decided
+    // when the report is finished (see `underlay`).
+    if new
+        && rule.id == rules::PLAINTEXT.id
+        && let (Some(client), Some(server), Some((c, _))) = (
+            PendingEnd::of(&seen.client),
+            PendingEnd::of(&seen.server),
+            out.last_mut(),
+        )
+    {
+        c.underlay = Some(Box::new(PendingPlaintext {
+            client,
+            server,
+            context: OwnedContext::of(&ctx),
+        }));
+    }
 }
 
 fn mutual(v: &mut Verifier, seen: &Seen<'_>, out: &mut Found) {

@@ -25,6 +25,7 @@ pub mod spiffe;
 mod summary;
 #[cfg(test)]
 mod tests;
+pub mod underlay;
 mod verifier;
 
 pub use collect::{Collected, MAX_FINDINGS};

@@ -38,6 +38,9 @@ rules! {
     PLAINTEXT = "TA-PLAINTEXT", High,
         "Application data sent without TLS",
         "Serve this port over TLS (or let the mesh do it: Istio PeerAuthentication STRICT, Linkerd default mTLS), or encrypt the path underneath (WireGuard, IPsec, Nitro in-transit encryption).";
+    PLAINTEXT_UNDERLAY = "TA-PLAINTEXT-UNDERLAY", Info,
+        "Plaintext carried over an encrypted underlay",
+        "Record the underlay (Nitro, WireGuard, IPsec, Weave encryption) as the compensating control for this path; it does not authenticate the workloads, so plan TLS where peer identity matters.";
     ENCRYPTION_UNKNOWN = "TA-ENCRYPTION-UNKNOWN", Medium,
         "Payload that is neither TLS nor a recognised cleartext protocol",
         "Find out what this port speaks; if it is a private encrypted protocol, record that with a waiver; otherwise move it to TLS.";

@@ -54,6 +54,47 @@ pub struct FlowContext<'a> {
     pub certificate: Option<&'a str>,
 }
 
+/// A [`FlowContext`] that owns its parts, kept to match waivers later.
+#[derive(Debug, Clone, Default)]
+pub struct OwnedContext {
+    client_ip: Option<IpAddr>,
+    server_ip: Option<IpAddr>,
+    server_port: u16,
+    client_pod: Option<PodRef>,
+    server_pod: Option<PodRef>,
+    server_labels: Option<BTreeMap<String, String>>,
+    app_protocol: Option<String>,
+}
+
+impl OwnedContext {
+    /// Keep a copy of `ctx`.
+    pub fn of(ctx: &FlowContext<'_>) -> Self {
+        OwnedContext {
+            client_ip: ctx.client_ip,
+            server_ip: ctx.server_ip,
+            server_port: ctx.server_port,
+            client_pod: ctx.client_pod.cloned(),
+            server_pod: ctx.server_pod.cloned(),
+            server_labels: ctx.server_labels.cloned(),
+            app_protocol: ctx.app_protocol.map(str::to_string),
+        }
+    }
+
+    /// The context again.
+    pub fn as_ctx(&self) -> FlowContext<'_> {
+        FlowContext {
+            client_ip: self.client_ip,
+            server_ip: self.server_ip,
+            server_port: self.server_port,
+            client_pod: self.client_pod.as_ref(),
+            server_pod: self.server_pod.as_ref(),
+            server_labels: self.server_labels.as_ref(),
+            app_protocol: self.app_protocol.as_deref(),
+            certificate: None,
+        }
+    }
+}
+
 impl Selector {
     /// Does this selector pick the flow?
     pub fn matches(&self, f: &FlowContext<'_>) -> bool {

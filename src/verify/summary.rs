@@ -90,6 +90,7 @@ pub fn conclude(c: Collected, info: RunInfo) -> (Verification, Vec<Finding>, Vec
         exempted: c.exempted,
         waivers: c.waivers,
         findings_dropped: c.dropped,
+        coverage_matrix: c.coverage_matrix,
     };
     (verification, c.findings, warnings)
 }

@@ -15,7 +15,11 @@ use super::policy::{MtlsRequire, Policy};
 use super::rules::{self, Rule};
 use super::selector::FlowContext;
 use super::spiffe::Violation;
+use super::underlay::UnderlayInputs;
 use super::{cert_rules, flow_rules};
+use crate::coverage::cluster_config::ClusterConfig;
+use crate::coverage::nitro::NitroTable;
+use crate::decode::underlay::Underlay;
 use crate::engine::FlowSink;
 use crate::inventory::{Inventory, Resolved};
 use crate::report::model::{FlowRecord, OriginFlow, PodRef, Subject};
@@ -32,6 +36,9 @@ pub struct Verifier {
     /// X509-SVID violations by certificate digest and role, for the same reason.
     svid_results: HashMap<(String, bool), Arc<Vec<Violation>>>,
     pub(super) collector: Collector,
+    /// Underlay coverage of plaintext flows (None if the Nitro table did
+    /// not load, which the built-in one always does).
+    pub(super) underlay: Option<UnderlayInputs>,
 }
 
 /// Distinct chains whose results are remembered; the cache starts over beyond.
@@ -47,6 +54,8 @@ pub(super) struct End {
     pub node: Option<String>,
     /// Pod start (Unix seconds).
     pub started: Option<i64>,
+    /// The node a pod runs on.
+    pub pod_node: Option<String>,
 }
 
 impl End {
@@ -99,6 +108,7 @@ impl Seen<'_> {
             message,
             evidence: BTreeMap::new(),
             key,
+            underlay: None,
         }
     }
 
@@ -133,7 +143,17 @@ impl Verifier {
             chain_results: HashMap::new(),
             svid_results: HashMap::new(),
             collector,
+            underlay: NitroTable::builtin()
+                .ok()
+                .map(|n| UnderlayInputs::new(ClusterConfig::default(), n)),
         }
+    }
+
+    /// Judge underlay coverage with this cluster configuration and Nitro table.
+    #[must_use]
+    pub fn with_underlay(mut self, cluster: ClusterConfig, nitro: NitroTable) -> Self {
+        self.underlay = Some(UnderlayInputs::new(cluster, nitro));
+        self
     }
 
     /// Name the pods at both ends of `rec` and collect its findings.
@@ -158,6 +178,7 @@ impl Verifier {
             server,
             at,
         };
+        self.note_underlay(&seen);
         let mut found = Vec::new();
         flow_rules::check(self, &seen, &mut found);
         cert_rules::check(self, &seen, &mut found);
@@ -214,6 +235,26 @@ impl Verifier {
         found
     }
 
+    /// An encapsulation or encryption flow between two nodes is wire
+    /// evidence for the pods behind them.
+    fn note_underlay(&mut self, seen: &Seen<'_>) {
+        let (Some(u), Some(a), Some(b)) = (
+            self.underlay.as_mut(),
+            seen.client.node.as_deref(),
+            seen.server.node.as_deref(),
+        ) else {
+            return;
+        };
+        let kind = match seen.rec.app_protocol.as_deref() {
+            Some("esp") => Underlay::Esp,
+            Some("wireguard") => Underlay::WireGuard,
+            Some("vxlan") => Underlay::Vxlan,
+            Some("geneve") => Underlay::Geneve,
+            _ => return,
+        };
+        u.saw(a, b, kind);
+    }
+
     /// A snapshot with pods was given (`--nodes` alone names no pods).
     pub(super) fn has_pods(&self) -> bool {
         self.inventory
@@ -262,6 +303,7 @@ impl Verifier {
                 });
                 end.labels = Some(p.labels.clone());
                 end.started = p.start_time;
+                end.pod_node.clone_from(&p.node);
             }
             Resolved::Node { node, .. } => end.node = Some(node.name.clone()),
             Resolved::Ambiguous(_) | Resolved::Unknown => {}
@@ -270,8 +312,17 @@ impl Verifier {
     }
 
     /// Everything found.
-    pub fn finish(self) -> (Policy, Option<Inventory>, Collected) {
-        let collected = self.collector.finish(&self.policy);
+    pub fn finish(mut self) -> (Policy, Option<Inventory>, Collected) {
+        if let Some(u) = &self.underlay {
+            let inv = self.inventory.as_ref();
+            self.collector
+                .settle_underlay(&self.policy, |p| u.decide(inv, &p.client, &p.server));
+        }
+        let mut collected = self.collector.finish(&self.policy);
+        collected.coverage_matrix = match (&self.underlay, &self.inventory) {
+            (Some(u), Some(inv)) => u.matrix(inv),
+            _ => None,
+        };
         (self.policy, self.inventory, collected)
     }
 }

@@ -9,3 +9,4 @@ mod keylog;
 mod live;
 mod schema;
 mod support;
+mod underlay;
