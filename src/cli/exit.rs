@@ -14,7 +14,8 @@ pub const INPUT: i32 = 3;
 pub const PARTIAL: i32 = 4;
 /// The report could not be written.
 pub const OUTPUT: i32 = 5;
-/// A policy, cluster snapshot or trust bundle could not be read or is
-/// invalid, or a key log could not be read (missing, unreadable, over
-/// 256 MiB; bad lines inside one are only warned about); nothing was analysed.
+/// A policy, cluster snapshot, trust bundle, cluster configuration or Nitro
+/// table could not be read or is invalid, or a key log could not be read
+/// (missing, unreadable, over 256 MiB; bad lines inside one are only warned
+/// about); nothing was analysed.
 pub const CONFIG: i32 = 6;

@@ -339,6 +339,18 @@ fn bad_configuration_is_exit_6() {
     let (code, _, stderr) = run(&["policy", "--check", policy.to_str().unwrap()]);
     assert_eq!(code, 6);
     assert!(stderr.contains("min_verison"), "{stderr}");
+    let cfg = d.join("cluster.json");
+    std::fs::write(&cfg, r#"{"cni": "calico", "calico": {"wireguard": true}}"#).unwrap();
+    let (code, _, stderr) = run(&["analyze", &pcap, "--cluster-config", cfg.to_str().unwrap()]);
+    assert_eq!(code, 6);
+    assert!(stderr.contains("wireguard"), "{stderr}");
+    let (code, _, _) = run(&[
+        "analyze",
+        &pcap,
+        "--nitro-table",
+        d.join("absent.json").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 6);
 }
 
 #[test]
