@@ -116,7 +116,10 @@ pub struct Finding {
     pub evidence: BTreeMap<String, serde_json::Value>,
     /// What to change.
     pub remediation: String,
-    /// Compliance references (PCI DSS, HIPAA); filled by the reports layer.
+    /// Compliance controls the rule bears on (`PCI DSS 4.0.1 4.2.1`,
+    /// `HIPAA 164.312(d)`...), from `reports/controls/catalog.json`, whose
+    /// scope notes say how to read them (PCI DSS 4.2.1 concerns open,
+    /// public networks).
     pub controls: Vec<String>,
     /// The waiver that accepts this finding, if one applies.
     pub waived: Option<AppliedWaiver>,

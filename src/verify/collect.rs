@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
+use super::controls;
 use super::policy::Policy;
 use super::rules::{self, Rule};
 use super::selector::{FlowContext, OwnedContext, Selector};
@@ -161,7 +162,7 @@ impl Collector {
             message: c.message,
             evidence,
             remediation: c.rule.remediation.to_string(),
-            controls: Vec::new(),
+            controls: controls::for_rule(c.rule.id),
             waived,
         };
         self.findings.insert(key, finding);
@@ -241,6 +242,7 @@ impl Collector {
                 f.rule = u.id.to_string();
                 f.severity = policy.severity_of(u.id, u.severity);
                 f.remediation = u.remediation.to_string();
+                f.controls = controls::for_rule(u.id);
                 f.waived = waived;
                 if let Some(by) = c.covered_by {
                     f.message = format!("{} (encrypted underneath: {})", f.message, by.as_str());

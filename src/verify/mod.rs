@@ -17,6 +17,7 @@ mod cert_rules;
 pub mod chain;
 pub mod cipher;
 mod collect;
+pub mod controls;
 mod flow_rules;
 pub mod policy;
 pub mod rules;

@@ -230,6 +230,14 @@ fn plaintext() {
     assert_eq!(f.peer.pod.as_ref().unwrap().namespace, "web");
     assert_eq!(f.evidence["app_protocol"], "http/1.1");
     assert!(f.message.contains("http/1.1 in cleartext"), "{}", f.message);
+    assert_eq!(
+        f.controls,
+        [
+            "PCI DSS 4.0.1 4.2.1",
+            "HIPAA 164.312(e)(1)",
+            "HIPAA 164.312(e)(2)(ii)"
+        ]
+    );
 
     // No payload: nothing was sent in the clear.
     let mut empty = flow("plaintext", ("10.0.0.1", 1), ("10.0.0.2", 80));
