@@ -2,6 +2,7 @@
 //! in the library; this module only wires it to files and the terminal.
 
 pub mod exit;
+mod rerender;
 mod verification;
 
 use std::io::{IsTerminal, Write};
@@ -32,6 +33,8 @@ enum Command {
     Policy(verification::PolicyArgs),
     /// List the verification rules.
     Rules,
+    /// Render a saved JSON report again, in another format.
+    Report(rerender::ReportArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -64,7 +67,7 @@ struct AnalyzeArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
+pub(crate) enum Format {
     Table,
     Json,
 }
@@ -87,6 +90,7 @@ pub fn main() -> i32 {
         Command::Analyze(args) => analyze(*args),
         Command::Policy(args) => verification::policy_command(&args),
         Command::Rules => verification::rules_command(),
+        Command::Report(args) => rerender::report_command(&args),
     }
 }
 
@@ -225,6 +229,15 @@ fn write_out(
             out.flush()
         }
     };
+    write_to(path, render)
+}
+
+/// Write to `path` (else standard output) with `render`; errors are said
+/// and become `exit::OUTPUT`, except a closed pipe.
+fn write_to(
+    path: Option<&PathBuf>,
+    render: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), i32> {
     let result = match path {
         Some(p) => std::fs::File::create(p)
             .and_then(|f| render(&mut std::io::BufWriter::new(f)))

@@ -390,3 +390,33 @@ fn table_shows_findings_with_pods_and_the_gate() {
     );
     assert!(stdout.contains("gate --fail-on high: FAIL"), "{stdout}");
 }
+
+/// A saved report renders again without the captures; its JSON comes back
+/// byte for byte.
+#[test]
+fn a_saved_report_renders_again() {
+    let d = temp_dir("cli-rerender");
+    let saved = d.join("saved.json");
+    let (code, _, _) = run(&[
+        "analyze",
+        &fixture("captures/openssl-tls12-server-only.pcap"),
+        "--pods",
+        &fixture("cluster/pods.json"),
+        "-o",
+        "json",
+        "--output",
+        saved.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    let (code, stdout, _) = run(&["report", saved.to_str().unwrap(), "-o", "json"]);
+    assert_eq!(code, 0);
+    assert_eq!(stdout, std::fs::read_to_string(&saved).unwrap());
+    let (code, stdout, _) = run(&["report", saved.to_str().unwrap(), "-o", "table"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("TA-NO-MTLS"), "{stdout}");
+    let junk = d.join("junk.json");
+    std::fs::write(&junk, "{\"schema\": \"something-else\"}").unwrap();
+    let (code, _, stderr) = run(&["report", junk.to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("not a tls-audit JSON report"), "{stderr}");
+}

@@ -1,0 +1,77 @@
+//! `tls-audit report`: a saved JSON report rendered again, without the
+//! captures (for a table at a terminal, or another format in a pipeline).
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+
+use super::{Format, exit, write_to};
+use crate::report::{self, Report, model::SCHEMA};
+
+/// Largest report read back.
+const MAX_REPORT_BYTES: u64 = 4 << 30;
+
+/// `tls-audit report`.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// A report written by `tls-audit analyze -o json` (`-` reads stdin).
+    input: PathBuf,
+    /// Output format (default: table on a terminal, JSON otherwise).
+    #[arg(short = 'o', long = "format", value_enum)]
+    format: Option<Format>,
+    /// Write to this file instead of standard output.
+    #[arg(long)]
+    output: Option<PathBuf>,
+}
+
+/// Run `tls-audit report`; returns the exit code (3 when the input is not a
+/// tls-audit report).
+pub fn report_command(args: &ReportArgs) -> i32 {
+    let report = match read(args) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("tls-audit: {e}");
+            return exit::INPUT;
+        }
+    };
+    let terminal = args.output.is_none() && std::io::stdout().is_terminal();
+    let format = args.format.unwrap_or(if terminal {
+        Format::Table
+    } else {
+        Format::Json
+    });
+    let render = |out: &mut dyn Write| {
+        let text = match format {
+            Format::Json => report::render_json(&report),
+            Format::Table => report::render_table(&report),
+        };
+        out.write_all(text.as_bytes())?;
+        out.flush()
+    };
+    match write_to(args.output.as_ref(), render) {
+        Ok(()) => exit::OK,
+        Err(code) => code,
+    }
+}
+
+fn read(args: &ReportArgs) -> Result<Report, String> {
+    let name = args.input.display().to_string();
+    let mut bytes = Vec::new();
+    let result = if name == "-" {
+        std::io::stdin()
+            .take(MAX_REPORT_BYTES)
+            .read_to_end(&mut bytes)
+    } else {
+        std::fs::File::open(&args.input)
+            .and_then(|f| f.take(MAX_REPORT_BYTES).read_to_end(&mut bytes))
+    };
+    result.map_err(|e| format!("cannot read {name}: {e}"))?;
+    let report: Report = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{name} is not a tls-audit JSON report: {e}"))?;
+    if report.schema != SCHEMA {
+        return Err(format!(
+            "{name} is a `{}` report; this tls-audit reads `{SCHEMA}`",
+            report.schema
+        ));
+    }
+    Ok(report)
+}
