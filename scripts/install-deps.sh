@@ -29,17 +29,29 @@ boringtun() {
     echo "install-deps: boringtun-cli could not be built; the WireGuard test will be skipped" >&2
 }
 
+# Python consumers of the report renderers (JUnit reader, Markdown renderer,
+# URI checks for the SARIF schema), for the python3 first on PATH.
+python_consumers() {
+  python3 -c "import junitparser, cmarkgfm, rfc3987" 2>/dev/null && return 0
+  echo "install-deps: pip install junitparser cmarkgfm rfc3987 (renderer tests)" >&2
+  python3 -m pip install --quiet junitparser cmarkgfm rfc3987 >/dev/null 2>&1 ||
+    $sudo apt-get install -y -qq --no-install-recommends python3-junitparser python3-cmarkgfm python3-rfc3987 >/dev/null 2>&1 ||
+    echo "install-deps: could not install them; the renderer consumer tests will fail" >&2
+}
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
 if [ ${#missing[@]} -eq 0 ]; then
   boringtun
+  python_consumers
   exit 0
 fi
 
 echo "install-deps: installing ${missing[*]}" >&2
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
 # tshark asks whether non-root users may capture; the default (no) is fine.
 echo "wireshark-common wireshark-common/install-setuid boolean false" | $sudo debconf-set-selections 2>/dev/null || true
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 boringtun
+python_consumers

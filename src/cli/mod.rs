@@ -70,6 +70,23 @@ struct AnalyzeArgs {
 pub(crate) enum Format {
     Table,
     Json,
+    /// Markdown summary (CI job summaries, pull-request comments).
+    Markdown,
+    /// JUnit XML: a test suite per subject, a test case per rule.
+    Junit,
+    /// SARIF 2.1.0 for code-scanning tools.
+    Sarif,
+}
+
+/// Render an in-memory report in one of the whole-document formats.
+pub(crate) fn render_whole(report: &Report, format: Format) -> String {
+    match format {
+        Format::Json => report::render_json(report),
+        Format::Table => report::render_table(report),
+        Format::Markdown => report::render_markdown(report),
+        Format::Junit => report::render_junit(report),
+        Format::Sarif => report::render_sarif(report),
+    }
 }
 
 /// Run the command line; returns the process exit code.
@@ -226,6 +243,17 @@ fn write_out(
             out.write_all(table.header().as_bytes())?;
             flows.for_each(|f| out.write_all(table.row(&f).as_bytes()))?;
             out.write_all(table.footer(report).as_bytes())?;
+            out.flush()
+        }
+        // These need every flow at once (subjects, summaries): read back
+        // from the spill file into memory.
+        Format::Markdown | Format::Junit | Format::Sarif => {
+            let mut whole = report.clone();
+            flows.for_each(|f| {
+                whole.flows.push(f);
+                Ok(())
+            })?;
+            out.write_all(render_whole(&whole, format).as_bytes())?;
             out.flush()
         }
     };

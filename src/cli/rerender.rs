@@ -4,8 +4,8 @@
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 
-use super::{Format, exit, write_to};
-use crate::report::{self, Report, model::SCHEMA};
+use super::{Format, exit, render_whole, write_to};
+use crate::report::{Report, model::SCHEMA};
 
 /// Largest report read back.
 const MAX_REPORT_BYTES: u64 = 4 << 30;
@@ -40,11 +40,7 @@ pub fn report_command(args: &ReportArgs) -> i32 {
         Format::Json
     });
     let render = |out: &mut dyn Write| {
-        let text = match format {
-            Format::Json => report::render_json(&report),
-            Format::Table => report::render_table(&report),
-        };
-        out.write_all(text.as_bytes())?;
+        out.write_all(render_whole(&report, format).as_bytes())?;
         out.flush()
     };
     match write_to(args.output.as_ref(), render) {

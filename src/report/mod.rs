@@ -1,10 +1,16 @@
 //! The report: its model (`tls-audit/report/v1`) and how it is rendered.
 
 mod finding;
+mod junit;
+mod markdown;
 pub mod model;
+mod sarif;
 mod table;
 
+pub use junit::render_junit;
+pub use markdown::{MAX_FINDING_ROWS as MAX_MARKDOWN_FINDING_ROWS, render_markdown};
 pub use model::Report;
+pub use sarif::render_sarif;
 pub use table::{TableWriter, render_table, sanitize};
 
 /// Write an in-memory report as compact JSON (one line and a newline).

@@ -1,0 +1,339 @@
+//! JUnit XML, so that CI systems (Jenkins, GitLab, GitHub test reporters)
+//! show the audit as tests: each subject of the capture is a test suite and
+//! each catalogued rule a test case in it, failing where the gate would.
+//!
+//! The dialect is the common one: `<testsuites tests failures errors
+//! skipped>` around `<testsuite name tests failures errors skipped>` around
+//! `<testcase classname name>`, each with at most one `<failure>` or
+//! `<skipped>` and an optional `<system-out>`. A subject is the pod
+//! (`namespace/name`) at either end of a flow, else the server's `ip:port`,
+//! else the client's address alone: a client's port is ephemeral and names
+//! nothing, so one pod-less client is one suite, not one per connection.
+//!
+//! Why test cases fail, pass or are skipped:
+//! - a rule with an unwaived finding at or above `verification.fail_on`
+//!   (any unwaived finding when `fail_on` is null) fails; the failure holds
+//!   every such finding's message, first flow, evidence (compact JSON) and
+//!   remediation;
+//! - otherwise, a rule whose findings are all waived is skipped (`waived:
+//!   reason until DATE`);
+//! - otherwise it passes; findings below the gate (and waived ones next to a
+//!   failure) are noted in `<system-out>`, so nothing found is hidden.
+//!
+//! A report without verification (facts only) ran no rule: its test cases
+//! are skipped, not passed. Checks that could not run (`not_checked`) are
+//! not attributed to subjects in the report, so they form one more suite,
+//! `tls-audit: not checked`, of skipped test cases (one per rule and reason):
+//! a CI view then shows that something was not checked instead of a pass.
+//!
+//! Everything here may have come off the wire (certificate subjects, SNI in
+//! messages and evidence), so all text is escaped for XML and the characters
+//! XML 1.0 forbids (most C0 controls, U+FFFE, U+FFFF) become U+FFFD, as do
+//! the C1 controls (allowed, but terminal escapes when the file is printed).
+//! Output is deterministic: suites by subject name, test cases in catalogue
+//! order, findings in report order.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+use std::net::{IpAddr, SocketAddr};
+
+use super::model::{Endpoint, Finding, PodRef, Report, Severity, Subject};
+use crate::verify::rules;
+
+/// Render the report as a JUnit XML document (UTF-8, ending in a newline).
+pub fn render_junit(report: &Report) -> String {
+    let verification = report.verification.as_ref();
+    let gate = verification.and_then(|v| v.fail_on);
+    let mut subjects: BTreeMap<String, Vec<&Finding>> = BTreeMap::new();
+    for flow in &report.flows {
+        subjects
+            .entry(endpoint_label(&flow.server, true))
+            .or_default();
+        subjects
+            .entry(endpoint_label(&flow.client, false))
+            .or_default();
+    }
+    // A finding whose subject is in no flow (a report cut short, or edited)
+    // still gets its suite: nothing found is dropped.
+    for f in &report.findings {
+        subjects
+            .entry(subject_label(&f.subject))
+            .or_default()
+            .push(f);
+    }
+
+    let mut suites = Vec::new();
+    for (subject, findings) in &subjects {
+        let mut suite = Suite::new(subject);
+        let mut ids: Vec<&str> = rules::ALL.iter().map(|r| r.id).collect();
+        // Rules a finding names that the catalogue does not know (a report
+        // from another version) are still test cases, after the catalogue's.
+        let extra: BTreeSet<&str> = findings
+            .iter()
+            .map(|f| f.rule.as_str())
+            .filter(|id| rules::by_id(id).is_none())
+            .collect();
+        ids.extend(extra);
+        for id in ids {
+            let mine: Vec<&Finding> = findings.iter().copied().filter(|f| f.rule == id).collect();
+            let case = if verification.is_some() {
+                judge(&mine, gate)
+            } else {
+                Outcome::Skipped("not verified: the report holds facts only".into())
+            };
+            suite.push(
+                &format!("tls-audit.{subject}"),
+                id,
+                case,
+                &notes(&mine, gate),
+            );
+        }
+        suites.push(suite);
+    }
+    if let Some(v) = verification
+        && !v.not_checked.is_empty()
+    {
+        let mut suite = Suite::new("tls-audit: not checked");
+        for n in &v.not_checked {
+            let why = format!("not checked: {} ({} flows)", n.reason, n.flows);
+            suite.push(
+                "tls-audit.not-checked",
+                &format!("{} ({})", n.rule, n.reason),
+                Outcome::Skipped(why),
+                "",
+            );
+        }
+        suites.push(suite);
+    }
+
+    let (tests, failures, skipped) = suites.iter().fold((0, 0, 0), |(t, f, s), x| {
+        (t + x.tests, f + x.failures, s + x.skipped)
+    });
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"tls-audit\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\">"
+    );
+    for s in &suites {
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\">",
+            attr(&s.name),
+            s.tests,
+            s.failures,
+            s.skipped
+        );
+        out.push_str(&s.body);
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+/// One suite, its test cases already written.
+struct Suite {
+    name: String,
+    tests: u64,
+    failures: u64,
+    skipped: u64,
+    body: String,
+}
+
+/// What became of one test case.
+enum Outcome {
+    Pass,
+    /// `type` (a severity), `message`, text.
+    Failure(Severity, String, String),
+    /// `message`.
+    Skipped(String),
+}
+
+impl Suite {
+    fn new(name: &str) -> Self {
+        Suite {
+            name: name.to_string(),
+            tests: 0,
+            failures: 0,
+            skipped: 0,
+            body: String::new(),
+        }
+    }
+
+    fn push(&mut self, classname: &str, name: &str, outcome: Outcome, out: &str) {
+        self.tests += 1;
+        let open = format!(
+            "    <testcase classname=\"{}\" name=\"{}\"",
+            attr(classname),
+            attr(name)
+        );
+        let mut inner = String::new();
+        match outcome {
+            Outcome::Pass => {}
+            Outcome::Failure(severity, message, detail) => {
+                self.failures += 1;
+                let _ = writeln!(
+                    inner,
+                    "      <failure type=\"{}\" message=\"{}\">{}</failure>",
+                    severity.as_str(),
+                    attr(&message),
+                    text(&detail)
+                );
+            }
+            Outcome::Skipped(message) => {
+                self.skipped += 1;
+                let _ = writeln!(inner, "      <skipped message=\"{}\"/>", attr(&message));
+            }
+        }
+        if !out.is_empty() {
+            let _ = writeln!(inner, "      <system-out>{}</system-out>", text(out));
+        }
+        if inner.is_empty() {
+            let _ = writeln!(self.body, "{open}/>");
+        } else {
+            let _ = write!(self.body, "{open}>\n{inner}    </testcase>\n");
+        }
+    }
+}
+
+/// Whether a finding fails the gate: unwaived and at least `gate`, or any
+/// unwaived finding without a gate.
+fn fails(f: &Finding, gate: Option<Severity>) -> bool {
+    f.waived.is_none() && gate.is_none_or(|g| f.severity >= g)
+}
+
+/// The outcome of one rule for one subject, from its findings.
+fn judge(findings: &[&Finding], gate: Option<Severity>) -> Outcome {
+    let failing: Vec<&Finding> = findings
+        .iter()
+        .copied()
+        .filter(|f| fails(f, gate))
+        .collect();
+    if let Some(worst) = failing.iter().map(|f| f.severity).max() {
+        let first = failing
+            .iter()
+            .find(|f| f.severity == worst)
+            .map(|f| f.message.clone())
+            .unwrap_or_default();
+        let message = match failing.len() {
+            1 => first,
+            n => format!("{first} (and {} more)", n - 1),
+        };
+        let text: Vec<String> = failing.iter().map(|f| describe(f)).collect();
+        return Outcome::Failure(worst, message, text.join("\n\n"));
+    }
+    match findings.first().and_then(|f| f.waived.as_ref()) {
+        Some(w) if findings.iter().all(|f| f.waived.is_some()) => {
+            Outcome::Skipped(format!("waived: {} until {}", w.reason, w.expires))
+        }
+        _ => Outcome::Pass,
+    }
+}
+
+/// The findings a test case's outcome does not already detail: below the
+/// gate, or waived.
+fn notes(findings: &[&Finding], gate: Option<Severity>) -> String {
+    let notes: Vec<String> = findings
+        .iter()
+        .filter(|f| !fails(f, gate))
+        .map(|f| match &f.waived {
+            Some(w) => format!("waived ({} until {}): {}", w.reason, w.expires, describe(f)),
+            None => format!("below the gate: {}", describe(f)),
+        })
+        .collect();
+    notes.join("\n\n")
+}
+
+/// One finding for people: what, where, the facts, and the fix.
+fn describe(f: &Finding) -> String {
+    let evidence = serde_json::to_string(&f.evidence).unwrap_or_default();
+    format!(
+        "[{}] {}\nfirst flow: {} -> {} at {}; occurrences: {} (last {})\nevidence: {evidence}\nremediation: {}",
+        f.severity.as_str(),
+        f.message,
+        f.flow.client,
+        f.flow.server,
+        f.flow.first_seen,
+        f.occurrences,
+        f.last_seen,
+        f.remediation
+    )
+}
+
+/// A finding's subject as a suite name: the pod, else the server's
+/// `ip:port`, else the client's address.
+fn subject_label(s: &Subject) -> String {
+    match &s.pod {
+        Some(p) => pod_label(p),
+        None if s.role == "client" => s
+            .endpoint
+            .parse::<SocketAddr>()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|_| s.endpoint.clone()),
+        None => s.endpoint.clone(),
+    }
+}
+
+/// A flow end as a suite name, spelled as findings spell their subjects.
+fn endpoint_label(e: &Endpoint, server: bool) -> String {
+    match (&e.pod, e.ip.parse::<IpAddr>()) {
+        (Some(p), _) => pod_label(p),
+        (None, Ok(ip)) if server => SocketAddr::new(ip, e.port).to_string(),
+        (None, Ok(ip)) => ip.to_string(),
+        (None, Err(_)) if server => format!("{}:{}", e.ip, e.port),
+        (None, Err(_)) => e.ip.clone(),
+    }
+}
+
+fn pod_label(p: &PodRef) -> String {
+    format!("{}/{}", p.namespace, p.name)
+}
+
+/// Escape for an XML attribute value (`attr`) or text. Characters XML 1.0
+/// forbids, and C1 controls, become U+FFFD. In attributes, tab and newline
+/// are written as references (a parser would turn them into spaces); a
+/// carriage return always is (a parser would drop it).
+fn escape(s: &str, attr: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' if attr => out.push_str("&#9;"),
+            '\n' if attr => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' | '\n' => out.push(c),
+            '\u{FFFE}' | '\u{FFFF}' => out.push('\u{FFFD}'),
+            c if c.is_control() => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// [`escape`] for an attribute value.
+fn attr(s: &str) -> String {
+    escape(s, true)
+}
+
+/// [`escape`] for text content.
+fn text(s: &str) -> String {
+    escape(s, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{attr, text};
+
+    #[test]
+    fn escapes_markup_and_forbidden_characters() {
+        assert_eq!(
+            attr("<a href=\"x\">&'\u{1}\u{1b}\u{9b}\u{FFFF}\t\n\r"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&apos;\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}&#9;&#10;&#13;"
+        );
+        assert_eq!(text("a\tb\nc\rd\u{0}"), "a\tb\nc&#13;d\u{FFFD}");
+        assert_eq!(attr("api.pay.svc ✓"), "api.pay.svc ✓");
+    }
+}

@@ -1,0 +1,361 @@
+//! A Markdown summary for pull-request comments and CI job summaries
+//! (GitHub-flavoured: pipe tables). It answers what a reviewer asks first:
+//! did the gate pass, what was found and where, what could not be checked,
+//! and what the traffic looked like. The JSON report stays the record; this
+//! is its cover page.
+//!
+//! Everything that may have come off the wire or out of the cluster (SNI
+//! and certificate names inside messages, pod names, input paths, waiver
+//! reasons) is escaped before it is written: control characters are shown
+//! as escapes (as in the terminal table), `<`, `>` and `&` become entities
+//! so no HTML gets through, and the characters Markdown gives meaning to
+//! (`\`, `` ` ``, `*`, `_`, `[`, `]`, `|`, `~`, `$`) are backslash-escaped,
+//! so a hostile name can neither break a table row nor start a link, an
+//! emphasis, a code span or (on GitHub) a formula. `://` and `www.` are
+//! broken up so that no URL in such a string becomes a link (an address
+//! like `a@b.example` still becomes a `mailto:` link under GFM, which
+//! builds those after escapes are resolved).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::net::SocketAddr;
+
+use super::model::{Finding, PodRef, Report, Severity, Subject};
+use super::sanitize;
+use crate::verify::rules;
+
+/// Finding rows written at most; the rest are counted. Findings come most
+/// severe first, and a PR comment must stay under GitHub's 65,536
+/// characters (a report may hold 5,000 findings).
+pub const MAX_FINDING_ROWS: usize = 100;
+
+/// Render the report as a Markdown summary (ending in a newline).
+pub fn render_markdown(report: &Report) -> String {
+    let mut out = String::from("## tls-audit report\n\n");
+    gate(report, &mut out);
+    header(report, &mut out);
+    findings(report, &mut out);
+    checks(report, &mut out);
+    flows(report, &mut out);
+    if !report.warnings.is_empty() {
+        out.push_str("\n### Warnings\n\n");
+        for w in &report.warnings {
+            let _ = writeln!(out, "- {}: {}", md(&w.kind), md(&w.message));
+        }
+    }
+    out
+}
+
+fn gate(r: &Report, out: &mut String) {
+    let Some(v) = &r.verification else {
+        out.push_str("**Not verified**: the report holds facts only; no rule ran.\n");
+        return;
+    };
+    match (&v.gate, v.fail_on) {
+        (Some(gate), Some(on)) => {
+            let over = r
+                .findings
+                .iter()
+                .filter(|f| f.waived.is_none() && f.severity >= on)
+                .count();
+            let _ = writeln!(
+                out,
+                "**Gate {}** (`--fail-on {}`): {over} unwaived finding{} at or above {}.",
+                md(&gate.to_uppercase()),
+                on.as_str(),
+                plural(over as u64),
+                on.as_str()
+            );
+        }
+        _ => out.push_str("**No gate** (`--fail-on` not given).\n"),
+    }
+}
+
+fn header(r: &Report, out: &mut String) {
+    let _ = write!(out, "\n{} {}", md(&r.tool.name), md(&r.tool.version));
+    if let Some(v) = &r.verification {
+        let short: String = v.policy.sha256.chars().take(12).collect();
+        let _ = write!(
+            out,
+            " · policy {} (sha256 {}) · evaluated {}",
+            md(&v.policy.source),
+            md(&short),
+            md(&v.evaluated_at)
+        );
+        if let Some(i) = &v.inventory {
+            let _ = write!(out, " · inventory {} pods, {} nodes", i.pods, i.nodes);
+        }
+        if let Some(t) = &v.trust_bundle {
+            let _ = write!(
+                out,
+                " · trust bundle {} ({} anchors)",
+                md(&t.path),
+                t.anchors
+            );
+        }
+    }
+    out.push_str("\n\n| input | format | packets | complete |\n|---|---|---:|---|\n");
+    for i in &r.inputs {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            md(&i.name),
+            md(&i.format),
+            i.packets,
+            if i.complete { "yes" } else { "**no**" }
+        );
+    }
+}
+
+fn findings(r: &Report, out: &mut String) {
+    let Some(v) = &r.verification else {
+        return;
+    };
+    out.push_str("\n### Findings\n\n");
+    out.push_str("| critical | high | medium | low | info | waived |\n");
+    out.push_str("|---:|---:|---:|---:|---:|---:|\n|");
+    for s in Severity::ALL.iter().rev() {
+        let _ = write!(out, " {} |", v.counts.get(s.as_str()).copied().unwrap_or(0));
+    }
+    let _ = writeln!(out, " {} |", v.waived);
+    if v.findings_dropped > 0 {
+        let _ = writeln!(
+            out,
+            "\n**{} more distinct findings were not kept** (limit reached); the counts are incomplete.",
+            v.findings_dropped
+        );
+    }
+    if r.findings.is_empty() {
+        out.push_str("\nNo findings.\n");
+        return;
+    }
+    out.push_str("\n| severity | rule | subject | message | occurrences | waived |\n");
+    out.push_str("|---|---|---|---|---:|---|\n");
+    for f in r.findings.iter().take(MAX_FINDING_ROWS) {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            f.severity.as_str(),
+            rule_link(&f.rule),
+            subject(&f.subject),
+            md(&f.message),
+            f.occurrences,
+            waived(f)
+        );
+    }
+    if let Some(more) = r
+        .findings
+        .len()
+        .checked_sub(MAX_FINDING_ROWS)
+        .filter(|n| *n > 0)
+    {
+        let _ = writeln!(
+            out,
+            "\n{more} more finding{} not shown here; the JSON report has them all.",
+            plural(more as u64)
+        );
+    }
+}
+
+fn checks(r: &Report, out: &mut String) {
+    let Some(v) = &r.verification else {
+        return;
+    };
+    if !v.not_checked.is_empty() {
+        out.push_str("\n### Not checked\n\n| rule | reason | flows |\n|---|---|---:|\n");
+        for n in &v.not_checked {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} |",
+                rule_link(&n.rule),
+                md(&n.reason),
+                n.flows
+            );
+        }
+    }
+    if !v.exempted.is_empty() {
+        out.push_str("\n### Exemptions\n\n| rule | exemption | flows |\n|---|---|---:|\n");
+        for e in &v.exempted {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} |",
+                rule_link(&e.rule),
+                md(&e.exemption),
+                e.flows
+            );
+        }
+    }
+    if !v.waivers.is_empty() {
+        out.push_str(
+            "\n### Waivers\n\n| # | rule | reason | expires | status | matched |\n|---:|---|---|---|---|---:|\n",
+        );
+        for w in &v.waivers {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                w.index,
+                rule_link(&w.rule),
+                md(&w.reason),
+                md(&w.expires),
+                md(&w.status),
+                w.matched
+            );
+        }
+    }
+}
+
+/// Mutual TLS tallies for one server namespace.
+#[derive(Default)]
+struct Tally {
+    flows: u64,
+    not_tls: u64,
+    yes: u64,
+    no: u64,
+    unknown: u64,
+}
+
+fn flows(r: &Report, out: &mut String) {
+    let s = &r.stats;
+    let _ = writeln!(
+        out,
+        "\n### Flows\n\n{} flow{} ({} TLS, {} mutual TLS) in {} packets.",
+        s.flows,
+        plural(s.flows),
+        s.tls_flows,
+        s.mutual_tls_flows,
+        s.packets
+    );
+    if r.flows.is_empty() {
+        return;
+    }
+    let mut protection: BTreeMap<&str, u64> = BTreeMap::new();
+    // Keyed by namespace; `None` (flows to no known pod) sorts first and is
+    // written last.
+    let mut by_ns: BTreeMap<Option<&str>, Tally> = BTreeMap::new();
+    for f in &r.flows {
+        *protection.entry(f.protection.as_str()).or_default() += 1;
+        let t = by_ns
+            .entry(f.server.pod.as_ref().map(|p| p.namespace.as_str()))
+            .or_default();
+        t.flows += 1;
+        match f.tls.as_ref().filter(|_| f.protection == "tls") {
+            None => t.not_tls += 1,
+            Some(tls) => match tls.mutual {
+                Some(true) => t.yes += 1,
+                Some(false) => t.no += 1,
+                None => t.unknown += 1,
+            },
+        }
+    }
+    out.push_str("\n| protection | flows |\n|---|---:|\n");
+    for (p, n) in &protection {
+        let _ = writeln!(out, "| {} | {n} |", md(p));
+    }
+    if by_ns.keys().all(Option::is_none) {
+        return;
+    }
+    out.push_str(
+        "\n| server namespace | flows | not TLS | mTLS yes | mTLS no | mTLS unknown |\n\
+         |---|---:|---:|---:|---:|---:|\n",
+    );
+    let rows = by_ns
+        .iter()
+        .filter(|(k, _)| k.is_some())
+        .chain(by_ns.iter().filter(|(k, _)| k.is_none()));
+    for (ns, t) in rows {
+        let name = ns.map_or_else(|| "_no known pod_".to_string(), md);
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {} | {} | {} | {} |",
+            t.flows, t.not_tls, t.yes, t.no, t.unknown
+        );
+    }
+}
+
+/// The rule, linked to its page when the catalogue knows it (only known
+/// ids go into a link target).
+fn rule_link(id: &str) -> String {
+    match rules::by_id(id) {
+        Some(r) => format!("[{0}](docs/rules/{0}.md)", r.id),
+        None => md(id),
+    }
+}
+
+/// The subject: its pod, else the server's `ip:port`, else the client's
+/// address; then its role.
+fn subject(s: &Subject) -> String {
+    let who = match &s.pod {
+        Some(p) => pod_label(p),
+        None if s.role == "client" => s
+            .endpoint
+            .parse::<SocketAddr>()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|_| s.endpoint.clone()),
+        None => s.endpoint.clone(),
+    };
+    let node = match (&s.pod, &s.node) {
+        (None, Some(n)) => format!(", node {n}"),
+        _ => String::new(),
+    };
+    md(&format!("{who} ({}{node})", s.role))
+}
+
+fn pod_label(p: &PodRef) -> String {
+    format!("{}/{}", p.namespace, p.name)
+}
+
+fn waived(f: &Finding) -> String {
+    match &f.waived {
+        Some(w) => format!("yes: {} (until {})", md(&w.reason), md(&w.expires)),
+        None => "no".into(),
+    }
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// Escape text for Markdown table cells and lines; see the module
+/// documentation for what and why.
+pub fn md(s: &str) -> String {
+    let chars: Vec<char> = sanitize(s).chars().collect();
+    let mut out = String::with_capacity(chars.len());
+    for (i, &c) in chars.iter().enumerate() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '$' => {
+                out.push('\\');
+                out.push(c);
+            }
+            // `scheme://` and `www.` would become links.
+            ':' if chars.get(i + 1) == Some(&'/') => out.push_str("\\:"),
+            '.' if i >= 3
+                && chars[i - 3..i]
+                    .iter()
+                    .collect::<String>()
+                    .eq_ignore_ascii_case("www") =>
+            {
+                out.push_str("\\.")
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::md;
+
+    #[test]
+    fn escapes_markdown_and_html() {
+        assert_eq!(
+            md("a|b <i>*x*</i> `c` [l](u) _e_ ~s~ $m$ \\ & https://x www.y"),
+            "a\\|b &lt;i&gt;\\*x\\*&lt;/i&gt; \\`c\\` \\[l\\](u) \\_e\\_ \\~s\\~ \\$m\\$ \\\\ &amp; https\\://x www\\.y"
+        );
+        assert_eq!(md("l1\nl2\u{1b}"), "l1\\\\nl2\\\\u{1b}");
+        assert_eq!(md("api.pay.svc"), "api.pay.svc");
+    }
+}

@@ -1,0 +1,145 @@
+//! Reports for the renderer tests: the real analysis of the committed
+//! fixture captures, verified with the fixture cluster and the built-in
+//! policy, and a hostile variant of one; and the Python consumers.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tls_audit::inventory::Inventory;
+use tls_audit::report::model::{AppliedWaiver, PodRef, PolicySource, Report, Severity};
+use tls_audit::verify::{self, Policy, RunInfo, Verifier};
+
+/// The three captures the tests use.
+pub const CAPTURES: [&str; 3] = [
+    "openssl-tls12-server-only",
+    "nginx-http-plaintext-80",
+    "openssl-tls13-mutual",
+];
+
+/// A string with everything a renderer must escape.
+pub const HOSTILE: &str = "<script>alert(1)</script>&\"'\u{1}|`*_[x](javascript:y)\n# $x$ ~s~ https://evil.example www.evil.example \u{1b}[31m\r\\";
+
+/// Analyse `captures` (names under fixtures/captures) together, gated at `fail_on`.
+pub fn report(captures: &[&str], fail_on: Option<Severity>) -> Report {
+    let root = crate::support::root().join("fixtures");
+    let cluster = root.join("cluster");
+    let inventory = Inventory::load(
+        Some(&cluster.join("pods.json")),
+        Some(&cluster.join("nodes.json")),
+    )
+    .expect("fixture inventory");
+    let now = verify::parse_time("2026-11-27T12:00:00Z").expect("time");
+    let info = RunInfo {
+        policy: PolicySource {
+            source: "built-in".into(),
+            sha256: verify::policy_digest(verify::DEFAULT_POLICY),
+        },
+        inventory: None,
+        trust_bundle: None,
+        now,
+        fail_on,
+    };
+    let verifier = Verifier::new(Policy::default(), Some(inventory), None, now);
+    let paths: Vec<String> = captures
+        .iter()
+        .map(|c| {
+            root.join("captures")
+                .join(format!("{c}.pcap"))
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    verify::analyze_files(
+        &paths,
+        &Default::default(),
+        tls_audit::tls::KeyLog::default(),
+        verifier,
+        info,
+    )
+    .expect("analysis")
+}
+
+/// All three captures, gated at high.
+pub fn combined() -> Report {
+    report(&CAPTURES, Some(Severity::High))
+}
+
+/// The combined report with hostile text: the first finding's message and
+/// evidence; a critical finding about a pod with a hostile name (in no
+/// flow); a waived high finding with a hostile reason.
+pub fn hostile() -> Report {
+    let mut r = combined();
+    let first = r.findings[0].clone();
+    r.findings[0].message = HOSTILE.into();
+    r.findings[0]
+        .evidence
+        .insert("sni".into(), serde_json::Value::String(HOSTILE.into()));
+
+    let mut evil = first.clone();
+    evil.rule = "TA-TLS-VERSION".into();
+    evil.severity = Severity::Critical;
+    evil.message = format!("SSL3.0 {HOSTILE}");
+    evil.subject.pod = Some(PodRef {
+        namespace: "evil<ns>&\"'".into(),
+        name: "pod\u{1}|*".into(),
+        service_account: "sa".into(),
+    });
+    r.findings.insert(0, evil);
+
+    let mut waived = first;
+    waived.rule = "TA-WEAK-CIPHER".into();
+    waived.message = "TLS_RSA_WITH_AES_128_CBC_SHA (static-rsa)".into();
+    waived.waived = Some(AppliedWaiver {
+        index: 0,
+        reason: format!("legacy partner {HOSTILE}"),
+        expires: "2027-01-31".into(),
+    });
+    r.findings.push(waived);
+    r
+}
+
+/// A file under the test's scratch directory holding `text`.
+pub fn write(name: &str, text: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("renderers");
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+/// Run `tests/py/<script>` on `file`; its stdout, and whether it exited 0.
+pub fn python(script: &str, file: &Path) -> (String, bool) {
+    let script = crate::support::root()
+        .join("tests/render-data/py")
+        .join(script);
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(file)
+        .output()
+        .expect("python3 runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() || !out.stdout.is_empty(),
+        "{} failed: {stderr}",
+        script.display()
+    );
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.success(),
+    )
+}
+
+/// A subject as the renderers name it.
+pub fn label(s: &tls_audit::report::model::Subject) -> String {
+    match &s.pod {
+        Some(p) => format!("{}/{}", p.namespace, p.name),
+        None if s.role == "client" => s
+            .endpoint
+            .rsplit_once(':')
+            .map(|(ip, _)| ip.trim_matches(['[', ']']).to_string())
+            .unwrap_or_else(|| s.endpoint.clone()),
+        None => s.endpoint.clone(),
+    }
+}

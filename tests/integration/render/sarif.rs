@@ -1,0 +1,278 @@
+//! SARIF 2.1.0: valid against the SARIF schemas (tests/data, with strict
+//! formats) and, where `SARIF_MULTITOOL` names it, Microsoft's SARIF
+//! Multitool; results match findings; fingerprints are stable and distinct.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use serde_json::{Value, json};
+use tls_audit::report::model::{Report, Severity};
+use tls_audit::report::render_sarif;
+use tls_audit::verify::rules;
+
+fn validate(name: &str, report: &Report) -> Value {
+    let text = render_sarif(report);
+    let path = super::common::write(name, &text);
+    let (out, ok) = super::common::python("check_sarif.py", &path);
+    assert!(ok, "{} is not valid SARIF:\n{out}", path.display());
+    assert_eq!(out.matches(": 0 errors").count(), 2, "{out}");
+    if let Some(errors) = multitool(&path) {
+        assert_eq!(errors, Vec::<String>::new(), "{}", path.display());
+    }
+    serde_json::from_str(&text).expect("SARIF is JSON")
+}
+
+/// Microsoft's validator, where `SARIF_MULTITOOL` names it: the SARIF rules
+/// and GitHub Advanced Security's, errors only (its warnings and notes are
+/// advice, e.g. to give an `informationUri`, or rule ids like `CS2001`).
+/// The error lines; `None` without the tool.
+fn multitool(path: &std::path::Path) -> Option<Vec<String>> {
+    let tool = std::env::var_os("SARIF_MULTITOOL")?;
+    let out = Command::new(tool)
+        .args(["validate", "--level", "Error", "--rule-kind", "Sarif;Ghas"])
+        .args(["--log", "ForceOverwrite", "--output"])
+        .arg(path.with_extension("validation.sarif"))
+        .arg(path)
+        .env("DOTNET_SYSTEM_GLOBALIZATION_INVARIANT", "1")
+        .output()
+        .expect("SARIF Multitool runs");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("Analysis completed successfully"), "{said}");
+    Some(
+        said.lines()
+            .filter(|l| l.contains(": error "))
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+fn run(log: &Value) -> &Value {
+    &log["runs"][0]
+}
+
+#[test]
+fn every_fixture_is_valid_sarif_with_one_result_per_finding() {
+    for capture in super::common::CAPTURES {
+        let r = super::common::report(&[capture], Some(Severity::High));
+        let log = validate(&format!("{capture}.sarif"), &r);
+        assert_eq!(log["version"], "2.1.0");
+        assert_eq!(
+            log["$schema"],
+            "https://json.schemastore.org/sarif-2.1.0.json"
+        );
+        let results = run(&log)["results"].as_array().unwrap();
+        assert_eq!(results.len(), r.findings.len(), "{capture}");
+        for (res, f) in results.iter().zip(&r.findings) {
+            assert_eq!(res["ruleId"], f.rule.as_str());
+            assert_eq!(res["message"]["text"], f.message.as_str());
+            assert_eq!(res["properties"]["occurrences"], f.occurrences);
+            assert_eq!(res["properties"]["evidence"], json!(f.evidence));
+            assert_eq!(res["properties"]["firstFlow"], json!(f.flow));
+        }
+    }
+}
+
+#[test]
+fn rules_are_the_catalogue() {
+    let log = validate("combined.sarif", &super::common::combined());
+    let driver = &run(&log)["tool"]["driver"];
+    assert_eq!(driver["name"], "tls-audit");
+    assert_eq!(
+        driver["version"],
+        super::common::combined().tool.version.as_str()
+    );
+    assert!(driver.get("informationUri").is_none());
+    let sarif_rules = driver["rules"].as_array().unwrap();
+    assert_eq!(sarif_rules.len(), rules::ALL.len());
+    for (s, r) in sarif_rules.iter().zip(rules::ALL) {
+        assert_eq!(s["id"], r.id);
+        assert_eq!(s["shortDescription"]["text"], r.title);
+        assert_eq!(s["help"]["text"], r.remediation);
+        assert_eq!(
+            s["properties"]["helpPath"],
+            format!("docs/rules/{}.md", r.id)
+        );
+        let page = crate::support::root().join(s["properties"]["helpPath"].as_str().unwrap());
+        assert!(page.is_file(), "{}", page.display());
+        let want = match r.severity {
+            Severity::Critical | Severity::High => "error",
+            Severity::Medium => "warning",
+            Severity::Low | Severity::Info => "note",
+        };
+        assert_eq!(s["defaultConfiguration"]["level"], want, "{}", r.id);
+    }
+    let no_mtls = sarif_rules
+        .iter()
+        .find(|s| s["id"] == "TA-NO-MTLS")
+        .unwrap();
+    assert_eq!(no_mtls["name"], "NoMtls");
+}
+
+#[test]
+fn combined_results_levels_locations_and_notifications() {
+    let r = super::common::combined();
+    let log = validate("combined-detail.sarif", &r);
+    let results = run(&log)["results"].as_array().unwrap();
+    let by_rule = |id: &str| results.iter().find(|x| x["ruleId"] == id).unwrap();
+    let no_mtls = by_rule("TA-NO-MTLS");
+    assert_eq!(no_mtls["level"], "error");
+    assert_eq!(
+        rules::ALL[no_mtls["ruleIndex"].as_u64().unwrap() as usize].id,
+        "TA-NO-MTLS"
+    );
+    assert_eq!(
+        no_mtls["locations"],
+        json!([{"logicalLocations": [{"name": "pay/api-7d9f8b6c5-x2k4p", "kind": "resource"}]}])
+    );
+    assert_eq!(no_mtls["properties"]["severity"], "high");
+    assert_eq!(by_rule("TA-CERT-LIFETIME")["level"], "warning");
+    assert!(results.iter().all(|x| x.get("suppressions").is_none()));
+    let inv = &run(&log)["invocations"][0];
+    assert_eq!(inv["executionSuccessful"], true);
+    assert_eq!(inv["properties"]["gate"], "fail");
+    assert_eq!(inv["properties"]["failOn"], "high");
+    let notes = inv["toolExecutionNotifications"].as_array().unwrap();
+    assert_eq!(notes.len(), 9);
+    assert_eq!(notes[0]["associatedRule"]["id"], "TA-CERT-EXPIRED");
+    assert_eq!(
+        notes[0]["message"]["text"],
+        "TA-CERT-EXPIRED not checked on 1 flows: certificates-encrypted"
+    );
+}
+
+#[test]
+fn hostile_text_and_waivers() {
+    let r = super::common::hostile();
+    let log = validate("hostile.sarif", &r);
+    let results = run(&log)["results"].as_array().unwrap();
+    assert_eq!(results.len(), r.findings.len());
+    let evil = &results[0];
+    assert_eq!(evil["level"], "error");
+    assert_eq!(
+        evil["message"]["text"],
+        format!("SSL3.0 {}", super::common::HOSTILE)
+    );
+    assert_eq!(
+        evil["locations"][0]["logicalLocations"][0]["name"],
+        "evil<ns>&\"'/pod\u{1}|*"
+    );
+    assert_eq!(
+        results[1]["properties"]["evidence"]["sni"],
+        super::common::HOSTILE
+    );
+    let waived = results.last().unwrap();
+    assert_eq!(
+        waived["suppressions"],
+        json!([{
+            "kind": "external",
+            "status": "accepted",
+            "justification": format!("legacy partner {}", super::common::HOSTILE),
+            "properties": {"expires": "2027-01-31", "waiverIndex": 0},
+        }])
+    );
+}
+
+fn fingerprints(log: &Value) -> Vec<String> {
+    run(log)["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            x["partialFingerprints"]["tlsAuditFinding/v1"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn fingerprints_are_stable_and_distinct() {
+    let r = super::common::combined();
+    let log: Value = serde_json::from_str(&render_sarif(&r)).unwrap();
+    let fps = fingerprints(&log);
+    assert!(fps.iter().all(|f| f.len() == 64));
+    assert_eq!(fps.iter().collect::<BTreeSet<_>>().len(), fps.len());
+
+    // The same findings from a capture alone: the same fingerprints.
+    let alone = super::common::report(&["openssl-tls12-server-only"], Some(Severity::High));
+    let alone_fps = fingerprints(&serde_json::from_str(&render_sarif(&alone)).unwrap());
+    for (f, fp) in alone.findings.iter().zip(&alone_fps) {
+        let i = r.findings.iter().position(|g| g.rule == f.rule).unwrap();
+        assert_eq!(&fps[i], fp, "{}", f.rule);
+    }
+
+    // Another day: other client ports, times, counts, waivers and severity.
+    let mut later = r.clone();
+    for f in &mut later.findings {
+        f.occurrences += 41;
+        f.flow.client = "10.200.0.1:50000".into();
+        f.flow.first_seen = "2026-12-01T00:00:00Z".into();
+        f.last_seen = "2026-12-02T00:00:00Z".into();
+        f.peer.endpoint = "10.200.0.1:50001".into();
+        f.message.push_str(" (again)");
+        f.severity = Severity::Low;
+    }
+    assert_eq!(
+        fingerprints(&serde_json::from_str(&render_sarif(&later)).unwrap()),
+        fps
+    );
+
+    // Another subject or another rule: another fingerprint.
+    let mut moved = r.clone();
+    moved.findings[0].subject.pod.as_mut().unwrap().name = "api-other".into();
+    moved.findings[1].rule = "TA-ENCRYPTION-UNKNOWN".into();
+    let moved_fps = fingerprints(&serde_json::from_str(&render_sarif(&moved)).unwrap());
+    assert_ne!(moved_fps[0], fps[0]);
+    assert_ne!(moved_fps[1], fps[1]);
+    assert_eq!(moved_fps[2..], fps[2..]);
+}
+
+#[test]
+fn facts_only_report_is_valid_with_no_results() {
+    let mut r = super::common::combined();
+    r.verification = None;
+    r.findings.clear();
+    let log = validate("facts.sarif", &r);
+    assert_eq!(run(&log)["results"], json!([]));
+    assert_eq!(
+        run(&log)["tool"]["driver"]["rules"]
+            .as_array()
+            .unwrap()
+            .len(),
+        rules::ALL.len()
+    );
+}
+
+#[test]
+fn output_is_deterministic() {
+    let r = super::common::hostile();
+    let again: Report = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+    assert_eq!(render_sarif(&r), render_sarif(&again));
+}
+
+/// The validation is live: a relative `helpUri` (which SARIF requires to be
+/// absolute), an unknown level and an unknown property are caught.
+#[test]
+fn the_validators_reject_what_sarif_forbids() {
+    let good: Value = serde_json::from_str(&render_sarif(&super::common::combined())).unwrap();
+    let mut log = good.clone();
+    log["runs"][0]["tool"]["driver"]["rules"][0]["helpUri"] = json!("docs/rules/TA-PLAINTEXT.md");
+    log["runs"][0]["results"][0]["level"] = json!("fatal");
+    let path = super::common::write("broken.sarif", &log.to_string());
+    let (out, ok) = super::common::python("check_sarif.py", &path);
+    assert!(!ok, "{out}");
+    assert_eq!(out.matches("is not a 'uri'").count(), 2, "{out}");
+    assert_eq!(out.matches("'fatal' is not one of").count(), 2, "{out}");
+
+    // The Multitool 5.7.0 reports nothing at all for a log with an unknown
+    // level (it cannot read it), so it gets an unknown property instead.
+    let mut log = good;
+    log["runs"][0]["tool"]["driver"]["rules"][0]["helpUri"] = json!("docs/rules/TA-PLAINTEXT.md");
+    log["runs"][0]["results"][0]["foo"] = json!(1);
+    let path = super::common::write("broken-multitool.sarif", &log.to_string());
+    if let Some(errors) = multitool(&path) {
+        assert!(errors.iter().any(|e| e.contains("SARIF1005")), "{errors:?}");
+        assert!(errors.iter().any(|e| e.contains("JSON1005")), "{errors:?}");
+    }
+}
