@@ -80,6 +80,30 @@ pub struct Subject {
     pub node: Option<String>,
 }
 
+impl PodRef {
+    /// `namespace/name`.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
+impl Subject {
+    /// How reports name the subject: its pod, else a server's `ip:port`,
+    /// else a client's address alone (its port is ephemeral and names
+    /// nothing).
+    pub fn label(&self) -> String {
+        match &self.pod {
+            Some(p) => p.label(),
+            None if self.role == "client" => self
+                .endpoint
+                .parse::<std::net::SocketAddr>()
+                .map(|a| a.ip().to_string())
+                .unwrap_or_else(|_| self.endpoint.clone()),
+            None => self.endpoint.clone(),
+        }
+    }
+}
+
 /// A waiver that applied to a finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppliedWaiver {

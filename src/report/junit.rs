@@ -37,7 +37,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::net::{IpAddr, SocketAddr};
 
-use super::model::{Endpoint, Finding, PodRef, Report, Severity, Subject};
+use super::model::{Endpoint, Finding, Report, Severity};
 use crate::verify::rules;
 
 /// Render the report as a JUnit XML document (UTF-8, ending in a newline).
@@ -56,10 +56,7 @@ pub fn render_junit(report: &Report) -> String {
     // A finding whose subject is in no flow (a report cut short, or edited)
     // still gets its suite: nothing found is dropped.
     for f in &report.findings {
-        subjects
-            .entry(subject_label(&f.subject))
-            .or_default()
-            .push(f);
+        subjects.entry(f.subject.label()).or_default().push(f);
     }
 
     let mut suites = Vec::new();
@@ -259,33 +256,15 @@ fn describe(f: &Finding) -> String {
     )
 }
 
-/// A finding's subject as a suite name: the pod, else the server's
-/// `ip:port`, else the client's address.
-fn subject_label(s: &Subject) -> String {
-    match &s.pod {
-        Some(p) => pod_label(p),
-        None if s.role == "client" => s
-            .endpoint
-            .parse::<SocketAddr>()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_else(|_| s.endpoint.clone()),
-        None => s.endpoint.clone(),
-    }
-}
-
 /// A flow end as a suite name, spelled as findings spell their subjects.
 fn endpoint_label(e: &Endpoint, server: bool) -> String {
     match (&e.pod, e.ip.parse::<IpAddr>()) {
-        (Some(p), _) => pod_label(p),
+        (Some(p), _) => p.label(),
         (None, Ok(ip)) if server => SocketAddr::new(ip, e.port).to_string(),
         (None, Ok(ip)) => ip.to_string(),
         (None, Err(_)) if server => format!("{}:{}", e.ip, e.port),
         (None, Err(_)) => e.ip.clone(),
     }
-}
-
-fn pod_label(p: &PodRef) -> String {
-    format!("{}/{}", p.namespace, p.name)
 }
 
 /// Escape for an XML attribute value (`attr`) or text. Characters XML 1.0

@@ -18,9 +18,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::net::SocketAddr;
 
-use super::model::{Finding, PodRef, Report, Severity, Subject};
+use super::model::{Finding, Report, Severity, Subject};
 use super::sanitize;
 use crate::verify::rules;
 
@@ -284,24 +283,12 @@ fn rule_link(id: &str) -> String {
 /// The subject: its pod, else the server's `ip:port`, else the client's
 /// address; then its role.
 fn subject(s: &Subject) -> String {
-    let who = match &s.pod {
-        Some(p) => pod_label(p),
-        None if s.role == "client" => s
-            .endpoint
-            .parse::<SocketAddr>()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_else(|_| s.endpoint.clone()),
-        None => s.endpoint.clone(),
-    };
+    let who = s.label();
     let node = match (&s.pod, &s.node) {
         (None, Some(n)) => format!(", node {n}"),
         _ => String::new(),
     };
     md(&format!("{who} ({}{node})", s.role))
-}
-
-fn pod_label(p: &PodRef) -> String {
-    format!("{}/{}", p.namespace, p.name)
 }
 
 fn waived(f: &Finding) -> String {

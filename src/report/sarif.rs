@@ -33,9 +33,7 @@
 //! verdict its properties. Text off the wire is carried as JSON strings, so
 //! serde_json's escaping is all it needs; output is deterministic.
 
-use std::net::SocketAddr;
-
-use super::model::{Finding, PodRef, Report, Severity, Subject};
+use super::model::{Finding, Report, Severity};
 use crate::verify::{policy_digest, rules};
 use serde_json::{Map, Value, json};
 
@@ -139,7 +137,7 @@ fn result(f: &Finding) -> Value {
         "locations".into(),
         json!([{
             "logicalLocations": [{
-                "name": subject_label(&f.subject),
+                "name": f.subject.label(),
                 "kind": "resource",
             }]
         }]),
@@ -197,13 +195,13 @@ fn fingerprint(f: &Finding) -> String {
     // is not, so its peer (the first flow's) stays out.
     let peer = match certificate {
         Some(_) => String::new(),
-        None => subject_label(&f.peer),
+        None => f.peer.label(),
     };
     // Fields are joined by a character no field can hold unescaped.
     let identity = [
         f.rule.as_str(),
         f.subject.role.as_str(),
-        &subject_label(&f.subject),
+        &f.subject.label(),
         &peer,
         &variant,
     ]
@@ -253,24 +251,6 @@ fn invocation(report: &Report) -> Value {
         "toolExecutionNotifications": notes,
         "properties": props,
     })
-}
-
-/// A subject as a location name: the pod, else the server's `ip:port`,
-/// else the client's address (its port is ephemeral).
-fn subject_label(s: &Subject) -> String {
-    match &s.pod {
-        Some(p) => pod_label(p),
-        None if s.role == "client" => s
-            .endpoint
-            .parse::<SocketAddr>()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_else(|_| s.endpoint.clone()),
-        None => s.endpoint.clone(),
-    }
-}
-
-fn pod_label(p: &PodRef) -> String {
-    format!("{}/{}", p.namespace, p.name)
 }
 
 #[cfg(test)]

@@ -133,13 +133,5 @@ pub fn python(script: &str, file: &Path) -> (String, bool) {
 
 /// A subject as the renderers name it.
 pub fn label(s: &tls_audit::report::model::Subject) -> String {
-    match &s.pod {
-        Some(p) => format!("{}/{}", p.namespace, p.name),
-        None if s.role == "client" => s
-            .endpoint
-            .rsplit_once(':')
-            .map(|(ip, _)| ip.trim_matches(['[', ']']).to_string())
-            .unwrap_or_else(|| s.endpoint.clone()),
-        None => s.endpoint.clone(),
-    }
+    s.label()
 }
