@@ -20,16 +20,6 @@ use tls_audit::tls::{ClientHello, ServerHello, TlsSession, messages, mtls};
 /// The link types `decode_frame` chooses from (the ones the decoder knows).
 pub const LINK_TYPES: [u32; 9] = [0, 1, 9, 101, 108, 113, 228, 229, 276];
 
-/// Every underlay kind, for `inner_ethernet_offset`.
-const UNDERLAYS: [Underlay; 6] = [
-    Underlay::Esp,
-    Underlay::WireGuard,
-    Underlay::Vxlan,
-    Underlay::Geneve,
-    Underlay::WeaveSleeve,
-    Underlay::WeaveControl,
-];
-
 /// A whole pcap / pcapng (possibly gzip-compressed) file, end to end:
 /// read, decode, reassemble, analyse, render.
 pub fn capture_file(data: &[u8]) {
@@ -226,7 +216,7 @@ pub fn plaintext(data: &[u8]) {
         let _ = underlay::classify_udp(p1, p2, rest);
         let _ = underlay::classify_tcp(p1, p2);
     }
-    for kind in UNDERLAYS {
+    for kind in Underlay::ALL {
         if let Some(off) = underlay::inner_ethernet_offset(kind, rest) {
             // documented: a full Ethernet header is left after the offset
             assert!(

@@ -186,6 +186,21 @@ fn is_wireguard(src_port: u16, dst_port: u16, payload: &[u8]) -> bool {
 }
 
 impl Underlay {
+    /// Every kind.
+    pub const ALL: [Underlay; 6] = [
+        Underlay::Esp,
+        Underlay::WireGuard,
+        Underlay::Vxlan,
+        Underlay::Geneve,
+        Underlay::WeaveSleeve,
+        Underlay::WeaveControl,
+    ];
+
+    /// The kind a report names (the inverse of [`Underlay::as_str`]).
+    pub fn from_name(name: &str) -> Option<Underlay> {
+        Self::ALL.into_iter().find(|u| u.as_str() == name)
+    }
+
     /// The report's name for an underlay.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -43,8 +43,18 @@ use crate::tls::KeyLog;
 /// counterpart of `tls-audit analyze` (which spills flows to disk instead).
 ///
 /// ```no_run
+/// use tls_audit::report::model::PolicySource;
 /// use tls_audit::verify::{self, Policy, RunInfo, Verifier};
-/// # let info: RunInfo = todo!();
+/// let info = RunInfo {
+///     policy: PolicySource {
+///         source: "built-in".into(),
+///         sha256: verify::policy_digest(verify::DEFAULT_POLICY),
+///     },
+///     inventory: None,
+///     trust_bundle: None,
+///     now: verify::parse_time("2026-11-27T12:00:00Z").unwrap(),
+///     fail_on: None,
+/// };
 /// let verifier = Verifier::new(Policy::default(), None, None, info.now);
 /// let keys = tls_audit::tls::KeyLog::default();
 /// let report = verify::analyze_files(&["capture.pcap"], &Default::default(), keys, verifier, info)?;

@@ -245,14 +245,15 @@ impl Verifier {
         ) else {
             return;
         };
-        let kind = match seen.rec.app_protocol.as_deref() {
-            Some("esp") => Underlay::Esp,
-            Some("wireguard") => Underlay::WireGuard,
-            Some("vxlan") => Underlay::Vxlan,
-            Some("geneve") => Underlay::Geneve,
-            _ => return,
-        };
-        u.saw(a, b, kind);
+        // Underlay flows name their kind in `app_protocol`.
+        if let Some(kind) = seen
+            .rec
+            .app_protocol
+            .as_deref()
+            .and_then(Underlay::from_name)
+        {
+            u.saw(a, b, kind);
+        }
     }
 
     /// A snapshot with pods was given (`--nodes` alone names no pods).

@@ -10,10 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use tls_audit::engine::Config;
-use tls_audit::inventory::Inventory;
-use tls_audit::report::model::{Finding, PolicySource, Report};
-use tls_audit::verify::{self, Policy, RunInfo, Verifier};
+use tls_audit::report::model::{Finding, Report};
 
 use crate::support;
 
@@ -21,33 +18,7 @@ const SNAPSHOT: &str = "tests/snapshots/fixture-findings.txt";
 
 /// Verify one capture with the fixture snapshot and the default policy.
 pub fn verify_capture(pcap: &Path) -> Report {
-    let cluster = support::root().join("fixtures/cluster");
-    let inventory = Inventory::load(
-        Some(&cluster.join("pods.json")),
-        Some(&cluster.join("nodes.json")),
-    )
-    .unwrap();
-    let now = verify::parse_time("2026-11-27T12:00:00Z").unwrap();
-    let info = RunInfo {
-        policy: PolicySource {
-            source: "built-in".into(),
-            sha256: verify::policy_digest(verify::DEFAULT_POLICY),
-        },
-        inventory: None,
-        trust_bundle: None,
-        now,
-        fail_on: None,
-    };
-    let verifier = Verifier::new(Policy::default(), Some(inventory), None, now);
-    let keys = tls_audit::tls::KeyLog::default();
-    verify::analyze_files(
-        &[pcap.to_str().unwrap()],
-        &Config::default(),
-        keys,
-        verifier,
-        info,
-    )
-    .unwrap()
+    support::verified(&[pcap], None)
 }
 
 /// One line per finding and per unchecked rule, without ports or times.

@@ -1,6 +1,6 @@
 //! Shared helpers for the integration tests.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The project root.
 pub fn root() -> PathBuf {
@@ -137,4 +137,47 @@ pub fn temp_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("temp dir");
     d
+}
+
+/// Analyse and verify `captures` together, in memory, with the fixture
+/// cluster snapshot (`fixtures/cluster`), the built-in policy, waivers
+/// judged at 2026-11-27T12:00:00Z, and the gate at `fail_on`.
+pub fn verified(
+    captures: &[&Path],
+    fail_on: Option<tls_audit::report::model::Severity>,
+) -> tls_audit::report::Report {
+    use tls_audit::inventory::Inventory;
+    use tls_audit::report::model::PolicySource;
+    use tls_audit::verify::{self, Policy, RunInfo, Verifier};
+
+    let cluster = root().join("fixtures/cluster");
+    let inventory = Inventory::load(
+        Some(&cluster.join("pods.json")),
+        Some(&cluster.join("nodes.json")),
+    )
+    .expect("fixture inventory");
+    let now = verify::parse_time("2026-11-27T12:00:00Z").expect("time");
+    let info = RunInfo {
+        policy: PolicySource {
+            source: "built-in".into(),
+            sha256: verify::policy_digest(verify::DEFAULT_POLICY),
+        },
+        inventory: None,
+        trust_bundle: None,
+        now,
+        fail_on,
+    };
+    let verifier = Verifier::new(Policy::default(), Some(inventory), None, now);
+    let paths: Vec<&str> = captures
+        .iter()
+        .map(|p| p.to_str().expect("UTF-8 path"))
+        .collect();
+    verify::analyze_files(
+        &paths,
+        &Default::default(),
+        Default::default(),
+        verifier,
+        info,
+    )
+    .expect("analysis")
 }

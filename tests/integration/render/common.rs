@@ -7,9 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use tls_audit::inventory::Inventory;
-use tls_audit::report::model::{AppliedWaiver, PodRef, PolicySource, Report, Severity};
-use tls_audit::verify::{self, Policy, RunInfo, Verifier};
+use tls_audit::report::model::{AppliedWaiver, PodRef, Report, Severity};
 
 /// The three captures the tests use.
 pub const CAPTURES: [&str; 3] = [
@@ -23,42 +21,13 @@ pub const HOSTILE: &str = "<script>alert(1)</script>&\"'\u{1}|`*_[x](javascript:
 
 /// Analyse `captures` (names under fixtures/captures) together, gated at `fail_on`.
 pub fn report(captures: &[&str], fail_on: Option<Severity>) -> Report {
-    let root = crate::support::root().join("fixtures");
-    let cluster = root.join("cluster");
-    let inventory = Inventory::load(
-        Some(&cluster.join("pods.json")),
-        Some(&cluster.join("nodes.json")),
-    )
-    .expect("fixture inventory");
-    let now = verify::parse_time("2026-11-27T12:00:00Z").expect("time");
-    let info = RunInfo {
-        policy: PolicySource {
-            source: "built-in".into(),
-            sha256: verify::policy_digest(verify::DEFAULT_POLICY),
-        },
-        inventory: None,
-        trust_bundle: None,
-        now,
-        fail_on,
-    };
-    let verifier = Verifier::new(Policy::default(), Some(inventory), None, now);
-    let paths: Vec<String> = captures
+    let dir = crate::support::root().join("fixtures/captures");
+    let paths: Vec<PathBuf> = captures
         .iter()
-        .map(|c| {
-            root.join("captures")
-                .join(format!("{c}.pcap"))
-                .to_string_lossy()
-                .into_owned()
-        })
+        .map(|c| dir.join(format!("{c}.pcap")))
         .collect();
-    verify::analyze_files(
-        &paths,
-        &Default::default(),
-        tls_audit::tls::KeyLog::default(),
-        verifier,
-        info,
-    )
-    .expect("analysis")
+    let paths: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    crate::support::verified(&paths, fail_on)
 }
 
 /// All three captures, gated at high.
