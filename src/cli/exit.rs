@@ -19,3 +19,6 @@ pub const OUTPUT: i32 = 5;
 /// (missing, unreadable, over 256 MiB; bad lines inside one are only warned
 /// about); nothing was analysed.
 pub const CONFIG: i32 = 6;
+/// A second SIGINT or SIGTERM ended a live capture at once, without its
+/// summary or report (the first one stops it cleanly).
+pub const INTERRUPTED: i32 = 130;

@@ -1,6 +1,7 @@
 //! The command-line edge: argument parsing, output, exit codes. The work is
 //! in the library; this module only wires it to files and the terminal.
 
+mod capture;
 pub mod exit;
 mod rerender;
 mod verification;
@@ -29,6 +30,9 @@ enum Command {
     /// Analyse pcap/pcapng captures (several are merged in time order; `-` reads stdin)
     /// and verify them against a policy.
     Analyze(Box<AnalyzeArgs>),
+    /// Capture live from an interface and analyse as packets arrive (the
+    /// in-cluster agent: ephemeral container, sidecar or node DaemonSet).
+    Capture(Box<capture::CaptureArgs>),
     /// Print or check a verification policy.
     Policy(verification::PolicyArgs),
     /// List the verification rules.
@@ -40,14 +44,32 @@ enum Command {
 #[derive(Debug, clap::Args)]
 struct AnalyzeArgs {
     /// Capture files; `-` reads a pcap stream from standard input.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "events", conflicts_with = "events")]
     captures: Vec<String>,
+    /// Rebuild the report from a saved `tls-audit capture --emit ndjson`
+    /// event stream instead of captures (repeatable; `-` is standard input).
+    #[arg(long, value_name = "FILE")]
+    events: Vec<String>,
     /// Output format (default: table on a terminal, JSON otherwise).
     #[arg(short = 'o', long = "format", value_enum)]
     format: Option<Format>,
     /// Write the report to this file instead of standard output.
     #[arg(long)]
     output: Option<PathBuf>,
+    #[command(flatten)]
+    engine: EngineArgs,
+    /// NSS key log file (SSLKEYLOGFILE) with TLS 1.3 handshake secrets;
+    /// repeatable. Secrets in pcapng Decryption Secrets Blocks are used too.
+    /// Only handshakes are decrypted, never application data.
+    #[arg(long, value_name = "FILE")]
+    keylog: Vec<PathBuf>,
+    #[command(flatten)]
+    verify: verification::VerifyArgs,
+}
+
+/// Limits of the engine, shared by `analyze` and `capture`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct EngineArgs {
     /// Flows tracked at once; the least recently seen are evicted beyond it.
     #[arg(long, default_value_t = FlowConfig::default().max_flows)]
     max_flows: usize,
@@ -57,13 +79,21 @@ struct AnalyzeArgs {
     /// Seconds without a packet after which a flow is finished.
     #[arg(long, default_value_t = 300)]
     idle_timeout: u64,
-    /// NSS key log file (SSLKEYLOGFILE) with TLS 1.3 handshake secrets;
-    /// repeatable. Secrets in pcapng Decryption Secrets Blocks are used too.
-    /// Only handshakes are decrypted, never application data.
-    #[arg(long, value_name = "FILE")]
-    keylog: Vec<PathBuf>,
-    #[command(flatten)]
-    verify: verification::VerifyArgs,
+}
+
+impl EngineArgs {
+    pub(crate) fn config(&self) -> Config {
+        Config {
+            flows: FlowConfig {
+                max_flows: self.max_flows.max(1),
+                stream_cap: self.stream_cap.max(1024),
+                idle_timeout: i64::try_from(self.idle_timeout)
+                    .unwrap_or(i64::MAX / 1_000_000_000)
+                    .saturating_mul(1_000_000_000),
+                ..FlowConfig::default()
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -105,6 +135,7 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Analyze(args) => analyze(*args),
+        Command::Capture(args) => capture::capture_command(&args),
         Command::Policy(args) => verification::policy_command(&args),
         Command::Rules => verification::rules_command(),
         Command::Report(args) => rerender::report_command(&args),
@@ -112,16 +143,7 @@ pub fn main() -> i32 {
 }
 
 fn analyze(args: AnalyzeArgs) -> i32 {
-    let cfg = Config {
-        flows: FlowConfig {
-            max_flows: args.max_flows.max(1),
-            stream_cap: args.stream_cap.max(1024),
-            idle_timeout: i64::try_from(args.idle_timeout)
-                .unwrap_or(i64::MAX / 1_000_000_000)
-                .saturating_mul(1_000_000_000),
-            ..FlowConfig::default()
-        },
-    };
+    let cfg = args.engine.config();
     let (verifier, info) = match verification::load(&args.verify) {
         Ok(v) => v,
         Err(e) => {
@@ -136,6 +158,9 @@ fn analyze(args: AnalyzeArgs) -> i32 {
             return exit::CONFIG;
         }
     };
+    if !args.events.is_empty() {
+        return replay_events(&args, verifier, info);
+    }
     let readers = match engine::open_all(&args.captures) {
         Ok(r) => r,
         Err(e) => {
@@ -156,7 +181,73 @@ fn analyze(args: AnalyzeArgs) -> i32 {
         verifier,
         inner: spill,
     };
-    let (mut report, sink) = engine::run_with_keys(readers, &cfg, sink, keys);
+    let (report, sink) = engine::run_with_keys(readers, &cfg, sink, keys);
+    conclude_and_write(report, sink, info, args.format, args.output.as_ref())
+}
+
+/// `analyze --events`: the flows of saved event streams go through
+/// verification as if they had just been captured.
+fn replay_events(args: &AnalyzeArgs, verifier: verify::Verifier, info: verify::RunInfo) -> i32 {
+    let spill = match engine::SpillSink::new() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("tls-audit: cannot create a temporary file: {e}");
+            return exit::OUTPUT;
+        }
+    };
+    let mut sink = verify::VerifyingSink {
+        verifier,
+        inner: spill,
+    };
+    let mut merged: Option<Report> = None;
+    let mut id = 0u64;
+    for name in &args.events {
+        let replayed = if name == "-" {
+            crate::live::read_events("<stdin>", std::io::stdin().lock())
+        } else {
+            match std::fs::File::open(name) {
+                Ok(f) => crate::live::read_events(name, std::io::BufReader::new(f)),
+                Err(e) => {
+                    eprintln!("tls-audit: cannot open {name}: {e}");
+                    return exit::INPUT;
+                }
+            }
+        };
+        let replayed = match replayed {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("tls-audit: {e}");
+                return exit::INPUT;
+            }
+        };
+        for flow in replayed.flows {
+            id += 1;
+            engine::FlowSink::flow(&mut sink, id, flow);
+        }
+        match &mut merged {
+            None => merged = Some(replayed.report),
+            Some(m) => {
+                m.inputs.extend(replayed.report.inputs);
+                m.stats.absorb(&replayed.report.stats);
+                m.warnings.extend(replayed.report.warnings);
+            }
+        }
+    }
+    let Some(report) = merged else {
+        return exit::USAGE;
+    };
+    conclude_and_write(report, sink, info, args.format, args.output.as_ref())
+}
+
+/// Verification's conclusions, then the report in `format` (default: a
+/// table on a terminal, JSON otherwise); returns the exit code.
+pub(crate) fn conclude_and_write(
+    mut report: Report,
+    sink: verify::VerifyingSink<engine::SpillSink>,
+    info: verify::RunInfo,
+    format: Option<Format>,
+    output: Option<&PathBuf>,
+) -> i32 {
     let (_, _, collected) = sink.verifier.finish();
     let (verification, findings, warnings) = verify::conclude(collected, info);
     let failed = verification.gate.as_deref() == Some("fail");
@@ -170,16 +261,16 @@ fn analyze(args: AnalyzeArgs) -> i32 {
             return exit::OUTPUT;
         }
     };
-    let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
-    let format = args.format.unwrap_or(if to_terminal {
+    let to_terminal = output.is_none() && std::io::stdout().is_terminal();
+    let format = format.unwrap_or(if to_terminal {
         Format::Table
     } else {
         Format::Json
     });
-    if let Err(code) = write_out(args.output.as_ref(), &report, &flows, format) {
+    if let Err(code) = write_out(output, &report, &flows, format) {
         return code;
     }
-    if let Some(path) = &args.output
+    if let Some(path) = output
         && (std::io::stderr().is_terminal() || format == Format::Json)
     {
         eprintln!(
@@ -191,7 +282,7 @@ fn analyze(args: AnalyzeArgs) -> i32 {
         );
     }
     // The table prints its warnings itself; elsewhere they go to stderr.
-    if format != Format::Table || args.output.is_some() {
+    if format != Format::Table || output.is_some() {
         for w in &report.warnings {
             eprintln!("tls-audit: warning: {}", report::sanitize(&w.message));
         }

@@ -14,7 +14,7 @@ mod resumption;
 mod sink;
 
 pub use analysis::{AppState, FlowAnalysis};
-pub use sink::{FlowSink, MemorySink, SpillSink, Spilled};
+pub use sink::{FlowOpened, FlowSink, MemorySink, SpillSink, Spilled};
 
 use crate::capture::{CaptureError, CaptureReader, Item, LinkType, MergedSource, Nanos};
 use crate::decode::{Decoded, Decoder, L4, TcpSegment, underlay};
@@ -47,11 +47,14 @@ struct Output<S> {
     flows_with_gaps: u64,
     /// TLS 1.3 handshake secrets (key log files and pcapng DSBs).
     keys: KeyLog,
+    /// The sink wants flows as they open and decide (live output).
+    progress: bool,
 }
 
 impl<S: FlowSink> Analyzer<S> {
     /// A fresh engine writing finished flows to `sink`.
     pub fn new(cfg: Config, sink: S) -> Self {
+        let progress = sink.wants_progress();
         Analyzer {
             decoder: Decoder::new(),
             table: FlowTable::new(cfg.flows),
@@ -63,6 +66,7 @@ impl<S: FlowSink> Analyzer<S> {
                 oversized_messages: 0,
                 flows_with_gaps: 0,
                 keys: KeyLog::default(),
+                progress,
             },
         }
     }
@@ -76,6 +80,25 @@ impl<S: FlowSink> Analyzer<S> {
     /// The secrets known so far.
     pub fn keys(&self) -> &KeyLog {
         &self.out.keys
+    }
+
+    /// Finish the flows idle past the timeout at `now`. A file's packets
+    /// carry the clock; a live capture calls this as wall-clock time passes,
+    /// so an idle link still finishes its flows.
+    pub fn tick(&mut self, now: Nanos) {
+        let out = &mut self.out;
+        self.table
+            .expire_idle(now, &mut |f, exit| out.finish(f, exit));
+    }
+
+    /// Flows tracked now.
+    pub fn active_flows(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Counters so far (a live capture's metrics).
+    pub fn stats(&self) -> &Stats {
+        &self.out.stats
     }
 
     /// Analyse one captured frame.
@@ -176,6 +199,17 @@ fn on_packet<S: FlowSink>(
         }
     }
     let flow = table.get_or_insert(key, side, ts, &mut |f, exit| out.finish(f, exit));
+    if flow.packets == [0, 0] && out.progress {
+        out.sink.opened(
+            flow.id,
+            &FlowOpened {
+                transport: record::transport_name(proto),
+                src: endpoint(d.src, sport),
+                dst: endpoint(d.dst, dport),
+                ts,
+            },
+        );
+    }
     flow.last_seen = ts;
     flow.packets[side] += 1;
     flow.bytes[side] += payload_len;
@@ -300,6 +334,10 @@ impl<S: FlowSink> Output<S> {
                 ..origin
             },
         );
+        if self.progress {
+            let rec = record::build(flow, Exit::End, &mut self.caches);
+            self.sink.decided(flow.id, &rec);
+        }
     }
 
     fn finish(&mut self, mut flow: Flow<FlowAnalysis>, exit: Exit) {
@@ -499,6 +537,7 @@ pub fn run_with_keys<S: FlowSink>(
                 format: s.format.to_string(),
                 packets: s.packets,
                 complete: s.damage.is_none(),
+                live: None,
             }
         })
         .collect();

@@ -23,6 +23,16 @@ pub struct Caches {
     pub ja4: ja4::Ja4Cache,
 }
 
+/// The report's name for an IP protocol number.
+pub fn transport_name(proto: u8) -> &'static str {
+    match proto {
+        6 => "tcp",
+        17 => "udp",
+        50 => "esp",
+        _ => "ip",
+    }
+}
+
 /// Build the record of a finished flow.
 pub fn build(flow: &Flow<FlowAnalysis>, exit: Exit, caches: &mut Caches) -> FlowRecord {
     let (client, role_source) = flow.client_side();
@@ -40,13 +50,7 @@ pub fn build(flow: &Flow<FlowAnalysis>, exit: Exit, caches: &mut Caches) -> Flow
     let server_port = flow.key.endpoint(server).port();
     let (protection, app_protocol, tls) = classify(flow, client, server_port, payload, caches);
     FlowRecord {
-        transport: match flow.key.proto {
-            6 => "tcp",
-            17 => "udp",
-            50 => "esp",
-            _ => "ip",
-        }
-        .into(),
+        transport: transport_name(flow.key.proto).into(),
         client: ep(client),
         server: ep(server),
         role_source: role_source.as_str().into(),

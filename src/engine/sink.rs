@@ -6,12 +6,42 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::FileExt;
 
+use crate::capture::Nanos;
 use crate::report::model::FlowRecord;
 
 /// Receives each flow record once, as its flow finishes (not in order).
+/// Live consumers can also hear of flows as they open and as their
+/// handshakes are decided.
 pub trait FlowSink {
     /// A finished flow and its creation order.
     fn flow(&mut self, id: u64, record: FlowRecord);
+
+    /// Whether [`FlowSink::opened`] and [`FlowSink::decided`] are wanted:
+    /// building a record at decision time costs, so only live output asks.
+    fn wants_progress(&self) -> bool {
+        false
+    }
+
+    /// A flow's first packet was seen.
+    fn opened(&mut self, _id: u64, _opened: &FlowOpened) {}
+
+    /// A TLS flow's handshake is decided: the record as it stands then
+    /// (counters still running; the record given to `flow` is the final one).
+    fn decided(&mut self, _id: u64, _record: &FlowRecord) {}
+}
+
+/// The first packet of a flow: who sent it to whom. (The client is only
+/// known later, from the SYN or the ClientHello.)
+#[derive(Debug, Clone, Copy)]
+pub struct FlowOpened {
+    /// `tcp`, `udp` or `esp`.
+    pub transport: &'static str,
+    /// Sender of the first packet.
+    pub src: std::net::SocketAddr,
+    /// Its receiver.
+    pub dst: std::net::SocketAddr,
+    /// When it was captured.
+    pub ts: Nanos,
 }
 
 /// Keeps every record in memory.

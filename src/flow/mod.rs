@@ -329,6 +329,11 @@ impl<A: Default> FlowTable<A> {
         true
     }
 
+    /// Finish the flows idle at `now` (at most once per second of clock).
+    pub fn expire_idle(&mut self, now: Nanos, done: &mut dyn FnMut(Flow<A>, Exit)) {
+        self.sweep(now, done);
+    }
+
     /// Finish idle flows, at most once per second of capture time.
     fn sweep(&mut self, now: Nanos, done: &mut dyn FnMut(Flow<A>, Exit)) {
         // Time can go backwards (captures appended rather than merged, clock

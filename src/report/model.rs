@@ -54,12 +54,64 @@ pub struct Tool {
 pub struct Input {
     /// The path as given (`<stdin>` for `-`).
     pub name: String,
-    /// `pcap` or `pcapng`.
+    /// `pcap` or `pcapng`; `live` for a live capture; `events` for a
+    /// saved event stream.
     pub format: String,
     /// Packets read from it.
     pub packets: u64,
     /// false when the file was damaged or truncated and reading stopped early.
     pub complete: bool,
+    /// For a live capture: the interface and what libpcap counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveCapture>,
+}
+
+/// A live capture: where, how long, and what libpcap saw and lost.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LiveCapture {
+    /// The interface (`eth0`, `any`).
+    pub interface: String,
+    /// The link type libpcap delivered (`ethernet`, `linux-sll2`...).
+    pub link_type: String,
+    /// The BPF filter, if one was set.
+    pub filter: Option<String>,
+    /// Bytes kept per packet.
+    pub snaplen: u32,
+    /// When the capture started and ended (RFC 3339).
+    pub started: String,
+    /// When it ended.
+    pub ended: String,
+    /// `duration`, `signal` or `error`.
+    pub stopped_by: String,
+    /// Packets libpcap received (after the filter).
+    pub received: u64,
+    /// Packets dropped because the capture buffer was full.
+    pub dropped: u64,
+    /// Packets the interface or driver dropped.
+    pub if_dropped: u64,
+}
+
+impl Stats {
+    /// Add another analysis's totals (several event streams in one report).
+    pub fn absorb(&mut self, o: &Stats) {
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+        self.flows += o.flows;
+        self.tls_flows += o.tls_flows;
+        self.mutual_tls_flows += o.mutual_tls_flows;
+        self.evicted_flows += o.evicted_flows;
+        self.packets_after_close += o.packets_after_close;
+        self.truncated_packets += o.truncated_packets;
+        for (k, v) in &o.decode_errors {
+            *self.decode_errors.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &o.tunnelled_packets {
+            *self.tunnelled_packets.entry(k.clone()).or_default() += v;
+        }
+        self.ip_fragments_reassembled += o.ip_fragments_reassembled;
+        self.ip_fragments_dropped += o.ip_fragments_dropped;
+        self.other_ip_packets += o.other_ip_packets;
+    }
 }
 
 /// Totals over the whole analysis.
@@ -151,7 +203,8 @@ pub struct FlowRecord {
     pub tcp: Option<TcpRecord>,
     /// Encapsulation the flow was found inside (`vxlan`, `geneve`), if any.
     pub inside: Option<String>,
-    /// Why the flow record ended early, if it did: `evicted` (table full).
+    /// Why the flow record ended early, if it did: `evicted` (table full);
+    /// `stream-ended` (rebuilt from an event stream cut before the flow ended).
     pub ended_by: Option<String>,
     /// A packet of this flow was cut by the snap length.
     pub truncated: bool,

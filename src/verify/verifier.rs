@@ -367,4 +367,16 @@ impl<S: FlowSink> FlowSink for VerifyingSink<S> {
         self.verifier.flow(&mut record);
         self.inner.flow(id, record);
     }
+
+    fn wants_progress(&self) -> bool {
+        self.inner.wants_progress()
+    }
+
+    fn opened(&mut self, id: u64, opened: &crate::engine::FlowOpened) {
+        self.inner.opened(id, opened);
+    }
+
+    fn decided(&mut self, id: u64, record: &FlowRecord) {
+        self.inner.decided(id, record);
+    }
 }

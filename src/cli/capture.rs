@@ -1,0 +1,263 @@
+//! `tls-audit capture`: the live agent. Packets from an interface go
+//! straight into the engine; out come NDJSON events (what the kubectl
+//! plugin reads from the pod's log) or a report, and optionally Prometheus
+//! metrics for an agent that keeps running.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use clap::ValueEnum;
+use serde_json::json;
+
+use super::{EngineArgs, Format, exit, verification};
+use crate::engine;
+use crate::live::{self, EventSink, LiveOptions, Metrics, MetricsSink, Progress};
+use crate::verify;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct CaptureArgs {
+    /// Interface to capture on: the pod's `eth0` (from an ephemeral
+    /// container or a sidecar) or `any` (a node agent).
+    #[arg(short = 'i', long, default_value = "any")]
+    interface: String,
+    /// BPF filter (tcpdump syntax), e.g. `tcp port 443 or tcp port 8443`.
+    #[arg(long, value_name = "EXPR")]
+    bpf: Option<String>,
+    /// Stop after this long (`30s`, `5m`, `1h`); without it, run until
+    /// SIGINT or SIGTERM.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    duration: Option<Duration>,
+    /// `ndjson`: one JSON event per line on standard output as flows are
+    /// decided, and a summary line at the end; `report`: a report at the end.
+    #[arg(long, value_enum, default_value = "report")]
+    emit: Emit,
+    /// Report format for `--emit report` (default: table on a terminal, JSON otherwise).
+    #[arg(short = 'o', long = "format", value_enum)]
+    format: Option<Format>,
+    /// Write the report to this file instead of standard output.
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// Also save the captured packets to this pcap file.
+    #[arg(long, value_name = "FILE")]
+    write_pcap: Option<PathBuf>,
+    /// Serve Prometheus metrics on this address (`:9090`, `127.0.0.1:9090`).
+    #[arg(long, value_name = "ADDR")]
+    metrics_addr: Option<String>,
+    /// Bytes kept per packet.
+    #[arg(long, default_value_t = 262_144)]
+    snaplen: u32,
+    /// The kernel's capture buffer, in MiB.
+    #[arg(long, default_value_t = 32)]
+    buffer_mib: u32,
+    #[command(flatten)]
+    engine: EngineArgs,
+    #[command(flatten)]
+    verify: verification::VerifyArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Emit {
+    Ndjson,
+    Report,
+}
+
+/// Run `capture`; returns the exit code.
+pub(crate) fn capture_command(args: &CaptureArgs) -> i32 {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // A second signal ends the process at once, without the summary.
+        let registered = signal_hook::flag::register_conditional_shutdown(
+            sig,
+            exit::INTERRUPTED,
+            Arc::clone(&stop),
+        )
+        .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&stop)));
+        if let Err(e) = registered {
+            eprintln!("tls-audit: cannot handle signals: {e}");
+            return exit::CONFIG;
+        }
+    }
+    let metrics = Metrics::default();
+    if let Some(addr) = &args.metrics_addr {
+        let bound = parse_listen(addr).and_then(|a| {
+            live::serve_metrics(a, metrics.clone())
+                .map_err(|e| format!("cannot serve metrics on {a}: {e}"))
+        });
+        match bound {
+            Ok(a) => eprintln!("tls-audit: metrics on http://{a}/metrics"),
+            Err(e) => {
+                eprintln!("tls-audit: {e}");
+                return exit::CONFIG;
+            }
+        }
+    }
+    let opts = LiveOptions {
+        filter: args.bpf.clone(),
+        snaplen: args.snaplen.max(128),
+        buffer_bytes: args.buffer_mib.clamp(1, 2047) << 20,
+        duration: args.duration,
+        write_pcap: args.write_pcap.clone(),
+        ..LiveOptions::new(&args.interface)
+    };
+    match args.emit {
+        Emit::Ndjson => ndjson(args, &opts, metrics, &stop),
+        Emit::Report => report(args, &opts, metrics, &stop),
+    }
+}
+
+fn ndjson(args: &CaptureArgs, opts: &LiveOptions, metrics: Metrics, stop: &AtomicBool) -> i32 {
+    let events = EventSink::new(Box::new(std::io::stdout()));
+    events.emit(
+        "start",
+        json!({
+            "interface": opts.interface,
+            "filter": opts.filter,
+            "snaplen": opts.snaplen,
+            "duration_seconds": opts.duration.map(|d| d.as_secs_f64()),
+            "tool": { "name": "tls-audit", "version": env!("CARGO_PKG_VERSION") },
+        }),
+    );
+    let sink = MetricsSink {
+        metrics: metrics.clone(),
+        inner: events.clone(),
+    };
+    let mut ticks = 0u64;
+    let mut on_tick = |p: &Progress| {
+        metrics.record_progress(p);
+        ticks += 1;
+        if ticks % 10 == 0 {
+            events.emit("stats", progress_json(p));
+        }
+    };
+    let outcome = match live::capture(opts, &args.engine.config(), sink, stop, &mut on_tick) {
+        Ok(o) => o,
+        Err(e) => return fail(&e, Some(&events)),
+    };
+    events.summary(&outcome.report);
+    if let Some(e) = events.take_error() {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("tls-audit: cannot write events: {e}");
+        }
+        return exit::OUTPUT;
+    }
+    say_counts(&outcome.report);
+    if outcome.report.inputs.iter().all(|i| i.complete) {
+        exit::OK
+    } else {
+        exit::PARTIAL
+    }
+}
+
+fn report(args: &CaptureArgs, opts: &LiveOptions, metrics: Metrics, stop: &AtomicBool) -> i32 {
+    let (verifier, info) = match verification::load(&args.verify) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("tls-audit: {e}");
+            return exit::CONFIG;
+        }
+    };
+    let spill = match engine::SpillSink::new() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("tls-audit: cannot create a temporary file: {e}");
+            return exit::OUTPUT;
+        }
+    };
+    let sink = MetricsSink {
+        metrics: metrics.clone(),
+        inner: verify::VerifyingSink {
+            verifier,
+            inner: spill,
+        },
+    };
+    let mut on_tick = |p: &Progress| metrics.record_progress(p);
+    let outcome = match live::capture(opts, &args.engine.config(), sink, stop, &mut on_tick) {
+        Ok(o) => o,
+        Err(e) => return fail(&e, None),
+    };
+    say_counts(&outcome.report);
+    super::conclude_and_write(
+        outcome.report,
+        outcome.sink.inner,
+        info,
+        args.format,
+        args.output.as_ref(),
+    )
+}
+
+/// libpcap's counters on standard error, where a log reader expects them.
+fn say_counts(report: &crate::report::Report) {
+    for i in &report.inputs {
+        if let Some(l) = &i.live {
+            eprintln!(
+                "tls-audit: {}: {} packets received, {} dropped by the buffer, {} by the interface; {} flows; stopped by {}",
+                l.interface, l.received, l.dropped, l.if_dropped, report.stats.flows, l.stopped_by
+            );
+        }
+    }
+}
+
+fn fail(e: &live::LiveError, events: Option<&EventSink>) -> i32 {
+    eprintln!("tls-audit: {e}");
+    if let Some(ev) = events {
+        ev.emit("error", json!({ "message": e.to_string() }));
+    }
+    if e.is_usage() {
+        exit::USAGE
+    } else {
+        exit::INPUT
+    }
+}
+
+fn progress_json(p: &Progress) -> serde_json::Value {
+    json!({
+        "received": p.received,
+        "dropped": p.dropped,
+        "if_dropped": p.if_dropped,
+        "packets": p.packets,
+        "active_flows": p.active_flows,
+        "flows": p.flows,
+    })
+}
+
+/// `:9090` listens on every address; `host:port` as given.
+fn parse_listen(addr: &str) -> Result<SocketAddr, String> {
+    let full = if addr.starts_with(':') {
+        format!("0.0.0.0{addr}")
+    } else {
+        addr.to_string()
+    };
+    full.to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| format!("--metrics-addr {addr:?} is not host:port or :port"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::FlowSink;
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!(parse_listen(":9090").unwrap().to_string(), "0.0.0.0:9090");
+        assert_eq!(
+            parse_listen("127.0.0.1:0").unwrap().to_string(),
+            "127.0.0.1:0"
+        );
+        assert!(parse_listen("9090").is_err());
+    }
+
+    #[test]
+    fn sinks_pass_progress_through() {
+        let events = EventSink::new(Box::new(std::io::sink()));
+        let s = MetricsSink {
+            metrics: Metrics::default(),
+            inner: events,
+        };
+        assert!(s.wants_progress());
+    }
+}

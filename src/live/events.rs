@@ -1,0 +1,363 @@
+//! The agent's event stream: one self-contained JSON object per line,
+//! versioned by `"schema": "tls-audit/event/v1"`, so a reader of a pod's
+//! log (the kubectl plugin) needs no other context; and the reader that
+//! rebuilds a report from a saved stream (`analyze --events`).
+//!
+//! Events, in order: `start` (the capture runs), `flow-opened` (a flow's
+//! first packet), `handshake` (a TLS handshake decided: the record as it
+//! stood then), `stats` (libpcap's counters, every ten seconds), `flow` (a
+//! flow finished: the record the report holds) and a final `summary` (the
+//! report without its flows). Every line carries a sequence number, so a
+//! reader can tell when lines were lost.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+use std::sync::{Arc, Mutex};
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::capture::format_ts;
+use crate::engine::{FlowOpened, FlowSink};
+use crate::report::model::{FlowRecord, Input, Report, Stats, Warning};
+
+/// The version every event line names.
+pub const EVENT_SCHEMA: &str = "tls-audit/event/v1";
+
+/// Longest event line read back (a flow record with a long chain is a few
+/// tens of KiB; this bounds a hostile or corrupted stream).
+const MAX_LINE: usize = 16 << 20;
+
+/// Writes event lines; shared between the engine's sink and the capture
+/// loop, so sequence numbers stay in order across both.
+#[derive(Clone)]
+pub struct EventSink {
+    inner: Arc<Mutex<Writer>>,
+}
+
+struct Writer {
+    out: Box<dyn Write + Send>,
+    seq: u64,
+    error: Option<std::io::Error>,
+}
+
+impl EventSink {
+    /// Events go to `out` (standard output for the agent).
+    pub fn new(out: Box<dyn Write + Send>) -> Self {
+        EventSink {
+            inner: Arc::new(Mutex::new(Writer {
+                out,
+                seq: 0,
+                error: None,
+            })),
+        }
+    }
+
+    /// Write one event: `fields` (an object) with the schema, sequence
+    /// number and event name put first.
+    pub fn emit(&self, event: &str, fields: Value) {
+        let mut w = match self.inner.lock() {
+            Ok(w) => w,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if w.error.is_some() {
+            return;
+        }
+        // schema, seq and event first, for people reading the log; then
+        // the event's own fields.
+        let head = format!(
+            "{{\"schema\":\"{EVENT_SCHEMA}\",\"seq\":{},\"event\":{}",
+            w.seq,
+            Value::from(event)
+        );
+        w.seq += 1;
+        let rest = match serde_json::to_vec(&fields) {
+            Ok(b) => b,
+            Err(e) => {
+                w.error = Some(std::io::Error::other(e));
+                return;
+            }
+        };
+        let mut bytes = head.into_bytes();
+        match rest.as_slice() {
+            [b'{', b'}'] | [] => bytes.push(b'}'),
+            [b'{', inner @ ..] => {
+                bytes.push(b',');
+                bytes.extend_from_slice(inner);
+            }
+            _ => bytes.push(b'}'),
+        }
+        bytes.push(b'\n');
+        // One write per line and a flush: a log reader sees whole lines.
+        let result = w.out.write_all(&bytes).and_then(|()| w.out.flush());
+        if let Err(e) = result {
+            w.error = Some(e);
+        }
+    }
+
+    /// The final event: the report without its flows.
+    pub fn summary(&self, report: &Report) {
+        let mut header = report.clone();
+        header.flows.clear();
+        self.emit("summary", json!({ "report": header }));
+    }
+
+    /// The first write error, if writing failed (a closed pipe).
+    pub fn take_error(&self) -> Option<std::io::Error> {
+        match self.inner.lock() {
+            Ok(mut w) => w.error.take(),
+            Err(p) => p.into_inner().error.take(),
+        }
+    }
+}
+
+impl FlowSink for EventSink {
+    fn flow(&mut self, id: u64, record: FlowRecord) {
+        self.emit("flow", json!({ "id": id, "flow": record }));
+    }
+
+    fn wants_progress(&self) -> bool {
+        true
+    }
+
+    fn opened(&mut self, id: u64, o: &FlowOpened) {
+        self.emit(
+            "flow-opened",
+            json!({
+                "id": id,
+                "ts": format_ts(o.ts),
+                "transport": o.transport,
+                "src": { "ip": o.src.ip().to_string(), "port": o.src.port() },
+                "dst": { "ip": o.dst.ip().to_string(), "port": o.dst.port() },
+            }),
+        );
+    }
+
+    fn decided(&mut self, id: u64, record: &FlowRecord) {
+        self.emit("handshake", json!({ "id": id, "flow": record }));
+    }
+}
+
+/// Why an event stream could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    /// Reading failed.
+    #[error("{name}: {source}")]
+    Io {
+        /// The stream.
+        name: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A line is not an event of a known version.
+    #[error("{name}:{line}: {problem}")]
+    Line {
+        /// The stream.
+        name: String,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// A report rebuilt from an event stream: the header (inputs, stats,
+/// warnings) and the flow records in creation order.
+pub struct Replayed {
+    /// The report without its flows (and without verification).
+    pub report: Report,
+    /// Flow records, in the order the agent created them.
+    pub flows: Vec<FlowRecord>,
+}
+
+#[derive(Deserialize)]
+struct Line {
+    #[serde(default)]
+    seq: Option<u64>,
+    event: String,
+    #[serde(default)]
+    id: Option<u64>,
+    #[serde(default)]
+    flow: Option<FlowRecord>,
+    #[serde(default)]
+    report: Option<Report>,
+}
+
+/// Rebuild the report from one event stream. Lines that are not JSON
+/// objects are skipped with a warning (a log stream can carry a runtime's
+/// own lines); a line of another schema version is an error. A stream cut
+/// before its summary still gives its flows: those whose end was not seen
+/// come from their handshake events, marked `ended_by: stream-ended`.
+pub fn read_events(name: &str, input: impl BufRead) -> Result<Replayed, EventError> {
+    let mut closed: BTreeMap<u64, FlowRecord> = BTreeMap::new();
+    let mut open: BTreeMap<u64, FlowRecord> = BTreeMap::new();
+    let mut summary: Option<Report> = None;
+    let mut skipped = 0u64;
+    let mut missing_seq = 0u64;
+    let mut next_seq = 0u64;
+    for (n, line) in bounded_lines(input).enumerate() {
+        let lineno = n + 1;
+        let line = line.map_err(|source| EventError::Io {
+            name: name.to_string(),
+            source,
+        })?;
+        let bad = |problem: String| EventError::Line {
+            name: name.to_string(),
+            line: lineno,
+            problem,
+        };
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim();
+        if !text.starts_with('{') {
+            if !text.is_empty() {
+                skipped += 1;
+            }
+            continue;
+        }
+        let value: Value = match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(_) => {
+                skipped += 1;
+                continue;
+            }
+        };
+        let schema = value.get("schema").and_then(Value::as_str).unwrap_or("");
+        if schema != EVENT_SCHEMA {
+            return Err(bad(format!(
+                "event schema {schema:?} is not {EVENT_SCHEMA:?} (a newer or older agent?)"
+            )));
+        }
+        let ev: Line = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
+        if let Some(seq) = ev.seq {
+            missing_seq += seq.saturating_sub(next_seq);
+            next_seq = seq + 1;
+        }
+        match ev.event.as_str() {
+            "flow" => {
+                let (Some(id), Some(flow)) = (ev.id, ev.flow) else {
+                    return Err(bad("a flow event without its id or record".into()));
+                };
+                open.remove(&id);
+                closed.insert(id, flow);
+            }
+            "handshake" => {
+                if let (Some(id), Some(flow)) = (ev.id, ev.flow) {
+                    open.insert(id, flow);
+                }
+            }
+            "summary" => {
+                let Some(report) = ev.report else {
+                    return Err(bad("a summary event without its report".into()));
+                };
+                summary = Some(report);
+            }
+            // start, flow-opened, stats, and events a later v1 adds.
+            _ => {}
+        }
+    }
+    let cut = summary.is_none();
+    let unfinished = open.len();
+    for (id, mut flow) in open {
+        flow.ended_by = Some("stream-ended".into());
+        closed.insert(id, flow);
+    }
+    let flows: Vec<FlowRecord> = closed.into_values().collect();
+    let mut report = summary.unwrap_or_else(|| header_from_flows(name, &flows));
+    report.flows.clear();
+    if cut {
+        report.warnings.push(Warning {
+            kind: "events-cut".into(),
+            message: format!(
+                "{name}: the event stream ended without its summary (the agent was stopped or its log cut); \
+                 {} flows were read, {unfinished} of them from their handshake only",
+                flows.len()
+            ),
+        });
+    }
+    if skipped > 0 {
+        report.warnings.push(Warning {
+            kind: "events-skipped".into(),
+            message: format!("{name}: {skipped} lines were not events and were skipped"),
+        });
+    }
+    if missing_seq > 0 {
+        report.warnings.push(Warning {
+            kind: "events-lost".into(),
+            message: format!(
+                "{name}: {missing_seq} event lines are missing (sequence numbers skip)"
+            ),
+        });
+    }
+    Ok(Replayed { report, flows })
+}
+
+/// A header for a stream without a summary: counts from the flows read.
+fn header_from_flows(name: &str, flows: &[FlowRecord]) -> Report {
+    let mut stats = Stats::default();
+    for f in flows {
+        stats.flows += 1;
+        stats.packets += f.packets;
+        stats.bytes += f.bytes;
+        if f.protection == "tls" {
+            stats.tls_flows += 1;
+        }
+        if f.tls.as_ref().is_some_and(|t| t.mutual == Some(true)) {
+            stats.mutual_tls_flows += 1;
+        }
+    }
+    Report {
+        schema: crate::report::model::SCHEMA.to_string(),
+        tool: crate::report::model::Tool {
+            name: "tls-audit".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        inputs: vec![Input {
+            name: name.to_string(),
+            format: "events".into(),
+            packets: stats.packets,
+            complete: false,
+            live: None,
+        }],
+        stats,
+        warnings: Vec::new(),
+        verification: None,
+        findings: Vec::new(),
+        flows: Vec::new(),
+    }
+}
+
+/// Lines of at most `MAX_LINE` bytes; a longer line is an error rather
+/// than unbounded memory.
+fn bounded_lines(mut input: impl BufRead) -> impl Iterator<Item = std::io::Result<Vec<u8>>> {
+    std::iter::from_fn(move || {
+        let mut line = Vec::new();
+        loop {
+            let buf = match input.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Some(Err(e)),
+            };
+            if buf.is_empty() {
+                return (!line.is_empty()).then_some(Ok(line));
+            }
+            let (take, done) = match buf.iter().position(|&b| b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (buf.len(), false),
+            };
+            if line.len() + take > MAX_LINE {
+                return Some(Err(std::io::Error::other(format!(
+                    "an event line is longer than {} MiB",
+                    MAX_LINE >> 20
+                ))));
+            }
+            line.extend_from_slice(&buf[..take]);
+            input.consume(take);
+            if done {
+                return Some(Ok(line));
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests;
