@@ -80,20 +80,6 @@ pub(crate) fn capture_command(args: &CaptureArgs) -> i32 {
             return exit::CONFIG;
         }
     }
-    let metrics = Metrics::default();
-    if let Some(addr) = &args.metrics_addr {
-        let bound = parse_listen(addr).and_then(|a| {
-            live::serve_metrics(a, metrics.clone())
-                .map_err(|e| format!("cannot serve metrics on {a}: {e}"))
-        });
-        match bound {
-            Ok(a) => eprintln!("tls-audit: metrics on http://{a}/metrics"),
-            Err(e) => {
-                eprintln!("tls-audit: {e}");
-                return exit::CONFIG;
-            }
-        }
-    }
     let opts = LiveOptions {
         filter: args.bpf.clone(),
         snaplen: args.snaplen.max(128),
@@ -103,17 +89,50 @@ pub(crate) fn capture_command(args: &CaptureArgs) -> i32 {
         ..LiveOptions::new(&args.interface)
     };
     match args.emit {
-        Emit::Ndjson => ndjson(args, &opts, metrics, &stop),
-        Emit::Report => report(args, &opts, metrics, &stop),
+        Emit::Ndjson => ndjson(args, &opts, &stop),
+        Emit::Report => report(args, &opts, &stop),
     }
 }
 
-fn ndjson(args: &CaptureArgs, opts: &LiveOptions, metrics: Metrics, stop: &AtomicBool) -> i32 {
+/// Serve metrics, once the interface is open (so a scrape that answers
+/// means the capture runs).
+fn serve(args: &CaptureArgs) -> Result<Metrics, i32> {
+    let metrics = Metrics::default();
+    let Some(addr) = &args.metrics_addr else {
+        return Ok(metrics);
+    };
+    let bound = parse_listen(addr).and_then(|a| {
+        live::serve_metrics(a, metrics.clone())
+            .map_err(|e| format!("cannot serve metrics on {a}: {e}"))
+    });
+    match bound {
+        Ok(a) => {
+            eprintln!("tls-audit: metrics on http://{a}/metrics");
+            Ok(metrics)
+        }
+        Err(e) => {
+            eprintln!("tls-audit: {e}");
+            Err(exit::CONFIG)
+        }
+    }
+}
+
+fn ndjson(args: &CaptureArgs, opts: &LiveOptions, stop: &AtomicBool) -> i32 {
     let events = EventSink::new(Box::new(std::io::stdout()));
+    let handle = match live::open(opts) {
+        Ok(h) => h,
+        Err(e) => return fail(&e, Some(&events)),
+    };
+    let metrics = match serve(args) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    // `start` means listening: a reader may begin the traffic it audits.
     events.emit(
         "start",
         json!({
             "interface": opts.interface,
+            "link_type": handle.link_type(),
             "filter": opts.filter,
             "snaplen": opts.snaplen,
             "duration_seconds": opts.duration.map(|d| d.as_secs_f64()),
@@ -132,10 +151,14 @@ fn ndjson(args: &CaptureArgs, opts: &LiveOptions, metrics: Metrics, stop: &Atomi
             events.emit("stats", progress_json(p));
         }
     };
-    let outcome = match live::capture(opts, &args.engine.config(), sink, stop, &mut on_tick) {
-        Ok(o) => o,
-        Err(e) => return fail(&e, Some(&events)),
-    };
+    let outcome = live::run(
+        handle,
+        opts,
+        &args.engine.config(),
+        sink,
+        stop,
+        &mut on_tick,
+    );
     events.summary(&outcome.report);
     if let Some(e) = events.take_error() {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
@@ -151,7 +174,7 @@ fn ndjson(args: &CaptureArgs, opts: &LiveOptions, metrics: Metrics, stop: &Atomi
     }
 }
 
-fn report(args: &CaptureArgs, opts: &LiveOptions, metrics: Metrics, stop: &AtomicBool) -> i32 {
+fn report(args: &CaptureArgs, opts: &LiveOptions, stop: &AtomicBool) -> i32 {
     let (verifier, info) = match verification::load(&args.verify) {
         Ok(v) => v,
         Err(e) => {
@@ -166,6 +189,14 @@ fn report(args: &CaptureArgs, opts: &LiveOptions, metrics: Metrics, stop: &Atomi
             return exit::OUTPUT;
         }
     };
+    let handle = match live::open(opts) {
+        Ok(h) => h,
+        Err(e) => return fail(&e, None),
+    };
+    let metrics = match serve(args) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
     let sink = MetricsSink {
         metrics: metrics.clone(),
         inner: verify::VerifyingSink {
@@ -173,11 +204,20 @@ fn report(args: &CaptureArgs, opts: &LiveOptions, metrics: Metrics, stop: &Atomi
             inner: spill,
         },
     };
+    eprintln!(
+        "tls-audit: listening on {} ({})",
+        opts.interface,
+        handle.link_type()
+    );
     let mut on_tick = |p: &Progress| metrics.record_progress(p);
-    let outcome = match live::capture(opts, &args.engine.config(), sink, stop, &mut on_tick) {
-        Ok(o) => o,
-        Err(e) => return fail(&e, None),
-    };
+    let outcome = live::run(
+        handle,
+        opts,
+        &args.engine.config(),
+        sink,
+        stop,
+        &mut on_tick,
+    );
     say_counts(&outcome.report);
     super::conclude_and_write(
         outcome.report,

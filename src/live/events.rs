@@ -10,9 +10,12 @@
 //! report without its flows). Every line carries a sequence number, so a
 //! reader can tell when lines were lost.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, Write};
 use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -20,6 +23,7 @@ use serde_json::{Value, json};
 use crate::capture::format_ts;
 use crate::engine::{FlowOpened, FlowSink};
 use crate::report::model::{FlowRecord, Input, Report, Stats, Warning};
+use crate::x509::Certificate;
 
 /// The version every event line names.
 pub const EVENT_SCHEMA: &str = "tls-audit/event/v1";
@@ -39,7 +43,13 @@ struct Writer {
     out: Box<dyn Write + Send>,
     seq: u64,
     error: Option<std::io::Error>,
+    /// Certificates whose DER this stream has carried already.
+    sent: HashSet<String>,
 }
+
+/// Certificates remembered as sent; past it the set starts again (sending
+/// one twice costs bytes, not correctness).
+const MAX_SENT: usize = 4096;
 
 impl EventSink {
     /// Events go to `out` (standard output for the agent).
@@ -49,6 +59,7 @@ impl EventSink {
                 out,
                 seq: 0,
                 error: None,
+                sent: HashSet::new(),
             })),
         }
     }
@@ -56,10 +67,7 @@ impl EventSink {
     /// Write one event: `fields` (an object) with the schema, sequence
     /// number and event name put first.
     pub fn emit(&self, event: &str, fields: Value) {
-        let mut w = match self.inner.lock() {
-            Ok(w) => w,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut w = self.lock();
         if w.error.is_some() {
             return;
         }
@@ -95,6 +103,37 @@ impl EventSink {
         }
     }
 
+    /// A flow record and the DER of its certificates not sent before: the
+    /// reader needs the bytes to check signatures, as the report's JSON
+    /// leaves them out. Certificates are handshake metadata, not payload.
+    fn emit_flow(&self, event: &str, id: u64, record: &FlowRecord) {
+        let mut certs = serde_json::Map::new();
+        if let Some(t) = record.tls.as_deref() {
+            let mut w = self.lock();
+            for c in t.server_chain.iter().chain(&t.client_chain) {
+                let Some(der) = &c.der else { continue };
+                if w.sent.len() >= MAX_SENT {
+                    w.sent.clear();
+                }
+                if w.sent.insert(c.sha256.clone()) {
+                    certs.insert(c.sha256.clone(), BASE64.encode(der).into());
+                }
+            }
+        }
+        let mut fields = json!({ "id": id, "flow": record });
+        if !certs.is_empty() {
+            fields["certificates"] = Value::Object(certs);
+        }
+        self.emit(event, fields);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Writer> {
+        match self.inner.lock() {
+            Ok(w) => w,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
     /// The final event: the report without its flows.
     pub fn summary(&self, report: &Report) {
         let mut header = report.clone();
@@ -113,7 +152,7 @@ impl EventSink {
 
 impl FlowSink for EventSink {
     fn flow(&mut self, id: u64, record: FlowRecord) {
-        self.emit("flow", json!({ "id": id, "flow": record }));
+        self.emit_flow("flow", id, &record);
     }
 
     fn wants_progress(&self) -> bool {
@@ -134,7 +173,7 @@ impl FlowSink for EventSink {
     }
 
     fn decided(&mut self, id: u64, record: &FlowRecord) {
-        self.emit("handshake", json!({ "id": id, "flow": record }));
+        self.emit_flow("handshake", id, record);
     }
 }
 
@@ -181,6 +220,8 @@ struct Line {
     flow: Option<FlowRecord>,
     #[serde(default)]
     report: Option<Report>,
+    #[serde(default)]
+    certificates: BTreeMap<String, String>,
 }
 
 /// Rebuild the report from one event stream. Lines that are not JSON
@@ -195,6 +236,7 @@ pub fn read_events(name: &str, input: impl BufRead) -> Result<Replayed, EventErr
     let mut skipped = 0u64;
     let mut missing_seq = 0u64;
     let mut next_seq = 0u64;
+    let mut ders = Ders::default();
     for (n, line) in bounded_lines(input).enumerate() {
         let lineno = n + 1;
         let line = line.map_err(|source| EventError::Io {
@@ -228,6 +270,7 @@ pub fn read_events(name: &str, input: impl BufRead) -> Result<Replayed, EventErr
             )));
         }
         let ev: Line = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
+        ders.add(&ev.certificates);
         if let Some(seq) = ev.seq {
             missing_seq += seq.saturating_sub(next_seq);
             next_seq = seq + 1;
@@ -238,11 +281,11 @@ pub fn read_events(name: &str, input: impl BufRead) -> Result<Replayed, EventErr
                     return Err(bad("a flow event without its id or record".into()));
                 };
                 open.remove(&id);
-                closed.insert(id, flow);
+                closed.insert(id, ders.restore(flow));
             }
             "handshake" => {
                 if let (Some(id), Some(flow)) = (ev.id, ev.flow) {
-                    open.insert(id, flow);
+                    open.insert(id, ders.restore(flow));
                 }
             }
             "summary" => {
@@ -289,6 +332,44 @@ pub fn read_events(name: &str, input: impl BufRead) -> Result<Replayed, EventErr
         });
     }
     Ok(Replayed { report, flows })
+}
+
+/// Certificate bytes carried by the stream, by SHA-256.
+#[derive(Default)]
+struct Ders(HashMap<String, Arc<Certificate>>);
+
+impl Ders {
+    /// Parse what a line carries; bytes whose digest is not their name
+    /// (a corrupted or forged stream) are ignored.
+    fn add(&mut self, certs: &BTreeMap<String, String>) {
+        for (sha256, b64) in certs {
+            if self.0.contains_key(sha256) {
+                continue;
+            }
+            let Ok(der) = BASE64.decode(b64) else {
+                continue;
+            };
+            let mut parsed = Certificate::from_der(&der);
+            if &parsed.sha256 == sha256 {
+                parsed.der = Some(Arc::from(der));
+                self.0.insert(sha256.clone(), Arc::new(parsed));
+            }
+        }
+    }
+
+    /// The record's certificates as the agent had them (with their bytes
+    /// and validity in seconds, which the report's JSON leaves out).
+    fn restore(&self, mut flow: FlowRecord) -> FlowRecord {
+        if let Some(t) = flow.tls.as_deref_mut() {
+            for c in t.server_chain.iter_mut().chain(t.client_chain.iter_mut()) {
+                match self.0.get(&c.sha256) {
+                    Some(full) => *c = Arc::clone(full),
+                    None => Arc::make_mut(c).restore_validity(),
+                }
+            }
+        }
+        flow
+    }
 }
 
 /// A header for a stream without a summary: counts from the flows read.

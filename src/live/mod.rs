@@ -16,7 +16,7 @@ mod sys;
 
 pub use events::{EVENT_SCHEMA, EventError, EventSink, Replayed, read_events};
 pub use metrics::{Metrics, MetricsSink, serve_metrics};
-pub use source::{LiveOptions, LiveOutcome, Progress, StopReason, capture};
+pub use source::{LiveHandle, LiveOptions, LiveOutcome, Progress, StopReason, open, run};
 
 /// Why a live capture could not start or go on.
 #[derive(Debug, thiserror::Error)]

@@ -101,17 +101,25 @@ const BATCH: usize = 4096;
 /// After the stop, how long what the kernel already buffered is still read.
 const DRAIN_LIMIT: Duration = Duration::from_millis(500);
 
-/// Capture live until the duration ends or `stop` is set, analysing every
-/// packet; `on_tick` hears the counters once per tick.
-pub fn capture<S: FlowSink>(
-    opts: &LiveOptions,
-    cfg: &Config,
-    sink: S,
-    stop: &AtomicBool,
-    on_tick: &mut dyn FnMut(&Progress),
-) -> Result<LiveOutcome<S>, LiveError> {
-    let mut handle = open(opts)?;
-    let mut savefile = match &opts.write_pcap {
+/// An open capture: the interface is listening and the filter is set.
+pub struct LiveHandle {
+    handle: Capture<Active>,
+    savefile: Option<pcap::Savefile>,
+    link: LinkType,
+}
+
+impl LiveHandle {
+    /// The link type libpcap delivers (`ethernet`, `linux-sll2`...).
+    pub fn link_type(&self) -> String {
+        self.link.name()
+    }
+}
+
+/// Open the interface for `opts`; errors name what is wrong (no such
+/// interface, no CAP_NET_RAW, a filter that does not compile).
+pub fn open(opts: &LiveOptions) -> Result<LiveHandle, LiveError> {
+    let handle = open_handle(opts)?;
+    let savefile = match &opts.write_pcap {
         Some(path) => Some(handle.savefile(path).map_err(|e| LiveError::WritePcap {
             path: path.display().to_string(),
             detail: e.to_string(),
@@ -119,6 +127,29 @@ pub fn capture<S: FlowSink>(
         None => None,
     };
     let link = LinkType(handle.get_datalink().0 as u32);
+    Ok(LiveHandle {
+        handle,
+        savefile,
+        link,
+    })
+}
+
+/// Capture until the duration ends or `stop` is set, analysing every
+/// packet; `on_tick` hears the counters once per tick. A read failure ends
+/// the capture early with what was read (`StopReason::Error`).
+pub fn run<S: FlowSink>(
+    live: LiveHandle,
+    opts: &LiveOptions,
+    cfg: &Config,
+    sink: S,
+    stop: &AtomicBool,
+    on_tick: &mut dyn FnMut(&Progress),
+) -> LiveOutcome<S> {
+    let LiveHandle {
+        mut handle,
+        mut savefile,
+        link,
+    } = live;
     let nanos = sys::precision_is_nano(&handle);
     let mut engine = Analyzer::new(*cfg, sink);
     let started = wall_nanos();
@@ -206,15 +237,15 @@ pub fn capture<S: FlowSink>(
         }),
     };
     let (report, sink) = engine.finish(vec![input], warnings);
-    Ok(LiveOutcome {
+    LiveOutcome {
         report,
         sink,
         stopped_by,
-    })
+    }
 }
 
-/// Open and configure the interface; errors name what is wrong.
-fn open(opts: &LiveOptions) -> Result<Capture<Active>, LiveError> {
+/// Open and configure the interface.
+fn open_handle(opts: &LiveOptions) -> Result<Capture<Active>, LiveError> {
     let name = opts.interface.as_str();
     let open_err = |e: pcap::Error| classify_open_error(name, &e.to_string());
     let inactive = Capture::from_device(name).map_err(open_err)?;

@@ -161,6 +161,21 @@ impl Certificate {
         cert
     }
 
+    /// Fill the validity in seconds from the RFC 3339 strings: for a
+    /// certificate read back from JSON without its bytes.
+    pub fn restore_validity(&mut self) {
+        let secs = |t: &Option<String>| {
+            t.as_deref()
+                .and_then(|t| {
+                    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .map(|t| t.unix_timestamp())
+        };
+        self.not_before_unix = self.not_before_unix.or(secs(&self.not_before));
+        self.not_after_unix = self.not_after_unix.or(secs(&self.not_after));
+    }
+
     fn fill(&mut self, x509: &X509Certificate<'_>) {
         let tbs = &x509.tbs_certificate;
         self.subject = name::rfc4514(&tbs.subject);

@@ -63,6 +63,7 @@ fn live_captures_of_real_stacks() {
         .arg(support::root().join("fixtures/gen/make-captures.sh"))
         .env("CAPTURE_OUT", &out)
         .env("RUSTLS_PEER", &rustls_peer)
+        .env("AGENT", env!("CARGO_BIN_EXE_tls-audit"))
         .env(
             "TSHARK_FACTS",
             shared.unwrap().join("corpus/tshark_facts.py"),
@@ -81,4 +82,89 @@ fn live_captures_of_real_stacks() {
         n.scenarios, n.sessions, n.inferred
     );
     assert!(n.scenarios >= 20 && n.inferred >= 7);
+    // The live agent ran beside tcpdump in every scenario.
+    let agreed = agent_agrees_with_tcpdump(&out);
+    assert_eq!(agreed, n.scenarios, "an agent event stream per scenario");
+}
+
+/// For each scenario, the report rebuilt from the agent's events
+/// (`analyze --events`) against the report of tcpdump's capture of the same
+/// packets: the same flows, findings and counters. Only timestamps may
+/// differ, by microseconds: each packet socket stamps its own copy.
+fn agent_agrees_with_tcpdump(dir: &std::path::Path) -> usize {
+    use serde_json::Value;
+    let analyze = |input: &[&str]| -> Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_tls-audit"))
+            .arg("analyze")
+            .args(input)
+            .args(["-o", "json", "--now", "2026-11-27T12:00:00Z", "--pods"])
+            .arg(support::root().join("fixtures/cluster/pods.json"))
+            .output()
+            .expect("tls-audit analyze");
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{input:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("report JSON")
+    };
+    // Timestamps that differ by under a millisecond count as equal.
+    fn close_times(a: &mut Value, b: &mut Value) {
+        let t = |v: &Value| {
+            time::OffsetDateTime::parse(v.as_str()?, &time::format_description::well_known::Rfc3339)
+                .ok()
+                .map(|t| t.unix_timestamp_nanos())
+        };
+        match (a, b) {
+            (Value::Object(m), Value::Object(o)) => {
+                for (k, x) in m.iter_mut() {
+                    if let Some(y) = o.get_mut(k) {
+                        close_times(x, y);
+                    }
+                }
+            }
+            (Value::Array(x), Value::Array(y)) => {
+                for (x, y) in x.iter_mut().zip(y) {
+                    close_times(x, y);
+                }
+            }
+            (x @ Value::String(_), y @ Value::String(_)) if x != y => {
+                if let (Some(p), Some(q)) = (t(x), t(y))
+                    && (p - q).abs() < 1_000_000
+                {
+                    *x = y.clone();
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let Some(scenario) = name.strip_suffix(".events.ndjson") else {
+            continue;
+        };
+        let pcap = dir.join(format!("{scenario}.pcap"));
+        let mut from_events = analyze(&["--events", path.to_str().unwrap()]);
+        let mut from_pcap = analyze(&[pcap.to_str().unwrap()]);
+        assert_eq!(from_events["inputs"][0]["format"], "live", "{scenario}");
+        assert_eq!(from_events["inputs"][0]["live"]["dropped"], 0, "{scenario}");
+        close_times(&mut from_events, &mut from_pcap);
+        for key in ["flows", "findings", "stats"] {
+            assert_eq!(
+                from_events[key], from_pcap[key],
+                "{scenario}: {key} from the agent's events differ from tcpdump's capture"
+            );
+        }
+        assert!(
+            !from_pcap["flows"].as_array().unwrap().is_empty(),
+            "{scenario}"
+        );
+        n += 1;
+    }
+    println!(
+        "live: the agent's events give the same flows, findings and counters as tcpdump in {n} scenarios"
+    );
+    n
 }

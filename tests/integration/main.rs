@@ -1,5 +1,6 @@
 //! Integration tests: one test binary, a module per feature.
 
+mod agent;
 mod cli;
 mod corpus;
 mod findings;

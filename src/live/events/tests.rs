@@ -1,1 +1,216 @@
+use std::io::{Cursor, Read, Write};
+use std::sync::{Arc, Mutex};
 
+use super::*;
+use crate::engine;
+
+/// A writer whose bytes the test can read afterwards.
+#[derive(Clone, Default)]
+struct Shared(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Shared {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn fixture(name: &str) -> Report {
+    let path = format!("{}/fixtures/captures/{name}", env!("CARGO_MANIFEST_DIR"));
+    engine::analyze_files(&[path], &Default::default()).expect("fixture capture")
+}
+
+/// The events an agent would write for `report`'s flows.
+fn stream(report: &Report, with_summary: bool) -> String {
+    let buf = Shared::default();
+    let mut sink = EventSink::new(Box::new(buf.clone()));
+    sink.emit("start", json!({ "interface": "eth0" }));
+    for (i, f) in report.flows.iter().enumerate() {
+        let id = i as u64 + 1;
+        sink.decided(id, f);
+        sink.flow(id, f.clone());
+    }
+    if with_summary {
+        sink.summary(report);
+    }
+    assert!(sink.take_error().is_none());
+    String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
+}
+
+#[test]
+fn a_stream_gives_back_the_records_with_their_certificate_bytes() {
+    let report = fixture("openssl-tls12-mutual.pcap");
+    assert!(!report.flows.is_empty());
+    let text = stream(&report, true);
+    // Every line is one whole, versioned event, numbered in order.
+    for (i, line) in text.lines().enumerate() {
+        assert!(
+            line.starts_with(&format!(
+                "{{\"schema\":\"tls-audit/event/v1\",\"seq\":{i},\"event\":"
+            )),
+            "{line}"
+        );
+        let _: Value = serde_json::from_str(line).unwrap();
+    }
+    // Each certificate's bytes travel once, on the first event naming it.
+    let chain = &report.flows[0].tls.as_ref().unwrap().server_chain;
+    let first = &chain[0].sha256;
+    assert_eq!(text.matches(&format!("\"{first}\":\"")).count(), 1);
+
+    let back = read_events("events", Cursor::new(text)).unwrap();
+    // (Compared as JSON: a mismatch prints readably, without DER bytes.)
+    assert_eq!(
+        serde_json::to_value(&back.flows).unwrap(),
+        serde_json::to_value(&report.flows).unwrap()
+    );
+    assert!(
+        back.flows == report.flows,
+        "equal with DER and validity seconds"
+    );
+    assert_eq!(back.report.stats, report.stats);
+    assert!(
+        back.report.warnings.is_empty(),
+        "{:?}",
+        back.report.warnings
+    );
+    let tls = back.flows[0].tls.as_ref().unwrap();
+    let leaf = &tls.server_chain[0];
+    assert!(leaf.der.is_some(), "DER restored for signature checks");
+    assert!(leaf.not_after_unix.is_some());
+    assert_eq!(leaf.not_after_unix, chain[0].not_after_unix);
+}
+
+#[test]
+fn a_cut_stream_keeps_its_flows_and_says_so() {
+    let report = fixture("openssl-tls12-mutual.pcap");
+    let text = stream(&report, false);
+    // Cut after the first handshake event: its flow never closed.
+    let kept: Vec<&str> = text.lines().take(2).collect();
+    let back = read_events("cut", Cursor::new(kept.join("\n"))).unwrap();
+    assert_eq!(back.flows.len(), 1);
+    assert_eq!(back.flows[0].ended_by.as_deref(), Some("stream-ended"));
+    assert!(!back.report.inputs[0].complete);
+    assert_eq!(back.report.inputs[0].format, "events");
+    let kinds: Vec<&str> = back
+        .report
+        .warnings
+        .iter()
+        .map(|w| w.kind.as_str())
+        .collect();
+    assert_eq!(kinds, ["events-cut"]);
+    // Without the bytes, validity in seconds still comes back from the text.
+    let mut no_der = stream(&report, true);
+    no_der = no_der
+        .lines()
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).unwrap();
+            if let Some(o) = v.as_object_mut() {
+                o.remove("certificates");
+            }
+            v.to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let back = read_events("no-der", Cursor::new(no_der)).unwrap();
+    let leaf = &back.flows[0].tls.as_ref().unwrap().server_chain[0];
+    assert!(leaf.der.is_none());
+    assert!(leaf.not_before_unix.is_some() && leaf.not_after_unix.is_some());
+}
+
+#[test]
+fn log_noise_lost_lines_and_foreign_schemas() {
+    let report = fixture("openssl-tls12-mutual.pcap");
+    let text = stream(&report, true);
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    lines.insert(1, "I1127 12:00:00 kubelet says hello".into());
+    lines.insert(2, "{not json".into());
+    lines.remove(3); // a lost event: sequence numbers skip
+    let back = read_events("noisy", Cursor::new(lines.join("\n"))).unwrap();
+    let kinds: Vec<&str> = back
+        .report
+        .warnings
+        .iter()
+        .map(|w| w.kind.as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["events-skipped", "events-lost"],
+        "{:?}",
+        back.report.warnings
+    );
+
+    let other = text.replacen("tls-audit/event/v1", "tls-audit/event/v2", 1);
+    let err = read_events("v2", Cursor::new(other))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.starts_with("v2:1: event schema \"tls-audit/event/v2\""),
+        "{err}"
+    );
+
+    let bad = "{\"schema\":\"tls-audit/event/v1\",\"seq\":0,\"event\":\"flow\",\"id\":1}\n";
+    let err = read_events("bad", Cursor::new(bad))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("bad:1: a flow event without its id or record"),
+        "{err}"
+    );
+}
+
+#[test]
+fn forged_certificate_bytes_are_not_believed() {
+    let report = fixture("openssl-tls12-mutual.pcap");
+    let text = stream(&report, true);
+    let leaf = &report.flows[0].tls.as_ref().unwrap().server_chain[0];
+    // Put another certificate's bytes under the leaf's name.
+    let other = &report.flows[0].tls.as_ref().unwrap().server_chain[1];
+    let forged_b64 = BASE64.encode(other.der.as_ref().unwrap());
+    let forged: String = text
+        .lines()
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).unwrap();
+            if let Some(c) = v.get_mut("certificates").and_then(Value::as_object_mut)
+                && c.contains_key(&leaf.sha256)
+            {
+                c.insert(leaf.sha256.clone(), forged_b64.clone().into());
+            }
+            v.to_string() + "\n"
+        })
+        .collect();
+    let back = read_events("forged", Cursor::new(forged)).unwrap();
+    let got = &back.flows[0].tls.as_ref().unwrap().server_chain[0];
+    assert_eq!(got.sha256, leaf.sha256);
+    assert_eq!(got.subject, leaf.subject);
+    assert!(
+        got.der.is_none(),
+        "bytes whose digest is not their name are dropped"
+    );
+}
+
+#[test]
+fn an_endless_line_is_an_error_not_unbounded_memory() {
+    let endless = std::io::repeat(b'x').take((MAX_LINE + 10) as u64);
+    let err = read_events("endless", std::io::BufReader::new(endless))
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("longer than 16 MiB"), "{err}");
+}
+
+proptest::proptest! {
+    #[test]
+    fn hostile_streams_never_panic(lines in proptest::collection::vec(".{0,200}", 0..20)) {
+        let mut text = String::new();
+        for l in lines {
+            text.push_str("{\"schema\":\"tls-audit/event/v1\",");
+            text.push_str(&l);
+            text.push('\n');
+        }
+        let _ = read_events("fuzz", Cursor::new(text));
+    }
+}
