@@ -12,8 +12,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::engine::{self, Config};
 use crate::flow::FlowConfig;
+use crate::report::compliance::Evaluator;
+use crate::report::metadata::MetadataBuilder;
 use crate::report::{self, Report};
 use crate::verify;
+use crate::verify::controls::{Catalog, Source};
 
 /// Transit-encryption auditor: decides from captured packets whether
 /// traffic is TLS, mutual TLS, and sound. Keeps handshake metadata only.
@@ -62,6 +65,14 @@ struct AnalyzeArgs {
     /// Only handshakes are decrypted, never application data.
     #[arg(long, value_name = "FILE")]
     keylog: Vec<PathBuf>,
+    /// Compliance views to add, comma-separated: pci-dss-4.0.1, hipaa.
+    /// Each control gets a status (pass, fail, needs review, not
+    /// applicable), its evidence, and its scope caveats.
+    #[arg(long, value_name = "FRAMEWORKS", value_delimiter = ',')]
+    compliance: Vec<String>,
+    /// The cluster's name, recorded in the report's metadata.
+    #[arg(long, value_name = "NAME")]
+    cluster_name: Option<String>,
     #[command(flatten)]
     verify: verification::VerifyArgs,
 }
@@ -76,6 +87,13 @@ pub(crate) enum Format {
     Junit,
     /// SARIF 2.1.0 for code-scanning tools.
     Sarif,
+    /// YAML: the JSON report's document, in YAML.
+    Yaml,
+    /// One self-contained HTML page (charts, certificate inventory,
+    /// sortable and filterable flow table, compliance views).
+    Html,
+    /// GitHub Actions workflow commands (`::error` ...), one per finding.
+    Github,
 }
 
 /// Render an in-memory report in one of the whole-document formats.
@@ -86,6 +104,25 @@ pub(crate) fn render_whole(report: &Report, format: Format) -> String {
         Format::Markdown => report::render_markdown(report),
         Format::Junit => report::render_junit(report),
         Format::Sarif => report::render_sarif(report),
+        Format::Yaml => report::render_yaml(report),
+        Format::Html => report::render_html(report),
+        Format::Github => report::render_github(report),
+    }
+}
+
+/// The frameworks `--compliance` names, or the usage error to print.
+pub(crate) fn compliance_frameworks(
+    names: &[String],
+) -> Result<Option<(&'static Catalog, Vec<&'static Source>)>, i32> {
+    if names.is_empty() {
+        return Ok(None);
+    }
+    match report::compliance::frameworks(names) {
+        Ok(chosen) => Ok(Some(chosen)),
+        Err(e) => {
+            eprintln!("tls-audit: --compliance: {e}");
+            Err(exit::USAGE)
+        }
     }
 }
 
@@ -112,6 +149,10 @@ pub fn main() -> i32 {
 }
 
 fn analyze(args: AnalyzeArgs) -> i32 {
+    let frameworks = match compliance_frameworks(&args.compliance) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
     let cfg = Config {
         flows: FlowConfig {
             max_flows: args.max_flows.max(1),
@@ -170,6 +211,10 @@ fn analyze(args: AnalyzeArgs) -> i32 {
             return exit::OUTPUT;
         }
     };
+    if let Err(e) = annotate(&mut report, &flows, frameworks, args.cluster_name.clone()) {
+        eprintln!("tls-audit: cannot read the temporary file: {e}");
+        return exit::OUTPUT;
+    }
     let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
     let format = args.format.unwrap_or(if to_terminal {
         Format::Table
@@ -197,6 +242,32 @@ fn analyze(args: AnalyzeArgs) -> i32 {
         }
     }
     exit_code(&report, failed)
+}
+
+/// Add the metadata, and the compliance views when asked for, in one pass
+/// over the spilled flows.
+fn annotate(
+    report: &mut Report,
+    flows: &engine::Spilled,
+    frameworks: Option<(&'static Catalog, Vec<&'static Source>)>,
+    cluster: Option<String>,
+) -> std::io::Result<()> {
+    let mut meta = MetadataBuilder::default();
+    let mut eval = frameworks.map(|(c, f)| Evaluator::new(c, f, report));
+    let mut index = 0u64;
+    flows.for_each(|f| {
+        meta.flow(&f);
+        if let Some(e) = &mut eval {
+            e.flow(index, &f);
+        }
+        index += 1;
+        Ok(())
+    })?;
+    if let Some(e) = eval {
+        report.compliance = Some(e.finish(report));
+    }
+    report.metadata = Some(meta.finish(report, cluster));
+    Ok(())
 }
 
 /// Largest key log file read.
@@ -247,7 +318,12 @@ fn write_out(
         }
         // These need every flow at once (subjects, summaries): read back
         // from the spill file into memory.
-        Format::Markdown | Format::Junit | Format::Sarif => {
+        Format::Markdown
+        | Format::Junit
+        | Format::Sarif
+        | Format::Yaml
+        | Format::Html
+        | Format::Github => {
             let mut whole = report.clone();
             flows.for_each(|f| {
                 whole.flows.push(f);

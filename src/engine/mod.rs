@@ -137,8 +137,10 @@ impl<S: FlowSink> Analyzer<S> {
             inputs,
             stats,
             warnings,
+            metadata: None,
             verification: None,
             findings: Vec::new(),
+            compliance: None,
             flows: Vec::new(),
         };
         (report, self.out.sink)
@@ -499,6 +501,8 @@ pub fn run_with_keys<S: FlowSink>(
                 format: s.format.to_string(),
                 packets: s.packets,
                 complete: s.damage.is_none(),
+                first_packet: s.window.map(|w| crate::capture::format_ts(w.0)),
+                last_packet: s.window.map(|w| crate::capture::format_ts(w.1)),
             }
         })
         .collect();
