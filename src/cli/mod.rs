@@ -163,7 +163,7 @@ fn analyze(args: AnalyzeArgs) -> i32 {
             ..FlowConfig::default()
         },
     };
-    let (verifier, info) = match verification::load(&args.verify) {
+    let (verifier, info, starts) = match verification::load(&args.verify) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("tls-audit: {e}");
@@ -211,7 +211,14 @@ fn analyze(args: AnalyzeArgs) -> i32 {
             return exit::OUTPUT;
         }
     };
-    if let Err(e) = annotate(&mut report, &flows, frameworks, args.cluster_name.clone()) {
+    let meta = MetadataBuilder::with_pod_starts(starts);
+    if let Err(e) = annotate(
+        &mut report,
+        &flows,
+        frameworks,
+        meta,
+        args.cluster_name.clone(),
+    ) {
         eprintln!("tls-audit: cannot read the temporary file: {e}");
         return exit::OUTPUT;
     }
@@ -250,9 +257,9 @@ fn annotate(
     report: &mut Report,
     flows: &engine::Spilled,
     frameworks: Option<(&'static Catalog, Vec<&'static Source>)>,
+    mut meta: MetadataBuilder,
     cluster: Option<String>,
 ) -> std::io::Result<()> {
-    let mut meta = MetadataBuilder::default();
     let mut eval = frameworks.map(|(c, f)| Evaluator::new(c, f, report));
     let mut index = 0u64;
     flows.for_each(|f| {

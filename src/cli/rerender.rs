@@ -50,7 +50,7 @@ pub fn report_command(args: &ReportArgs) -> i32 {
         }
         report.compliance = Some(eval.finish(&report));
     }
-    let mut meta = metadata::of(&report, None);
+    let mut meta = metadata::of(&report, None, Default::default());
     meta.rendered_from = Some(source);
     report.metadata = Some(meta);
     let terminal = args.output.is_none() && std::io::stdout().is_terminal();

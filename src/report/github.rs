@@ -45,7 +45,7 @@ pub fn render_github(report: &Report) -> String {
                     Status::Pass | Status::NotApplicable => continue,
                 };
                 let title = format!("{} {}: {}", k.reference, k.title, k.status.label());
-                let message = format!("{}\nCaveat: {}", k.summary, k.caveat);
+                let message = [k.summary.clone(), format!("Caveat: {}", k.caveat)];
                 let _ = writeln!(
                     out,
                     "::{command} title={}::{}",
@@ -74,36 +74,38 @@ pub fn render_github(report: &Report) -> String {
         out,
         "::notice title={}::{}",
         property("tls-audit"),
-        data(&total)
+        data(&[total])
     );
     out
 }
 
-/// A finding's message, where, how often, and what to do.
-fn describe(f: &Finding) -> String {
-    let mut s = format!(
-        "{}\n{} -> {} first at {}; {} occurrence{}",
-        f.message,
-        f.flow.client,
-        f.flow.server,
-        f.flow.first_seen,
-        f.occurrences,
-        if f.occurrences == 1 { "" } else { "s" }
-    );
+/// A finding's message, where, how often, and what to do: one line each.
+fn describe(f: &Finding) -> Vec<String> {
+    let mut lines = vec![
+        f.message.clone(),
+        format!(
+            "{} -> {} first at {}; {} occurrence{}",
+            f.flow.client,
+            f.flow.server,
+            f.flow.first_seen,
+            f.occurrences,
+            if f.occurrences == 1 { "" } else { "s" }
+        ),
+    ];
     if let Some(w) = &f.waived {
-        let _ = write!(s, "\nwaived until {}: {}", w.expires, w.reason);
+        lines.push(format!("waived until {}: {}", w.expires, w.reason));
     }
     if !f.controls.is_empty() {
-        let _ = write!(s, "\ncontrols: {}", f.controls.join("; "));
+        lines.push(format!("controls: {}", f.controls.join("; ")));
     }
-    let _ = write!(s, "\nremediation: {}", f.remediation);
-    s
+    lines.push(format!("remediation: {}", f.remediation));
+    lines
 }
 
-/// Escape a command's message. Lines are ours (`\n` between them); text
-/// inside them is sanitised of control characters first.
-fn data(s: &str) -> String {
-    let lines: Vec<String> = s.split('\n').map(sanitize).collect();
+/// A command's message: our lines, each sanitised of control characters
+/// (so a newline off the wire shows as `\n`), joined by escaped newlines.
+fn data(lines: &[String]) -> String {
+    let lines: Vec<String> = lines.iter().map(|l| sanitize(l)).collect();
     escape(&lines.join("\n"), false)
 }
 
@@ -131,15 +133,19 @@ fn escape(s: &str, property: bool) -> String {
 mod tests {
     use super::{data, property};
 
+    fn lines(l: &[&str]) -> Vec<String> {
+        l.iter().map(|s| s.to_string()).collect()
+    }
+
     #[test]
     fn escapes_as_the_actions_toolkit_does() {
         assert_eq!(property("a:b,c%d\r\n"), "a%3Ab%2Cc%25d\\r\\n");
         assert_eq!(
-            data("line 1: a,b 100%\nline 2\r"),
+            data(&lines(&["line 1: a,b 100%", "line 2\r"])),
             "line 1: a,b 100%25%0Aline 2\\r"
         );
-        // A hostile name cannot start a new command.
-        assert!(!data("x\n::add-mask::y").contains('\n'));
-        assert_eq!(data("x\u{1b}[31m"), "x\\u{1b}[31m");
+        // A newline inside a line (off the wire) cannot start a new command.
+        assert_eq!(data(&lines(&["x\n::add-mask::y"])), "x\\n::add-mask::y");
+        assert_eq!(data(&lines(&["x\u{1b}[31m"])), "x\\u{1b}[31m");
     }
 }

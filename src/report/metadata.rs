@@ -25,6 +25,10 @@ pub struct Metadata {
     /// Namespaces of the pods seen at either end of a flow, sorted.
     #[serde(default)]
     pub namespaces: Vec<String>,
+    /// The pods seen at either end of a flow and when each started (from
+    /// the pod snapshot), for certificate lifetime against pod lifetime.
+    #[serde(default)]
+    pub pods: Vec<PodSeen>,
     /// The policy in force (the same as `verification.policy`).
     #[serde(default)]
     pub policy: Option<PolicySource>,
@@ -50,6 +54,20 @@ pub struct CaptureWindow {
     /// Its last packet.
     pub last_packet: Option<String>,
 }
+
+/// A pod at the end of a flow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodSeen {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// When it started (RFC 3339), if the snapshot says.
+    pub started: Option<String>,
+}
+
+/// When each pod of a snapshot started (Unix seconds), by namespace and name.
+pub type PodStarts = std::collections::BTreeMap<(String, String), i64>;
 
 /// A waiver that was in force.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,15 +114,25 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// Builds [`Metadata`] from a report's header and its flows, seen one at a time.
 #[derive(Debug, Default)]
 pub struct MetadataBuilder {
-    namespaces: BTreeSet<String>,
+    starts: PodStarts,
+    pods: BTreeSet<(String, String)>,
 }
 
 impl MetadataBuilder {
-    /// Note the namespaces at both ends of a flow.
+    /// A builder that knows when the snapshot's pods started.
+    pub fn with_pod_starts(starts: PodStarts) -> Self {
+        MetadataBuilder {
+            starts,
+            pods: BTreeSet::new(),
+        }
+    }
+
+    /// Note the pods at both ends of a flow.
     pub fn flow(&mut self, f: &FlowRecord) {
         for pod in [&f.client.pod, &f.server.pod].into_iter().flatten() {
-            if !self.namespaces.contains(&pod.namespace) {
-                self.namespaces.insert(pod.namespace.clone());
+            let key = (pod.namespace.clone(), pod.name.clone());
+            if !self.pods.contains(&key) {
+                self.pods.insert(key);
             }
         }
     }
@@ -127,7 +155,26 @@ impl MetadataBuilder {
                 })
                 .collect(),
             cluster: cluster.or_else(|| previous.and_then(|m| m.cluster.clone())),
-            namespaces: self.namespaces.into_iter().collect(),
+            namespaces: self
+                .pods
+                .iter()
+                .map(|(ns, _)| ns.clone())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+            pods: self
+                .pods
+                .iter()
+                .map(|(ns, name)| PodSeen {
+                    namespace: ns.clone(),
+                    name: name.clone(),
+                    started: self
+                        .starts
+                        .get(&(ns.clone(), name.clone()))
+                        .map(|t| crate::verify::format_time(*t))
+                        .or_else(|| previous_start(previous, ns, name)),
+                })
+                .collect(),
             policy: v.map(|v| v.policy.clone()),
             waivers_in_force: v
                 .map(|v| {
@@ -152,9 +199,28 @@ impl MetadataBuilder {
     }
 }
 
-/// The metadata of an in-memory report.
-pub fn of(report: &Report, cluster: Option<String>) -> Metadata {
-    let mut b = MetadataBuilder::default();
+/// A start time the report's own metadata already had (a saved report read back).
+fn previous_start(previous: Option<&Metadata>, ns: &str, name: &str) -> Option<String> {
+    previous?
+        .pods
+        .iter()
+        .find(|p| p.namespace == ns && p.name == name)?
+        .started
+        .clone()
+}
+
+/// When each pod of a snapshot started.
+pub fn pod_starts(inventory: &crate::inventory::Inventory) -> PodStarts {
+    inventory
+        .pods()
+        .iter()
+        .filter_map(|p| Some(((p.namespace.clone(), p.name.clone()), p.start_time?)))
+        .collect()
+}
+
+/// The metadata of an in-memory report (with the pods' start times, when known).
+pub fn of(report: &Report, cluster: Option<String>, starts: PodStarts) -> Metadata {
+    let mut b = MetadataBuilder::with_pod_starts(starts);
     report.flows.iter().for_each(|f| b.flow(f));
     b.finish(report, cluster)
 }

@@ -64,7 +64,7 @@ fn reports_validate_against_the_published_schema() {
             // the metadata, as `analyze --compliance` writes them.
             if i % 2 == 0 {
                 r.compliance = Some(evaluate(&r, &["pci-dss-4.0.1", "hipaa"]).unwrap());
-                r.metadata = Some(metadata::of(&r, Some("fixture".into())));
+                r.metadata = Some(metadata::of(&r, Some("fixture".into()), Default::default()));
             }
             r
         } else {
