@@ -94,6 +94,23 @@ fn header(r: &Report, out: &mut String) {
             );
         }
     }
+    if let Some(m) = &r.metadata {
+        if let Some(c) = &m.cluster {
+            let _ = write!(out, " · cluster {}", md(c));
+        }
+        if !m.namespaces.is_empty() {
+            let _ = write!(out, " · namespaces {}", md(&m.namespaces.join(", ")));
+        }
+        if let Some(src) = &m.rendered_from {
+            let short: String = src.sha256.chars().take(12).collect();
+            let _ = write!(
+                out,
+                " · rendered from {} (sha256 {})",
+                md(&src.name),
+                md(&short)
+            );
+        }
+    }
     out.push_str("\n\n| input | format | packets | complete |\n|---|---|---:|---|\n");
     for i in &r.inputs {
         let _ = writeln!(

@@ -395,7 +395,7 @@ impl<'c> Evaluator<'c> {
                     ),
                     rule: Some(f.rule.clone()),
                     finding: Some(i),
-                    flows: self.finding_flow[i].map(|(x, _)| x).into_iter().collect(),
+                    flows: self.flow_of(i).into_iter().collect(),
                     more_flows: f.occurrences.saturating_sub(1),
                     certificates: certificate_of(f),
                 });
@@ -481,7 +481,7 @@ impl<'c> Evaluator<'c> {
                 reason: format!("{} on an administrative flow: {}", f.rule, f.message),
                 rule: Some(f.rule.clone()),
                 finding: Some(i),
-                flows: self.finding_flow[i].map(|(x, _)| x).into_iter().collect(),
+                flows: self.flow_of(i).into_iter().collect(),
                 more_flows: f.occurrences.saturating_sub(1),
                 certificates: certificate_of(f),
             });
@@ -544,7 +544,7 @@ impl<'c> Evaluator<'c> {
                     ),
                     rule: Some(f.rule.clone()),
                     finding: Some(i),
-                    flows: self.finding_flow[i].map(|(x, _)| x).into_iter().collect(),
+                    flows: self.flow_of(i).into_iter().collect(),
                     more_flows: f.occurrences.saturating_sub(1),
                     certificates: Vec::new(),
                 });
@@ -558,6 +558,11 @@ impl<'c> Evaluator<'c> {
             },
             "flows",
         )
+    }
+
+    /// The flow index of finding `i`, if its flow was seen.
+    fn flow_of(&self, i: usize) -> Option<u64> {
+        self.finding_flow.get(i).copied().flatten().map(|(x, _)| x)
     }
 
     /// Waivers are findings already; exemptions and checks that could not

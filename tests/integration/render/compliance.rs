@@ -120,6 +120,10 @@ fn every_renderer_shows_the_views() {
     let r = super::common::with_compliance(super::common::combined());
     let md = render_markdown(&r);
     assert!(md.contains("\n### Compliance: PCI DSS 4.0.1\n"), "{md}");
+    assert!(
+        md.contains(" · cluster fixture · namespaces pay, web\n"),
+        "{md}"
+    );
     assert!(md.lines().any(|l| l.starts_with(
         "| 4.2.1 | Strong cryptography for PAN over open, public networks | **needs review** |"
     )));
