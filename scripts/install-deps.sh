@@ -11,6 +11,8 @@ packages=(
   iproute2 ethtool procps                   # network namespaces for the tests
   wireguard-tools                           # wg(8): the WireGuard underlay test
   python3 python3-cryptography python3-jsonschema  # oracle script, schema check
+  python3-yaml                              # YAML report read back (renderer tests)
+  chromium                                  # HTML report in a headless browser (renderer tests)
 )
 
 missing=()

@@ -14,6 +14,9 @@ pub struct InputSummary {
     pub packets: u64,
     /// Why reading stopped early, if it did.
     pub damage: Option<String>,
+    /// Timestamps of its first and last packet (the earliest and latest:
+    /// captures are not always in order), if it held any.
+    pub window: Option<(super::Nanos, super::Nanos)>,
 }
 
 /// All inputs, merged.
@@ -65,7 +68,12 @@ impl MergedSource {
         match self.readers[i].next_into(&mut buf) {
             ReadOutcome::Packet => {
                 buf.source = i;
-                self.summaries[i].packets += 1;
+                let s = &mut self.summaries[i];
+                s.packets += 1;
+                s.window = Some(match s.window {
+                    Some((first, last)) => (first.min(buf.ts), last.max(buf.ts)),
+                    None => (buf.ts, buf.ts),
+                });
                 self.heads[i] = Some(buf);
             }
             ReadOutcome::End => self.heads[i] = None,

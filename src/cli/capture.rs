@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::ValueEnum;
 use serde_json::json;
 
-use super::{EngineArgs, Format, exit, verification};
+use super::{Conclusion, EngineArgs, OutputArgs, exit, verification};
 use crate::engine;
 use crate::live::{self, EventSink, LiveOptions, Metrics, MetricsSink, Progress};
 use crate::verify;
@@ -34,12 +34,9 @@ pub(crate) struct CaptureArgs {
     /// decided, and a summary line at the end; `report`: a report at the end.
     #[arg(long, value_enum, default_value = "report")]
     emit: Emit,
-    /// Report format for `--emit report` (default: table on a terminal, JSON otherwise).
-    #[arg(short = 'o', long = "format", value_enum)]
-    format: Option<Format>,
-    /// Write the report to this file instead of standard output.
-    #[arg(long)]
-    output: Option<PathBuf>,
+    /// With `--emit report`: its format, file, compliance views.
+    #[command(flatten)]
+    out: OutputArgs,
     /// Also save the captured packets to this pcap file.
     #[arg(long, value_name = "FILE")]
     write_pcap: Option<PathBuf>,
@@ -175,7 +172,11 @@ fn ndjson(args: &CaptureArgs, opts: &LiveOptions, stop: &AtomicBool) -> i32 {
 }
 
 fn report(args: &CaptureArgs, opts: &LiveOptions, stop: &AtomicBool) -> i32 {
-    let (verifier, info) = match verification::load(&args.verify) {
+    let frameworks = match super::compliance_frameworks(&args.out.compliance) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let (verifier, info, starts) = match verification::load(&args.verify) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("tls-audit: {e}");
@@ -219,13 +220,13 @@ fn report(args: &CaptureArgs, opts: &LiveOptions, stop: &AtomicBool) -> i32 {
         &mut on_tick,
     );
     say_counts(&outcome.report);
-    super::conclude_and_write(
-        outcome.report,
-        outcome.sink.inner,
+    let done = Conclusion {
         info,
-        args.format,
-        args.output.as_ref(),
-    )
+        frameworks,
+        starts,
+        out: &args.out,
+    };
+    done.write(outcome.report, outcome.sink.inner)
 }
 
 /// libpcap's counters on standard error, where a log reader expects them.

@@ -13,8 +13,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::engine::{self, Config};
 use crate::flow::FlowConfig;
+use crate::report::compliance::Evaluator;
+use crate::report::metadata::MetadataBuilder;
 use crate::report::{self, Report};
 use crate::verify;
+use crate::verify::controls::{Catalog, Source};
 
 /// Transit-encryption auditor: decides from captured packets whether
 /// traffic is TLS, mutual TLS, and sound. Keeps handshake metadata only.
@@ -50,12 +53,8 @@ struct AnalyzeArgs {
     /// event stream instead of captures (repeatable; `-` is standard input).
     #[arg(long, value_name = "FILE")]
     events: Vec<String>,
-    /// Output format (default: table on a terminal, JSON otherwise).
-    #[arg(short = 'o', long = "format", value_enum)]
-    format: Option<Format>,
-    /// Write the report to this file instead of standard output.
-    #[arg(long)]
-    output: Option<PathBuf>,
+    #[command(flatten)]
+    out: OutputArgs,
     #[command(flatten)]
     engine: EngineArgs,
     /// NSS key log file (SSLKEYLOGFILE) with TLS 1.3 handshake secrets;
@@ -65,6 +64,25 @@ struct AnalyzeArgs {
     keylog: Vec<PathBuf>,
     #[command(flatten)]
     verify: verification::VerifyArgs,
+}
+
+/// Where the report goes and what it adds, shared by `analyze` and `capture`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct OutputArgs {
+    /// Output format (default: table on a terminal, JSON otherwise).
+    #[arg(short = 'o', long = "format", value_enum)]
+    format: Option<Format>,
+    /// Write the report to this file instead of standard output.
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// Compliance views to add, comma-separated: pci-dss-4.0.1, hipaa.
+    /// Each control gets a status (pass, fail, needs review, not
+    /// applicable), its evidence, and its scope caveats.
+    #[arg(long, value_name = "FRAMEWORKS", value_delimiter = ',')]
+    compliance: Vec<String>,
+    /// The cluster's name, recorded in the report's metadata.
+    #[arg(long, value_name = "NAME")]
+    cluster_name: Option<String>,
 }
 
 /// Limits of the engine, shared by `analyze` and `capture`.
@@ -106,6 +124,13 @@ pub(crate) enum Format {
     Junit,
     /// SARIF 2.1.0 for code-scanning tools.
     Sarif,
+    /// YAML: the JSON report's document, in YAML.
+    Yaml,
+    /// One self-contained HTML page (charts, certificate inventory,
+    /// sortable and filterable flow table, compliance views).
+    Html,
+    /// GitHub Actions workflow commands (`::error` ...), one per finding.
+    Github,
 }
 
 /// Render an in-memory report in one of the whole-document formats.
@@ -116,6 +141,25 @@ pub(crate) fn render_whole(report: &Report, format: Format) -> String {
         Format::Markdown => report::render_markdown(report),
         Format::Junit => report::render_junit(report),
         Format::Sarif => report::render_sarif(report),
+        Format::Yaml => report::render_yaml(report),
+        Format::Html => report::render_html(report),
+        Format::Github => report::render_github(report),
+    }
+}
+
+/// The frameworks `--compliance` names, or the usage error to print.
+pub(crate) fn compliance_frameworks(
+    names: &[String],
+) -> Result<Option<(&'static Catalog, Vec<&'static Source>)>, i32> {
+    if names.is_empty() {
+        return Ok(None);
+    }
+    match report::compliance::frameworks(names) {
+        Ok(chosen) => Ok(Some(chosen)),
+        Err(e) => {
+            eprintln!("tls-audit: --compliance: {e}");
+            Err(exit::USAGE)
+        }
     }
 }
 
@@ -143,8 +187,12 @@ pub fn main() -> i32 {
 }
 
 fn analyze(args: AnalyzeArgs) -> i32 {
+    let frameworks = match compliance_frameworks(&args.out.compliance) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
     let cfg = args.engine.config();
-    let (verifier, info) = match verification::load(&args.verify) {
+    let (verifier, info, starts) = match verification::load(&args.verify) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("tls-audit: {e}");
@@ -158,8 +206,14 @@ fn analyze(args: AnalyzeArgs) -> i32 {
             return exit::CONFIG;
         }
     };
+    let done = Conclusion {
+        info,
+        frameworks,
+        starts,
+        out: &args.out,
+    };
     if !args.events.is_empty() {
-        return replay_events(&args, verifier, info);
+        return replay_events(&args.events, verifier, done);
     }
     let readers = match engine::open_all(&args.captures) {
         Ok(r) => r,
@@ -182,12 +236,12 @@ fn analyze(args: AnalyzeArgs) -> i32 {
         inner: spill,
     };
     let (report, sink) = engine::run_with_keys(readers, &cfg, sink, keys);
-    conclude_and_write(report, sink, info, args.format, args.output.as_ref())
+    done.write(report, sink)
 }
 
 /// `analyze --events`: the flows of saved event streams go through
 /// verification as if they had just been captured.
-fn replay_events(args: &AnalyzeArgs, verifier: verify::Verifier, info: verify::RunInfo) -> i32 {
+fn replay_events(names: &[String], verifier: verify::Verifier, done: Conclusion<'_>) -> i32 {
     let spill = match engine::SpillSink::new() {
         Ok(s) => s,
         Err(e) => {
@@ -201,7 +255,7 @@ fn replay_events(args: &AnalyzeArgs, verifier: verify::Verifier, info: verify::R
     };
     let mut merged: Option<Report> = None;
     let mut id = 0u64;
-    for name in &args.events {
+    for name in names {
         let replayed = if name == "-" {
             crate::live::read_events("<stdin>", std::io::stdin().lock())
         } else {
@@ -233,61 +287,112 @@ fn replay_events(args: &AnalyzeArgs, verifier: verify::Verifier, info: verify::R
             }
         }
     }
-    let Some(report) = merged else {
+    let Some(mut report) = merged else {
         return exit::USAGE;
     };
-    conclude_and_write(report, sink, info, args.format, args.output.as_ref())
+    // The agent's report carried no verification: this run's is the one.
+    report.verification = None;
+    report.findings.clear();
+    report.metadata = None;
+    report.compliance = None;
+    done.write(report, sink)
 }
 
-/// Verification's conclusions, then the report in `format` (default: a
-/// table on a terminal, JSON otherwise); returns the exit code.
-pub(crate) fn conclude_and_write(
-    mut report: Report,
-    sink: verify::VerifyingSink<engine::SpillSink>,
-    info: verify::RunInfo,
-    format: Option<Format>,
-    output: Option<&PathBuf>,
-) -> i32 {
-    let (_, _, collected) = sink.verifier.finish();
-    let (verification, findings, warnings) = verify::conclude(collected, info);
-    let failed = verification.gate.as_deref() == Some("fail");
-    report.verification = Some(verification);
-    report.findings = findings;
-    report.warnings.extend(warnings);
-    let flows = match sink.inner.into_spilled() {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("tls-audit: cannot write the temporary file: {e}");
+/// What turns an analysed run into a written report: verification's
+/// conclusions, compliance views, metadata, and the output settings.
+pub(crate) struct Conclusion<'a> {
+    pub(crate) info: verify::RunInfo,
+    pub(crate) frameworks: Option<(&'static Catalog, Vec<&'static Source>)>,
+    pub(crate) starts: crate::report::metadata::PodStarts,
+    pub(crate) out: &'a OutputArgs,
+}
+
+impl Conclusion<'_> {
+    /// Conclude and write the report; returns the exit code.
+    pub(crate) fn write(
+        self,
+        mut report: Report,
+        sink: verify::VerifyingSink<engine::SpillSink>,
+    ) -> i32 {
+        let (_, _, collected) = sink.verifier.finish();
+        let (verification, findings, warnings) = verify::conclude(collected, self.info);
+        let failed = verification.gate.as_deref() == Some("fail");
+        report.verification = Some(verification);
+        report.findings = findings;
+        report.warnings.extend(warnings);
+        let flows = match sink.inner.into_spilled() {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("tls-audit: cannot write the temporary file: {e}");
+                return exit::OUTPUT;
+            }
+        };
+        let meta = MetadataBuilder::with_pod_starts(self.starts);
+        if let Err(e) = annotate(
+            &mut report,
+            &flows,
+            self.frameworks,
+            meta,
+            self.out.cluster_name.clone(),
+        ) {
+            eprintln!("tls-audit: cannot read the temporary file: {e}");
             return exit::OUTPUT;
         }
-    };
-    let to_terminal = output.is_none() && std::io::stdout().is_terminal();
-    let format = format.unwrap_or(if to_terminal {
-        Format::Table
-    } else {
-        Format::Json
-    });
-    if let Err(code) = write_out(output, &report, &flows, format) {
-        return code;
-    }
-    if let Some(path) = output
-        && (std::io::stderr().is_terminal() || format == Format::Json)
-    {
-        eprintln!(
-            "tls-audit: {} flows ({} TLS), {} findings written to {}",
-            report.stats.flows,
-            report.stats.tls_flows,
-            report.findings.len(),
-            path.display()
-        );
-    }
-    // The table prints its warnings itself; elsewhere they go to stderr.
-    if format != Format::Table || output.is_some() {
-        for w in &report.warnings {
-            eprintln!("tls-audit: warning: {}", report::sanitize(&w.message));
+        let output = self.out.output.as_ref();
+        let to_terminal = output.is_none() && std::io::stdout().is_terminal();
+        let format = self.out.format.unwrap_or(if to_terminal {
+            Format::Table
+        } else {
+            Format::Json
+        });
+        if let Err(code) = write_out(output, &report, &flows, format) {
+            return code;
         }
+        if let Some(path) = output
+            && (std::io::stderr().is_terminal() || format == Format::Json)
+        {
+            eprintln!(
+                "tls-audit: {} flows ({} TLS), {} findings written to {}",
+                report.stats.flows,
+                report.stats.tls_flows,
+                report.findings.len(),
+                path.display()
+            );
+        }
+        // The table prints its warnings itself; elsewhere they go to stderr.
+        if format != Format::Table || output.is_some() {
+            for w in &report.warnings {
+                eprintln!("tls-audit: warning: {}", report::sanitize(&w.message));
+            }
+        }
+        exit_code(&report, failed)
     }
-    exit_code(&report, failed)
+}
+
+/// Add the metadata, and the compliance views when asked for, in one pass
+/// over the spilled flows.
+fn annotate(
+    report: &mut Report,
+    flows: &engine::Spilled,
+    frameworks: Option<(&'static Catalog, Vec<&'static Source>)>,
+    mut meta: MetadataBuilder,
+    cluster: Option<String>,
+) -> std::io::Result<()> {
+    let mut eval = frameworks.map(|(c, f)| Evaluator::new(c, f, report));
+    let mut index = 0u64;
+    flows.for_each(|f| {
+        meta.flow(&f);
+        if let Some(e) = &mut eval {
+            e.flow(index, &f);
+        }
+        index += 1;
+        Ok(())
+    })?;
+    if let Some(e) = eval {
+        report.compliance = Some(e.finish(report));
+    }
+    report.metadata = Some(meta.finish(report, cluster));
+    Ok(())
 }
 
 /// Largest key log file read.
@@ -338,7 +443,12 @@ fn write_out(
         }
         // These need every flow at once (subjects, summaries): read back
         // from the spill file into memory.
-        Format::Markdown | Format::Junit | Format::Sarif => {
+        Format::Markdown
+        | Format::Junit
+        | Format::Sarif
+        | Format::Yaml
+        | Format::Html
+        | Format::Github => {
             let mut whole = report.clone();
             flows.for_each(|f| {
                 whole.flows.push(f);

@@ -4,7 +4,9 @@
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 
-use super::{Format, exit, render_whole, write_to};
+use super::{Format, compliance_frameworks, exit, render_whole, write_to};
+use crate::report::compliance::Evaluator;
+use crate::report::metadata::{self, SourceReport};
 use crate::report::{Report, model::SCHEMA};
 
 /// Largest report read back.
@@ -21,18 +23,36 @@ pub struct ReportArgs {
     /// Write to this file instead of standard output.
     #[arg(long)]
     output: Option<PathBuf>,
+    /// Compliance views to (re)compute, comma-separated: pci-dss-4.0.1,
+    /// hipaa. Without it, those in the saved report are kept.
+    #[arg(long, value_name = "FRAMEWORKS", value_delimiter = ',')]
+    compliance: Vec<String>,
 }
 
 /// Run `tls-audit report`; returns the exit code (3 when the input is not a
 /// tls-audit report).
 pub fn report_command(args: &ReportArgs) -> i32 {
-    let report = match read(args) {
+    let frameworks = match compliance_frameworks(&args.compliance) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let (mut report, source) = match read(args) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("tls-audit: {e}");
             return exit::INPUT;
         }
     };
+    if let Some((catalog, chosen)) = frameworks {
+        let mut eval = Evaluator::new(catalog, chosen, &report);
+        for (i, f) in report.flows.iter().enumerate() {
+            eval.flow(i as u64, f);
+        }
+        report.compliance = Some(eval.finish(&report));
+    }
+    let mut meta = metadata::of(&report, None, Default::default());
+    meta.rendered_from = Some(source);
+    report.metadata = Some(meta);
     let terminal = args.output.is_none() && std::io::stdout().is_terminal();
     let format = args.format.unwrap_or(if terminal {
         Format::Table
@@ -49,7 +69,7 @@ pub fn report_command(args: &ReportArgs) -> i32 {
     }
 }
 
-fn read(args: &ReportArgs) -> Result<Report, String> {
+fn read(args: &ReportArgs) -> Result<(Report, SourceReport), String> {
     let name = args.input.display().to_string();
     let mut bytes = Vec::new();
     let result = if name == "-" {
@@ -69,5 +89,5 @@ fn read(args: &ReportArgs) -> Result<Report, String> {
             report.schema
         ));
     }
-    Ok(report)
+    Ok((report, SourceReport::of(&name, &bytes)))
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::coverage::cluster_config::ClusterConfig;
 use crate::coverage::nitro::NitroTable;
 use crate::inventory::Inventory;
+use crate::report::metadata::{self, PodStarts};
 use crate::report::model::{InventorySource, PolicySource, Severity, TrustBundleSource};
 use crate::verify::chain::TrustBundle;
 use crate::verify::{self, DEFAULT_POLICY, Policy, RunInfo, Verifier, rules};
@@ -45,7 +46,8 @@ pub struct VerifyArgs {
 }
 
 /// Everything loaded; errors are for people and map to `exit::CONFIG`.
-pub fn load(args: &VerifyArgs) -> Result<(Verifier, RunInfo), String> {
+/// Also returns when the snapshot's pods started, for the report's metadata.
+pub fn load(args: &VerifyArgs) -> Result<(Verifier, RunInfo, PodStarts), String> {
     let (policy, source, text) = match &args.policy {
         Some(path) => {
             let text = read_text(path, "policy")?;
@@ -104,9 +106,13 @@ pub fn load(args: &VerifyArgs) -> Result<(Verifier, RunInfo), String> {
         Some(p) => NitroTable::from_path(p).map_err(|e| e.to_string())?,
         None => NitroTable::builtin().map_err(|e| format!("built-in Nitro table: {e}"))?,
     };
+    let starts = inventory
+        .as_ref()
+        .map(metadata::pod_starts)
+        .unwrap_or_default();
     let verifier =
         Verifier::new(policy, inventory, bundle.map(|(_, b)| b), now).with_underlay(cluster, nitro);
-    Ok((verifier, info))
+    Ok((verifier, info, starts))
 }
 
 fn parse_now(s: &str) -> Result<i64, String> {

@@ -160,8 +160,10 @@ impl<S: FlowSink> Analyzer<S> {
             inputs,
             stats,
             warnings,
+            metadata: None,
             verification: None,
             findings: Vec::new(),
+            compliance: None,
             flows: Vec::new(),
         };
         (report, self.out.sink)
@@ -538,6 +540,8 @@ pub fn run_with_keys<S: FlowSink>(
                 packets: s.packets,
                 complete: s.damage.is_none(),
                 live: None,
+                first_packet: s.window.map(|w| crate::capture::format_ts(w.0)),
+                last_packet: s.window.map(|w| crate::capture::format_ts(w.1)),
             }
         })
         .collect();

@@ -398,12 +398,17 @@ fn header_from_flows(name: &str, flows: &[FlowRecord]) -> Report {
             packets: stats.packets,
             complete: false,
             live: None,
+            // Same-format RFC 3339 strings order as the times do.
+            first_packet: flows.iter().map(|f| f.first_seen.clone()).min(),
+            last_packet: flows.iter().map(|f| f.last_seen.clone()).max(),
         }],
         stats,
         warnings: Vec::new(),
         verification: None,
         findings: Vec::new(),
         flows: Vec::new(),
+        metadata: None,
+        compliance: None,
     }
 }
 

@@ -158,6 +158,7 @@ pub fn run<S: FlowSink>(
     let tick = opts.tick.max(Duration::from_millis(10));
     let mut next_tick = start + tick;
     let mut counters = Counters::default();
+    let mut window: Option<(Nanos, Nanos)> = None;
     let stopped_by = loop {
         if stop.load(Ordering::Relaxed) {
             break StopReason::Signal;
@@ -168,7 +169,14 @@ pub fn run<S: FlowSink>(
         }
         let until = deadline.map_or(next_tick, |d| d.min(next_tick));
         sys::wait_readable(&handle, until.saturating_duration_since(now));
-        if let Err(e) = read_batch(&mut handle, &mut engine, savefile.as_mut(), link, nanos) {
+        if let Err(e) = read_batch(
+            &mut handle,
+            &mut engine,
+            savefile.as_mut(),
+            link,
+            nanos,
+            &mut window,
+        ) {
             break StopReason::Error(e);
         }
         if Instant::now() >= next_tick {
@@ -182,7 +190,14 @@ pub fn run<S: FlowSink>(
     if !matches!(stopped_by, StopReason::Error(_)) {
         let drain_until = Instant::now() + DRAIN_LIMIT;
         while Instant::now() < drain_until {
-            match read_batch(&mut handle, &mut engine, savefile.as_mut(), link, nanos) {
+            match read_batch(
+                &mut handle,
+                &mut engine,
+                savefile.as_mut(),
+                link,
+                nanos,
+                &mut window,
+            ) {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {}
             }
@@ -223,6 +238,8 @@ pub fn run<S: FlowSink>(
         format: "live".into(),
         packets,
         complete: !matches!(stopped_by, StopReason::Error(_)),
+        first_packet: window.map(|w| format_ts(w.0)),
+        last_packet: window.map(|w| format_ts(w.1)),
         live: Some(LiveCapture {
             interface: opts.interface.clone(),
             link_type: link.name(),
@@ -307,11 +324,13 @@ fn read_batch<S: FlowSink>(
     mut savefile: Option<&mut pcap::Savefile>,
     link: LinkType,
     nanos: bool,
+    window: &mut Option<(Nanos, Nanos)>,
 ) -> Result<usize, String> {
     for n in 0..BATCH {
         match handle.next_packet() {
             Ok(p) => {
                 let ts = timestamp(&p.header.ts, nanos);
+                *window = Some(window.map_or((ts, ts), |(a, b)| (a.min(ts), b.max(ts))));
                 if let Some(f) = savefile.as_deref_mut() {
                     f.write(&p);
                 }

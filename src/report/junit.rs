@@ -37,6 +37,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::net::{IpAddr, SocketAddr};
 
+use super::compliance::{FrameworkResult, Status};
 use super::model::{Endpoint, Finding, Report, Severity};
 use crate::verify::rules;
 
@@ -103,6 +104,12 @@ pub fn render_junit(report: &Report) -> String {
         suites.push(suite);
     }
 
+    if let Some(c) = &report.compliance {
+        for fw in &c.frameworks {
+            suites.push(compliance_suite(fw));
+        }
+    }
+
     let (tests, failures, skipped) = suites.iter().fold((0, 0, 0), |(t, f, s), x| {
         (t + x.tests, f + x.failures, s + x.skipped)
     });
@@ -139,8 +146,8 @@ struct Suite {
 /// What became of one test case.
 enum Outcome {
     Pass,
-    /// `type` (a severity), `message`, text.
-    Failure(Severity, String, String),
+    /// `type` (a severity, or `compliance`), `message`, text.
+    Failure(&'static str, String, String),
     /// `message`.
     Skipped(String),
 }
@@ -171,7 +178,7 @@ impl Suite {
                 let _ = writeln!(
                     inner,
                     "      <failure type=\"{}\" message=\"{}\">{}</failure>",
-                    severity.as_str(),
+                    severity,
                     attr(&message),
                     text(&detail)
                 );
@@ -190,6 +197,48 @@ impl Suite {
             let _ = write!(self.body, "{open}>\n{inner}    </testcase>\n");
         }
     }
+}
+
+/// A framework's controls as test cases: fail fails, needs review and not
+/// applicable are skipped (a person decides; nothing was in scope), pass
+/// passes; each carries its evidence and caveat in `<system-out>`.
+fn compliance_suite(fw: &FrameworkResult) -> Suite {
+    let mut suite = Suite::new(&format!("compliance: {} {}", fw.framework, fw.version));
+    for k in &fw.controls {
+        let mut detail = format!(
+            "{}\ncaveat: {}\nhow decided: {}",
+            k.summary, k.caveat, k.how_decided
+        );
+        for e in &k.evidence {
+            let _ = write!(detail, "\n[{}] {}", e.effect.label(), e.reason);
+            if !e.flows.is_empty() {
+                let flows: Vec<String> = e.flows.iter().map(u64::to_string).collect();
+                let _ = write!(detail, " (flows {}", flows.join(", "));
+                if e.more_flows > 0 {
+                    let _ = write!(detail, " and {} more", e.more_flows);
+                }
+                detail.push(')');
+            }
+        }
+        let outcome = match k.status {
+            Status::Fail => Outcome::Failure("compliance", k.summary.clone(), detail.clone()),
+            Status::NeedsReview => Outcome::Skipped(format!("needs review: {}", k.summary)),
+            Status::NotApplicable => Outcome::Skipped(format!("not applicable: {}", k.summary)),
+            Status::Pass => Outcome::Pass,
+        };
+        let out = if k.status == Status::Fail {
+            ""
+        } else {
+            detail.as_str()
+        };
+        suite.push(
+            &format!("tls-audit.compliance.{}", fw.key),
+            &format!("{} {}", k.reference, k.title),
+            outcome,
+            out,
+        );
+    }
+    suite
 }
 
 /// Whether a finding fails the gate: unwaived and at least `gate`, or any
@@ -216,7 +265,7 @@ fn judge(findings: &[&Finding], gate: Option<Severity>) -> Outcome {
             n => format!("{first} (and {} more)", n - 1),
         };
         let text: Vec<String> = failing.iter().map(|f| describe(f)).collect();
-        return Outcome::Failure(worst, message, text.join("\n\n"));
+        return Outcome::Failure(worst.as_str(), message, text.join("\n\n"));
     }
     match findings.first().and_then(|f| f.waived.as_ref()) {
         Some(w) if findings.iter().all(|f| f.waived.is_some()) => {

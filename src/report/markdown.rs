@@ -35,6 +35,7 @@ pub fn render_markdown(report: &Report) -> String {
     header(report, &mut out);
     findings(report, &mut out);
     checks(report, &mut out);
+    compliance(report, &mut out);
     flows(report, &mut out);
     if !report.warnings.is_empty() {
         out.push_str("\n### Warnings\n\n");
@@ -90,6 +91,23 @@ fn header(r: &Report, out: &mut String) {
                 " · trust bundle {} ({} anchors)",
                 md(&t.path),
                 t.anchors
+            );
+        }
+    }
+    if let Some(m) = &r.metadata {
+        if let Some(c) = &m.cluster {
+            let _ = write!(out, " · cluster {}", md(c));
+        }
+        if !m.namespaces.is_empty() {
+            let _ = write!(out, " · namespaces {}", md(&m.namespaces.join(", ")));
+        }
+        if let Some(src) = &m.rendered_from {
+            let short: String = src.sha256.chars().take(12).collect();
+            let _ = write!(
+                out,
+                " · rendered from {} (sha256 {})",
+                md(&src.name),
+                md(&short)
             );
         }
     }
@@ -201,6 +219,33 @@ fn checks(r: &Report, out: &mut String) {
             );
         }
     }
+}
+
+/// One table per framework: control, status, why, and the caveat.
+fn compliance(r: &Report, out: &mut String) {
+    let Some(c) = &r.compliance else {
+        return;
+    };
+    for fw in &c.frameworks {
+        let _ = writeln!(
+            out,
+            "\n### Compliance: {} {}\n\n| control | title | status | why | caveat |\n|---|---|---|---|---|",
+            md(&fw.framework),
+            md(&fw.version)
+        );
+        for k in &fw.controls {
+            let _ = writeln!(
+                out,
+                "| {} | {} | **{}** | {} | {} |",
+                md(&k.id),
+                md(&k.title),
+                k.status.label(),
+                md(&k.summary),
+                md(&k.caveat)
+            );
+        }
+    }
+    out.push_str("\nStatuses are decided from the wire and are input to an assessment, not the assessment; the JSON report lists each control's evidence.\n");
 }
 
 /// Mutual TLS tallies for one server namespace.

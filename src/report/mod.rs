@@ -1,17 +1,25 @@
 //! The report: its model (`tls-audit/report/v1`) and how it is rendered.
 
+pub mod compliance;
 mod finding;
+mod github;
+mod html;
 mod junit;
 mod markdown;
+pub mod metadata;
 pub mod model;
 mod sarif;
 mod table;
+mod yaml;
 
+pub use github::render_github;
+pub use html::render_html;
 pub use junit::render_junit;
 pub use markdown::{MAX_FINDING_ROWS as MAX_MARKDOWN_FINDING_ROWS, render_markdown};
 pub use model::Report;
 pub use sarif::render_sarif;
 pub use table::{TableWriter, render_table, sanitize};
+pub use yaml::render_yaml;
 
 /// Write an in-memory report as compact JSON (one line and a newline).
 pub fn write_json<W: std::io::Write>(report: &Report, mut out: W) -> std::io::Result<()> {

@@ -23,6 +23,11 @@ pub struct Report {
     pub schema: String,
     /// The tool that wrote it.
     pub tool: Tool,
+    /// The audit trail: capture windows, cluster and namespaces, policy and
+    /// waivers in force, and for a re-rendered report the digest of the
+    /// JSON it came from. Absent in reports written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<super::metadata::Metadata>,
     /// The captures read.
     pub inputs: Vec<Input>,
     /// Totals.
@@ -36,6 +41,9 @@ pub struct Report {
     /// Findings, most severe first.
     #[serde(default)]
     pub findings: Vec<Finding>,
+    /// Compliance views (`--compliance`): control, status, evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compliance: Option<super::compliance::Compliance>,
     /// One entry per flow, in order of first packet.
     pub flows: Vec<FlowRecord>,
 }
@@ -64,6 +72,13 @@ pub struct Input {
     /// For a live capture: the interface and what libpcap counted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live: Option<LiveCapture>,
+    /// Time of its first packet (RFC 3339, microseconds); absent when it
+    /// held none, or in reports written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_packet: Option<String>,
+    /// Time of its last packet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_packet: Option<String>,
 }
 
 /// A live capture: where, how long, and what libpcap saw and lost.

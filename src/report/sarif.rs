@@ -246,6 +246,29 @@ fn invocation(report: &Report) -> Value {
         props.insert("findingsDropped".into(), json!(v.findings_dropped));
     }
     props.insert("inputs".into(), json!(report.inputs));
+    if let Some(c) = &report.compliance {
+        // Controls are not rules of this tool: their verdicts ride along as
+        // properties (framework, control, status, why, caveat).
+        let controls: Vec<Value> = c
+            .frameworks
+            .iter()
+            .flat_map(|fw| {
+                fw.controls.iter().map(|k| {
+                    json!({
+                        "framework": fw.key,
+                        "control": k.reference,
+                        "status": k.status,
+                        "summary": k.summary,
+                        "caveat": k.caveat,
+                    })
+                })
+            })
+            .collect();
+        props.insert("compliance".into(), json!(controls));
+    }
+    if let Some(m) = &report.metadata {
+        props.insert("metadata".into(), json!(m));
+    }
     json!({
         "executionSuccessful": true,
         "toolExecutionNotifications": notes,

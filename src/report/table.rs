@@ -60,6 +60,7 @@ impl TableWriter {
             s.flows, s.tls_flows, s.mutual_tls_flows, s.packets
         );
         findings(r, &mut out);
+        compliance(r, &mut out);
         for w in &r.warnings {
             let _ = writeln!(out, "warning: {}", sanitize(&w.message));
         }
@@ -78,6 +79,30 @@ impl TableWriter {
         let mut l = l.trim_end().to_string();
         l.push('\n');
         l
+    }
+}
+
+/// The compliance views, one line per control.
+fn compliance(r: &Report, out: &mut String) {
+    let Some(c) = &r.compliance else {
+        return;
+    };
+    for fw in &c.frameworks {
+        let _ = writeln!(
+            out,
+            "\nCOMPLIANCE {} {} (status decided from the wire; see the caveats in the JSON or HTML report)",
+            sanitize(&fw.framework),
+            sanitize(&fw.version)
+        );
+        for k in &fw.controls {
+            let _ = writeln!(
+                out,
+                "{:<18}  {:<14}  {}",
+                sanitize(&k.id),
+                k.status.label().to_uppercase(),
+                sanitize(&k.summary)
+            );
+        }
     }
 }
 

@@ -392,7 +392,8 @@ fn table_shows_findings_with_pods_and_the_gate() {
 }
 
 /// A saved report renders again without the captures; its JSON comes back
-/// byte for byte.
+/// the same, except that its metadata now names the saved report and its
+/// SHA-256 (`rendered_from`).
 #[test]
 fn a_saved_report_renders_again() {
     let d = temp_dir("cli-rerender");
@@ -410,7 +411,20 @@ fn a_saved_report_renders_again() {
     assert_eq!(code, 0);
     let (code, stdout, _) = run(&["report", saved.to_str().unwrap(), "-o", "json"]);
     assert_eq!(code, 0);
-    assert_eq!(stdout, std::fs::read_to_string(&saved).unwrap());
+    let bytes = std::fs::read(&saved).unwrap();
+    let mut again: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let from = again["metadata"]["rendered_from"].take();
+    assert_eq!(
+        from,
+        serde_json::json!({
+            "name": saved.to_str().unwrap(),
+            "sha256": tls_audit::report::metadata::sha256_hex(&bytes),
+            "bytes": bytes.len(),
+        })
+    );
+    let original: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert!(original["metadata"]["rendered_from"].is_null());
+    assert_eq!(again, original);
     let (code, stdout, _) = run(&["report", saved.to_str().unwrap(), "-o", "table"]);
     assert_eq!(code, 0);
     assert!(stdout.contains("TA-NO-MTLS"), "{stdout}");

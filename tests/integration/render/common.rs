@@ -104,3 +104,59 @@ pub fn python(script: &str, file: &Path) -> (String, bool) {
 pub fn label(s: &tls_audit::report::model::Subject) -> String {
     s.label()
 }
+
+/// The combined report with the compliance views and metadata, as
+/// `analyze --compliance pci-dss-4.0.1,hipaa --cluster-name fixture`
+/// writes them (pod start times from the fixture snapshot).
+pub fn with_compliance(mut r: Report) -> Report {
+    use tls_audit::report::{compliance, metadata};
+    r.compliance = Some(compliance::evaluate(&r, &["pci-dss-4.0.1", "hipaa"]).expect("frameworks"));
+    let cluster = crate::support::root().join("fixtures/cluster");
+    let inventory = tls_audit::inventory::Inventory::load(
+        Some(&cluster.join("pods.json")),
+        Some(&cluster.join("nodes.json")),
+    )
+    .expect("fixture inventory");
+    r.metadata = Some(metadata::of(
+        &r,
+        Some("fixture".into()),
+        metadata::pod_starts(&inventory),
+    ));
+    r
+}
+
+/// Compare `text` with `tests/snapshots/render/<name>`, the checkout's
+/// path replaced by `<root>` so the snapshot holds in any clone. With
+/// `UPDATE_SNAPSHOTS=1` the snapshot is rewritten instead.
+pub fn snapshot(name: &str, text: &str) {
+    let root = crate::support::root().display().to_string();
+    let text = text.replace(&root, "<root>");
+    let path = crate::support::root()
+        .join("tests/snapshots/render")
+        .join(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::create_dir_all(path.parent().expect("dir")).expect("snapshot dir");
+        std::fs::write(&path, &text).expect("write snapshot");
+        return;
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (UPDATE_SNAPSHOTS=1 cargo test --test integration render writes it)",
+            path.display()
+        )
+    });
+    if want != text {
+        let line = want
+            .lines()
+            .zip(text.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or_else(|| want.lines().count().min(text.lines().count()));
+        panic!(
+            "{name} differs from {} at line {} (UPDATE_SNAPSHOTS=1 to accept):\n  want: {:?}\n  got:  {:?}",
+            path.display(),
+            line + 1,
+            want.lines().nth(line),
+            text.lines().nth(line)
+        );
+    }
+}

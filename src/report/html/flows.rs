@@ -1,0 +1,233 @@
+//! The flow table: a JSON island of rows and the empty table the page's
+//! script fills, a page at a time; and the index that ties findings and
+//! certificates to flows.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::{esc, json_island};
+use crate::report::model::{Endpoint, FlowRecord, Report};
+use crate::x509::Certificate;
+
+/// Where each finding's first flow and each certificate are in the report.
+pub struct FlowIndex<'r> {
+    /// Finding index → flow index.
+    pub finding_flow: Vec<Option<usize>>,
+    /// Flow index → first finding about it.
+    pub flow_finding: HashMap<usize, usize>,
+    /// Certificate digest → what is known of it, in digest order.
+    pub certificates: BTreeMap<&'r str, CertSeen<'r>>,
+}
+
+/// A certificate and where it was seen.
+pub struct CertSeen<'r> {
+    /// The certificate.
+    pub cert: &'r Arc<Certificate>,
+    /// Flows that carried it.
+    pub flows: u64,
+    /// The first of them.
+    pub first_flow: usize,
+    /// Who presented it (pod, else address), a few.
+    pub presenters: Vec<String>,
+    /// Sent as a leaf (first in its chain).
+    pub leaf: bool,
+    /// The first flow's first packet, and the presenter's pod, if a leaf.
+    pub seen_at: &'r str,
+    /// The presenting pod (namespace, name), if known.
+    pub pod: Option<(&'r str, &'r str)>,
+}
+
+/// Presenters listed per certificate at most.
+const MAX_PRESENTERS: usize = 5;
+
+impl<'r> FlowIndex<'r> {
+    /// Index `report`.
+    pub fn new(report: &'r Report) -> Self {
+        let mut by_origin: HashMap<(String, String, &str), usize> = HashMap::new();
+        let mut certificates: BTreeMap<&str, CertSeen<'r>> = BTreeMap::new();
+        for (i, f) in report.flows.iter().enumerate() {
+            by_origin
+                .entry((socket(&f.client), socket(&f.server), f.first_seen.as_str()))
+                .or_insert(i);
+            let Some(tls) = &f.tls else { continue };
+            for (chain, end, server) in [
+                (&tls.server_chain, &f.server, true),
+                (&tls.client_chain, &f.client, false),
+            ] {
+                for (pos, cert) in chain.iter().enumerate() {
+                    let who = end_label(end, server);
+                    let seen = certificates
+                        .entry(cert.sha256.as_str())
+                        .or_insert(CertSeen {
+                            cert,
+                            flows: 0,
+                            first_flow: i,
+                            presenters: Vec::new(),
+                            leaf: false,
+                            seen_at: &f.first_seen,
+                            pod: None,
+                        });
+                    seen.flows += 1;
+                    if pos == 0 {
+                        seen.leaf = true;
+                        if seen.pod.is_none() {
+                            seen.pod = end
+                                .pod
+                                .as_ref()
+                                .map(|p| (p.namespace.as_str(), p.name.as_str()));
+                            seen.seen_at = &f.first_seen;
+                        }
+                    }
+                    if seen.presenters.len() < MAX_PRESENTERS && !seen.presenters.contains(&who) {
+                        seen.presenters.push(who);
+                    }
+                }
+            }
+        }
+        let finding_flow: Vec<Option<usize>> = report
+            .findings
+            .iter()
+            .map(|f| {
+                by_origin
+                    .get(&(
+                        f.flow.client.clone(),
+                        f.flow.server.clone(),
+                        f.flow.first_seen.as_str(),
+                    ))
+                    .copied()
+            })
+            .collect();
+        let mut flow_finding = HashMap::new();
+        for (fi, flow) in finding_flow.iter().enumerate() {
+            if let Some(flow) = flow {
+                flow_finding.entry(*flow).or_insert(fi);
+            }
+        }
+        FlowIndex {
+            finding_flow,
+            flow_finding,
+            certificates,
+        }
+    }
+}
+
+/// `ip:port` as findings spell endpoints.
+fn socket(e: &Endpoint) -> String {
+    match e.ip.parse::<std::net::IpAddr>() {
+        Ok(ip) => std::net::SocketAddr::new(ip, e.port).to_string(),
+        Err(_) => format!("{}:{}", e.ip, e.port),
+    }
+}
+
+/// A flow end for people: its pod, else its address (with the port of a server).
+pub fn end_label(e: &Endpoint, server: bool) -> String {
+    match (&e.pod, &e.node) {
+        (Some(p), _) => p.label(),
+        (None, Some(n)) if server => format!("{} (node {n})", socket(e)),
+        (None, Some(n)) => format!("{} (node {n})", e.ip),
+        (None, None) if server => socket(e),
+        (None, None) => e.ip.clone(),
+    }
+}
+
+/// The columns of the flow table: key, heading, numeric.
+const COLUMNS: [(&str, &str, bool); 13] = [
+    ("index", "#", true),
+    ("first_seen", "first packet", false),
+    ("client", "client", false),
+    ("server", "server", false),
+    ("transport", "transport", false),
+    ("protection", "protection", false),
+    ("app", "application", false),
+    ("version", "TLS", false),
+    ("cipher", "cipher suite", false),
+    ("sni", "SNI", false),
+    ("mtls", "mTLS", false),
+    ("cert", "server certificate", false),
+    ("finding", "finding", false),
+];
+
+fn row(i: usize, f: &FlowRecord, index: &FlowIndex<'_>) -> Value {
+    let tls = f.tls.as_deref();
+    let mtls = match tls.map(|t| t.mutual) {
+        None => "",
+        Some(Some(true)) => "yes",
+        Some(Some(false)) => "no",
+        Some(None) => "unknown",
+    };
+    json!([
+        i,
+        f.first_seen,
+        end_label(&f.client, false),
+        end_label(&f.server, true),
+        f.transport,
+        f.protection,
+        f.app_protocol
+            .as_deref()
+            .or(tls.and_then(|t| t.alpn.as_deref()))
+            .unwrap_or(""),
+        tls.and_then(|t| t.version.as_deref()).unwrap_or(""),
+        tls.and_then(|t| t.cipher_suite.as_deref()).unwrap_or(""),
+        tls.and_then(|t| t.sni.as_deref()).unwrap_or(""),
+        mtls,
+        tls.and_then(|t| t.server_chain.first())
+            .map(|c| c.sha256.as_str())
+            .unwrap_or(""),
+        index
+            .flow_finding
+            .get(&i)
+            .map(|n| n.to_string())
+            .unwrap_or_default(),
+    ])
+}
+
+/// The flow table section.
+pub fn table(report: &Report, index: &FlowIndex<'_>, out: &mut String) {
+    let columns: Vec<Value> = COLUMNS
+        .iter()
+        .map(|(k, h, n)| json!({"key": k, "heading": h, "numeric": n}))
+        .collect();
+    let rows: Vec<Value> = report
+        .flows
+        .iter()
+        .enumerate()
+        .map(|(i, f)| row(i, f, index))
+        .collect();
+    let mut protections: Vec<&str> = report.flows.iter().map(|f| f.protection.as_str()).collect();
+    protections.sort_unstable();
+    protections.dedup();
+    let _ = write!(
+        out,
+        "<section id=\"flows\">\n<h2>Flows ({})</h2>\n\
+         <p class=\"muted\">Sort by a column heading; filter on any text (words must all match). 100 flows per page; links to a flow open its page.</p>\n\
+         <div class=\"controls-bar\"><input type=\"search\" id=\"flow-filter\" placeholder=\"filter: pod, address, SNI, cipher…\" aria-label=\"filter flows\">\
+         <select id=\"flow-protection\" aria-label=\"protection\"><option value=\"\">any protection</option>",
+        report.flows.len()
+    );
+    for p in protections {
+        let _ = write!(out, "<option value=\"{0}\">{0}</option>", esc(p));
+    }
+    out.push_str(
+        "</select><button type=\"button\" id=\"flow-prev\">◀ previous</button>\
+         <button type=\"button\" id=\"flow-next\">next ▶</button><span id=\"flow-info\" class=\"muted\"></span></div>\n\
+         <noscript><p>The flow table needs JavaScript; the JSON report holds every flow.</p></noscript>\n\
+         <div class=\"table-wrap\"><table id=\"flow-table\"><thead><tr id=\"flow-head\">",
+    );
+    for (k, h, n) in COLUMNS {
+        let _ = write!(
+            out,
+            "<th class=\"sortable{}\" data-key=\"{k}\">{}</th>",
+            if n { " num" } else { "" },
+            esc(h)
+        );
+    }
+    let _ = write!(
+        out,
+        "</tr></thead><tbody id=\"flow-rows\"></tbody></table></div>\n\
+         <script type=\"application/json\" id=\"flow-data\">{}</script>\n</section>\n",
+        json_island(&json!({"columns": columns, "rows": rows}))
+    );
+}
