@@ -23,7 +23,10 @@ struct Netns(String);
 
 impl Netns {
     fn new(name: &str) -> Netns {
-        let _ = Command::new("ip").args(["netns", "del", name]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", name])
+            .stderr(Stdio::null())
+            .status();
         run_ok(Command::new("ip").args(["netns", "add", name]));
         let ns = Netns(name.to_string());
         run_ok(ns.cmd("ip").args(["link", "set", "lo", "up"]));
@@ -523,12 +526,33 @@ fn privileges_as_the_manifests_grant_them() {
             String::from_utf8_lossy(&o.stderr).into_owned(),
         )
     };
-    // Root, every capability but NET_RAW gone.
-    let (code, err) = capture(
-        &["--bounding-set=-all,+net_raw", "--inh-caps=-all"],
-        Path::new(AGENT),
+    // Root, every capability but NET_RAW gone, with the ephemeral
+    // container's own arguments (on lo, for a second, with a filter).
+    let spec = &crate::probes::documents("ephemeral-container.yaml")[0];
+    let args: Vec<String> = crate::probes::agent_args(spec)
+        .into_iter()
+        .map(|a| match a.as_str() {
+            "--interface=eth0" => "--interface=lo".into(),
+            a if a.starts_with("--duration=") => "--duration=1s".into(),
+            _ => a,
+        })
+        .chain(["--bpf=tcp port 443".to_string()])
+        .collect();
+    let o = ns
+        .cmd("setpriv")
+        .args(["--bounding-set=-all,+net_raw", "--inh-caps=-all", AGENT])
+        .args(&args)
+        .output()
+        .expect("agent");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "root with NET_RAW only, {args:?}: {err}"
     );
-    assert_eq!(code, Some(0), "root with NET_RAW only: {err}");
+    let ev = events(&o.stdout);
+    assert_well_formed(&ev);
+    assert_eq!(ev[0]["filter"], "tcp port 443");
     let nonroot = [
         "--reuid=65532",
         "--regid=65532",
