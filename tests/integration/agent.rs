@@ -199,6 +199,38 @@ fn duration_ends_on_time_on_an_idle_link() {
     assert_eq!(live["received"], 0);
     assert_eq!(ev.last().unwrap()["report"]["stats"]["flows"], 0);
     println!("idle capture of 2s ended after {took:?}");
+    // The stream follows the event schema, and the schema can say no.
+    let dir = temp_dir("agent-idle");
+    let good = dir.join("idle.ndjson");
+    std::fs::write(&good, &out.stdout).unwrap();
+    let bad = dir.join("bad.ndjson");
+    std::fs::write(
+        &bad,
+        concat!(
+            "{\"schema\":\"tls-audit/event/v2\",\"seq\":0,\"event\":\"start\"}\n",
+            "{\"schema\":\"tls-audit/event/v1\",\"seq\":1,\"event\":\"flow\",\"id\":1}\n",
+            "{\"schema\":\"tls-audit/event/v1\",\"seq\":2,\"event\":\"start\",\"interface\":\"lo\"}\n",
+        ),
+    )
+    .unwrap();
+    if let Some((n, errors)) =
+        support::validate_with_schema("event-v1.schema.json", &[good, bad], true)
+    {
+        assert_eq!(n, ev.len() + 3);
+        let bad_lines: std::collections::BTreeSet<&str> = errors
+            .iter()
+            .map(|e| e.split(": ").next().unwrap())
+            .collect();
+        assert_eq!(
+            bad_lines.len(),
+            3,
+            "only the three bad lines fail: {errors:#?}"
+        );
+        assert!(
+            bad_lines.iter().all(|l| l.contains("bad.ndjson")),
+            "{errors:#?}"
+        );
+    }
 }
 
 #[test]
@@ -361,6 +393,12 @@ fn metrics_and_report_from_a_running_agent() {
     assert_eq!(r["inputs"][0]["live"]["dropped"], 0);
     assert!(r["verification"].is_object());
     assert!(err.contains("packets received"), "{err}");
+    // The live report follows the published schema, `inputs[].live` too.
+    if let Some((n, errors)) =
+        support::validate_with_schema("report-v1.schema.json", &[report], false)
+    {
+        assert_eq!((n, errors), (1, Vec::<String>::new()));
+    }
 }
 
 #[test]

@@ -85,6 +85,22 @@ fn live_captures_of_real_stacks() {
     // The live agent ran beside tcpdump in every scenario.
     let agreed = agent_agrees_with_tcpdump(&out);
     assert_eq!(agreed, n.scenarios, "an agent event stream per scenario");
+    // Every line the agent wrote follows the published event schema.
+    let streams: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".events.ndjson"))
+        .collect();
+    if let Some((lines, errors)) =
+        support::validate_with_schema("event-v1.schema.json", &streams, true)
+    {
+        assert!(errors.is_empty(), "{errors:#?}");
+        assert!(lines >= 4 * streams.len(), "{lines} lines");
+        println!(
+            "live: {lines} event lines in {} streams follow reports/event-v1.schema.json",
+            streams.len()
+        );
+    }
 }
 
 /// For each scenario, the report rebuilt from the agent's events

@@ -181,3 +181,77 @@ pub fn verified(
     )
     .expect("analysis")
 }
+
+/// Validate JSON documents (or, with `lines`, every line of NDJSON files)
+/// against a schema in `reports/` with Python's `jsonschema`, the report
+/// and event schemas both registered so they can refer to each other.
+/// Returns (validated count, errors); `None` when the validator is missing
+/// (never in CI: scripts/install-deps.sh installs it).
+pub fn validate_with_schema(
+    schema: &str,
+    files: &[PathBuf],
+    lines: bool,
+) -> Option<(usize, Vec<String>)> {
+    let have = std::process::Command::new("python3")
+        .args(["-c", "import jsonschema"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !have {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "python3 jsonschema is missing in CI"
+        );
+        eprintln!("NOTICE: python3 jsonschema not installed; {schema} validation skipped");
+        return None;
+    }
+    let script = r#"
+import json, sys
+from jsonschema import Draft202012Validator
+root, which, lines = sys.argv[1], sys.argv[2], sys.argv[3] == "lines"
+schemas = {n: json.load(open(f"{root}/{n}")) for n in ("report-v1.schema.json", "event-v1.schema.json")}
+for s in schemas.values():
+    Draft202012Validator.check_schema(s)
+try:
+    from referencing import Registry, Resource
+    reg = Registry().with_resources([(s["$id"], Resource.from_contents(s)) for s in schemas.values()])
+    v = Draft202012Validator(schemas[which], registry=reg)
+except ImportError:
+    from jsonschema import RefResolver
+    store = {s["$id"]: s for s in schemas.values()}
+    v = Draft202012Validator(schemas[which], resolver=RefResolver.from_schema(schemas[which], store=store))
+n = 0
+for f in sys.argv[4:]:
+    docs = [json.loads(l) for l in open(f) if l.strip()] if lines else [json.load(open(f))]
+    for i, d in enumerate(docs):
+        n += 1
+        for e in v.iter_errors(d):
+            print(f"ERROR {f}:{i + 1}: {list(e.absolute_path)}: {e.message[:300]}")
+print(f"VALIDATED {n}")
+"#;
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(root().join("reports"))
+        .arg(schema)
+        .arg(if lines { "lines" } else { "docs" })
+        .args(files)
+        .output()
+        .expect("python3");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "validator failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let n = text
+        .lines()
+        .find_map(|l| l.strip_prefix("VALIDATED "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let errors = text
+        .lines()
+        .filter(|l| l.starts_with("ERROR "))
+        .map(String::from)
+        .collect();
+    Some((n, errors))
+}
