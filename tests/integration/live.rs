@@ -166,6 +166,16 @@ fn agent_agrees_with_tcpdump(dir: &std::path::Path) -> usize {
         let mut from_pcap = analyze(&[pcap.to_str().unwrap()]);
         assert_eq!(from_events["inputs"][0]["format"], "live", "{scenario}");
         assert_eq!(from_events["inputs"][0]["live"]["dropped"], 0, "{scenario}");
+        // The SLL2 scenario captures on `any`: the agent asks libpcap for SLL2.
+        let link = if scenario.contains("sll2") {
+            "linux-sll2"
+        } else {
+            "ethernet"
+        };
+        assert_eq!(
+            from_events["inputs"][0]["live"]["link_type"], link,
+            "{scenario}"
+        );
         close_times(&mut from_events, &mut from_pcap);
         for key in ["flows", "findings", "stats"] {
             assert_eq!(
