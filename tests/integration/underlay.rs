@@ -166,8 +166,25 @@ fn live_wireguard_between_namespaces() {
         .arg(support::root().join("fixtures/gen/make-wireguard-captures.sh"))
         .env("CAPTURE_OUT", &out)
         .env("BORINGTUN", &boringtun)
+        .env("AGENT", env!("CARGO_BIN_EXE_tls-audit"))
         .status()
         .unwrap();
     assert!(status.success(), "make-wireguard-captures.sh failed");
     check_dir(&out);
+    // A node agent on node-b (`capture -i any`, as the DaemonSet runs it)
+    // sees the tunnel and its inside: its event stream alone proves the
+    // plaintext flow covered by WireGuard, from the wire.
+    let events = out.join("wireguard-node-b.events.ndjson");
+    let r = analyze(&[], &["--events", events.to_str().unwrap()]);
+    assert_eq!(r["inputs"][0]["live"]["link_type"], "linux-sll2");
+    assert_eq!(
+        plaintext_verdict(&r),
+        Some((
+            "TA-PLAINTEXT-UNDERLAY".to_string(),
+            "covered".to_string(),
+            Value::from("wireguard"),
+            "observed".to_string()
+        )),
+        "{r}"
+    );
 }
