@@ -222,22 +222,26 @@ impl Collector {
     ) {
         for (key, p) in std::mem::take(&mut self.pending) {
             let c = decide(&p);
+            let ctx = p.context.as_ctx();
             let mut evidence = BTreeMap::new();
             let waived = if underlay::covers(&c) {
                 let rule = rules::PLAINTEXT_UNDERLAY.id;
-                Some(self.waiver_for(policy, rule, &p.context.as_ctx(), &mut evidence))
+                Some(self.waiver_for(policy, rule, &ctx, &mut evidence))
             } else {
                 None
             };
             let Some(f) = self.findings.get_mut(&key) else {
                 continue;
             };
-            f.evidence.append(&mut evidence);
-            f.evidence.insert(
-                "underlay".into(),
-                serde_json::to_value(&c).unwrap_or(Value::Null),
-            );
             if let Some(waived) = waived {
+                // It is no longer a TA-PLAINTEXT finding: the TA-PLAINTEXT
+                // waivers it matched (active or expired) matched nothing.
+                for (i, w) in policy.waivers.iter().enumerate() {
+                    if w.rule == rules::PLAINTEXT.id && w.matches.matches(&ctx) {
+                        self.waiver_matches[i] = self.waiver_matches[i].saturating_sub(1);
+                    }
+                }
+                f.evidence.remove("expired_waiver");
                 let u = &rules::PLAINTEXT_UNDERLAY;
                 f.rule = u.id.to_string();
                 f.severity = policy.severity_of(u.id, u.severity);
@@ -248,6 +252,11 @@ impl Collector {
                     f.message = format!("{} (encrypted underneath: {})", f.message, by.as_str());
                 }
             }
+            f.evidence.append(&mut evidence);
+            f.evidence.insert(
+                "underlay".into(),
+                serde_json::to_value(&c).unwrap_or(Value::Null),
+            );
         }
     }
 

@@ -147,3 +147,38 @@ fn waivers_and_overrides_follow_the_rule_a_finding_becomes() {
     assert_eq!(f.severity, Severity::Low);
     assert_eq!(f.waived.as_ref().unwrap().reason, "documented Nitro path");
 }
+
+/// A TA-PLAINTEXT waiver that matched the finding before it became
+/// TA-PLAINTEXT-UNDERLAY matched nothing in the end: its count says 0, and
+/// no expired TA-PLAINTEXT waiver is left in the evidence.
+#[test]
+fn plaintext_waivers_do_not_count_findings_that_became_underlay() {
+    let inv = cluster("m6i.large", Some("c6i.large"));
+    let policy = "waivers:\n\
+                  \x20 - {rule: TA-PLAINTEXT, match: {ports: [8080]}, reason: old, expires: 2020-01-01}\n\
+                  \x20 - {rule: TA-PLAINTEXT, match: {ports: [8080]}, reason: current, expires: 2099-01-01}\n";
+    let mut run = Run::policy(policy);
+    run.inventory = Some(inv);
+    let c = run.go(vec![plaintext_between_pods()]);
+    let f = only(&c, "TA-PLAINTEXT-UNDERLAY");
+    assert!(
+        f.waived.is_none(),
+        "no TA-PLAINTEXT-UNDERLAY waiver applies"
+    );
+    assert!(
+        !f.evidence.contains_key("expired_waiver"),
+        "{:?}",
+        f.evidence
+    );
+    let matched: Vec<u64> = c.waivers.iter().map(|w| w.matched).collect();
+    assert_eq!(matched, [0, 0]);
+    // Where the flow stays plaintext (no Nitro), the same waivers count it.
+    let mut run = Run::policy(policy);
+    run.inventory = Some(cluster("m5.large", Some("m5.large")));
+    let c = run.go(vec![plaintext_between_pods()]);
+    let f = only(&c, "TA-PLAINTEXT");
+    assert_eq!(f.waived.as_ref().unwrap().reason, "current");
+    assert!(f.evidence.contains_key("expired_waiver"));
+    let matched: Vec<u64> = c.waivers.iter().map(|w| w.matched).collect();
+    assert_eq!(matched, [1, 1]);
+}
