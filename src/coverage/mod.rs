@@ -1141,6 +1141,12 @@ fn nitro_layer(
             "VPC Encryption Controls are in enforce mode: traffic inside the VPC is encrypted by \
              Nitro for every resource, whatever its instance type",
         );
+        // Enforce mode still allows excluded gateways (internet, NAT,
+        // transit) the capture cannot see: the same assumption as below.
+        notes.reason(
+            reason::NITRO_NO_HOP_ASSUMED,
+            "no NAT, internet or transit gateway (which enforce mode can exclude) is assumed on              the path; such hops are invisible to the capture and end Nitro encryption",
+        );
         return Layer::Covered(CoveredBy::Nitro, Confidence::Configured);
     }
 

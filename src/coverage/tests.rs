@@ -323,6 +323,8 @@ fn vpc_encryption_controls_enforce_covers_any_instance_type() {
     assert_eq!(c.covered_by, Some(CoveredBy::Nitro));
     assert_eq!(c.confidence, Confidence::Configured);
     assert!(c.has_reason(reason::VPC_ENCRYPTION_CONTROLS_ENFORCE));
+    // A capture cannot see gateways enforce mode may exclude: assumed, and said.
+    assert!(c.has_reason(reason::NITRO_NO_HOP_ASSUMED));
     let monitor = cfg(r#"{"cni": "aws-vpc-cni", "vpc": {"encryption_controls": "monitor"}}"#);
     let c = run(
         pod("192.168.3.7", &n.t3),
