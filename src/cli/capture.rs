@@ -31,7 +31,9 @@ pub(crate) struct CaptureArgs {
     #[arg(long, value_parser = humantime::parse_duration)]
     duration: Option<Duration>,
     /// `ndjson`: one JSON event per line on standard output as flows are
-    /// decided, and a summary line at the end; `report`: a report at the end.
+    /// decided, and a summary line at the end: facts only, verified where
+    /// they are read (`analyze --events`, the kubectl plugin); `report`: a
+    /// verified report at the end (the verification options apply).
     #[arg(long, value_enum, default_value = "report")]
     emit: Emit,
     /// With `--emit report`: its format, file, compliance views.
@@ -86,7 +88,7 @@ pub(crate) fn capture_command(args: &CaptureArgs) -> i32 {
         ..LiveOptions::new(&args.interface)
     };
     match args.emit {
-        Emit::Ndjson => ndjson(args, &opts, &stop),
+        Emit::Ndjson => ndjson(args, &opts, stop),
         Emit::Report => report(args, &opts, &stop),
     }
 }
@@ -114,8 +116,10 @@ fn serve(args: &CaptureArgs) -> Result<Metrics, i32> {
     }
 }
 
-fn ndjson(args: &CaptureArgs, opts: &LiveOptions, stop: &AtomicBool) -> i32 {
+fn ndjson(args: &CaptureArgs, opts: &LiveOptions, stop: Arc<AtomicBool>) -> i32 {
     let events = EventSink::new(Box::new(std::io::stdout()));
+    // A reader that goes away (a closed pipe) ends the capture.
+    events.stop_on_error(Arc::clone(&stop));
     let handle = match live::open(opts) {
         Ok(h) => h,
         Err(e) => return fail(&e, Some(&events)),
@@ -153,14 +157,17 @@ fn ndjson(args: &CaptureArgs, opts: &LiveOptions, stop: &AtomicBool) -> i32 {
         opts,
         &args.engine.config(),
         sink,
-        stop,
+        &stop,
         &mut on_tick,
     );
     events.summary(&outcome.report);
     if let Some(e) = events.take_error() {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("tls-audit: cannot write events: {e}");
+        // A reader that closed the pipe chose to stop, as for `| head`.
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            eprintln!("tls-audit: the event reader went away; capture stopped");
+            return exit::OK;
         }
+        eprintln!("tls-audit: cannot write events: {e}");
         return exit::OUTPUT;
     }
     say_counts(&outcome.report);

@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
@@ -45,6 +46,8 @@ struct Writer {
     error: Option<std::io::Error>,
     /// Certificates whose DER this stream has carried already.
     sent: HashSet<String>,
+    /// Set when writing fails: nobody reads the events any more.
+    stop: Option<Arc<AtomicBool>>,
 }
 
 /// Certificates remembered as sent; past it the set starts again (sending
@@ -60,8 +63,15 @@ impl EventSink {
                 seq: 0,
                 error: None,
                 sent: HashSet::new(),
+                stop: None,
             })),
         }
+    }
+
+    /// Set `stop` when a write fails (the reader went away), so a capture
+    /// feeding this sink ends instead of running on unread.
+    pub fn stop_on_error(&self, stop: Arc<AtomicBool>) {
+        self.lock().stop = Some(stop);
     }
 
     /// Write one event: `fields` (an object) with the schema, sequence
@@ -100,6 +110,9 @@ impl EventSink {
         let result = w.out.write_all(&bytes).and_then(|()| w.out.flush());
         if let Err(e) = result {
             w.error = Some(e);
+            if let Some(stop) = &w.stop {
+                stop.store(true, Ordering::Relaxed);
+            }
         }
     }
 

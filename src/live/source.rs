@@ -180,7 +180,9 @@ pub fn run<S: FlowSink>(
             break StopReason::Error(e);
         }
         if Instant::now() >= next_tick {
-            next_tick += tick;
+            // From now, not from the missed tick: a slow stretch does not
+            // turn into a burst of ticks.
+            next_tick = Instant::now() + tick;
             engine.tick(wall_nanos());
             counters.update(&mut handle);
             on_tick(&progress(&engine, &counters));

@@ -607,3 +607,40 @@ fn privileges_as_the_manifests_grant_them() {
     assert_eq!(code, Some(0), "non-root with the file capability: {err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_capture() {
+    if !can_run("reader_goes_away") {
+        return;
+    }
+    let ns = Netns::new("tlsa-agent-pipe");
+    let _server = ns.tls_server(8443, &[]);
+    let mut agent = ns
+        .cmd(AGENT)
+        .args(["capture", "-i", "lo", "--emit", "ndjson"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("agent");
+    let mut first = String::new();
+    let mut out = BufReader::new(agent.stdout.take().unwrap());
+    out.read_line(&mut first).unwrap();
+    assert!(first.contains("\"event\":\"start\""), "{first}");
+    drop(out); // the reader leaves
+    let t0 = Instant::now();
+    ns.curl("https://127.0.0.1:8443/"); // events to write, into a closed pipe
+    let status = loop {
+        if let Some(s) = agent.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the agent ran on unread"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(agent.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(err.contains("the event reader went away"), "{err}");
+}
