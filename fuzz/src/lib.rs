@@ -411,3 +411,26 @@ pub fn verify_chain(data: &[u8]) {
     );
     assert!(serde_json::to_string(&collected.findings).is_ok());
 }
+
+/// An agent event stream (what `analyze --events` and the kubectl plugin
+/// read from a pod's log), end to end: rebuilt into a report, every flow
+/// verified as a replay verifies it, the report rendered. Log streams can
+/// be cut, mixed with other lines or tampered with: any bytes must give a
+/// report or an error, never a panic.
+pub fn events(data: &[u8]) {
+    use tls_audit::verify::{Policy, Verifier};
+
+    let Ok(replayed) = tls_audit::live::read_events("fuzz", Cursor::new(data)) else {
+        return;
+    };
+    let mut v = Verifier::new(Policy::default(), None, None, 0);
+    let mut report = replayed.report;
+    for mut f in replayed.flows {
+        v.flow(&mut f);
+        report.flows.push(f);
+    }
+    let (_, _, collected) = v.finish();
+    report.findings = collected.findings;
+    assert!(!tls_audit::report::render_json(&report).is_empty());
+    let _ = tls_audit::report::render_table(&report);
+}
