@@ -97,6 +97,10 @@ pub(crate) struct EngineArgs {
     /// Seconds without a packet after which a flow is finished.
     #[arg(long, default_value_t = 300)]
     idle_timeout: u64,
+    /// MiB all undecided flows may hold in buffers together; past it the
+    /// longest-idle of them are finished early (counted and warned about).
+    #[arg(long, default_value_t = FlowConfig::default().buffer_budget >> 20)]
+    buffer_budget_mib: usize,
 }
 
 impl EngineArgs {
@@ -108,6 +112,7 @@ impl EngineArgs {
                 idle_timeout: i64::try_from(self.idle_timeout)
                     .unwrap_or(i64::MAX / 1_000_000_000)
                     .saturating_mul(1_000_000_000),
+                buffer_budget: self.buffer_budget_mib.clamp(1, 1 << 20) << 20,
                 ..FlowConfig::default()
             },
         }

@@ -57,6 +57,16 @@ pub struct FlowAnalysis {
     probed: [usize; 2],
 }
 
+impl crate::flow::Buffered for FlowAnalysis {
+    fn buffered(&self) -> usize {
+        let tls = match &self.state {
+            AppState::Tls(s) => s.buffered(),
+            _ => 0,
+        };
+        self.prefix[0].capacity() + self.prefix[1].capacity() + tls
+    }
+}
+
 impl FlowAnalysis {
     /// Reassembled bytes (or a hole) from `side`. `from_start` is true when
     /// the stream's beginning was captured (its SYN was seen).

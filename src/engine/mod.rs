@@ -129,6 +129,7 @@ impl<S: FlowSink> Analyzer<S> {
         let out = &mut self.out;
         let mut stats = std::mem::take(&mut out.stats);
         stats.evicted_flows = self.table.evicted;
+        stats.buffer_budget_flows = self.table.over_budget;
         stats.packets_after_close = self.table.stragglers;
         stats.decode_errors = self
             .decoder
@@ -212,6 +213,7 @@ fn on_packet<S: FlowSink>(
             },
         );
     }
+    let held_before = flow.buffered();
     flow.last_seen = ts;
     flow.packets[side] += 1;
     flow.bytes[side] += payload_len;
@@ -229,7 +231,10 @@ fn on_packet<S: FlowSink>(
             if flow.app.decided && !was_decided {
                 out.settle(flow);
             }
-            if flow.is_closed() {
+            let closed = flow.is_closed();
+            let held_after = flow.buffered();
+            table.account(held_before, held_after, &mut |f, exit| out.finish(f, exit));
+            if closed {
                 table.close(&key, ts, &mut |f, exit| out.finish(f, exit));
             }
         }
@@ -432,6 +437,16 @@ fn summary_warnings(stats: &Stats, oversized: u64, gaps: u64) -> Vec<Warning> {
             message: format!(
                 "{} flows were evicted from the full flow table before they ended (raise --max-flows)",
                 stats.evicted_flows
+            ),
+        });
+    }
+    if stats.buffer_budget_flows > 0 {
+        w.push(Warning {
+            kind: "buffer-budget".into(),
+            message: format!(
+                "{} flows were finished before their handshakes were decided: the flows' buffers together \
+                 exceeded the memory budget (raise --buffer-budget-mib; a flood of undecided flows does this)",
+                stats.buffer_budget_flows
             ),
         });
     }

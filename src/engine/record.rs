@@ -73,7 +73,11 @@ pub fn build(flow: &Flow<FlowAnalysis>, exit: Exit, caches: &mut Caches) -> Flow
             }
         }),
         inside: flow.app.inside.map(|u| u.as_str().to_string()),
-        ended_by: (exit == Exit::Evicted).then(|| "evicted".to_string()),
+        ended_by: match exit {
+            Exit::Evicted => Some("evicted".to_string()),
+            Exit::Budget => Some("buffer-budget".to_string()),
+            Exit::Idle | Exit::Closed | Exit::End => None,
+        },
         truncated: flow.truncated,
     }
 }

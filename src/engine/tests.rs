@@ -161,3 +161,100 @@ fn unnamed_udp_is_unknown_not_plaintext() {
     let r = run(&[udp([10, 0, 0, 1], [10, 0, 0, 2], 40000, 7777, &[0x9c; 64])]);
     assert_eq!(flow(&r, 7777).protection, "unknown");
 }
+
+fn tcp(src: [u8; 4], sport: u16, seq: u32, syn: bool, payload: &[u8]) -> Vec<u8> {
+    let mut b = PacketBuilder::ethernet2(MAC, MAC)
+        .ipv4(src, [10, 0, 0, 2], 64)
+        .tcp(sport, 443, seq, 64_000);
+    if syn {
+        b = b.syn();
+    } else {
+        b = b.ack(1);
+    }
+    let mut v = Vec::new();
+    b.write(&mut v, payload).unwrap();
+    v
+}
+
+/// A flood of connections that each start a TLS record and never finish
+/// it: every flow holds its partial record. The flows' buffers together
+/// stay within the budget; the longest-idle holders are finished early,
+/// counted, marked and warned about, and the flows that complete their
+/// handshakes are unharmed.
+#[test]
+fn a_flood_of_undecided_flows_stays_within_the_buffer_budget() {
+    let budget = 2 << 20;
+    let cfg = Config {
+        flows: crate::flow::FlowConfig {
+            buffer_budget: budget,
+            ..Default::default()
+        },
+    };
+    let mut a = Analyzer::new(cfg, super::MemorySink::default());
+    // A handshake record header announcing 16 KiB, then 1,400 bytes of it.
+    let mut partial = vec![22, 3, 1, 0x40, 0x00, 1, 0, 0x3f, 0xfc];
+    partial.resize(1400, 0x41);
+    let mut peak = 0;
+    let mut ts = 1_700_000_000_000_000_000i64;
+    for i in 0..6000u32 {
+        let src = [10, 1, (i >> 8) as u8, i as u8];
+        let sport = 40_000 + (i % 20_000) as u16;
+        for f in [
+            tcp(src, sport, 1000, true, &[]),
+            tcp(src, sport, 1001, false, &partial),
+        ] {
+            ts += 1000;
+            a.packet(ts, LinkType::ETHERNET, &f, f.len() as u32);
+            peak = peak.max(a.table.held());
+        }
+        if i % 97 == 0 {
+            assert_eq!(
+                a.table.held(),
+                a.table.measured(),
+                "running count after {i} flows"
+            );
+        }
+    }
+    // One flow's worth over the budget at most, between a packet and the shedding.
+    assert!(
+        peak <= budget + 64 * 1024,
+        "peak {peak} over budget {budget}"
+    );
+    assert!(peak > budget / 2, "the flood did fill the budget: {peak}");
+    let (report, sink) = a.finish(Vec::new(), Vec::new());
+    let flows = sink.into_sorted();
+    let shed = flows
+        .iter()
+        .filter(|f| f.ended_by.as_deref() == Some("buffer-budget"))
+        .count() as u64;
+    assert!(shed > 1000, "{shed}");
+    assert_eq!(report.stats.buffer_budget_flows, shed);
+    assert_eq!(flows.len(), 6000, "every flow is still reported");
+    assert!(report.warnings.iter().any(|w| w.kind == "buffer-budget"));
+    // The most recent ones were kept whole.
+    assert_eq!(flows.last().unwrap().ended_by, None);
+}
+
+/// Real handshakes finish and free their buffers: a budget smaller than
+/// the flood test's still sheds nothing from an ordinary capture.
+#[test]
+fn ordinary_traffic_does_not_touch_the_budget() {
+    let path = format!(
+        "{}/fixtures/captures/openssl-tls12-mtu576-longchain.pcap",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let cfg = Config {
+        flows: crate::flow::FlowConfig {
+            buffer_budget: 256 * 1024,
+            ..Default::default()
+        },
+    };
+    let r = super::analyze_files(&[path], &cfg).unwrap();
+    assert_eq!(r.stats.buffer_budget_flows, 0);
+    assert!(r.flows.iter().all(|f| f.ended_by.is_none()));
+    assert!(
+        r.flows
+            .iter()
+            .any(|f| !f.tls.as_ref().unwrap().server_chain.is_empty())
+    );
+}

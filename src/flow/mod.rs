@@ -68,6 +68,19 @@ pub enum RoleSource {
     Port,
 }
 
+/// Bytes a flow's analysis holds in buffers while it is undecided: what the
+/// table's memory budget counts.
+pub trait Buffered {
+    /// Bytes held now.
+    fn buffered(&self) -> usize;
+}
+
+impl Buffered for () {
+    fn buffered(&self) -> usize {
+        0
+    }
+}
+
 /// TCP-specific state of a flow.
 #[derive(Debug)]
 pub struct TcpState {
@@ -116,6 +129,18 @@ impl RoleSource {
             RoleSource::ClientHello => "client-hello",
             RoleSource::Port => "port",
         }
+    }
+}
+
+impl<A: Buffered> Flow<A> {
+    /// Bytes this flow holds: its analysis's buffers and TCP reassembly's
+    /// out-of-order segments.
+    pub fn buffered(&self) -> usize {
+        let tcp = self
+            .tcp
+            .as_ref()
+            .map_or(0, |t| t.streams[0].buffered() + t.streams[1].buffered());
+        self.app.buffered() + tcp
     }
 }
 
@@ -189,6 +214,9 @@ pub struct FlowConfig {
     pub closed_linger: Nanos,
     /// Bytes reassembled per direction.
     pub stream_cap: usize,
+    /// Bytes all flows together may hold in buffers while undecided; past
+    /// it the longest-idle flows that hold any are finished early.
+    pub buffer_budget: usize,
 }
 
 impl Default for FlowConfig {
@@ -198,6 +226,7 @@ impl Default for FlowConfig {
             idle_timeout: 300 * 1_000_000_000,
             closed_linger: 10 * 1_000_000_000,
             stream_cap: 64 * 1024,
+            buffer_budget: 256 << 20,
         }
     }
 }
@@ -209,6 +238,8 @@ pub enum Exit {
     Idle,
     /// The table was full.
     Evicted,
+    /// The flows' buffers together exceeded the memory budget.
+    Budget,
     /// The TCP connection closed.
     Closed,
     /// The capture ended.
@@ -229,9 +260,13 @@ pub struct FlowTable<A> {
     last_sweep: Nanos,
     /// Flows evicted because the table was full.
     pub evicted: u64,
+    /// Flows finished early because buffers exceeded the budget.
+    pub over_budget: u64,
+    /// Bytes held by the flows in the table, as last measured.
+    held: usize,
 }
 
-impl<A: Default> FlowTable<A> {
+impl<A: Default + Buffered> FlowTable<A> {
     /// An empty table.
     pub fn new(cfg: FlowConfig) -> Self {
         FlowTable {
@@ -242,6 +277,8 @@ impl<A: Default> FlowTable<A> {
             next_id: 0,
             last_sweep: Nanos::MIN,
             evicted: 0,
+            over_budget: 0,
+            held: 0,
         }
     }
 
@@ -296,7 +333,7 @@ impl<A: Default> FlowTable<A> {
     /// Finish a closed connection now and remember its key for a while, so
     /// its stragglers are not taken for a new flow.
     pub fn close(&mut self, key: &FlowKey, ts: Nanos, done: &mut dyn FnMut(Flow<A>, Exit)) {
-        if let Some(f) = self.map.remove(key) {
+        if let Some(f) = self.take(key) {
             if self.closed.len() >= self.cfg.max_flows {
                 self.closed.clear(); // bounded; the worst case is a spurious tiny flow
             }
@@ -309,7 +346,7 @@ impl<A: Default> FlowTable<A> {
     /// lingering: finish the old flow so the new connection starts afresh.
     pub fn restart_if_reset(&mut self, key: &FlowKey, done: &mut dyn FnMut(Flow<A>, Exit)) {
         if self.map.get(key).is_some_and(Flow::is_reset)
-            && let Some(f) = self.map.remove(key)
+            && let Some(f) = self.take(key)
         {
             done(f, Exit::Closed);
         }
@@ -362,10 +399,12 @@ impl<A: Default> FlowTable<A> {
             .map(|(k, _)| *k)
             .collect();
         for k in idle {
-            if let Some(f) = self.map.remove(&k) {
+            if let Some(f) = self.take(&k) {
                 done(f, Exit::Idle);
             }
         }
+        // Measured afresh once a second, so the running count cannot drift.
+        self.held = self.map.values().map(Flow::buffered).sum();
     }
 
     /// Make room: evict the least recently seen eighth of the table at once,
@@ -376,15 +415,63 @@ impl<A: Default> FlowTable<A> {
         let n = (ages.len() / 8).max(1);
         ages.select_nth_unstable(n - 1);
         for (_, k) in ages.into_iter().take(n) {
-            if let Some(f) = self.map.remove(&k) {
+            if let Some(f) = self.take(&k) {
                 self.evicted += 1;
                 done(f, Exit::Evicted);
             }
         }
     }
 
+    /// Remove a flow, and its buffers from the count.
+    fn take(&mut self, key: &FlowKey) -> Option<Flow<A>> {
+        let f = self.map.remove(key)?;
+        self.held = self.held.saturating_sub(f.buffered());
+        Some(f)
+    }
+
+    /// Bytes the flows in the table hold in buffers, as last measured.
+    pub fn held(&self) -> usize {
+        self.held
+    }
+
+    /// Bytes the flows hold, measured now (tests check the running count).
+    #[cfg(test)]
+    pub(crate) fn measured(&self) -> usize {
+        self.map.values().map(Flow::buffered).sum()
+    }
+
+    /// A flow's buffers went from `before` to `after` bytes while a packet
+    /// was analysed. Over the budget, the longest-idle flows that hold
+    /// buffers are finished early (`Exit::Budget`) until the total is back
+    /// under seven eighths of it: memory stays bounded whatever the packets
+    /// do, and the loss is counted and said rather than silent.
+    pub fn account(&mut self, before: usize, after: usize, done: &mut dyn FnMut(Flow<A>, Exit)) {
+        self.held = (self.held + after).saturating_sub(before);
+        if self.held <= self.cfg.buffer_budget {
+            return;
+        }
+        let target = self.cfg.buffer_budget / 8 * 7;
+        let mut holders: Vec<(Nanos, FlowKey)> = self
+            .map
+            .iter()
+            .filter(|(_, f)| f.buffered() > 0)
+            .map(|(k, f)| (f.last_seen, *k))
+            .collect();
+        holders.sort_unstable();
+        for (_, k) in holders {
+            if self.held <= target {
+                break;
+            }
+            if let Some(f) = self.take(&k) {
+                self.over_budget += 1;
+                done(f, Exit::Budget);
+            }
+        }
+    }
+
     /// Take every flow out, in creation order (the capture has ended).
     pub fn drain(&mut self) -> Vec<Flow<A>> {
+        self.held = 0;
         let mut all: Vec<Flow<A>> = self.map.drain().map(|(_, f)| f).collect();
         all.sort_by_key(|f| f.id);
         all

@@ -69,6 +69,11 @@ impl Reassembler {
         }
     }
 
+    /// Bytes held: out-of-order segments and unacknowledged SYN data.
+    pub fn buffered(&self) -> usize {
+        self.pending_bytes + self.syn_data.as_ref().map_or(0, Vec::len)
+    }
+
     /// Stop delivering and free buffers: the rest of the stream is only counted.
     pub fn close(&mut self) {
         self.closed = true;

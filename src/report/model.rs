@@ -115,6 +115,7 @@ impl Stats {
         self.tls_flows += o.tls_flows;
         self.mutual_tls_flows += o.mutual_tls_flows;
         self.evicted_flows += o.evicted_flows;
+        self.buffer_budget_flows += o.buffer_budget_flows;
         self.packets_after_close += o.packets_after_close;
         self.truncated_packets += o.truncated_packets;
         for (k, v) in &o.decode_errors {
@@ -144,6 +145,10 @@ pub struct Stats {
     pub mutual_tls_flows: u64,
     /// Flows evicted from a full flow table before they ended.
     pub evicted_flows: u64,
+    /// Flows finished early because the flows' buffers together exceeded
+    /// the memory budget (`--buffer-budget-mib`).
+    #[serde(default)]
+    pub buffer_budget_flows: u64,
     /// Packets that arrived after their TCP connection closed (the last
     /// ACK, retransmitted FINs): counted here, not in any flow.
     pub packets_after_close: u64,
@@ -219,7 +224,8 @@ pub struct FlowRecord {
     /// Encapsulation the flow was found inside (`vxlan`, `geneve`), if any.
     pub inside: Option<String>,
     /// Why the flow record ended early, if it did: `evicted` (table full);
-    /// `stream-ended` (rebuilt from an event stream cut before the flow ended).
+    /// `stream-ended` (rebuilt from an event stream cut before the flow ended);
+    /// `buffer-budget` (finished early: the flows' buffers exceeded the budget).
     pub ended_by: Option<String>,
     /// A packet of this flow was cut by the snap length.
     pub truncated: bool,

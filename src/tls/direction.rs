@@ -97,6 +97,11 @@ impl Direction {
         }
     }
 
+    /// Bytes held in buffers (the table's memory budget counts them).
+    pub fn buffered(&self) -> usize {
+        self.buf.capacity() + self.hs.capacity()
+    }
+
     /// Free the buffers (the session has decided; nothing more is parsed).
     pub fn release(&mut self) {
         self.buf = Vec::new();

@@ -207,6 +207,11 @@ impl TlsSession {
         self.dirs[d & 1].gap(n);
     }
 
+    /// Bytes held in the parsing buffers of both directions.
+    pub fn buffered(&self) -> usize {
+        self.dirs.iter().map(Direction::buffered).sum()
+    }
+
     /// Give back buffer memory once nothing more will be parsed.
     pub fn shrink(&mut self) {
         for d in &mut self.dirs {
