@@ -356,6 +356,8 @@ fn metrics_and_report_from_a_running_agent() {
         ])
         .args(["--metrics-addr", "127.0.0.1:9464", "--output"])
         .arg(&report)
+        .arg("--write-pcap")
+        .arg(dir.join("saved.pcap"))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -393,6 +395,15 @@ fn metrics_and_report_from_a_running_agent() {
     assert_eq!(r["inputs"][0]["live"]["dropped"], 0);
     assert!(r["verification"].is_object());
     assert!(err.contains("packets received"), "{err}");
+    // The packets it saved give the same flows when analysed afterwards.
+    let saved = Command::new(AGENT)
+        .args(["analyze", "-o", "json"])
+        .arg(dir.join("saved.pcap"))
+        .output()
+        .unwrap();
+    let saved: Value = serde_json::from_slice(&saved.stdout).expect("saved pcap report");
+    assert_eq!(saved["flows"], r["flows"]);
+    assert_eq!(saved["inputs"][0]["packets"], r["inputs"][0]["packets"]);
     // The live report follows the published schema, `inputs[].live` too.
     if let Some((n, errors)) =
         support::validate_with_schema("report-v1.schema.json", &[report], false)
