@@ -198,7 +198,7 @@ fn check_agent_events(events: &Path, t: &Tunnel) {
 /// and behind the non-ESP marker on 4500) make flows the engine calls IKE;
 /// and the UDP 4500 conversation, IKE then ESP, is one ESP flow. Skipped with
 /// a notice without tshark.
-fn tshark_agrees_on_ipsec(outer: &Path) {
+fn tshark_agrees_on_ipsec(outer: &Path, scratch: &str) {
     let tshark = |args: &[&str]| {
         Command::new("tshark")
             .args(["-n", "-r", outer.to_str().unwrap()])
@@ -224,7 +224,7 @@ fn tshark_agrees_on_ipsec(outer: &Path) {
     );
     assert_eq!(esp + ike, count("frame"), "nothing but IKE and ESP");
     // One subset at a time, written by tshark, read by the engine.
-    let dir = temp_dir("ipsec-tshark");
+    let dir = temp_dir(scratch);
     let subset = |filter: &str, name: &str| -> Vec<Value> {
         let path = dir.join(name);
         let o = tshark(&["-Y", filter, "-w", path.to_str().unwrap()]).expect("tshark -w");
@@ -250,6 +250,28 @@ fn tshark_agrees_on_ipsec(outer: &Path) {
         assert_eq!(f["protection"], "ipsec", "{f}");
     }
     assert_eq!(packets(&only_ike), ike);
+    // IKE without ESP covers nothing: the inside stays a plaintext finding.
+    let inner = outer.with_file_name("ipsec-inner.pcap");
+    let r = analyze(&[&inner, &dir.join("ike.pcap")], &[]);
+    assert_eq!(
+        plaintext_verdict(&r),
+        Some((
+            "TA-PLAINTEXT".to_string(),
+            "unknown".to_string(),
+            Value::Null,
+            "inferred".to_string()
+        ))
+    );
+    assert_eq!(
+        r["verification"]["coverage_matrix"]["wire"][IPSEC.pair]["esp"],
+        false
+    );
+    // ESP alone (no IKE in the capture) does.
+    let r = analyze(&[&inner, &dir.join("esp.pcap")], &[]);
+    assert_eq!(
+        plaintext_verdict(&r).map(|v| (v.0, v.2)),
+        Some(("TA-PLAINTEXT-UNDERLAY".to_string(), Value::from("ipsec")))
+    );
     let all = analyze(&[outer], &[]);
     let all = all["flows"].as_array().unwrap();
     let on_4500: Vec<_> = all
@@ -277,7 +299,7 @@ fn committed_wireguard_captures() {
 fn committed_ipsec_captures() {
     let dir = support::root().join("fixtures/captures-underlay");
     check_dir(&dir, &IPSEC);
-    tshark_agrees_on_ipsec(&dir.join("ipsec-outer.pcap"));
+    tshark_agrees_on_ipsec(&dir.join("ipsec-outer.pcap"), "ipsec-tshark-committed");
     check_agent_events(&dir.join("ipsec-node-b.events.ndjson"), &IPSEC);
 }
 
@@ -365,6 +387,6 @@ fn live_ipsec_between_namespaces() {
         .unwrap();
     assert!(status.success(), "make-ipsec-captures.sh failed");
     check_dir(&out, &IPSEC);
-    tshark_agrees_on_ipsec(&out.join("ipsec-outer.pcap"));
+    tshark_agrees_on_ipsec(&out.join("ipsec-outer.pcap"), "ipsec-tshark-live");
     check_agent_events(&out.join("ipsec-node-b.events.ndjson"), &IPSEC);
 }
