@@ -189,6 +189,29 @@ def pcap_frames(path, limit):
     return link, frames
 
 
+def underlay_seeds():
+    """decode_frame and plaintext seeds from the project's real IPsec capture
+    (fixtures/gen/make-ipsec-captures.sh, strongSwan kernel-libipsec): IKE on
+    UDP 500, IKE behind the non-ESP marker on UDP 4500, ESP in UDP 4500."""
+    path = os.path.join(ROOT, "fixtures", "captures-underlay", "ipsec-outer.pcap")
+    link, frames = pcap_frames(path, 6)
+    assert link == 1, link  # Ethernet
+    sel = [0, 1, 9, 101, 108, 113, 228, 229, 276].index(link)
+    for k in (0, 2, 4):
+        put("decode_frame", f"ipsec-outer-{k}", bytes([sel]) + frames[k])
+    seq = bytearray([sel | 0x80])
+    for fr in frames:
+        seq += struct.pack(">H", len(fr)) + fr
+    put("decode_frame", "ipsec-outer-seq", bytes(seq))
+
+    def udp_payload(fr):
+        ihl = (fr[14] & 0x0F) * 4
+        return fr[14 + ihl + 8:]
+
+    for name, k, port in (("ike-sa-init", 0, 500), ("ike-nat-t", 2, 4500), ("esp-in-udp", 4, 4500)):
+        put("plaintext", name, struct.pack(">HH", port, 4500) + udp_payload(frames[k]))
+
+
 def main():
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
@@ -275,6 +298,7 @@ def main():
     put("plaintext", "geneve", struct.pack(">HH", 6081, 0) + b"\x00\x00\x65\x58\x00\x00\x01\x00" + eth)
     put("plaintext", "wireguard-init", struct.pack(">HH", 51820, 0) + b"\x01\x00\x00\x00" + bytes(144))
     put("plaintext", "weave-preamble", struct.pack(">HH", 6783, 9) + b"weave\x01\x02\x01" + bytes(33))
+    underlay_seeds()
 
     # reassembly: hand-written operation sequences (see fuzz/src/lib.rs)
     def syn(seq, p=b""):

@@ -10,6 +10,9 @@ packages=(
   openssl gnutls-bin nginx-light curl       # real TLS stacks in the tests
   iproute2 ethtool procps                   # network namespaces for the tests
   wireguard-tools                           # wg(8): the WireGuard underlay test
+  strongswan-charon strongswan-swanctl      # IPsec underlay test: charon (IKEv2) and swanctl,
+  libcharon-extra-plugins                   #   kernel-libipsec (userspace ESP: kernels without ESP)
+  libstrongswan-standard-plugins            #   gcm (AES-GCM) and openssl
   python3 python3-cryptography python3-jsonschema  # oracle script, schema check
   python3-yaml                              # YAML report read back (renderer tests)
   chromium                                  # HTML report in a headless browser (renderer tests)

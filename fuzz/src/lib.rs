@@ -213,7 +213,10 @@ pub fn plaintext(data: &[u8]) {
     let _ = tls_audit::plaintext::upgrade_requested(rest);
     let other = u16::from_be_bytes([data[2], data[3]]);
     for (p1, p2) in [(port, port), (other, port), (port, other)] {
-        let _ = underlay::classify_udp(p1, p2, rest);
+        let first = underlay::classify_udp(p1, p2, rest);
+        // A later packet of the flow (IKE on UDP 4500 turns into ESP).
+        let _ = underlay::reclassify_udp(first, p1, p2, rest);
+        let _ = underlay::reclassify_udp(Some(Underlay::Ike), p1, p2, rest);
         let _ = underlay::classify_tcp(p1, p2);
     }
     for kind in Underlay::ALL {

@@ -353,7 +353,8 @@ pub struct WireEvidence {
 }
 
 impl WireEvidence {
-    /// Evidence from the underlays the decoder named. `WeaveSleeve` and
+    /// Evidence from the underlays the decoder named. `Ike` is ignored (the
+    /// ESP it sets up is the evidence). `WeaveSleeve` and
     /// `WeaveControl` need their payload classified and are ignored here:
     /// use [`WireEvidence::record_weave_sleeve`] and
     /// [`WireEvidence::record_weave_handshake`].
@@ -372,7 +373,8 @@ impl WireEvidence {
             Underlay::WireGuard => self.wireguard = true,
             Underlay::Vxlan => self.vxlan = true,
             Underlay::Geneve => self.geneve = true,
-            Underlay::WeaveSleeve | Underlay::WeaveControl => {}
+            // IKE sets IPsec up but encrypts no pod traffic itself.
+            Underlay::WeaveSleeve | Underlay::WeaveControl | Underlay::Ike => {}
         }
     }
 

@@ -5,10 +5,16 @@
 //! still readable inside, while WireGuard (Calico, Cilium, Flannel) and ESP
 //! (Cilium/Flannel IPsec, encrypted Weave fastdp) hide them. The functions here
 //! only name the wrapper; whether a flow is protected is decided later.
+//! ESP comes bare (IP protocol 50, named by the caller from the IP header) or
+//! UDP-encapsulated for NAT traversal (RFC 3948: UDP 4500, as strongSwan's
+//! userspace kernel-libipsec always sends it, and Cilium, Libreswan or the
+//! kernel whenever a NAT is detected or `encap` forced); IKE, the key
+//! exchange that sets ESP up, shares UDP 4500 with it.
 //!
 //! Wire facts: `standards.md` section 4 (Weave `mesh/protocol.go`,
 //! `router/fastdp.go`; wireguard-go `device/noise-protocol.go` @ `f333402`;
-//! RFC 7348 VXLAN; RFC 8926 Geneve). Everything here reads hostile bytes: no
+//! RFC 7348 VXLAN; RFC 8926 Geneve; RFC 4303 ESP; RFC 3948 ESP in UDP;
+//! RFC 7296 IKEv2, RFC 2408 ISAKMP/IKEv1 header). Everything here reads hostile bytes: no
 //! indexing, no arithmetic that can overflow, no allocation.
 #![cfg_attr(
     not(test),
@@ -24,9 +30,15 @@
 /// What a packet's outer layer says about the network underneath the pod traffic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Underlay {
-    /// IPsec ESP (IP protocol 50). Recognised from the IP header by the caller,
-    /// never by [`classify_udp`]; kept here so all underlays share one name.
+    /// IPsec ESP: IP protocol 50, recognised from the IP header by the
+    /// caller, or ESP in UDP (RFC 3948, UDP 4500), recognised by
+    /// [`classify_udp`]. Either way the report calls the flow `ipsec`.
     Esp,
+    /// IPsec's control plane: IKE (UDP 500, or UDP 4500 behind the four-byte
+    /// zero non-ESP marker) and NAT-T keepalives (one 0xFF byte on UDP 4500).
+    /// It carries no pod traffic and is no wire evidence by itself; a UDP
+    /// 4500 flow that begins with IKE carries ESP next ([`reclassify_udp`]).
+    Ike,
     /// WireGuard, recognised by message shape on any UDP port.
     WireGuard,
     /// VXLAN (UDP 4789, 8472, and Weave fast datapath on 6784): plaintext inside.
@@ -54,6 +66,26 @@ const ETHERTYPE_TEB: u16 = 0x6558;
 /// Destination MAC, source MAC, EtherType.
 const ETHERNET_HEADER_LEN: usize = 14;
 
+/// IKE (RFC 7296 2.23: ISAKMP's port) and ESP-in-UDP with IKE behind the
+/// non-ESP marker (RFC 3948: NAT traversal).
+const IKE_PORT: u16 = 500;
+const NAT_T_PORT: u16 = 4500;
+/// ESP header: SPI and sequence number (RFC 4303 2).
+const ESP_HEADER_LEN: usize = 8;
+/// The shortest ESP packet taken for one: header, the smallest 4-byte
+/// aligned payload and trailer (RFC 4303 2.4), and the shortest ICV in use
+/// (8 bytes, AES-GCM-8, RFC 4106). Real packets are far longer (an empty
+/// AES-GCM-16 packet is 36 bytes with its IV).
+const ESP_MIN_LEN: usize = ESP_HEADER_LEN + 4 + 8;
+/// SPIs 1-255 are reserved by IANA and never sent (RFC 4303 2.1); 0 is the
+/// non-ESP marker on UDP 4500.
+const ESP_MIN_SPI: u32 = 256;
+/// The ISAKMP/IKE header: initiator SPI (8), responder SPI (8), next payload,
+/// version, exchange type, flags, message ID (4), length (4).
+const IKE_HEADER_LEN: usize = 28;
+/// The NAT-keepalive on UDP 4500 (RFC 3948 2.3).
+const NAT_KEEPALIVE: [u8; 1] = [0xff];
+
 /// Services whose ordinary datagrams can take the WireGuard transport-data
 /// shape: a DNS message with ID 0x0400 and no flags set (or an NTP packet
 /// with those first bytes) starts `04 00 00 00`, and one length in 16 is a
@@ -62,9 +94,10 @@ const WIREGUARD_LOOKALIKE_PORTS: [u16; 3] = [53, 123, 5353];
 
 /// UDP: classify by port and payload shape. Returns None for ordinary UDP.
 ///
-/// Order matters: an encapsulation on its own port wins, then Weave's ports,
-/// then WireGuard's shape, which is checked on every port because Calico,
-/// Cilium and Flannel each pick a different one and users change them.
+/// Order matters: an encapsulation on its own port wins (IPsec's 500 and
+/// 4500 included), then Weave's ports, then WireGuard's shape, which is
+/// checked on every port because Calico, Cilium and Flannel each pick a
+/// different one and users change them.
 pub fn classify_udp(src_port: u16, dst_port: u16, payload: &[u8]) -> Option<Underlay> {
     // VXLAN and Geneve senders pick a hashed source port; only the destination is fixed.
     let vxlan_port = VXLAN_PORTS.contains(&dst_port) || dst_port == WEAVE_FASTDP_PORT;
@@ -74,11 +107,107 @@ pub fn classify_udp(src_port: u16, dst_port: u16, payload: &[u8]) -> Option<Unde
     if dst_port == GENEVE_PORT && geneve_header(payload).is_some() {
         return Some(Underlay::Geneve);
     }
+    if let Some(ipsec) = ipsec_udp(src_port, dst_port, payload) {
+        return Some(ipsec);
+    }
     let weave_ports = [WEAVE_PORT, WEAVE_FASTDP_PORT];
     if weave_ports.contains(&src_port) || weave_ports.contains(&dst_port) {
         return Some(Underlay::WeaveSleeve);
     }
     is_wireguard(src_port, dst_port, payload).then_some(Underlay::WireGuard)
+}
+
+/// A later packet of a UDP flow that [`classify_udp`] named `current` from
+/// its first packet: what the flow is now. Only IKE changes: IKE moves to
+/// UDP 4500 and ESP follows on the very same ports (RFC 7296 2.23, RFC 3948),
+/// so such a flow becomes ESP at its first ESP packet. Everything else keeps
+/// the name its first packet gave it.
+pub fn reclassify_udp(
+    current: Option<Underlay>,
+    src_port: u16,
+    dst_port: u16,
+    payload: &[u8],
+) -> Option<Underlay> {
+    match current {
+        Some(Underlay::Ike) if ipsec_udp(src_port, dst_port, payload) == Some(Underlay::Esp) => {
+            Some(Underlay::Esp)
+        }
+        other => other,
+    }
+}
+
+/// IPsec on UDP: IKE on port 500; on port 4500 (RFC 3948 2.2) a NAT-keepalive,
+/// IKE behind the four-byte zero non-ESP marker, or ESP, whose SPI is never
+/// zero. Port 4500 must be at one end and the other end must be 4500 too or
+/// an unprivileged port (a NAT's mapping), so that a service's reply from a
+/// well-known port is never taken for ESP.
+fn ipsec_udp(src_port: u16, dst_port: u16, payload: &[u8]) -> Option<Underlay> {
+    let nat_t = match (src_port, dst_port) {
+        (NAT_T_PORT, other) | (other, NAT_T_PORT) => other == NAT_T_PORT || other >= 1024,
+        _ => false,
+    };
+    if nat_t {
+        if payload == NAT_KEEPALIVE {
+            return Some(Underlay::Ike);
+        }
+        let (&spi, rest) = payload.split_first_chunk::<4>()?;
+        let spi = u32::from_be_bytes(spi);
+        return if spi == 0 {
+            is_ike_header(rest).then_some(Underlay::Ike)
+        } else {
+            (spi >= ESP_MIN_SPI && payload.len() >= ESP_MIN_LEN).then_some(Underlay::Esp)
+        };
+    }
+    let ike_port = src_port == IKE_PORT || dst_port == IKE_PORT;
+    (ike_port && is_ike_header(payload)).then_some(Underlay::Ike)
+}
+
+/// An ISAKMP/IKE header (RFC 7296 3.1, RFC 2408 3.1) at the start of
+/// `message`: a non-zero initiator SPI, major version 1 or 2, and a length
+/// field that covers at least the header and everything captured (a message
+/// travels whole in one datagram; a cut capture holds less of it).
+fn is_ike_header(message: &[u8]) -> bool {
+    let Some((header, _)) = message.split_first_chunk::<IKE_HEADER_LEN>() else {
+        return false;
+    };
+    let [
+        s0,
+        s1,
+        s2,
+        s3,
+        s4,
+        s5,
+        s6,
+        s7,
+        _,
+        _,
+        _,
+        _,
+        _,
+        _,
+        _,
+        _,
+        _,
+        version,
+        _,
+        _,
+        _,
+        _,
+        _,
+        _,
+        l0,
+        l1,
+        l2,
+        l3,
+    ] = *header;
+    let initiator_spi = u64::from_be_bytes([s0, s1, s2, s3, s4, s5, s6, s7]);
+    let length = u32::from_be_bytes([l0, l1, l2, l3]);
+    let major = version >> 4;
+    initiator_spi != 0
+        && (major == 1 || major == 2)
+        && usize::try_from(length).is_ok_and(|l| {
+            (IKE_HEADER_LEN..=usize::from(u16::MAX)).contains(&l) && l >= message.len()
+        })
 }
 
 /// TCP: Weave control plane (TCP 6783) only.
@@ -187,8 +316,9 @@ fn is_wireguard(src_port: u16, dst_port: u16, payload: &[u8]) -> bool {
 
 impl Underlay {
     /// Every kind.
-    pub const ALL: [Underlay; 6] = [
+    pub const ALL: [Underlay; 7] = [
         Underlay::Esp,
+        Underlay::Ike,
         Underlay::WireGuard,
         Underlay::Vxlan,
         Underlay::Geneve,
@@ -205,6 +335,7 @@ impl Underlay {
     pub fn as_str(self) -> &'static str {
         match self {
             Underlay::Esp => "esp",
+            Underlay::Ike => "ike",
             Underlay::WireGuard => "wireguard",
             Underlay::Vxlan => "vxlan",
             Underlay::Geneve => "geneve",
@@ -406,16 +537,167 @@ mod tests {
         }
     }
 
+    // Real packets from fixtures/captures-underlay/ipsec-outer.pcap (strongSwan
+    // 5.9.8, kernel-libipsec: IKEv2 with AES-GCM-16-256, ESP in UDP 4500), as hex.
+    /// Frame 1, UDP 500 -> 500: IKE_SA_INIT request (232 bytes, length field 232).
+    const IKE_SA_INIT: &str = "b04ca3962248c40200000000000000002120220800000000000000e8220000280000002401010003\
+        0300000c01000014800e01000300000802000005000000080400001f28000028001f00002471cc7b\
+        2e6c7ba139340b576beb7e97d14f71de9ef3b71b9128d6ed682f9044290000243039566ad9c04277\
+        aac7dab26fccc63f5b7cd024ab043d76809f2cbfcd6a56602900001c000040048fa81e6b82b443c5\
+        09eafbd19067c465f51282bc2900001c0000400594d69e1e2ab77ae8d497bfc94435086ec0a3a9c0\
+        290000080000402e290000100000402f00020003000400050000000800004016";
+    /// Frame 3, UDP 4500 -> 4500: the non-ESP marker, then IKE_AUTH (257 bytes).
+    const IKE_AUTH_IN_UDP_4500: &str = "00000000b04ca3962248c40228c9dde1eb42478e2e2023080000000100000101230000e5a7a7e1b6\
+        a5486de7062e0b2fe4a3600984c4ddf16e22c0432f10d9fe20ffc5ffdc0f0c26eb7f641e6dd2dc7c\
+        d85e26f114c1a3bd7cd5d5bcad37ef54b637f60f2c4f6a0dbb377ef204f1ee8e778f3735b269642a\
+        70b0989f3978b95e5f87628b1cc0501199eb2602ae3ecf16bd06d83bc7c6fda0819a2834f89b127d\
+        b5624a38cf343e09989790c8e212e27b1d95741dc2aff993587f2dc9766051961aaed3bc973bd7c1\
+        f9991083d778a097726d52091579611adcc87b06155860660856f14344e9baf78edf91335e80be41\
+        f8d704e9347acf88eb8dccf5eea845c54f2c25478b";
+    /// Frame 5, UDP 4500 -> 4500: ESP, SPI 0xb9f20ab1, sequence 1 (96 bytes).
+    const ESP_IN_UDP: &str = "b9f20ab100000001938f24bcb5b22a790a0db559ea556b9a0c4771bce88c1f0b33563bddabf278ad\
+        4d0475318efa78a025911323a080957536fc46293f0532fa06108c1892970feea7fecfe91ba713d7\
+        5ff1a7eb8fa90bbca95e80fb529e803f";
+    /// Frame 20, UDP 4500 -> 4500: the non-ESP marker, then an INFORMATIONAL request.
+    const IKE_INFORMATIONAL_IN_UDP_4500: &str = "00000000b04ca3962248c40228c9dde1eb42478e2e2025000000000000000041290000250fb1ba1b\
+        9d82fe7eaff95e56f66aa979e197686fb4380c25ea7a4c3cc57c03e2d8";
+
+    fn unhex(hex: &str) -> Vec<u8> {
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn esp_in_udp_real_packets() {
+        let esp = unhex(ESP_IN_UDP);
+        assert_eq!(esp.len(), 96);
+        assert_eq!(classify_udp(4500, 4500, &esp), Some(Esp));
+        // Behind a NAT one end is the NAT's mapping, on an unprivileged port.
+        assert_eq!(classify_udp(4500, 61234, &esp), Some(Esp));
+        assert_eq!(classify_udp(61234, 4500, &esp), Some(Esp));
+        // Not on 4500: these bytes are nothing we know.
+        assert_eq!(classify_udp(4501, 4501, &esp), None);
+        assert_eq!(inner_ethernet_offset(Esp, &esp), None);
+        // The IKE messages of the same capture are IPsec's control plane.
+        let init = unhex(IKE_SA_INIT);
+        assert_eq!(init.len(), 232);
+        assert_eq!(classify_udp(500, 500, &init), Some(Ike));
+        assert_eq!(classify_udp(500, 35000, &init), Some(Ike));
+        for ike in [IKE_AUTH_IN_UDP_4500, IKE_INFORMATIONAL_IN_UDP_4500] {
+            let ike = unhex(ike);
+            assert_eq!(ike[..4], [0, 0, 0, 0]);
+            assert_eq!(classify_udp(4500, 4500, &ike), Some(Ike));
+            // Without the marker, on 500, it is IKE too; with it, on 500, not.
+            assert_eq!(classify_udp(500, 500, &ike[4..]), Some(Ike));
+            assert_eq!(classify_udp(500, 500, &ike), None);
+        }
+        // IKE_SA_INIT sent to 4500 without the marker would be ESP with the
+        // initiator SPI's first four bytes as its SPI: RFC 3948 says so.
+        assert_eq!(classify_udp(4500, 4500, &init), Some(Esp));
+        assert_eq!(
+            classify_udp(4500, 4500, &NAT_KEEPALIVE),
+            Some(Ike),
+            "NAT-keepalive"
+        );
+    }
+
+    #[test]
+    fn ike_then_esp_on_the_same_ports() {
+        let (auth, esp) = (unhex(IKE_AUTH_IN_UDP_4500), unhex(ESP_IN_UDP));
+        let first = classify_udp(4500, 4500, &auth);
+        assert_eq!(first, Some(Ike));
+        assert_eq!(reclassify_udp(first, 4500, 4500, &auth), Some(Ike));
+        assert_eq!(reclassify_udp(first, 4500, 4500, &NAT_KEEPALIVE), Some(Ike));
+        let now = reclassify_udp(first, 4500, 4500, &esp);
+        assert_eq!(now, Some(Esp));
+        // ESP stays ESP when IKE (a rekey, a delete) follows.
+        assert_eq!(reclassify_udp(now, 4500, 4500, &auth), Some(Esp));
+        // Nothing else is reconsidered: IKE on 500 never becomes ESP, and an
+        // unnamed flow stays unnamed.
+        assert_eq!(reclassify_udp(Some(Ike), 500, 500, &esp), Some(Ike));
+        assert_eq!(reclassify_udp(None, 4500, 4500, &esp), None);
+        assert_eq!(
+            reclassify_udp(Some(WireGuard), 4500, 4500, &esp),
+            Some(WireGuard)
+        );
+    }
+
+    #[test]
+    fn esp_in_udp_needs_a_valid_spi_length_and_ports() {
+        let esp = unhex(ESP_IN_UDP);
+        // SPIs 1-255 are reserved and never sent.
+        for spi in [1u32, 255] {
+            let mut bad = esp.clone();
+            bad[..4].copy_from_slice(&spi.to_be_bytes());
+            assert_eq!(classify_udp(4500, 4500, &bad), None, "SPI {spi}");
+        }
+        let mut low = esp.clone();
+        low[..4].copy_from_slice(&256u32.to_be_bytes());
+        assert_eq!(classify_udp(4500, 4500, &low), Some(Esp));
+        // Shorter than header + trailer + the shortest ICV.
+        assert_eq!(classify_udp(4500, 4500, &esp[..19]), None);
+        assert_eq!(classify_udp(4500, 4500, &esp[..20]), Some(Esp));
+        // A well-known port at the other end is a service, not a NAT mapping.
+        for other in [53, 123, 443, 1023] {
+            assert_eq!(classify_udp(other, 4500, &esp), None, "port {other}");
+            assert_eq!(classify_udp(4500, other, &esp), None, "port {other}");
+        }
+        assert_eq!(classify_udp(1024, 4500, &esp), Some(Esp));
+        // A non-ESP marker with no IKE header after it is neither.
+        for bad in [&[0u8, 0, 0, 0][..], &[0, 0, 0, 0, 0xff], &[0xff, 0xff], &[]] {
+            assert_eq!(classify_udp(4500, 4500, bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn ike_header_checks() {
+        let init = unhex(IKE_SA_INIT);
+        // The capture may have cut the message: the length field covers more.
+        assert_eq!(classify_udp(500, 500, &init[..100]), Some(Ike));
+        assert_eq!(classify_udp(500, 500, &init[..28]), Some(Ike));
+        assert_eq!(classify_udp(500, 500, &init[..27]), None);
+        // More bytes than the length field says: not one IKE message.
+        let longer = [&init[..], &[0u8]].concat();
+        assert_eq!(classify_udp(500, 500, &longer), None);
+        let with = |at: usize, value: &[u8]| {
+            let mut m = init.clone();
+            m[at..at + value.len()].copy_from_slice(value);
+            classify_udp(500, 500, &m)
+        };
+        assert_eq!(with(0, &[0; 8]), None, "zero initiator SPI");
+        assert_eq!(with(17, &[0x10]), Some(Ike), "IKEv1 (ISAKMP 1.0)");
+        for version in [0x00, 0x30, 0xf0] {
+            assert_eq!(with(17, &[version]), None, "version {version:#x}");
+        }
+        for length in [0u32, 27, 231, 65536, u32::MAX] {
+            assert_eq!(with(24, &length.to_be_bytes()), None, "length {length}");
+        }
+        assert_eq!(with(24, &65535u32.to_be_bytes()), Some(Ike));
+        // Only on IKE's ports.
+        assert_eq!(classify_udp(501, 40000, &init), None);
+    }
+
     #[test]
     fn arbitrary_bytes_never_panic_and_offsets_stay_in_bounds() {
-        let ports = [53, 123, 4789, 6081, 6783, 6784, 8472, 51820, 40000];
-        for seed in 1..4000u64 {
+        let ports = [
+            53, 123, 500, 4500, 4789, 6081, 6783, 6784, 8472, 51820, 40000,
+        ];
+        let n = ports.len() as u64;
+        for seed in 1..6000u64 {
             let mut data = noise(seed, (seed % 200) as usize);
             if seed % 3 == 0 && !data.is_empty() {
                 data[0] = [0x08, 0x00, 0x01, 0x04][(seed % 4) as usize];
             }
-            let (src, dst) = (ports[(seed % 9) as usize], ports[(seed / 9 % 9) as usize]);
-            let _ = classify_udp(src, dst, &data);
+            if seed % 5 == 0 {
+                // The non-ESP marker, then noise (a hostile "IKE header").
+                data = [&[0, 0, 0, 0][..], &data].concat();
+            }
+            let (src, dst) = (ports[(seed % n) as usize], ports[(seed / n % n) as usize]);
+            let first = classify_udp(src, dst, &data);
+            let _ = reclassify_udp(first, src, dst, &data);
+            let _ = reclassify_udp(Some(Ike), src, dst, &data);
             let _ = weave_handshake_encrypted(&data);
             for kind in [Vxlan, Geneve] {
                 if let Some(offset) = inner_ethernet_offset(kind, &data) {

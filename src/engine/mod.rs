@@ -245,6 +245,10 @@ fn on_packet<S: FlowSink>(
         } => {
             if flow.packets == [1, 0] || flow.packets == [0, 1] {
                 flow.app.underlay = underlay::classify_udp(src_port, dst_port, payload);
+            } else {
+                // IKE on UDP 4500 is followed by ESP on the same ports.
+                flow.app.underlay =
+                    underlay::reclassify_udp(flow.app.underlay, src_port, dst_port, payload);
             }
             if flow.app.datagram.is_none() && flow.app.underlay.is_none() {
                 flow.app.datagram = datagram::classify(src_port, dst_port, payload);

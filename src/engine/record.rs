@@ -94,7 +94,8 @@ fn classify(
     let app = &flow.app;
     if let Some(u) = app.underlay {
         let protection = match u {
-            Underlay::Esp => "ipsec",
+            // IKE too: IPsec's own key exchange, encrypted after IKE_SA_INIT.
+            Underlay::Esp | Underlay::Ike => "ipsec",
             Underlay::WireGuard => "wireguard",
             _ => "overlay",
         };

@@ -80,6 +80,43 @@ fn underlays_get_their_own_protection() {
 }
 
 #[test]
+fn esp_in_udp_is_ipsec_even_after_ike_on_the_same_ports() {
+    // IKE on 4500 (non-ESP marker, then a 28-byte IKEv2 header whose
+    // length field says 28), then ESP (SPI 0xc0de0001, sequence 1).
+    let mut ike = vec![0, 0, 0, 0];
+    ike.extend_from_slice(&[7; 8]);
+    ike.extend_from_slice(&[0; 8]);
+    ike.extend_from_slice(&[0x2e, 0x20, 35, 0x08, 0, 0, 0, 1, 0, 0, 0, 28]);
+    let mut esp = vec![0xc0, 0xde, 0, 1, 0, 0, 0, 1];
+    esp.resize(96, 0x5a);
+    let (a, b) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+    let r = run(&[
+        udp(a, b, 500, 500, &ike[4..]),
+        udp(a, b, 4500, 4500, &ike),
+        udp(b, a, 4500, 4500, &ike),
+        udp(a, b, 4500, 4500, &esp),
+        udp(b, a, 4500, 4500, &esp),
+    ]);
+    let ike_flow = flow(&r, 500);
+    assert_eq!(
+        (
+            ike_flow.protection.as_str(),
+            ike_flow.app_protocol.as_deref()
+        ),
+        ("ipsec", Some("ike"))
+    );
+    let nat_t = flow(&r, 4500);
+    assert_eq!(nat_t.packets, 4);
+    assert_eq!(
+        (nat_t.protection.as_str(), nat_t.app_protocol.as_deref()),
+        ("ipsec", Some("esp"))
+    );
+    // IKE alone on 4500 stays IKE: no ESP was seen.
+    let r = run(&[udp(a, b, 4500, 4500, &ike), udp(b, a, 4500, 4500, &ike)]);
+    assert_eq!(flow(&r, 4500).app_protocol.as_deref(), Some("ike"));
+}
+
+#[test]
 fn vxlan_reports_the_overlay_and_the_flow_inside() {
     // Inner frame: a plaintext HTTP request between two pods.
     let inner = {

@@ -1,9 +1,10 @@
-//! Plaintext under real WireGuard: two network namespaces as nodes, HTTP
-//! between two "pod" addresses through a WireGuard tunnel
-//! (fixtures/gen/make-wireguard-captures.sh). The tunnel's inside alone is a
-//! plaintext finding; with the outside (WireGuard between the two nodes) in
-//! the same analysis it is covered, observed; configuration decides when
-//! the wire does not, and a wire that contradicts it is reported.
+//! Plaintext under real WireGuard and real IPsec: two network namespaces as
+//! nodes, HTTP between two "pod" addresses through the tunnel
+//! (fixtures/gen/make-wireguard-captures.sh, make-ipsec-captures.sh). The
+//! tunnel's inside alone is a plaintext finding; with the outside
+//! (WireGuard, or ESP in UDP, between the two nodes) in the same analysis it
+//! is covered, observed; configuration decides when the wire does not, and a
+//! wire that contradicts it is reported.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -59,9 +60,47 @@ fn plaintext_verdict(r: &Value) -> Option<(String, String, Value, String)> {
     ))
 }
 
-fn check_dir(dir: &Path) {
-    let inner = dir.join("wireguard-inner.pcap");
-    let outer = dir.join("wireguard-outer.pcap");
+/// One tunnel's captures and what the report must say about them.
+struct Tunnel {
+    /// File name prefix: `{name}-inner.pcap`, `{name}-outer.pcap`.
+    name: &'static str,
+    /// The flows' protection on the outer link, and the plaintext finding's covered_by.
+    protection: &'static str,
+    /// `app_protocol` of the flow that carries the tunnelled data.
+    data: &'static str,
+    /// The `CoverageMatrix.wire` field set by that flow.
+    wire: &'static str,
+    /// The matrix's key for the two nodes, and their cell.
+    pair: &'static str,
+    cell: (usize, usize),
+    /// A `--cluster-config` that says this tunnel is on.
+    config: &'static str,
+}
+
+const WIREGUARD: Tunnel = Tunnel {
+    name: "wireguard",
+    protection: "wireguard",
+    data: "wireguard",
+    wire: "wireguard",
+    pair: "node-a <> node-b",
+    cell: (0, 1),
+    config: "calico-wireguard.json",
+};
+
+/// strongSwan's userspace ESP (kernel-libipsec): ESP in UDP 4500, after IKE.
+const IPSEC: Tunnel = Tunnel {
+    name: "ipsec",
+    protection: "ipsec",
+    data: "esp",
+    wire: "esp",
+    pair: "node-c <> node-d",
+    cell: (2, 3),
+    config: "cilium-ipsec.json",
+};
+
+fn check_dir(dir: &Path, t: &Tunnel) {
+    let inner = dir.join(format!("{}-inner.pcap", t.name));
+    let outer = dir.join(format!("{}-outer.pcap", t.name));
     let v = |rule: &str, verdict: &str, by: Value, conf: &str| {
         Some((rule.to_string(), verdict.to_string(), by, conf.to_string()))
     };
@@ -71,13 +110,22 @@ fn check_dir(dir: &Path) {
         plaintext_verdict(&r),
         v("TA-PLAINTEXT", "unknown", Value::Null, "inferred")
     );
-    // The outside alone: WireGuard between the nodes, no plaintext.
+    // The outside alone: the tunnel between the nodes, no plaintext.
     let r = analyze(&[&outer], &[]);
     assert_eq!(plaintext_verdict(&r), None);
-    assert_eq!(r["flows"][0]["protection"], "wireguard");
+    let flows = r["flows"].as_array().unwrap();
+    assert!(!flows.is_empty());
+    for f in flows {
+        assert_eq!(f["protection"], t.protection, "{f}");
+    }
+    assert!(
+        flows.iter().any(|f| f["app_protocol"] == t.data),
+        "no {} flow: {flows:?}",
+        t.data
+    );
     let m = &r["verification"]["coverage_matrix"];
-    assert_eq!(m["wire"]["node-a <> node-b"]["wireguard"], true);
-    assert_eq!(m["cells"][0][1]["covered_by"], "wireguard");
+    assert_eq!(m["wire"][t.pair][t.wire], true, "{m}");
+    assert_eq!(m["cells"][t.cell.0][t.cell.1]["covered_by"], t.protection);
     // Both: covered, observed on the wire.
     let r = analyze(&[&inner, &outer], &[]);
     assert_eq!(
@@ -85,7 +133,7 @@ fn check_dir(dir: &Path) {
         v(
             "TA-PLAINTEXT-UNDERLAY",
             "covered",
-            "wireguard".into(),
+            t.protection.into(),
             "observed"
         )
     );
@@ -98,16 +146,13 @@ fn check_dir(dir: &Path) {
         plaintext_verdict(&r),
         v("TA-PLAINTEXT", "not-covered", Value::Null, "inferred")
     );
-    let r = analyze(
-        &[&inner],
-        &["--cluster-config", &cluster("calico-wireguard.json")],
-    );
+    let r = analyze(&[&inner], &["--cluster-config", &cluster(t.config)]);
     assert_eq!(
         plaintext_verdict(&r),
         v(
             "TA-PLAINTEXT-UNDERLAY",
             "covered",
-            "wireguard".into(),
+            t.protection.into(),
             "configured"
         )
     );
@@ -122,15 +167,140 @@ fn check_dir(dir: &Path) {
         .iter()
         .find(|f| f["rule"] == "TA-PLAINTEXT-UNDERLAY")
         .expect("covered by what the wire shows");
+    assert_eq!(f["evidence"]["underlay"]["covered_by"], t.protection);
     let disagreements = f["evidence"]["underlay"]["disagreements"]
         .as_array()
         .unwrap();
     assert!(!disagreements.is_empty(), "{f}");
 }
 
+/// A node agent's event stream alone (`capture -i any` on node-b, as the
+/// DaemonSet runs it, sees the tunnel and its inside) proves the plaintext
+/// flow covered by the tunnel, from the wire.
+fn check_agent_events(events: &Path, t: &Tunnel) {
+    let r = analyze(&[], &["--events", events.to_str().unwrap()]);
+    assert_eq!(r["inputs"][0]["live"]["link_type"], "linux-sll2");
+    assert_eq!(
+        plaintext_verdict(&r),
+        Some((
+            "TA-PLAINTEXT-UNDERLAY".to_string(),
+            "covered".to_string(),
+            Value::from(t.protection),
+            "observed".to_string()
+        )),
+        "{r}"
+    );
+}
+
+/// tshark, an independent dissector, against the engine on the IPsec outer
+/// capture: the packets tshark calls ESP (in UDP) make one flow that the
+/// engine calls ESP, packet for packet; the ones it calls IKE (ISAKMP, on 500
+/// and behind the non-ESP marker on 4500) make flows the engine calls IKE;
+/// and the UDP 4500 conversation, IKE then ESP, is one ESP flow. Skipped with
+/// a notice without tshark.
+fn tshark_agrees_on_ipsec(outer: &Path, scratch: &str) {
+    let tshark = |args: &[&str]| {
+        Command::new("tshark")
+            .args(["-n", "-r", outer.to_str().unwrap()])
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+    };
+    if tshark(&["-c", "1"]).is_none() {
+        eprintln!("NOTICE: tshark comparison of the IPsec capture skipped (no tshark)");
+        return;
+    }
+    let count = |filter: &str| {
+        let o = tshark(&["-Y", filter]).expect("tshark");
+        String::from_utf8_lossy(&o.stdout).lines().count() as u64
+    };
+    let (esp, ike, nat_t) = (count("esp"), count("isakmp"), count("udp.port == 4500"));
+    assert!(esp > 0 && ike > 0, "tshark: {esp} ESP, {ike} IKE packets");
+    assert_eq!(
+        count("udpencap"),
+        nat_t,
+        "every UDP 4500 packet is udpencap"
+    );
+    assert_eq!(esp + ike, count("frame"), "nothing but IKE and ESP");
+    // One subset at a time, written by tshark, read by the engine.
+    let dir = temp_dir(scratch);
+    let subset = |filter: &str, name: &str| -> Vec<Value> {
+        let path = dir.join(name);
+        let o = tshark(&["-Y", filter, "-w", path.to_str().unwrap()]).expect("tshark -w");
+        assert!(o.status.success());
+        let r = analyze(&[&path], &[]);
+        r["flows"].as_array().unwrap().clone()
+    };
+    let packets = |flows: &[Value]| {
+        flows
+            .iter()
+            .map(|f| f["packets"].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    let only_esp = subset("esp", "esp.pcap");
+    assert_eq!(only_esp.len(), 1, "{only_esp:?}");
+    assert_eq!(only_esp[0]["app_protocol"], "esp");
+    assert_eq!(only_esp[0]["transport"], "udp");
+    assert_eq!(packets(&only_esp), esp);
+    let only_ike = subset("isakmp", "ike.pcap");
+    assert!(!only_ike.is_empty());
+    for f in &only_ike {
+        assert_eq!(f["app_protocol"], "ike", "{f}");
+        assert_eq!(f["protection"], "ipsec", "{f}");
+    }
+    assert_eq!(packets(&only_ike), ike);
+    // IKE without ESP covers nothing: the inside stays a plaintext finding.
+    let inner = outer.with_file_name("ipsec-inner.pcap");
+    let r = analyze(&[&inner, &dir.join("ike.pcap")], &[]);
+    assert_eq!(
+        plaintext_verdict(&r),
+        Some((
+            "TA-PLAINTEXT".to_string(),
+            "unknown".to_string(),
+            Value::Null,
+            "inferred".to_string()
+        ))
+    );
+    assert_eq!(
+        r["verification"]["coverage_matrix"]["wire"][IPSEC.pair]["esp"],
+        false
+    );
+    // ESP alone (no IKE in the capture) does.
+    let r = analyze(&[&inner, &dir.join("esp.pcap")], &[]);
+    assert_eq!(
+        plaintext_verdict(&r).map(|v| (v.0, v.2)),
+        Some(("TA-PLAINTEXT-UNDERLAY".to_string(), Value::from("ipsec")))
+    );
+    let all = analyze(&[outer], &[]);
+    let all = all["flows"].as_array().unwrap();
+    let on_4500: Vec<_> = all
+        .iter()
+        .filter(|f| f["server"]["port"] == 4500 || f["client"]["port"] == 4500)
+        .collect();
+    assert_eq!(on_4500.len(), 1, "{all:?}");
+    assert_eq!(on_4500[0]["app_protocol"], "esp");
+    assert_eq!(on_4500[0]["packets"], nat_t);
+    eprintln!(
+        "tshark and the engine agree on {}: {esp} ESP-in-UDP and {ike} IKE packets",
+        outer.display()
+    );
+}
+
 #[test]
 fn committed_wireguard_captures() {
-    check_dir(&support::root().join("fixtures/captures-underlay"));
+    check_dir(
+        &support::root().join("fixtures/captures-underlay"),
+        &WIREGUARD,
+    );
+}
+
+#[test]
+fn committed_ipsec_captures() {
+    let dir = support::root().join("fixtures/captures-underlay");
+    check_dir(&dir, &IPSEC);
+    tshark_agrees_on_ipsec(&dir.join("ipsec-outer.pcap"), "ipsec-tshark-committed");
+    check_agent_events(&dir.join("ipsec-node-b.events.ndjson"), &IPSEC);
 }
 
 /// The same, on captures made now (root, wg, boringtun-cli).
@@ -170,21 +340,53 @@ fn live_wireguard_between_namespaces() {
         .status()
         .unwrap();
     assert!(status.success(), "make-wireguard-captures.sh failed");
-    check_dir(&out);
-    // A node agent on node-b (`capture -i any`, as the DaemonSet runs it)
-    // sees the tunnel and its inside: its event stream alone proves the
-    // plaintext flow covered by WireGuard, from the wire.
-    let events = out.join("wireguard-node-b.events.ndjson");
-    let r = analyze(&[], &["--events", events.to_str().unwrap()]);
-    assert_eq!(r["inputs"][0]["live"]["link_type"], "linux-sll2");
-    assert_eq!(
-        plaintext_verdict(&r),
-        Some((
-            "TA-PLAINTEXT-UNDERLAY".to_string(),
-            "covered".to_string(),
-            Value::from("wireguard"),
-            "observed".to_string()
-        )),
-        "{r}"
-    );
+    check_dir(&out, &WIREGUARD);
+    check_agent_events(&out.join("wireguard-node-b.events.ndjson"), &WIREGUARD);
+}
+
+/// The same, on IPsec captures made now: strongSwan's charon in each
+/// namespace, ESP in userspace (kernel-libipsec; this kernel has no ESP).
+#[test]
+fn live_ipsec_between_namespaces() {
+    let have = |t: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {t}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let strongswan = [
+        "/usr/lib/ipsec/charon",
+        "/usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so",
+        "/usr/lib/ipsec/plugins/libstrongswan-gcm.so",
+        "/usr/lib/ipsec/plugins/libstrongswan-openssl.so",
+    ]
+    .iter()
+    .all(|p| Path::new(p).exists());
+    if !(root
+        && strongswan
+        && have("swanctl")
+        && have("tcpdump")
+        && Path::new("/dev/net/tun").exists())
+    {
+        eprintln!(
+            "NOTICE: live IPsec test skipped (needs root, tcpdump, /dev/net/tun and strongSwan: \
+             strongswan-charon, strongswan-swanctl, libcharon-extra-plugins, libstrongswan-standard-plugins)"
+        );
+        return;
+    }
+    let out = temp_dir("live-ipsec");
+    let status = Command::new("bash")
+        .arg(support::root().join("fixtures/gen/make-ipsec-captures.sh"))
+        .env("CAPTURE_OUT", &out)
+        .env("AGENT", env!("CARGO_BIN_EXE_tls-audit"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "make-ipsec-captures.sh failed");
+    check_dir(&out, &IPSEC);
+    tshark_agrees_on_ipsec(&out.join("ipsec-outer.pcap"), "ipsec-tshark-live");
+    check_agent_events(&out.join("ipsec-node-b.events.ndjson"), &IPSEC);
 }
