@@ -148,7 +148,7 @@ fn ndjson(args: &CaptureArgs, opts: &LiveOptions, stop: Arc<AtomicBool>) -> i32 
     let mut on_tick = |p: &Progress| {
         metrics.record_progress(p);
         ticks += 1;
-        if ticks % 10 == 0 {
+        if ticks.is_multiple_of(10) {
             events.emit("stats", progress_json(p));
         }
     };

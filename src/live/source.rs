@@ -345,6 +345,8 @@ fn read_batch<S: FlowSink>(
     Ok(BATCH)
 }
 
+// time_t and suseconds_t are i64 here but narrower on 32-bit targets.
+#[allow(clippy::unnecessary_cast)]
 fn timestamp(tv: &libc::timeval, nanos: bool) -> Nanos {
     let frac = if nanos {
         tv.tv_usec as i64
