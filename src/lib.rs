@@ -29,6 +29,7 @@ pub mod engine;
 pub mod flow;
 pub mod inventory;
 pub mod plaintext;
+pub mod probe;
 pub mod report;
 pub mod tls;
 pub mod verify;

@@ -2,6 +2,7 @@
 //! in the library; this module only wires it to files and the terminal.
 
 pub mod exit;
+mod probe;
 mod rerender;
 mod verification;
 
@@ -29,6 +30,9 @@ enum Command {
     /// Analyse pcap/pcapng captures (several are merged in time order; `-` reads stdin)
     /// and verify them against a policy.
     Analyze(Box<AnalyzeArgs>),
+    /// Probe endpoints directly (TLS versions, chain, client-certificate
+    /// policy, plaintext acceptance) and verify the answers against a policy.
+    Probe(Box<probe::ProbeArgs>),
     /// Print or check a verification policy.
     Policy(verification::PolicyArgs),
     /// List the verification rules.
@@ -105,6 +109,7 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Analyze(args) => analyze(*args),
+        Command::Probe(args) => probe::probe_command(*args),
         Command::Policy(args) => verification::policy_command(&args),
         Command::Rules => verification::rules_command(),
         Command::Report(args) => rerender::report_command(&args),

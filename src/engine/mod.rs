@@ -139,6 +139,7 @@ impl<S: FlowSink> Analyzer<S> {
             warnings,
             verification: None,
             findings: Vec::new(),
+            probes: Vec::new(),
             flows: Vec::new(),
         };
         (report, self.out.sink)

@@ -5,7 +5,8 @@ use crate::decode::Underlay;
 use crate::flow::{Exit, Flow, Side};
 use crate::plaintext::AppProtocol;
 use crate::report::model::{
-    AlertRecord, DecryptionRecord, Endpoint, FlowRecord, MutualInference, TcpRecord, TlsRecord,
+    AlertRecord, DecryptionRecord, Endpoint, FlowRecord, FlowSource, MutualInference, TcpRecord,
+    TlsRecord,
 };
 use crate::tls::hello::is_grease;
 use crate::tls::session::Decryption;
@@ -40,6 +41,7 @@ pub fn build(flow: &Flow<FlowAnalysis>, exit: Exit, caches: &mut Caches) -> Flow
     let server_port = flow.key.endpoint(server).port();
     let (protection, app_protocol, tls) = classify(flow, client, server_port, payload, caches);
     FlowRecord {
+        source: FlowSource::Capture,
         transport: match flow.key.proto {
             6 => "tcp",
             17 => "udp",

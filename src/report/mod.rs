@@ -4,6 +4,7 @@ mod finding;
 mod junit;
 mod markdown;
 pub mod model;
+mod probe;
 mod sarif;
 mod table;
 
