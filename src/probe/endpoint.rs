@@ -59,9 +59,15 @@ pub async fn probe_endpoint(target: &Target, cfg: &ProbeConfig) -> EndpointResul
     }
     // No version answered, and a connection failed (a reset mid-handshake):
     // the endpoint could not be probed, and the report says why.
-    let answered = out.record.versions.iter().any(|v| v.accepted.is_some());
+    let full = || {
+        out.record
+            .versions
+            .iter()
+            .filter(|v| v.method == "handshake")
+    };
+    let answered = full().any(|v| v.accepted.is_some());
     if out.record.error.is_none() && !answered {
-        out.record.error = out.record.versions.iter().find_map(|v| v.error.clone());
+        out.record.error = full().find_map(|v| v.error.clone());
     }
     out.record.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
     out
@@ -248,7 +254,9 @@ fn client_auth(h: &Handshake) -> ClientAuth {
                     alert_name(u8::from(*x))
                 ),
             ),
-            End::ClosedAfter => ("none".into(), "no-certificate-request".into()),
+            End::ClosedAfter | End::Served(_) | End::HttpRefused(_) => {
+                ("none".into(), "no-certificate-request".into())
+            }
             End::Failed(e) => ("unknown".into(), e.to_string()),
         };
         return a;
@@ -267,6 +275,11 @@ fn client_auth(h: &Handshake) -> ClientAuth {
             format!("alert {}", alert_name(u8::from(*x))),
         ),
         End::ClosedAfter => ("required".into(), "closed-after-handshake".into()),
+        End::Served(line) => (
+            "optional".into(),
+            format!("served-without-certificate: {line}"),
+        ),
+        End::HttpRefused(why) => ("required".into(), format!("http-refusal: {why}")),
         End::Failed(e) => ("unknown".into(), e.to_string()),
     };
     a
@@ -360,6 +373,14 @@ fn identity_result(
         End::ClosedAfter => {
             p.accepted = Some(false);
             p.detail = Some("closed-after-handshake".into());
+        }
+        End::Served(line) => {
+            p.accepted = Some(true);
+            p.detail = Some(format!("served: {line}"));
+        }
+        End::HttpRefused(why) => {
+            p.accepted = Some(false);
+            p.detail = Some(format!("http-refusal: {why}"));
         }
         End::Failed(e) => p.error = Some(e.record()),
     }

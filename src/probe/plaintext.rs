@@ -74,6 +74,14 @@ pub fn first_line(answer: &[u8]) -> String {
         .collect()
 }
 
+/// The probe's HTTP/1.1 request (also sent over TLS to tell nginx's
+/// HTTP-layer refusal of a missing client certificate from service).
+pub(crate) fn http1_request(host: &str) -> String {
+    format!(
+        "GET / HTTP/1.1\r\nHost: {host}\r\nUser-Agent: tls-audit-probe\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+    )
+}
+
 /// Ask `addr` in plaintext; with the local address and the bytes of the
 /// last exchange.
 pub(crate) async fn probe(
@@ -81,9 +89,7 @@ pub(crate) async fn probe(
     host: &str,
     cfg: &ProbeConfig,
 ) -> (PlaintextProbe, Option<SocketAddr>, u64) {
-    let http1 = format!(
-        "GET / HTTP/1.1\r\nHost: {host}\r\nUser-Agent: tls-audit-probe\r\nAccept: */*\r\nConnection: close\r\n\r\n"
-    );
+    let http1 = http1_request(host);
     let mut last = PlaintextProbe {
         accepted: None,
         request: None,

@@ -205,6 +205,12 @@ pub(crate) enum End {
     AlertAfter(AlertDescription),
     /// The server closed right after the handshake, without an alert.
     ClosedAfter,
+    /// After the handshake the server answered our HTTP request (ALPN
+    /// `http/1.1`): it serves this client. The answer's first line.
+    Served(String),
+    /// ... with nginx's refusal page for a missing client certificate
+    /// (`ssl_verify_client on` refuses at the HTTP layer, not in TLS).
+    HttpRefused(String),
     /// Something else went wrong.
     Failed(ProbeFailure),
 }
@@ -222,7 +228,8 @@ pub(crate) struct Handshake {
     pub started: time::OffsetDateTime,
     pub finished: time::OffsetDateTime,
     pub bytes: u64,
-    /// We waited for a post-handshake alert (TLS 1.3, certificate requested).
+    /// We waited for a refusal after the handshake (certificate requested;
+    /// TLS 1.3, or an HTTP request sent over ALPN `http/1.1`).
     pub waited: bool,
 }
 
@@ -289,11 +296,21 @@ pub(crate) async fn handshake(
     };
     let requested = seen.request.lock().map(|r| r.is_some()).unwrap_or(false);
     let tls13 = tls.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3);
-    let waited = matches!(end, End::Completed) && tls13 && requested;
+    let http = tls.alpn_protocol() == Some(b"http/1.1".as_slice());
+    let waited = matches!(end, End::Completed) && requested && (tls13 || http);
     if waited {
-        end = wait_for_refusal(&mut tls, &mut sock, &mut buf, cfg).await;
+        if http {
+            let host = sni.map_or_else(|| addr.ip().to_string(), str::to_string);
+            let req = super::plaintext::http1_request(&host);
+            if let Err(e) = std::io::Write::write_all(&mut tls.writer(), req.as_bytes()) {
+                end = End::Failed(ProbeFailure::Io(e));
+            }
+        }
+        if matches!(end, End::Completed) {
+            end = wait_for_refusal(&mut tls, &mut sock, &mut buf, cfg).await;
+        }
     }
-    if matches!(end, End::Completed) {
+    if matches!(end, End::Completed | End::Served(_)) {
         tls.send_close_notify();
         let _ = flush(&mut tls, &mut sock).await;
     }
@@ -315,7 +332,8 @@ pub(crate) async fn handshake(
 }
 
 /// TLS 1.3 refuses a missing client certificate after the handshake (the
-/// client's Finished went first): read until an alert, a close, or the wait.
+/// client's Finished went first), and nginx refuses in HTTP: read until an
+/// alert, an answer to our request, a close, or the wait.
 async fn wait_for_refusal(
     tls: &mut ClientConnection,
     sock: &mut Conn,
@@ -332,10 +350,17 @@ async fn wait_for_refusal(
                 Err(Fed::Alert(a)) => return End::AlertAfter(a),
                 Err(Fed::Failure(f)) => return End::Failed(f),
                 Ok(()) => {
-                    // Application data means the server went on serving us.
-                    let mut sink = [0u8; 1024];
-                    if std::io::Read::read(&mut tls.reader(), &mut sink).is_ok_and(|k| k > 0) {
-                        return End::Completed;
+                    // Application data means the server went on serving us,
+                    // unless it is nginx's page refusing the request.
+                    let mut answer = [0u8; 4096];
+                    let n = std::io::Read::read(&mut tls.reader(), &mut answer).unwrap_or(0);
+                    if let Some(a) = answer.get(..n).filter(|a| !a.is_empty()) {
+                        let line = super::plaintext::first_line(a);
+                        let text = String::from_utf8_lossy(a);
+                        return match NGINX_REFUSALS.iter().find(|r| text.contains(*r)) {
+                            Some(why) => End::HttpRefused(format!("{line}: {why}")),
+                            None => End::Served(line),
+                        };
                     }
                 }
             },
@@ -345,6 +370,13 @@ async fn wait_for_refusal(
         }
     }
 }
+
+/// nginx's pages for a client certificate missing or failing verification
+/// (`ssl_verify_client on`; its internal codes 496 and 495).
+const NGINX_REFUSALS: [&str; 2] = [
+    "No required SSL certificate was sent",
+    "The SSL certificate error",
+];
 
 enum Fed {
     Alert(AlertDescription),

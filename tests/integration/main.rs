@@ -7,6 +7,7 @@ mod fixtures;
 mod fuzz_regressions;
 mod keylog;
 mod live;
+mod probe;
 mod render;
 mod schema;
 mod support;
