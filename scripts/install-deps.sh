@@ -11,6 +11,7 @@ packages=(
   iproute2 ethtool procps                   # network namespaces for the tests
   wireguard-tools                           # wg(8): the WireGuard underlay test
   python3 python3-cryptography python3-jsonschema  # oracle script, schema check
+  nftables testssl.sh bsdextrautils dnsutils bc    # probe lab (black hole) and its peers
 )
 
 missing=()
@@ -39,11 +40,21 @@ python_consumers() {
     echo "install-deps: could not install them; the renderer consumer tests will fail" >&2
 }
 
+# sslyze: the active probe's second peer (tests/integration/probe, benches/probe.sh);
+# the probe test compares with it and skips that comparison with a notice without it.
+sslyze_peer() {
+  command -v sslyze >/dev/null 2>&1 && return 0
+  echo "install-deps: pip install sslyze (probe comparison)" >&2
+  python3 -m pip install --quiet sslyze >/dev/null 2>&1 ||
+    echo "install-deps: sslyze could not be installed; the probe test skips its comparison" >&2
+}
+
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 if [ ${#missing[@]} -eq 0 ]; then
   boringtun
   python_consumers
+  sslyze_peer
   exit 0
 fi
 
@@ -55,3 +66,4 @@ $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 boringtun
 python_consumers
+sslyze_peer

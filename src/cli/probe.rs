@@ -35,8 +35,9 @@ pub(super) struct ProbeArgs {
     /// milliseconds (a connect timeout is retried once).
     #[arg(long, value_name = "MS", default_value_t = 5000)]
     timeout: u64,
-    /// How long to wait for a TLS 1.3 server's refusal of a missing client
-    /// certificate after the handshake, in milliseconds.
+    /// Longest wait for a TLS 1.3 server's refusal of a missing client
+    /// certificate after the handshake, in milliseconds (the wait is eight
+    /// handshake times, at least 250 ms, at most this).
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     alert_wait: u64,
     /// Do not try SSL 3.0, TLS 1.0, TLS 1.1 or weak suites.

@@ -46,7 +46,9 @@ pub struct ProbeConfig {
     pub connect_timeout: Duration,
     /// Deadline for each handshake, and for each write and read.
     pub io_timeout: Duration,
-    /// How long to wait for a TLS 1.3 server's refusal after the handshake.
+    /// The longest wait for a server's refusal of a missing client
+    /// certificate after the handshake (TLS 1.3); the wait is eight times
+    /// the handshake's time, at least 250 ms, at most this.
     pub alert_wait: Duration,
     /// How long to wait for an answer to the plaintext request.
     pub plaintext_wait: Duration,

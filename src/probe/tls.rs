@@ -16,6 +16,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rustls::client::ResolvesClientCert;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -271,7 +272,8 @@ pub(crate) async fn handshake(
     .await?;
     let mut tls = ClientConnection::new(Arc::new(config), name).map_err(ProbeFailure::Tls)?;
     let mut buf = vec![0u8; 18 * 1024];
-    let deadline = Instant::now() + cfg.io_timeout;
+    let began = Instant::now();
+    let deadline = began + cfg.io_timeout;
     let mut end = loop {
         if let Err(e) = flush(&mut tls, &mut sock).await {
             break End::Failed(e);
@@ -307,7 +309,8 @@ pub(crate) async fn handshake(
             }
         }
         if matches!(end, End::Completed) {
-            end = wait_for_refusal(&mut tls, &mut sock, &mut buf, cfg).await;
+            let wait = refusal_wait(began.elapsed(), cfg.alert_wait);
+            end = wait_for_refusal(&mut tls, &mut sock, &mut buf, wait).await;
         }
     }
     if matches!(end, End::Completed | End::Served(_)) {
@@ -331,6 +334,13 @@ pub(crate) async fn handshake(
     Ok(out)
 }
 
+/// How long to wait for a refusal: the refusal is one round trip after our
+/// Finished, so eight times the handshake's own time, at least 250 ms, at
+/// most `max` (`--alert-wait`).
+fn refusal_wait(handshake: Duration, max: Duration) -> Duration {
+    (handshake * 8).clamp(Duration::from_millis(250).min(max), max)
+}
+
 /// TLS 1.3 refuses a missing client certificate after the handshake (the
 /// client's Finished went first), and nginx refuses in HTTP: read until an
 /// alert, an answer to our request, a close, or the wait.
@@ -338,9 +348,9 @@ async fn wait_for_refusal(
     tls: &mut ClientConnection,
     sock: &mut Conn,
     buf: &mut [u8],
-    cfg: &ProbeConfig,
+    wait: Duration,
 ) -> End {
-    let until = Instant::now() + cfg.alert_wait;
+    let until = Instant::now() + wait;
     loop {
         if let Err(e) = flush(tls, sock).await {
             return End::Failed(e);
@@ -427,6 +437,15 @@ pub(crate) fn alert_name(n: u8) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusal_waits_scale_with_the_handshake() {
+        let ms = Duration::from_millis;
+        assert_eq!(refusal_wait(ms(2), ms(1000)), ms(250));
+        assert_eq!(refusal_wait(ms(50), ms(1000)), ms(400));
+        assert_eq!(refusal_wait(ms(900), ms(1000)), ms(1000));
+        assert_eq!(refusal_wait(ms(2), ms(100)), ms(100));
+    }
 
     #[test]
     fn alert_names() {

@@ -17,7 +17,7 @@ mod harness;
 
 type Harness = fn(&[u8]);
 
-const TARGETS: [(&str, Harness); 8] = [
+const TARGETS: [(&str, Harness); 9] = [
     ("capture_file", harness::capture_file),
     ("decode_frame", harness::decode_frame),
     ("tls_stream", harness::tls_stream),
@@ -26,6 +26,7 @@ const TARGETS: [(&str, Harness); 8] = [
     ("plaintext", harness::plaintext),
     ("reassembly", harness::reassembly),
     ("verify_chain", harness::verify_chain),
+    ("probe_answer", harness::probe_answer),
 ];
 
 /// Files directly in `dir`, sorted (none if the folder is absent).
