@@ -55,8 +55,11 @@ mkdir -p "$BENCH_DIR"
 cd "$BENCH_DIR"
 rm -f ./*.json ./*.out
 # A throw-away CA and a server certificate (with AKI, as RFC 5280 wants).
+# keyUsage on the CA: RFC 5280 4.2.1.3 requires it, and sslyze (Python
+# cryptography's verifier) rejects chains whose CA lacks it.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
-    -subj /CN=bench-ca -keyout ca.key -out ca.pem 2>/dev/null
+    -subj /CN=bench-ca -addext basicConstraints=critical,CA:TRUE \
+    -addext keyUsage=critical,keyCertSign,cRLSign -keyout ca.key -out ca.pem 2>/dev/null
 openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=fleet \
     -keyout srv.key -out srv.csr 2>/dev/null
 printf 'subjectAltName=IP:%s\nauthorityKeyIdentifier=keyid\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n' "$SRV" >srv.ext
