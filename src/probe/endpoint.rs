@@ -11,7 +11,7 @@ use rustls::SupportedProtocolVersion;
 use super::ProbeConfig;
 use super::error::ProbeFailure;
 use super::legacy::{
-    self, Answer, LEGACY_SUITES, SSL3, TLS10, TLS11, TLS12, TLS12_SUITES, WEAK_FAMILIES,
+    self, Answer, LEGACY_SUITES, Reply, SSL3, TLS10, TLS11, TLS12, TLS12_SUITES, WEAK_FAMILIES,
 };
 use super::record::{self, TlsFacts};
 use super::target::Target;
@@ -111,11 +111,11 @@ async fn run(
     if !tls12_full && !is_failure(out.record.versions.last()) {
         // rustls has only ECDHE+AEAD suites: the server may still speak
         // TLS 1.2 with others.
-        let (probe, local) = hello_probe(addr, TLS12, TLS12_SUITES, sni, cfg).await?;
-        if probe.accepted == Some(true) {
+        let (probe, ends) = hello_probe(addr, TLS12, TLS12_SUITES, sni, cfg).await?;
+        if let Some(ends) = ends {
             add_hello_flow(
                 out,
-                (local, addr),
+                ends,
                 sni,
                 &probe,
                 "probe: TLS 1.2 accepted with a suite rustls does not offer; read up to the ServerHello",
@@ -127,11 +127,11 @@ async fn run(
     }
     if cfg.legacy {
         for v in [TLS11, TLS10, SSL3] {
-            let (probe, local) = hello_probe(addr, v, LEGACY_SUITES, sni, cfg).await?;
-            if probe.accepted == Some(true) {
+            let (probe, ends) = hello_probe(addr, v, LEGACY_SUITES, sni, cfg).await?;
+            if let Some(ends) = ends {
                 add_hello_flow(
                     out,
-                    (local, addr),
+                    ends,
                     sni,
                     &probe,
                     "probe: legacy version accepted; read up to the ServerHello",
@@ -402,15 +402,16 @@ fn identity_result(
     (p, Some(f))
 }
 
-/// Offer `version` with `suites` in a hand-built ClientHello.
+/// Offer `version` with `suites` in a hand-built ClientHello; the
+/// connection's ends when the server accepted.
 async fn hello_probe(
     addr: SocketAddr,
     version: u16,
     suites: &[u16],
     sni: Option<&str>,
     cfg: &ProbeConfig,
-) -> Result<(VersionProbe, Option<SocketAddr>), ProbeFailure> {
-    let mut local = None;
+) -> Result<(VersionProbe, Option<Ends>), ProbeFailure> {
+    let mut ends = None;
     let mut p = VersionProbe {
         version: version_name(version),
         accepted: None,
@@ -420,14 +421,18 @@ async fn hello_probe(
         error: None,
     };
     match legacy::ask(addr, version, suites, sni, cfg).await {
-        Ok((Answer::Hello(sh), from)) if sh.version == version => {
+        Ok(Reply {
+            answer: Answer::Hello(sh),
+            local,
+            started,
+        }) if sh.version == version => {
             p.accepted = Some(true);
             p.cipher_suite = Some(cipher_suite_name(sh.cipher_suite));
-            local = from;
+            ends = Some((local, addr, started));
         }
-        Ok((a, _)) => {
+        Ok(r) => {
             p.accepted = Some(false);
-            p.detail = Some(answer_text(&a));
+            p.detail = Some(answer_text(&r.answer));
         }
         Err(e) if e.is_fatal_for_endpoint() => return Err(e),
         // A server that hangs up on an old ClientHello refuses it.
@@ -437,7 +442,7 @@ async fn hello_probe(
         }
         Err(e) => p.error = Some(e.record()),
     }
-    Ok((p, local))
+    Ok((p, ends))
 }
 
 fn answer_text(a: &Answer) -> String {
@@ -449,7 +454,8 @@ fn answer_text(a: &Answer) -> String {
     }
 }
 
-type Ends = (Option<SocketAddr>, SocketAddr);
+/// The probe's address, the server's, and when the connection opened.
+type Ends = (Option<SocketAddr>, SocketAddr, time::OffsetDateTime);
 
 fn add_hello_flow(
     out: &mut EndpointResult,
@@ -473,18 +479,17 @@ fn add_hello_flow(
 
 fn push_hello_flow(
     out: &mut EndpointResult,
-    (local, server): Ends,
+    (local, server, started): Ends,
     sni: Option<&str>,
     version: u16,
     cipher: Option<u16>,
     note: &str,
 ) {
-    let now = time::OffsetDateTime::now_utc();
     let conn = record::Conn {
         local,
         server,
-        started: now,
-        finished: now,
+        started,
+        finished: time::OffsetDateTime::now_utc(),
         bytes: 0,
     };
     let mut f = record::flow(&conn, "tls", None);
@@ -535,24 +540,26 @@ async fn weak_suites(
             detail: None,
         };
         match legacy::ask(addr, version, family.suites, sni, cfg).await {
-            Ok((Answer::Hello(sh), local))
-                if family.suites.contains(&sh.cipher_suite) && sh.cipher_suite != 0x00ff =>
-            {
+            Ok(Reply {
+                answer: Answer::Hello(sh),
+                local,
+                started,
+            }) if family.suites.contains(&sh.cipher_suite) && sh.cipher_suite != 0x00ff => {
                 s.accepted = Some(true);
                 s.cipher_suite = Some(cipher_suite_name(sh.cipher_suite));
                 s.version = Some(version_name(sh.version));
                 push_hello_flow(
                     out,
-                    (local, addr),
+                    (local, addr, started),
                     sni,
                     sh.version,
                     Some(sh.cipher_suite),
                     "probe: weak suite accepted; read up to the ServerHello",
                 );
             }
-            Ok((a, _)) => {
+            Ok(r) => {
                 s.accepted = Some(false);
-                s.detail = Some(answer_text(&a));
+                s.detail = Some(answer_text(&r.answer));
             }
             Err(e) if e.is_fatal_for_endpoint() => return Err(e),
             Err(ProbeFailure::Closed(_) | ProbeFailure::Reset(_)) => {

@@ -223,15 +223,24 @@ pub fn read_answer(buf: &[u8]) -> Result<Answer, Incomplete> {
     }
 }
 
-/// Offer `version` with `suites` to `addr` and read the answer; with the
-/// probe's local address.
+/// What [`ask`] got: the answer, the probe's local address, and when the
+/// connection was opened.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub answer: Answer,
+    pub local: Option<SocketAddr>,
+    pub started: time::OffsetDateTime,
+}
+
+/// Offer `version` with `suites` to `addr` and read the answer.
 pub(crate) async fn ask(
     addr: SocketAddr,
     version: u16,
     suites: &[u16],
     sni: Option<&str>,
     cfg: &ProbeConfig,
-) -> Result<(Answer, Option<SocketAddr>), ProbeFailure> {
+) -> Result<Reply, ProbeFailure> {
+    let started = time::OffsetDateTime::now_utc();
     let mut conn = Conn::open(
         addr,
         cfg.connect_timeout,
@@ -258,7 +267,11 @@ pub(crate) async fn ask(
         }
     };
     conn.close().await;
-    answer.map(|a| (a, local))
+    answer.map(|answer| Reply {
+        answer,
+        local,
+        started,
+    })
 }
 
 /// A client random: the probe's own, from the OS generator via ring.

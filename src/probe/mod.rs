@@ -134,6 +134,9 @@ pub fn report(results: Vec<EndpointResult>, mut verifier: Verifier, info: RunInf
         flows.extend(r.flows);
         probes.push(r.record);
     }
+    // In order of first packet, as in capture reports (RFC 3339 UTC with
+    // fixed-width fractions sorts as text).
+    flows.sort_by(|a, b| a.first_seen.cmp(&b.first_seen));
     for f in &mut flows {
         verifier.flow(f);
     }

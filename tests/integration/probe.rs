@@ -463,3 +463,56 @@ fn validate_schema(report: &Path) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Usage, input and configuration errors map to their exit codes; a
+/// closed loopback port is a report with a `refused` probe (exit 4).
+#[test]
+fn probe_command_line_errors_and_a_closed_port() {
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_tls-audit"))
+            .arg("probe")
+            .args(args)
+            .output()
+            .expect("run tls-audit");
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (code, _, err) = run(&[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("at least one HOST:PORT"), "{err}");
+    let (code, _, err) = run(&["fd00::1:443"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("brackets"), "{err}");
+    let (code, _, err) = run(&["--targets", "/nonexistent/targets.txt"]);
+    assert_eq!(code, 3, "{err}");
+    let dir = temp_dir("probe-cli");
+    let list = dir.join("targets.txt");
+    std::fs::write(&list, "127.0.0.1:1\nnot a target\n").unwrap();
+    let (code, _, err) = run(&["--targets", list.to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert!(err.contains("line 2"), "{err}");
+    let junk = dir.join("junk.pem");
+    std::fs::write(&junk, "nothing").unwrap();
+    let j = junk.to_str().unwrap();
+    let (code, _, err) = run(&["127.0.0.1:1", "--cert", j, "--key", j]);
+    assert_eq!(code, 6, "{err}");
+    assert!(err.contains("--cert/--key"), "{err}");
+
+    // A port nothing listens on (bound, then closed, so it is free now).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let target = format!("127.0.0.1:{port}");
+    let (code, out, err) = run(&[&target, "-o", "json"]);
+    assert_eq!(code, 4, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let p = &report["probes"][0];
+    assert_eq!(p["error"]["kind"], "refused", "{p}");
+    assert_eq!(report["warnings"][0]["kind"], "probe-failed");
+    assert!(report["flows"].as_array().unwrap().is_empty());
+}
