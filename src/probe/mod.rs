@@ -21,6 +21,7 @@
 mod conn;
 mod endpoint;
 pub mod error;
+mod hellos;
 pub mod legacy;
 pub mod plaintext;
 mod record;
