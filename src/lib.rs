@@ -32,6 +32,7 @@ pub mod flow;
 pub mod inventory;
 pub mod live;
 pub mod plaintext;
+pub mod probe;
 pub mod report;
 pub mod tls;
 pub mod verify;

@@ -437,3 +437,27 @@ pub fn events(data: &[u8]) {
     assert!(!tls_audit::report::render_json(&report).is_empty());
     let _ = tls_audit::report::render_table(&report);
 }
+
+/// The probe's readers of a server's first answer: the legacy ServerHello
+/// reader (hand-built ClientHellos) and the plaintext-answer classifier.
+/// Invariant: an answer read from a prefix stays the same for every longer
+/// input (the probe stops reading at the first answer).
+pub fn probe_answer(data: &[u8]) {
+    use tls_audit::probe::legacy::{Answer, read_answer};
+    use tls_audit::probe::plaintext::{classify, first_line};
+    let full = read_answer(data);
+    // The shortest prefix that answers gives the same answer (checked on
+    // inputs up to 4 KiB: the check is quadratic).
+    if let Ok(a) = &full
+        && data.len() <= 4096
+    {
+        let first = (0..=data.len()).find_map(|n| read_answer(&data[..n]).ok());
+        assert_eq!(first.as_ref(), Some(a));
+    }
+    if let Ok(Answer::Hello(sh)) = &full {
+        assert!(sh.session_id.len() <= 255);
+    }
+    let _ = classify(b"GET / HTTP/1.1\r\n\r\n", data, 80);
+    let _ = classify(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", data, 80);
+    assert!(first_line(data).len() <= 120);
+}

@@ -229,9 +229,11 @@ fn report(args: &CaptureArgs, opts: &LiveOptions, stop: &AtomicBool) -> i32 {
     say_counts(&outcome.report);
     let done = Conclusion {
         info,
-        frameworks,
-        starts,
-        out: &args.out,
+        publish: super::Publish {
+            frameworks,
+            starts,
+            out: &args.out,
+        },
     };
     done.write(outcome.report, outcome.sink.inner)
 }

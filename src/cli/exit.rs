@@ -7,10 +7,12 @@ pub const OK: i32 = 0;
 pub const FINDINGS: i32 = 1;
 /// The command line was wrong (clap's own usage errors use 2 as well).
 pub const USAGE: i32 = 2;
-/// An input could not be read as a capture at all; no report was written.
+/// An input could not be read as a capture at all (for `probe`: the
+/// `--targets` file); no report was written.
 pub const INPUT: i32 = 3;
 /// The report was written, but an input was damaged or truncated and was
-/// analysed only up to the damage (see `warnings` and `inputs[].complete`).
+/// analysed only up to the damage (see `warnings` and `inputs[].complete`);
+/// for `probe`, an endpoint could not be probed (`probes[].error`).
 pub const PARTIAL: i32 = 4;
 /// The report could not be written.
 pub const OUTPUT: i32 = 5;

@@ -3,6 +3,7 @@
 
 mod capture;
 pub mod exit;
+mod probe;
 mod rerender;
 mod verification;
 
@@ -36,6 +37,9 @@ enum Command {
     /// Capture live from an interface and analyse as packets arrive (the
     /// in-cluster agent: ephemeral container, sidecar or node DaemonSet).
     Capture(Box<capture::CaptureArgs>),
+    /// Probe endpoints directly (TLS versions, chain, client-certificate
+    /// policy, plaintext acceptance) and verify the answers against a policy.
+    Probe(Box<probe::ProbeArgs>),
     /// Print or check a verification policy.
     Policy(verification::PolicyArgs),
     /// List the verification rules.
@@ -185,6 +189,7 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Analyze(args) => analyze(*args),
         Command::Capture(args) => capture::capture_command(&args),
+        Command::Probe(args) => probe::probe_command(*args),
         Command::Policy(args) => verification::policy_command(&args),
         Command::Rules => verification::rules_command(),
         Command::Report(args) => rerender::report_command(&args),
@@ -213,9 +218,11 @@ fn analyze(args: AnalyzeArgs) -> i32 {
     };
     let done = Conclusion {
         info,
-        frameworks,
-        starts,
-        out: &args.out,
+        publish: Publish {
+            frameworks,
+            starts,
+            out: &args.out,
+        },
     };
     if !args.events.is_empty() {
         return replay_events(&args.events, verifier, done);
@@ -307,9 +314,7 @@ fn replay_events(names: &[String], verifier: verify::Verifier, done: Conclusion<
 /// conclusions, compliance views, metadata, and the output settings.
 pub(crate) struct Conclusion<'a> {
     pub(crate) info: verify::RunInfo,
-    pub(crate) frameworks: Option<(&'static Catalog, Vec<&'static Source>)>,
-    pub(crate) starts: crate::report::metadata::PodStarts,
-    pub(crate) out: &'a OutputArgs,
+    pub(crate) publish: Publish<'a>,
 }
 
 impl Conclusion<'_> {
@@ -321,7 +326,6 @@ impl Conclusion<'_> {
     ) -> i32 {
         let (_, _, collected) = sink.verifier.finish();
         let (verification, findings, warnings) = verify::conclude(collected, self.info);
-        let failed = verification.gate.as_deref() == Some("fail");
         report.verification = Some(verification);
         report.findings = findings;
         report.warnings.extend(warnings);
@@ -332,10 +336,31 @@ impl Conclusion<'_> {
                 return exit::OUTPUT;
             }
         };
+        self.publish.write(report, &flows, false)
+    }
+}
+
+/// What a verified report gets before it is written: compliance views,
+/// metadata, and the output settings.
+pub(crate) struct Publish<'a> {
+    pub(crate) frameworks: Option<(&'static Catalog, Vec<&'static Source>)>,
+    pub(crate) starts: crate::report::metadata::PodStarts,
+    pub(crate) out: &'a OutputArgs,
+}
+
+impl Publish<'_> {
+    /// Annotate and write a verified report whose flows are in `flows`;
+    /// `partial` when some input could not be read whole (besides
+    /// `inputs[].complete`). Returns the exit code.
+    pub(crate) fn write(self, mut report: Report, flows: &engine::Spilled, partial: bool) -> i32 {
+        let failed = report
+            .verification
+            .as_ref()
+            .is_some_and(|v| v.gate.as_deref() == Some("fail"));
         let meta = MetadataBuilder::with_pod_starts(self.starts);
         if let Err(e) = annotate(
             &mut report,
-            &flows,
+            flows,
             self.frameworks,
             meta,
             self.out.cluster_name.clone(),
@@ -350,7 +375,7 @@ impl Conclusion<'_> {
         } else {
             Format::Json
         });
-        if let Err(code) = write_out(output, &report, &flows, format) {
+        if let Err(code) = write_out(output, &report, flows, format) {
             return code;
         }
         if let Some(path) = output
@@ -369,6 +394,9 @@ impl Conclusion<'_> {
             for w in &report.warnings {
                 eprintln!("tls-audit: warning: {}", report::sanitize(&w.message));
             }
+        }
+        if partial && !failed {
+            return exit::PARTIAL;
         }
         exit_code(&report, failed)
     }

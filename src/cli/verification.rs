@@ -11,7 +11,7 @@ use crate::report::model::{InventorySource, PolicySource, Severity, TrustBundleS
 use crate::verify::chain::TrustBundle;
 use crate::verify::{self, DEFAULT_POLICY, Policy, RunInfo, Verifier, rules};
 
-/// Verification options of `analyze`.
+/// Verification options of `analyze` and `probe`.
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
     /// Verification policy (YAML); without it the built-in policy

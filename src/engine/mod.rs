@@ -165,6 +165,7 @@ impl<S: FlowSink> Analyzer<S> {
             verification: None,
             findings: Vec::new(),
             compliance: None,
+            probes: Vec::new(),
             flows: Vec::new(),
         };
         (report, self.out.sink)

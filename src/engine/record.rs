@@ -5,7 +5,8 @@ use crate::decode::Underlay;
 use crate::flow::{Exit, Flow, Side};
 use crate::plaintext::AppProtocol;
 use crate::report::model::{
-    AlertRecord, DecryptionRecord, Endpoint, FlowRecord, MutualInference, TcpRecord, TlsRecord,
+    AlertRecord, DecryptionRecord, Endpoint, FlowRecord, FlowSource, MutualInference, TcpRecord,
+    TlsRecord,
 };
 use crate::tls::hello::is_grease;
 use crate::tls::session::Decryption;
@@ -50,6 +51,7 @@ pub fn build(flow: &Flow<FlowAnalysis>, exit: Exit, caches: &mut Caches) -> Flow
     let server_port = flow.key.endpoint(server).port();
     let (protection, app_protocol, tls) = classify(flow, client, server_port, payload, caches);
     FlowRecord {
+        source: FlowSource::Capture,
         transport: transport_name(flow.key.proto).into(),
         client: ep(client),
         server: ep(server),

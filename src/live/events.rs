@@ -422,6 +422,7 @@ fn header_from_flows(name: &str, flows: &[FlowRecord]) -> Report {
         flows: Vec::new(),
         metadata: None,
         compliance: None,
+        probes: Vec::new(),
     }
 }
 

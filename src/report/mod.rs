@@ -8,6 +8,7 @@ mod junit;
 mod markdown;
 pub mod metadata;
 pub mod model;
+mod probe;
 mod sarif;
 mod table;
 mod yaml;

@@ -11,6 +11,9 @@ pub use super::finding::{
     AppliedWaiver, Exempted, Finding, InventorySource, NotChecked, PodRef, PolicySource, Severity,
     Subject, TrustBundleSource, Verification, WaiverStatus,
 };
+pub use super::probe::{
+    ClientAuth, IdentityProbe, PlaintextProbe, ProbeError, ProbeRecord, SuiteProbe, VersionProbe,
+};
 use crate::x509::Certificate;
 
 /// The schema identifier written in every report.
@@ -44,6 +47,11 @@ pub struct Report {
     /// Compliance views (`--compliance`): control, status, evidence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compliance: Option<super::compliance::Compliance>,
+    /// What `tls-audit probe` learned about each endpoint it asked; absent
+    /// from reports of captures. (Before `flows`: the streamed JSON writer
+    /// needs `flows` last.)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<ProbeRecord>,
     /// One entry per flow, in order of first packet.
     pub flows: Vec<FlowRecord>,
 }
@@ -191,16 +199,39 @@ pub struct Endpoint {
     pub node: Option<String>,
 }
 
+/// Where a flow record comes from.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum FlowSource {
+    /// Seen in a capture (the default; not written).
+    #[default]
+    Capture,
+    /// A connection `tls-audit probe` made itself.
+    Probe,
+}
+
+impl FlowSource {
+    /// Records from captures do not write the field.
+    pub fn is_capture(&self) -> bool {
+        *self == FlowSource::Capture
+    }
+}
+
 /// One flow.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FlowRecord {
+    /// `capture` (absent) or `probe`: a connection tls-audit made itself,
+    /// whose `client` is tls-audit.
+    #[serde(default, skip_serializing_if = "FlowSource::is_capture")]
+    pub source: FlowSource,
     /// `tcp`, `udp` or `esp`.
     pub transport: String,
     /// The side that opened the connection.
     pub client: Endpoint,
     /// The side that accepted it.
     pub server: Endpoint,
-    /// How client and server were told apart: `syn`, `client-hello`, `port`.
+    /// How client and server were told apart: `syn`, `client-hello`, `port`;
+    /// `probe` for probe records.
     pub role_source: String,
     /// First packet (RFC 3339, microseconds).
     pub first_seen: String,
@@ -272,6 +303,9 @@ pub struct TlsRecord {
     /// What `mutual` rests on: `observed-client-certificate`, `observed-empty-client-certificate`,
     /// `observed-no-client-certificate`, `observed-no-certificate-request`,
     /// `resumed-session` (inherited from the full handshake it resumes),
+    /// `probe-accepted-without-certificate`, `probe-refused-without-certificate`
+    /// and `probe-client-certificate-accepted` (probe records: what the server
+    /// did with tls-audit's connection),
     /// `encrypted-flight-size` (an inference), `keylog-decrypted` (read from the
     /// TLS 1.3 handshake decrypted with a key log).
     pub mutual_evidence: Option<String>,

@@ -11,7 +11,7 @@ use super::rules::{self, Rule};
 use super::selector::OwnedContext;
 use super::underlay::PendingEnd;
 use super::verifier::{Seen, Verifier, evidence};
-use crate::report::model::{MutualInference, Severity, TlsRecord};
+use crate::report::model::{FlowSource, MutualInference, Severity, TlsRecord};
 
 /// Findings with the certificate they are about (none for flow rules).
 pub(super) type Found = Vec<(Candidate, Option<String>)>;
@@ -19,7 +19,12 @@ pub(super) type Found = Vec<(Candidate, Option<String>)>;
 /// Run the flow rules on one flow.
 pub(super) fn check(v: &mut Verifier, seen: &Seen<'_>, out: &mut Found) {
     let rec = seen.rec;
+    let probe = rec.source == FlowSource::Probe;
     match rec.protection.as_str() {
+        // The probe's own plaintext request was answered.
+        "plaintext" | "unknown" if probe && rec.bytes > 0 => {
+            cleartext(v, seen, &rules::PLAINTEXT_ACCEPTED, out);
+        }
         "plaintext" if rec.bytes > 0 => cleartext(v, seen, &rules::PLAINTEXT, out),
         "unknown" if rec.bytes > 0 => cleartext(v, seen, &rules::ENCRYPTION_UNKNOWN, out),
         "tls" => {
@@ -69,18 +74,25 @@ fn cleartext(v: &mut Verifier, seen: &Seen<'_>, rule: &'static Rule, out: &mut F
         let message = match (rule.id, app) {
             ("TA-PLAINTEXT", Some(p)) => format!("{p} in cleartext"),
             ("TA-PLAINTEXT", None) => "cleartext".to_string(),
+            ("TA-PLAINTEXT-ACCEPTED", Some(p)) => format!("answers a plaintext request ({p})"),
+            ("TA-PLAINTEXT-ACCEPTED", None) => {
+                "answers a plaintext request (protocol not named)".to_string()
+            }
             _ => format!(
                 "{} bytes neither TLS nor a known cleartext protocol",
                 rec.bytes
             ),
         };
-        let ev = json!({
+        let mut ev = json!({
             "protection": rec.protection,
             "app_protocol": app,
             "transport": rec.transport,
             "payload_bytes": rec.bytes,
             "packets": rec.packets,
         });
+        if rec.source == FlowSource::Probe {
+            ev["source"] = json!("probe");
+        }
         (message, ev)
     });
     // Whether something under it still encrypts a cleartext flow is decided
@@ -102,6 +114,13 @@ fn cleartext(v: &mut Verifier, seen: &Seen<'_>, rule: &'static Rule, out: &mut F
 }
 
 fn mutual(v: &mut Verifier, seen: &Seen<'_>, out: &mut Found) {
+    let probe = seen.rec.source == FlowSource::Probe;
+    // A probe connection read only up to the ServerHello (legacy versions,
+    // weak suites) says nothing about client certificates; the full
+    // handshakes to the same server do.
+    if probe && seen.rec.tls.as_deref().is_none_or(|t| t.mutual.is_none()) {
+        return;
+    }
     match v.mtls_required(seen) {
         Some(true) => {}
         Some(false) => return,
@@ -132,11 +151,21 @@ fn mutual(v: &mut Verifier, seen: &Seen<'_>, out: &mut Found) {
         Some(true) => {}
         Some(false) => {
             let basis = tls.mutual_evidence.as_deref().unwrap_or("");
-            let rule = &rules::NO_MTLS;
+            // The probe saw the server ask for a certificate and go on
+            // without one: optional client authentication.
+            let rule = if probe && tls.client_cert_requested == Some(true) {
+                &rules::MTLS_OPTIONAL
+            } else {
+                &rules::NO_MTLS
+            };
             emit(v, seen, rule, rule.severity, basis, out, || {
                 let inferred = basis == "encrypted-flight-size";
                 let how = if inferred {
                     "inferred from the size of the client's encrypted flight"
+                } else if rule.id == rules::MTLS_OPTIONAL.id {
+                    "requested but not required: the server accepted the probe without one"
+                } else if probe {
+                    "the server accepted the probe without one"
                 } else {
                     "observed"
                 };

@@ -41,12 +41,18 @@ rules! {
     PLAINTEXT_UNDERLAY = "TA-PLAINTEXT-UNDERLAY", Info,
         "Plaintext carried over an encrypted underlay",
         "Record the underlay (Nitro, WireGuard, IPsec, Weave encryption) as the compensating control for this path; it does not authenticate the workloads, so plan TLS where peer identity matters.";
+    PLAINTEXT_ACCEPTED = "TA-PLAINTEXT-ACCEPTED", High,
+        "Port answers a plaintext request (active probe)",
+        "Refuse cleartext on this port: Istio PeerAuthentication mode STRICT instead of PERMISSIVE, Linkerd default-inbound-policy all-authenticated, or a listener that speaks only TLS.";
     ENCRYPTION_UNKNOWN = "TA-ENCRYPTION-UNKNOWN", Medium,
         "Payload that is neither TLS nor a recognised cleartext protocol",
         "Find out what this port speaks; if it is a private encrypted protocol, record that with a waiver; otherwise move it to TLS.";
     NO_MTLS = "TA-NO-MTLS", High,
         "TLS without a client certificate where policy requires mutual TLS",
         "Require client certificates on the server (Istio PeerAuthentication mode STRICT; nginx ssl_verify_client on; OpenSSL SSL_VERIFY_FAIL_IF_NO_PEER_CERT) and give the client a workload certificate.";
+    MTLS_OPTIONAL = "TA-MTLS-OPTIONAL", High,
+        "Server asks for a client certificate but accepts connections without one (active probe)",
+        "Make the client certificate mandatory (nginx ssl_verify_client on; OpenSSL SSL_VERIFY_FAIL_IF_NO_PEER_CERT; Istio PeerAuthentication STRICT), once every client has one.";
     MTLS_UNKNOWN = "TA-MTLS-UNKNOWN", Medium,
         "Whether the client presented a certificate cannot be decided",
         "Capture connections from their start (and the full handshake a resumed session came from). For TLS 1.3, give tls-audit the session secrets (--keylog, SSLKEYLOGFILE, or secrets embedded in pcapng) so the handshake can be read.";

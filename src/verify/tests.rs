@@ -967,4 +967,5 @@ fn one_leaf_with_two_chains_is_two_chain_findings() {
     assert_eq!(chain[0].evidence["problems"][0]["kind"], "issuer-mismatch");
 }
 
+mod probe;
 mod underlay;

@@ -22,7 +22,7 @@ use crate::coverage::nitro::NitroTable;
 use crate::decode::underlay::Underlay;
 use crate::engine::FlowSink;
 use crate::inventory::{Inventory, Resolved};
-use crate::report::model::{FlowRecord, OriginFlow, PodRef, Subject};
+use crate::report::model::{FlowRecord, FlowSource, OriginFlow, PodRef, Subject};
 use crate::x509::Certificate;
 
 /// Turns flow records into findings.
@@ -270,6 +270,9 @@ impl Verifier {
             MtlsRequire::None => return Some(false),
             MtlsRequire::All => true,
             MtlsRequire::PodToPod if !self.has_pods() => return None,
+            // A probe's client is tls-audit, never a pod: what matters is
+            // whether the pod server lets any client in without a certificate.
+            MtlsRequire::PodToPod if seen.rec.source == FlowSource::Probe => seen.server.is_pod(),
             MtlsRequire::PodToPod => seen.client.is_pod() && seen.server.is_pod(),
         };
         if !base || !self.policy.mtls.scope.matches(&ctx) {

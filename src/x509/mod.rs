@@ -31,6 +31,17 @@ use x509_parser::prelude::{ASN1Time, FromDer};
 /// real ones are a few KiB, and the largest seen in test suites ~1.6 MB.
 const MAX_DER_LEN: usize = 4 << 20;
 
+/// A distinguished name (DER, as a TLS CertificateRequest lists acceptable
+/// CAs) in the RFC 4514 form certificates use here; `None` when it does not
+/// parse or cannot be rendered.
+pub fn name_from_der(der: &[u8]) -> Option<String> {
+    let (rest, name) = x509_parser::x509::X509Name::from_der(der).ok()?;
+    if !rest.is_empty() {
+        return None;
+    }
+    name::rfc4514(&name)
+}
+
 /// Facts about one certificate, as they appear in the JSON report (`tls-audit/report/v1`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Certificate {

@@ -17,7 +17,7 @@ mod harness;
 
 type Harness = fn(&[u8]);
 
-const TARGETS: [(&str, Harness); 9] = [
+const TARGETS: [(&str, Harness); 10] = [
     ("capture_file", harness::capture_file),
     ("decode_frame", harness::decode_frame),
     ("tls_stream", harness::tls_stream),
@@ -27,6 +27,7 @@ const TARGETS: [(&str, Harness); 9] = [
     ("reassembly", harness::reassembly),
     ("verify_chain", harness::verify_chain),
     ("events", harness::events),
+    ("probe_answer", harness::probe_answer),
 ];
 
 /// Files directly in `dir`, sorted (none if the folder is absent).

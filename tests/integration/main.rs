@@ -8,6 +8,7 @@ mod fixtures;
 mod fuzz_regressions;
 mod keylog;
 mod live;
+mod probe;
 mod probes;
 mod render;
 mod schema;

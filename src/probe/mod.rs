@@ -1,0 +1,177 @@
+//! The active probe: ask endpoints directly what a capture can only see
+//! when it happens to carry it.
+//!
+//! For each endpoint ([`Target`]): full TLS 1.3 and TLS 1.2 handshakes with
+//! rustls (`tls`: the chain, whether the server sent a CertificateRequest
+//! and whether it goes on without a certificate), hand-built ClientHellos
+//! for SSL 3.0, TLS 1.0, TLS 1.1 and weak suite families (`legacy`: read up
+//! to the ServerHello or alert), a plaintext request (`plaintext`), and,
+//! with an [`Identity`], a mutual-TLS handshake.
+//!
+//! Results are a [`ProbeRecord`](crate::report::model::ProbeRecord) per
+//! endpoint and `flows[]` records marked `"source": "probe"`, which
+//! [`report`] hands to the same [`Verifier`] as captured flows.
+//!
+//! Limits: every connection has a connect deadline (a timeout is retried
+//! once; a refusal never is), a deadline on every read, and a cap on the
+//! bytes read from the server; endpoints are probed concurrently up to
+//! [`ProbeConfig::concurrency`], the connections to one endpoint one after
+//! another.
+
+mod conn;
+mod endpoint;
+pub mod error;
+mod hellos;
+pub mod legacy;
+pub mod plaintext;
+mod record;
+pub mod target;
+mod tls;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use endpoint::{EndpointResult, probe_endpoint};
+pub use error::ProbeFailure;
+pub use target::{Host, Target, TargetError};
+pub use tls::{Identity, IdentityError};
+
+use crate::report::Report;
+use crate::report::model::{self, Stats, Warning};
+use crate::verify::{RunInfo, Verifier, conclude};
+
+/// How to probe.
+#[derive(Debug, Clone)]
+pub struct ProbeConfig {
+    /// Deadline for a TCP connect (retried once after it passes).
+    pub connect_timeout: Duration,
+    /// Deadline for each handshake, and for each write and read.
+    pub io_timeout: Duration,
+    /// The longest wait for a server's refusal of a missing client
+    /// certificate after the handshake (TLS 1.3); the wait is eight times
+    /// the handshake's time, at least 250 ms, at most this.
+    pub alert_wait: Duration,
+    /// How long to wait for an answer to the plaintext request.
+    pub plaintext_wait: Duration,
+    /// Deadline for resolving a name.
+    pub resolve_timeout: Duration,
+    /// Endpoints probed at once.
+    pub concurrency: usize,
+    /// Try SSL 3.0, TLS 1.0, TLS 1.1 and the weak suite families.
+    pub legacy: bool,
+    /// Send a plaintext request.
+    pub plaintext: bool,
+    /// Complete mTLS with this client certificate.
+    pub identity: Option<Identity>,
+    /// Bytes read from a server on one connection, at most.
+    pub max_server_bytes: usize,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        ProbeConfig {
+            connect_timeout: Duration::from_secs(3),
+            io_timeout: Duration::from_secs(5),
+            alert_wait: Duration::from_millis(1000),
+            plaintext_wait: Duration::from_secs(2),
+            resolve_timeout: Duration::from_secs(5),
+            concurrency: 64,
+            legacy: true,
+            plaintext: true,
+            identity: None,
+            max_server_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// Probe every target, at most `cfg.concurrency` at once; results in the
+/// order of `targets`.
+pub async fn probe_many(targets: &[Target], cfg: &ProbeConfig) -> Vec<EndpointResult> {
+    let cfg = Arc::new(cfg.clone());
+    let permits = Arc::new(tokio::sync::Semaphore::new(cfg.concurrency.max(1)));
+    let mut set = tokio::task::JoinSet::new();
+    for (i, t) in targets.iter().enumerate() {
+        let (t, cfg, permits) = (t.clone(), Arc::clone(&cfg), Arc::clone(&permits));
+        set.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            (i, probe_endpoint(&t, &cfg).await)
+        });
+    }
+    let mut out: Vec<Option<EndpointResult>> = vec![None; targets.len()];
+    while let Some(done) = set.join_next().await {
+        if let Ok((i, r)) = done
+            && let Some(slot) = out.get_mut(i)
+        {
+            *slot = Some(r);
+        }
+    }
+    out.into_iter().flatten().collect()
+}
+
+/// [`probe_many`] on a runtime of its own (for callers without one).
+pub fn probe_blocking(
+    targets: &[Target],
+    cfg: &ProbeConfig,
+) -> std::io::Result<Vec<EndpointResult>> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    Ok(rt.block_on(probe_many(targets, cfg)))
+}
+
+/// The report of a probe run: every flow verified as if captured, the
+/// `probes[]` section, a warning per endpoint that could not be probed.
+pub fn report(results: Vec<EndpointResult>, mut verifier: Verifier, info: RunInfo) -> Report {
+    let mut flows = Vec::new();
+    let mut probes = Vec::new();
+    let mut warnings = Vec::new();
+    for r in results {
+        if let Some(e) = &r.record.error {
+            warnings.push(Warning {
+                kind: "probe-failed".into(),
+                message: format!("{}: {} ({})", r.record.target, e.message, e.kind),
+            });
+        }
+        flows.extend(r.flows);
+        probes.push(r.record);
+    }
+    // In order of first packet, as in capture reports (RFC 3339 UTC with
+    // fixed-width fractions sorts as text).
+    flows.sort_by(|a, b| a.first_seen.cmp(&b.first_seen));
+    for f in &mut flows {
+        verifier.flow(f);
+    }
+    let (_, _, collected) = verifier.finish();
+    let (verification, findings, more) = conclude(collected, info);
+    warnings.extend(more);
+    let stats = Stats {
+        flows: flows.len() as u64,
+        tls_flows: flows.iter().filter(|f| f.protection == "tls").count() as u64,
+        mutual_tls_flows: flows
+            .iter()
+            .filter(|f| {
+                f.tls.as_ref().is_some_and(|t| {
+                    t.mutual_evidence.as_deref() == Some("probe-client-certificate-accepted")
+                })
+            })
+            .count() as u64,
+        bytes: flows.iter().map(|f| f.bytes).sum(),
+        ..Stats::default()
+    };
+    Report {
+        schema: model::SCHEMA.to_string(),
+        tool: model::Tool {
+            name: "tls-audit".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        inputs: Vec::new(),
+        stats,
+        warnings,
+        verification: Some(verification),
+        findings,
+        metadata: None,
+        compliance: None,
+        probes,
+        flows,
+    }
+}
