@@ -122,6 +122,9 @@ impl EngineArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
+    /// A table of flows, findings and warnings (`wide` is accepted, as
+    /// kubectl users type it, and gives the same table).
+    #[value(alias = "wide")]
     Table,
     Json,
     /// Markdown summary (CI job summaries, pull-request comments).

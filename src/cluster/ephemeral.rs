@@ -301,3 +301,99 @@ pub async fn wait_started(
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(status: Value) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": "p", "namespace": "n"},
+            "spec": {"containers": [{"name": "app"}, {"name": "sidecar"}],
+                     "ephemeralContainers": [{"name": "tls-audit-abcde", "image": "img:1"},
+                                             {"name": "debugger-x", "image": "busybox"}]},
+            "status": {"ephemeralContainerStatuses": [{"name": "tls-audit-abcde", "image": "img:1", "imageID": "",
+                        "ready": false, "restartCount": 0, "state": status}]}
+        }))
+        .expect("pod")
+    }
+
+    #[test]
+    fn the_container_is_the_probe_with_name_target_duration_and_image_filled_in() {
+        let c = container(
+            "tls-audit-bcdfg",
+            Some("app"),
+            Duration::from_secs(90),
+            "reg/x:2",
+        )
+        .expect("template");
+        assert_eq!(c["name"], "tls-audit-bcdfg");
+        assert_eq!(c["targetContainerName"], "app");
+        assert_eq!(c["image"], "reg/x:2");
+        let args: Vec<&str> = c["args"]
+            .as_array()
+            .expect("args")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(args.contains(&"--duration=90s"));
+        assert_eq!(
+            args.iter().filter(|a| a.starts_with("--duration")).count(),
+            1
+        );
+        assert_eq!(
+            c["securityContext"]["capabilities"]["add"],
+            json!(["NET_RAW"])
+        );
+        let without =
+            container("tls-audit-bcdfg", None, Duration::from_secs(1), "i").expect("template");
+        assert!(without.get("targetContainerName").is_none());
+        assert_eq!(default_image(), "ghcr.io/tls-audit/tls-audit:0.1.0");
+    }
+
+    #[test]
+    fn names_are_prefixed_and_random() {
+        let a = random_name();
+        let b = random_name();
+        assert!(a.starts_with(NAME_PREFIX) && a.len() == NAME_PREFIX.len() + 5);
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn only_a_running_agent_of_the_same_image_is_reused() {
+        let running = pod(json!({"running": {"startedAt": "2026-11-27T12:00:00Z"}}));
+        assert_eq!(
+            reusable(&running, "img:1").as_deref(),
+            Some("tls-audit-abcde")
+        );
+        assert_eq!(reusable(&running, "img:2"), None);
+        let ended = pod(json!({"terminated": {"exitCode": 0}}));
+        assert_eq!(reusable(&ended, "img:1"), None);
+        assert_eq!(agents_in(&ended).len(), 1);
+        assert_eq!(target_container(&ended, None).as_deref(), Some("app"));
+        assert_eq!(
+            target_container(&ended, Some("sidecar")).as_deref(),
+            Some("sidecar")
+        );
+    }
+
+    #[test]
+    fn waiting_reasons_are_judged() {
+        let creating = pod(json!({"waiting": {"reason": "ContainerCreating"}}));
+        assert!(judge(&creating, "tls-audit-abcde").is_none());
+        let config =
+            pod(json!({"waiting": {"reason": "CreateContainerConfigError", "message": "bad"}}));
+        assert!(matches!(
+            judge(&config, "tls-audit-abcde"),
+            Some(Err(ClusterError::NotStarted { .. }))
+        ));
+        let ended = pod(json!({"terminated": {"exitCode": 3}}));
+        assert_eq!(
+            judge(&ended, "tls-audit-abcde")
+                .expect("decided")
+                .expect("ok"),
+            Started::Terminated { exit_code: 3 }
+        );
+        assert!(judge(&ended, "tls-audit-zzzzz").is_none());
+    }
+}

@@ -24,6 +24,9 @@ pub const MAX_LINE: usize = 16 << 20;
 /// Most bytes read from one agent's log; past it the stream is cut.
 pub const MAX_STREAM_BYTES: u64 = 512 << 20;
 
+/// What stands for a line over [`MAX_LINE`].
+const OVERLONG: &[u8] = b"[a log line over 16 MiB, skipped]\n";
+
 /// Lines of the log that were not events, kept to explain a failure.
 const LAST_LINES: usize = 5;
 
@@ -222,7 +225,7 @@ fn touches(event: &Value, ips: &HashSet<IpAddr>) -> bool {
 }
 
 /// Read one line (with its newline) of at most [`MAX_LINE`] bytes; a
-/// longer one is cut there (the event reader then skips it). `false` at
+/// longer one is read past and replaced by a marker line. `false` at
 /// the end of the stream.
 async fn read_line(
     stream: &mut (impl AsyncBufRead + Unpin),
@@ -238,29 +241,40 @@ async fn read_line(
             None => (buf.len(), false),
         };
         let room = MAX_LINE.saturating_sub(line.len());
+        let overflow = take > room;
         line.extend_from_slice(&buf[..take.min(room)]);
         stream.consume_unpin(take);
-        if done {
+        if !overflow && done {
             return Ok(true);
         }
-        if line.len() >= MAX_LINE {
-            line.push(b'\n');
-            // Skip the rest of the overlong line.
-            loop {
-                let buf = stream.fill_buf().await?;
-                if buf.is_empty() {
-                    return Ok(true);
-                }
-                match buf.iter().position(|&b| b == b'\n') {
-                    Some(i) => {
-                        stream.consume_unpin(i + 1);
-                        return Ok(true);
-                    }
-                    None => {
-                        let n = buf.len();
-                        stream.consume_unpin(n);
-                    }
-                }
+        if overflow || line.len() >= MAX_LINE {
+            // Not an event (the agent's lines are far shorter): replaced by
+            // a marker, which the event reader counts as a skipped line.
+            line.clear();
+            line.extend_from_slice(OVERLONG);
+            if !done {
+                skip_line(stream).await?;
+            }
+            return Ok(true);
+        }
+    }
+}
+
+/// Read past the rest of a line.
+async fn skip_line(stream: &mut (impl AsyncBufRead + Unpin)) -> std::io::Result<()> {
+    loop {
+        let buf = stream.fill_buf().await?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                stream.consume_unpin(i + 1);
+                return Ok(());
+            }
+            None => {
+                let n = buf.len();
+                stream.consume_unpin(n);
             }
         }
     }
@@ -320,6 +334,70 @@ mod tests {
         assert_eq!(got.ended, Ended::Eof);
         let r = got.replayed.expect("events");
         assert!(r.flows.is_empty());
+        assert!(r.report.warnings.iter().any(|w| w.kind == "events-skipped"));
+    }
+
+    /// A body that sends one line, then nothing, never closing.
+    struct Stalled(bool);
+
+    impl futures::AsyncRead for Stalled {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut [u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            if self.0 {
+                return std::task::Poll::Pending;
+            }
+            self.0 = true;
+            let line = b"{\"schema\":\"tls-audit/event/v1\",\"seq\":0,\"event\":\"start\"}\n";
+            buf[..line.len()].copy_from_slice(line);
+            std::task::Poll::Ready(Ok(line.len()))
+        }
+    }
+
+    #[test]
+    fn a_stream_that_stalls_is_cut_at_the_deadline() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime");
+        let started = std::time::Instant::now();
+        let got = rt.block_on(read_stream(
+            futures::io::BufReader::new(Stalled(false)),
+            "stalled".into(),
+            Instant::now() + Duration::from_millis(300),
+            LineFilter::All,
+            |_| {},
+        ));
+        assert_eq!(got.ended, Ended::Deadline);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let r = got.replayed.expect("events");
+        assert!(r.report.warnings.iter().any(|w| w.kind == "events-cut"));
+    }
+
+    #[test]
+    fn an_overlong_line_is_cut_and_skipped_not_buffered_whole() {
+        let mut body = vec![b'x'; MAX_LINE + 100];
+        body.push(b'\n');
+        body.extend_from_slice(
+            b"{\"schema\":\"tls-audit/event/v1\",\"seq\":0,\"event\":\"start\"}\n",
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime");
+        let got = rt.block_on(read_stream(
+            futures::io::Cursor::new(body),
+            "long".into(),
+            Instant::now() + Duration::from_secs(30),
+            LineFilter::All,
+            |_| {},
+        ));
+        assert_eq!(got.ended, Ended::Eof);
+        assert_eq!(got.last_lines.len(), 1);
+        assert_eq!(got.last_lines[0], "[a log line over 16 MiB, skipped]");
+        let r = got.replayed.expect("events");
         assert!(r.report.warnings.iter().any(|w| w.kind == "events-skipped"));
     }
 

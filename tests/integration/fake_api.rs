@@ -321,6 +321,7 @@ async fn stream(
     content_type: &str,
     parts: Vec<Vec<u8>>,
     gap: Duration,
+    hold: Duration,
 ) -> std::io::Result<()> {
     let head =
         format!("HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nConnection: close\r\n\r\n");
@@ -331,6 +332,7 @@ async fn stream(
         tls.write_all(&p).await?;
         tls.flush().await?;
     }
+    tokio::time::sleep(hold).await;
     tls.shutdown().await
 }
 
@@ -593,7 +595,7 @@ async fn watch_pod(
     let script = lock(state).scripts.get(&key).cloned();
     let mut events = Vec::new();
     if let Some(Script {
-        patch: PatchAnswer::Accept { waiting, runs },
+        patch: PatchAnswer::Accept { ref waiting, runs },
         ..
     }) = script
     {
@@ -606,7 +608,7 @@ async fn watch_pod(
                 .unwrap_or(Value::Null);
             let cname = agent["name"].as_str().unwrap_or("").to_string();
             let image = agent["image"].as_str().unwrap_or("").to_string();
-            for w in &waiting {
+            for w in waiting {
                 set_status(pod, &cname, &image, container_state(Some(*w), false, None));
                 bump(pod);
                 events
@@ -620,7 +622,24 @@ async fn watch_pod(
             }
         }
     }
-    stream(tls, "application/json", events, Duration::from_millis(50)).await
+    // A real watch stays open until its timeout; one whose container
+    // never runs is held open a while, as the server would.
+    let hold = !matches!(
+        script,
+        Some(Script {
+            patch: PatchAnswer::Accept { runs: true, .. },
+            ..
+        })
+    );
+    let hold = Duration::from_secs(if hold { 5 } else { 0 });
+    stream(
+        tls,
+        "application/json",
+        events,
+        Duration::from_millis(50),
+        hold,
+    )
+    .await
 }
 
 /// The agent's log, line by line; then the container has ended.
@@ -642,7 +661,7 @@ async fn log(
         .map(<[u8]>::to_vec)
         .collect();
     let gap = Duration::from_millis(if lines.len() > 40 { 2 } else { 20 });
-    stream(tls, "text/plain", lines, gap).await?;
+    stream(tls, "text/plain", lines, gap, Duration::ZERO).await?;
     let mut guard = lock(state);
     if let Some(pod) = guard.pods.get_mut(key) {
         let image = pod["spec"]["ephemeralContainers"]

@@ -368,6 +368,32 @@ fn an_image_pull_back_off_names_the_reason_and_the_flag() {
 }
 
 #[test]
+fn an_agent_that_never_starts_times_out_with_the_flag_named() {
+    let api = FakeApi::start("never");
+    let script = Script {
+        patch: PatchAnswer::Accept {
+            waiting: vec![("ContainerCreating", "")],
+            runs: false,
+        },
+        log: Vec::new(),
+        exit_code: 0,
+    };
+    api.script(&format!("pay/{POD}"), script);
+    let started = std::time::Instant::now();
+    let (code, _, stderr) = run(
+        &api,
+        &[POD, "--duration", "2s", "--pod-running-timeout", "2s"],
+    );
+    assert_eq!(code, 7);
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+    assert!(
+        stderr.contains("failed: timed out after 2s waiting for tls-audit-"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("(--pod-running-timeout)"), "{stderr}");
+}
+
+#[test]
 fn an_agent_that_exits_early_is_reported_with_its_code_and_message() {
     let log = b"{\"schema\":\"tls-audit/event/v1\",\"seq\":0,\"event\":\"error\",\"message\":\"cannot open eth0: You don't have permission to capture on that device (socket: Operation not permitted); the agent needs CAP_NET_RAW\"}\n".to_vec();
     let (code, stderr, _) = single_failure(
