@@ -679,3 +679,26 @@ fn which(name: &str) -> Option<std::path::PathBuf> {
             .find(|f| Path::new(f).is_file())
     })
 }
+
+#[test]
+fn the_krew_manifest_names_the_plugin_and_the_binary_cargo_builds() {
+    let text = std::fs::read_to_string(root().join("plugins/tls-audit.yaml")).expect("manifest");
+    let m: Value = serde_saphyr::from_str(&text).expect("yaml");
+    assert_eq!(
+        m["apiVersion"],
+        "krew.googlecontainertools.github.com/v1alpha2"
+    );
+    assert_eq!(m["kind"], "Plugin");
+    assert_eq!(m["metadata"]["name"], "tls-audit");
+    let cargo = std::fs::read_to_string(root().join("Cargo.toml")).expect("Cargo.toml");
+    assert_eq!(
+        m["spec"]["version"],
+        format!("v{}", env!("CARGO_PKG_VERSION"))
+    );
+    for p in m["spec"]["platforms"].as_array().expect("platforms") {
+        assert_eq!(p["bin"], "kubectl-tls_audit");
+        assert!(cargo.contains("name = \"kubectl-tls_audit\""));
+        assert!(p["uri"].as_str().expect("uri").ends_with(".tar.gz"));
+        assert_eq!(p["selector"]["matchLabels"]["os"], "linux");
+    }
+}
