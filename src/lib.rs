@@ -25,6 +25,7 @@
 
 pub mod capture;
 pub mod cli;
+pub mod cluster;
 pub mod coverage;
 pub mod decode;
 pub mod engine;

@@ -21,6 +21,10 @@ pub const OUTPUT: i32 = 5;
 /// (missing, unreadable, over 256 MiB; bad lines inside one are only warned
 /// about); nothing was analysed.
 pub const CONFIG: i32 = 6;
+/// `pod`: the Kubernetes API could not be used or refused: no kubeconfig,
+/// a permission missing (the preflight names it), the pod not found, or
+/// not one selected pod could be audited. No report was written.
+pub const CLUSTER: i32 = 7;
 /// A second SIGINT or SIGTERM ended a live capture at once, without its
 /// summary or report (the first one stops it cleanly).
 pub const INTERRUPTED: i32 = 130;

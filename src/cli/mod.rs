@@ -3,7 +3,9 @@
 
 mod capture;
 pub mod exit;
+mod pod;
 mod probe;
+mod progress;
 mod rerender;
 mod verification;
 
@@ -46,6 +48,10 @@ enum Command {
     Rules,
     /// Render a saved JSON report again, in another format.
     Report(rerender::ReportArgs),
+    /// Audit running pods through the Kubernetes API (`kubectl tls-audit
+    /// pod`): add the capture agent as an ephemeral container, read its
+    /// events, and verify them with the cluster's pods, nodes and Services.
+    Pod(Box<pod::PodArgs>),
 }
 
 #[derive(Debug, clap::Args)]
@@ -125,6 +131,9 @@ impl EngineArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
+    /// A table of flows, findings and warnings (`wide` is accepted, as
+    /// kubectl users type it, and gives the same table).
+    #[value(alias = "wide")]
     Table,
     Json,
     /// Markdown summary (CI job summaries, pull-request comments).
@@ -174,7 +183,7 @@ pub(crate) fn compliance_frameworks(
 
 /// Run the command line; returns the process exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    let cli = match parse_args() {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() {
@@ -193,7 +202,25 @@ pub fn main() -> i32 {
         Command::Policy(args) => verification::policy_command(&args),
         Command::Rules => verification::rules_command(),
         Command::Report(args) => rerender::report_command(&args),
+        Command::Pod(args) => pod::pod_command(*args),
     }
+}
+
+/// Parse the command line. Run as `kubectl-tls_audit` (a kubectl plugin),
+/// usage and help name the command as the user types it:
+/// `kubectl tls-audit`.
+fn parse_args() -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let plugin = std::env::args_os()
+        .next()
+        .map(PathBuf::from)
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .is_some_and(|n| n.starts_with("kubectl-"));
+    let mut cmd = Cli::command();
+    if plugin {
+        cmd = cmd.name("kubectl tls-audit").bin_name("kubectl tls-audit");
+    }
+    Cli::from_arg_matches(&cmd.try_get_matches()?)
 }
 
 fn analyze(args: AnalyzeArgs) -> i32 {
@@ -227,7 +254,18 @@ fn analyze(args: AnalyzeArgs) -> i32 {
     if !args.events.is_empty() {
         return replay_events(&args.events, verifier, done);
     }
-    let readers = match engine::open_all(&args.captures) {
+    analyze_captures(&args.captures, keys, &cfg, verifier, done)
+}
+
+/// Analyse capture files with the key logs and verify them.
+pub(crate) fn analyze_captures(
+    captures: &[String],
+    keys: crate::tls::KeyLog,
+    cfg: &Config,
+    verifier: verify::Verifier,
+    done: Conclusion<'_>,
+) -> i32 {
+    let readers = match engine::open_all(captures) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("tls-audit: {e}");
@@ -247,13 +285,46 @@ fn analyze(args: AnalyzeArgs) -> i32 {
         verifier,
         inner: spill,
     };
-    let (report, sink) = engine::run_with_keys(readers, &cfg, sink, keys);
+    let (report, sink) = engine::run_with_keys(readers, cfg, sink, keys);
     done.write(report, sink)
 }
 
 /// `analyze --events`: the flows of saved event streams go through
 /// verification as if they had just been captured.
 fn replay_events(names: &[String], verifier: verify::Verifier, done: Conclusion<'_>) -> i32 {
+    let mut replays = Vec::new();
+    for name in names {
+        let replayed = if name == "-" {
+            crate::live::read_events("<stdin>", std::io::stdin().lock())
+        } else {
+            match std::fs::File::open(name) {
+                Ok(f) => crate::live::read_events(name, std::io::BufReader::new(f)),
+                Err(e) => {
+                    eprintln!("tls-audit: cannot open {name}: {e}");
+                    return exit::INPUT;
+                }
+            }
+        };
+        match replayed {
+            Ok(r) => replays.push(r),
+            Err(e) => {
+                eprintln!("tls-audit: {e}");
+                return exit::INPUT;
+            }
+        }
+    }
+    conclude_replays(replays, Vec::new(), verifier, done)
+}
+
+/// Verify the flows of rebuilt event streams, merge their headers into one
+/// report (with `extra` inputs and warnings, e.g. pods that could not be
+/// audited) and write it.
+pub(crate) fn conclude_replays(
+    replays: Vec<crate::live::Replayed>,
+    extra: Vec<(Option<report::model::Input>, report::model::Warning)>,
+    verifier: verify::Verifier,
+    done: Conclusion<'_>,
+) -> i32 {
     let spill = match engine::SpillSink::new() {
         Ok(s) => s,
         Err(e) => {
@@ -267,25 +338,7 @@ fn replay_events(names: &[String], verifier: verify::Verifier, done: Conclusion<
     };
     let mut merged: Option<Report> = None;
     let mut id = 0u64;
-    for name in names {
-        let replayed = if name == "-" {
-            crate::live::read_events("<stdin>", std::io::stdin().lock())
-        } else {
-            match std::fs::File::open(name) {
-                Ok(f) => crate::live::read_events(name, std::io::BufReader::new(f)),
-                Err(e) => {
-                    eprintln!("tls-audit: cannot open {name}: {e}");
-                    return exit::INPUT;
-                }
-            }
-        };
-        let replayed = match replayed {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("tls-audit: {e}");
-                return exit::INPUT;
-            }
-        };
+    for replayed in replays {
         for flow in replayed.flows {
             id += 1;
             engine::FlowSink::flow(&mut sink, id, flow);
@@ -299,9 +352,15 @@ fn replay_events(names: &[String], verifier: verify::Verifier, done: Conclusion<
             }
         }
     }
-    let Some(mut report) = merged else {
-        return exit::USAGE;
+    let mut report = match merged {
+        Some(r) => r,
+        None if !extra.is_empty() => crate::live::empty_report(),
+        None => return exit::USAGE,
     };
+    for (input, warning) in extra {
+        report.inputs.extend(input);
+        report.warnings.push(warning);
+    }
     // The agent's report carried no verification: this run's is the one.
     report.verification = None;
     report.findings.clear();
@@ -431,7 +490,7 @@ fn annotate(
 /// Largest key log file read.
 const MAX_KEYLOG_BYTES: u64 = 256 << 20;
 
-fn load_keylogs(paths: &[PathBuf]) -> Result<crate::tls::KeyLog, String> {
+pub(crate) fn load_keylogs(paths: &[PathBuf]) -> Result<crate::tls::KeyLog, String> {
     let mut keys = crate::tls::KeyLog::default();
     for p in paths {
         let too_big = std::fs::metadata(p).is_ok_and(|m| m.len() > MAX_KEYLOG_BYTES);

@@ -48,6 +48,20 @@ pub struct VerifyArgs {
 /// Everything loaded; errors are for people and map to `exit::CONFIG`.
 /// Also returns when the snapshot's pods started, for the report's metadata.
 pub fn load(args: &VerifyArgs) -> Result<(Verifier, RunInfo, PodStarts), String> {
+    let inventory = match (&args.pods, &args.nodes) {
+        (None, None) => None,
+        (pods, nodes) => {
+            Some(Inventory::load(pods.as_deref(), nodes.as_deref()).map_err(|e| e.to_string())?)
+        }
+    };
+    load_with(args, inventory)
+}
+
+/// As [`load`], with an inventory built elsewhere (the live cluster's).
+pub fn load_with(
+    args: &VerifyArgs,
+    inventory: Option<Inventory>,
+) -> Result<(Verifier, RunInfo, PodStarts), String> {
     let (policy, source, text) = match &args.policy {
         Some(path) => {
             let text = read_text(path, "policy")?;
@@ -60,12 +74,6 @@ pub fn load(args: &VerifyArgs) -> Result<(Verifier, RunInfo, PodStarts), String>
             "built-in".to_string(),
             DEFAULT_POLICY.to_string(),
         ),
-    };
-    let inventory = match (&args.pods, &args.nodes) {
-        (None, None) => None,
-        (pods, nodes) => {
-            Some(Inventory::load(pods.as_deref(), nodes.as_deref()).map_err(|e| e.to_string())?)
-        }
     };
     let bundle = match &args.trust_bundle {
         Some(path) => {

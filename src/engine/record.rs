@@ -45,6 +45,7 @@ pub fn build(flow: &Flow<FlowAnalysis>, exit: Exit, caches: &mut Caches) -> Flow
             port: a.port(),
             pod: None,
             node: None,
+            service: None,
         }
     };
     let payload: u64 = flow.bytes.iter().sum();

@@ -28,6 +28,7 @@
 //! not Kubernetes JSON at all is a typed [`InventoryError`].
 
 mod kube_json;
+pub mod services;
 #[cfg(test)]
 mod tests;
 
@@ -38,6 +39,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use kube_json::{KubeKind, NodeKind, ParseError, PodKind};
+pub use services::Service;
 
 /// Slack, in seconds, on both ends of a pod's lifetime when matching an IP
 /// to it at a time (clock skew, second-resolution timestamps).
@@ -254,6 +256,10 @@ pub struct Inventory {
     pod_ips: HashMap<IpAddr, Vec<usize>>,
     /// Namespace, then name, to the pod index.
     pod_names: HashMap<String, HashMap<String, usize>>,
+    /// Services (from the API or `kubectl get services -A -o json`).
+    services: Vec<Service>,
+    /// Service IPs to the service index.
+    service_ips: HashMap<IpAddr, usize>,
 }
 
 impl Inventory {
@@ -309,6 +315,30 @@ impl Inventory {
             1 => Resolved::Pod(live.swap_remove(0)),
             _ => Resolved::Ambiguous(live),
         }
+    }
+
+    /// Add Services, whose virtual IPs [`Inventory::service_at`] names.
+    #[must_use]
+    pub fn with_services(mut self, services: Vec<Service>) -> Self {
+        for s in services {
+            let index = self.services.len();
+            for ip in &s.ips {
+                self.service_ips.entry(ip.to_canonical()).or_insert(index);
+            }
+            self.services.push(s);
+        }
+        self
+    }
+
+    /// The Service whose virtual IP `ip` is, if any.
+    pub fn service_at(&self, ip: IpAddr) -> Option<&Service> {
+        self.services
+            .get(*self.service_ips.get(&ip.to_canonical())?)
+    }
+
+    /// The Services added.
+    pub fn services(&self) -> &[Service] {
+        &self.services
     }
 
     /// All pods, in file order.

@@ -385,6 +385,14 @@ impl Ders {
     }
 }
 
+/// A report with nothing in it yet (no input, no flow), to which inputs
+/// that could not be read are added.
+pub fn empty_report() -> Report {
+    let mut r = header_from_flows("", &[]);
+    r.inputs.clear();
+    r
+}
+
 /// A header for a stream without a summary: counts from the flows read.
 fn header_from_flows(name: &str, flows: &[FlowRecord]) -> Report {
     let mut stats = Stats::default();

@@ -34,6 +34,7 @@ pub(crate) fn flow(c: &Conn, protection: &str, app: Option<&str>) -> FlowRecord 
         port: a.map_or(0, |a| a.port()),
         pod: None,
         node: None,
+        service: None,
     };
     FlowRecord {
         source: FlowSource::Probe,

@@ -197,6 +197,10 @@ pub struct Endpoint {
     /// The node, when the address is a node's (with `--nodes`); absent when unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
+    /// The Service (`namespace/name`), when the address is a Service's
+    /// virtual IP (`kubectl tls-audit pod` lists them); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
 }
 
 /// Where a flow record comes from.

@@ -56,6 +56,8 @@ pub(super) struct End {
     pub started: Option<i64>,
     /// The node a pod runs on.
     pub pod_node: Option<String>,
+    /// The Service whose virtual IP this is (`namespace/name`).
+    pub service: Option<String>,
 }
 
 impl End {
@@ -167,6 +169,8 @@ impl Verifier {
         rec.client.node.clone_from(&client.node);
         rec.server.pod.clone_from(&server.pod);
         rec.server.node.clone_from(&server.node);
+        rec.client.service.clone_from(&client.service);
+        rec.server.service.clone_from(&server.service);
         let seen = Seen {
             rec,
             origin: OriginFlow {
@@ -310,7 +314,11 @@ impl Verifier {
                 end.pod_node.clone_from(&p.node);
             }
             Resolved::Node { node, .. } => end.node = Some(node.name.clone()),
-            Resolved::Ambiguous(_) | Resolved::Unknown => {}
+            Resolved::Ambiguous(_) | Resolved::Unknown => {
+                end.service = inv
+                    .service_at(ip)
+                    .map(|s| format!("{}/{}", s.namespace, s.name));
+            }
         }
         end
     }

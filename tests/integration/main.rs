@@ -3,10 +3,12 @@
 mod agent;
 mod cli;
 mod corpus;
+mod fake_api;
 mod findings;
 mod fixtures;
 mod fuzz_regressions;
 mod keylog;
+mod kubectl;
 mod live;
 mod probe;
 mod probes;

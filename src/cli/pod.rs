@@ -1,0 +1,354 @@
+//! `tls-audit pod` (`kubectl tls-audit pod`): audit running pods through
+//! the Kubernetes API. Only this command starts an async runtime; the
+//! report is concluded as `analyze --events` concludes it, so every format,
+//! `--fail-on` and `--compliance` work the same.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::ValueEnum;
+
+use super::{Conclusion, EngineArgs, OutputArgs, exit, verification};
+use crate::cluster::audit::{self, Plan, PodResult, Progress};
+use crate::cluster::client::{self, ConnectOptions};
+use crate::cluster::context::{self, Selection};
+use crate::cluster::{ClusterError, agents, ephemeral, preflight};
+use crate::inventory::Inventory;
+use crate::report::model::{Input, Warning};
+use crate::report::sanitize;
+
+/// How the agent reaches the pods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Via {
+    /// An ephemeral container in each pod (probes/ephemeral-container.yaml).
+    Ephemeral,
+    /// The node agents of probes/daemonset.yaml, one per node.
+    NodeAgents,
+}
+
+/// `pod`'s arguments: kubectl's own flags, then the audit's.
+#[derive(Debug, clap::Args)]
+pub struct PodArgs {
+    /// Pods to audit (NAME or pod/NAME), in the namespace of -n.
+    #[arg(value_name = "POD")]
+    names: Vec<String>,
+    /// The namespace (default: the kubeconfig context's).
+    #[arg(short = 'n', long)]
+    namespace: Option<String>,
+    /// Audit the selected pods in all namespaces.
+    #[arg(short = 'A', long)]
+    all_namespaces: bool,
+    /// Label selector, as kubectl takes it (`app=payments,tier!=db`).
+    #[arg(short = 'l', long)]
+    selector: Option<String>,
+    /// The container whose namespaces the agent joins (default: the pod's
+    /// `kubectl.kubernetes.io/default-container`, else its first).
+    #[arg(short = 'c', long)]
+    container: Option<String>,
+    /// How long to capture in each pod.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// The agent's image (default: the one in probes/ephemeral-container.yaml).
+    #[arg(long)]
+    image: Option<String>,
+    /// Pods audited at a time.
+    #[arg(long, default_value_t = 10)]
+    max_concurrent: usize,
+    /// How long the agent may take to start (image pull included).
+    #[arg(long, default_value = "1m", value_parser = humantime::parse_duration)]
+    pod_running_timeout: Duration,
+    /// `ephemeral`: a container in each pod; `node-agents`: read the
+    /// DaemonSet's agents on the pods' nodes instead (nothing is added).
+    #[arg(long, value_enum, default_value = "ephemeral")]
+    via: Via,
+    /// The node agents' namespace (probes/daemonset.yaml).
+    #[arg(long, default_value = agents::NAMESPACE)]
+    agents_namespace: String,
+    /// Audit a saved capture (pcap/pcapng; repeatable) with the cluster's
+    /// live pods, nodes and Services instead of capturing.
+    #[arg(long, value_name = "FILE")]
+    pcap: Vec<String>,
+    /// NSS key log for --pcap (TLS 1.3 handshakes); repeatable.
+    #[arg(long, value_name = "FILE", requires = "pcap")]
+    keylog: Vec<PathBuf>,
+    /// Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config,
+    /// else the in-cluster service account).
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use.
+    #[arg(long)]
+    context: Option<String>,
+    /// The kubeconfig cluster to use.
+    #[arg(long)]
+    cluster: Option<String>,
+    /// The kubeconfig user to use.
+    #[arg(long)]
+    user: Option<String>,
+    /// Bound on each API request that is not a stream (`0`: none).
+    #[arg(long, default_value = "30s", value_parser = parse_timeout)]
+    request_timeout: Duration,
+    #[command(flatten)]
+    out: OutputArgs,
+    #[command(flatten)]
+    engine: EngineArgs,
+    #[command(flatten)]
+    verify: verification::VerifyArgs,
+}
+
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    if s == "0" {
+        return Ok(Duration::from_secs(365 * 24 * 3600));
+    }
+    humantime::parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// What the cluster gave: the inventory, and per pod, what was read.
+struct Gathered {
+    inventory: Inventory,
+    results: Vec<PodResult>,
+    warnings: Vec<String>,
+}
+
+/// Run `pod`; returns the exit code.
+pub fn pod_command(args: PodArgs) -> i32 {
+    if let Err(m) = validate(&args) {
+        eprintln!("tls-audit: {m}");
+        return exit::USAGE;
+    }
+    let frameworks = match super::compliance_frameworks(&args.out.compliance) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("tls-audit: cannot start the async runtime: {e}");
+            return exit::CLUSTER;
+        }
+    };
+    let gathered = match runtime.block_on(gather(&args)) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("tls-audit: {e}");
+            return exit::CLUSTER;
+        }
+    };
+    drop(runtime);
+    let (verifier, info, starts) =
+        match verification::load_with(&args.verify, Some(gathered.inventory)) {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("tls-audit: {e}");
+                return exit::CONFIG;
+            }
+        };
+    let done = Conclusion {
+        info,
+        publish: super::Publish {
+            frameworks,
+            starts,
+            out: &args.out,
+        },
+    };
+    let context_warnings = gathered.warnings.into_iter().map(|m| {
+        (
+            None,
+            Warning {
+                kind: "cluster-context".into(),
+                message: m,
+            },
+        )
+    });
+    if !args.pcap.is_empty() {
+        let keys = match super::load_keylogs(&args.keylog) {
+            Ok(k) => k,
+            Err(e) => {
+                eprintln!("tls-audit: {e}");
+                return exit::CONFIG;
+            }
+        };
+        for (_, w) in context_warnings {
+            eprintln!("tls-audit: warning: {}", sanitize(&w.message));
+        }
+        return super::analyze_captures(&args.pcap, keys, &args.engine.config(), verifier, done);
+    }
+    let results = gathered.results;
+    if results.iter().all(|r| r.replayed.is_none()) {
+        eprintln!("tls-audit: no pod could be audited; no report written");
+        for r in &results {
+            if let Some(e) = &r.error {
+                eprintln!("tls-audit: {}: {e}", r.pod);
+            }
+        }
+        return exit::CLUSTER;
+    }
+    let added = results
+        .iter()
+        .filter(|r| r.container.is_some() && !r.reused)
+        .count();
+    if added > 0 && args.via == Via::Ephemeral {
+        eprintln!(
+            "tls-audit: note: {added} ephemeral container(s) added; Kubernetes cannot remove them, \
+             they stay (ended) in the pods' spec until the pods are replaced"
+        );
+    }
+    let (replays, mut extra) = split(results);
+    extra.extend(context_warnings);
+    super::conclude_replays(replays, extra, verifier, done)
+}
+
+/// Per pod: the events read, and for a pod that failed, its warning and
+/// (when nothing was read) an input marked incomplete.
+fn split(results: Vec<PodResult>) -> (Vec<crate::live::Replayed>, Vec<(Option<Input>, Warning)>) {
+    let mut replays = Vec::new();
+    let mut extra = Vec::new();
+    for r in results {
+        let container = r.container.clone().unwrap_or_default();
+        let failed = r.error.as_ref().map(|e| Warning {
+            kind: "pod-failed".into(),
+            message: format!("{}: {e}", r.pod),
+        });
+        match r.replayed {
+            Some(mut rep) => {
+                for i in &mut rep.report.inputs {
+                    i.name = format!("{} {container}: {}", r.pod, i.name);
+                    if failed.is_some() {
+                        i.complete = false;
+                    }
+                }
+                replays.push(rep);
+                extra.extend(failed.map(|w| (None, w)));
+            }
+            None => {
+                let input = Input {
+                    name: r.pod.clone(),
+                    format: "ephemeral-container".into(),
+                    packets: 0,
+                    complete: false,
+                    live: None,
+                    first_packet: None,
+                    last_packet: None,
+                };
+                extra.extend(failed.map(|w| (Some(input), w)));
+            }
+        }
+    }
+    (replays, extra)
+}
+
+fn validate(args: &PodArgs) -> Result<(), String> {
+    if args.verify.pods.is_some() || args.verify.nodes.is_some() {
+        return Err(
+            "pod lists pods and nodes from the cluster itself; --pods/--nodes are for analyze"
+                .into(),
+        );
+    }
+    if args.all_namespaces && !args.names.is_empty() {
+        return Err("a pod name needs its namespace (-n), not -A".into());
+    }
+    if !args.names.is_empty() && args.selector.is_some() {
+        return Err("name pods or select them with -l, not both".into());
+    }
+    let selects = !args.names.is_empty() || args.selector.is_some() || args.all_namespaces;
+    if !selects && args.pcap.is_empty() {
+        return Err(
+            "name a pod, or select pods with -l or -A (or audit a saved capture with --pcap)"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+async fn gather(args: &PodArgs) -> Result<Gathered, ClusterError> {
+    let opts = ConnectOptions {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+        cluster: args.cluster.clone(),
+        user: args.user.clone(),
+        request_timeout: args.request_timeout,
+    };
+    let conn = client::connect(&opts).await?;
+    let namespace = if args.all_namespaces {
+        None
+    } else {
+        Some(
+            args.namespace
+                .clone()
+                .unwrap_or(conn.default_namespace.clone()),
+        )
+    };
+    let timeout = args.request_timeout;
+    let progress: Arc<dyn Progress> = if std::io::stderr().is_terminal() {
+        Arc::new(super::progress::Live::new())
+    } else {
+        Arc::new(super::progress::Lines)
+    };
+    if !args.pcap.is_empty() {
+        let ctx = context::fetch(&conn.client, namespace.as_deref(), timeout).await?;
+        return Ok(Gathered {
+            inventory: ctx.inventory,
+            results: Vec::new(),
+            warnings: ctx.warnings,
+        });
+    }
+    let needs = match args.via {
+        Via::Ephemeral => preflight::ephemeral_needs(namespace.as_deref()),
+        Via::NodeAgents => {
+            preflight::node_agent_needs(namespace.as_deref(), &args.agents_namespace)
+        }
+    };
+    preflight::check(&conn.client, &needs, timeout).await?;
+    let sel = Selection {
+        names: args.names.clone(),
+        namespace: namespace.clone(),
+        selector: args.selector.clone(),
+    };
+    let (pods, skipped) = context::select(&conn.client, &sel, timeout).await?;
+    for (name, why) in &skipped {
+        eprintln!("tls-audit: {name}: skipped ({why})");
+    }
+    if pods.is_empty() {
+        let where_ = namespace.map_or("in any namespace".to_string(), |n| {
+            format!("in namespace {n}")
+        });
+        return Err(ClusterError::Api(format!(
+            "no running pod matches {where_}"
+        )));
+    }
+    let ctx = context::fetch(&conn.client, sel.namespace.as_deref(), timeout).await?;
+    let results = match args.via {
+        Via::Ephemeral => {
+            let plan = Plan {
+                duration: args.duration,
+                image: args.image.clone().unwrap_or_else(ephemeral::default_image),
+                container: args.container.clone(),
+                concurrency: args.max_concurrent,
+                pod_running_timeout: args.pod_running_timeout,
+                request_timeout: timeout,
+            };
+            audit::audit_pods(&conn.client, pods, &plan, progress).await
+        }
+        Via::NodeAgents => {
+            agents::audit_via_agents(
+                &conn.client,
+                &pods,
+                &args.agents_namespace,
+                args.duration,
+                timeout,
+                progress,
+            )
+            .await?
+        }
+    };
+    Ok(Gathered {
+        inventory: ctx.inventory,
+        results,
+        warnings: ctx.warnings,
+    })
+}

@@ -1,0 +1,168 @@
+//! `--via node-agents`: instead of one ephemeral container per pod, read
+//! the node agents of `probes/daemonset.yaml` (one per node, capturing
+//! `any` on the host network), on the nodes where the selected pods run.
+//! Kubernetes places the agents; this only reads their logs, from the
+//! moment the audit starts, for `--duration`.
+//!
+//! The agents run with a fixed configuration (the DaemonSet's arguments),
+//! so the selection happens here: only `flow` and `handshake` events with
+//! an end at a selected pod's address are kept. Flows still open when the
+//! window closes come from their handshake event; certificates the agent
+//! sent before the window are known by digest only.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::Client;
+use kube::api::{Api, ListParams, LogParams};
+use tokio::time::Instant;
+
+use super::audit::{PodResult, Progress};
+use super::context::pod_name;
+use super::logs::{self, LineFilter};
+use super::{ClusterError, timed};
+
+/// The DaemonSet's namespace in `probes/daemonset.yaml`.
+pub const NAMESPACE: &str = "tls-audit";
+/// The labels its pods carry.
+pub const SELECTOR: &str =
+    "app.kubernetes.io/name=tls-audit,app.kubernetes.io/component=node-agent";
+/// The agent's container name.
+pub const CONTAINER: &str = "agent";
+
+/// The addresses of `pods` (what the agents' events are filtered by).
+pub fn pod_ips(pods: &[Pod]) -> HashSet<IpAddr> {
+    pods.iter()
+        .filter_map(|p| p.status.as_ref())
+        .flat_map(|s| {
+            s.pod_ips
+                .iter()
+                .flatten()
+                .map(|i| i.ip.clone())
+                .chain(s.pod_ip.clone())
+        })
+        .filter_map(|t| t.parse::<IpAddr>().ok())
+        .map(|ip| ip.to_canonical())
+        .collect()
+}
+
+/// Read the agents on the nodes of `pods` for `duration`; one result per
+/// node (named after the agent pod, or the node when it has none).
+pub async fn audit_via_agents(
+    client: &Client,
+    pods: &[Pod],
+    agents_namespace: &str,
+    duration: Duration,
+    request_timeout: Duration,
+    progress: Arc<dyn Progress>,
+) -> Result<Vec<PodResult>, ClusterError> {
+    let ips = pod_ips(pods);
+    let nodes: BTreeMap<String, usize> = pods
+        .iter()
+        .filter_map(|p| p.spec.as_ref()?.node_name.clone())
+        .fold(BTreeMap::new(), |mut m, n| {
+            *m.entry(n).or_insert(0) += 1;
+            m
+        });
+    let api: Api<Pod> = Api::namespaced(client.clone(), agents_namespace);
+    let agents = timed(
+        request_timeout,
+        "listing the node agents",
+        api.list(&ListParams::default().labels(SELECTOR)),
+    )
+    .await?
+    .items;
+    let by_node: BTreeMap<String, Pod> = agents
+        .into_iter()
+        .filter(|a| a.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+        .filter_map(|a| Some((a.spec.as_ref()?.node_name.clone()?, a)))
+        .collect();
+    let deadline = Instant::now() + duration;
+    let work = nodes.keys().cloned().map(|node| {
+        let api = api.clone();
+        let agent = by_node.get(&node).cloned();
+        let filter = LineFilter::Touching(ips.clone());
+        let progress = Arc::clone(&progress);
+        async move { read_agent(&api, &node, agent, filter, deadline, progress.as_ref()).await }
+    });
+    Ok(futures::stream::iter(work)
+        .buffer_unordered(16)
+        .collect()
+        .await)
+}
+
+async fn read_agent(
+    api: &Api<Pod>,
+    node: &str,
+    agent: Option<Pod>,
+    filter: LineFilter,
+    deadline: Instant,
+    progress: &dyn Progress,
+) -> PodResult {
+    let label = match &agent {
+        Some(a) => format!("{} (node {node})", pod_name(a)),
+        None => format!("node {node}"),
+    };
+    let mut result = PodResult {
+        pod: label.clone(),
+        container: Some(CONTAINER.into()),
+        reused: true,
+        replayed: None,
+        ended: None,
+        error: None,
+    };
+    let Some(agent) = agent else {
+        let e = ClusterError::Api(format!(
+            "no running node agent on node {node} (kubectl apply -f probes/daemonset.yaml)"
+        ));
+        progress.done(&label, &e.to_string(), true);
+        result.error = Some(e);
+        return result;
+    };
+    let params = LogParams {
+        container: Some(CONTAINER.into()),
+        follow: true,
+        since_seconds: Some(1),
+        ..LogParams::default()
+    };
+    progress.step(&label, "reading the node agent's events");
+    let name = agent.metadata.name.clone().unwrap_or_default();
+    match logs::follow(api, &name, &params, label.clone(), deadline, filter, |t| {
+        progress.tally(&label, t)
+    })
+    .await
+    {
+        Ok(read) => {
+            result.ended = Some(read.ended);
+            match read.replayed {
+                Ok(mut r) => {
+                    // A window on a running agent never has its summary:
+                    // that is the design, not a cut stream.
+                    r.report.warnings.retain(|w| w.kind != "events-cut");
+                    for i in &mut r.report.inputs {
+                        i.format = "node-agent".into();
+                        i.complete = true;
+                    }
+                    let n = r.flows.len();
+                    result.replayed = Some(r);
+                    progress.done(&label, &format!("{n} flows of the selected pods"), false);
+                }
+                Err(e) => {
+                    let e =
+                        ClusterError::Api(format!("the agent's log is not an event stream: {e}"));
+                    progress.done(&label, &e.to_string(), true);
+                    result.error = Some(e);
+                }
+            }
+        }
+        Err(e) => {
+            progress.done(&label, &e.to_string(), true);
+            result.error = Some(e);
+        }
+    }
+    result
+}

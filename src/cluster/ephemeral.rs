@@ -1,0 +1,399 @@
+//! The agent as an ephemeral container: built from
+//! `probes/ephemeral-container.yaml` (the one source of its privileges),
+//! added with a strategic merge patch to the pod's `ephemeralcontainers`
+//! subresource as `kubectl debug` does, then watched until it runs.
+//!
+//! Ephemeral containers cannot be removed or restarted, so every audit
+//! leaves one in the pod's spec until the pod is replaced. To leave as few
+//! as possible, a tls-audit container of the same image that is still
+//! running (an audit in progress) is reused instead of adding another.
+
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use k8s_openapi::api::core::v1::{ContainerState, Pod};
+use kube::api::{Api, Patch, PatchParams, WatchEvent, WatchParams};
+use serde_json::{Value, json};
+
+use super::ClusterError;
+
+/// The container spec the plugin fills in.
+pub const TEMPLATE: &str = include_str!("../../probes/ephemeral-container.yaml");
+
+/// Every agent container's name starts with this.
+pub const NAME_PREFIX: &str = "tls-audit-";
+
+/// The field manager recorded for the patch (`metadata.managedFields`).
+pub const FIELD_MANAGER: &str = "kubectl-tls-audit";
+
+/// Waiting reasons after which the container will not start by itself.
+const IMAGE_REASONS: [&str; 3] = ["ImagePullBackOff", "ErrImagePull", "InvalidImageName"];
+const CREATE_REASONS: [&str; 3] = [
+    "CreateContainerConfigError",
+    "CreateContainerError",
+    "RunContainerError",
+];
+
+/// The template's image, the default for `--image`.
+pub fn default_image() -> String {
+    template()
+        .ok()
+        .and_then(|t| t.get("image").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn template() -> Result<Value, ClusterError> {
+    serde_saphyr::from_str::<Value>(TEMPLATE)
+        .map_err(|e| ClusterError::Config(format!("probes/ephemeral-container.yaml: {e}")))
+}
+
+/// The agent's container for one pod: the template with its name, target
+/// container, capture duration and image filled in.
+///
+/// # Errors
+///
+/// Only if the embedded template is broken (a build defect, tested).
+pub fn container(
+    name: &str,
+    target: Option<&str>,
+    duration: Duration,
+    image: &str,
+) -> Result<Value, ClusterError> {
+    let mut c = template()?;
+    c["name"] = name.into();
+    c["image"] = image.into();
+    if let Some(t) = target {
+        c["targetContainerName"] = t.into();
+    }
+    let secs = duration.as_secs().max(1);
+    if let Some(args) = c.get_mut("args").and_then(Value::as_array_mut) {
+        for a in args.iter_mut() {
+            if a.as_str().is_some_and(|s| s.starts_with("--duration=")) {
+                *a = format!("--duration={secs}s").into();
+            }
+        }
+    }
+    Ok(c)
+}
+
+/// The strategic merge patch that appends `container` to the pod's
+/// ephemeral containers (the same body `kubectl debug` sends).
+pub fn patch_body(container: &Value) -> Value {
+    json!({ "spec": { "ephemeralContainers": [container] } })
+}
+
+/// `tls-audit-` and five random characters from the alphabet Kubernetes
+/// uses for generated names (no vowels, no look-alikes).
+pub fn random_name() -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut bytes = [0u8; 5];
+    // SystemRandom fails only without a kernel RNG; the time is then the
+    // seed of last resort (the name must be unique, not secret).
+    if ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        bytes = nanos.to_le_bytes()[..].repeat(2)[..5]
+            .try_into()
+            .unwrap_or([7; 5]);
+    }
+    let suffix: String = bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect();
+    format!("{NAME_PREFIX}{suffix}")
+}
+
+/// The state of container `name` in the pod's ephemeral container
+/// statuses, if listed.
+pub fn state<'p>(pod: &'p Pod, name: &str) -> Option<&'p ContainerState> {
+    pod.status
+        .as_ref()?
+        .ephemeral_container_statuses
+        .as_ref()?
+        .iter()
+        .find(|s| s.name == name)?
+        .state
+        .as_ref()
+}
+
+/// The agent containers already in the pod's spec, with their images.
+pub fn agents_in(pod: &Pod) -> Vec<(String, Option<String>)> {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.ephemeral_containers.as_ref())
+        .map(|list| {
+            list.iter()
+                .filter(|c| c.name.starts_with(NAME_PREFIX))
+                .map(|c| (c.name.clone(), c.image.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A running agent container of `image` to reuse, if the pod has one.
+pub fn reusable(pod: &Pod, image: &str) -> Option<String> {
+    agents_in(pod).into_iter().find_map(|(name, img)| {
+        let running = state(pod, &name).is_some_and(|s| s.running.is_some());
+        (running && img.as_deref() == Some(image)).then_some(name)
+    })
+}
+
+/// The container to target: `--container`, else the pod's
+/// `kubectl.kubernetes.io/default-container`, else its first container.
+pub fn target_container(pod: &Pod, wanted: Option<&str>) -> Option<String> {
+    if let Some(w) = wanted {
+        return Some(w.to_string());
+    }
+    let annotated = pod
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get("kubectl.kubernetes.io/default-container"));
+    annotated.cloned().or_else(|| {
+        pod.spec
+            .as_ref()
+            .and_then(|s| s.containers.first())
+            .map(|c| c.name.clone())
+    })
+}
+
+/// Add the container (the PATCH); returns the pod as the server answered.
+///
+/// # Errors
+///
+/// 403 [`ClusterError::Forbidden`]; 404 [`ClusterError::PodNotFound`] or
+/// [`ClusterError::EphemeralDisabled`]; 422 [`ClusterError::PodSecurity`]
+/// (the server's message quoted) or [`ClusterError::Invalid`].
+pub async fn add(
+    api: &Api<Pod>,
+    pod: &str,
+    container: &Value,
+    timeout: Duration,
+) -> Result<Pod, ClusterError> {
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..PatchParams::default()
+    };
+    let body = patch_body(container);
+    let patch = Patch::Strategic(&body);
+    let sent = api.patch_ephemeral_containers(pod, &params, &patch);
+    match tokio::time::timeout(timeout, sent).await {
+        Err(_) => Err(ClusterError::Timeout {
+            what: format!("adding the agent to pod {pod}"),
+            after: timeout,
+        }),
+        Ok(Ok(p)) => Ok(p),
+        Ok(Err(kube::Error::Api(s))) => {
+            let message = crate::report::sanitize(&s.message);
+            Err(match s.code {
+                403 => ClusterError::Forbidden(format!("forbidden: {message}")),
+                404 if s.details.as_ref().is_some_and(|d| !d.name.is_empty()) => {
+                    ClusterError::PodNotFound(pod.to_string())
+                }
+                404 => ClusterError::EphemeralDisabled(pod.to_string()),
+                422 if message.contains("PodSecurity") => ClusterError::PodSecurity(message),
+                422 => ClusterError::Invalid(message),
+                code => ClusterError::Api(format!("the API server answered {code}: {message}")),
+            })
+        }
+        Ok(Err(e)) => Err(ClusterError::from_kube(e)),
+    }
+}
+
+/// How the container stood when waiting ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Started {
+    /// It runs.
+    Running,
+    /// It ran and has already ended (a short capture, or a failure).
+    Terminated {
+        /// Its exit code.
+        exit_code: i32,
+    },
+}
+
+/// What one pod state says about the container: decided, or wait on.
+pub fn judge(pod: &Pod, container: &str) -> Option<Result<Started, ClusterError>> {
+    let st = state(pod, container)?;
+    if st.running.is_some() {
+        return Some(Ok(Started::Running));
+    }
+    if let Some(t) = &st.terminated {
+        return Some(Ok(Started::Terminated {
+            exit_code: t.exit_code,
+        }));
+    }
+    let w = st.waiting.as_ref()?;
+    let reason = w.reason.clone().unwrap_or_default();
+    let message = crate::report::sanitize(w.message.as_deref().unwrap_or(""));
+    if IMAGE_REASONS.contains(&reason.as_str()) {
+        return Some(Err(ClusterError::ImagePull { reason, message }));
+    }
+    if CREATE_REASONS.contains(&reason.as_str()) {
+        return Some(Err(ClusterError::NotStarted { reason, message }));
+    }
+    None
+}
+
+/// Watch the pod until the container runs or ends, or a deadline passes.
+/// `resource_version` is the patched pod's: events after it.
+///
+/// # Errors
+///
+/// Image pull and start failures as the kubelet reports them, the pod's
+/// deletion, or [`ClusterError::Timeout`].
+pub async fn wait_started(
+    api: &Api<Pod>,
+    pod: &str,
+    container: &str,
+    resource_version: &str,
+    within: Duration,
+) -> Result<Started, ClusterError> {
+    let wait = async {
+        let mut version = resource_version.to_string();
+        // A watch can end (server timeout, a proxy); start another from
+        // the last version seen, a bounded number of times.
+        for _ in 0..20 {
+            let params = WatchParams::default()
+                .fields(&format!("metadata.name={pod}"))
+                .timeout(within.as_secs().clamp(1, 290) as u32);
+            let stream = api
+                .watch(&params, &version)
+                .await
+                .map_err(ClusterError::from_kube)?;
+            let mut stream = std::pin::pin!(stream.into_stream());
+            while let Some(event) = stream.try_next().await.map_err(ClusterError::from_kube)? {
+                match event {
+                    WatchEvent::Added(p) | WatchEvent::Modified(p) => {
+                        if let Some(v) = p.metadata.resource_version.clone() {
+                            version = v;
+                        }
+                        if let Some(decided) = judge(&p, container) {
+                            return decided;
+                        }
+                    }
+                    WatchEvent::Deleted(_) => return Err(ClusterError::PodNotFound(pod.into())),
+                    WatchEvent::Bookmark(b) => version = b.metadata.resource_version,
+                    // 410 Gone: the version is too old; read the pod anew.
+                    WatchEvent::Error(s) if s.code == 410 => {
+                        let p = api.get(pod).await.map_err(ClusterError::from_kube)?;
+                        if let Some(decided) = judge(&p, container) {
+                            return decided;
+                        }
+                        version = p.metadata.resource_version.unwrap_or_default();
+                    }
+                    WatchEvent::Error(s) => {
+                        return Err(ClusterError::Api(crate::report::sanitize(&s.message)));
+                    }
+                }
+            }
+        }
+        Err(ClusterError::Api(format!(
+            "the watch on pod {pod} kept ending before {container} started"
+        )))
+    };
+    match tokio::time::timeout(within, wait).await {
+        Ok(r) => r,
+        Err(_) => Err(ClusterError::Timeout {
+            what: format!("waiting for {container} to start in pod {pod} (--pod-running-timeout)"),
+            after: within,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(status: Value) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": "p", "namespace": "n"},
+            "spec": {"containers": [{"name": "app"}, {"name": "sidecar"}],
+                     "ephemeralContainers": [{"name": "tls-audit-abcde", "image": "img:1"},
+                                             {"name": "debugger-x", "image": "busybox"}]},
+            "status": {"ephemeralContainerStatuses": [{"name": "tls-audit-abcde", "image": "img:1", "imageID": "",
+                        "ready": false, "restartCount": 0, "state": status}]}
+        }))
+        .expect("pod")
+    }
+
+    #[test]
+    fn the_container_is_the_probe_with_name_target_duration_and_image_filled_in() {
+        let c = container(
+            "tls-audit-bcdfg",
+            Some("app"),
+            Duration::from_secs(90),
+            "reg/x:2",
+        )
+        .expect("template");
+        assert_eq!(c["name"], "tls-audit-bcdfg");
+        assert_eq!(c["targetContainerName"], "app");
+        assert_eq!(c["image"], "reg/x:2");
+        let args: Vec<&str> = c["args"]
+            .as_array()
+            .expect("args")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(args.contains(&"--duration=90s"));
+        assert_eq!(
+            args.iter().filter(|a| a.starts_with("--duration")).count(),
+            1
+        );
+        assert_eq!(
+            c["securityContext"]["capabilities"]["add"],
+            json!(["NET_RAW"])
+        );
+        let without =
+            container("tls-audit-bcdfg", None, Duration::from_secs(1), "i").expect("template");
+        assert!(without.get("targetContainerName").is_none());
+        assert_eq!(default_image(), "ghcr.io/tls-audit/tls-audit:0.1.0");
+    }
+
+    #[test]
+    fn names_are_prefixed_and_random() {
+        let a = random_name();
+        let b = random_name();
+        assert!(a.starts_with(NAME_PREFIX) && a.len() == NAME_PREFIX.len() + 5);
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn only_a_running_agent_of_the_same_image_is_reused() {
+        let running = pod(json!({"running": {"startedAt": "2026-11-27T12:00:00Z"}}));
+        assert_eq!(
+            reusable(&running, "img:1").as_deref(),
+            Some("tls-audit-abcde")
+        );
+        assert_eq!(reusable(&running, "img:2"), None);
+        let ended = pod(json!({"terminated": {"exitCode": 0}}));
+        assert_eq!(reusable(&ended, "img:1"), None);
+        assert_eq!(agents_in(&ended).len(), 1);
+        assert_eq!(target_container(&ended, None).as_deref(), Some("app"));
+        assert_eq!(
+            target_container(&ended, Some("sidecar")).as_deref(),
+            Some("sidecar")
+        );
+    }
+
+    #[test]
+    fn waiting_reasons_are_judged() {
+        let creating = pod(json!({"waiting": {"reason": "ContainerCreating"}}));
+        assert!(judge(&creating, "tls-audit-abcde").is_none());
+        let config =
+            pod(json!({"waiting": {"reason": "CreateContainerConfigError", "message": "bad"}}));
+        assert!(matches!(
+            judge(&config, "tls-audit-abcde"),
+            Some(Err(ClusterError::NotStarted { .. }))
+        ));
+        let ended = pod(json!({"terminated": {"exitCode": 3}}));
+        assert_eq!(
+            judge(&ended, "tls-audit-abcde")
+                .expect("decided")
+                .expect("ok"),
+            Started::Terminated { exit_code: 3 }
+        );
+        assert!(judge(&ended, "tls-audit-zzzzz").is_none());
+    }
+}

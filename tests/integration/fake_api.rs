@@ -1,0 +1,681 @@
+//! A fake Kubernetes API server for the `pod` command's tests: HTTPS on
+//! 127.0.0.1 with a test CA (rcgen), a real kubeconfig pointing at it with
+//! a bearer token, and realistic API JSON: the fixture cluster's pods and
+//! nodes (fixtures/cluster), Services, SelfSubjectAccessReview answers,
+//! the ephemeralcontainers PATCH, a pod watch showing the added container
+//! waiting then running, and a log stream replaying a real agent NDJSON
+//! stream. Every request is recorded (method, path, query, headers, body)
+//! so tests can assert exactly what the client sent.
+//!
+//! HTTP/1.1 by hand, one request per connection (`Connection: close`):
+//! enough for hyper's client and simple to script, including the bodies
+//! that stream (watch, log follow).
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::{root, temp_dir};
+
+/// The bearer token in the kubeconfig.
+pub const TOKEN: &str = "fake-token-7f3a9c";
+
+/// One request as the server received it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: BTreeMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl Recorded {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
+    }
+}
+
+/// How the server answers the PATCH of one pod's ephemeral containers.
+#[derive(Debug, Clone)]
+pub enum PatchAnswer {
+    /// Accept; the container then shows these waiting reasons, then runs
+    /// (unless the last state is a waiting one: it stays so).
+    Accept {
+        waiting: Vec<(&'static str, &'static str)>,
+        runs: bool,
+    },
+    /// Answer with this code and Status JSON.
+    Reject(u16, Value),
+}
+
+/// What one scripted pod does.
+#[derive(Debug, Clone)]
+pub struct Script {
+    pub patch: PatchAnswer,
+    /// The agent's log.
+    pub log: Vec<u8>,
+    /// The agent's exit code once its log ends.
+    pub exit_code: i32,
+}
+
+#[derive(Default)]
+struct State {
+    requests: Vec<Recorded>,
+    /// namespace/name → the pod as the API has it now.
+    pods: BTreeMap<String, Value>,
+    scripts: BTreeMap<String, Script>,
+    nodes: Value,
+    services: Value,
+    /// `verb resource/subresource` the SSAR denies.
+    denied: HashSet<String>,
+    /// Paths answered 429 once before succeeding.
+    throttle_once: HashSet<String>,
+}
+
+pub struct FakeApi {
+    #[allow(dead_code)]
+    pub addr: SocketAddr,
+    pub dir: PathBuf,
+    pub kubeconfig: PathBuf,
+    state: Arc<Mutex<State>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn lock(s: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    s.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The fixture cluster's pods (fixtures/cluster/pods.json).
+pub fn fixture_pods() -> Vec<Value> {
+    let text = std::fs::read(root().join("fixtures/cluster/pods.json")).expect("pods.json");
+    let v: Value = serde_json::from_slice(&text).expect("json");
+    v["items"].as_array().expect("items").clone()
+}
+
+/// The pod `name` of the fixture, or a copy of `pay/api-7d9f8b6c5-x2k4p`
+/// renamed, at `ip`.
+pub fn api_pod_copy(name: &str, ip: &str) -> Value {
+    let mut p = fixture_pods()
+        .into_iter()
+        .find(|p| p["metadata"]["name"] == "api-7d9f8b6c5-x2k4p")
+        .expect("api pod");
+    p["metadata"]["name"] = name.into();
+    p["metadata"]["uid"] = format!("uid-{name}").into();
+    p["status"]["podIP"] = ip.into();
+    p["status"]["podIPs"] = json!([{ "ip": ip }]);
+    p
+}
+
+impl FakeApi {
+    pub fn start(test: &str) -> FakeApi {
+        let dir = temp_dir(&format!("kubectl-{test}"));
+        let ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        let mut ca = ca;
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(rcgen::DnType::CommonName, "fake-kubernetes-ca");
+        let ca_key = rcgen::KeyPair::generate().expect("key");
+        let ca_cert = ca.self_signed(&ca_key).expect("ca");
+        let issuer = rcgen::Issuer::new(ca, ca_key);
+        let mut leaf =
+            rcgen::CertificateParams::new(vec!["localhost".to_string()]).expect("params");
+        leaf.subject_alt_names
+            .push(rcgen::SanType::IpAddress("127.0.0.1".parse().expect("ip")));
+        let leaf_key = rcgen::KeyPair::generate().expect("key");
+        let leaf_cert = leaf.signed_by(&leaf_key, &issuer).expect("leaf");
+
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![leaf_cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+            )
+            .expect("server config");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let nodes = serde_json::from_slice(
+            &std::fs::read(root().join("fixtures/cluster/nodes.json")).expect("nodes.json"),
+        )
+        .expect("json");
+        let state = Arc::new(Mutex::new(State {
+            nodes,
+            services: json!({"kind": "ServiceList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": [
+                {"metadata": {"namespace": "pay", "name": "api"}, "spec": {"clusterIP": "10.100.0.20", "clusterIPs": ["10.100.0.20"], "ports": [{"port": 443}]}},
+                {"metadata": {"namespace": "kube-system", "name": "kube-dns"}, "spec": {"clusterIP": "10.100.0.10", "clusterIPs": ["10.100.0.10"]}}
+            ]}),
+            ..State::default()
+        }));
+        for p in fixture_pods() {
+            let key = pod_key(&p);
+            lock(&state).pods.insert(key, p);
+        }
+        let served = Arc::clone(&state);
+        runtime.spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let acceptor = acceptor.clone();
+                let state = Arc::clone(&served);
+                tokio::spawn(async move {
+                    if let Ok(tls) = acceptor.accept(tcp).await {
+                        let _ = serve(tls, state).await;
+                    }
+                });
+            }
+        });
+
+        let ca_pem = ca_cert.pem();
+        let kubeconfig = dir.join("kubeconfig");
+        std::fs::write(
+            &kubeconfig,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: https://127.0.0.1:{}\n    certificate-authority-data: {}\nusers:\n- name: auditor\n  user:\n    token: {TOKEN}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: auditor\n    namespace: pay\ncurrent-context: fake\n",
+                addr.port(),
+                base64::engine::general_purpose::STANDARD.encode(ca_pem)
+            ),
+        )
+        .expect("kubeconfig");
+        FakeApi {
+            addr,
+            dir,
+            kubeconfig,
+            state,
+            _runtime: runtime,
+        }
+    }
+
+    pub fn add_pod(&self, pod: Value) {
+        lock(&self.state).pods.insert(pod_key(&pod), pod);
+    }
+
+    pub fn script(&self, pod: &str, script: Script) {
+        lock(&self.state).scripts.insert(pod.to_string(), script);
+    }
+
+    pub fn deny(&self, verb_resource: &str) {
+        lock(&self.state).denied.insert(verb_resource.to_string());
+    }
+
+    pub fn throttle_once(&self, path: &str) {
+        lock(&self.state).throttle_once.insert(path.to_string());
+    }
+
+    pub fn pod(&self, key: &str) -> Value {
+        lock(&self.state)
+            .pods
+            .get(key)
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        lock(&self.state).requests.clone()
+    }
+}
+
+fn pod_key(p: &Value) -> String {
+    format!(
+        "{}/{}",
+        p["metadata"]["namespace"].as_str().unwrap_or("default"),
+        p["metadata"]["name"].as_str().unwrap_or("")
+    )
+}
+
+/// A Status object, as the API server sends with errors.
+pub fn status(code: u16, reason: &str, message: &str, details: Value) -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+           "message": message, "reason": reason, "details": details, "code": code})
+}
+
+type Tls = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+
+async fn read_request(tls: &mut Tls) -> std::io::Result<Option<Recorded>> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+        if buf.len() > 1 << 20 {
+            return Ok(None);
+        }
+        let n = tls.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next().unwrap_or("").split(' ');
+    let method = first.next().unwrap_or("").to_string();
+    let target = first.next().unwrap_or("").to_string();
+    let mut headers = BTreeMap::new();
+    for l in lines {
+        if let Some((k, v)) = l.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    let len: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = buf[head_end + 4..].to_vec();
+    while body.len() < len {
+        let n = tls.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    let (path, query) = match target.split_once('?') {
+        Some((p, q)) => (p.to_string(), q.to_string()),
+        None => (target, String::new()),
+    };
+    Ok(Some(Recorded {
+        method,
+        path,
+        query,
+        headers,
+        body,
+    }))
+}
+
+async fn respond(tls: &mut Tls, code: u16, extra: &str, body: &[u8]) -> std::io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n",
+        body.len()
+    );
+    tls.write_all(head.as_bytes()).await?;
+    tls.write_all(body).await?;
+    tls.flush().await?;
+    tls.shutdown().await
+}
+
+/// A body that arrives over time (watch, log follow): close-delimited.
+async fn stream(
+    tls: &mut Tls,
+    content_type: &str,
+    parts: Vec<Vec<u8>>,
+    gap: Duration,
+    hold: Duration,
+) -> std::io::Result<()> {
+    let head =
+        format!("HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nConnection: close\r\n\r\n");
+    tls.write_all(head.as_bytes()).await?;
+    tls.flush().await?;
+    for p in parts {
+        tokio::time::sleep(gap).await;
+        tls.write_all(&p).await?;
+        tls.flush().await?;
+    }
+    tokio::time::sleep(hold).await;
+    tls.shutdown().await
+}
+
+fn query_param(query: &str, key: &str) -> Option<String> {
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == key).then(|| percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn matches_labels(pod: &Value, selector: &str) -> bool {
+    selector
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .all(|term| match term.split_once('=') {
+            Some((k, v)) => pod["metadata"]["labels"][k].as_str() == Some(v),
+            None => false,
+        })
+}
+
+fn container_state(waiting: Option<(&str, &str)>, running: bool, exit: Option<i32>) -> Value {
+    if let Some(code) = exit {
+        return json!({"terminated": {"exitCode": code, "reason": if code == 0 { "Completed" } else { "Error" },
+            "startedAt": "2026-11-27T12:00:00Z", "finishedAt": "2026-11-27T12:00:30Z"}});
+    }
+    if running {
+        return json!({"running": {"startedAt": "2026-11-27T12:00:00Z"}});
+    }
+    let (reason, message) = waiting.unwrap_or(("ContainerCreating", ""));
+    json!({"waiting": {"reason": reason, "message": message}})
+}
+
+fn set_status(pod: &mut Value, name: &str, image: &str, state: Value) {
+    let statuses = pod["status"]["ephemeralContainerStatuses"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut statuses: Vec<Value> = statuses.into_iter().filter(|s| s["name"] != name).collect();
+    statuses.push(json!({"name": name, "image": image, "imageID": "", "ready": false, "restartCount": 0, "state": state}));
+    pod["status"]["ephemeralContainerStatuses"] = Value::Array(statuses);
+}
+
+fn bump(pod: &mut Value) -> String {
+    let v: u64 = pod["metadata"]["resourceVersion"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    let next = (v + 1).to_string();
+    pod["metadata"]["resourceVersion"] = next.clone().into();
+    next
+}
+
+async fn serve(mut tls: Tls, state: Arc<Mutex<State>>) -> std::io::Result<()> {
+    let Some(req) = read_request(&mut tls).await? else {
+        return Ok(());
+    };
+    lock(&state).requests.push(req.clone());
+    if req.header("authorization") != Some(&format!("Bearer {TOKEN}")) {
+        let s = status(401, "Unauthorized", "Unauthorized", Value::Null);
+        return respond(&mut tls, 401, "", s.to_string().as_bytes()).await;
+    }
+    if lock(&state).throttle_once.remove(&req.path) {
+        let s = status(
+            429,
+            "TooManyRequests",
+            "too many requests, please try again later",
+            Value::Null,
+        );
+        return respond(
+            &mut tls,
+            429,
+            "Retry-After: 1\r\n",
+            s.to_string().as_bytes(),
+        )
+        .await;
+    }
+    let parts: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+    match (req.method.as_str(), parts.as_slice()) {
+        (
+            "POST",
+            [
+                "apis",
+                "authorization.k8s.io",
+                "v1",
+                "selfsubjectaccessreviews",
+            ],
+        ) => {
+            let mut review = req.json();
+            let attrs = &review["spec"]["resourceAttributes"];
+            let resource = match attrs["subresource"].as_str() {
+                Some(s) if !s.is_empty() => {
+                    format!("{}/{s}", attrs["resource"].as_str().unwrap_or(""))
+                }
+                _ => attrs["resource"].as_str().unwrap_or("").to_string(),
+            };
+            let key = format!("{} {resource}", attrs["verb"].as_str().unwrap_or(""));
+            let allowed = !lock(&state).denied.contains(&key);
+            review["status"] = json!({"allowed": allowed, "reason": if allowed { "RBAC: allowed by RoleBinding" } else { "" }});
+            review["apiVersion"] = "authorization.k8s.io/v1".into();
+            review["kind"] = "SelfSubjectAccessReview".into();
+            respond(&mut tls, 201, "", review.to_string().as_bytes()).await
+        }
+        ("GET", ["api", "v1", "nodes"]) => {
+            let body = lock(&state).nodes.to_string();
+            respond(&mut tls, 200, "", body.as_bytes()).await
+        }
+        ("GET", ["api", "v1", "services"]) => {
+            let body = lock(&state).services.to_string();
+            respond(&mut tls, 200, "", body.as_bytes()).await
+        }
+        ("GET", ["api", "v1", "pods"]) => list_pods(&mut tls, &state, None, &req).await,
+        ("GET", ["api", "v1", "namespaces", ns, "pods"]) => {
+            if query_param(&req.query, "watch").as_deref() == Some("true") {
+                return watch_pod(&mut tls, &state, ns, &req).await;
+            }
+            list_pods(&mut tls, &state, Some(ns), &req).await
+        }
+        ("GET", ["api", "v1", "namespaces", ns, "pods", name]) => {
+            let pod = lock(&state).pods.get(&format!("{ns}/{name}")).cloned();
+            match pod {
+                Some(p) => respond(&mut tls, 200, "", p.to_string().as_bytes()).await,
+                None => {
+                    let s = status(
+                        404,
+                        "NotFound",
+                        &format!("pods \"{name}\" not found"),
+                        json!({"name": name, "kind": "pods"}),
+                    );
+                    respond(&mut tls, 404, "", s.to_string().as_bytes()).await
+                }
+            }
+        }
+        (
+            "PATCH",
+            [
+                "api",
+                "v1",
+                "namespaces",
+                ns,
+                "pods",
+                name,
+                "ephemeralcontainers",
+            ],
+        ) => patch(&mut tls, &state, &format!("{ns}/{name}"), &req).await,
+        ("GET", ["api", "v1", "namespaces", ns, "pods", name, "log"]) => {
+            log(&mut tls, &state, &format!("{ns}/{name}"), &req).await
+        }
+        _ => {
+            let s = status(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+                Value::Null,
+            );
+            respond(&mut tls, 404, "", s.to_string().as_bytes()).await
+        }
+    }
+}
+
+async fn list_pods(
+    tls: &mut Tls,
+    state: &Mutex<State>,
+    ns: Option<&str>,
+    req: &Recorded,
+) -> std::io::Result<()> {
+    let selector = query_param(&req.query, "labelSelector").unwrap_or_default();
+    let items: Vec<Value> = lock(state)
+        .pods
+        .values()
+        .filter(|p| ns.is_none_or(|n| p["metadata"]["namespace"] == n))
+        .filter(|p| matches_labels(p, &selector))
+        .cloned()
+        .collect();
+    let body = json!({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "419400"}, "items": items});
+    respond(tls, 200, "", body.to_string().as_bytes()).await
+}
+
+async fn patch(
+    tls: &mut Tls,
+    state: &Mutex<State>,
+    key: &str,
+    req: &Recorded,
+) -> std::io::Result<()> {
+    let script = lock(state).scripts.get(key).cloned();
+    let Some(script) = script else {
+        let s = status(
+            404,
+            "NotFound",
+            "pod not scripted",
+            json!({"name": key, "kind": "pods"}),
+        );
+        return respond(tls, 404, "", s.to_string().as_bytes()).await;
+    };
+    if let PatchAnswer::Reject(code, body) = &script.patch {
+        return respond(tls, *code, "", body.to_string().as_bytes()).await;
+    }
+    let body = req.json();
+    let container = body["spec"]["ephemeralContainers"][0].clone();
+    let name = container["name"].as_str().unwrap_or("").to_string();
+    let image = container["image"].as_str().unwrap_or("").to_string();
+    let answer = {
+        let mut guard = lock(state);
+        guard.pods.get_mut(key).map(|pod| {
+            let mut list = pod["spec"]["ephemeralContainers"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            list.push(container);
+            pod["spec"]["ephemeralContainers"] = Value::Array(list);
+            set_status(pod, &name, &image, container_state(None, false, None));
+            bump(pod);
+            pod.to_string()
+        })
+    };
+    let Some(answer) = answer else {
+        let s = status(
+            404,
+            "NotFound",
+            "pod gone",
+            json!({"name": key, "kind": "pods"}),
+        );
+        return respond(tls, 404, "", s.to_string().as_bytes()).await;
+    };
+    respond(tls, 200, "", answer.as_bytes()).await
+}
+
+/// The watch after the PATCH: the agent container waiting (each scripted
+/// reason), then running.
+async fn watch_pod(
+    tls: &mut Tls,
+    state: &Mutex<State>,
+    ns: &str,
+    req: &Recorded,
+) -> std::io::Result<()> {
+    let field = query_param(&req.query, "fieldSelector").unwrap_or_default();
+    let name = field
+        .strip_prefix("metadata.name=")
+        .unwrap_or("")
+        .to_string();
+    let key = format!("{ns}/{name}");
+    let script = lock(state).scripts.get(&key).cloned();
+    let mut events = Vec::new();
+    if let Some(Script {
+        patch: PatchAnswer::Accept { ref waiting, runs },
+        ..
+    }) = script
+    {
+        let mut guard = lock(state);
+        let guard = &mut *guard;
+        if let Some(pod) = guard.pods.get_mut(&key) {
+            let agent = pod["spec"]["ephemeralContainers"]
+                .as_array()
+                .and_then(|l| l.last().cloned())
+                .unwrap_or(Value::Null);
+            let cname = agent["name"].as_str().unwrap_or("").to_string();
+            let image = agent["image"].as_str().unwrap_or("").to_string();
+            for w in waiting {
+                set_status(pod, &cname, &image, container_state(Some(*w), false, None));
+                bump(pod);
+                events
+                    .push(format!("{}\n", json!({"type": "MODIFIED", "object": pod})).into_bytes());
+            }
+            if runs {
+                set_status(pod, &cname, &image, container_state(None, true, None));
+                bump(pod);
+                events
+                    .push(format!("{}\n", json!({"type": "MODIFIED", "object": pod})).into_bytes());
+            }
+        }
+    }
+    // A real watch stays open until its timeout; one whose container
+    // never runs is held open a while, as the server would.
+    let hold = !matches!(
+        script,
+        Some(Script {
+            patch: PatchAnswer::Accept { runs: true, .. },
+            ..
+        })
+    );
+    let hold = Duration::from_secs(if hold { 5 } else { 0 });
+    stream(
+        tls,
+        "application/json",
+        events,
+        Duration::from_millis(50),
+        hold,
+    )
+    .await
+}
+
+/// The agent's log, line by line; then the container has ended.
+async fn log(
+    tls: &mut Tls,
+    state: &Mutex<State>,
+    key: &str,
+    req: &Recorded,
+) -> std::io::Result<()> {
+    let container = query_param(&req.query, "container").unwrap_or_default();
+    let script = lock(state).scripts.get(key).cloned();
+    let Some(script) = script else {
+        let s = status(400, "BadRequest", "container not found", Value::Null);
+        return respond(tls, 400, "", s.to_string().as_bytes()).await;
+    };
+    let lines: Vec<Vec<u8>> = script
+        .log
+        .split_inclusive(|&b| b == b'\n')
+        .map(<[u8]>::to_vec)
+        .collect();
+    let gap = Duration::from_millis(if lines.len() > 40 { 2 } else { 20 });
+    stream(tls, "text/plain", lines, gap, Duration::ZERO).await?;
+    let mut guard = lock(state);
+    if let Some(pod) = guard.pods.get_mut(key) {
+        let image = pod["spec"]["ephemeralContainers"]
+            .as_array()
+            .and_then(|l| l.iter().find(|c| c["name"] == container.as_str()).cloned())
+            .map(|c| c["image"].as_str().unwrap_or("").to_string())
+            .unwrap_or_default();
+        set_status(
+            pod,
+            &container,
+            &image,
+            container_state(None, false, Some(script.exit_code)),
+        );
+        bump(pod);
+    }
+    Ok(())
+}

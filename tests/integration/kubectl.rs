@@ -1,0 +1,704 @@
+//! `tls-audit pod` / `kubectl tls-audit pod` against a fake API server
+//! (`fake_api.rs`): the real kube-rs client through a real kubeconfig, the
+//! requests it sends checked exactly, the error paths a cluster produces,
+//! and the real `kubectl` finding and running the plugin.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+use crate::fake_api::{FakeApi, PatchAnswer, Recorded, Script, TOKEN, api_pod_copy, status};
+use crate::support::root;
+
+const POD: &str = "api-7d9f8b6c5-x2k4p";
+
+fn events(name: &str) -> Vec<u8> {
+    std::fs::read(
+        root()
+            .join("fixtures/events")
+            .join(format!("{name}.events.ndjson")),
+    )
+    .expect("events")
+}
+
+fn accept(log: Vec<u8>) -> Script {
+    Script {
+        patch: PatchAnswer::Accept {
+            waiting: vec![("ContainerCreating", "")],
+            runs: true,
+        },
+        log,
+        exit_code: 0,
+    }
+}
+
+fn run_bin(bin: &str, api: &FakeApi, args: &[&str]) -> Output {
+    Command::new(bin)
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .env("HOME", &api.dir)
+        .output()
+        .expect("run")
+}
+
+fn run(api: &FakeApi, args: &[&str]) -> (i32, String, String) {
+    let kc = api.kubeconfig.to_string_lossy().to_string();
+    let mut all: Vec<&str> = vec!["pod", "--kubeconfig", &kc];
+    all.extend_from_slice(args);
+    let out = run_bin(env!("CARGO_BIN_EXE_tls-audit"), api, &all);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn only<'a>(reqs: &'a [Recorded], method: &str, suffix: &str) -> Vec<&'a Recorded> {
+    reqs.iter()
+        .filter(|r| r.method == method && r.path.ends_with(suffix))
+        .collect()
+}
+
+/// The container spec of probes/ephemeral-container.yaml as the plugin
+/// must fill it in.
+fn expected_container(name: &str, target: &str, duration: &str) -> Value {
+    let text =
+        std::fs::read_to_string(root().join("probes/ephemeral-container.yaml")).expect("probe");
+    let mut c: Value = serde_saphyr::from_str(&text).expect("yaml");
+    c["name"] = name.into();
+    c["targetContainerName"] = target.into();
+    for a in c["args"].as_array_mut().expect("args") {
+        if a.as_str().is_some_and(|s| s.starts_with("--duration=")) {
+            *a = format!("--duration={duration}").into();
+        }
+    }
+    c
+}
+
+#[test]
+fn one_pod_audit_sends_the_exact_requests_and_reports_the_replayed_flows() {
+    let api = FakeApi::start("one-pod");
+    api.script(
+        &format!("pay/{POD}"),
+        accept(events("nginx-http-plaintext-80")),
+    );
+    let (code, stdout, stderr) = run(&api, &[POD, "-n", "pay", "--duration", "3s", "-o", "json"]);
+    assert_eq!(code, 0, "stderr: {stderr}");
+    let reqs = api.requests();
+
+    // Every request carries the kubeconfig's bearer token.
+    assert!(
+        reqs.iter()
+            .all(|r| r.header("authorization") == Some(&format!("Bearer {TOKEN}")))
+    );
+
+    // Preflight: three SelfSubjectAccessReviews, exactly these attributes.
+    let ssar: Vec<Value> = only(&reqs, "POST", "/selfsubjectaccessreviews")
+        .iter()
+        .map(|r| r.json()["spec"]["resourceAttributes"].clone())
+        .collect();
+    assert_eq!(
+        ssar,
+        vec![
+            json!({"group": "", "namespace": "pay", "resource": "pods", "verb": "list"}),
+            json!({"group": "", "namespace": "pay", "resource": "pods", "subresource": "ephemeralcontainers", "verb": "patch"}),
+            json!({"group": "", "namespace": "pay", "resource": "pods", "subresource": "log", "verb": "get"}),
+        ]
+    );
+
+    // The PATCH: strategic merge, the probe's container filled in.
+    let patches = only(&reqs, "PATCH", "/ephemeralcontainers");
+    assert_eq!(patches.len(), 1);
+    let p = patches[0];
+    assert_eq!(
+        p.path,
+        format!("/api/v1/namespaces/pay/pods/{POD}/ephemeralcontainers")
+    );
+    assert_eq!(p.query, "&fieldManager=kubectl-tls-audit");
+    assert_eq!(
+        p.header("content-type"),
+        Some("application/strategic-merge-patch+json")
+    );
+    let body = p.json();
+    let name = body["spec"]["ephemeralContainers"][0]["name"]
+        .as_str()
+        .expect("name")
+        .to_string();
+    let suffix = name.strip_prefix("tls-audit-").expect("prefix");
+    assert_eq!(suffix.len(), 5);
+    assert!(
+        suffix
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    );
+    // The pod's default-container annotation names `api`.
+    assert_eq!(
+        body,
+        json!({"spec": {"ephemeralContainers": [expected_container(&name, "api", "3s")]}})
+    );
+
+    // The watch on that one pod, from the patched version.
+    let watches: Vec<&Recorded> = reqs
+        .iter()
+        .filter(|r| r.query.contains("watch=true"))
+        .collect();
+    assert_eq!(watches.len(), 1);
+    assert!(
+        watches[0]
+            .query
+            .contains(&format!("fieldSelector=metadata.name%3D{POD}")),
+        "{}",
+        watches[0].query
+    );
+    // The log follow.
+    let logs = only(&reqs, "GET", "/log");
+    assert_eq!(logs.len(), 1);
+    assert_eq!(logs[0].query, format!("&container={name}&follow=true"));
+    // Context: pods in all namespaces, nodes, services.
+    for path in ["/api/v1/pods", "/api/v1/nodes", "/api/v1/services"] {
+        assert_eq!(
+            reqs.iter()
+                .filter(|r| r.method == "GET" && r.path == path)
+                .count(),
+            1,
+            "{path}"
+        );
+    }
+    // The ephemeral container stays in the pod, and that is said.
+    assert_eq!(
+        api.pod(&format!("pay/{POD}"))["spec"]["ephemeralContainers"][0]["name"],
+        name.as_str()
+    );
+    assert!(stderr.contains("cannot remove them"), "{stderr}");
+
+    // The report: the replayed flow, both ends named from the pod list.
+    let report: Value = serde_json::from_str(&stdout).expect("json report");
+    let flows = report["flows"].as_array().expect("flows");
+    assert_eq!(flows.len(), 1);
+    assert_eq!(flows[0]["protection"], "plaintext");
+    assert_eq!(
+        flows[0]["client"]["pod"]["name"],
+        "frontend-5c6b7d8f9-q7r2m"
+    );
+    assert_eq!(flows[0]["server"]["pod"]["name"], POD);
+    assert_eq!(flows[0]["server"]["pod"]["namespace"], "pay");
+    let ids: Vec<&str> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["rule"].as_str())
+        .collect();
+    assert!(ids.contains(&"TA-PLAINTEXT"), "{ids:?}");
+    assert_eq!(
+        report["inputs"][0]["name"]
+            .as_str()
+            .map(|n| n.starts_with(&format!("pay/{POD} {name}: "))),
+        Some(true)
+    );
+    assert_eq!(report["verification"]["inventory"]["nodes"], 2);
+}
+
+#[test]
+fn a_selector_audits_three_pods_and_one_failing_is_reported_beside_the_others() {
+    let api = FakeApi::start("selector");
+    for (i, ip) in [(2, "10.200.0.22"), (3, "10.200.0.23")] {
+        api.add_pod(api_pod_copy(&format!("api-7d9f8b6c5-n{i}"), ip));
+    }
+    api.script(
+        &format!("pay/{POD}"),
+        accept(events("openssl-tls12-mutual")),
+    );
+    api.script(
+        "pay/api-7d9f8b6c5-n2",
+        accept(events("nginx-http-plaintext-80")),
+    );
+    let psa = "pods \"api-7d9f8b6c5-n3\" is forbidden: violates PodSecurity \"baseline:latest\": non-default capabilities (container \"tls-audit-abcde\" must not include \"NET_RAW\" in securityContext.capabilities.add)";
+    api.script(
+        "pay/api-7d9f8b6c5-n3",
+        Script {
+            patch: PatchAnswer::Reject(
+                422,
+                status(
+                    422,
+                    "Invalid",
+                    psa,
+                    json!({"name": "api-7d9f8b6c5-n3", "kind": "Pod"}),
+                ),
+            ),
+            log: Vec::new(),
+            exit_code: 0,
+        },
+    );
+    let (code, stdout, stderr) = run(
+        &api,
+        &[
+            "-l",
+            "app=api",
+            "--duration",
+            "2s",
+            "--max-concurrent",
+            "2",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code, 4, "partial: {stderr}");
+    let list = api
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/api/v1/namespaces/pay/pods" && !r.query.contains("watch"))
+        .expect("list");
+    assert_eq!(list.query, "&labelSelector=app%3Dapi");
+    assert_eq!(
+        only(&api.requests(), "PATCH", "/ephemeralcontainers").len(),
+        3
+    );
+    let report: Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(report["flows"].as_array().expect("flows").len(), 2);
+    let inputs = report["inputs"].as_array().expect("inputs");
+    assert_eq!(inputs.len(), 3);
+    let failed: Vec<&Value> = inputs.iter().filter(|i| i["complete"] == false).collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["name"], "pay/api-7d9f8b6c5-n3");
+    let warn = report["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .find(|w| w["kind"] == "pod-failed")
+        .expect("pod-failed");
+    assert!(
+        warn["message"].as_str().expect("msg").contains(psa),
+        "{warn}"
+    );
+    // Per-pod status lines on stderr (not a terminal: plain lines).
+    assert!(
+        stderr.contains(&format!("pay/{POD}: done: 1 flows")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("pay/api-7d9f8b6c5-n2: done: 1 flows"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("pay/api-7d9f8b6c5-n3: failed: Pod Security admission rejected the agent"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_denied_permission_is_one_line_naming_verb_resource_and_the_role() {
+    let api = FakeApi::start("denied");
+    api.deny("patch pods/ephemeralcontainers");
+    let (code, stdout, stderr) = run(&api, &[POD, "--duration", "2s"]);
+    assert_eq!(code, 7);
+    assert!(stdout.is_empty());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("tls-audit: you cannot patch pods/ephemeralcontainers in namespace pay: grant the ClusterRole tls-audit-auditor"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "kubectl create rolebinding tls-audit-$USER -n pay --clusterrole=tls-audit-auditor"
+        ),
+        "{stderr}"
+    );
+    assert!(only(&api.requests(), "PATCH", "/ephemeralcontainers").is_empty());
+}
+
+fn single_failure(test: &str, script: Script) -> (i32, String, FakeApi) {
+    let api = FakeApi::start(test);
+    api.script(&format!("pay/{POD}"), script);
+    let (code, _, stderr) = run(
+        &api,
+        &[POD, "--duration", "2s", "--pod-running-timeout", "10s"],
+    );
+    (code, stderr, api)
+}
+
+#[test]
+fn ephemeral_containers_disabled_is_said_plainly() {
+    let s = status(
+        404,
+        "NotFound",
+        "the server could not find the requested resource",
+        Value::Null,
+    );
+    let (code, stderr, _) = single_failure(
+        "disabled",
+        Script {
+            patch: PatchAnswer::Reject(404, s),
+            log: Vec::new(),
+            exit_code: 0,
+        },
+    );
+    assert_eq!(code, 7);
+    assert!(
+        stderr.contains(&format!(
+            "pay/{POD}: failed: ephemeral containers are disabled for this cluster"
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_image_pull_back_off_names_the_reason_and_the_flag() {
+    let script = Script {
+        patch: PatchAnswer::Accept {
+            waiting: vec![
+                ("ContainerCreating", ""),
+                (
+                    "ImagePullBackOff",
+                    "Back-off pulling image \"ghcr.io/tls-audit/tls-audit:0.1.0\"",
+                ),
+            ],
+            runs: false,
+        },
+        log: Vec::new(),
+        exit_code: 0,
+    };
+    let (code, stderr, api) = single_failure("pull", script);
+    assert_eq!(code, 7);
+    assert!(
+        stderr.contains(
+            "the agent's image cannot be pulled (ImagePullBackOff): Back-off pulling image"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("pass --image"), "{stderr}");
+    assert!(only(&api.requests(), "GET", "/log").is_empty());
+}
+
+#[test]
+fn an_agent_that_never_starts_times_out_with_the_flag_named() {
+    let api = FakeApi::start("never");
+    let script = Script {
+        patch: PatchAnswer::Accept {
+            waiting: vec![("ContainerCreating", "")],
+            runs: false,
+        },
+        log: Vec::new(),
+        exit_code: 0,
+    };
+    api.script(&format!("pay/{POD}"), script);
+    let started = std::time::Instant::now();
+    let (code, _, stderr) = run(
+        &api,
+        &[POD, "--duration", "2s", "--pod-running-timeout", "2s"],
+    );
+    assert_eq!(code, 7);
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+    assert!(
+        stderr.contains("failed: timed out after 2s waiting for tls-audit-"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("(--pod-running-timeout)"), "{stderr}");
+}
+
+#[test]
+fn an_agent_that_exits_early_is_reported_with_its_code_and_message() {
+    let log = b"{\"schema\":\"tls-audit/event/v1\",\"seq\":0,\"event\":\"error\",\"message\":\"cannot open eth0: You don't have permission to capture on that device (socket: Operation not permitted); the agent needs CAP_NET_RAW\"}\n".to_vec();
+    let (code, stderr, _) = single_failure(
+        "exits",
+        Script {
+            patch: PatchAnswer::Accept {
+                waiting: vec![],
+                runs: true,
+            },
+            log,
+            exit_code: 3,
+        },
+    );
+    // Its log was read (a stream with no flows), so a report is written;
+    // the pod's failure makes it partial.
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        stderr.contains("failed: the agent exited with code 3: cannot open eth0"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("needs CAP_NET_RAW"), "{stderr}");
+}
+
+#[test]
+fn a_running_agent_of_the_same_image_is_reused_not_added_again() {
+    let api = FakeApi::start("reuse");
+    let mut pod = api.pod(&format!("pay/{POD}"));
+    let image = "ghcr.io/tls-audit/tls-audit:0.1.0";
+    pod["spec"]["ephemeralContainers"] =
+        json!([{"name": "tls-audit-q7k2p", "image": image, "targetContainerName": "api"}]);
+    pod["status"]["ephemeralContainerStatuses"] = json!([{"name": "tls-audit-q7k2p", "image": image, "imageID": "", "ready": false, "restartCount": 0, "state": {"running": {"startedAt": "2026-11-27T15:03:20Z"}}}]);
+    api.add_pod(pod);
+    api.script(
+        &format!("pay/{POD}"),
+        accept(events("openssl-tls12-mutual")),
+    );
+    let (code, stdout, stderr) = run(&api, &[POD, "--duration", "2s", "-o", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let reqs = api.requests();
+    assert!(only(&reqs, "PATCH", "/ephemeralcontainers").is_empty());
+    assert_eq!(
+        only(&reqs, "GET", "/log")[0].query,
+        "&container=tls-audit-q7k2p&follow=true"
+    );
+    assert!(
+        stderr.contains("reusing tls-audit-q7k2p, already running with the same image"),
+        "{stderr}"
+    );
+    let report: Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(report["flows"][0]["tls"]["version"], "TLS1.2");
+}
+
+#[test]
+fn a_throttled_list_is_retried_by_the_client() {
+    let api = FakeApi::start("retry");
+    api.throttle_once("/api/v1/nodes");
+    api.script(
+        &format!("pay/{POD}"),
+        accept(events("nginx-http-plaintext-80")),
+    );
+    let (code, _, stderr) = run(&api, &[POD, "--duration", "2s", "-o", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        api.requests()
+            .iter()
+            .filter(|r| r.path == "/api/v1/nodes")
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn the_table_names_the_pods() {
+    let api = FakeApi::start("table");
+    api.script(
+        &format!("pay/{POD}"),
+        accept(events("nginx-http-plaintext-80")),
+    );
+    let (code, stdout, stderr) = run(&api, &[POD, "--duration", "2s", "-o", "table"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains(&format!("pay/{POD}")), "{stdout}");
+    assert!(stdout.contains("web/frontend-5c6b7d8f9-q7r2m"), "{stdout}");
+    assert!(stdout.contains("plaintext"), "{stdout}");
+}
+
+#[test]
+fn a_peer_at_a_service_ip_is_named_by_its_service() {
+    let api = FakeApi::start("service");
+    // The agent in the client pod sees the ClusterIP before kube-proxy
+    // rewrites it on the node.
+    let log = String::from_utf8(events("nginx-http-plaintext-80"))
+        .expect("utf8")
+        .replace("\"10.200.0.2\"", "\"10.100.0.20\"");
+    api.script(&format!("pay/{POD}"), accept(log.into_bytes()));
+    let (code, stdout, stderr) = run(&api, &[POD, "--duration", "2s", "-o", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).expect("json");
+    let server = &report["flows"][0]["server"];
+    assert_eq!(server["ip"], "10.100.0.20");
+    assert_eq!(server["service"], "pay/api");
+    assert!(server.get("pod").is_none());
+}
+
+#[test]
+fn a_saved_capture_is_audited_with_the_live_cluster_context() {
+    let api = FakeApi::start("pcap");
+    let pcap = root()
+        .join("fixtures/captures/openssl-tls12-mutual.pcap")
+        .to_string_lossy()
+        .to_string();
+    let (code, stdout, stderr) = run(&api, &["--pcap", &pcap, "-o", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let reqs = api.requests();
+    // No container, no preflight for one: only the lists.
+    assert!(only(&reqs, "PATCH", "/ephemeralcontainers").is_empty());
+    let paths: Vec<&str> = reqs.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        vec!["/api/v1/pods", "/api/v1/nodes", "/api/v1/services"]
+    );
+    let report: Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(report["flows"][0]["server"]["pod"]["name"], POD);
+    assert_eq!(report["flows"][0]["client"]["pod"]["namespace"], "web");
+}
+
+#[test]
+fn node_agents_are_read_on_the_pods_nodes_and_filtered_to_the_pods_addresses() {
+    let api = FakeApi::start("node-agents");
+    let mut agent = api_pod_copy("tls-audit-agent-7xq2m", "10.200.0.10");
+    agent["metadata"]["namespace"] = "tls-audit".into();
+    agent["metadata"]["labels"] =
+        json!({"app.kubernetes.io/name": "tls-audit", "app.kubernetes.io/component": "node-agent"});
+    agent["spec"]["hostNetwork"] = true.into();
+    api.add_pod(agent);
+    // A window in the middle of the agent's stream: sequence numbers far
+    // from zero, and a flow between two other pods on the node.
+    let mine = String::from_utf8(events("openssl-tls12-mutual")).expect("utf8");
+    let other = String::from_utf8(events("nginx-http-plaintext-80"))
+        .expect("utf8")
+        .replace("10.200.0.2\"", "10.200.0.98\"")
+        .replace("10.200.0.1\"", "10.200.0.97\"");
+    let shift = |text: &str, by: u64| -> String {
+        text.lines()
+            .map(|l| {
+                let mut v: Value = serde_json::from_str(l).expect("event");
+                v["seq"] = (v["seq"].as_u64().expect("seq") + by).into();
+                format!("{v}\n")
+            })
+            .collect()
+    };
+    let log = format!("{}{}", shift(&other, 900), shift(&mine, 1000));
+    api.script("tls-audit/tls-audit-agent-7xq2m", accept(log.into_bytes()));
+    let (code, stdout, stderr) = run(
+        &api,
+        &[
+            POD,
+            "--via",
+            "node-agents",
+            "--duration",
+            "2s",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let reqs = api.requests();
+    assert!(only(&reqs, "PATCH", "/ephemeralcontainers").is_empty());
+    let agents = reqs
+        .iter()
+        .find(|r| r.path == "/api/v1/namespaces/tls-audit/pods")
+        .expect("agents listed");
+    assert_eq!(
+        agents.query,
+        "&labelSelector=app.kubernetes.io%2Fname%3Dtls-audit%2Capp.kubernetes.io%2Fcomponent%3Dnode-agent"
+    );
+    let logs = only(&reqs, "GET", "/log");
+    assert_eq!(logs.len(), 1);
+    assert_eq!(
+        logs[0].path,
+        "/api/v1/namespaces/tls-audit/pods/tls-audit-agent-7xq2m/log"
+    );
+    assert_eq!(logs[0].query, "&container=agent&follow=true&sinceSeconds=1");
+    let report: Value = serde_json::from_str(&stdout).expect("json");
+    let flows = report["flows"].as_array().expect("flows");
+    assert_eq!(flows.len(), 1, "only the audited pod's flow");
+    assert_eq!(flows[0]["server"]["pod"]["name"], POD);
+    let kinds: Vec<&str> = report["warnings"]
+        .as_array()
+        .expect("w")
+        .iter()
+        .filter_map(|w| w["kind"].as_str())
+        .collect();
+    assert!(
+        !kinds.contains(&"events-lost") && !kinds.contains(&"events-cut"),
+        "{kinds:?}"
+    );
+    assert_eq!(report["inputs"][0]["format"], "node-agent");
+}
+
+/// The real kubectl, if installed: plugin discovery, help, and one audit.
+#[test]
+fn kubectl_finds_the_plugin_and_runs_an_audit() {
+    let Some(kubectl) = which("kubectl") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "kubectl is missing in CI (scripts/install-deps.sh installs it)"
+        );
+        eprintln!("NOTICE: kubectl not installed; plugin discovery test skipped");
+        return;
+    };
+    let api = FakeApi::start("kubectl");
+    api.script(
+        &format!("pay/{POD}"),
+        accept(events("openssl-tls12-mutual")),
+    );
+    let bin_dir = api.dir.join("bin");
+    std::fs::create_dir_all(&bin_dir).expect("bin");
+    std::fs::copy(
+        env!("CARGO_BIN_EXE_kubectl-tls_audit"),
+        bin_dir.join("kubectl-tls_audit"),
+    )
+    .expect("copy");
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let kubectl_run = |args: &[&str]| {
+        Command::new(&kubectl)
+            .args(args)
+            .env("PATH", &path)
+            .env_remove("KUBECONFIG")
+            .env("HOME", &api.dir)
+            .output()
+            .expect("kubectl")
+    };
+    let list = kubectl_run(&["plugin", "list"]);
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        listed.contains(&bin_dir.join("kubectl-tls_audit").display().to_string()),
+        "{listed}"
+    );
+    let help = kubectl_run(&["tls-audit", "--help"]);
+    assert!(help.status.success());
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("Usage: kubectl tls-audit <COMMAND>"),
+        "{help}"
+    );
+    assert!(help.contains("pod "), "{help}");
+    let kc = api.kubeconfig.to_string_lossy().to_string();
+    let audit = kubectl_run(&[
+        "tls-audit",
+        "pod",
+        POD,
+        "-n",
+        "pay",
+        "--kubeconfig",
+        &kc,
+        "--duration",
+        "2s",
+        "-o",
+        "json",
+    ]);
+    let stderr = String::from_utf8_lossy(&audit.stderr);
+    assert_eq!(audit.status.code(), Some(0), "{stderr}");
+    let report: Value = serde_json::from_slice(&audit.stdout).expect("json");
+    let flow = &report["flows"][0];
+    assert_eq!(flow["tls"]["version"], "TLS1.2");
+    assert_eq!(flow["tls"]["mutual"], true);
+    assert_eq!(flow["client"]["pod"]["name"], "frontend-5c6b7d8f9-q7r2m");
+    assert_eq!(flow["server"]["pod"]["name"], POD);
+    assert_eq!(
+        only(&api.requests(), "PATCH", "/ephemeralcontainers").len(),
+        1
+    );
+}
+
+fn which(name: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(name))
+            .find(|f| Path::new(f).is_file())
+    })
+}
+
+#[test]
+fn the_krew_manifest_names_the_plugin_and_the_binary_cargo_builds() {
+    let text = std::fs::read_to_string(root().join("plugins/tls-audit.yaml")).expect("manifest");
+    let m: Value = serde_saphyr::from_str(&text).expect("yaml");
+    assert_eq!(
+        m["apiVersion"],
+        "krew.googlecontainertools.github.com/v1alpha2"
+    );
+    assert_eq!(m["kind"], "Plugin");
+    assert_eq!(m["metadata"]["name"], "tls-audit");
+    let cargo = std::fs::read_to_string(root().join("Cargo.toml")).expect("Cargo.toml");
+    assert_eq!(
+        m["spec"]["version"],
+        format!("v{}", env!("CARGO_PKG_VERSION"))
+    );
+    for p in m["spec"]["platforms"].as_array().expect("platforms") {
+        assert_eq!(p["bin"], "kubectl-tls_audit");
+        assert!(cargo.contains("name = \"kubectl-tls_audit\""));
+        assert!(p["uri"].as_str().expect("uri").ends_with(".tar.gz"));
+        assert_eq!(p["selector"]["matchLabels"]["os"], "linux");
+    }
+}
