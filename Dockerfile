@@ -20,10 +20,12 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 RUN mkdir -p src/bin tests/integration \
  && echo 'fn main() {}' > src/bin/tls-audit.rs \
+ && echo 'fn main() {}' > src/bin/kubectl-tls_audit.rs \
  && touch src/lib.rs tests/integration/main.rs \
  && cargo fetch --locked
 COPY src ./src
 COPY reports ./reports
+COPY probes ./probes
 RUN cargo build --release --locked --bin tls-audit \
  && strip target/release/tls-audit
 
