@@ -254,7 +254,7 @@ fn analyze(args: AnalyzeArgs) -> i32 {
     if !args.events.is_empty() {
         return replay_events(&args.events, verifier, done);
     }
-    analyze_captures(&args.captures, keys, &cfg, verifier, done)
+    analyze_captures(&args.captures, keys, &cfg, verifier, done, Vec::new())
 }
 
 /// Analyse capture files with the key logs and verify them.
@@ -264,6 +264,7 @@ pub(crate) fn analyze_captures(
     cfg: &Config,
     verifier: verify::Verifier,
     done: Conclusion<'_>,
+    extra: Vec<crate::report::model::Warning>,
 ) -> i32 {
     let readers = match engine::open_all(captures) {
         Ok(r) => r,
@@ -285,7 +286,8 @@ pub(crate) fn analyze_captures(
         verifier,
         inner: spill,
     };
-    let (report, sink) = engine::run_with_keys(readers, cfg, sink, keys);
+    let (mut report, sink) = engine::run_with_keys(readers, cfg, sink, keys);
+    report.warnings.extend(extra);
     done.write(report, sink)
 }
 

@@ -14,10 +14,10 @@ use super::{Conclusion, EngineArgs, OutputArgs, exit, verification};
 use crate::cluster::audit::{self, Plan, PodResult, Progress};
 use crate::cluster::client::{self, ConnectOptions};
 use crate::cluster::context::{self, Selection};
-use crate::cluster::{ClusterError, agents, ephemeral, preflight};
+use crate::cluster::{ClusterError, agents, cni, ephemeral, preflight};
+use crate::coverage::cluster_config::ClusterConfig;
 use crate::inventory::Inventory;
 use crate::report::model::{Input, Warning};
-use crate::report::sanitize;
 
 /// How the agent reaches the pods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -107,6 +107,9 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
 /// What the cluster gave: the inventory, and per pod, what was read.
 struct Gathered {
     inventory: Inventory,
+    /// The CNI's encryption settings read from the cluster (unless
+    /// `--cluster-config` gave them).
+    cni: Option<ClusterConfig>,
     results: Vec<PodResult>,
     warnings: Vec<String>,
 }
@@ -141,7 +144,7 @@ pub fn pod_command(args: PodArgs) -> i32 {
     };
     drop(runtime);
     let (verifier, info, starts) =
-        match verification::load_with(&args.verify, Some(gathered.inventory)) {
+        match verification::load_with(&args.verify, Some(gathered.inventory), gathered.cni) {
             Ok(v) => v,
             Err(e) => {
                 eprintln!("tls-audit: {e}");
@@ -173,10 +176,15 @@ pub fn pod_command(args: PodArgs) -> i32 {
                 return exit::CONFIG;
             }
         };
-        for (_, w) in context_warnings {
-            eprintln!("tls-audit: warning: {}", sanitize(&w.message));
-        }
-        return super::analyze_captures(&args.pcap, keys, &args.engine.config(), verifier, done);
+        let extra = context_warnings.map(|(_, w)| w).collect();
+        return super::analyze_captures(
+            &args.pcap,
+            keys,
+            &args.engine.config(),
+            verifier,
+            done,
+            extra,
+        );
     }
     let results = gathered.results;
     if results.iter().all(|r| r.replayed.is_none()) {
@@ -291,10 +299,13 @@ async fn gather(args: &PodArgs) -> Result<Gathered, ClusterError> {
     };
     if !args.pcap.is_empty() {
         let ctx = context::fetch(&conn.client, namespace.as_deref(), timeout).await?;
+        let (cni, mut warnings) = read_cni(args, &conn.client).await;
+        warnings.extend(ctx.warnings);
         return Ok(Gathered {
             inventory: ctx.inventory,
+            cni,
             results: Vec::new(),
-            warnings: ctx.warnings,
+            warnings,
         });
     }
     let needs = match args.via {
@@ -346,9 +357,30 @@ async fn gather(args: &PodArgs) -> Result<Gathered, ClusterError> {
             .await?
         }
     };
+    let (cni, mut warnings) = read_cni(args, &conn.client).await;
+    warnings.extend(ctx.warnings);
     Ok(Gathered {
         inventory: ctx.inventory,
+        cni,
         results,
-        warnings: ctx.warnings,
+        warnings,
     })
+}
+
+/// The CNI's encryption settings from the cluster, unless
+/// `--cluster-config` gives them; what could not be read is a warning.
+async fn read_cni(args: &PodArgs, client: &kube::Client) -> (Option<ClusterConfig>, Vec<String>) {
+    if args.verify.cluster_config.is_some() {
+        return (None, Vec::new());
+    }
+    let (objects, mut warnings) = cni::fetch(client, args.request_timeout).await;
+    let cfg = cni::from_objects(&objects);
+    if cfg.is_none() {
+        warnings.push(
+            "no known CNI (aws-node, cilium, calico-node, weave-net, kube-flannel-ds) was found: \
+             underlay encryption is unknown (give --cluster-config)"
+                .into(),
+        );
+    }
+    (cfg, warnings)
 }

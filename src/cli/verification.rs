@@ -54,13 +54,15 @@ pub fn load(args: &VerifyArgs) -> Result<(Verifier, RunInfo, PodStarts), String>
             Some(Inventory::load(pods.as_deref(), nodes.as_deref()).map_err(|e| e.to_string())?)
         }
     };
-    load_with(args, inventory)
+    load_with(args, inventory, None)
 }
 
-/// As [`load`], with an inventory built elsewhere (the live cluster's).
+/// As [`load`], with an inventory built elsewhere (the live cluster's) and
+/// the CNI settings read from it (a `--cluster-config` file wins).
 pub fn load_with(
     args: &VerifyArgs,
     inventory: Option<Inventory>,
+    discovered: Option<ClusterConfig>,
 ) -> Result<(Verifier, RunInfo, PodStarts), String> {
     let (policy, source, text) = match &args.policy {
         Some(path) => {
@@ -106,9 +108,10 @@ pub fn load_with(
         now,
         fail_on: args.fail_on,
     };
-    let cluster = match &args.cluster_config {
-        Some(p) => ClusterConfig::from_path(p).map_err(|e| e.to_string())?,
-        None => ClusterConfig::default(),
+    let cluster = match (&args.cluster_config, discovered) {
+        (Some(p), _) => ClusterConfig::from_path(p).map_err(|e| e.to_string())?,
+        (None, Some(c)) => c,
+        (None, None) => ClusterConfig::default(),
     };
     let nitro = match &args.nitro_table {
         Some(p) => NitroTable::from_path(p).map_err(|e| e.to_string())?,

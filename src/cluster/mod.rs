@@ -26,6 +26,7 @@
 pub mod agents;
 pub mod audit;
 pub mod client;
+pub mod cni;
 pub mod context;
 pub mod ephemeral;
 pub mod logs;

@@ -80,6 +80,8 @@ struct State {
     denied: HashSet<String>,
     /// Paths answered 429 once before succeeding.
     throttle_once: HashSet<String>,
+    /// Any other object, by API path (DaemonSets, ConfigMaps, CRDs).
+    objects: BTreeMap<String, Value>,
 }
 
 pub struct FakeApi {
@@ -213,6 +215,11 @@ impl FakeApi {
 
     pub fn script(&self, pod: &str, script: Script) {
         lock(&self.state).scripts.insert(pod.to_string(), script);
+    }
+
+    /// Serve `object` at the API path `path` (GET).
+    pub fn add_object(&self, path: &str, object: Value) {
+        lock(&self.state).objects.insert(path.to_string(), object);
     }
 
     pub fn deny(&self, verb_resource: &str) {
@@ -498,6 +505,10 @@ async fn serve(mut tls: Tls, state: Arc<Mutex<State>>) -> std::io::Result<()> {
         ) => patch(&mut tls, &state, &format!("{ns}/{name}"), &req).await,
         ("GET", ["api", "v1", "namespaces", ns, "pods", name, "log"]) => {
             log(&mut tls, &state, &format!("{ns}/{name}"), &req).await
+        }
+        ("GET", _) if lock(&state).objects.contains_key(&req.path) => {
+            let body = lock(&state).objects[&req.path].to_string();
+            respond(&mut tls, 200, "", body.as_bytes()).await
         }
         _ => {
             let s = status(

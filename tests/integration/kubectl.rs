@@ -510,9 +510,25 @@ fn a_saved_capture_is_audited_with_the_live_cluster_context() {
     // No container, no preflight for one: only the lists.
     assert!(only(&reqs, "PATCH", "/ephemeralcontainers").is_empty());
     let paths: Vec<&str> = reqs.iter().map(|r| r.path.as_str()).collect();
+    // The lists, then the CNI DaemonSets (none exists here: no settings read).
     assert_eq!(
         paths,
-        vec!["/api/v1/pods", "/api/v1/nodes", "/api/v1/services"]
+        vec![
+            "/api/v1/pods",
+            "/api/v1/nodes",
+            "/api/v1/services",
+            "/apis/apps/v1/namespaces/kube-system/daemonsets/aws-node",
+            "/apis/apps/v1/namespaces/kube-system/daemonsets/cilium",
+            "/apis/apps/v1/namespaces/kube-system/daemonsets/calico-node",
+            "/apis/apps/v1/namespaces/calico-system/daemonsets/calico-node",
+            "/apis/apps/v1/namespaces/kube-system/daemonsets/weave-net",
+            "/apis/apps/v1/namespaces/kube-flannel/daemonsets/kube-flannel-ds",
+            "/apis/apps/v1/namespaces/kube-system/daemonsets/kube-flannel-ds",
+        ]
+    );
+    assert!(
+        report_warning(&stdout, "no known CNI"),
+        "the unknown CNI is said"
     );
     let report: Value = serde_json::from_str(&stdout).expect("json");
     assert_eq!(report["flows"][0]["server"]["pod"]["name"], POD);
@@ -701,4 +717,114 @@ fn the_krew_manifest_names_the_plugin_and_the_binary_cargo_builds() {
         assert!(p["uri"].as_str().expect("uri").ends_with(".tar.gz"));
         assert_eq!(p["selector"]["matchLabels"]["os"], "linux");
     }
+}
+
+/// The weave-net DaemonSet the fake cluster serves: a password from a
+/// Secret, and `--trusted-subnets` when given.
+fn weave_net(trusted: Option<&str>) -> Value {
+    let mut env = vec![
+        json!({"name": "WEAVE_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "weave-passwd", "key": "weave-passwd"}}}),
+    ];
+    if let Some(t) = trusted {
+        env.push(json!({"name": "EXTRA_ARGS", "value": format!("--trusted-subnets={t}")}));
+    }
+    json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
+           "metadata": {"name": "weave-net", "namespace": "kube-system"},
+           "spec": {"template": {"spec": {"containers": [
+               {"name": "weave", "image": "weaveworks/weave-kube:2.8.1", "env": env},
+               {"name": "weave-npc", "image": "weaveworks/weave-npc:2.8.1"}]}}}})
+}
+
+/// (rule, verdict, covered_by) of the plaintext finding of a report.
+fn plaintext_verdict(report: &Value) -> (String, String, Value) {
+    let f = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"].as_str().unwrap().starts_with("TA-PLAINTEXT"))
+        .unwrap_or_else(|| panic!("no plaintext finding: {report}"));
+    let u = &f["evidence"]["underlay"];
+    (
+        f["rule"].as_str().unwrap().into(),
+        u["verdict"].as_str().unwrap().into(),
+        u["covered_by"].clone(),
+    )
+}
+
+/// The CNI's encryption is read from the cluster: Weave with a password
+/// covers the plaintext flow between the two nodes; with the nodes in its
+/// trusted subnets it does not; a --cluster-config file wins, and then the
+/// cluster is not asked.
+#[test]
+fn the_cni_is_read_from_the_cluster_for_underlay_coverage() {
+    const WEAVE: &str = "/apis/apps/v1/namespaces/kube-system/daemonsets/weave-net";
+    let audit = |test: &str, trusted: Option<&str>, extra: &[&str]| {
+        let api = FakeApi::start(test);
+        api.add_object(WEAVE, weave_net(trusted));
+        api.script(
+            &format!("pay/{POD}"),
+            accept(events("nginx-http-plaintext-80")),
+        );
+        let mut args = vec![POD, "-n", "pay", "--duration", "3s", "-o", "json"];
+        args.extend(extra);
+        let (code, stdout, stderr) = run(&api, &args);
+        assert!(matches!(code, 0 | 1), "{code}: {stderr}");
+        let report: Value = serde_json::from_str(&stdout).expect("json report");
+        (report, api.requests())
+    };
+
+    let (report, reqs) = audit("cni-weave", None, &[]);
+    let (rule, verdict, by) = plaintext_verdict(&report);
+    assert_eq!(
+        (rule.as_str(), verdict.as_str()),
+        ("TA-PLAINTEXT-UNDERLAY", "covered")
+    );
+    assert!(by.as_str().unwrap().starts_with("weave"), "{by}");
+    // Asked once each: the DaemonSets and ConfigMaps that name a CNI.
+    let asked: Vec<&str> = reqs
+        .iter()
+        .filter(|r| r.path.contains("/daemonsets/") || r.path.contains("felixconfigurations"))
+        .map(|r| r.path.as_str())
+        .collect();
+    assert!(asked.contains(&WEAVE), "{asked:?}");
+    assert!(asked.contains(&"/apis/apps/v1/namespaces/kube-system/daemonsets/aws-node"));
+
+    let (report, _) = audit("cni-weave-trusted", Some("10.200.0.0/24"), &[]);
+    let (rule, verdict, _) = plaintext_verdict(&report);
+    assert_eq!(
+        (rule.as_str(), verdict.as_str()),
+        ("TA-PLAINTEXT", "not-covered")
+    );
+    let finding = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "TA-PLAINTEXT")
+        .unwrap();
+    assert!(
+        finding["evidence"]["underlay"]
+            .to_string()
+            .contains("trusted"),
+        "{finding}"
+    );
+
+    let file = root().join("src/coverage/cluster-config.example.json");
+    let (report, reqs) = audit(
+        "cni-file-wins",
+        None,
+        &["--cluster-config", file.to_str().unwrap()],
+    );
+    assert!(
+        !reqs.iter().any(|r| r.path.contains("/daemonsets/")),
+        "a --cluster-config file means the cluster is not asked"
+    );
+    assert!(plaintext_verdict(&report).0.starts_with("TA-PLAINTEXT"));
+}
+
+fn report_warning(stdout: &str, text: &str) -> bool {
+    let report: Value = serde_json::from_str(stdout).expect("json");
+    report["warnings"].as_array().is_some_and(|w| {
+        w.iter()
+            .any(|w| w["message"].as_str().is_some_and(|m| m.contains(text)))
+    })
 }

@@ -114,6 +114,10 @@ fn the_auditor_role_grants_what_the_plugin_uses() {
     };
     assert!(grants("pods/ephemeralcontainers", "patch"));
     assert!(grants("pods/log", "get"));
+    // What the CNI's encryption settings are read from.
+    assert!(grants("daemonsets", "get"));
+    assert!(grants("configmaps", "get"));
+    assert!(grants("felixconfigurations", "get"));
     assert!(grants("pods", "list"));
     assert!(!grants("pods", "delete"), "nothing destructive");
     assert!(!grants("pods/exec", "create"), "no exec");
