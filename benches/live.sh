@@ -12,7 +12,8 @@
 # sent, the rate tcpreplay really achieved, what libpcap received and
 # dropped, the reader's CPU seconds and share of its core, peak RSS.
 # Then the agent alone under LOOPS replays with --unique-ip (every loop's
-# flows are new), --max-flows 20000: RSS sampled as it runs. Prints numbers;
+# flows are new), --max-flows 20000: RSS sampled as it runs. BUFFER_MIB
+# (default 32) sets both readers' kernel ring. Prints numbers;
 # nothing passes or fails on them.
 set -euo pipefail
 
@@ -23,6 +24,7 @@ CAP=${1:-$BENCH_DIR/capture-500MB.pcap}
 RATES=${RATES:-"50000 100000 200000 300000 400000"}
 LIMIT=${LIMIT:-300000}
 LOOPS=${LOOPS:-6}
+BUFFER_MIB=${BUFFER_MIB:-32}   # the kernel ring, for both readers
 export CARGO_TARGET_DIR=$REPO/target/bench
 BIN=$CARGO_TARGET_DIR/release/tls-audit
 TX=tlsa-lb-tx RX=tlsa-lb-rx
@@ -54,13 +56,13 @@ start_reader() { # TOOL OUTFILE
     case $tool in
         tls-audit)
             ip netns exec "$RX" /usr/bin/time -f "%e %U %S %M" -o "$out.time" \
-                taskset -c 1 "$BIN" capture -i tlsa-lb1 --emit ndjson --buffer-mib 32 \
+                taskset -c 1 "$BIN" capture -i tlsa-lb1 --emit ndjson --buffer-mib "$BUFFER_MIB" \
                 >"$out.events" 2>"$out.err" &
             READER_PID=$!
             for _ in $(seq 100); do grep -q '"event":"start"' "$out.events" 2>/dev/null && break; sleep 0.05; done ;;
         tcpdump)
             ip netns exec "$RX" /usr/bin/time -f "%e %U %S %M" -o "$out.time" \
-                taskset -c 1 tcpdump -i tlsa-lb1 -n -s 0 -B 32768 --immediate-mode -w /dev/null \
+                taskset -c 1 tcpdump -i tlsa-lb1 -n -s 0 -B $((BUFFER_MIB * 1024)) --immediate-mode -w /dev/null \
                 2>"$out.err" &
             READER_PID=$!
             for _ in $(seq 100); do grep -q "listening on" "$out.err" 2>/dev/null && break; sleep 0.05; done ;;
@@ -120,7 +122,7 @@ echo "(core% = CPU seconds over the replay time plus the 1.3 s the reader also w
 # each loop's flows are new to the agent and the table turns over.
 log "memory: $LOOPS loops of the whole capture with --unique-ip at top speed, --max-flows 20000"
 out=$RUN/memory
-ip netns exec "$RX" taskset -c 1 "$BIN" capture -i tlsa-lb1 --emit ndjson --buffer-mib 32 --max-flows 20000 \
+ip netns exec "$RX" taskset -c 1 "$BIN" capture -i tlsa-lb1 --emit ndjson --buffer-mib "$BUFFER_MIB" --max-flows 20000 \
     >"$out.events" 2>"$out.err" &
 READER_PID=$!
 for _ in $(seq 100); do grep -q '"event":"start"' "$out.events" 2>/dev/null && break; sleep 0.05; done
