@@ -12,7 +12,8 @@ pub const USAGE: i32 = 2;
 pub const INPUT: i32 = 3;
 /// The report was written, but an input was damaged or truncated and was
 /// analysed only up to the damage (see `warnings` and `inputs[].complete`);
-/// for `probe`, an endpoint could not be probed (`probes[].error`).
+/// for `probe` and `pod --active`, an endpoint could not be probed
+/// (`probes[].error`).
 pub const PARTIAL: i32 = 4;
 /// The report could not be written.
 pub const OUTPUT: i32 = 5;
@@ -23,7 +24,8 @@ pub const OUTPUT: i32 = 5;
 pub const CONFIG: i32 = 6;
 /// `pod`: the Kubernetes API could not be used or refused: no kubeconfig,
 /// a permission missing (the preflight names it), the pod not found, or
-/// not one selected pod could be audited. No report was written.
+/// not one selected pod could be audited (`--active-only`: none declares a
+/// TCP port). No report was written.
 pub const CLUSTER: i32 = 7;
 /// A second SIGINT or SIGTERM ended a live capture at once, without its
 /// summary or report (the first one stops it cleanly).

@@ -50,7 +50,8 @@ enum Command {
     Report(rerender::ReportArgs),
     /// Audit running pods through the Kubernetes API (`kubectl tls-audit
     /// pod`): add the capture agent as an ephemeral container, read its
-    /// events, and verify them with the cluster's pods, nodes and Services.
+    /// events, and verify them with the cluster's pods, nodes and Services;
+    /// with --active (or --active-only) probe the pods' declared ports too.
     Pod(Box<pod::PodArgs>),
 }
 
@@ -315,15 +316,18 @@ fn replay_events(names: &[String], verifier: verify::Verifier, done: Conclusion<
             }
         }
     }
-    conclude_replays(replays, Vec::new(), verifier, done)
+    conclude_replays(replays, Vec::new(), Vec::new(), verifier, done)
 }
 
-/// Verify the flows of rebuilt event streams, merge their headers into one
-/// report (with `extra` inputs and warnings, e.g. pods that could not be
-/// audited) and write it.
+/// Verify the flows of rebuilt event streams, and those of probed
+/// endpoints (`pod --active`), merge their headers into one report (with
+/// `extra` inputs and warnings, e.g. pods that could not be audited) and
+/// write it. An endpoint that could not be probed makes the run partial,
+/// as in `tls-audit probe`.
 pub(crate) fn conclude_replays(
     replays: Vec<crate::live::Replayed>,
     extra: Vec<(Option<report::model::Input>, report::model::Warning)>,
+    probed: Vec<crate::probe::EndpointResult>,
     verifier: verify::Verifier,
     done: Conclusion<'_>,
 ) -> i32 {
@@ -356,19 +360,36 @@ pub(crate) fn conclude_replays(
     }
     let mut report = match merged {
         Some(r) => r,
-        None if !extra.is_empty() => crate::live::empty_report(),
+        None if !extra.is_empty() || !probed.is_empty() => crate::live::empty_report(),
         None => return exit::USAGE,
     };
     for (input, warning) in extra {
         report.inputs.extend(input);
         report.warnings.push(warning);
     }
+    // The probe's flows after the captured ones, in order of first packet,
+    // verified by the same verifier (so with the same inventory).
+    let partial = probed.iter().any(|r| r.record.error.is_some());
+    let mut probe_flows = Vec::new();
+    for r in probed {
+        report
+            .warnings
+            .extend(crate::probe::failure_warning(&r.record));
+        probe_flows.extend(r.flows);
+        report.probes.push(r.record);
+    }
+    probe_flows.sort_by(|a, b| a.first_seen.cmp(&b.first_seen));
+    report.stats.absorb(&crate::probe::stats(&probe_flows));
+    for flow in probe_flows {
+        id += 1;
+        engine::FlowSink::flow(&mut sink, id, flow);
+    }
     // The agent's report carried no verification: this run's is the one.
     report.verification = None;
     report.findings.clear();
     report.metadata = None;
     report.compliance = None;
-    done.write(report, sink)
+    done.write_partial(report, sink, partial)
 }
 
 /// What turns an analysed run into a written report: verification's
@@ -382,8 +403,19 @@ impl Conclusion<'_> {
     /// Conclude and write the report; returns the exit code.
     pub(crate) fn write(
         self,
+        report: Report,
+        sink: verify::VerifyingSink<engine::SpillSink>,
+    ) -> i32 {
+        self.write_partial(report, sink, false)
+    }
+
+    /// [`Conclusion::write`]; `partial` when something other than the
+    /// inputs was incomplete (an endpoint that could not be probed).
+    pub(crate) fn write_partial(
+        self,
         mut report: Report,
         sink: verify::VerifyingSink<engine::SpillSink>,
+        partial: bool,
     ) -> i32 {
         let (_, _, collected) = sink.verifier.finish();
         let (verification, findings, warnings) = verify::conclude(collected, self.info);
@@ -397,7 +429,7 @@ impl Conclusion<'_> {
                 return exit::OUTPUT;
             }
         };
-        self.publish.write(report, &flows, false)
+        self.publish.write(report, &flows, partial)
     }
 }
 

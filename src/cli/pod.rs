@@ -1,7 +1,9 @@
 //! `tls-audit pod` (`kubectl tls-audit pod`): audit running pods through
 //! the Kubernetes API. Only this command starts an async runtime; the
 //! report is concluded as `analyze --events` concludes it, so every format,
-//! `--fail-on` and `--compliance` work the same.
+//! `--fail-on` and `--compliance` work the same. With `--active` the pods'
+//! declared ports are probed from here after the capture (`--active-only`:
+//! instead of it), and the probe's flows and `probes[]` join that report.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -14,9 +16,10 @@ use super::{Conclusion, EngineArgs, OutputArgs, exit, verification};
 use crate::cluster::audit::{self, Plan, PodResult, Progress};
 use crate::cluster::client::{self, ConnectOptions};
 use crate::cluster::context::{self, Selection};
-use crate::cluster::{ClusterError, agents, cni, ephemeral, preflight};
+use crate::cluster::{ClusterError, agents, cni, ephemeral, ports, preflight};
 use crate::coverage::cluster_config::ClusterConfig;
 use crate::inventory::Inventory;
+use crate::probe::{EndpointResult, ProbeConfig};
 use crate::report::model::{Input, Warning};
 
 /// How the agent reaches the pods.
@@ -30,6 +33,7 @@ pub enum Via {
 
 /// `pod`'s arguments: kubectl's own flags, then the audit's.
 #[derive(Debug, clap::Args)]
+#[command(group = clap::ArgGroup::new("probing").args(["active", "active_only"]).multiple(true))]
 pub struct PodArgs {
     /// Pods to audit (NAME or pod/NAME), in the namespace of -n.
     #[arg(value_name = "POD")]
@@ -73,6 +77,29 @@ pub struct PodArgs {
     /// NSS key log for --pcap (TLS 1.3 handshakes); repeatable.
     #[arg(long, value_name = "FILE", requires = "pcap")]
     keylog: Vec<PathBuf>,
+    /// Also probe every TCP port the selected pods declare
+    /// (`spec.containers[].ports`) at the pod's IP, once the capture has
+    /// ended, as `tls-audit probe` does (versions, chain, client-certificate
+    /// policy, plaintext acceptance). The probe connects from where this
+    /// command runs: pod IPs must be reachable from here (inside the
+    /// cluster, on a node, over a VPN into the pod network). A port that
+    /// cannot be reached is a probe error (timeout, refused), and the run
+    /// is partial (exit 4).
+    #[arg(long, conflicts_with = "pcap")]
+    active: bool,
+    /// Only probe the declared ports (see --active): no agent, nothing is
+    /// added to the pods, and only `list pods` is needed.
+    #[arg(
+        long,
+        conflicts_with_all = ["pcap", "via", "image", "duration", "pod_running_timeout", "container"]
+    )]
+    active_only: bool,
+    /// --active: the probe's deadline for each connect, handshake and read.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, requires = "probing")]
+    probe_timeout: Duration,
+    /// --active: endpoints probed at once.
+    #[arg(long, default_value_t = 64, requires = "probing")]
+    probe_concurrency: usize,
     /// Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config,
     /// else the in-cluster service account).
     #[arg(long, value_name = "FILE")]
@@ -111,7 +138,18 @@ struct Gathered {
     /// `--cluster-config` gave them).
     cni: Option<ClusterConfig>,
     results: Vec<PodResult>,
+    /// `--active`: each declared port's probe, in pod order.
+    probed: Vec<EndpointResult>,
+    /// `--active`: pods with nothing to probe, and why.
+    probe_skipped: Vec<String>,
     warnings: Vec<String>,
+}
+
+impl PodArgs {
+    /// The declared ports are probed (`--active` or `--active-only`).
+    fn probing(&self) -> bool {
+        self.active || self.active_only
+    }
 }
 
 /// Run `pod`; returns the exit code.
@@ -187,7 +225,24 @@ pub fn pod_command(args: PodArgs) -> i32 {
         );
     }
     let results = gathered.results;
-    if results.iter().all(|r| r.replayed.is_none()) {
+    let probed = gathered.probed;
+    let probe_skipped = gathered.probe_skipped.into_iter().map(|m| {
+        (
+            None,
+            Warning {
+                kind: "probe-skipped".into(),
+                message: m,
+            },
+        )
+    });
+    if args.active_only && probed.is_empty() {
+        eprintln!("tls-audit: the selected pods declare no TCP port to probe; no report written");
+        for (_, w) in probe_skipped {
+            eprintln!("tls-audit: {}", w.message);
+        }
+        return exit::CLUSTER;
+    }
+    if !args.active_only && probed.is_empty() && results.iter().all(|r| r.replayed.is_none()) {
         eprintln!("tls-audit: no pod could be audited; no report written");
         for r in &results {
             if let Some(e) = &r.error {
@@ -207,8 +262,9 @@ pub fn pod_command(args: PodArgs) -> i32 {
         );
     }
     let (replays, mut extra) = split(results);
+    extra.extend(probe_skipped);
     extra.extend(context_warnings);
-    super::conclude_replays(replays, extra, verifier, done)
+    super::conclude_replays(replays, extra, probed, verifier, done)
 }
 
 /// Per pod: the events read, and for a pod that failed, its warning and
@@ -305,10 +361,13 @@ async fn gather(args: &PodArgs) -> Result<Gathered, ClusterError> {
             inventory: ctx.inventory,
             cni,
             results: Vec::new(),
+            probed: Vec::new(),
+            probe_skipped: Vec::new(),
             warnings,
         });
     }
     let needs = match args.via {
+        _ if args.active_only => preflight::probe_only_needs(namespace.as_deref()),
         Via::Ephemeral => preflight::ephemeral_needs(namespace.as_deref()),
         Via::NodeAgents => {
             preflight::node_agent_needs(namespace.as_deref(), &args.agents_namespace)
@@ -333,7 +392,13 @@ async fn gather(args: &PodArgs) -> Result<Gathered, ClusterError> {
         )));
     }
     let ctx = context::fetch(&conn.client, sel.namespace.as_deref(), timeout).await?;
+    let (declared, probe_skipped) = if args.probing() {
+        ports::declared_ports(&pods)
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let results = match args.via {
+        _ if args.active_only => Vec::new(),
         Via::Ephemeral => {
             let plan = Plan {
                 duration: args.duration,
@@ -357,14 +422,61 @@ async fn gather(args: &PodArgs) -> Result<Gathered, ClusterError> {
             .await?
         }
     };
+    // After the capture, so the agent does not record the probe's own
+    // handshakes (legacy ClientHellos, plaintext requests) as pod traffic.
+    let probed = probe_declared(args, declared).await;
     let (cni, mut warnings) = read_cni(args, &conn.client).await;
     warnings.extend(ctx.warnings);
     Ok(Gathered {
         inventory: ctx.inventory,
         cni,
         results,
+        probed,
+        probe_skipped,
         warnings,
     })
+}
+
+/// Probe the declared ports from here; each record names its pod.
+async fn probe_declared(args: &PodArgs, declared: Vec<ports::DeclaredPort>) -> Vec<EndpointResult> {
+    if declared.is_empty() {
+        return Vec::new();
+    }
+    let pods: std::collections::BTreeSet<(&str, &str)> = declared
+        .iter()
+        .map(|d| (d.pod.namespace.as_str(), d.pod.name.as_str()))
+        .collect();
+    eprintln!(
+        "tls-audit: probing {} declared port(s) of {} pod(s) from this host (the pod IPs must be reachable from here)",
+        declared.len(),
+        pods.len()
+    );
+    let io = args.probe_timeout.max(Duration::from_millis(1));
+    let cfg = ProbeConfig {
+        connect_timeout: io,
+        io_timeout: io,
+        plaintext_wait: io.min(Duration::from_secs(2)),
+        concurrency: args.probe_concurrency.max(1),
+        ..ProbeConfig::default()
+    };
+    let targets: Vec<crate::probe::Target> = declared.iter().map(|d| d.target.clone()).collect();
+    let mut results = crate::probe::probe_many(&targets, &cfg).await;
+    // probe_many keeps the order of its targets (a task that panicked is
+    // dropped, so match by target rather than by position).
+    let mut by_target: std::collections::HashMap<String, ports::DeclaredPort> = declared
+        .into_iter()
+        .map(|d| (d.target.text.clone(), d))
+        .collect();
+    for r in &mut results {
+        r.record.pod = by_target.remove(&r.record.target).map(|d| d.pod);
+    }
+    let failed = results.iter().filter(|r| r.record.error.is_some()).count();
+    eprintln!(
+        "tls-audit: probed {} port(s): {} answered, {failed} could not be probed",
+        results.len(),
+        results.len() - failed
+    );
+    results
 }
 
 /// The CNI's encryption settings from the cluster, unless

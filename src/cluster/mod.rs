@@ -16,6 +16,8 @@
 //! - [`context`]: pods, services and nodes, listed once, into an
 //!   [`crate::inventory::Inventory`] that verification and coverage use;
 //! - [`agents`]: the node-agent route (`--via node-agents`);
+//! - [`ports`]: the pods' declared TCP ports, the endpoints `--active`
+//!   probes;
 //! - [`audit`]: many pods at once, bounded, with progress, and per-pod
 //!   outcomes so one failure does not lose the others.
 //!
@@ -30,6 +32,7 @@ pub mod cni;
 pub mod context;
 pub mod ephemeral;
 pub mod logs;
+pub mod ports;
 pub mod preflight;
 
 use std::time::Duration;

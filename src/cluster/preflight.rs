@@ -62,6 +62,17 @@ pub fn ephemeral_needs(namespace: Option<&str>) -> Vec<Need> {
     ]
 }
 
+/// What probing the pods' ports without an agent needs (`--active-only`):
+/// listing the pods only.
+pub fn probe_only_needs(namespace: Option<&str>) -> Vec<Need> {
+    vec![Need {
+        verb: "list",
+        resource: "pods",
+        subresource: None,
+        namespace: namespace.map(str::to_string),
+    }]
+}
+
 /// What the node-agent route needs: the selected pods, and the agents'
 /// pods and logs in their namespace.
 pub fn node_agent_needs(namespace: Option<&str>, agents_namespace: &str) -> Vec<Need> {

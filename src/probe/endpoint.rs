@@ -50,6 +50,7 @@ pub async fn probe_endpoint(target: &Target, cfg: &ProbeConfig) -> EndpointResul
             },
             plaintext: PlaintextProbe::default(),
             identity: None,
+            pod: None,
         },
         flows: Vec::new(),
     };

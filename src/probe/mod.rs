@@ -37,7 +37,7 @@ pub use target::{Host, Target, TargetError};
 pub use tls::{Identity, IdentityError};
 
 use crate::report::Report;
-use crate::report::model::{self, Stats, Warning};
+use crate::report::model::{self, FlowRecord, ProbeRecord, Stats, Warning};
 use crate::verify::{RunInfo, Verifier, conclude};
 
 /// How to probe.
@@ -126,12 +126,7 @@ pub fn report(results: Vec<EndpointResult>, mut verifier: Verifier, info: RunInf
     let mut probes = Vec::new();
     let mut warnings = Vec::new();
     for r in results {
-        if let Some(e) = &r.record.error {
-            warnings.push(Warning {
-                kind: "probe-failed".into(),
-                message: format!("{}: {} ({})", r.record.target, e.message, e.kind),
-            });
-        }
+        warnings.extend(failure_warning(&r.record));
         flows.extend(r.flows);
         probes.push(r.record);
     }
@@ -144,20 +139,7 @@ pub fn report(results: Vec<EndpointResult>, mut verifier: Verifier, info: RunInf
     let (_, _, collected) = verifier.finish();
     let (verification, findings, more) = conclude(collected, info);
     warnings.extend(more);
-    let stats = Stats {
-        flows: flows.len() as u64,
-        tls_flows: flows.iter().filter(|f| f.protection == "tls").count() as u64,
-        mutual_tls_flows: flows
-            .iter()
-            .filter(|f| {
-                f.tls.as_ref().is_some_and(|t| {
-                    t.mutual_evidence.as_deref() == Some("probe-client-certificate-accepted")
-                })
-            })
-            .count() as u64,
-        bytes: flows.iter().map(|f| f.bytes).sum(),
-        ..Stats::default()
-    };
+    let stats = stats(&flows);
     Report {
         schema: model::SCHEMA.to_string(),
         tool: model::Tool {
@@ -173,5 +155,38 @@ pub fn report(results: Vec<EndpointResult>, mut verifier: Verifier, info: RunInf
         compliance: None,
         probes,
         flows,
+    }
+}
+
+/// The `probe-failed` warning for an endpoint that could not be probed.
+pub fn failure_warning(record: &ProbeRecord) -> Option<Warning> {
+    let e = record.error.as_ref()?;
+    let pod = record
+        .pod
+        .as_ref()
+        .map(|p| format!(" ({}/{} {})", p.namespace, p.name, p.container))
+        .unwrap_or_default();
+    Some(Warning {
+        kind: "probe-failed".into(),
+        message: format!("{}{pod}: {} ({})", record.target, e.message, e.kind),
+    })
+}
+
+/// Totals of probe flows: a flow per connection worth judging; mutual TLS
+/// where the `--cert` identity was accepted.
+pub fn stats(flows: &[FlowRecord]) -> Stats {
+    Stats {
+        flows: flows.len() as u64,
+        tls_flows: flows.iter().filter(|f| f.protection == "tls").count() as u64,
+        mutual_tls_flows: flows
+            .iter()
+            .filter(|f| {
+                f.tls.as_ref().is_some_and(|t| {
+                    t.mutual_evidence.as_deref() == Some("probe-client-certificate-accepted")
+                })
+            })
+            .count() as u64,
+        bytes: flows.iter().map(|f| f.bytes).sum(),
+        ..Stats::default()
     }
 }

@@ -12,7 +12,8 @@ pub use super::finding::{
     Subject, TrustBundleSource, Verification, WaiverStatus,
 };
 pub use super::probe::{
-    ClientAuth, IdentityProbe, PlaintextProbe, ProbeError, ProbeRecord, SuiteProbe, VersionProbe,
+    ClientAuth, IdentityProbe, PlaintextProbe, ProbeError, ProbePod, ProbeRecord, SuiteProbe,
+    VersionProbe,
 };
 use crate::x509::Certificate;
 

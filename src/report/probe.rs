@@ -38,6 +38,23 @@ pub struct ProbeRecord {
     /// The mutual-TLS handshake with the given identity (`--cert/--key`);
     /// null when none was given.
     pub identity: Option<IdentityProbe>,
+    /// The pod whose declared port this is (`kubectl tls-audit pod
+    /// --active`); absent for endpoints given by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<ProbePod>,
+}
+
+/// Where a probed endpoint came from: a pod's declared container port.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ProbePod {
+    /// The pod's namespace.
+    pub namespace: String,
+    /// The pod's name.
+    pub name: String,
+    /// The container that declares the port.
+    pub container: String,
+    /// The port's name in `spec.containers[].ports[].name`, if it has one.
+    pub port_name: Option<String>,
 }
 
 /// Why a probe or one of its connections failed, with the exact text.

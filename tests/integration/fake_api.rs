@@ -690,3 +690,110 @@ async fn log(
     }
     Ok(())
 }
+
+/// Real servers on a loopback address, standing in for a pod's declared
+/// ports for `pod --active`: a TLS server (rustls, a certificate made
+/// here), a plaintext HTTP server, and a port nothing listens on. Ports
+/// are chosen by the kernel. Linux routes all of 127.0.0.0/8 on `lo`, so
+/// each fake pod gets an address of its own (127.0.0.2, 127.0.0.3...).
+pub struct PortServers {
+    pub ip: &'static str,
+    pub tls: u16,
+    pub http: u16,
+    pub closed: u16,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl PortServers {
+    pub fn start(ip: &'static str) -> PortServers {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params =
+            rcgen::CertificateParams::new(vec!["probe-a.pay.svc".to_string()]).expect("params");
+        params
+            .subject_alt_names
+            .push(rcgen::SanType::IpAddress(ip.parse().expect("ip")));
+        let cert = params.self_signed(&key).expect("cert");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            )
+            .expect("server config");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let bind = |rt: &tokio::runtime::Runtime| {
+            rt.block_on(tokio::net::TcpListener::bind((ip, 0)))
+                .expect("bind on loopback")
+        };
+        let tls = bind(&runtime);
+        let http = bind(&runtime);
+        // Bound, then closed: free, and nothing listens on it.
+        let closed = bind(&runtime).local_addr().expect("addr").port();
+        let (tls_port, http_port) = (
+            tls.local_addr().expect("addr").port(),
+            http.local_addr().expect("addr").port(),
+        );
+        runtime.spawn(async move {
+            while let Ok((tcp, _)) = tls.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut s) = acceptor.accept(tcp).await {
+                        let _ = answer_http(&mut s).await;
+                    }
+                });
+            }
+        });
+        runtime.spawn(async move {
+            while let Ok((mut tcp, _)) = http.accept().await {
+                tokio::spawn(async move {
+                    let _ = answer_http(&mut tcp).await;
+                });
+            }
+        });
+        PortServers {
+            ip,
+            tls: tls_port,
+            http: http_port,
+            closed,
+            _runtime: runtime,
+        }
+    }
+
+    pub fn target(&self, port: u16) -> String {
+        format!("{}:{port}", self.ip)
+    }
+}
+
+/// What an HTTP server does: 200 to a request, 400 to anything else
+/// (a TLS ClientHello on the plaintext port), then close.
+async fn answer_http<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    s: &mut S,
+) -> std::io::Result<()> {
+    let mut buf = [0u8; 4096];
+    let n = match tokio::time::timeout(Duration::from_secs(3), s.read(&mut buf)).await {
+        Ok(r) => r?,
+        Err(_) => 0,
+    };
+    if n == 0 {
+        return s.shutdown().await;
+    }
+    let request = [&b"GET "[..], b"HEAD ", b"POST ", b"PRI "]
+        .iter()
+        .any(|m| buf[..n].starts_with(m));
+    let answer: &[u8] = if request {
+        b"HTTP/1.1 200 OK\r\nServer: fake-pod\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n"
+    } else {
+        b"HTTP/1.1 400 Bad Request\r\nServer: fake-pod\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    };
+    s.write_all(answer).await?;
+    s.flush().await?;
+    s.shutdown().await
+}

@@ -8,7 +8,9 @@ use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 
-use crate::fake_api::{FakeApi, PatchAnswer, Recorded, Script, TOKEN, api_pod_copy, status};
+use crate::fake_api::{
+    FakeApi, PatchAnswer, PortServers, Recorded, Script, TOKEN, api_pod_copy, status,
+};
 use crate::support::root;
 
 const POD: &str = "api-7d9f8b6c5-x2k4p";
@@ -827,4 +829,309 @@ fn report_warning(stdout: &str, text: &str) -> bool {
         w.iter()
             .any(|w| w["message"].as_str().is_some_and(|m| m.contains(text)))
     })
+}
+
+/// A copy of the api pod at `ip`, labelled `app=probed`, whose `api` and
+/// `istio-proxy` containers declare these ports.
+fn probed_pod(name: &str, ip: &str, api_ports: Value, proxy_ports: Value) -> Value {
+    let mut p = api_pod_copy(name, ip);
+    p["metadata"]["labels"] = json!({"app": "probed"});
+    for c in p["spec"]["containers"].as_array_mut().expect("containers") {
+        c["ports"] = if c["name"] == "api" {
+            api_ports.clone()
+        } else {
+            proxy_ports.clone()
+        };
+    }
+    p
+}
+
+/// Pod A (127.0.0.2): TLS, plaintext HTTP and a UDP port in `api`, a
+/// closed port in `istio-proxy`; pod B (127.0.0.3): one TLS port.
+fn probed_pods(api: &FakeApi) -> (PortServers, PortServers) {
+    let (a, b) = (
+        PortServers::start("127.0.0.2"),
+        PortServers::start("127.0.0.3"),
+    );
+    api.add_pod(probed_pod(
+        "probe-a",
+        a.ip,
+        json!([
+            {"containerPort": a.tls, "name": "https", "protocol": "TCP"},
+            {"containerPort": a.http, "name": "http"},
+            {"containerPort": 5353, "name": "mdns", "protocol": "UDP"}
+        ]),
+        json!([{"containerPort": a.closed, "protocol": "TCP"}]),
+    ));
+    api.add_pod(probed_pod(
+        "probe-b",
+        b.ip,
+        json!([{"containerPort": b.tls, "name": "https", "protocol": "TCP"}]),
+        json!([]),
+    ));
+    (a, b)
+}
+
+fn probe_at<'a>(report: &'a Value, target: &str) -> &'a Value {
+    report["probes"]
+        .as_array()
+        .expect("probes")
+        .iter()
+        .find(|p| p["target"] == target)
+        .unwrap_or_else(|| panic!("no probe of {target}: {report:#}"))
+}
+
+fn flows_to<'a>(report: &'a Value, ip: &str, port: u16) -> Vec<&'a Value> {
+    report["flows"]
+        .as_array()
+        .expect("flows")
+        .iter()
+        .filter(|f| f["server"]["ip"] == ip && f["server"]["port"] == port)
+        .collect()
+}
+
+/// `--active-only`: the declared TCP ports of the selected pods probed at
+/// their pod IPs, nothing added to the pods, one report naming the pods.
+#[test]
+fn active_only_probes_the_declared_ports_without_an_agent() {
+    let api = FakeApi::start("active-only");
+    let (a, b) = probed_pods(&api);
+    let (code, stdout, stderr) = run(
+        &api,
+        &[
+            "-l",
+            "app=probed",
+            "--active-only",
+            "--probe-timeout",
+            "2s",
+            "-o",
+            "json",
+        ],
+    );
+    // The closed port could not be probed: partial.
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        stderr.contains("probing 4 declared port(s) of 2 pod(s) from this host"),
+        "{stderr}"
+    );
+    let reqs = api.requests();
+    assert!(only(&reqs, "PATCH", "/ephemeralcontainers").is_empty());
+    assert!(only(&reqs, "GET", "/log").is_empty());
+    assert!(!reqs.iter().any(|r| r.query.contains("watch=true")));
+    let ssar: Vec<Value> = only(&reqs, "POST", "/selfsubjectaccessreviews")
+        .iter()
+        .map(|r| r.json()["spec"]["resourceAttributes"].clone())
+        .collect();
+    assert_eq!(
+        ssar,
+        vec![json!({"group": "", "namespace": "pay", "resource": "pods", "verb": "list"})]
+    );
+
+    let report: Value = serde_json::from_str(&stdout).expect("json report");
+    // One record per declared TCP port (the UDP one is skipped), each
+    // naming its pod, container and port.
+    let probes = report["probes"].as_array().expect("probes");
+    let targets: Vec<&str> = probes.iter().filter_map(|p| p["target"].as_str()).collect();
+    assert_eq!(
+        targets,
+        [
+            a.target(a.tls),
+            a.target(a.http),
+            a.target(a.closed),
+            b.target(b.tls)
+        ]
+    );
+    let pod = |name: &str, container: &str, port: Option<&str>| json!({"namespace": "pay", "name": name, "container": container, "port_name": port});
+    assert_eq!(
+        probe_at(&report, &a.target(a.tls))["pod"],
+        pod("probe-a", "api", Some("https"))
+    );
+    assert_eq!(
+        probe_at(&report, &a.target(a.http))["pod"],
+        pod("probe-a", "api", Some("http"))
+    );
+    assert_eq!(
+        probe_at(&report, &a.target(a.closed))["pod"],
+        pod("probe-a", "istio-proxy", None)
+    );
+    assert_eq!(
+        probe_at(&report, &b.target(b.tls))["pod"],
+        pod("probe-b", "api", Some("https"))
+    );
+
+    // The TLS ports: answered, and their flows are probe flows whose
+    // server is named from the live pod list.
+    for (servers, name) in [(&a, "probe-a"), (&b, "probe-b")] {
+        let p = probe_at(&report, &servers.target(servers.tls));
+        assert!(p["error"].is_null(), "{p:#}");
+        assert_eq!(p["address"], servers.target(servers.tls).as_str());
+        let flows = flows_to(&report, servers.ip, servers.tls);
+        assert!(!flows.is_empty(), "no flow to {name}");
+        for f in &flows {
+            assert_eq!(f["source"], "probe");
+            assert_eq!(f["server"]["pod"]["name"], name);
+            assert_eq!(f["server"]["pod"]["namespace"], "pay");
+        }
+        assert!(
+            flows
+                .iter()
+                .any(|f| f["protection"] == "tls" && f["tls"]["version"] == "TLS1.3"),
+            "{flows:#?}"
+        );
+    }
+    // The plaintext port answers a plaintext request.
+    let http = probe_at(&report, &a.target(a.http));
+    assert_eq!(http["plaintext"]["accepted"], true, "{http:#}");
+    let plaintext = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["subject"]["endpoint"] == a.target(a.http).as_str())
+        .unwrap_or_else(|| panic!("no finding at the plaintext port: {report:#}"));
+    assert_eq!(plaintext["rule"], "TA-PLAINTEXT-ACCEPTED");
+    assert_eq!(plaintext["subject"]["pod"]["name"], "probe-a");
+    let http_flows = flows_to(&report, a.ip, a.http);
+    assert_eq!(http_flows.len(), 1, "{http_flows:#?}");
+    assert_eq!(http_flows[0]["protection"], "plaintext");
+    assert_eq!(http_flows[0]["server"]["pod"]["name"], "probe-a");
+    // The closed port is an error, said as a warning, not a crash.
+    let closed = probe_at(&report, &a.target(a.closed));
+    assert_eq!(closed["error"]["kind"], "refused", "{closed:#}");
+    assert!(flows_to(&report, a.ip, a.closed).is_empty());
+    let failed: Vec<&str> = report["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .filter(|w| w["kind"] == "probe-failed")
+        .filter_map(|w| w["message"].as_str())
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(
+        failed[0].starts_with(&format!(
+            "{} (pay/probe-a istio-proxy): ",
+            a.target(a.closed)
+        )),
+        "{failed:?}"
+    );
+    // No capture: no inputs; the totals are the probe's flows.
+    assert_eq!(report["inputs"], json!([]));
+    assert_eq!(
+        report["stats"]["flows"],
+        report["flows"].as_array().expect("flows").len()
+    );
+    validate(&api, &stdout);
+}
+
+/// `--active` with the capture: one report with the replayed (captured)
+/// flows and the probe's, and the capture's requests as before.
+#[test]
+fn active_adds_the_probe_to_the_capture() {
+    let api = FakeApi::start("active");
+    let (a, _b) = probed_pods(&api);
+    api.script("pay/probe-a", accept(events("openssl-tls12-mutual")));
+    let (code, stdout, stderr) = run(
+        &api,
+        &[
+            "probe-a",
+            "--active",
+            "--duration",
+            "2s",
+            "--probe-timeout",
+            "2s",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code, 4, "the closed port: {stderr}");
+    let reqs = api.requests();
+    assert_eq!(only(&reqs, "PATCH", "/ephemeralcontainers").len(), 1);
+    assert_eq!(only(&reqs, "POST", "/selfsubjectaccessreviews").len(), 3);
+    let report: Value = serde_json::from_str(&stdout).expect("json");
+    let flows = report["flows"].as_array().expect("flows");
+    let captured: Vec<&Value> = flows.iter().filter(|f| f.get("source").is_none()).collect();
+    assert_eq!(captured.len(), 1, "{flows:#?}");
+    assert_eq!(captured[0]["tls"]["version"], "TLS1.2");
+    assert_eq!(captured[0]["server"]["pod"]["name"], POD);
+    let probe_flows = flows_to(&report, a.ip, a.tls);
+    assert!(!probe_flows.is_empty());
+    assert!(
+        probe_flows
+            .iter()
+            .all(|f| f["source"] == "probe" && f["server"]["pod"]["name"] == "probe-a")
+    );
+    assert_eq!(
+        flows.len(),
+        captured.len() + flows.iter().filter(|f| f["source"] == "probe").count()
+    );
+    // Only pod A was selected: its three TCP ports.
+    let targets: Vec<&str> = report["probes"]
+        .as_array()
+        .expect("probes")
+        .iter()
+        .filter_map(|p| p["target"].as_str())
+        .collect();
+    assert_eq!(
+        targets,
+        [a.target(a.tls), a.target(a.http), a.target(a.closed)]
+    );
+    // The capture's input is complete; the partial exit is the probe's.
+    let inputs = report["inputs"].as_array().expect("inputs");
+    assert_eq!(inputs.len(), 1);
+    assert_eq!(inputs[0]["complete"], true);
+    assert_eq!(report["stats"]["flows"], flows.len());
+    validate(&api, &stdout);
+}
+
+/// The probe's flags need --active; --active-only takes no capture flags.
+#[test]
+fn active_flags_are_checked() {
+    let api = FakeApi::start("active-flags");
+    for args in [
+        &[POD, "--probe-timeout", "1s"][..],
+        &[POD, "--probe-concurrency", "2"],
+        &[POD, "--active-only", "--duration", "3s"],
+        &[POD, "--active-only", "--via", "node-agents"],
+        &[POD, "--active", "--pcap", "x.pcap"],
+    ] {
+        let (code, _, stderr) = run(&api, args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+    }
+    assert!(api.requests().is_empty());
+    // A pod that declares no TCP port: nothing to probe, no report.
+    let mut quiet = probed_pod(
+        "quiet",
+        "127.0.0.4",
+        json!([{"containerPort": 5353, "protocol": "UDP"}]),
+        json!([]),
+    );
+    quiet["metadata"]["labels"] = json!({"app": "quiet"});
+    api.add_pod(quiet);
+    let (code, stdout, stderr) = run(&api, &["-l", "app=quiet", "--active-only"]);
+    assert_eq!(code, 7, "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("declare no TCP port to probe"), "{stderr}");
+    assert!(
+        stderr.contains("pay/quiet: declares no TCP containerPort"),
+        "{stderr}"
+    );
+    assert!(only(&api.requests(), "PATCH", "/ephemeralcontainers").is_empty());
+}
+
+/// Validate a report with the published schema (Python jsonschema).
+fn validate(api: &FakeApi, report: &str) {
+    let have = Command::new("python3")
+        .args(["-c", "import jsonschema"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !have {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "python3 jsonschema is missing in CI"
+        );
+        eprintln!("NOTICE: python3 jsonschema not installed; schema validation skipped");
+        return;
+    }
+    let path = api.dir.join("report.json");
+    std::fs::write(&path, report).expect("write");
+    crate::probe::validate_schema(&path);
 }

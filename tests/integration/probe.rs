@@ -445,7 +445,7 @@ fn identity_runs(lab: &Lab) {
 }
 
 /// The report validates against the published schema (Python jsonschema).
-fn validate_schema(report: &Path) {
+pub fn validate_schema(report: &Path) {
     let schema = support::root().join("reports/report-v1.schema.json");
     let out = Command::new("python3")
         .args([
@@ -513,6 +513,8 @@ fn probe_command_line_errors_and_a_closed_port() {
     let report: Value = serde_json::from_str(&out).unwrap();
     let p = &report["probes"][0];
     assert_eq!(p["error"]["kind"], "refused", "{p}");
+    // Endpoints given by hand name no pod (`pod --active` fills it).
+    assert!(p.get("pod").is_none(), "{p}");
     assert_eq!(report["warnings"][0]["kind"], "probe-failed");
     assert!(report["flows"].as_array().unwrap().is_empty());
 }
