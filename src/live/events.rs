@@ -237,15 +237,21 @@ struct Line {
     certificates: BTreeMap<String, String>,
 }
 
-/// Rebuild the report from one event stream. Lines that are not JSON
-/// objects are skipped with a warning (a log stream can carry a runtime's
-/// own lines); a line of another schema version is an error. A stream cut
-/// before its summary still gives its flows: those whose end was not seen
-/// come from their handshake events, marked `ended_by: stream-ended`.
+/// Rebuild the report from one event stream. Lines that are not events
+/// (not JSON objects, or objects without a `schema`) are skipped with a
+/// warning: a log stream can carry a runtime's own lines. A line of another
+/// schema version is an error. A stream cut before its summary still gives
+/// its flows: those whose end was not seen come from their handshake
+/// events, marked `ended_by: stream-ended`. An agent that restarted within
+/// one log (a sidecar's container restart) starts a new run at its `start`
+/// line; its flows are kept apart from the first run's, not mixed by id.
 pub fn read_events(name: &str, input: impl BufRead) -> Result<Replayed, EventError> {
-    let mut closed: BTreeMap<u64, FlowRecord> = BTreeMap::new();
-    let mut open: BTreeMap<u64, FlowRecord> = BTreeMap::new();
-    let mut summary: Option<Report> = None;
+    // Keyed by (run, flow id): ids start again at 1 in each run.
+    let mut closed: BTreeMap<(u32, u64), FlowRecord> = BTreeMap::new();
+    let mut open: BTreeMap<(u32, u64), FlowRecord> = BTreeMap::new();
+    let mut summaries: BTreeMap<u32, Report> = BTreeMap::new();
+    let mut run = 0u32;
+    let mut seen_event = false;
     let mut skipped = 0u64;
     let mut missing_seq = 0u64;
     let mut next_seq = 0u64;
@@ -276,7 +282,10 @@ pub fn read_events(name: &str, input: impl BufRead) -> Result<Replayed, EventErr
                 continue;
             }
         };
-        let schema = value.get("schema").and_then(Value::as_str).unwrap_or("");
+        let Some(schema) = value.get("schema").and_then(Value::as_str) else {
+            skipped += 1;
+            continue;
+        };
         if schema != EVENT_SCHEMA {
             return Err(bad(format!(
                 "event schema {schema:?} is not {EVENT_SCHEMA:?} (a newer or older agent?)"
@@ -284,6 +293,13 @@ pub fn read_events(name: &str, input: impl BufRead) -> Result<Replayed, EventErr
         }
         let ev: Line = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
         ders.add(&ev.certificates);
+        if ev.event == "start" {
+            if seen_event {
+                run += 1;
+            }
+            next_seq = 0;
+        }
+        seen_event = true;
         if let Some(seq) = ev.seq {
             missing_seq += seq.saturating_sub(next_seq);
             next_seq = seq + 1;
@@ -293,40 +309,72 @@ pub fn read_events(name: &str, input: impl BufRead) -> Result<Replayed, EventErr
                 let (Some(id), Some(flow)) = (ev.id, ev.flow) else {
                     return Err(bad("a flow event without its id or record".into()));
                 };
-                open.remove(&id);
-                closed.insert(id, ders.restore(flow));
+                open.remove(&(run, id));
+                closed.insert((run, id), ders.restore(flow));
             }
             "handshake" => {
                 if let (Some(id), Some(flow)) = (ev.id, ev.flow) {
-                    open.insert(id, ders.restore(flow));
+                    open.insert((run, id), ders.restore(flow));
                 }
             }
             "summary" => {
                 let Some(report) = ev.report else {
                     return Err(bad("a summary event without its report".into()));
                 };
-                summary = Some(report);
+                summaries.insert(run, report);
             }
             // start, flow-opened, stats, and events a later v1 adds.
             _ => {}
         }
     }
-    let cut = summary.is_none();
     let unfinished = open.len();
-    for (id, mut flow) in open {
+    for (key, mut flow) in open {
         flow.ended_by = Some("stream-ended".into());
-        closed.insert(id, flow);
+        closed.insert(key, flow);
+    }
+    // Runs without a summary: their header is counted from their flows.
+    let runs = run + 1;
+    let cut: Vec<u32> = (0..runs).filter(|r| !summaries.contains_key(r)).collect();
+    let mut report: Option<Report> = None;
+    for r in 0..runs {
+        let header = match summaries.remove(&r) {
+            Some(h) => h,
+            None => {
+                let flows: Vec<FlowRecord> = closed
+                    .range((r, 0)..=(r, u64::MAX))
+                    .map(|(_, f)| f.clone())
+                    .collect();
+                header_from_flows(name, &flows)
+            }
+        };
+        match &mut report {
+            None => report = Some(header),
+            Some(m) => {
+                m.inputs.extend(header.inputs);
+                m.stats.absorb(&header.stats);
+                m.warnings.extend(header.warnings);
+            }
+        }
     }
     let flows: Vec<FlowRecord> = closed.into_values().collect();
-    let mut report = summary.unwrap_or_else(|| header_from_flows(name, &flows));
+    let mut report = report.unwrap_or_else(|| header_from_flows(name, &flows));
     report.flows.clear();
-    if cut {
+    if !cut.is_empty() {
         report.warnings.push(Warning {
             kind: "events-cut".into(),
             message: format!(
-                "{name}: the event stream ended without its summary (the agent was stopped or its log cut); \
-                 {} flows were read, {unfinished} of them from their handshake only",
+                "{name}: {} of {runs} agent runs in the stream ended without a summary (the agent was \
+                 stopped or its log cut); {} flows were read, {unfinished} of them from their handshake only",
+                cut.len(),
                 flows.len()
+            ),
+        });
+    }
+    if runs > 1 {
+        report.warnings.push(Warning {
+            kind: "events-restarted".into(),
+            message: format!(
+                "{name}: the agent started {runs} times in this stream (restarted); each run's flows are kept"
             ),
         });
     }

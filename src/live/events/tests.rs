@@ -214,3 +214,52 @@ proptest::proptest! {
         let _ = read_events("fuzz", Cursor::new(text));
     }
 }
+
+#[test]
+fn a_restarted_agent_in_one_log_keeps_both_runs_apart() {
+    let one = fixture("openssl-tls12-mutual.pcap");
+    let two = fixture("nginx-http-plaintext-80.pcap");
+    // A sidecar restarted: the second run's ids start at 1 again.
+    let text = stream(&one, true) + &stream(&two, true);
+    let back = read_events("restarted", Cursor::new(text)).unwrap();
+    assert_eq!(back.flows.len(), one.flows.len() + two.flows.len());
+    assert!(back.flows.iter().any(|f| f.protection == "plaintext"));
+    assert!(back.flows.iter().any(|f| f.protection == "tls"));
+    assert_eq!(back.report.stats.flows, one.stats.flows + two.stats.flows);
+    let kinds: Vec<&str> = back
+        .report
+        .warnings
+        .iter()
+        .map(|w| w.kind.as_str())
+        .collect();
+    assert_eq!(kinds, ["events-restarted"], "{:?}", back.report.warnings);
+    // The first run cut short, then a restart: both runs' flows, and the cut said.
+    let whole = stream(&one, false);
+    let first: Vec<&str> = whole.lines().take(2).collect();
+    let text = first.join("\n") + "\n" + &stream(&two, true);
+    let back = read_events("cut-then-restarted", Cursor::new(text)).unwrap();
+    assert_eq!(back.flows.len(), 1 + two.flows.len());
+    let kinds: Vec<&str> = back
+        .report
+        .warnings
+        .iter()
+        .map(|w| w.kind.as_str())
+        .collect();
+    assert_eq!(kinds, ["events-cut", "events-restarted"]);
+}
+
+#[test]
+fn json_lines_without_a_schema_are_noise_not_errors() {
+    let report = fixture("openssl-tls12-mutual.pcap");
+    let text =
+        "{\"level\":\"info\",\"msg\":\"runtime says hi\"}\n".to_string() + &stream(&report, true);
+    let back = read_events("noise", Cursor::new(text)).unwrap();
+    assert_eq!(back.flows.len(), report.flows.len());
+    let kinds: Vec<&str> = back
+        .report
+        .warnings
+        .iter()
+        .map(|w| w.kind.as_str())
+        .collect();
+    assert_eq!(kinds, ["events-skipped"]);
+}
