@@ -36,6 +36,7 @@ pub fn render_markdown(report: &Report) -> String {
     findings(report, &mut out);
     checks(report, &mut out);
     compliance(report, &mut out);
+    probes(report, &mut out);
     flows(report, &mut out);
     if !report.warnings.is_empty() {
         out.push_str("\n### Warnings\n\n");
@@ -258,6 +259,64 @@ struct Tally {
     unknown: u64,
 }
 
+/// What `tls-audit probe` learned, a row per endpoint.
+fn probes(r: &Report, out: &mut String) {
+    if r.probes.is_empty() {
+        return;
+    }
+    out.push_str(
+        "\n### Probed endpoints\n\n| endpoint | pod | versions accepted | weak suites accepted | client certificate | plaintext |\n|---|---|---|---|---|---|\n",
+    );
+    for p in &r.probes {
+        let pod = p
+            .pod
+            .as_ref()
+            .map(|pod| md(&format!("{}/{}", pod.namespace, pod.name)))
+            .unwrap_or_default();
+        if let Some(e) = &p.error {
+            let _ = writeln!(
+                out,
+                "| {} | {pod} | not probed: {} | | | |",
+                md(&p.target),
+                md(&format!("{} ({})", e.kind, e.message))
+            );
+            continue;
+        }
+        let pick = |v: Vec<&str>| {
+            if v.is_empty() {
+                "none".to_string()
+            } else {
+                md(&v.join(", "))
+            }
+        };
+        let versions = pick(
+            p.versions
+                .iter()
+                .filter(|v| v.accepted == Some(true))
+                .map(|v| v.version.as_str())
+                .collect(),
+        );
+        let weak = pick(
+            p.weak_suites
+                .iter()
+                .filter(|w| w.accepted == Some(true))
+                .map(|w| w.family.as_str())
+                .collect(),
+        );
+        let plaintext = match p.plaintext.accepted {
+            Some(true) => "**accepted**",
+            Some(false) => "refused",
+            None => "no answer",
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {pod} | {versions} | {weak} | {} | {plaintext} |",
+            md(&p.target),
+            md(&p.client_auth.policy)
+        );
+    }
+}
+
 fn flows(r: &Report, out: &mut String) {
     let s = &r.stats;
     let _ = writeln!(
@@ -380,6 +439,34 @@ pub fn md(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::md;
+
+    /// Probed endpoints, from the records of a real run.
+    #[test]
+    fn probed_endpoints_are_a_table() {
+        let mut r: crate::report::Report = serde_json::from_str(
+            r#"{"schema":"tls-audit/report/v1","tool":{"name":"tls-audit","version":"0"},"inputs":[],
+            "stats":{"packets":0,"bytes":0,"flows":0,"tls_flows":0,"mutual_tls_flows":0,"evicted_flows":0,
+            "packets_after_close":0,"truncated_packets":0,"decode_errors":{},"tunnelled_packets":{},
+            "ip_fragments_reassembled":0,"ip_fragments_dropped":0,"other_ip_packets":0},"warnings":[],"flows":[]}"#,
+        )
+        .unwrap();
+        r.probes = serde_json::from_str(include_str!("testdata/probes.json")).unwrap();
+        let text = super::render_markdown(&r);
+        let rows: Vec<&str> = text
+            .split("### Probed endpoints")
+            .nth(1)
+            .expect("the section")
+            .lines()
+            .filter(|l| l.starts_with("| 127"))
+            .collect();
+        assert_eq!(rows.len(), 2, "{text}");
+        assert!(
+            rows[0].contains("| TLS1.3, TLS1.2 | cbc | optional | refused |"),
+            "{}",
+            rows[0]
+        );
+        assert!(rows[1].contains("not probed: refused"), "{}", rows[1]);
+    }
 
     #[test]
     fn escapes_markdown_and_html() {

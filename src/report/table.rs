@@ -60,6 +60,7 @@ impl TableWriter {
             s.flows, s.tls_flows, s.mutual_tls_flows, s.packets
         );
         findings(r, &mut out);
+        probes(r, &mut out);
         compliance(r, &mut out);
         for w in &r.warnings {
             let _ = writeln!(out, "warning: {}", sanitize(&w.message));
@@ -79,6 +80,72 @@ impl TableWriter {
         let mut l = l.trim_end().to_string();
         l.push('\n');
         l
+    }
+}
+
+/// What `tls-audit probe` learned, one line per endpoint: the versions it
+/// accepted, its client-certificate policy, plaintext, and the pod.
+fn probes(r: &Report, out: &mut String) {
+    if r.probes.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nPROBES");
+    let width = r
+        .probes
+        .iter()
+        .map(|p| sanitize(&p.target).chars().count())
+        .max()
+        .unwrap_or(0);
+    for p in &r.probes {
+        let target = sanitize(&p.target);
+        let pod = p
+            .pod
+            .as_ref()
+            .map(|pod| format!("  [{}/{}]", sanitize(&pod.namespace), sanitize(&pod.name)))
+            .unwrap_or_default();
+        if let Some(e) = &p.error {
+            let _ = writeln!(
+                out,
+                "{target:<width$}  not probed: {} ({}){pod}",
+                sanitize(&e.kind),
+                sanitize(&e.message)
+            );
+            continue;
+        }
+        let accepted: Vec<&str> = p
+            .versions
+            .iter()
+            .filter(|v| v.accepted == Some(true))
+            .map(|v| v.version.as_str())
+            .collect();
+        let weak: Vec<&str> = p
+            .weak_suites
+            .iter()
+            .filter(|w| w.accepted == Some(true))
+            .map(|w| w.family.as_str())
+            .collect();
+        let versions = if accepted.is_empty() {
+            "no TLS version".to_string()
+        } else {
+            accepted.join(" ")
+        };
+        let weak = if weak.is_empty() {
+            String::new()
+        } else {
+            format!(", weak suites: {}", weak.join(" "))
+        };
+        let plaintext = match p.plaintext.accepted {
+            Some(true) => "PLAINTEXT ACCEPTED",
+            Some(false) => "plaintext refused",
+            None => "plaintext: no answer",
+        };
+        let _ = writeln!(
+            out,
+            "{target:<width$}  {}{}; client certificate {}; {plaintext}{pod}",
+            sanitize(&versions),
+            sanitize(&weak),
+            sanitize(&p.client_auth.policy),
+        );
     }
 }
 
@@ -269,6 +336,34 @@ pub fn sanitize(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::sanitize;
+
+    /// The PROBES section, from the probe records of a real run (an
+    /// OpenSSL server asking for an optional client certificate, and a
+    /// closed port); a hostile target name stays one line.
+    #[test]
+    fn probes_get_one_line_each() {
+        let mut r: crate::report::Report = serde_json::from_str(
+            r#"{"schema":"tls-audit/report/v1","tool":{"name":"tls-audit","version":"0"},"inputs":[],
+            "stats":{"packets":0,"bytes":0,"flows":0,"tls_flows":0,"mutual_tls_flows":0,"evicted_flows":0,
+            "packets_after_close":0,"truncated_packets":0,"decode_errors":{},"tunnelled_packets":{},
+            "ip_fragments_reassembled":0,"ip_fragments_dropped":0,"other_ip_packets":0},"warnings":[],"flows":[]}"#,
+        )
+        .unwrap();
+        r.probes = serde_json::from_str(include_str!("testdata/probes.json")).unwrap();
+        r.probes[1].target = "evil\n\u{1b}[2Jhost:1".into();
+        let text = super::render_table(&r);
+        let section = text.split("\nPROBES\n").nth(1).expect("a PROBES section");
+        let lines: Vec<&str> = section.lines().take(2).collect();
+        assert_eq!(
+            lines[0].split_whitespace().collect::<Vec<_>>().join(" "),
+            "127.0.0.1:18443 TLS1.3 TLS1.2, weak suites: cbc; client certificate optional; plaintext refused"
+        );
+        assert!(
+            lines[1].starts_with("evil\\n\\u{1b}[2Jhost:1  not probed: refused"),
+            "{}",
+            lines[1]
+        );
+    }
 
     #[test]
     fn escapes_terminal_controls() {
