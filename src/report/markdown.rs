@@ -289,20 +289,8 @@ fn probes(r: &Report, out: &mut String) {
                 md(&v.join(", "))
             }
         };
-        let versions = pick(
-            p.versions
-                .iter()
-                .filter(|v| v.accepted == Some(true))
-                .map(|v| v.version.as_str())
-                .collect(),
-        );
-        let weak = pick(
-            p.weak_suites
-                .iter()
-                .filter(|w| w.accepted == Some(true))
-                .map(|w| w.family.as_str())
-                .collect(),
-        );
+        let versions = pick(p.accepted_versions());
+        let weak = pick(p.accepted_weak_suites());
         let plaintext = match p.plaintext.accepted {
             Some(true) => "**accepted**",
             Some(false) => "refused",

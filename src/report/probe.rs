@@ -44,6 +44,26 @@ pub struct ProbeRecord {
     pub pod: Option<ProbePod>,
 }
 
+impl ProbeRecord {
+    /// The protocol versions the endpoint accepted, highest first.
+    pub fn accepted_versions(&self) -> Vec<&str> {
+        self.versions
+            .iter()
+            .filter(|v| v.accepted == Some(true))
+            .map(|v| v.version.as_str())
+            .collect()
+    }
+
+    /// The weak suite families it accepted.
+    pub fn accepted_weak_suites(&self) -> Vec<&str> {
+        self.weak_suites
+            .iter()
+            .filter(|w| w.accepted == Some(true))
+            .map(|w| w.family.as_str())
+            .collect()
+    }
+}
+
 /// Where a probed endpoint came from: a pod's declared container port.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ProbePod {

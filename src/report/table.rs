@@ -112,18 +112,8 @@ fn probes(r: &Report, out: &mut String) {
             );
             continue;
         }
-        let accepted: Vec<&str> = p
-            .versions
-            .iter()
-            .filter(|v| v.accepted == Some(true))
-            .map(|v| v.version.as_str())
-            .collect();
-        let weak: Vec<&str> = p
-            .weak_suites
-            .iter()
-            .filter(|w| w.accepted == Some(true))
-            .map(|w| w.family.as_str())
-            .collect();
+        let accepted = p.accepted_versions();
+        let weak = p.accepted_weak_suites();
         let versions = if accepted.is_empty() {
             "no TLS version".to_string()
         } else {

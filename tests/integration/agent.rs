@@ -69,6 +69,16 @@ impl Netns {
         k
     }
 
+    /// The agent's metrics page, served on 127.0.0.1:9464 in the namespace
+    /// (empty until it answers).
+    fn metrics(&self) -> String {
+        self.cmd("curl")
+            .args(["-s", "--max-time", "2", "http://127.0.0.1:9464/metrics"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+
     fn curl(&self, url: &str) {
         run_ok(
             self.cmd("curl")
@@ -363,13 +373,7 @@ fn metrics_and_report_from_a_running_agent() {
         .spawn()
         .expect("agent");
     let mut agent = Killed(agent);
-    let metrics = || {
-        ns.cmd("curl")
-            .args(["-s", "--max-time", "2", "http://127.0.0.1:9464/metrics"])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default()
-    };
+    let metrics = || ns.metrics();
     wait_until("the metrics endpoint", || {
         metrics().contains("tls_audit_flows_total")
     });
@@ -436,13 +440,7 @@ fn tls12_certificates_become_expiry_metrics() {
         .spawn()
         .expect("agent");
     let agent = Killed(agent);
-    let metrics = || {
-        ns.cmd("curl")
-            .args(["-s", "--max-time", "2", "http://127.0.0.1:9464/metrics"])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default()
-    };
+    let metrics = || ns.metrics();
     wait_until("the metrics endpoint", || {
         metrics().contains("tls_audit_flows_total")
     });
