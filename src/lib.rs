@@ -14,6 +14,13 @@
 //! decides whether a plaintext flow is still encrypted underneath (Nitro,
 //! WireGuard, IPsec, Weave); `verify` applies it to plaintext findings.
 //!
+//! Around the engine: `live` is the capture agent (libpcap into the engine,
+//! NDJSON events, metrics); `cluster` is the Kubernetes side of `kubectl
+//! tls-audit pod` (the agent as an ephemeral container, its log replayed,
+//! the cluster's pods, Services, nodes and CNI settings); `probe` asks
+//! endpoints directly (rustls handshakes, hand-built legacy ClientHellos,
+//! plaintext requests) and hands its records to the same `verify`.
+//!
 //! tls-audit keeps handshake metadata only. Application payload is never
 //! stored or printed: after a flow's handshake is decided its bytes are only
 //! counted.
