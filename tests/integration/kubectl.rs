@@ -49,9 +49,20 @@ fn run(api: &FakeApi, args: &[&str]) -> (i32, String, String) {
     let mut all: Vec<&str> = vec!["pod", "--kubeconfig", &kc];
     all.extend_from_slice(args);
     let out = run_bin(env!("CARGO_BIN_EXE_tls-audit"), api, &all);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    // Every JSON report the plugin writes follows the published schema.
+    if stdout.starts_with("{\"schema\":\"tls-audit/report/v1\"") {
+        let file = api.dir.join(format!("report-{}.json", std::process::id()));
+        std::fs::write(&file, &stdout).unwrap();
+        if let Some((n, errors)) =
+            crate::support::validate_with_schema("report-v1.schema.json", &[file], false)
+        {
+            assert_eq!((n, errors), (1, Vec::<String>::new()), "{args:?}");
+        }
+    }
     (
         out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
+        stdout,
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
