@@ -173,7 +173,23 @@ pub fn pod_command(args: PodArgs) -> i32 {
             return exit::CLUSTER;
         }
     };
-    let gathered = match runtime.block_on(gather(&args)) {
+    let gathered = runtime.block_on(async {
+        // Ctrl-C: stop waiting, and report what was read; again: quit.
+        tokio::spawn(async {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!(
+                    "tls-audit: interrupted: writing the report with what was read \
+                     (Ctrl-C again to quit at once; the agents stop by themselves after --duration)"
+                );
+                crate::cluster::interrupt();
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(exit::INTERRUPTED);
+                }
+            }
+        });
+        gather(&args).await
+    });
+    let gathered = match gathered {
         Ok(g) => g,
         Err(e) => {
             eprintln!("tls-audit: {e}");

@@ -103,7 +103,10 @@ async fn audit_one(client: &Client, pod: Pod, plan: &Plan, progress: &dyn Progre
         .unwrap_or_else(|| "default".into());
     let short = pod.metadata.name.clone().unwrap_or_default();
     let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
-    let started = start_agent(&api, &pod, &short, plan, progress, &mut result).await;
+    let started = tokio::select! {
+        s = start_agent(&api, &pod, &short, plan, progress, &mut result) => s,
+        () = super::interrupted() => Err(ClusterError::Interrupted),
+    };
     let container = match started {
         Ok(c) => c,
         Err(e) => {
@@ -175,6 +178,7 @@ async fn audit_one(client: &Client, pod: Pod, plan: &Plan, progress: &dyn Progre
         (None, Ended::Eof) => format!("{flows} flows"),
         (None, Ended::Deadline) => format!("{flows} flows (log cut at the deadline)"),
         (None, Ended::TooLong) => format!("{flows} flows (log cut: over 512 MiB)"),
+        (None, Ended::Interrupted) => format!("{flows} flows (interrupted)"),
     };
     progress.done(&name, &summary, result.error.is_some());
     result

@@ -60,6 +60,8 @@ pub enum Ended {
     Deadline,
     /// [`MAX_STREAM_BYTES`] were read.
     TooLong,
+    /// The user interrupted the audit (Ctrl-C).
+    Interrupted,
 }
 
 /// What one log gave.
@@ -127,7 +129,10 @@ pub async fn read_stream(
     let mut total = 0u64;
     let ended = loop {
         let mut line = Vec::new();
-        let next = tokio::time::timeout_at(deadline, read_line(&mut stream, &mut line)).await;
+        let next = tokio::select! {
+            n = tokio::time::timeout_at(deadline, read_line(&mut stream, &mut line)) => n,
+            () = super::interrupted() => break Ended::Interrupted,
+        };
         match next {
             Err(_) => break Ended::Deadline,
             Ok(Err(_)) | Ok(Ok(false)) if line.is_empty() => break Ended::Eof,

@@ -35,7 +35,35 @@ pub mod logs;
 pub mod ports;
 pub mod preflight;
 
+use std::sync::OnceLock;
 use std::time::Duration;
+
+use tokio::sync::watch;
+
+/// Set once the user interrupts (Ctrl-C): log readers stop and return what
+/// they read, agents not yet running are given up, and the report is
+/// written with what there is.
+fn interruption() -> &'static watch::Sender<bool> {
+    static FLAG: OnceLock<watch::Sender<bool>> = OnceLock::new();
+    FLAG.get_or_init(|| watch::channel(false).0)
+}
+
+/// Interrupt the audit: every wait on the cluster ends now.
+pub fn interrupt() {
+    interruption().send_replace(true);
+}
+
+/// Whether the audit was interrupted.
+pub fn is_interrupted() -> bool {
+    *interruption().borrow()
+}
+
+/// Resolves once the audit is interrupted (at once if it already was).
+pub async fn interrupted() {
+    let mut rx = interruption().subscribe();
+    // An error means the sender is gone, which a static never is.
+    let _ = rx.wait_for(|&v| v).await;
+}
 
 /// Why talking to the cluster failed. Each variant says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +149,9 @@ pub enum ClusterError {
         /// How long.
         after: Duration,
     },
+    /// The user interrupted the audit before this pod's agent ran.
+    #[error("interrupted before the agent ran")]
+    Interrupted,
     /// Any other API or transport error.
     #[error("{0}")]
     Api(String),

@@ -82,6 +82,9 @@ struct State {
     throttle_once: HashSet<String>,
     /// Any other object, by API path (DaemonSets, ConfigMaps, CRDs).
     objects: BTreeMap<String, Value>,
+    /// Pods whose agent log stays open after its lines (an agent still
+    /// capturing), for a minute.
+    stalled: HashSet<String>,
 }
 
 pub struct FakeApi {
@@ -215,6 +218,12 @@ impl FakeApi {
 
     pub fn script(&self, pod: &str, script: Script) {
         lock(&self.state).scripts.insert(pod.to_string(), script);
+    }
+
+    /// Keep `pod`'s agent log open after its last line, as a running
+    /// agent's is.
+    pub fn stall_log(&self, pod: &str) {
+        lock(&self.state).stalled.insert(pod.to_string());
     }
 
     /// Serve `object` at the API path `path` (GET).
@@ -672,7 +681,12 @@ async fn log(
         .map(<[u8]>::to_vec)
         .collect();
     let gap = Duration::from_millis(if lines.len() > 40 { 2 } else { 20 });
-    stream(tls, "text/plain", lines, gap, Duration::ZERO).await?;
+    let hold = if lock(state).stalled.contains(key) {
+        Duration::from_secs(60)
+    } else {
+        Duration::ZERO
+    };
+    stream(tls, "text/plain", lines, gap, hold).await?;
     let mut guard = lock(state);
     if let Some(pod) = guard.pods.get_mut(key) {
         let image = pod["spec"]["ephemeralContainers"]

@@ -1146,3 +1146,70 @@ fn validate(api: &FakeApi, report: &str) {
     std::fs::write(&path, report).expect("write");
     crate::probe::validate_schema(&path);
 }
+
+/// Ctrl-C while the agent still captures: the plugin stops waiting and
+/// writes the report with the flows read so far, says the stream was cut,
+/// and exits 4 (partial), long before --duration.
+#[test]
+fn ctrl_c_writes_the_report_with_what_was_read() {
+    let api = FakeApi::start("ctrl-c");
+    // The agent's events so far: no summary yet, it is still running.
+    let log = String::from_utf8(events("nginx-http-plaintext-80")).unwrap();
+    let so_far: String = log
+        .lines()
+        .filter(|l| !l.contains("\"event\":\"summary\""))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    api.script(&format!("pay/{POD}"), accept(so_far.into_bytes()));
+    api.stall_log(&format!("pay/{POD}"));
+    let kc = api.kubeconfig.to_string_lossy().to_string();
+    let child = Command::new(env!("CARGO_BIN_EXE_tls-audit"))
+        .args([
+            "pod",
+            "--kubeconfig",
+            &kc,
+            POD,
+            "-n",
+            "pay",
+            "--duration",
+            "5m",
+            "-o",
+            "json",
+        ])
+        .env_remove("KUBECONFIG")
+        .env("HOME", &api.dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("plugin");
+    // Once the log is being read and its lines have gone by, interrupt.
+    let t0 = std::time::Instant::now();
+    while only(&api.requests(), "GET", "/log").is_empty() {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(20),
+            "no log request"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(30),
+        "waited for --duration"
+    );
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("a report");
+    assert_eq!(report["flows"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(report["flows"][0]["protection"], "plaintext");
+    assert!(report_warning(
+        &String::from_utf8_lossy(&out.stdout),
+        "without a summary"
+    ));
+}
