@@ -214,7 +214,6 @@ fn on_packet<S: FlowSink>(
             },
         );
     }
-    let held_before = flow.buffered();
     flow.last_seen = ts;
     flow.packets[side] += 1;
     flow.bytes[side] += payload_len;
@@ -227,6 +226,9 @@ fn on_packet<S: FlowSink>(
             if flow.packets == [1, 0] || flow.packets == [0, 1] {
                 flow.app.underlay = underlay::classify_tcp(seg.src_port, seg.dst_port);
             }
+            // Only TCP flows buffer (reassembly, handshake parsing): count
+            // what this segment changes for the memory budget.
+            let held_before = flow.buffered();
             let was_decided = flow.app.decided;
             on_tcp(flow, side, &seg, &out.keys);
             if flow.app.decided && !was_decided {
