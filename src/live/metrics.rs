@@ -286,7 +286,7 @@ fn answer(mut conn: TcpStream, metrics: &Metrics) -> std::io::Result<()> {
     let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let (status, body) = if method == "GET" && (path == "/metrics" || path.starts_with("/metrics?"))
     {
-        ("200 OK", metrics.render(now_nanos()))
+        ("200 OK", metrics.render(super::wall_clock()))
     } else {
         ("404 Not Found", "not found: try GET /metrics\n".to_string())
     };
@@ -297,13 +297,6 @@ fn answer(mut conn: TcpStream, metrics: &Metrics) -> std::io::Result<()> {
     conn.write_all(head.as_bytes())?;
     conn.write_all(body.as_bytes())?;
     conn.flush()
-}
-
-fn now_nanos() -> Nanos {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -18,6 +18,14 @@ pub use events::{EVENT_SCHEMA, EventError, EventSink, Replayed, empty_report, re
 pub use metrics::{Metrics, MetricsSink, serve_metrics};
 pub use source::{LiveHandle, LiveOptions, LiveOutcome, Progress, StopReason, open, run};
 
+/// Now, on the same clock as packet timestamps (ns since the Unix epoch).
+pub fn wall_clock() -> crate::capture::Nanos {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
+}
+
 /// Why a live capture could not start or go on.
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use pcap::{Active, Capture, Device, Linktype, Precision};
 
@@ -152,7 +152,7 @@ pub fn run<S: FlowSink>(
     } = live;
     let nanos = sys::precision_is_nano(&handle);
     let mut engine = Analyzer::new(*cfg, sink);
-    let started = wall_nanos();
+    let started = super::wall_clock();
     let start = Instant::now();
     let deadline = opts.duration.map(|d| start + d);
     let tick = opts.tick.max(Duration::from_millis(10));
@@ -183,7 +183,7 @@ pub fn run<S: FlowSink>(
             // From now, not from the missed tick: a slow stretch does not
             // turn into a burst of ticks.
             next_tick = Instant::now() + tick;
-            engine.tick(wall_nanos());
+            engine.tick(super::wall_clock());
             counters.update(&mut handle);
             on_tick(&progress(&engine, &counters));
         }
@@ -248,7 +248,7 @@ pub fn run<S: FlowSink>(
             filter: opts.filter.clone(),
             snaplen: opts.snaplen,
             started: format_ts(started),
-            ended: format_ts(wall_nanos()),
+            ended: format_ts(super::wall_clock()),
             stopped_by: stopped_by.as_str().into(),
             received: counters.received,
             dropped: counters.dropped,
@@ -354,13 +354,6 @@ fn timestamp(tv: &libc::timeval, nanos: bool) -> Nanos {
         tv.tv_usec as i64 * 1000
     };
     (tv.tv_sec as i64).saturating_mul(1_000_000_000) + frac
-}
-
-fn wall_nanos() -> Nanos {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-        .unwrap_or_default()
 }
 
 /// libpcap's counters are 32-bit and wrap within hours at high rates:
