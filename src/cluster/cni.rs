@@ -13,12 +13,11 @@
 
 use std::time::Duration;
 
-use futures::AsyncReadExt;
 use kube::Client;
 use kube::api::GetParams;
 use serde_json::Value;
 
-use super::{ClusterError, timed};
+use super::{ClusterError, read_body, timed};
 use crate::coverage::cluster_config::{
     CalicoConfig, CiliumConfig, ClusterConfig, Cni, FlannelBackend, FlannelConfig, WeaveConfig,
 };
@@ -109,19 +108,15 @@ async fn get_object(
     let req = kube::core::Request::new(dir)
         .get(name, &GetParams::default())
         .map_err(|e| ClusterError::Api(e.to_string()))?;
+    // A 404 is an answer (the CNI is not this one), told by its status code.
     let read = async {
-        let body = client.request_stream(req).await?;
-        let mut bytes = Vec::new();
-        body.take(MAX_OBJECT_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .await
-            .map_err(kube::Error::ReadEvents)?;
-        Ok(bytes)
+        match read_body(client, req, MAX_OBJECT_BYTES).await {
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
+            r => r.map(Some),
+        }
     };
-    let bytes = match timed(timeout, &format!("reading {path}"), read).await {
-        Ok(b) => b,
-        Err(ClusterError::Api(m)) if m.contains("answered 404") => return Ok(None),
-        Err(e) => return Err(e),
+    let Some(bytes) = timed(timeout, &format!("reading {path}"), read).await? else {
+        return Ok(None);
     };
     if bytes.len() as u64 > MAX_OBJECT_BYTES {
         return Err(ClusterError::Api("the object is larger than 4 MiB".into()));

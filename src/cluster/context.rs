@@ -5,12 +5,11 @@
 
 use std::time::Duration;
 
-use futures::AsyncReadExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
 use kube::api::{Api, ListParams};
 
-use super::{ClusterError, timed};
+use super::{ClusterError, read_body, timed};
 use crate::inventory::{self, Inventory, MAX_FILE_BYTES};
 
 /// The inventory, and what could not be listed.
@@ -90,16 +89,7 @@ async fn list_raw(client: &Client, path: &str, timeout: Duration) -> Result<Vec<
         .list(&ListParams::default())
         .map_err(|e| ClusterError::Api(e.to_string()))?;
     let what = format!("listing {path}");
-    let read = async {
-        let body = client.request_stream(req).await?;
-        let mut bytes = Vec::new();
-        body.take(MAX_FILE_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .await
-            .map_err(kube::Error::ReadEvents)?;
-        Ok(bytes)
-    };
-    let bytes = timed(timeout, &what, read).await?;
+    let bytes = timed(timeout, &what, read_body(client, req, MAX_FILE_BYTES)).await?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(ClusterError::Api(format!(
             "{path}: the list is larger than 256 MiB"

@@ -201,6 +201,24 @@ impl ClusterError {
     }
 }
 
+/// Send `req` and read at most `max + 1` bytes of its body: one more than
+/// allowed, so the caller can tell a body that is too long from one that
+/// fits, without ever holding more.
+pub(crate) async fn read_body(
+    client: &kube::Client,
+    req: http::Request<Vec<u8>>,
+    max: u64,
+) -> Result<Vec<u8>, kube::Error> {
+    use futures::AsyncReadExt;
+    let body = client.request_stream(req).await?;
+    let mut bytes = Vec::new();
+    body.take(max + 1)
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(kube::Error::ReadEvents)?;
+    Ok(bytes)
+}
+
 /// Run `fut` with a deadline; `what` names it in the error.
 pub(crate) async fn timed<T>(
     after: Duration,
