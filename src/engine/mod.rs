@@ -389,14 +389,7 @@ impl<S: FlowSink> Output<S> {
                 },
             );
         }
-        let stats = &mut self.stats;
-        stats.flows += 1;
-        if rec.protection == "tls" {
-            stats.tls_flows += 1;
-        }
-        if rec.tls.as_ref().is_some_and(|t| t.mutual == Some(true)) {
-            stats.mutual_tls_flows += 1;
-        }
+        self.stats.count_flow(&rec);
         self.sink.flow(flow.id, rec);
     }
 }

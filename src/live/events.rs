@@ -445,15 +445,9 @@ pub fn empty_report() -> Report {
 fn header_from_flows(name: &str, flows: &[FlowRecord]) -> Report {
     let mut stats = Stats::default();
     for f in flows {
-        stats.flows += 1;
+        stats.count_flow(f);
         stats.packets += f.packets;
         stats.bytes += f.bytes;
-        if f.protection == "tls" {
-            stats.tls_flows += 1;
-        }
-        if f.tls.as_ref().is_some_and(|t| t.mutual == Some(true)) {
-            stats.mutual_tls_flows += 1;
-        }
     }
     Report {
         schema: crate::report::model::SCHEMA.to_string(),

@@ -116,6 +116,17 @@ pub struct LiveCapture {
 }
 
 impl Stats {
+    /// Count one finished flow: in all, as TLS, as mutual TLS.
+    pub fn count_flow(&mut self, f: &FlowRecord) {
+        self.flows += 1;
+        if f.protection == "tls" {
+            self.tls_flows += 1;
+        }
+        if f.tls.as_ref().is_some_and(|t| t.mutual == Some(true)) {
+            self.mutual_tls_flows += 1;
+        }
+    }
+
     /// Add another analysis's totals (several event streams in one report).
     pub fn absorb(&mut self, o: &Stats) {
         self.packets += o.packets;
