@@ -18,6 +18,11 @@ impl Write for Shared {
     }
 }
 
+/// The kinds of the warnings a replay gave, in order.
+fn warning_kinds(r: &Replayed) -> Vec<&str> {
+    r.report.warnings.iter().map(|w| w.kind.as_str()).collect()
+}
+
 fn fixture(name: &str) -> Report {
     let path = format!("{}/fixtures/captures/{name}", env!("CARGO_MANIFEST_DIR"));
     engine::analyze_files(&[path], &Default::default()).expect("fixture capture")
@@ -94,12 +99,7 @@ fn a_cut_stream_keeps_its_flows_and_says_so() {
     assert_eq!(back.flows[0].ended_by.as_deref(), Some("stream-ended"));
     assert!(!back.report.inputs[0].complete);
     assert_eq!(back.report.inputs[0].format, "events");
-    let kinds: Vec<&str> = back
-        .report
-        .warnings
-        .iter()
-        .map(|w| w.kind.as_str())
-        .collect();
+    let kinds = warning_kinds(&back);
     assert_eq!(kinds, ["events-cut"]);
     // Without the bytes, validity in seconds still comes back from the text.
     let mut no_der = stream(&report, true);
@@ -129,12 +129,7 @@ fn log_noise_lost_lines_and_foreign_schemas() {
     lines.insert(2, "{not json".into());
     lines.remove(3); // a lost event: sequence numbers skip
     let back = read_events("noisy", Cursor::new(lines.join("\n"))).unwrap();
-    let kinds: Vec<&str> = back
-        .report
-        .warnings
-        .iter()
-        .map(|w| w.kind.as_str())
-        .collect();
+    let kinds = warning_kinds(&back);
     assert_eq!(
         kinds,
         ["events-skipped", "events-lost"],
@@ -226,12 +221,7 @@ fn a_restarted_agent_in_one_log_keeps_both_runs_apart() {
     assert!(back.flows.iter().any(|f| f.protection == "plaintext"));
     assert!(back.flows.iter().any(|f| f.protection == "tls"));
     assert_eq!(back.report.stats.flows, one.stats.flows + two.stats.flows);
-    let kinds: Vec<&str> = back
-        .report
-        .warnings
-        .iter()
-        .map(|w| w.kind.as_str())
-        .collect();
+    let kinds = warning_kinds(&back);
     assert_eq!(kinds, ["events-restarted"], "{:?}", back.report.warnings);
     // The first run cut short, then a restart: both runs' flows, and the cut said.
     let whole = stream(&one, false);
@@ -239,12 +229,7 @@ fn a_restarted_agent_in_one_log_keeps_both_runs_apart() {
     let text = first.join("\n") + "\n" + &stream(&two, true);
     let back = read_events("cut-then-restarted", Cursor::new(text)).unwrap();
     assert_eq!(back.flows.len(), 1 + two.flows.len());
-    let kinds: Vec<&str> = back
-        .report
-        .warnings
-        .iter()
-        .map(|w| w.kind.as_str())
-        .collect();
+    let kinds = warning_kinds(&back);
     assert_eq!(kinds, ["events-cut", "events-restarted"]);
 }
 
@@ -255,11 +240,6 @@ fn json_lines_without_a_schema_are_noise_not_errors() {
         "{\"level\":\"info\",\"msg\":\"runtime says hi\"}\n".to_string() + &stream(&report, true);
     let back = read_events("noise", Cursor::new(text)).unwrap();
     assert_eq!(back.flows.len(), report.flows.len());
-    let kinds: Vec<&str> = back
-        .report
-        .warnings
-        .iter()
-        .map(|w| w.kind.as_str())
-        .collect();
+    let kinds = warning_kinds(&back);
     assert_eq!(kinds, ["events-skipped"]);
 }
