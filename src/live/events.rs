@@ -156,10 +156,7 @@ impl EventSink {
 
     /// The first write error, if writing failed (a closed pipe).
     pub fn take_error(&self) -> Option<std::io::Error> {
-        match self.inner.lock() {
-            Ok(mut w) => w.error.take(),
-            Err(p) => p.into_inner().error.take(),
-        }
+        self.lock().error.take()
     }
 }
 
