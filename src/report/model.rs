@@ -53,6 +53,10 @@ pub struct Report {
     /// needs `flows` last.)
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub probes: Vec<ProbeRecord>,
+    /// Identity enrichment (`--enrich probe`): every endpoint asked and
+    /// what came back. Absent without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrichment: Option<super::enrichment::EnrichmentRecord>,
     /// One entry per flow, in order of first packet.
     pub flows: Vec<FlowRecord>,
 }
@@ -357,6 +361,11 @@ pub struct TlsRecord {
     /// TLS 1.3.
     #[serde(default)]
     pub decryption: Option<DecryptionRecord>,
+    /// Identities obtained outside the capture (`--enrich probe`): how
+    /// `server_chain` was obtained when the handshake hid it, and the
+    /// client's inferred identity. Absent without enrichment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrichment: Option<Box<super::enrichment::TlsEnrichment>>,
 }
 
 /// How a TLS 1.3 handshake was decrypted.

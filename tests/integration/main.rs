@@ -3,6 +3,7 @@
 mod agent;
 mod cli;
 mod corpus;
+mod enrich;
 mod fake_api;
 mod findings;
 mod fixtures;
