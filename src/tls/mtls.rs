@@ -427,25 +427,22 @@ fn infer_tls13(f: &TlsFacts, sh: &ServerHello) -> Mutual {
     }
 }
 
-/// Whether a TLS 1.3 client flight of these record lengths needs no more
-/// records to be decided (the session may then stop parsing): enough
-/// records to bound padding, or a first record too small for a certificate
-/// followed by one more (an empty Certificate is followed by its Finished).
+/// Whether a TLS 1.3 client flight needs no more records to be decided
+/// (the session may then stop parsing): the verdict cannot change any
+/// more. A "yes" stays a yes (more records only lower the padding bound);
+/// a "no" is settled once the record after the first is in (an empty
+/// Certificate is followed by its Finished); an undecided flight waits for
+/// up to `SETTLING_RECORDS` records.
 pub fn flight_settled(f: &TlsFacts) -> bool {
     let n = f.client_flight.len();
     if n >= SETTLING_RECORDS {
         return true;
     }
-    let small = f
-        .server_hello
-        .as_ref()
-        .and_then(|sh| suite_sizes(sh.cipher_suite))
-        .is_some_and(|(_, tag)| {
-            f.client_flight
-                .first()
-                .is_some_and(|&r| r < tag + CERTIFICATE_OVERHEAD + MIN_RAW_PUBLIC_KEY + 1)
-        });
-    n >= 2 && small
+    match decide(f).mutual {
+        Some(true) => true,
+        Some(false) => n >= 2,
+        None => false,
+    }
 }
 
 #[cfg(test)]
@@ -576,9 +573,11 @@ mod tests {
 
     #[test]
     fn flights_settle_after_enough_records() {
+        // One large record: padding not bounded yet; a yes is final.
         assert!(!flight_settled(&flight(&[900], 0x1301, &[])));
-        assert!(!flight_settled(&flight(&[900, 40], 0x1301, &[])));
-        assert!(flight_settled(&flight(&[900, 40, 30, 30], 0x1301, &[])));
+        assert!(flight_settled(&flight(&[900, 40], 0x1301, &[])));
+        assert!(!flight_settled(&flight(&[528, 528], 0x1301, &[])));
+        assert!(flight_settled(&flight(&[528, 528, 528, 528], 0x1301, &[])));
         assert!(!flight_settled(&flight(&[53], 0x1301, &[])));
         assert!(flight_settled(&flight(&[53, 40], 0x1301, &[])));
     }

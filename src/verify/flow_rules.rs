@@ -190,7 +190,16 @@ fn mutual(v: &mut Verifier, seen: &Seen<'_>, out: &mut Found) {
             } else {
                 tls.mutual_unknown_reason.as_deref().unwrap_or("")
             };
-            emit(v, seen, unknown, unknown.severity, reason, out, || {
+            // Reasons the client controls (padding every record, offering
+            // post-handshake authentication, padding only its handshake)
+            // must not turn a missing certificate into a lesser finding:
+            // they take TA-NO-MTLS's severity.
+            let severity = if CLIENT_CONTROLLED.contains(&reason) {
+                rules::NO_MTLS.severity
+            } else {
+                unknown.severity
+            };
+            emit(v, seen, unknown, severity, reason, out, || {
                 let ev = json!({
                     "reason": reason,
                     "inference": inference(tls),
@@ -208,6 +217,9 @@ fn mutual(v: &mut Verifier, seen: &Seen<'_>, out: &mut Found) {
         }
     }
 }
+
+/// TA-MTLS-UNKNOWN reasons that a client can bring about at will.
+const CLIENT_CONTROLLED: [&str; 3] = ["flight-ambiguous", "post-handshake-auth", "inferred-only"];
 
 fn inference(tls: &TlsRecord) -> Value {
     match &tls.mutual_inference {

@@ -6,13 +6,13 @@
 //! silent, presenting another chain since) is said, never hidden.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{self, temp_dir};
+use crate::support::{self, Killed, temp_dir, wait_until};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tls-audit");
 const NS_S: &str = "tlsa-enr-s";
@@ -67,29 +67,11 @@ fn ns_cmd(ns: &str, prog: &str) -> Command {
     c
 }
 
-/// A child killed when dropped.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn listening(ns: &str, port: u16) -> bool {
     ns_cmd(ns, "ss")
         .args(["-Htln", &format!("sport = :{port}")])
         .output()
         .is_ok_and(|o| !o.stdout.is_empty())
-}
-
-fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
-    let until = Instant::now() + Duration::from_secs(10);
-    while !ok() {
-        assert!(Instant::now() < until, "timed out waiting for {what}");
-        sleep(Duration::from_millis(50));
-    }
 }
 
 /// `openssl s_server` in `ns` on `port` with a fixture certificate.
@@ -111,7 +93,7 @@ fn server(ns: &str, ip: &str, port: u16, cert: &str, extra: &[&str]) -> Killed {
         .spawn()
         .expect("openssl s_server");
     let k = Killed(child);
-    wait_for("s_server", || listening(ns, port));
+    wait_until("s_server", || listening(ns, port));
     k
 }
 
@@ -206,7 +188,7 @@ fn tls13_identities_are_enriched_with_provenance_and_failures_are_said() {
             .spawn()
             .expect("tcpdump"),
     );
-    wait_for("tcpdump", || pcap.metadata().is_ok_and(|m| m.len() > 0));
+    wait_until("tcpdump", || pcap.metadata().is_ok_and(|m| m.len() > 0));
     let s = |port: u16| format!("{IP_S}:{port}");
     connect(NS_C, &s(8443), &["-tls1_3", "-cert", cc, "-key", ck]);
     connect(NS_S, &format!("{IP_C}:9443"), &["-tls1_3"]);
@@ -236,7 +218,7 @@ fn tls13_identities_are_enriched_with_provenance_and_failures_are_said() {
         .spawn()
         .expect("python3");
     let _quiet = Killed(quiet);
-    wait_for("silent listener", || listening(NS_S, 8447));
+    wait_until("silent listener", || listening(NS_S, 8447));
 
     // Without enrichment: the certificate rules could not look.
     let plain = analyze(&dir, &pcap, &[]);
