@@ -34,6 +34,9 @@ HS_NAMES = {
     24: "KeyUpdate",
 }
 CT_NAMES = {20: "CCS", 21: "Alert", 22: "HS", 23: "AppData"}
+SUITES = {"0x1301": "AES_128_GCM_SHA256", "0x1302": "AES_256_GCM_SHA384", "0x1303": "CHACHA20_POLY1305_SHA256",
+          "0xc02b": "ECDHE_ECDSA_AES_128_GCM_SHA256", "0xc02c": "ECDHE_ECDSA_AES_256_GCM_SHA384",
+          "0xcca9": "ECDHE_ECDSA_CHACHA20_POLY1305"}
 TAG = 16  # every suite the lab negotiates (AES-GCM, ChaCha20-Poly1305) has a 16-byte tag
 
 
@@ -94,6 +97,7 @@ def records(pcap, keys):
                     m["ext"] = [int(e.get("show")) for e in fields(hs, "tls.handshake.extension.type")]
                     m["random"] = first(hs, "tls.handshake.random")
                     m["supported_version"] = first(hs, "tls.handshake.extensions.supported_version")
+                    m["suite"] = first(hs, "tls.handshake.ciphersuite")
                     cl = first(hs, "tls.handshake.certificates_length")
                     m["certs_len"] = int(cl) if cl is not None else None
                     msgs.append(m)
@@ -104,6 +108,8 @@ def records(pcap, keys):
 def describe(r):
     if not r["encrypted"]:
         name = CT_NAMES.get(r["type"], str(r["type"]))
+        if r["type"] == 22 and not r["msgs"]:
+            return f"{r['len']} HS(encrypted, TLS 1.2)"
         if r["type"] == 22:
             return f"{r['len']} " + "+".join(HS_NAMES.get(m["type"], str(m["type"])) for m in r["msgs"])
         return f"{r['len']} {name}"
@@ -131,7 +137,7 @@ def analyse(truth_path):
 
 def facts(recs):
     """What the wire shows about one connection."""
-    f = {"version": None, "hrr": False, "resumed": None, "cr": None, "client_cert": None,
+    f = {"suite": None, "version": None, "hrr": False, "resumed": None, "cr": None, "client_cert": None,
          "pha_offered": False, "decrypted": False}
     server_cert = False
     shd = False
@@ -146,6 +152,7 @@ def facts(recs):
                     f["hrr"] = True
                     continue
                 f["version"] = "TLS1.3" if m["supported_version"] == "0x0304" else "TLS1.2"
+                f["suite"] = SUITES.get(m["suite"], m["suite"])
                 if f["version"] == "TLS1.3":
                     f["resumed"] = 41 in m["ext"]
             if m["type"] == 11 and not from_client:
@@ -218,7 +225,7 @@ def main():
             truth, conns, keys = analyse(os.path.join(d, name))
             for t, recs in zip(truth["connections"], conns):
                 fs = flight_summary(recs)
-                print(f"{truth['case']}#{t['index']} [{'keys' if keys else 'no keys'}]")
+                print(f"{truth['case']}#{t['index']} [{facts(recs)['suite']}, {'keys' if keys else 'no keys'}]")
                 print(f"  S: {' | '.join(fs['S'][:12])}")
                 print(f"  C: {' | '.join(fs['C'][:12])}")
         return 0
@@ -230,7 +237,7 @@ def main():
     print(f"# client {truth['client_stack']}; server {truth['server_stack']}; key log: {keys is not None}")
     for n, recs in enumerate(conns):
         f = facts(recs)
-        print(f"conn {n}: version={f['version']} hrr={f['hrr']} resumed={f['resumed']} "
+        print(f"conn {n}: version={f['version']} suite={f['suite']} hrr={f['hrr']} resumed={f['resumed']} "
               f"certificate_request={f['cr']} client_certificate={f['client_cert']} "
               f"pha_offered={f['pha_offered']} decrypted={f['decrypted']}")
         for from_client, r in recs:
