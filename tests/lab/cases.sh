@@ -4,26 +4,38 @@
 # one `conn` of truth per connection in order, and ends (case_end).
 # shellcheck shell=bash
 
-# ------------------------------------------------------------ Go <-> Go
-# go_case NAME V SERVER-AUTH CLIENT-CERT(yes|no) TRUTH-AUTH [more conn keys]
-go_case() {
-    local name=$1 v=$2 a=$3 cc=$4 ta=$5; shift 5
-    case_begin "$name" "Go client -> Go server, TLS $v, tls.Config.ClientAuth=$a, client certificate configured: $cc" go go || return 0
-    local c=()
-    [ "$cc" = yes ] && read -r -a c <<< "$(go_cert)"
-    local fail=()
-    [ "$ta" = require ] && [ "$cc" = no ] && fail=(-expect-fail)
-    go_srv "$a" -version "$v" "${fail[@]}"
-    KEYS=$OUT/$name.keys
-    go_cli -version "$v" "${c[@]}" -keylog "$KEYS" "${fail[@]}"
+# ------------------------------------------------------------ one stack at both ends
+# flag STACK NAME: the Go peer spells its flags -name, the others --name
+flag() { if [ "$1" = go ]; then echo "-$2"; else echo "--$2"; fi; }
+
+# pair_case NAME STACK V SERVER-AUTH CLIENT-CERT(yes|no) TRUTH-AUTH(none|request|require) DESCRIPTION
+# The client logs its keys where the stack can (Go; Erlang in TLS 1.3). A
+# required certificate that the client does not have fails the handshake.
+pair_case() {
+    local name=$1 stack=$2 v=$3 a=$4 cc=$5 ta=$6 desc=$7
+    case_begin "$name" "$desc" "$stack" "$stack" || return 0
+    local c=() fail=() kl=()
+    [ "$cc" = yes ] && read -r -a c <<< "$("${stack}_cert")"
+    [ "$ta" = require ] && [ "$cc" = no ] && fail=("$(flag "$stack" expect-fail)")
+    "${stack}_srv" "$a" "$(flag "$stack" version)" "$v" "${fail[@]}"
+    if [ "$stack" = go ] || { [ "$stack" = erlang ] && [ "$v" = 1.3 ]; }; then
+        KEYS=$OUT/$name.keys
+        kl=("$(flag "$stack" keylog)" "$KEYS")
+    fi
+    "${stack}_cli" "$(flag "$stack" version)" "$v" "${c[@]}" "${kl[@]}" "${fail[@]}"
     srv_wait
     if [ -n "${fail[*]}" ]; then
-        conn v="$v" auth="$ta" cfg="$a" cert=no ok=no "$@"
+        conn v="$v" auth="$ta" cfg="$a" cert=no ok=no
     else
         expect_log srv "client_certs=$([ "$cc" = yes ] && [ "$ta" != none ] && echo "[1-9]" || echo 0)"
-        conn v="$v" auth="$ta" cfg="$a" cert="$cc" "$@"
+        conn v="$v" auth="$ta" cfg="$a" cert="$cc"
     fi
     case_end
+}
+
+# ------------------------------------------------------------ Go <-> Go
+go_case() {
+    pair_case "$1" go "$2" "$3" "$4" "$5" "Go client -> Go server, TLS $2, tls.Config.ClientAuth=$3, client certificate configured: $4"
 }
 lab_go13_none()               { go_case go13-none 1.3 none no none; }
 lab_go13_require()            { go_case go13-require 1.3 require yes require; }
@@ -74,23 +86,8 @@ lab_go13_resume_none()    { go_resume go13-resume-none 1.3 none no none; }
 lab_go12_resume_require() { go_resume go12-resume-require 1.2 require yes require; }
 
 # ------------------------------------------------------------ Java <-> Java
-# java_case NAME V AUTH(none|want|need) CLIENT-CERT TRUTH-AUTH
 java_case() {
-    local name=$1 v=$2 a=$3 cc=$4 ta=$5
-    case_begin "$name" "Java JSSE client -> Java JSSE server, TLS $v, $a client auth (setWantClientAuth/setNeedClientAuth), client certificate configured: $cc" java java || return 0
-    local c=() fail=()
-    [ "$cc" = yes ] && read -r -a c <<< "$(java_cert)"
-    [ "$ta" = require ] && [ "$cc" = no ] && fail=(--expect-fail)
-    java_srv -- "$a" --version "$v" "${fail[@]}"
-    java_cli -- --version "$v" "${c[@]}" "${fail[@]}"
-    srv_wait
-    if [ -n "${fail[*]}" ]; then
-        conn v="$v" auth="$ta" cfg="$a" cert=no ok=no
-    else
-        expect_log srv "client_certs=$([ "$cc" = yes ] && [ "$ta" != none ] && echo "[1-9]" || echo 0)"
-        conn v="$v" auth="$ta" cfg="$a" cert="$cc"
-    fi
-    case_end
+    pair_case "$1" java "$2" "$3" "$4" "$5" "Java JSSE client -> Java JSSE server, TLS $2, $3 client auth (setWantClientAuth/setNeedClientAuth), client certificate configured: $4"
 }
 lab_jsse13_none()         { java_case jsse13-none 1.3 none no none; }
 lab_jsse13_need()         { java_case jsse13-need 1.3 need yes require; }
@@ -102,8 +99,8 @@ lab_jsse12_want_nocert()  { java_case jsse12-want-nocert 1.2 want no request; }
 
 lab_jsse13_hrr_need() {
     case_begin jsse13-hrr-need "Java client (jdk.tls.namedGroups=x25519,secp256r1,secp384r1: key shares for the first two) -> Java server (secp384r1 only): HelloRetryRequest; TLS 1.3, setNeedClientAuth" java java || return 0
-    java_srv -Djdk.tls.namedGroups=secp384r1 -- need --version 1.3
-    java_cli -Djdk.tls.namedGroups=x25519,secp256r1,secp384r1 -- --version 1.3 $(java_cert)
+    JVM=-Djdk.tls.namedGroups=secp384r1 java_srv need --version 1.3
+    JVM=-Djdk.tls.namedGroups=x25519,secp256r1,secp384r1 java_cli --version 1.3 $(java_cert)
     srv_wait
     conn v=1.3 auth=require cfg=need cert=yes hrr=yes
     case_end
@@ -111,8 +108,8 @@ lab_jsse13_hrr_need() {
 
 lab_jsse13_resume_need() {
     case_begin jsse13-resume-need "Java client, one SSLContext, two connections (the second resumes with a PSK), TLS 1.3, setNeedClientAuth" java java || return 0
-    java_srv -- need --version 1.3 --count 2
-    java_cli -- --version 1.3 --count 2 $(java_cert)
+    java_srv need --version 1.3 --count 2
+    java_cli --version 1.3 --count 2 $(java_cert)
     srv_wait
     # (JSSE does not say whether it resumed; layout.py checks the ServerHello's pre_shared_key)
     conn v=1.3 auth=require cfg=need cert=yes
@@ -121,24 +118,8 @@ lab_jsse13_resume_need() {
 }
 
 # ------------------------------------------------------------ Erlang <-> Erlang
-# erl_case NAME V AUTH(none|optional|require) CLIENT-CERT TRUTH-AUTH
 erl_case() {
-    local name=$1 v=$2 a=$3 cc=$4 ta=$5
-    case_begin "$name" "Erlang/OTP ssl client -> Erlang/OTP ssl server, TLS $v, client-auth $a (verify_peer/fail_if_no_peer_cert), client certificate configured: $cc" erlang erlang || return 0
-    local c=() fail=()
-    [ "$cc" = yes ] && read -r -a c <<< "$(erl_cert)"
-    [ "$ta" = require ] && [ "$cc" = no ] && fail=(--expect-fail)
-    erl_srv "$a" --version "$v" "${fail[@]}"
-    [ "$v" = 1.3 ] && KEYS=$OUT/$name.keys
-    erl_cli --version "$v" "${c[@]}" ${KEYS:+--keylog "$KEYS"} "${fail[@]}"
-    srv_wait
-    if [ -n "${fail[*]}" ]; then
-        conn v="$v" auth="$ta" cfg="$a" cert=no ok=no
-    else
-        expect_log srv "client_certs=$([ "$cc" = yes ] && [ "$ta" != none ] && echo "[1-9]" || echo 0)"
-        conn v="$v" auth="$ta" cfg="$a" cert="$cc"
-    fi
-    case_end
+    pair_case "$1" erlang "$2" "$3" "$4" "$5" "Erlang/OTP ssl client -> Erlang/OTP ssl server, TLS $2, client-auth $3 (verify_peer/fail_if_no_peer_cert), client certificate configured: $4"
 }
 lab_erl13_none()            { erl_case erl13-none 1.3 none no none; }
 lab_erl13_require()         { erl_case erl13-require 1.3 require yes require; }
@@ -150,9 +131,9 @@ lab_erl12_optional_nocert() { erl_case erl12-optional-nocert 1.2 optional no req
 
 lab_erl13_hrr_require() {
     case_begin erl13-hrr-require "Erlang client (supported_groups x25519,secp256r1) -> Erlang server (secp256r1 only): HelloRetryRequest; TLS 1.3, verify_peer + fail_if_no_peer_cert" erlang erlang || return 0
-    erl_srv require --version 1.3 --groups secp256r1
+    erlang_srv require --version 1.3 --groups secp256r1
     KEYS=$OUT/erl13-hrr-require.keys
-    erl_cli --version 1.3 --groups x25519,secp256r1 $(erl_cert) --keylog "$KEYS"
+    erlang_cli --version 1.3 --groups x25519,secp256r1 $(erlang_cert) --keylog "$KEYS"
     srv_wait
     conn v=1.3 auth=require cfg=require cert=yes hrr=yes
     case_end
@@ -160,9 +141,9 @@ lab_erl13_hrr_require() {
 
 lab_erl13_resume_require() {
     case_begin erl13-resume-require "Erlang client with session_tickets auto, two connections (the second resumes with a PSK), TLS 1.3, server session_tickets stateless, verify_peer + fail_if_no_peer_cert" erlang erlang || return 0
-    erl_srv require --version 1.3 --count 2
+    erlang_srv require --version 1.3 --count 2
     KEYS=$OUT/erl13-resume-require.keys
-    erl_cli --version 1.3 --count 2 --resume $(erl_cert) --keylog "$KEYS"
+    erlang_cli --version 1.3 --count 2 --resume $(erlang_cert) --keylog "$KEYS"
     srv_wait
     expect_log cli 'conn 0: .*session_resumption,false'
     expect_log cli 'conn 1: .*session_resumption,true'
@@ -180,7 +161,7 @@ java_go() {
     go_srv "$a" -version 1.3 -keylog "$KEYS"
     local c=()
     [ "$cc" = yes ] && read -r -a c <<< "$(java_cert)"
-    java_cli -- --version 1.3 "${c[@]}"
+    java_cli --version 1.3 "${c[@]}"
     srv_wait
     expect_log srv "client_certs=$([ "$cc" = yes ] && [ "$ta" != none ] && echo "[1-9]" || echo 0)"
     conn v=1.3 auth="$ta" cfg="Go $a" cert="$cc"
@@ -194,7 +175,7 @@ lab_java_go13_request_nocert() { java_go java-go13-request-nocert request no req
 go_java() {
     local name=$1 a=$2 cc=$3 ta=$4
     case_begin "$name" "Go client (KeyLogWriter) -> Java JSSE server, TLS 1.3, $a client auth, client certificate configured: $cc" go java || return 0
-    java_srv -- "$a" --version 1.3
+    java_srv "$a" --version 1.3
     KEYS=$OUT/$name.keys
     local c=()
     [ "$cc" = yes ] && read -r -a c <<< "$(go_cert)"
@@ -216,7 +197,7 @@ java_ossl() {
     ossl_srv -tls1_3 $sa -verify_return_error -naccept 1 -keylogfile "$KEYS"
     local c=()
     [ "$cc" = yes ] && read -r -a c <<< "$(java_cert)"
-    java_cli -- --version 1.3 "${c[@]}"
+    java_cli --version 1.3 "${c[@]}"
     srv_wait
     conn v=1.3 auth="$ta" cfg="s_server $sa" cert="$cc"
     case_end
@@ -231,8 +212,8 @@ erl_go() {
     go_srv "$a" -version 1.3
     KEYS=$OUT/$name.keys
     local c=()
-    [ "$cc" = yes ] && read -r -a c <<< "$(erl_cert)"
-    erl_cli --version 1.3 "${c[@]}" --keylog "$KEYS"
+    [ "$cc" = yes ] && read -r -a c <<< "$(erlang_cert)"
+    erlang_cli --version 1.3 "${c[@]}" --keylog "$KEYS"
     srv_wait
     expect_log srv "client_certs=$([ "$cc" = yes ] && [ "$ta" != none ] && echo "[1-9]" || echo 0)"
     conn v=1.3 auth="$ta" cfg="Go $a" cert="$cc"
@@ -246,8 +227,8 @@ ossl_to() {
     local name=$1 stack=$2 a=$3 cc=$4 ta=$5
     case_begin "$name" "OpenSSL s_client (-keylogfile) -> $stack server ($a), TLS 1.3, client certificate configured: $cc" openssl "$stack" || return 0
     case $stack in
-        java) java_srv -- "$a" --version 1.3 ;;
-        erlang) erl_srv "$a" --version 1.3 ;;
+        java) java_srv "$a" --version 1.3 ;;
+        erlang) erlang_srv "$a" --version 1.3 ;;
         go) go_srv "$a" -version 1.3 ;;
     esac
     KEYS=$OUT/$name.keys
@@ -291,7 +272,7 @@ lab_go_rustls13_require() {
 }
 lab_rustls_java13_want_nocert() {
     case_begin rustls-java13-want-nocert "rustls client (rustls_peer, SSLKEYLOGFILE, no certificate) -> Java JSSE server (setWantClientAuth), TLS 1.3" rustls java || return 0
-    java_srv -- want --version 1.3
+    java_srv want --version 1.3
     KEYS=$OUT/rustls-java13-want-nocert.keys
     SSLKEYLOGFILE=$KEYS cli "$RUSTLS_PEER" client --connect "$SRV4:$PORT" --sni "$SNI" --ca "$PKI/ca.crt" --tls13
     srv_wait

@@ -72,31 +72,10 @@ BG_PIDS=()
 CAP_PID=
 SRV_PID=
 
-cleanup() {
-    local rc=$?
-    set +e
-    [ -n "$CAP_PID" ] && kill -TERM "$CAP_PID" 2>/dev/null
-    for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${BG_PIDS[@]}" $CAP_PID; do wait "$p" 2>/dev/null; done
-    ip netns del "$NS_C" 2>/dev/null
-    ip netns del "$NS_S" 2>/dev/null
-    if [ "$rc" != 0 ]; then
-        log "FAILED (rc=$rc); logs kept in $WORK"
-    else
-        rm -rf "$WORK"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
+# shellcheck source=fixtures/gen/netns-lib.sh
+. "$REPO/fixtures/gen/netns-lib.sh"
+trap netns_cleanup EXIT
 trap 'exit 130' INT TERM
-
-wait_for() {
-    for _ in $(seq 100); do
-        if "$@" >/dev/null 2>&1; then return 0; fi
-        sleep 0.1
-    done
-    return 1
-}
 
 # ---------------------------------------------------------------- stacks
 HAVE_GO=0 HAVE_JAVA=0 HAVE_ERL=0 HAVE_GNUTLS=0 HAVE_RUSTLS=0
@@ -259,6 +238,9 @@ expect_log() {
 #   cfg="stack-specific setting" cert=yes|no (client sends a certificate when asked)
 #   ok=yes|no resumed=yes|no hrr=yes|no pha=none|request|never (post-handshake auth)
 #   mutual=yes|no (default: derived) from="conn N" (resumed: the full handshake it resumes)
+# client_cert_requested is what this handshake shows; for a resumed
+# connection client_cert_requested_in_session is what the session's full
+# handshake showed (a report may give either).
 conn() {
     local v=1.3 auth=none cfg= cert=no ok=yes resumed=no hrr=no pha=none mutual= from= kv k val
     for kv in "$@"; do
@@ -277,7 +259,9 @@ conn() {
     fi
     b() { [ "$1" = yes ] && echo true || echo false; }
     local req=$([ "$auth" != none ] && [ "$resumed" = no ] && echo true || echo false)
-    CONNS+=("{\"index\": ${#CONNS[@]}, \"version\": \"TLS$v\", \"client_auth\": \"$auth\", \"client_auth_configured\": \"$cfg\", \"client_cert_requested\": $req, \"client_sent_cert\": $(b "$([ "$req" = true ] || [ "$pha" = request ] && echo "$cert" || echo no)"), \"handshake_ok\": $(b "$ok"), \"resumed\": $(b "$resumed"), \"resumes\": $([ -n "$from" ] && echo "\"$from\"" || echo null), \"hello_retry_request\": $(b "$hrr"), \"post_handshake_auth\": \"$pha\", \"mutual\": $(b "$mutual")}")
+    # A resumed session's CertificateRequest, if any, was in the handshake it resumes.
+    local sreq=$([ "$auth" != none ] && echo true || echo false)
+    CONNS+=("{\"index\": ${#CONNS[@]}, \"version\": \"TLS$v\", \"client_auth\": \"$auth\", \"client_auth_configured\": \"$cfg\", \"client_cert_requested\": $req, \"client_cert_requested_in_session\": $sreq, \"client_sent_cert\": $(b "$([ "$req" = true ] || [ "$pha" = request ] && echo "$cert" || echo no)"), \"handshake_ok\": $(b "$ok"), \"resumed\": $(b "$resumed"), \"resumes\": $([ -n "$from" ] && echo "\"$from\"" || echo null), \"hello_retry_request\": $(b "$hrr"), \"post_handshake_auth\": \"$pha\", \"mutual\": $(b "$mutual")}")
 }
 
 # case_end : stop the capture, check it, write the truth
@@ -323,26 +307,20 @@ go_srv() { local a=$1; shift; srv "$BUILD/labpeer-go" -mode server -listen "$SRV
 go_cli() { cli "$BUILD/labpeer-go" -mode client -connect "$SRV4:$PORT" -sni "$SNI" -ca "$PKI/ca.crt" "$@"; }
 go_cert() { echo -cert "$PKI/client.crt" -key "$PKI/client.key"; }
 
-# java_srv [JVM -D options] -- AUTH [extra] / java_cli [JVM -D options] -- [extra]
+# java_srv AUTH [extra] / java_cli [extra]; JVM options (-D...) in $JVM.
 java_run() {
-    local fn=$1; shift
-    local jvm=()
-    while [ $# -gt 0 ] && [ "$1" != -- ]; do jvm+=("$1"); shift; done
-    shift
-    local mode=$1; shift
-    # -Xshare:auto -XX:TieredStopAtLevel=1: a short-lived JVM starts faster.
-    "$fn" java -XX:TieredStopAtLevel=1 -Xss512k "${jvm[@]}" -cp "$BUILD/java" LabPeer "$mode" "$SRV4" "$PORT" \
-        --ca "$PKI/ca.crt" "$@"
+    local fn=$1 mode=$2; shift 2
+    # -XX:TieredStopAtLevel=1: a short-lived JVM starts faster.
+    # shellcheck disable=SC2086
+    "$fn" java -XX:TieredStopAtLevel=1 ${JVM:-} -cp "$BUILD/java" LabPeer "$mode" "$SRV4" "$PORT" --ca "$PKI/ca.crt" "$@"
 }
-java_srv() { local jvm=(); while [ "$1" != -- ]; do jvm+=("$1"); shift; done; shift; local a=$1; shift
-    java_run srv "${jvm[@]}" -- server --cert "$PKI/server.crt" --key "$PKI/server.key" --client-auth "$a" "$@"; }
-java_cli() { local jvm=(); while [ "$1" != -- ]; do jvm+=("$1"); shift; done; shift
-    java_run cli "${jvm[@]}" -- client --sni "$SNI" "$@"; }
+java_srv() { local a=$1; shift; java_run srv server --cert "$PKI/server.crt" --key "$PKI/server.key" --client-auth "$a" "$@"; }
+java_cli() { java_run cli client --sni "$SNI" "$@"; }
 java_cert() { echo --cert "$PKI/client.crt" --key "$PKI/client.key"; }
 
-erl_srv() { local a=$1; shift; srv escript "$LAB/erlang/labpeer.escript" server "$SRV4" "$PORT" --cert "$PKI/server.crt" --key "$PKI/server.key" --ca "$PKI/ca.crt" --client-auth "$a" "$@"; }
-erl_cli() { cli escript "$LAB/erlang/labpeer.escript" client "$SRV4" "$PORT" --sni "$SNI" --ca "$PKI/ca.crt" "$@"; }
-erl_cert() { echo --cert "$PKI/client.crt" --key "$PKI/client.key"; }
+erlang_srv() { local a=$1; shift; srv escript "$LAB/erlang/labpeer.escript" server "$SRV4" "$PORT" --cert "$PKI/server.crt" --key "$PKI/server.key" --ca "$PKI/ca.crt" --client-auth "$a" "$@"; }
+erlang_cli() { cli escript "$LAB/erlang/labpeer.escript" client "$SRV4" "$PORT" --sni "$SNI" --ca "$PKI/ca.crt" "$@"; }
+erlang_cert() { echo --cert "$PKI/client.crt" --key "$PKI/client.key"; }
 
 # OpenSSL: s_server -rev answers each line reversed; -naccept N exits after N.
 ossl_srv() { srv openssl s_server -accept "$SRV4:$PORT" -cert "$PKI/server.crt" -key "$PKI/server.key" -CAfile "$PKI/ca.crt" -rev "$@"; }

@@ -169,12 +169,7 @@ func server(cfg *tls.Config, addr string, count int, expectFail bool) {
 				_, err = io.WriteString(c, "pong\n")
 			}
 		}
-		if (err != nil) != expectFail {
-			fmt.Fprintf(os.Stderr, "labpeer(go): server conn %d: err=%v expect-fail=%v\n", i, err, expectFail)
-			bad++
-		} else if err != nil {
-			fmt.Printf("conn %d: failed as expected: %v\n", i, err)
-		}
+		bad += judge("server", i, err, expectFail)
 		c.Close()
 	}
 	if bad > 0 {
@@ -204,15 +199,23 @@ func client(cfg *tls.Config, addr string, count int, expectFail bool) {
 				}
 			}
 		}
-		if (err != nil) != expectFail {
-			fmt.Fprintf(os.Stderr, "labpeer(go): client conn %d: err=%v expect-fail=%v\n", i, err, expectFail)
-			bad++
-		} else if err != nil {
-			fmt.Printf("conn %d: failed as expected: %v\n", i, err)
-		}
+		bad += judge("client", i, err, expectFail)
 		c.Close()
 	}
 	if bad > 0 {
 		os.Exit(1)
 	}
+}
+
+// judge reports one connection's outcome against what was expected: 1 when
+// it did not behave as configured.
+func judge(side string, i int, err error, expectFail bool) int {
+	if (err != nil) != expectFail {
+		fmt.Fprintf(os.Stderr, "labpeer(go): %s conn %d: err=%v expect-fail=%v\n", side, i, err, expectFail)
+		return 1
+	}
+	if err != nil {
+		fmt.Printf("conn %d: failed as expected: %v\n", i, err)
+	}
+	return 0
 }

@@ -76,6 +76,16 @@ public class LabPeer {
         return ctx;
     }
 
+    /** 1 when a connection did not behave as configured (reported), else 0. */
+    static int judge(String side, int i, Exception err, boolean expectFail) {
+        if ((err != null) != expectFail) {
+            System.err.println("labpeer(java): " + side + " conn " + i + ": " + err + " expect-fail=" + expectFail);
+            return 1;
+        }
+        if (err != null) System.out.println("conn " + i + ": failed as expected: " + err);
+        return 0;
+    }
+
     public static void main(String[] args) throws Exception {
         if (args.length < 3) usage("server|client HOST PORT [options]");
         String mode = args[0], host = args[1];
@@ -133,12 +143,7 @@ public class LabPeer {
                     } catch (Exception e) {
                         err = e;
                     }
-                    if ((err != null) != expectFail) {
-                        System.err.println("labpeer(java): server conn " + i + ": " + err + " expect-fail=" + expectFail);
-                        bad++;
-                    } else if (err != null) {
-                        System.out.println("conn " + i + ": failed as expected: " + err);
-                    }
+                    bad += judge("server", i, err, expectFail);
                 }
             }
         } else if (mode.equals("client")) {
@@ -164,12 +169,7 @@ public class LabPeer {
                         err = e;
                     }
                 }
-                if ((err != null) != expectFail) {
-                    System.err.println("labpeer(java): client conn " + i + ": " + err + " expect-fail=" + expectFail);
-                    bad++;
-                } else if (err != null) {
-                    System.out.println("conn " + i + ": failed as expected: " + err);
-                }
+                bad += judge("client", i, err, expectFail);
             }
         } else {
             usage("server|client");
