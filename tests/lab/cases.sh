@@ -332,3 +332,48 @@ pad_case() {
 lab_pad512_request_nocert() { pad_case pad512-request-nocert "-verify 1" no request; }
 lab_pad512_request_cert()   { pad_case pad512-request-cert "-verify 1" yes request; }
 lab_pad512_none()           { pad_case pad512-none "" no none; }
+
+# ------------------------------------------------------------ 0-RTT
+# A full handshake with a required client certificate, then a resumption
+# whose ClientHello is followed by early data (RFC 8446 §4.2.10).
+lab_ossl13_early_data() {
+    case_begin ossl13-early-data "OpenSSL s_client -> s_server -early_data -Verify 1, TLS 1.3: a full handshake with a client certificate, then a PSK resumption carrying 0-RTT data" openssl openssl || return 0
+    KEYS=$OUT/ossl13-early-data.keys
+    # (not -rev: only s_server's default mode reads early data; -quiet: stdin at EOF does not end it)
+    srv openssl s_server -quiet -accept "$SRV4:$PORT" -cert "$PKI/server.crt" -key "$PKI/server.key" -CAfile "$PKI/ca.crt" \
+        -tls1_3 -Verify 1 -verify_return_error -early_data -naccept 2
+    local c
+    read -r -a c <<< "$(ossl_cert)"
+    local o=(openssl s_client -connect "$SRV4:$PORT" -servername "$SNI" -CAfile "$PKI/ca.crt" -verify_return_error
+             -tls1_3 "${c[@]}" -keylogfile "$KEYS")
+    # stdin stays open a second so that the session tickets arrive before the client quits
+    CLI_LINGER=1 cli "${o[@]}" -sess_out "$WORK/$CASE.sess"
+    printf 'early ping\n' > "$WORK/$CASE.early"
+    CLI_LINGER=1 cli "${o[@]}" -sess_in "$WORK/$CASE.sess" -early_data "$WORK/$CASE.early"
+    srv_wait
+    expect_log cli '^Reused, TLSv1.3'
+    expect_log cli 'Early data was accepted'
+    conn v=1.3 auth=require cfg="s_server -Verify 1" cert=yes
+    conn v=1.3 auth=require cfg="s_server -Verify 1" cert=no resumed=yes early=yes from="conn 0" mutual=yes
+    case_end
+}
+
+# ------------------------------------------------------------ small segments, no SYN
+# MTU 300: the ClientHello (276 bytes from Go) and the certificates span TCP
+# segments. The -nosyn twin drops the SYNs from the capture afterwards, as
+# when a capture starts late.
+go_mtu() {
+    local name=$1 nosyn=$2
+    case_begin "$name" "Go client -> Go server, TLS 1.3, client certificate required, MTU 300 (records span segments)$([ "$nosyn" = 1 ] && echo '; SYN and SYN-ACK removed from the capture')" go go || return 0
+    NOSYN=$nosyn
+    set_mtu 300
+    go_srv require -version 1.3
+    KEYS=$OUT/$name.keys
+    go_cli -version 1.3 $(go_cert) -keylog "$KEYS"
+    srv_wait
+    conn v=1.3 auth=require cfg=require cert=yes
+    case_end
+}
+lab_go13_require_mtu300()       { go_mtu go13-require-mtu300 0; }
+lab_go13_require_mtu300_nosyn() { go_mtu go13-require-mtu300-nosyn 1; }
+lab_go13_verifyifgiven_cert()   { go_case go13-verifyifgiven-cert 1.3 verify-if-given yes request; }

@@ -51,9 +51,10 @@ def first(elem, name):
     return None
 
 
-def records(pcap, keys):
+def records(pcap, keys, server_port):
     """Yield (stream, from_client, record dict) in capture order."""
-    cmd = ["tshark", "-n", "-r", pcap, "-T", "pdml", "-J", "tcp tls",
+    # -d: tshark's TLS heuristic misses a ClientHello split over segments
+    cmd = ["tshark", "-n", "-r", pcap, "-T", "pdml", "-J", "tcp tls", "-d", f"tcp.port=={server_port},tls",
            "-o", "tls.desegment_ssl_records:TRUE", "-o", "tls.desegment_ssl_application_data:TRUE"]
     if keys:
         cmd += ["-o", f"tls.keylog_file:{keys}"]
@@ -71,10 +72,10 @@ def records(pcap, keys):
             continue
         stream = int(first(tcp, "tcp.stream"))
         src = int(first(tcp, "tcp.srcport"))
-        flags = first(tcp, "tcp.flags") or "0"
         if stream not in clients:
-            # the first packet of a stream is the SYN (the lab always captures it)
-            clients[stream] = src if int(flags, 16) & 0x12 == 0x02 else int(first(tcp, "tcp.dstport"))
+            # the client is the side that is not the lab's server port
+            dst = int(first(tcp, "tcp.dstport"))
+            clients[stream] = src if dst == server_port else dst
         if tls is None:
             continue
         for proto in pkt.iter("proto"):
@@ -130,7 +131,7 @@ def analyse(truth_path):
     d = os.path.dirname(truth_path)
     keys = os.path.join(d, truth["keys"]) if truth.get("keys") else None
     conns = {}
-    for stream, from_client, r in records(os.path.join(d, truth["pcap"]), keys):
+    for stream, from_client, r in records(os.path.join(d, truth["pcap"]), keys, truth.get("server_port", 8443)):
         conns.setdefault(stream, []).append((from_client, r))
     return truth, [conns[k] for k in sorted(conns)], keys
 
@@ -138,7 +139,7 @@ def analyse(truth_path):
 def facts(recs):
     """What the wire shows about one connection."""
     f = {"suite": None, "version": None, "hrr": False, "resumed": None, "cr": None, "client_cert": None,
-         "pha_offered": False, "decrypted": False}
+         "pha_offered": False, "early_data_offered": False, "decrypted": False}
     server_cert = False
     shd = False
     for from_client, r in recs:
@@ -147,6 +148,7 @@ def facts(recs):
         for m in r["msgs"]:
             if m["type"] == 1 and from_client:
                 f["pha_offered"] = f["pha_offered"] or 49 in m["ext"]
+                f["early_data_offered"] = f["early_data_offered"] or 42 in m["ext"]
             if m["type"] == 2 and not from_client:
                 if m["random"] == HRR_RANDOM:
                     f["hrr"] = True
@@ -189,6 +191,8 @@ def check(truth, conns):
             errs.append(f"conn {i}: HRR {f['hrr']}, truth {t['hello_retry_request']}")
         if f["resumed"] is not None and f["resumed"] != t["resumed"]:
             errs.append(f"conn {i}: resumed {f['resumed']}, truth {t['resumed']}")
+        if t.get("early_data") and not f["early_data_offered"]:
+            errs.append(f"conn {i}: the ClientHello does not offer early_data")
         if t["post_handshake_auth"] != "none" and not f["pha_offered"]:
             errs.append(f"conn {i}: the ClientHello does not offer post_handshake_auth")
         # a post-handshake CertificateRequest is part of what tshark decrypts
@@ -239,7 +243,7 @@ def main():
         f = facts(recs)
         print(f"conn {n}: version={f['version']} suite={f['suite']} hrr={f['hrr']} resumed={f['resumed']} "
               f"certificate_request={f['cr']} client_certificate={f['client_cert']} "
-              f"pha_offered={f['pha_offered']} decrypted={f['decrypted']}")
+              f"pha_offered={f['pha_offered']} early_data_offered={f['early_data_offered']} decrypted={f['decrypted']}")
         for from_client, r in recs:
             print(f"  {'C' if from_client else 'S'} {describe(r)}")
     if do_check:

@@ -157,13 +157,18 @@ setup_net() {
     ip netns exec "$NS_C" ip link set "$VETH_C" up
     ip netns exec "$NS_S" ip link set "$VETH_S" up
 }
+# set_mtu N: both ends of the veth (segments then carry at most N - 40 bytes)
+set_mtu() {
+    ip netns exec "$NS_C" ip link set "$VETH_C" mtu "$1"
+    ip netns exec "$NS_S" ip link set "$VETH_S" mtu "$1"
+}
 port_listening() { [ -n "$(ip netns exec "$NS_S" ss -Htln "sport = :$PORT")" ]; }
 
 # ---------------------------------------------------------------- one case
 # case_begin NAME "DESCRIPTION" CLIENT_STACK SERVER_STACK
 CASE= CONNS=() KEYS= SKIP=0
 case_begin() {
-    CASE=$1 DESC=$2 C_STACK=$3 S_STACK=$4 CONNS=() KEYS= SKIP=0 ANY_FAILED=0
+    CASE=$1 DESC=$2 C_STACK=$3 S_STACK=$4 CONNS=() KEYS= SKIP=0 ANY_FAILED=0 NOSYN=0
     rm -f "$OUT/$CASE".*
     local need
     for need in "$C_STACK" "$S_STACK"; do
@@ -201,7 +206,9 @@ srv() {
 # cli CMD... : run a client in the client namespace (stdin from $CLI_IN, default "ping")
 cli() {
     local rc=0
-    printf '%b' "${CLI_IN:-ping\n}" | ip netns exec "$NS_C" timeout "$T_CLI" "$@" >>"$WORK/$CASE.cli.log" 2>&1 || rc=$?
+    # (CLI_LINGER: seconds to keep stdin open after the input, for clients that quit at its end)
+    { printf '%b' "${CLI_IN:-ping\n}"; sleep "${CLI_LINGER:-0}"; } |
+        ip netns exec "$NS_C" timeout "$T_CLI" "$@" >>"$WORK/$CASE.cli.log" 2>&1 || rc=$?
     if [ "$rc" != 0 ]; then
         cat "$WORK/$CASE.cli.log" >&2
         echo "--- server log" >&2
@@ -237,17 +244,19 @@ expect_log() {
 #   v=1.2|1.3 auth=none|request|require (the server's in-handshake mode, normalised)
 #   cfg="stack-specific setting" cert=yes|no (client sends a certificate when asked)
 #   ok=yes|no resumed=yes|no hrr=yes|no pha=none|request|never (post-handshake auth)
+#   early=yes|no (0-RTT data sent and accepted)
 #   mutual=yes|no (default: derived) from="conn N" (resumed: the full handshake it resumes)
 # client_cert_requested is what this handshake shows; for a resumed
 # connection client_cert_requested_in_session is what the session's full
 # handshake showed (a report may give either).
 conn() {
-    local v=1.3 auth=none cfg= cert=no ok=yes resumed=no hrr=no pha=none mutual= from= kv k val
+    local v=1.3 auth=none cfg= cert=no ok=yes resumed=no hrr=no pha=none mutual= from= early=no kv k val
     for kv in "$@"; do
         k=${kv%%=*} val=${kv#*=}
         case $k in
             v) v=$val ;; auth) auth=$val ;; cfg) cfg=$val ;; cert) cert=$val ;; ok) ok=$val ;;
             resumed) resumed=$val ;; hrr) hrr=$val ;; pha) pha=$val ;; mutual) mutual=$val ;; from) from=$val ;;
+            early) early=$val ;;
             *) die "conn: unknown key $k" ;;
         esac
     done
@@ -261,7 +270,7 @@ conn() {
     local req=$([ "$auth" != none ] && [ "$resumed" = no ] && echo true || echo false)
     # A resumed session's CertificateRequest, if any, was in the handshake it resumes.
     local sreq=$([ "$auth" != none ] && echo true || echo false)
-    CONNS+=("{\"index\": ${#CONNS[@]}, \"version\": \"TLS$v\", \"client_auth\": \"$auth\", \"client_auth_configured\": \"$cfg\", \"client_cert_requested\": $req, \"client_cert_requested_in_session\": $sreq, \"client_sent_cert\": $(b "$([ "$req" = true ] || [ "$pha" = request ] && echo "$cert" || echo no)"), \"handshake_ok\": $(b "$ok"), \"resumed\": $(b "$resumed"), \"resumes\": $([ -n "$from" ] && echo "\"$from\"" || echo null), \"hello_retry_request\": $(b "$hrr"), \"post_handshake_auth\": \"$pha\", \"mutual\": $(b "$mutual")}")
+    CONNS+=("{\"index\": ${#CONNS[@]}, \"version\": \"TLS$v\", \"client_auth\": \"$auth\", \"client_auth_configured\": \"$cfg\", \"client_cert_requested\": $req, \"client_cert_requested_in_session\": $sreq, \"client_sent_cert\": $(b "$([ "$req" = true ] || [ "$pha" = request ] && echo "$cert" || echo no)"), \"handshake_ok\": $(b "$ok"), \"resumed\": $(b "$resumed"), \"resumes\": $([ -n "$from" ] && echo "\"$from\"" || echo null), \"hello_retry_request\": $(b "$hrr"), \"early_data\": $(b "$early"), \"post_handshake_auth\": \"$pha\", \"mutual\": $(b "$mutual")}")
 }
 
 # case_end : stop the capture, check it, write the truth
@@ -272,6 +281,13 @@ case_end() {
     CAP_PID=
     grep -q "^0 packets dropped by kernel" "$CAP_LOG" || die "$CASE: tcpdump dropped packets: $(cat "$CAP_LOG")"
     [ -s "$OUT/$CASE.pcap" ] || die "$CASE: empty capture"
+    set_mtu 1500
+    if [ "${NOSYN:-0}" = 1 ]; then
+        # As if the capture had started after the handshake's SYNs.
+        tshark -r "$OUT/$CASE.pcap" -Y 'tcp.flags.syn == 0' -w "$WORK/$CASE.nosyn.pcap" 2>/dev/null ||
+            die "$CASE: tshark could not drop the SYNs"
+        mv "$WORK/$CASE.nosyn.pcap" "$OUT/$CASE.pcap"
+    fi
     local keys=null
     if [ -n "$KEYS" ] && [ ! -s "$KEYS" ] && [ "$ANY_FAILED" = 1 ]; then
         # a peer whose handshake failed may have had nothing to log
@@ -291,6 +307,8 @@ case_end() {
  "client_stack": "${VERSIONS[$C_STACK]}",
  "server_stack": "${VERSIONS[$S_STACK]}",
  "pcap": "$CASE.pcap",
+ "server_port": $PORT,
+ "syn_captured": $([ "${NOSYN:-0}" = 1 ] && echo false || echo true),
  "keys": $keys,
  "connections": [${CONNS[*]}]}
 EOF
