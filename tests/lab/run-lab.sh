@@ -207,7 +207,8 @@ srv() {
 cli() {
     local rc=0
     # (CLI_LINGER: seconds to keep stdin open after the input, for clients that quit at its end)
-    { printf '%b' "${CLI_IN:-ping\n}"; sleep "${CLI_LINGER:-0}"; } |
+    # (a client that never reads its stdin may be gone before printf writes: no SIGPIPE)
+    { trap '' PIPE; printf '%b' "${CLI_IN:-ping\n}" 2>/dev/null || true; sleep "${CLI_LINGER:-0}"; } |
         ip netns exec "$NS_C" timeout "$T_CLI" "$@" >>"$WORK/$CASE.cli.log" 2>&1 || rc=$?
     if [ "$rc" != 0 ]; then
         cat "$WORK/$CASE.cli.log" >&2
