@@ -377,3 +377,24 @@ go_mtu() {
 lab_go13_require_mtu300()       { go_mtu go13-require-mtu300 0; }
 lab_go13_require_mtu300_nosyn() { go_mtu go13-require-mtu300-nosyn 1; }
 lab_go13_verifyifgiven_cert()   { go_case go13-verifyifgiven-cert 1.3 verify-if-given yes request; }
+
+# ------------------------------------------------------------ TLS 1.2 external PSK
+# Full handshakes with a pre-shared key (RFC 4279, RFC 5489): no
+# Certificate by design, but ServerHelloDone and ClientKeyExchange are there;
+# they are not resumptions.
+LAB_PSK=5f2d8e7c1a9b4f60d3e2c1b0a9f8e7d6
+psk_case() {
+    local name=$1 cipher=$2
+    case_begin "$name" "OpenSSL s_client -> s_server -nocert, TLS 1.2, external PSK, $cipher" openssl openssl || return 0
+    srv openssl s_server -accept "$SRV4:$PORT" -nocert -psk "$LAB_PSK" -tls1_2 -cipher "$cipher" -rev -naccept 1
+    KEYS=$OUT/$name.keys
+    CLI_IN='ping\nCLOSE\n' cli openssl s_client -connect "$SRV4:$PORT" -tls1_2 -psk "$LAB_PSK" -cipher "$cipher" \
+        -brief -ign_eof -keylogfile "$KEYS"
+    srv_wait
+    expect_log cli "Ciphersuite: $cipher"
+    conn v=1.2 auth=none cfg="PSK $cipher" psk=yes
+    case_end
+}
+lab_ossl12_psk()       { psk_case ossl12-psk PSK-AES128-GCM-SHA256; }
+lab_ossl12_dhe_psk()   { psk_case ossl12-dhe-psk DHE-PSK-AES128-GCM-SHA256; }
+lab_ossl12_ecdhe_psk() { psk_case ossl12-ecdhe-psk ECDHE-PSK-CHACHA20-POLY1305; }

@@ -246,18 +246,20 @@ expect_log() {
 #   cfg="stack-specific setting" cert=yes|no (client sends a certificate when asked)
 #   ok=yes|no resumed=yes|no hrr=yes|no pha=none|request|never (post-handshake auth)
 #   early=yes|no (0-RTT data sent and accepted)
+#   psk=yes|no (TLS 1.2 PSK suite: a full handshake with an external
+#   pre-shared key and no certificates; mutual is false: no client certificate)
 #   mutual=yes|no (default: derived) from="conn N" (resumed: the full handshake it resumes)
 # client_cert_requested is what this handshake shows; for a resumed
 # connection client_cert_requested_in_session is what the session's full
 # handshake showed (a report may give either).
 conn() {
-    local v=1.3 auth=none cfg= cert=no ok=yes resumed=no hrr=no pha=none mutual= from= early=no kv k val
+    local v=1.3 auth=none cfg= cert=no ok=yes resumed=no hrr=no pha=none mutual= from= early=no psk=no kv k val
     for kv in "$@"; do
         k=${kv%%=*} val=${kv#*=}
         case $k in
             v) v=$val ;; auth) auth=$val ;; cfg) cfg=$val ;; cert) cert=$val ;; ok) ok=$val ;;
             resumed) resumed=$val ;; hrr) hrr=$val ;; pha) pha=$val ;; mutual) mutual=$val ;; from) from=$val ;;
-            early) early=$val ;;
+            early) early=$val ;; psk) psk=$val ;;
             *) die "conn: unknown key $k" ;;
         esac
     done
@@ -271,7 +273,7 @@ conn() {
     local req=$([ "$auth" != none ] && [ "$resumed" = no ] && echo true || echo false)
     # A resumed session's CertificateRequest, if any, was in the handshake it resumes.
     local sreq=$([ "$auth" != none ] && echo true || echo false)
-    CONNS+=("{\"index\": ${#CONNS[@]}, \"version\": \"TLS$v\", \"client_auth\": \"$auth\", \"client_auth_configured\": \"$cfg\", \"client_cert_requested\": $req, \"client_cert_requested_in_session\": $sreq, \"client_sent_cert\": $(b "$([ "$req" = true ] || [ "$pha" = request ] && echo "$cert" || echo no)"), \"handshake_ok\": $(b "$ok"), \"resumed\": $(b "$resumed"), \"resumes\": $([ -n "$from" ] && echo "\"$from\"" || echo null), \"hello_retry_request\": $(b "$hrr"), \"early_data\": $(b "$early"), \"post_handshake_auth\": \"$pha\", \"mutual\": $(b "$mutual")}")
+    CONNS+=("{\"index\": ${#CONNS[@]}, \"version\": \"TLS$v\", \"client_auth\": \"$auth\", \"client_auth_configured\": \"$cfg\", \"client_cert_requested\": $req, \"client_cert_requested_in_session\": $sreq, \"client_sent_cert\": $(b "$([ "$req" = true ] || [ "$pha" = request ] && echo "$cert" || echo no)"), \"handshake_ok\": $(b "$ok"), \"resumed\": $(b "$resumed"), \"resumes\": $([ -n "$from" ] && echo "\"$from\"" || echo null), \"hello_retry_request\": $(b "$hrr"), \"early_data\": $(b "$early"), \"external_psk\": $(b "$psk"), \"post_handshake_auth\": \"$pha\", \"mutual\": $(b "$mutual")}")
 }
 
 # case_end : stop the capture, check it, write the truth
@@ -314,10 +316,24 @@ case_end() {
  "connections": [${CONNS[*]}]}
 EOF
     unset IFS
-    "$PY" "$LAB/layout.py" --check "$OUT/$CASE.truth.json" > "$OUT/$CASE.layout.txt" \
-        || die "$CASE: the capture does not show what was configured (see $OUT/$CASE.layout.txt)"
-    log "ok: $CASE (${#CONNS[@]} connections$([ -n "$KEYS" ] && echo ", key log"))"
+    # tshark's check runs while the next case runs (one at a time)
+    layout_wait
+    "$PY" "$LAB/layout.py" --check "$OUT/$CASE.truth.json" > "$OUT/$CASE.layout.txt" &
+    LAYOUT_PID=$! LAYOUT_CASE=$CASE
+    BG_PIDS+=("$LAYOUT_PID")
+    log "captured: $CASE (${#CONNS[@]} connections$([ -n "$KEYS" ] && echo ", key log"))"
     RAN+=("$CASE")
+}
+
+# layout_wait: the previous case's tshark check must have passed
+LAYOUT_PID= LAYOUT_CASE=
+layout_wait() {
+    [ -n "$LAYOUT_PID" ] || return 0
+    local rc=0
+    wait "$LAYOUT_PID" || rc=$?
+    LAYOUT_PID=
+    [ "$rc" = 0 ] || die "$LAYOUT_CASE: the capture does not show what was configured (see $OUT/$LAYOUT_CASE.layout.txt)"
+    log "ok: $LAYOUT_CASE"
 }
 
 # ---------------------------------------------------------------- peers
@@ -369,6 +385,7 @@ for c in "${SELECTED[@]}"; do
     declare -F "$fn" >/dev/null || die "unknown case $c (cases: $ALL)"
     "$fn"
 done
+layout_wait
 {
     echo "# tls-audit stack lab, $(date -u +%FT%TZ)"
     for k in "${!VERSIONS[@]}"; do echo "$k: ${VERSIONS[$k]}"; done | sort

@@ -16,7 +16,6 @@
 %% fail_if_no_peer_cert true. --keylog writes the NSS key-log lines OTP keeps
 %% with keep_secrets (ssl:connection_information(S, [keylog]); TLS 1.3 only).
 %% Exit status: 0 every connection behaved as expected, 1 otherwise, 2 usage.
--mode(compile).
 
 main([Mode, Ip, Port | Rest]) ->
     Opts = parse(Rest, #{}),
