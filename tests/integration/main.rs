@@ -10,6 +10,7 @@ mod fixtures;
 mod fuzz_regressions;
 mod keylog;
 mod kubectl;
+mod lab;
 mod live;
 mod probe;
 mod probes;
