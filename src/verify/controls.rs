@@ -41,7 +41,7 @@ pub struct Source {
     pub version: String,
     /// The document.
     pub document: String,
-    /// Where the project's transcription of it is.
+    /// The public URL of the official document.
     #[serde(default)]
     pub reference: String,
 }

@@ -21,6 +21,7 @@
 
 mod charts;
 mod flows;
+mod scope;
 mod sections;
 
 use std::fmt::Write;
@@ -40,15 +41,15 @@ pub fn render_html(report: &Report) -> String {
 /// [`render_html`] with rule pages under `opts.docs_url`, inputs by file
 /// name unless `opts.full_paths`.
 pub fn render_html_with(report: &Report, opts: &RenderOptions) -> String {
-    let _ = opts;
     let index = flows::FlowIndex::new(report);
     let mut body = String::with_capacity(64 * 1024 + report.flows.len() * 300);
     sections::header(report, &mut body);
+    scope::scope(report, opts, &mut body);
     sections::summary(report, &mut body);
     if report.compliance.is_some() {
         sections::compliance(report, &mut body);
     }
-    sections::findings(report, &index, &mut body);
+    sections::findings(report, &index, &opts.docs_url, &mut body);
     sections::certificates(report, &index, &mut body);
     flows::table(report, &index, &mut body);
     sections::warnings(report, &mut body);
