@@ -165,7 +165,7 @@ pub struct Finding {
     pub waived: Option<AppliedWaiver>,
     /// Against a baseline report (`--baseline`): `new` (not in it) or
     /// `unchanged` (the same finding identity is in it). Absent without a
-    /// baseline. See `docs/baselines.md`.
+    /// baseline. See `docs/evidence.md`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<BaselineState>,
 }
