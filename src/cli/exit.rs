@@ -5,7 +5,8 @@ pub const OK: i32 = 0;
 /// The report was written, and it holds an unwaived finding at or above
 /// `--fail-on` (the CI gate; with `--baseline`, a new one); one line on
 /// standard error names the count and the worst rules. Takes precedence
-/// over `PARTIAL`. `diff --fail-on`: a new finding at or above it.
+/// over `PARTIAL`. `report`: only with `--fail-on` or `--baseline`.
+/// `diff --fail-on`: a new finding at or above it.
 pub const FINDINGS: i32 = 1;
 /// The command line was wrong (clap's own usage errors use 2 as well).
 pub const USAGE: i32 = 2;

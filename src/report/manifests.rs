@@ -38,11 +38,14 @@ pub struct ManifestLocation {
     pub line: usize,
 }
 
+/// The documents of one kind and name: (namespace as written, location).
+type Documents = Vec<(Option<String>, ManifestLocation)>;
+
 /// The workloads the manifests define.
 #[derive(Debug, Clone, Default)]
 pub struct Manifests {
-    /// (kind, name) → (namespace as written, location).
-    by_name: BTreeMap<(String, String), Vec<(Option<String>, ManifestLocation)>>,
+    /// (kind, name) → its documents.
+    by_name: BTreeMap<(String, String), Documents>,
     /// Files read.
     pub files: usize,
     /// Documents that were not Kubernetes objects or did not parse.

@@ -49,7 +49,7 @@ pub fn gate_failures(findings: &[Finding], on: Severity) -> Vec<&Finding> {
         .iter()
         .filter(|f| f.counts_for_gate() && f.severity >= on)
         .collect();
-    failing.sort_by(|a, b| b.severity.cmp(&a.severity));
+    failing.sort_by_key(|f| std::cmp::Reverse(f.severity));
     failing
 }
 
