@@ -21,7 +21,7 @@ pub(crate) struct EvidenceArgs {
     pub(crate) baseline: Option<PathBuf>,
     /// Base URL of the rule pages linked from Markdown, HTML, SARIF and
     /// JUnit (default: this version's pages in the project's repository).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = parse_docs_url)]
     pub(crate) docs_url: Option<String>,
     /// Directory of the Kubernetes manifests deployed (YAML): SARIF results
     /// point at the Deployment/StatefulSet/... that owns the pod.
@@ -30,6 +30,11 @@ pub(crate) struct EvidenceArgs {
     /// Name inputs by the path given, not by file name alone (HTML).
     #[arg(long)]
     pub(crate) full_paths: bool,
+}
+
+/// `--docs-url`, checked when the command line is read.
+fn parse_docs_url(s: &str) -> Result<String, String> {
+    docs_base(s).map_err(|e| e.to_string())
 }
 
 /// What the options load to.
@@ -42,13 +47,10 @@ impl EvidenceArgs {
     /// Read the baseline and manifests and check the URL; the error is
     /// printed and its exit code returned.
     pub(crate) fn load(&self) -> Result<Evidence, i32> {
-        let docs_url = match docs_base(self.docs_url.as_deref().unwrap_or(DEFAULT_DOCS_URL)) {
-            Ok(u) => u,
-            Err(e) => {
-                eprintln!("tls-audit: {e}");
-                return Err(exit::USAGE);
-            }
-        };
+        let docs_url = self
+            .docs_url
+            .clone()
+            .unwrap_or_else(|| DEFAULT_DOCS_URL.to_string());
         let baseline = match &self.baseline {
             Some(p) => match Baseline::load(p) {
                 Ok(b) => Some(b),
@@ -163,7 +165,7 @@ pub(crate) struct DiffArgs {
     #[arg(long, value_name = "SEVERITY")]
     fail_on: Option<Severity>,
     /// Base URL of the rule pages linked from Markdown.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = parse_docs_url)]
     docs_url: Option<String>,
 }
 
@@ -180,13 +182,10 @@ enum DiffFormat {
 /// Run `tls-audit diff`; returns the exit code.
 pub(crate) fn diff_command(args: &DiffArgs) -> i32 {
     use std::io::IsTerminal;
-    let docs = match docs_base(args.docs_url.as_deref().unwrap_or(DEFAULT_DOCS_URL)) {
-        Ok(u) => u,
-        Err(e) => {
-            eprintln!("tls-audit: {e}");
-            return exit::USAGE;
-        }
-    };
+    let docs = args
+        .docs_url
+        .clone()
+        .unwrap_or_else(|| DEFAULT_DOCS_URL.to_string());
     let read = |p: &PathBuf| {
         baseline::read_report(p).map_err(|e| {
             eprintln!("tls-audit: {e}");

@@ -463,6 +463,17 @@ fn the_printed_pdf_reads_as_evidence() {
     );
     assert!(all.contains("PCI Security Standards Council"));
     assert!(all.contains("www.ecfr.gov"));
+    // Identifiers, times and numbers are not broken across lines.
+    for whole in [
+        "TA-NO-MTLS",
+        "TA-CERT-LIFETIME",
+        "pay/api-7d9f8b6c5-x2k4p (server)",
+        "2026-11-27T11:04:44.462360Z",
+        "164.312(e)(2)(ii)",
+        "2035-12-31T00:00:00Z",
+    ] {
+        assert!(all.contains(whole), "{whole:?} broken in:\n{all}");
+    }
     // Findings and flows are numbered from 1.
     assert!(
         all.lines().any(|l| l.trim_start().starts_with("1 ")),
