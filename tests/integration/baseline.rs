@@ -290,19 +290,41 @@ fn a_redeploy_passes_and_a_new_plaintext_flow_fails_the_gate() {
             .any(|f| f["rule"] == "TA-PLAINTEXT")
     );
 
-    // `report` with a baseline judges the saved findings the same way.
-    let (code, _, stderr) = tls_audit(&[
+    // `report` with a baseline judges the saved findings the same way; its
+    // SARIF says new or unchanged and points at the workload's manifest.
+    let manifests = d.join("deploy");
+    std::fs::create_dir_all(&manifests).unwrap();
+    std::fs::write(
+        manifests.join("api.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  namespace: pay\n",
+    )
+    .unwrap();
+    let (code, sarif, stderr) = tls_audit(&[
         "report",
         regressed.to_str().unwrap(),
         "--baseline",
         base.to_str().unwrap(),
         "--fail-on",
         "high",
+        "--manifests",
+        manifests.to_str().unwrap(),
         "-o",
         "sarif",
     ]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("TA-PLAINTEXT (high)"), "{stderr}");
+    let sarif: Value = serde_json::from_str(&sarif).unwrap();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert!(results.iter().any(|r| r["baselineState"] == "new"));
+    assert!(results.iter().any(|r| r["baselineState"] == "unchanged"));
+    let plaintext = results
+        .iter()
+        .find(|r| r["ruleId"] == "TA-PLAINTEXT")
+        .unwrap();
+    assert_eq!(
+        plaintext["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "api.yaml"
+    );
 }
 
 #[test]
