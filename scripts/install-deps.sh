@@ -18,6 +18,7 @@ packages=(
   python3 python3-cryptography python3-jsonschema  # oracle script, schema check
   python3-yaml                              # YAML report read back (renderer tests)
   chromium                                  # HTML report in a headless browser (renderer tests)
+  poppler-utils                             # pdftoppm, pdftotext, pdfinfo: the printed HTML report (renderer tests)
   libcap2-bin util-linux                    # setcap/getcap, setpriv: the agent's privilege tests
   tcpreplay                                 # benches/live.sh replays captures into a veth
   nftables testssl.sh bsdextrautils dnsutils bc    # probe lab (black hole) and its peers

@@ -84,7 +84,9 @@
         } else if (c.key === "cert" && v) {
           cell(tr, String(v).slice(0, 12), "mono", "#cert-" + v);
         } else if (c.key === "finding" && v !== "") {
-          cell(tr, "#" + v, "", "#finding-" + v);
+          cell(tr, "#" + (Number(v) + 1), "", "#finding-" + v);
+        } else if (c.key === "index") {
+          cell(tr, String(Number(v) + 1), "num");
         } else {
           cell(tr, v === null ? "" : String(v), c.numeric ? "num" : "");
         }

@@ -70,10 +70,7 @@ impl MergedSource {
                 buf.source = i;
                 let s = &mut self.summaries[i];
                 s.packets += 1;
-                s.window = Some(match s.window {
-                    Some((first, last)) => (first.min(buf.ts), last.max(buf.ts)),
-                    None => (buf.ts, buf.ts),
-                });
+                widen(&mut s.window, buf.ts);
                 self.heads[i] = Some(buf);
             }
             ReadOutcome::End => self.heads[i] = None,
@@ -125,8 +122,15 @@ impl MergedSource {
                     data: &head.data,
                     orig_len: head.orig_len,
                 }));
+                // The window must follow every packet, not only the head:
+                // with one input it was the head's instant alone.
+                let mut window = self.summaries[0].window;
                 loop {
-                    match self.readers[0].next_with(&mut |p| f(Item::Packet(p))) {
+                    let step = self.readers[0].next_with(&mut |p| {
+                        widen(&mut window, p.ts);
+                        f(Item::Packet(p))
+                    });
+                    match step {
                         ReadOutcome::Packet => self.summaries[0].packets += 1,
                         ReadOutcome::Secrets => self.give_secrets(f),
                         ReadOutcome::End => break,
@@ -136,6 +140,7 @@ impl MergedSource {
                         }
                     }
                 }
+                self.summaries[0].window = window;
             }
             self.summaries[0].format = self.readers[0].format();
             return;
@@ -177,4 +182,13 @@ impl MergedSource {
             .iter()
             .flat_map(|r| r.decryption_secrets().iter().map(Vec::as_slice))
     }
+}
+
+/// Stretch a capture window to cover `ts` (captures are not always in
+/// time order, so the earliest and the latest, not the first and the last read).
+fn widen(window: &mut Option<(super::Nanos, super::Nanos)>, ts: super::Nanos) {
+    *window = Some(match *window {
+        Some((first, last)) => (first.min(ts), last.max(ts)),
+        None => (ts, ts),
+    });
 }

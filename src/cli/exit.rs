@@ -3,12 +3,16 @@
 /// The report was written and every input was read completely.
 pub const OK: i32 = 0;
 /// The report was written, and it holds an unwaived finding at or above
-/// `--fail-on` (the CI gate). Takes precedence over `PARTIAL`.
+/// `--fail-on` (the CI gate; with `--baseline`, a new one); one line on
+/// standard error names the count and the worst rules. Takes precedence
+/// over `PARTIAL`. `report`: only with `--fail-on` or `--baseline`.
+/// `diff --fail-on`: a new finding at or above it.
 pub const FINDINGS: i32 = 1;
 /// The command line was wrong (clap's own usage errors use 2 as well).
 pub const USAGE: i32 = 2;
 /// An input could not be read as a capture at all (for `probe`: the
-/// `--targets` file); no report was written.
+/// `--targets` file; for `report` and `diff`: a saved report); no report
+/// was written.
 pub const INPUT: i32 = 3;
 /// The report was written, but an input was damaged or truncated and was
 /// analysed only up to the damage (see `warnings` and `inputs[].complete`);
@@ -18,7 +22,8 @@ pub const PARTIAL: i32 = 4;
 /// The report could not be written.
 pub const OUTPUT: i32 = 5;
 /// A policy, cluster snapshot, trust bundle, cluster configuration or Nitro
-/// table could not be read or is invalid, or a key log could not be read
+/// table, a `--baseline` report or the `--manifests` directory could not
+/// be read or is invalid, or a key log could not be read
 /// (missing, unreadable, over 256 MiB; bad lines inside one are only warned
 /// about); nothing was analysed.
 pub const CONFIG: i32 = 6;

@@ -2,6 +2,7 @@
 //! in the library; this module only wires it to files and the terminal.
 
 mod capture;
+mod evidence;
 pub mod exit;
 mod pod;
 mod probe;
@@ -48,6 +49,9 @@ enum Command {
     Rules,
     /// Render a saved JSON report again, in another format.
     Report(rerender::ReportArgs),
+    /// Compare two saved JSON reports' findings: new, fixed, unchanged
+    /// (table, JSON, or Markdown for a pull-request comment).
+    Diff(evidence::DiffArgs),
     /// Audit running pods through the Kubernetes API (`kubectl tls-audit
     /// pod`): add the capture agent as an ephemeral container, read its
     /// events, and verify them with the cluster's pods, nodes and Services;
@@ -139,6 +143,8 @@ pub(crate) struct OutputArgs {
     /// The cluster's name, recorded in the report's metadata.
     #[arg(long, value_name = "NAME")]
     cluster_name: Option<String>,
+    #[command(flatten)]
+    evidence: evidence::EvidenceArgs,
 }
 
 /// Limits of the engine, shared by `analyze` and `capture`.
@@ -197,16 +203,21 @@ pub(crate) enum Format {
     Github,
 }
 
-/// Render an in-memory report in one of the whole-document formats.
-pub(crate) fn render_whole(report: &Report, format: Format) -> String {
+/// Render an in-memory report in one of the whole-document formats, with
+/// the rendering options (`--docs-url`, `--manifests`...).
+pub(crate) fn render_whole_with(
+    report: &Report,
+    format: Format,
+    opts: &report::RenderOptions,
+) -> String {
     match format {
         Format::Json => report::render_json(report),
         Format::Table => report::render_table(report),
-        Format::Markdown => report::render_markdown(report),
-        Format::Junit => report::render_junit(report),
-        Format::Sarif => report::render_sarif(report),
+        Format::Markdown => report::render_markdown_with(report, opts),
+        Format::Junit => report::render_junit_with(report, opts),
+        Format::Sarif => report::render_sarif_with(report, opts),
         Format::Yaml => report::render_yaml(report),
-        Format::Html => report::render_html(report),
+        Format::Html => report::render_html_with(report, opts),
         Format::Github => report::render_github(report),
     }
 }
@@ -248,6 +259,7 @@ pub fn main() -> i32 {
         Command::Policy(args) => verification::policy_command(&args),
         Command::Rules => verification::rules_command(),
         Command::Report(args) => rerender::report_command(&args),
+        Command::Diff(args) => evidence::diff_command(&args),
         Command::Pod(args) => pod::pod_command(*args),
     }
 }
@@ -516,6 +528,11 @@ impl Publish<'_> {
     /// `partial` when some input could not be read whole (besides
     /// `inputs[].complete`). Returns the exit code.
     pub(crate) fn write(self, mut report: Report, flows: &engine::Spilled, partial: bool) -> i32 {
+        let evidence = match self.out.evidence.load() {
+            Ok(e) => e,
+            Err(code) => return code,
+        };
+        evidence::apply_baseline(&mut report, evidence.baseline.as_ref());
         let failed = report
             .verification
             .as_ref()
@@ -538,7 +555,7 @@ impl Publish<'_> {
         } else {
             Format::Json
         });
-        if let Err(code) = write_out(output, &report, flows, format) {
+        if let Err(code) = write_out(output, &report, flows, format, &evidence.render) {
             return code;
         }
         if let Some(path) = output
@@ -557,6 +574,9 @@ impl Publish<'_> {
             for w in &report.warnings {
                 eprintln!("tls-audit: warning: {}", report::sanitize(&w.message));
             }
+        }
+        if let Some(line) = evidence::gate_line(&report) {
+            eprintln!("{line}");
         }
         if partial && !failed {
             return exit::PARTIAL;
@@ -623,6 +643,7 @@ fn write_out(
     report: &Report,
     flows: &engine::Spilled,
     format: Format,
+    opts: &report::RenderOptions,
 ) -> Result<(), i32> {
     let render = |out: &mut dyn Write| match format {
         Format::Json => report::write_json_streamed(report, out, |emit| flows.for_each_json(emit)),
@@ -650,7 +671,7 @@ fn write_out(
                 whole.flows.push(f);
                 Ok(())
             })?;
-            out.write_all(render_whole(&whole, format).as_bytes())?;
+            out.write_all(render_whole_with(&whole, format, opts).as_bytes())?;
             out.flush()
         }
     };

@@ -1,16 +1,14 @@
 //! `tls-audit report`: a saved JSON report rendered again, without the
 //! captures (for a table at a terminal, or another format in a pipeline).
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use super::{Format, compliance_frameworks, exit, render_whole, write_to};
+use super::{Format, compliance_frameworks, evidence, exit, render_whole_with, write_to};
+use crate::report::baseline::read_report;
 use crate::report::compliance::Evaluator;
-use crate::report::metadata::{self, SourceReport};
-use crate::report::{Report, model::SCHEMA};
-
-/// Largest report read back.
-const MAX_REPORT_BYTES: u64 = 4 << 30;
+use crate::report::metadata;
+use crate::report::model::Severity;
 
 /// `tls-audit report`.
 #[derive(Debug, clap::Args)]
@@ -27,6 +25,12 @@ pub struct ReportArgs {
     /// hipaa. Without it, those in the saved report are kept.
     #[arg(long, value_name = "FRAMEWORKS", value_delimiter = ',')]
     compliance: Vec<String>,
+    /// Judge the saved findings again at this severity (exit 1 when an
+    /// unwaived finding, a new one with --baseline, is at least this severe).
+    #[arg(long, value_name = "SEVERITY")]
+    fail_on: Option<Severity>,
+    #[command(flatten)]
+    evidence: evidence::EvidenceArgs,
 }
 
 /// Run `tls-audit report`; returns the exit code (3 when the input is not a
@@ -36,13 +40,22 @@ pub fn report_command(args: &ReportArgs) -> i32 {
         Ok(f) => f,
         Err(code) => return code,
     };
-    let (mut report, source) = match read(args) {
+    let evidence = match args.evidence.load() {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
+    let (mut report, source) = match read_report(&args.input) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("tls-audit: {e}");
             return exit::INPUT;
         }
     };
+    if let (Some(on), Some(v)) = (args.fail_on, report.verification.as_mut()) {
+        v.fail_on = Some(on);
+        v.gate = crate::verify::gate(&report.findings, Some(on));
+    }
+    evidence::apply_baseline(&mut report, evidence.baseline.as_ref());
     if let Some((catalog, chosen)) = frameworks {
         let mut eval = Evaluator::new(catalog, chosen, &report);
         for (i, f) in report.flows.iter().enumerate() {
@@ -60,34 +73,17 @@ pub fn report_command(args: &ReportArgs) -> i32 {
         Format::Json
     });
     let render = |out: &mut dyn Write| {
-        out.write_all(render_whole(&report, format).as_bytes())?;
+        out.write_all(render_whole_with(&report, format, &evidence.render).as_bytes())?;
         out.flush()
     };
-    match write_to(args.output.as_ref(), render) {
-        Ok(()) => exit::OK,
-        Err(code) => code,
+    if let Err(code) = write_to(args.output.as_ref(), render) {
+        return code;
     }
-}
-
-fn read(args: &ReportArgs) -> Result<(Report, SourceReport), String> {
-    let name = args.input.display().to_string();
-    let mut bytes = Vec::new();
-    let result = if name == "-" {
-        std::io::stdin()
-            .take(MAX_REPORT_BYTES)
-            .read_to_end(&mut bytes)
-    } else {
-        std::fs::File::open(&args.input)
-            .and_then(|f| f.take(MAX_REPORT_BYTES).read_to_end(&mut bytes))
-    };
-    result.map_err(|e| format!("cannot read {name}: {e}"))?;
-    let report: Report = serde_json::from_slice(&bytes)
-        .map_err(|e| format!("{name} is not a tls-audit JSON report: {e}"))?;
-    if report.schema != SCHEMA {
-        return Err(format!(
-            "{name} is a `{}` report; this tls-audit reads `{SCHEMA}`",
-            report.schema
-        ));
+    match evidence::gate_line(&report) {
+        Some(line) if args.fail_on.is_some() || args.evidence.baseline.is_some() => {
+            eprintln!("{line}");
+            exit::FINDINGS
+        }
+        _ => exit::OK,
     }
-    Ok((report, SourceReport::of(&name, &bytes)))
 }

@@ -187,6 +187,44 @@ pub struct Owner {
     pub name: String,
 }
 
+/// The workload kind of a pod without owner.
+const BARE_POD: &str = "Pod";
+/// The workload kind of a pod whose ReplicaSet carries its pod-template-hash.
+const DEPLOYMENT: &str = "Deployment";
+
+impl Pod {
+    /// The workload that owns the pod, as a redeploy keeps it: a
+    /// `ReplicaSet` whose name is `<deployment>-<pod-template-hash>` is its
+    /// `Deployment`; a `StatefulSet`, `DaemonSet`, `Job` or other owner is
+    /// itself; a pod without owner is its own workload (`Pod`).
+    pub fn workload(&self) -> crate::report::model::WorkloadRef {
+        use crate::report::model::WorkloadRef;
+        let Some(owner) = &self.owner else {
+            return WorkloadRef {
+                kind: BARE_POD.into(),
+                name: self.name.clone(),
+            };
+        };
+        let deployment = (owner.kind == "ReplicaSet")
+            .then(|| self.labels.get("pod-template-hash"))
+            .flatten()
+            .filter(|hash| !hash.is_empty())
+            .and_then(|hash| owner.name.strip_suffix(hash.as_str()))
+            .and_then(|rest| rest.strip_suffix('-'))
+            .filter(|name| !name.is_empty());
+        match deployment {
+            Some(name) => WorkloadRef {
+                kind: DEPLOYMENT.into(),
+                name: name.to_string(),
+            },
+            None => WorkloadRef {
+                kind: owner.kind.clone(),
+                name: owner.name.clone(),
+            },
+        }
+    }
+}
+
 /// One regular container of a pod (`status.containerStatuses[]`).
 #[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
 pub struct Container {

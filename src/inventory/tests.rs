@@ -647,3 +647,36 @@ fn scratch_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[test]
+fn workloads_survive_a_rollout() {
+    let pods = br#"{"items":[
+      {"metadata":{"name":"api-7d9f8b6c5-x2k4p","namespace":"pay","labels":{"pod-template-hash":"7d9f8b6c5"},
+        "ownerReferences":[{"kind":"ReplicaSet","name":"api-7d9f8b6c5","controller":true}]},"spec":{},"status":{}},
+      {"metadata":{"name":"db-0","namespace":"pay","ownerReferences":[{"kind":"StatefulSet","name":"db","controller":true}]},"spec":{},"status":{}},
+      {"metadata":{"name":"rs-abc12","namespace":"pay","ownerReferences":[{"kind":"ReplicaSet","name":"rs","controller":true}]},"spec":{},"status":{}},
+      {"metadata":{"name":"debug","namespace":"pay"},"spec":{},"status":{}}
+    ]}"#;
+    let inv = Inventory::from_json(Some(pods), None).unwrap();
+    let w: Vec<(String, String)> = inv
+        .pods()
+        .iter()
+        .map(|p| {
+            let w = p.workload();
+            (w.kind, w.name)
+        })
+        .collect();
+    let want = [
+        ("Deployment", "api"),
+        ("StatefulSet", "db"),
+        // A ReplicaSet of its own (no pod-template-hash): itself.
+        ("ReplicaSet", "rs"),
+        ("Pod", "debug"),
+    ];
+    assert_eq!(
+        w,
+        want.iter()
+            .map(|(k, n)| (k.to_string(), n.to_string()))
+            .collect::<Vec<_>>()
+    );
+}

@@ -65,6 +65,22 @@ pub struct PodRef {
     pub name: String,
     /// Service account the pod runs as.
     pub service_account: String,
+    /// The workload that owns the pod (its `Deployment`, `StatefulSet`,
+    /// `DaemonSet`..., from `ownerReferences` with the `pod-template-hash`
+    /// taken off a `ReplicaSet`'s name): what stays the same when a
+    /// redeploy renames the pods. Absent in reports written before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<WorkloadRef>,
+}
+
+/// A workload: the owner that outlives its pods.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct WorkloadRef {
+    /// `Deployment`, `StatefulSet`, `DaemonSet`, `Job`, ... or `Pod` for a
+    /// pod without owner.
+    pub kind: String,
+    /// Its name.
+    pub name: String,
 }
 
 /// Who a finding is about.
@@ -147,6 +163,39 @@ pub struct Finding {
     pub controls: Vec<String>,
     /// The waiver that accepts this finding, if one applies.
     pub waived: Option<AppliedWaiver>,
+    /// Against a baseline report (`--baseline`): `new` (not in it) or
+    /// `unchanged` (the same finding identity is in it). Absent without a
+    /// baseline. See `docs/evidence.md`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineState>,
+}
+
+impl Finding {
+    /// Whether the gate judges this finding: not waived, and not already in
+    /// the baseline when one is given.
+    pub fn counts_for_gate(&self) -> bool {
+        self.waived.is_none() && self.baseline != Some(BaselineState::Unchanged)
+    }
+}
+
+/// A finding's state against a baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BaselineState {
+    /// Not in the baseline: a regression, what the gate judges.
+    New,
+    /// In the baseline already.
+    Unchanged,
+}
+
+impl BaselineState {
+    /// The name used in reports (SARIF's `baselineState` uses the same words).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BaselineState::New => "new",
+            BaselineState::Unchanged => "unchanged",
+        }
+    }
 }
 
 /// What verification ran with and what it could not do.
@@ -166,8 +215,13 @@ pub struct Verification {
     pub waived: u64,
     /// `--fail-on`, if given.
     pub fail_on: Option<Severity>,
-    /// `pass` or `fail` against `--fail-on`; null without it.
+    /// `pass` or `fail` against `--fail-on`; null without it. With a
+    /// baseline, judged on new findings only.
     pub gate: Option<String>,
+    /// The baseline compared with (`--baseline`) and what it showed;
+    /// absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<super::baseline::BaselineSummary>,
     /// Checks that could not run, by rule and reason, with the flows affected.
     pub not_checked: Vec<NotChecked>,
     /// Flows the policy exempts from a rule, by rule and exemption name.

@@ -38,11 +38,18 @@ use std::fmt::Write;
 use std::net::{IpAddr, SocketAddr};
 
 use super::compliance::{FrameworkResult, Status};
-use super::model::{Endpoint, Finding, Report, Severity};
+use super::model::{BaselineState, Endpoint, Finding, Report, Severity};
+use super::options::RenderOptions;
 use crate::verify::rules;
 
 /// Render the report as a JUnit XML document (UTF-8, ending in a newline).
 pub fn render_junit(report: &Report) -> String {
+    render_junit_with(report, &RenderOptions::default())
+}
+
+/// [`render_junit`], each finding with its rule's page under `opts.docs_url`.
+pub fn render_junit_with(report: &Report, opts: &RenderOptions) -> String {
+    let docs = opts.docs_url.as_str();
     let verification = report.verification.as_ref();
     let gate = verification.and_then(|v| v.fail_on);
     let mut subjects: BTreeMap<String, Vec<&Finding>> = BTreeMap::new();
@@ -75,7 +82,7 @@ pub fn render_junit(report: &Report) -> String {
         for id in ids {
             let mine: Vec<&Finding> = findings.iter().copied().filter(|f| f.rule == id).collect();
             let case = if verification.is_some() {
-                judge(&mine, gate)
+                judge(&mine, gate, docs)
             } else {
                 Outcome::Skipped("not verified: the report holds facts only".into())
             };
@@ -83,7 +90,7 @@ pub fn render_junit(report: &Report) -> String {
                 &format!("tls-audit.{subject}"),
                 id,
                 case,
-                &notes(&mine, gate),
+                &notes(&mine, gate, docs),
             );
         }
         suites.push(suite);
@@ -241,14 +248,14 @@ fn compliance_suite(fw: &FrameworkResult) -> Suite {
     suite
 }
 
-/// Whether a finding fails the gate: unwaived and at least `gate`, or any
-/// unwaived finding without a gate.
+/// Whether a finding fails the gate: unwaived (and new, with a baseline)
+/// and at least `gate`, or any such finding without a gate.
 fn fails(f: &Finding, gate: Option<Severity>) -> bool {
-    f.waived.is_none() && gate.is_none_or(|g| f.severity >= g)
+    f.counts_for_gate() && gate.is_none_or(|g| f.severity >= g)
 }
 
 /// The outcome of one rule for one subject, from its findings.
-fn judge(findings: &[&Finding], gate: Option<Severity>) -> Outcome {
+fn judge(findings: &[&Finding], gate: Option<Severity>, docs: &str) -> Outcome {
     let failing: Vec<&Finding> = findings
         .iter()
         .copied()
@@ -264,7 +271,7 @@ fn judge(findings: &[&Finding], gate: Option<Severity>) -> Outcome {
             1 => first,
             n => format!("{first} (and {} more)", n - 1),
         };
-        let text: Vec<String> = failing.iter().map(|f| describe(f)).collect();
+        let text: Vec<String> = failing.iter().map(|f| describe(f, docs)).collect();
         return Outcome::Failure(worst.as_str(), message, text.join("\n\n"));
     }
     match findings.first().and_then(|f| f.waived.as_ref()) {
@@ -277,22 +284,30 @@ fn judge(findings: &[&Finding], gate: Option<Severity>) -> Outcome {
 
 /// The findings a test case's outcome does not already detail: below the
 /// gate, or waived.
-fn notes(findings: &[&Finding], gate: Option<Severity>) -> String {
+fn notes(findings: &[&Finding], gate: Option<Severity>, docs: &str) -> String {
     let notes: Vec<String> = findings
         .iter()
         .filter(|f| !fails(f, gate))
         .map(|f| match &f.waived {
-            Some(w) => format!("waived ({} until {}): {}", w.reason, w.expires, describe(f)),
-            None => format!("below the gate: {}", describe(f)),
+            Some(w) => format!(
+                "waived ({} until {}): {}",
+                w.reason,
+                w.expires,
+                describe(f, docs)
+            ),
+            None if f.baseline == Some(BaselineState::Unchanged) => {
+                format!("unchanged since the baseline: {}", describe(f, docs))
+            }
+            None => format!("below the gate: {}", describe(f, docs)),
         })
         .collect();
     notes.join("\n\n")
 }
 
 /// One finding for people: what, where, the facts, and the fix.
-fn describe(f: &Finding) -> String {
+fn describe(f: &Finding, docs: &str) -> String {
     let evidence = serde_json::to_string(&f.evidence).unwrap_or_default();
-    format!(
+    let mut text = format!(
         "[{}] {}\nfirst flow: {} -> {} at {}; occurrences: {} (last {})\nevidence: {evidence}\nremediation: {}",
         f.severity.as_str(),
         f.message,
@@ -302,7 +317,14 @@ fn describe(f: &Finding) -> String {
         f.occurrences,
         f.last_seen,
         f.remediation
-    )
+    );
+    if let Some(url) = super::links::rule_url(&f.rule, docs) {
+        let _ = write!(text, "\ndocumentation: {url}");
+    }
+    if let Some(b) = f.baseline {
+        let _ = write!(text, "\nbaseline: {}", b.as_str());
+    }
+    text
 }
 
 /// A flow end as a suite name, spelled as findings spell their subjects.

@@ -20,8 +20,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::model::{Finding, Report, Severity, Subject};
+use super::options::RenderOptions;
 use super::sanitize;
-use crate::verify::rules;
 
 /// Finding rows written at most; the rest are counted. Findings come most
 /// severe first, and a PR comment must stay under GitHub's 65,536
@@ -30,11 +30,17 @@ pub const MAX_FINDING_ROWS: usize = 100;
 
 /// Render the report as a Markdown summary (ending in a newline).
 pub fn render_markdown(report: &Report) -> String {
+    render_markdown_with(report, &RenderOptions::default())
+}
+
+/// [`render_markdown`], rule ids linked under `opts.docs_url`.
+pub fn render_markdown_with(report: &Report, opts: &RenderOptions) -> String {
+    let docs = opts.docs_url.as_str();
     let mut out = String::from("## tls-audit report\n\n");
     gate(report, &mut out);
     header(report, &mut out);
-    findings(report, &mut out);
-    checks(report, &mut out);
+    findings(report, docs, &mut out);
+    checks(report, docs, &mut out);
     compliance(report, &mut out);
     probes(report, &mut out);
     flows(report, &mut out);
@@ -57,11 +63,12 @@ fn gate(r: &Report, out: &mut String) {
             let over = r
                 .findings
                 .iter()
-                .filter(|f| f.waived.is_none() && f.severity >= on)
+                .filter(|f| f.counts_for_gate() && f.severity >= on)
                 .count();
+            let new = if v.baseline.is_some() { " new" } else { "" };
             let _ = writeln!(
                 out,
-                "**Gate {}** (`--fail-on {}`): {over} unwaived finding{} at or above {}.",
+                "**Gate {}** (`--fail-on {}`): {over}{new} unwaived finding{} at or above {}.",
                 md(&gate.to_uppercase()),
                 on.as_str(),
                 plural(over as u64),
@@ -69,6 +76,17 @@ fn gate(r: &Report, out: &mut String) {
             );
         }
         _ => out.push_str("**No gate** (`--fail-on` not given).\n"),
+    }
+    if let Some(b) = &v.baseline {
+        let _ = writeln!(
+            out,
+            "\nAgainst the baseline `{}`: **{} new**, {} unchanged, {} fixed; {}.",
+            md(&b.report.name),
+            b.new,
+            b.unchanged,
+            b.fixed,
+            md(&b.gate_scope)
+        );
     }
 }
 
@@ -125,7 +143,7 @@ fn header(r: &Report, out: &mut String) {
     }
 }
 
-fn findings(r: &Report, out: &mut String) {
+fn findings(r: &Report, docs: &str, out: &mut String) {
     let Some(v) = &r.verification else {
         return;
     };
@@ -147,19 +165,27 @@ fn findings(r: &Report, out: &mut String) {
         out.push_str("\nNo findings.\n");
         return;
     }
-    out.push_str("\n| severity | rule | subject | message | occurrences | waived |\n");
-    out.push_str("|---|---|---|---|---:|---|\n");
+    let baseline = v.baseline.is_some();
+    out.push_str("\n| severity | rule | subject | message | occurrences | waived |");
+    out.push_str(if baseline { " baseline |\n" } else { "\n" });
+    out.push_str("|---|---|---|---|---:|---|");
+    out.push_str(if baseline { "---|\n" } else { "\n" });
     for f in r.findings.iter().take(MAX_FINDING_ROWS) {
-        let _ = writeln!(
+        let _ = write!(
             out,
             "| {} | {} | {} | {} | {} | {} |",
             f.severity.as_str(),
-            rule_link(&f.rule),
+            rule_link(&f.rule, docs),
             subject(&f.subject),
             md(&f.message),
             f.occurrences,
             waived(f)
         );
+        if baseline {
+            let state = f.baseline.map_or("", |b| b.as_str());
+            let _ = write!(out, " {state} |");
+        }
+        out.push('\n');
     }
     if let Some(more) = r
         .findings
@@ -175,7 +201,7 @@ fn findings(r: &Report, out: &mut String) {
     }
 }
 
-fn checks(r: &Report, out: &mut String) {
+fn checks(r: &Report, docs: &str, out: &mut String) {
     let Some(v) = &r.verification else {
         return;
     };
@@ -185,7 +211,7 @@ fn checks(r: &Report, out: &mut String) {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} |",
-                rule_link(&n.rule),
+                rule_link(&n.rule, docs),
                 md(&n.reason),
                 n.flows
             );
@@ -197,7 +223,7 @@ fn checks(r: &Report, out: &mut String) {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} |",
-                rule_link(&e.rule),
+                rule_link(&e.rule, docs),
                 md(&e.exemption),
                 e.flows
             );
@@ -212,7 +238,7 @@ fn checks(r: &Report, out: &mut String) {
                 out,
                 "| {} | {} | {} | {} | {} | {} |",
                 w.index,
-                rule_link(&w.rule),
+                rule_link(&w.rule, docs),
                 md(&w.reason),
                 md(&w.expires),
                 md(&w.status),
@@ -365,11 +391,8 @@ fn flows(r: &Report, out: &mut String) {
 
 /// The rule, linked to its page when the catalogue knows it (only known
 /// ids go into a link target).
-fn rule_link(id: &str) -> String {
-    match rules::by_id(id) {
-        Some(r) => format!("[{0}](docs/rules/{0}.md)", r.id),
-        None => md(id),
-    }
+fn rule_link(id: &str, docs: &str) -> String {
+    super::links::rule_markdown(id, docs)
 }
 
 /// The subject: its pod, else the server's `ip:port`, else the client's

@@ -1,25 +1,33 @@
 //! The report: its model (`tls-audit/report/v1`) and how it is rendered.
 
+pub mod baseline;
 pub mod compliance;
 pub mod enrichment;
 mod finding;
 mod github;
 mod html;
+pub mod identity;
 mod junit;
+pub mod links;
+pub mod manifests;
 mod markdown;
 pub mod metadata;
 pub mod model;
+pub mod options;
 mod probe;
 mod sarif;
 mod table;
 mod yaml;
 
 pub use github::render_github;
-pub use html::render_html;
-pub use junit::render_junit;
-pub use markdown::{MAX_FINDING_ROWS as MAX_MARKDOWN_FINDING_ROWS, render_markdown};
+pub use html::{render_html, render_html_with};
+pub use junit::{render_junit, render_junit_with};
+pub use markdown::{
+    MAX_FINDING_ROWS as MAX_MARKDOWN_FINDING_ROWS, render_markdown, render_markdown_with,
+};
 pub use model::Report;
-pub use sarif::render_sarif;
+pub use options::RenderOptions;
+pub use sarif::{render_sarif, render_sarif_with};
 pub use table::{TableWriter, render_table, sanitize};
 pub use yaml::render_yaml;
 

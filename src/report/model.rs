@@ -8,8 +8,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub use super::finding::{
-    AppliedWaiver, Exempted, Finding, InventorySource, NotChecked, PodRef, PolicySource, Severity,
-    Subject, TrustBundleSource, Verification, WaiverStatus,
+    AppliedWaiver, BaselineState, Exempted, Finding, InventorySource, NotChecked, PodRef,
+    PolicySource, Severity, Subject, TrustBundleSource, Verification, WaiverStatus, WorkloadRef,
 };
 pub use super::probe::{
     ClientAuth, IdentityProbe, PlaintextProbe, ProbeError, ProbePod, ProbeRecord, SuiteProbe,

@@ -1,31 +1,31 @@
-//! SARIF 2.1.0, so that code-scanning dashboards and SARIF viewers can hold
-//! tls-audit's findings next to other tools' results.
+//! SARIF 2.1.0, so that code scanning (GitHub's and others) and SARIF
+//! viewers hold tls-audit's findings next to other tools' results.
 //!
 //! One run; `tool.driver.rules` is the whole catalogue (`rules::ALL`), each
-//! with its default level, title, remediation as help, and its page
-//! (`docs/rules/<ID>.md`). The page is given as `properties.helpPath`,
-//! relative to the tool's repository, and not as `helpUri`: SARIF requires
-//! `helpUri` (like `informationUri`) to be an absolute URI, and a report
-//! does not know where its documentation is served. Each finding is one
-//! result whose level follows the finding's severity (after policy
+//! with its default level, title, remediation as help, and its page as an
+//! absolute `helpUri` (`--docs-url`, see [`super::links`]). Each finding
+//! is one result whose level follows the finding's severity (after policy
 //! overrides): critical and high are `error`, medium `warning`, low and
 //! info `note`.
 //!
-//! A finding is about a pod or an endpoint, not a file, so its location is
-//! logical only: one `logicalLocations` entry of kind `resource` naming the
-//! pod (`namespace/name`), else the server's `ip:port`, else the client's
-//! address. (Consumers that place results in files, such as GitHub code
-//! scanning, may not show such results; the Multitool's GitHub rules accept
-//! them.)
+//! Locations. A finding is about a workload, not a file, but code scanning
+//! refuses a result without a physical location. With `--manifests DIR`
+//! the location is the manifest that defines the subject's workload (its
+//! Deployment, StatefulSet, DaemonSet..., see [`super::manifests`]), at the
+//! line its document starts. Otherwise it is a stable synthetic artifact,
+//! as other Kubernetes scanners write: `k8s/<namespace>/<Kind>/<name>` for
+//! a pod's workload, `k8s/_cluster/Node/<name>` for a host-network end,
+//! `network/<ip>/<port>` for a server known only by its address and
+//! `network/<ip>` for such a client, at line 1. Every result also carries
+//! a `logicalLocations` entry (kind `resource`) naming the workload and the
+//! pod seen. Path segments are percent-encoded: names off the wire or out
+//! of the cluster never break the URI.
 //!
-//! `partialFingerprints["tlsAuditFinding/v1"]` is the SHA-256 of what makes
-//! two findings the same finding for tls-audit: the rule, the subject (role
-//! and pod, else address), the peer (pod, else address) for flow rules
-//! (certificate findings are per certificate, whoever the peer), and the
-//! evidence that tells a rule's variants apart (the certificate's digest;
-//! else the mTLS basis or reason, cipher suite, version, or application
-//! protocol). Counts, times, messages, severities and client ports are left
-//! out, so the same finding in tomorrow's capture has the same fingerprint.
+//! `partialFingerprints["tlsAuditFinding/v2"]` is the SHA-256 of the
+//! finding's identity ([`super::identity`]: rule, subject workload and
+//! service account, peer workload, server port, variant), so a redeploy
+//! that renames pods keeps its alerts. With a baseline (`--baseline`) each
+//! result has `baselineState` `new` or `unchanged`.
 //!
 //! Waived findings stay in the log with an external, accepted suppression
 //! whose justification is the waiver's reason. Warnings and checks that
@@ -33,19 +33,28 @@
 //! verdict its properties. Text off the wire is carried as JSON strings, so
 //! serde_json's escaping is all it needs; output is deterministic.
 
-use super::model::{Finding, Report, Severity};
-use crate::verify::{policy_digest, rules};
+use super::identity;
+use super::model::{Finding, Report, Severity, Subject};
+use super::options::RenderOptions;
+use crate::verify::rules;
 use serde_json::{Map, Value, json};
 
 /// The `$schema` written in every log.
 pub const SARIF_SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
-/// The name of the partial fingerprint tls-audit writes.
-pub const FINGERPRINT: &str = "tlsAuditFinding/v1";
+/// The name of the partial fingerprint tls-audit writes (v2: the workload
+/// identity; v1 named pods, which a redeploy renames).
+pub const FINGERPRINT: &str = "tlsAuditFinding/v2";
 
 /// Render the report as a SARIF 2.1.0 log (pretty-printed JSON and a newline).
 pub fn render_sarif(report: &Report) -> String {
-    let results: Vec<Value> = report.findings.iter().map(result).collect();
+    render_sarif_with(report, &RenderOptions::default())
+}
+
+/// [`render_sarif`] with rule pages under `opts.docs_url` and results
+/// located in `opts.manifests` where they define the workload.
+pub fn render_sarif_with(report: &Report, opts: &RenderOptions) -> String {
+    let results: Vec<Value> = report.findings.iter().map(|f| result(f, opts)).collect();
     let log = json!({
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
@@ -54,7 +63,8 @@ pub fn render_sarif(report: &Report) -> String {
                 "driver": {
                     "name": report.tool.name,
                     "version": report.tool.version,
-                    "rules": rules::ALL.iter().map(rule).collect::<Vec<_>>(),
+                    "informationUri": env!("CARGO_PKG_REPOSITORY"),
+                    "rules": rules::ALL.iter().map(|r| rule(r, &opts.docs_url)).collect::<Vec<_>>(),
                 }
             },
             "invocations": [invocation(report)],
@@ -90,8 +100,9 @@ fn security_severity(s: Severity) -> &'static str {
     }
 }
 
-fn rule(r: &rules::Rule) -> Value {
+fn rule(r: &rules::Rule, docs: &str) -> Value {
     json!({
+        "helpUri": super::links::rule_url(r.id, docs),
         "id": r.id,
         "name": pascal_name(r.id),
         "shortDescription": {"text": r.title},
@@ -125,7 +136,7 @@ fn pascal_name(id: &str) -> String {
         .collect()
 }
 
-fn result(f: &Finding) -> Value {
+fn result(f: &Finding, opts: &RenderOptions) -> Value {
     let mut r = Map::new();
     r.insert("ruleId".into(), json!(f.rule));
     if let Some(i) = rules::ALL.iter().position(|r| r.id == f.rule) {
@@ -133,19 +144,14 @@ fn result(f: &Finding) -> Value {
     }
     r.insert("level".into(), json!(level(f.severity)));
     r.insert("message".into(), json!({"text": f.message}));
-    r.insert(
-        "locations".into(),
-        json!([{
-            "logicalLocations": [{
-                "name": f.subject.label(),
-                "kind": "resource",
-            }]
-        }]),
-    );
+    r.insert("locations".into(), json!([location(&f.subject, opts)]));
     r.insert(
         "partialFingerprints".into(),
-        json!({ FINGERPRINT: fingerprint(f) }),
+        json!({ FINGERPRINT: identity::fingerprint(f) }),
     );
+    if let Some(b) = f.baseline {
+        r.insert("baselineState".into(), json!(b.as_str()));
+    }
     if let Some(w) = &f.waived {
         r.insert(
             "suppressions".into(),
@@ -173,40 +179,91 @@ fn result(f: &Finding) -> Value {
     Value::Object(r)
 }
 
-/// SHA-256 (hex) of the finding's identity; see the module documentation.
-fn fingerprint(f: &Finding) -> String {
-    let e = &f.evidence;
-    let certificate = e
-        .get("certificate")
-        .and_then(|c| c.get("sha256"))
-        .and_then(Value::as_str);
-    let variant = match certificate {
-        Some(digest) => format!("certificate={digest}"),
-        None => ["basis", "reason", "cipher_suite", "version", "app_protocol"]
-            .iter()
-            .find_map(|k| {
-                e.get(*k)
-                    .filter(|v| !v.is_null())
-                    .map(|v| format!("{k}={v}"))
-            })
-            .unwrap_or_default(),
+/// Where a result is: the manifest of its workload, else a synthetic
+/// artifact; and the workload and pod as a logical location.
+fn location(s: &Subject, opts: &RenderOptions) -> Value {
+    let manifest = opts.manifests.as_ref().and_then(|m| m.locate(s));
+    let (uri, line) = match manifest {
+        Some(m) => (
+            m.path
+                .split('/')
+                .map(uri_segment)
+                .collect::<Vec<_>>()
+                .join("/"),
+            m.line,
+        ),
+        None => (synthetic_uri(s), 1),
     };
-    // A flow rule's finding is counted per client address; a certificate's
-    // is not, so its peer (the first flow's) stays out.
-    let peer = match certificate {
-        Some(_) => String::new(),
-        None => f.peer.label(),
+    let mut logical = Map::new();
+    logical.insert("name".into(), json!(identity::endpoint_identity(s)));
+    logical.insert("kind".into(), json!("resource"));
+    if let Some(p) = &s.pod {
+        logical.insert(
+            "fullyQualifiedName".into(),
+            json!(format!("{}/pod/{}", p.namespace, p.name)),
+        );
+    }
+    json!({
+        "physicalLocation": {
+            "artifactLocation": {"uri": uri},
+            "region": {"startLine": line},
+        },
+        "logicalLocations": [Value::Object(logical)],
+    })
+}
+
+/// `k8s/<namespace>/<Kind>/<name>`, `k8s/_cluster/Node/<name>`,
+/// `network/<ip>/<port>` or `network/<ip>`: stable across runs as far as
+/// the subject is.
+pub fn synthetic_uri(s: &Subject) -> String {
+    let segments: Vec<String> = match (&s.pod, &s.node) {
+        (Some(p), _) => {
+            let (kind, name) = match &p.workload {
+                Some(w) => (w.kind.as_str(), w.name.as_str()),
+                None => ("Pod", p.name.as_str()),
+            };
+            vec!["k8s".into(), p.namespace.clone(), kind.into(), name.into()]
+        }
+        (None, Some(node)) => vec!["k8s".into(), "_cluster".into(), "Node".into(), node.clone()],
+        (None, None) => {
+            let mut v = vec!["network".to_string()];
+            match s.endpoint.parse::<std::net::SocketAddr>() {
+                Ok(a) if s.role == "server" => {
+                    v.push(a.ip().to_string());
+                    v.push(a.port().to_string());
+                }
+                Ok(a) => v.push(a.ip().to_string()),
+                Err(_) => v.push(s.endpoint.clone()),
+            }
+            v
+        }
     };
-    // Fields are joined by a character no field can hold unescaped.
-    let identity = [
-        f.rule.as_str(),
-        f.subject.role.as_str(),
-        &f.subject.label(),
-        &peer,
-        &variant,
-    ]
-    .join("\u{0}");
-    policy_digest(&identity)
+    segments
+        .iter()
+        .map(|x| uri_segment(x))
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Percent-encode all but RFC 3986's unreserved characters; an empty or
+/// dot-only segment is encoded or replaced (`_`), so no segment means
+/// "here" or "up".
+fn uri_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric()
+            || b"-_~".contains(&b)
+            || (b == b'.' && !s.bytes().all(|c| c == b'.'))
+        {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if out.is_empty() {
+        out.push('_');
+    }
+    out
 }
 
 fn invocation(report: &Report) -> Value {
@@ -279,6 +336,16 @@ fn invocation(report: &Report) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uri_segments_are_safe() {
+        assert_eq!(uri_segment("api-7d9f.x_~"), "api-7d9f.x_~");
+        assert_eq!(uri_segment("a/b c"), "a%2Fb%20c");
+        assert_eq!(uri_segment(".."), "%2E%2E");
+        assert_eq!(uri_segment("fe80::1"), "fe80%3A%3A1");
+        assert_eq!(uri_segment("é"), "%C3%A9");
+        assert_eq!(uri_segment(""), "_");
+    }
 
     #[test]
     fn names_and_levels() {

@@ -164,6 +164,7 @@ impl Collector {
             remediation: c.rule.remediation.to_string(),
             controls: controls::for_rule(c.rule.id),
             waived,
+            baseline: None,
         };
         self.findings.insert(key, finding);
     }

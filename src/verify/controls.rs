@@ -41,7 +41,7 @@ pub struct Source {
     pub version: String,
     /// The document.
     pub document: String,
-    /// Where the project's transcription of it is.
+    /// The public URL of the official document.
     #[serde(default)]
     pub reference: String,
 }
@@ -64,8 +64,8 @@ impl Catalog {
 }
 
 /// How a control's status is decided from a report. The method names the
-/// evaluator (`findings`, `certificate-inventory`, `admin-access`,
-/// `authentication-in-transit`); the rest are its parameters, so the
+/// evaluator (`findings`, `certificate-inventory`, `protocol-inventory`,
+/// `admin-access`, `authentication-in-transit`); the rest are its parameters, so the
 /// judgement can be read and reviewed here rather than in code.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Evaluation {
@@ -82,7 +82,8 @@ pub struct Evaluation {
     #[serde(default)]
     pub review_rules: Vec<String>,
     /// Rules whose findings on an in-scope flow fail it (`admin-access`)
-    /// or need review (`authentication-in-transit`).
+    /// or need review (`authentication-in-transit`); for
+    /// `protocol-inventory`, the rules that flag a version or suite as weak.
     #[serde(default)]
     pub weak_rules: Vec<String>,
     /// What plaintext and unproven-encryption flows mean when no finding
@@ -199,6 +200,7 @@ mod tests {
                 [
                     "findings",
                     "certificate-inventory",
+                    "protocol-inventory",
                     "admin-access",
                     "authentication-in-transit"
                 ]

@@ -31,7 +31,7 @@ mod verifier;
 
 pub use collect::{Collected, MAX_FINDINGS};
 pub use policy::{DEFAULT_POLICY, Policy, PolicyError};
-pub use summary::{RunInfo, conclude, policy_digest};
+pub use summary::{RunInfo, conclude, gate, gate_failures, policy_digest};
 pub use verifier::{Verifier, VerifyingSink, format_time, parse_time};
 
 use crate::capture::CaptureError;

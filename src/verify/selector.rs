@@ -192,6 +192,7 @@ mod tests {
             namespace: ns.into(),
             name: "p".into(),
             service_account: "sa".into(),
+            workload: None,
         }
     }
 

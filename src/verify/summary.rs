@@ -31,6 +31,28 @@ pub fn policy_digest(text: &str) -> String {
         .collect()
 }
 
+/// The gate's verdict against `--fail-on` (`pass` or `fail`; `None`
+/// without it): fail when a finding the gate judges (unwaived, and new when
+/// a baseline is given) is at least that severe.
+pub fn gate(findings: &[Finding], fail_on: Option<Severity>) -> Option<String> {
+    fail_on.map(|on| {
+        let failed = findings
+            .iter()
+            .any(|f| f.counts_for_gate() && f.severity >= on);
+        if failed { "fail" } else { "pass" }.to_string()
+    })
+}
+
+/// The findings that fail the gate at `on`, worst first.
+pub fn gate_failures(findings: &[Finding], on: Severity) -> Vec<&Finding> {
+    let mut failing: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.counts_for_gate() && f.severity >= on)
+        .collect();
+    failing.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    failing
+}
+
 /// The verification block, the findings, and warnings for the report.
 pub fn conclude(c: Collected, info: RunInfo) -> (Verification, Vec<Finding>, Vec<Warning>) {
     let mut counts: BTreeMap<String, u64> = Severity::ALL
@@ -45,13 +67,7 @@ pub fn conclude(c: Collected, info: RunInfo) -> (Verification, Vec<Finding>, Vec
             *counts.entry(f.severity.as_str().into()).or_default() += 1;
         }
     }
-    let gate = info.fail_on.map(|on| {
-        let failed = c
-            .findings
-            .iter()
-            .any(|f| f.waived.is_none() && f.severity >= on);
-        if failed { "fail" } else { "pass" }.to_string()
-    });
+    let gate = gate(&c.findings, info.fail_on);
     let mut warnings = Vec::new();
     for w in c.waivers.iter().filter(|w| w.status == "expired") {
         warnings.push(Warning {
@@ -86,6 +102,7 @@ pub fn conclude(c: Collected, info: RunInfo) -> (Verification, Vec<Finding>, Vec
         waived,
         fail_on: info.fail_on,
         gate,
+        baseline: None,
         not_checked: c.not_checked,
         exempted: c.exempted,
         waivers: c.waivers,

@@ -308,6 +308,7 @@ impl Verifier {
                     namespace: p.namespace.clone(),
                     name: p.name.clone(),
                     service_account: p.service_account.clone(),
+                    workload: Some(p.workload()),
                 });
                 end.labels = Some(p.labels.clone());
                 end.started = p.start_time;

@@ -1,6 +1,8 @@
 //! Integration tests: one test binary, a module per feature.
 
 mod agent;
+mod baseline;
+mod capture_window;
 mod cli;
 mod corpus;
 mod enrich;

@@ -52,6 +52,10 @@ struct Common {
     certificates_hidden: Sample,
     /// Certificate digest → flows it was seen in.
     certificates: BTreeMap<String, u64>,
+    /// (protocol version, cipher suite) → TLS flows that negotiated them,
+    /// for the inventory of protocols and suites in use (PCI DSS 12.3.3).
+    /// The key-exchange group joins this key when flows record it.
+    protocols: BTreeMap<(String, String), Sample>,
 }
 
 /// Per-control state of the evaluators that look at flows themselves.
@@ -146,6 +150,14 @@ impl<'c> Evaluator<'c> {
             for cert in tls.server_chain.iter().chain(&tls.client_chain) {
                 *c.certificates.entry(cert.sha256.clone()).or_default() += 1;
             }
+            let unseen = || "not seen".to_string();
+            c.protocols
+                .entry((
+                    tls.version.clone().unwrap_or_else(unseen),
+                    tls.cipher_suite.clone().unwrap_or_else(unseen),
+                ))
+                .or_default()
+                .add(index);
         }
         for (_, control, acc) in &mut self.controls {
             let e = &control.evaluation;
@@ -191,11 +203,12 @@ impl<'c> Evaluator<'c> {
         let c = &self.common;
         let (mut evidence, in_scope, noun) = match e.method.as_str() {
             "certificate-inventory" => self.inventory(control, report),
+            "protocol-inventory" => self.protocols(control, report),
             "admin-access" => self.admin(e, acc, report),
             "authentication-in-transit" => self.authentication(e, acc, report),
             _ => self.findings(control, report),
         };
-        if e.method != "certificate-inventory" {
+        if !e.method.ends_with("-inventory") {
             evidence.extend(self.policy_gaps(control, report));
         }
         for ev in &mut evidence {
@@ -441,6 +454,55 @@ impl<'c> Evaluator<'c> {
             InScope {
                 flows: c.tls.count,
                 certificates: c.certificates.len() as u64,
+            },
+            "TLS flows",
+        )
+    }
+
+    /// `protocol-inventory`: the protocol versions and cipher suites in use,
+    /// one item per combination with its flows, for the entity to document
+    /// and review; findings of the control's weak rules say which are weak.
+    /// Documenting and reviewing is the entity's act, which the wire
+    /// cannot show: seen TLS makes the control `needs-review`, never `pass`.
+    fn protocols(
+        &self,
+        control: &Control,
+        report: &Report,
+    ) -> (Vec<Evidence>, InScope, &'static str) {
+        let c = &self.common;
+        let mut out = Vec::new();
+        for ((version, suite), sample) in &c.protocols {
+            let weak: Vec<&str> = report
+                .findings
+                .iter()
+                .filter(|f| control.evaluation.weak_rules.contains(&f.rule))
+                .filter(|f| {
+                    f.evidence.get("version").and_then(|v| v.as_str()) == Some(version)
+                        || f.evidence.get("cipher_suite").and_then(|v| v.as_str()) == Some(suite)
+                })
+                .map(|f| f.rule.as_str())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let verdict = if weak.is_empty() {
+                String::new()
+            } else {
+                format!("; flagged by {}", weak.join(", "))
+            };
+            out.push(sample.evidence(
+                Status::NeedsReview,
+                format!(
+                    "{version} with {suite} on {} TLS flow{}{verdict}: document it and review it (input to the inventory)",
+                    sample.count,
+                    plural(sample.count as usize)
+                ),
+            ));
+        }
+        (
+            out,
+            InScope {
+                flows: c.tls.count,
+                certificates: 0,
             },
             "TLS flows",
         )

@@ -95,7 +95,7 @@ fn nothing_seen_is_not_applicable() {
         assert_eq!(k.status, Status::NotApplicable, "{}", k.reference);
         assert!(!k.caveat.is_empty() && !k.how_decided.is_empty());
     }
-    assert_eq!(c.frameworks[0].counts["not-applicable"], 4);
+    assert_eq!(c.frameworks[0].counts["not-applicable"], 5);
 }
 
 #[test]
@@ -211,6 +211,75 @@ fn authentication_factors_by_protocol() {
     )
     .unwrap();
     assert_eq!(control(&c, "PCI DSS 4.0.1 8.3.2").status, Status::Pass);
+}
+
+#[test]
+fn protocols_in_use_are_listed_for_review_never_passed() {
+    let mut weak = tls_flow(3, true, Some("cc33"));
+    weak["tls"]["version"] = json!("TLS1.0");
+    weak["tls"]["cipher_suite"] = json!("TLS_RSA_WITH_AES_128_CBC_SHA");
+    let mut finding = finding("TA-TLS-VERSION", &weak, &[PCI_421], false);
+    finding["evidence"] = json!({"version": "TLS1.0"});
+    let c = evaluate(
+        &report(
+            vec![
+                tls_flow(1, true, Some("aa11")),
+                tls_flow(2, true, Some("aa11")),
+                weak,
+            ],
+            vec![finding],
+        ),
+        &["pci-dss-4.0.1"],
+    )
+    .unwrap();
+    let k = control(&c, "PCI DSS 4.0.1 12.3.3");
+    assert_eq!(k.status, Status::NeedsReview);
+    assert_eq!(k.in_scope.flows, 3);
+    let reasons: Vec<&str> = k.evidence.iter().map(|e| e.reason.as_str()).collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(
+        reasons[0].starts_with(
+            "TLS1.0 with TLS_RSA_WITH_AES_128_CBC_SHA on 1 TLS flow; flagged by TA-TLS-VERSION"
+        ),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].starts_with("TLS1.3 with not seen on 2 TLS flows:"),
+        "{reasons:?}"
+    );
+    assert_eq!(k.evidence[1].flows, [0, 1]);
+    // Its source is the official document, not notes.
+    assert!(
+        k.source.contains("PCI Security Standards Council"),
+        "{}",
+        k.source
+    );
+    assert!(
+        k.source.contains("https://www.pcisecuritystandards.org/"),
+        "{}",
+        k.source
+    );
+}
+
+#[test]
+fn every_control_cites_its_official_document() {
+    let c = evaluate(&report(vec![], vec![]), &["pci-dss-4.0.1,hipaa"]).unwrap();
+    assert!(
+        !c.about.contains("shared/") && !c.about.contains("reference notes"),
+        "{}",
+        c.about
+    );
+    for k in c.frameworks.iter().flat_map(|f| &f.controls) {
+        assert!(!k.source.contains("shared/"), "{}", k.source);
+        assert!(k.source.contains("https://"), "{}", k.source);
+        let url = if k.reference.starts_with("HIPAA") {
+            "https://www.ecfr.gov/current/title-45/"
+        } else {
+            "https://www.pcisecuritystandards.org/document_library/"
+        };
+        assert!(k.source.contains(url), "{}", k.source);
+        assert!(k.source.contains(&k.id), "{}: {}", k.id, k.source);
+    }
 }
 
 #[test]

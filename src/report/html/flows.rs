@@ -213,7 +213,7 @@ pub fn table(report: &Report, index: &FlowIndex<'_>, out: &mut String) {
     out.push_str(
         "</select><button type=\"button\" id=\"flow-prev\">◀ previous</button>\
          <button type=\"button\" id=\"flow-next\">next ▶</button><span id=\"flow-info\" class=\"muted\"></span></div>\n\
-         <noscript><p>The flow table needs JavaScript; the JSON report holds every flow.</p></noscript>\n\
+         <noscript><p>Without JavaScript the first 100 flows are shown, unsorted; the JSON report holds every flow.</p></noscript>\n\
          <div class=\"table-wrap\"><table id=\"flow-table\"><thead><tr id=\"flow-head\">",
     );
     for (k, h, n) in COLUMNS {
@@ -224,10 +224,70 @@ pub fn table(report: &Report, index: &FlowIndex<'_>, out: &mut String) {
             esc(h)
         );
     }
+    out.push_str("</tr></thead><tbody id=\"flow-rows\">");
+    // The first page as markup, for readers without JavaScript (and a
+    // print of the page as written); the script replaces it.
+    for r in rows.iter().take(STATIC_ROWS) {
+        static_row(r, out);
+    }
     let _ = write!(
         out,
-        "</tr></thead><tbody id=\"flow-rows\"></tbody></table></div>\n\
+        "</tbody></table></div>\n\
          <script type=\"application/json\" id=\"flow-data\">{}</script>\n</section>\n",
         json_island(&json!({"columns": columns, "rows": rows}))
     );
+}
+
+/// Flows written as markup (the script's page size).
+const STATIC_ROWS: usize = 100;
+
+/// One row of the flow table as the script writes it: numbers from 1, the
+/// certificate as a short digest linking to the inventory, the finding
+/// linked.
+fn static_row(r: &Value, out: &mut String) {
+    let Some(cells) = r.as_array() else { return };
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let index = cells.first().and_then(Value::as_u64).unwrap_or(0);
+    let _ = write!(out, "<tr id=\"flow-{index}\">");
+    for ((key, _, numeric), v) in COLUMNS.iter().zip(cells) {
+        let t = text(v);
+        match *key {
+            "index" => {
+                let _ = write!(out, "<td class=\"num\">{}</td>", index + 1);
+            }
+            "protection" => {
+                let class: String = t
+                    .chars()
+                    .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')
+                    .collect();
+                let _ = write!(
+                    out,
+                    "<td><span class=\"prot {class}\">{}</span></td>",
+                    esc(&t)
+                );
+            }
+            "cert" if !t.is_empty() => {
+                let short: String = t.chars().take(12).collect();
+                let _ = write!(
+                    out,
+                    "<td class=\"mono\"><a href=\"#cert-{}\">{}</a></td>",
+                    esc(&t),
+                    esc(&short)
+                );
+            }
+            "finding" if !t.is_empty() => {
+                let n = t.parse::<u64>().map_or(0, |n| n + 1);
+                let _ = write!(out, "<td><a href=\"#finding-{}\">#{n}</a></td>", esc(&t));
+            }
+            _ => {
+                let class = if *numeric { " class=\"num\"" } else { "" };
+                let _ = write!(out, "<td{class}>{}</td>", esc(&t));
+            }
+        }
+    }
+    out.push_str("</tr>");
 }

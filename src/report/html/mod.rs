@@ -21,11 +21,13 @@
 
 mod charts;
 mod flows;
+mod scope;
 mod sections;
 
 use std::fmt::Write;
 
 use super::model::Report;
+use super::options::RenderOptions;
 use super::sanitize;
 
 const CSS: &str = include_str!("../../../reports/templates/report.css");
@@ -33,14 +35,21 @@ const JS: &str = include_str!("../../../reports/templates/report.js");
 
 /// Render the report as one HTML document.
 pub fn render_html(report: &Report) -> String {
+    render_html_with(report, &RenderOptions::default())
+}
+
+/// [`render_html`] with rule pages under `opts.docs_url`, inputs by file
+/// name unless `opts.full_paths`.
+pub fn render_html_with(report: &Report, opts: &RenderOptions) -> String {
     let index = flows::FlowIndex::new(report);
     let mut body = String::with_capacity(64 * 1024 + report.flows.len() * 300);
     sections::header(report, &mut body);
+    scope::scope(report, opts, &mut body);
     sections::summary(report, &mut body);
     if report.compliance.is_some() {
         sections::compliance(report, &mut body);
     }
-    sections::findings(report, &index, &mut body);
+    sections::findings(report, &index, &opts.docs_url, &mut body);
     sections::certificates(report, &index, &mut body);
     flows::table(report, &index, &mut body);
     sections::warnings(report, &mut body);

@@ -45,7 +45,7 @@ fn severity_colour(s: Severity) -> &'static str {
 /// Title, verdict, table of contents and the audit trail.
 pub fn header(r: &Report, out: &mut String) {
     out.push_str("<header>\n<h1>tls-audit report</h1>\n");
-    out.push_str("<nav class=\"toc\"><a href=\"#summary\">Summary</a>");
+    out.push_str("<nav class=\"toc\"><a href=\"#scope\">Summary and scope</a><a href=\"#summary\">Traffic</a>");
     if r.compliance.is_some() {
         out.push_str("<a href=\"#compliance\">Compliance</a>");
     }
@@ -78,95 +78,15 @@ pub fn header(r: &Report, out: &mut String) {
             ),
         },
     }
-    out.push_str("<dl class=\"meta\">");
-    let mut item = |k: &str, v: String| {
-        let _ = write!(out, "<dt>{}</dt><dd>{v}</dd>", esc(k));
-    };
-    item(
-        "tool",
-        format!("{} {}", esc(&r.tool.name), esc(&r.tool.version)),
-    );
-    let m = r.metadata.as_ref();
-    if let Some(m) = m {
-        if !m.generated_by.is_empty() {
-            item("rendered by", esc(&m.generated_by));
-        }
-        if let Some(c) = &m.cluster {
-            item("cluster", esc(c));
-        }
-        if !m.namespaces.is_empty() {
-            item("namespaces", esc(&m.namespaces.join(", ")));
-        }
-        if let Some(s) = &m.rendered_from {
-            item(
-                "rendered from",
-                format!(
-                    "{} ({} bytes, SHA-256 <code>{}</code>)",
-                    esc(&s.name),
-                    s.bytes,
-                    esc(&s.sha256)
-                ),
-            );
-        }
+    out.push_str("</header>\n");
+}
+
+/// The rule, linked to its page when the catalogue knows it.
+fn rule_link(id: &str, docs: &str) -> String {
+    match crate::report::links::rule_url(id, docs) {
+        Some(url) => format!("<a class=\"id\" href=\"{}\">{}</a>", esc(&url), esc(id)),
+        None => esc(id),
     }
-    for i in &r.inputs {
-        let window = match (&i.first_packet, &i.last_packet) {
-            (Some(a), Some(b)) => format!("{} – {}", esc(a), esc(b)),
-            _ => "window not recorded".into(),
-        };
-        item(
-            "capture",
-            format!(
-                "{} ({}, {} packets{}) · {window}",
-                esc(&i.name),
-                esc(&i.format),
-                i.packets,
-                if i.complete {
-                    ""
-                } else {
-                    ", <strong>incomplete</strong>"
-                }
-            ),
-        );
-    }
-    if let Some(v) = &r.verification {
-        item(
-            "policy",
-            format!(
-                "{} (SHA-256 <code>{}</code>), evaluated {}",
-                esc(&v.policy.source),
-                esc(&v.policy.sha256),
-                esc(&v.evaluated_at)
-            ),
-        );
-        if let Some(i) = &v.inventory {
-            item(
-                "cluster snapshot",
-                format!("{} pods, {} nodes", i.pods, i.nodes),
-            );
-        }
-        if let Some(t) = &v.trust_bundle {
-            item(
-                "trust bundle",
-                format!("{} ({} anchors)", esc(&t.path), t.anchors),
-            );
-        }
-        let active: Vec<String> = v
-            .waivers
-            .iter()
-            .filter(|w| w.status == "active")
-            .map(|w| format!("#{} {} until {}: {}", w.index, w.rule, w.expires, w.reason))
-            .collect();
-        item(
-            "waivers in force",
-            if active.is_empty() {
-                "none".into()
-            } else {
-                esc(&active.join("; "))
-            },
-        );
-    }
-    out.push_str("</dl>\n</header>\n");
 }
 
 /// The three summary pictures.
@@ -400,15 +320,16 @@ pub fn compliance(r: &Report, out: &mut String) {
                         esc(&e.reason)
                     );
                     if let Some(f) = e.finding {
-                        let _ = write!(out, " · <a href=\"#finding-{f}\">finding {f}</a>");
+                        let _ = write!(out, " · <a href=\"#finding-{f}\">finding {}</a>", f + 1);
                     }
                     if !e.flows.is_empty() {
                         out.push_str(" · flows ");
                         for (i, f) in e.flows.iter().enumerate() {
                             let _ = write!(
                                 out,
-                                "{}<a href=\"#flow-{f}\">{f}</a>",
-                                if i > 0 { ", " } else { "" }
+                                "{}<a href=\"#flow-{f}\">{}</a>",
+                                if i > 0 { ", " } else { "" },
+                                f + 1
                             );
                         }
                         if e.more_flows > 0 {
@@ -448,7 +369,7 @@ pub fn compliance(r: &Report, out: &mut String) {
 }
 
 /// `PCI DSS 4.0.1 4.2.1` → `pci-dss-4-0-1-4-2-1`.
-fn slug(s: &str) -> String {
+pub(super) fn slug(s: &str) -> String {
     let mut out = String::new();
     for c in s.chars() {
         if c.is_ascii_alphanumeric() {
@@ -461,7 +382,7 @@ fn slug(s: &str) -> String {
 }
 
 /// Findings, most severe first, each linked to its flow and certificate.
-pub fn findings(r: &Report, index: &FlowIndex<'_>, out: &mut String) {
+pub fn findings(r: &Report, index: &FlowIndex<'_>, docs: &str, out: &mut String) {
     let _ = write!(
         out,
         "<section id=\"findings\">\n<h2>Findings ({})</h2>\n",
@@ -477,7 +398,7 @@ pub fn findings(r: &Report, index: &FlowIndex<'_>, out: &mut String) {
     );
     for (i, f) in r.findings.iter().enumerate() {
         let flow = match index.finding_flow.get(i).copied().flatten() {
-            Some(n) => format!("<a href=\"#flow-{n}\">flow {n}</a>"),
+            Some(n) => format!("<a href=\"#flow-{n}\">flow {}</a>", n + 1),
             None => format!(
                 "{} → {} at {}",
                 esc(&f.flow.client),
@@ -509,14 +430,22 @@ pub fn findings(r: &Report, index: &FlowIndex<'_>, out: &mut String) {
                 )
             })
             .unwrap_or_default();
-        let evidence = serde_json::to_string_pretty(&f.evidence).unwrap_or_default();
+        // Line by line: the pretty JSON's own line breaks stay breaks
+        // (esc would show them as `\n`); text inside it is escaped.
+        let evidence = serde_json::to_string_pretty(&f.evidence)
+            .unwrap_or_default()
+            .lines()
+            .map(esc)
+            .collect::<Vec<_>>()
+            .join("\n");
         let _ = writeln!(
             out,
-            "<tr id=\"finding-{i}\"><td class=\"num\">{i}</td><td><span class=\"sev {sev}\">{sev}</span></td><td>{rule}</td>\
-             <td>{subject}</td><td>{message}{waived}<br><span class=\"muted\">{fix}</span>{controls}</td><td class=\"num\">{n}</td>\
+            "<tr id=\"finding-{i}\"><td class=\"num\">{number}</td><td><span class=\"sev {sev}\">{sev}</span></td><td class=\"nowrap\">{rule}</td>\
+             <td class=\"nowrap\">{subject}</td><td>{message}{waived}<br><span class=\"muted\">{fix}</span>{controls}</td><td class=\"num\">{n}</td>\
              <td>{flow}{cert}<details><summary>facts</summary><pre class=\"evidence\">{evidence}</pre></details></td></tr>",
+            number = i + 1,
             sev = f.severity.as_str(),
-            rule = esc(&f.rule),
+            rule = rule_link(&f.rule, docs),
             subject = esc(&format!("{} ({})", f.subject.label(), f.subject.role)),
             message = esc(&f.message),
             fix = esc(&f.remediation),
@@ -529,7 +458,7 @@ pub fn findings(r: &Report, index: &FlowIndex<'_>, out: &mut String) {
                 )
             },
             n = f.occurrences,
-            evidence = esc(&evidence),
+            evidence = evidence,
         );
     }
     out.push_str("</tbody></table></div>\n</section>\n");
@@ -570,7 +499,7 @@ pub fn certificates(_r: &Report, index: &FlowIndex<'_>, out: &mut String) {
         let _ = writeln!(
             out,
             "<tr id=\"cert-{fp}\"><td class=\"mono\" title=\"{fp}\">{short}…</td><td>{subject}</td><td>{issuer}</td><td>{names}</td>\
-             <td>{nb}</td><td>{na}</td><td>{key}</td><td>{sig}</td><td>{ca}</td><td class=\"num\"><a href=\"#flow-{first}\">{flows}</a></td><td>{who}</td></tr>",
+             <td class=\"nowrap\">{nb}</td><td class=\"nowrap\">{na}</td><td>{key}</td><td>{sig}</td><td>{ca}</td><td class=\"num\"><a href=\"#flow-{first}\">{flows}</a></td><td>{who}</td></tr>",
             fp = esc(fp),
             short = esc(&fp.chars().take(16).collect::<String>()),
             subject = esc(k.subject.as_deref().unwrap_or("")),

@@ -54,6 +54,7 @@ pub fn hostile() -> Report {
         namespace: "evil<ns>&\"'".into(),
         name: "pod\u{1}|*".into(),
         service_account: "sa".into(),
+        workload: None,
     });
     r.findings.insert(0, evil);
 

@@ -136,7 +136,7 @@ fn every_renderer_shows_the_views() {
     );
     let sarif: serde_json::Value = serde_json::from_str(&render_sarif(&r)).unwrap();
     let props = &sarif["runs"][0]["invocations"][0]["properties"];
-    assert_eq!(props["compliance"].as_array().unwrap().len(), 8);
+    assert_eq!(props["compliance"].as_array().unwrap().len(), 9);
     assert_eq!(props["metadata"]["cluster"], "fixture");
     // JUnit, as junitparser reads it: a suite per framework, failing
     // controls fail, the others are skipped or pass.

@@ -50,10 +50,10 @@ fn combined_summary_key_lines() {
         "tls-audit 0.1.0 · policy built-in (sha256 9f93d3de2f84) · evaluated 2026-11-27T12:00:00Z",
         "| critical | high | medium | low | info | waived |",
         "| 0 | 2 | 1 | 0 | 0 | 0 |",
-        "| high | [TA-NO-MTLS](docs/rules/TA-NO-MTLS.md) | pay/api-7d9f8b6c5-x2k4p (server) | no client certificate (observed): web/frontend-5c6b7d8f9-q7r2m (10.200.0.1:35594) → pay/api-7d9f8b6c5-x2k4p (10.200.0.2:443) | 1 | no |",
-        "| medium | [TA-CERT-LIFETIME](docs/rules/TA-CERT-LIFETIME.md) | pay/api-7d9f8b6c5-x2k4p (server) | workload certificate valid for 3651d: server certificate of pay/api-7d9f8b6c5-x2k4p (10.200.0.2:443) | 1 | no |",
+        "| high | [TA-NO-MTLS](https://github.com/tls-audit/tls-audit/blob/v0.1.0/docs/rules/TA-NO-MTLS.md) | pay/api-7d9f8b6c5-x2k4p (server) | no client certificate (observed): web/frontend-5c6b7d8f9-q7r2m (10.200.0.1:35594) → pay/api-7d9f8b6c5-x2k4p (10.200.0.2:443) | 1 | no |",
+        "| medium | [TA-CERT-LIFETIME](https://github.com/tls-audit/tls-audit/blob/v0.1.0/docs/rules/TA-CERT-LIFETIME.md) | pay/api-7d9f8b6c5-x2k4p (server) | workload certificate valid for 3651d: server certificate of pay/api-7d9f8b6c5-x2k4p (10.200.0.2:443) | 1 | no |",
         "### Not checked",
-        "| [TA-CHAIN](docs/rules/TA-CHAIN.md) | certificates-encrypted | 1 |",
+        "| [TA-CHAIN](https://github.com/tls-audit/tls-audit/blob/v0.1.0/docs/rules/TA-CHAIN.md) | certificates-encrypted | 1 |",
         "3 flows (2 TLS, 1 mutual TLS) in 47 packets.",
         "| plaintext | 1 |",
         "| tls | 2 |",
@@ -141,7 +141,10 @@ fn hostile_text_renders_as_text() {
     for href in html["links"].as_array().unwrap() {
         let href = href.as_str().unwrap();
         assert!(
-            href.starts_with("docs/rules/TA-") && href.ends_with(".md"),
+            href.starts_with(&format!(
+                "{}TA-",
+                tls_audit::report::links::DEFAULT_DOCS_URL
+            )) && href.ends_with(".md"),
             "{href}"
         );
     }

@@ -1,6 +1,8 @@
 //! SARIF 2.1.0: valid against the SARIF schemas (tests/data, with strict
-//! formats) and, where `SARIF_MULTITOOL` names it, Microsoft's SARIF
-//! Multitool; results match findings; fingerprints are stable and distinct.
+//! formats), against GitHub code scanning's documented ingestion rules
+//! (`check_github_sarif.py`) and, where `SARIF_MULTITOOL` names it,
+//! Microsoft's SARIF Multitool; results match findings; fingerprints are
+//! stable across redeploys and distinct; locations point at manifests.
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -11,15 +13,21 @@ use tls_audit::report::render_sarif;
 use tls_audit::verify::rules;
 
 fn validate(name: &str, report: &Report) -> Value {
-    let text = render_sarif(report);
-    let path = super::common::write(name, &text);
+    validate_text(name, &render_sarif(report))
+}
+
+fn validate_text(name: &str, text: &str) -> Value {
+    let path = super::common::write(name, text);
     let (out, ok) = super::common::python("check_sarif.py", &path);
     assert!(ok, "{} is not valid SARIF:\n{out}", path.display());
     assert_eq!(out.matches(": 0 errors").count(), 2, "{out}");
+    let (out, ok) = super::common::python("check_github_sarif.py", &path);
+    assert!(ok, "{} breaks GitHub's rules:\n{out}", path.display());
+    assert!(out.contains("github: 0 errors"), "{out}");
     if let Some(errors) = multitool(&path) {
         assert_eq!(errors, Vec::<String>::new(), "{}", path.display());
     }
-    serde_json::from_str(&text).expect("SARIF is JSON")
+    serde_json::from_str(text).expect("SARIF is JSON")
 }
 
 /// Microsoft's validator, where `SARIF_MULTITOOL` names it: the SARIF rules
@@ -81,7 +89,7 @@ fn rules_are_the_catalogue() {
         driver["version"],
         super::common::combined().tool.version.as_str()
     );
-    assert!(driver.get("informationUri").is_none());
+    assert_eq!(driver["informationUri"], env!("CARGO_PKG_REPOSITORY"));
     let sarif_rules = driver["rules"].as_array().unwrap();
     assert_eq!(sarif_rules.len(), rules::ALL.len());
     for (s, r) in sarif_rules.iter().zip(rules::ALL) {
@@ -94,6 +102,13 @@ fn rules_are_the_catalogue() {
         );
         let page = crate::support::root().join(s["properties"]["helpPath"].as_str().unwrap());
         assert!(page.is_file(), "{}", page.display());
+        // Absolute, under the default base, ending in the same page.
+        let uri = s["helpUri"].as_str().unwrap();
+        assert_eq!(
+            uri,
+            format!("{}{}.md", tls_audit::report::links::DEFAULT_DOCS_URL, r.id)
+        );
+        assert!(uri.starts_with("https://"), "{uri}");
         let want = match r.severity {
             Severity::Critical | Severity::High => "error",
             Severity::Medium => "warning",
@@ -120,10 +135,23 @@ fn combined_results_levels_locations_and_notifications() {
         rules::ALL[no_mtls["ruleIndex"].as_u64().unwrap() as usize].id,
         "TA-NO-MTLS"
     );
+    // The pod's workload (ReplicaSet api-7d9f8b6c5 with that
+    // pod-template-hash: Deployment api), a synthetic artifact at line 1.
     assert_eq!(
         no_mtls["locations"],
-        json!([{"logicalLocations": [{"name": "pay/api-7d9f8b6c5-x2k4p", "kind": "resource"}]}])
+        json!([{
+            "physicalLocation": {
+                "artifactLocation": {"uri": "k8s/pay/Deployment/api"},
+                "region": {"startLine": 1},
+            },
+            "logicalLocations": [{
+                "name": "pay/Deployment/api sa=api",
+                "kind": "resource",
+                "fullyQualifiedName": "pay/pod/api-7d9f8b6c5-x2k4p",
+            }],
+        }])
     );
+    assert!(results.iter().all(|x| x.get("baselineState").is_none()));
     assert_eq!(no_mtls["properties"]["severity"], "high");
     assert_eq!(by_rule("TA-CERT-LIFETIME")["level"], "warning");
     assert!(results.iter().all(|x| x.get("suppressions").is_none()));
@@ -154,7 +182,12 @@ fn hostile_text_and_waivers() {
     );
     assert_eq!(
         evil["locations"][0]["logicalLocations"][0]["name"],
-        "evil<ns>&\"'/pod\u{1}|*"
+        "evil<ns>&\"'/Pod/pod\u{1}|* sa=sa"
+    );
+    // Hostile names are percent-encoded in the artifact's URI.
+    assert_eq!(
+        evil["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "k8s/evil%3Cns%3E%26%22%27/Pod/pod%01%7C%2A"
     );
     assert_eq!(
         results[1]["properties"]["evidence"]["sni"],
@@ -178,7 +211,7 @@ fn fingerprints(log: &Value) -> Vec<String> {
         .unwrap()
         .iter()
         .map(|x| {
-            x["partialFingerprints"]["tlsAuditFinding/v1"]
+            x["partialFingerprints"]["tlsAuditFinding/v2"]
                 .as_str()
                 .unwrap()
                 .to_string()
@@ -218,9 +251,11 @@ fn fingerprints_are_stable_and_distinct() {
         fps
     );
 
-    // Another subject or another rule: another fingerprint.
+    // Another subject (another workload; a pod's own name is not part of
+    // it) or another rule: another fingerprint.
     let mut moved = r.clone();
-    moved.findings[0].subject.pod.as_mut().unwrap().name = "api-other".into();
+    let pod = moved.findings[0].subject.pod.as_mut().unwrap();
+    pod.workload.as_mut().unwrap().name = "api-other".into();
     moved.findings[1].rule = "TA-ENCRYPTION-UNKNOWN".into();
     let moved_fps = fingerprints(&serde_json::from_str(&render_sarif(&moved)).unwrap());
     assert_ne!(moved_fps[0], fps[0]);
@@ -275,4 +310,123 @@ fn the_validators_reject_what_sarif_forbids() {
         assert!(errors.iter().any(|e| e.contains("SARIF1005")), "{errors:?}");
         assert!(errors.iter().any(|e| e.contains("JSON1005")), "{errors:?}");
     }
+}
+
+/// Issue 17: a redeploy renames every pod (a new pod-template-hash, new
+/// random suffixes, new IPs); the alerts must stay the same alerts.
+#[test]
+fn a_redeploy_keeps_the_fingerprints() {
+    let r = super::common::combined();
+    let fps = fingerprints(&serde_json::from_str(&render_sarif(&r)).unwrap());
+    let mut redeployed = r.clone();
+    let mut renamed = 0;
+    for f in &mut redeployed.findings {
+        for s in [&mut f.subject, &mut f.peer] {
+            if let Some(p) = &mut s.pod {
+                assert!(p.workload.is_some(), "{}", p.name);
+                p.name = format!("{}-5c4b3a2f1-zz9qq", p.workload.as_ref().unwrap().name);
+                renamed += 1;
+            }
+            s.endpoint = s.endpoint.replace("10.200.0.", "10.200.9.");
+        }
+        f.flow.client = f.flow.client.replace("10.200.0.", "10.200.9.");
+        f.flow.server = f.flow.server.replace("10.200.0.", "10.200.9.");
+    }
+    assert!(renamed > 0);
+    let after = fingerprints(&serde_json::from_str(&render_sarif(&redeployed)).unwrap());
+    assert_eq!(after, fps);
+    // Another workload is another alert.
+    let mut other = r.clone();
+    let pod = other.findings[0].subject.pod.as_mut().unwrap();
+    pod.workload.as_mut().unwrap().name = "billing".into();
+    let other_fps = fingerprints(&serde_json::from_str(&render_sarif(&other)).unwrap());
+    assert_ne!(other_fps[0], fps[0]);
+}
+
+/// `--manifests`: results point at the file and line of the workload's
+/// manifest; others keep their synthetic artifact. With a baseline each
+/// result says new or unchanged.
+#[test]
+fn manifests_and_baseline_states() {
+    use tls_audit::report::RenderOptions;
+    use tls_audit::report::baseline::{self, Baseline};
+    use tls_audit::report::manifests::Manifests;
+
+    let d = crate::support::temp_dir("sarif-manifests");
+    std::fs::create_dir_all(d.join("deploy")).unwrap();
+    std::fs::write(
+        d.join("deploy/pay.yaml"),
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: api\n  namespace: pay\n---\n\
+         apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  namespace: pay\nspec:\n  replicas: 2\n",
+    )
+    .unwrap();
+    let opts = RenderOptions {
+        manifests: Some(Manifests::load(&d).unwrap()),
+        ..RenderOptions::default()
+    };
+    let mut r = super::common::combined();
+    // The baseline: the same report without its first finding.
+    let mut base = r.clone();
+    let first = base.findings.remove(0);
+    baseline::apply(
+        &mut r,
+        &Baseline::of(
+            base,
+            tls_audit::report::metadata::SourceReport::of("base.json", b"{}"),
+        ),
+    );
+    let log = validate_text(
+        "manifests.sarif",
+        &tls_audit::report::render_sarif_with(&r, &opts),
+    );
+    let results = run(&log)["results"].as_array().unwrap();
+    let mut located = 0;
+    for (res, f) in results.iter().zip(&r.findings) {
+        let loc = &res["locations"][0]["physicalLocation"];
+        let in_pay_api = f.subject.pod.as_ref().is_some_and(|p| {
+            p.namespace == "pay" && p.workload.as_ref().is_some_and(|w| w.name == "api")
+        });
+        if in_pay_api {
+            located += 1;
+            assert_eq!(loc["artifactLocation"]["uri"], "deploy/pay.yaml");
+            assert_eq!(loc["region"]["startLine"], 7);
+        } else {
+            assert_ne!(loc["artifactLocation"]["uri"], "deploy/pay.yaml");
+        }
+    }
+    assert!(located > 0);
+    assert_eq!(results[0]["ruleId"], first.rule.as_str());
+    assert_eq!(results[0]["baselineState"], "new");
+    assert!(
+        results[1..]
+            .iter()
+            .all(|x| x["baselineState"] == "unchanged"),
+        "{results:?}"
+    );
+}
+
+/// The GitHub check is live: what `upload-sarif` refuses is caught.
+#[test]
+fn the_github_check_rejects_what_code_scanning_refuses() {
+    let good: Value = serde_json::from_str(&render_sarif(&super::common::combined())).unwrap();
+    let mut log = good.clone();
+    log["runs"][0]["results"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("locations");
+    log["runs"][0]["results"][1]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] =
+        json!("file:///etc/passwd");
+    log["runs"][0]["results"][2]["locations"][0]["physicalLocation"]
+        .as_object_mut()
+        .unwrap()
+        .remove("region");
+    log["runs"][0]["tool"]["driver"]["rules"][0]["helpUri"] = json!("docs/rules/TA-PLAINTEXT.md");
+    let path = super::common::write("github-broken.sarif", &log.to_string());
+    let (out, ok) = super::common::python("check_github_sarif.py", &path);
+    assert!(!ok, "{out}");
+    assert!(out.contains("at least one location is required"), "{out}");
+    assert!(out.contains("relative to the repository root"), "{out}");
+    assert!(out.contains("region.startLine"), "{out}");
+    assert!(out.contains("helpUri must be an absolute"), "{out}");
+    assert!(out.contains("github: 4 errors"), "{out}");
 }
