@@ -305,7 +305,7 @@ lab_pha_ossl_request_cert() {
     py_srv --pha request --verify optional --expect-cert 1 --keylog "$KEYS"
     # s_client answers the CertificateRequest while reading "pong"; "bye" follows later.
     local rc=0
-    { trap '' PIPE; printf 'ping\n'; sleep 1; printf 'bye\n'; sleep 1; } 2>/dev/null | ip netns exec "$NS_C" timeout "$T_CLI" openssl s_client \
+    { trap '' PIPE; printf 'ping\n'; sleep 2; printf 'bye\n'; sleep 1; } 2>/dev/null | ip netns exec "$NS_C" timeout "$T_CLI" openssl s_client \
         -connect "$SRV4:$PORT" -servername "$SNI" -CAfile "$PKI/ca.crt" -verify_return_error -brief -ign_eof \
         -tls1_3 -enable_pha $(ossl_cert) >>"$WORK/$CASE.cli.log" 2>&1 || rc=$?
     [ "$rc" = 0 ] || { cat "$WORK/$CASE.cli.log" "$WORK/$CASE.srv.log" >&2; die "$CASE: s_client failed ($rc)"; }
@@ -347,7 +347,7 @@ lab_ossl13_early_data() {
     local o=(openssl s_client -connect "$SRV4:$PORT" -servername "$SNI" -CAfile "$PKI/ca.crt" -verify_return_error
              -tls1_3 "${c[@]}" -keylogfile "$KEYS")
     # stdin stays open a second so that the session tickets arrive before the client quits
-    CLI_LINGER=1 cli "${o[@]}" -sess_out "$WORK/$CASE.sess"
+    CLI_LINGER=2 cli "${o[@]}" -sess_out "$WORK/$CASE.sess"
     printf 'early ping\n' > "$WORK/$CASE.early"
     CLI_LINGER=1 cli "${o[@]}" -sess_in "$WORK/$CASE.sess" -early_data "$WORK/$CASE.early"
     srv_wait

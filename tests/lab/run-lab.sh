@@ -169,6 +169,7 @@ port_listening() { [ -n "$(ip netns exec "$NS_S" ss -Htln "sport = :$PORT")" ]; 
 CASE= CONNS=() KEYS= SKIP=0
 case_begin() {
     CASE=$1 DESC=$2 C_STACK=$3 S_STACK=$4 CONNS=() KEYS= SKIP=0 ANY_FAILED=0 NOSYN=0
+    CASE_T0=$(date +%s.%N)
     rm -f "$OUT/$CASE".*
     local need
     for need in "$C_STACK" "$S_STACK"; do
@@ -321,7 +322,7 @@ EOF
     "$PY" "$LAB/layout.py" --check "$OUT/$CASE.truth.json" > "$OUT/$CASE.layout.txt" &
     LAYOUT_PID=$! LAYOUT_CASE=$CASE
     BG_PIDS+=("$LAYOUT_PID")
-    log "captured: $CASE (${#CONNS[@]} connections$([ -n "$KEYS" ] && echo ", key log"))"
+    log "captured: $CASE (${#CONNS[@]} connections$([ -n "$KEYS" ] && echo ", key log"), $(echo "$(date +%s.%N) - $CASE_T0" | bc | cut -c1-4) s)"
     RAN+=("$CASE")
 }
 
