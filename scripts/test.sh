@@ -6,11 +6,13 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cargo fmt --all -- --check
 cargo test --locked
-# The Dockerfile: linted, and its steps run without a Docker engine
-# (scripts/dockerfile-steps.py; reuses the dev build above).
+# The Dockerfile: linted; its build stage replayed without an engine
+# (scripts/dockerfile-steps.py; reuses the dev build above); the image built
+# with buildah and run with podman as probes/ runs it (scripts/image-test.sh).
 if command -v hadolint >/dev/null 2>&1; then
   hadolint Dockerfile
 else
   echo "NOTICE: hadolint not installed; Dockerfile lint skipped" >&2
 fi
 python3 scripts/dockerfile-steps.py
+bash scripts/image-test.sh
