@@ -16,3 +16,6 @@ else
 fi
 python3 scripts/dockerfile-steps.py
 bash scripts/image-test.sh
+# Installing: release archive, krew manifest, kubectl plugin discovery, the
+# release workflow's lint, kustomize base and overlays (scripts/install-test.sh).
+bash scripts/install-test.sh
