@@ -3,6 +3,7 @@
 mod agent;
 mod cli;
 mod corpus;
+mod docs;
 mod fake_api;
 mod findings;
 mod fixtures;
