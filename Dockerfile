@@ -5,6 +5,10 @@
 #   docker run --rm -v "$PWD:/data:ro" tls-audit analyze /data/capture.pcap
 #   docker run --rm --net=host --cap-drop ALL --cap-add NET_RAW tls-audit capture -i eth0 --duration 30s
 #
+# The binary carries the cap_net_raw file capability (+ep), so it starts
+# only where NET_RAW is in the container's bounding set (Docker's default
+# set has it): with --cap-drop ALL, add NET_RAW back even to `analyze`.
+#
 # Build arguments (all optional):
 #   RUST_IMAGE   the build stage's image (rust:1.95-bookworm)
 #   BASE_IMAGE   the runtime image (debian:bookworm-slim); any Debian

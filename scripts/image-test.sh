@@ -250,4 +250,6 @@ check_refused no-filecap "user 65532, a copy without the file capability" 3 CAP_
 capture no-net-raw "${ro[@]}"
 check_refused no-net-raw "user 65532 without NET_RAW" 1 "operation not permitted"
 
+# Earlier builds of the test image, untagged by this one.
+podman image prune -f --filter label=org.opencontainers.image.title=tls-audit >/dev/null 2>&1 || true
 say "ok: image $image built from the Dockerfile and captured as the manifests run it"
