@@ -30,7 +30,9 @@
 #   scripts/image-test.sh              (root; needs buildah podman runc debootstrap)
 #
 # Exits 0 with a NOTICE when a tool is missing outside CI; in CI (CI=true)
-# that is a failure. Takes /tmp/tlsa-netns.lock while namespaces exist.
+# that is a failure. It makes a network namespace (tlsa-install-img-PID):
+# on a shared machine run it as the other namespace tests are run,
+# under `flock /tmp/tlsa-netns.lock`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -147,8 +149,6 @@ esac
 say "runs: $(cat "$work/version")"
 
 # 3. Capture in a network namespace, under the manifests' privileges.
-exec 9> /tmp/tlsa-netns.lock
-flock 9
 ip netns add "$ns"
 ip netns exec "$ns" ip link set lo up
 pki=$repo/fixtures/pki
