@@ -8,6 +8,8 @@ packages=(
   build-essential pkg-config libpcap-dev   # build (libpcap for live capture)
   tshark tcpdump                            # oracle and capture peers
   openssl gnutls-bin nginx-light curl       # real TLS stacks in the tests
+  golang-go default-jdk-headless            # the stack lab (tests/lab): Go crypto/tls, Java JSSE,
+  erlang-base erlang-ssl erlang-public-key erlang-crypto  #   Erlang/OTP ssl
   iproute2 ethtool procps                   # network namespaces for the tests
   wireguard-tools                           # wg(8): the WireGuard underlay test
   strongswan-charon strongswan-swanctl      # IPsec underlay test: charon (IKEv2) and swanctl,

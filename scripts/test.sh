@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cargo fmt --all -- --check
 cargo test --locked
+# External conformance suites (../shared/conformance), on the binary cargo
+# test just built; each prints its figure and fails below its floor.
+bash scripts/conformance.sh target/debug/tls-audit
 # The Dockerfile: linted; its build stage replayed without an engine
 # (scripts/dockerfile-steps.py; reuses the dev build above); the image built
 # with buildah and run with podman as probes/ runs it (scripts/image-test.sh).

@@ -10,7 +10,10 @@
 //! facts into findings under a policy, naming pods from an `inventory`
 //! (a cluster snapshot).
 //!
-//! `engine` ties them together; `cli` is the command-line edge. `coverage`
+//! `engine` ties them together; `cli` is the command-line edge. `enrich`
+//! (opt-in) sits between the engine and `verify`: for flows whose handshake
+//! hid the certificates it asks each server once, with a handshake that
+//! mirrors the captured one, and attaches the chain with its provenance. `coverage`
 //! decides whether a plaintext flow is still encrypted underneath (Nitro,
 //! WireGuard, IPsec, Weave); `verify` applies it to plaintext findings.
 //!
@@ -36,6 +39,7 @@ pub mod cluster;
 pub mod coverage;
 pub mod decode;
 pub mod engine;
+pub mod enrich;
 pub mod flow;
 pub mod inventory;
 pub mod live;

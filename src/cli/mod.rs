@@ -74,7 +74,52 @@ struct AnalyzeArgs {
     #[arg(long, value_name = "FILE")]
     keylog: Vec<PathBuf>,
     #[command(flatten)]
+    enrich: EnrichArgs,
+    #[command(flatten)]
     verify: verification::VerifyArgs,
+}
+
+/// Identity enrichment (`--enrich probe`).
+#[derive(Debug, clap::Args)]
+pub(crate) struct EnrichArgs {
+    /// Obtain the certificates a TLS 1.3 (or resumed) handshake hid: `probe`
+    /// makes one TLS handshake, from here, to each such server endpoint,
+    /// offering the captured ClientHello's server name, ALPN and versions,
+    /// and attaches the chain it presents to those flows, marked with where
+    /// and when it was obtained. Handshakes only; nothing else is sent.
+    #[arg(long, value_enum, value_name = "METHOD")]
+    enrich: Option<EnrichMethod>,
+    /// Deadline of each enrichment handshake (and of its connect).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    enrich_timeout: std::time::Duration,
+    /// Enrichment handshakes at once.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    enrich_concurrency: usize,
+    /// Distinct endpoints asked at most (the rest are reported `over-limit`).
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    enrich_max_endpoints: usize,
+}
+
+/// How identities hidden by the handshake are obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum EnrichMethod {
+    /// A handshake with each server from where tls-audit runs.
+    Probe,
+}
+
+impl EnrichArgs {
+    /// The run's enrichment limits, or None when not asked for.
+    pub(crate) fn config(&self) -> Option<crate::enrich::EnrichConfig> {
+        self.enrich?;
+        let mut cfg = crate::enrich::EnrichConfig {
+            max_endpoints: self.enrich_max_endpoints.max(1),
+            ..Default::default()
+        };
+        cfg.probe.connect_timeout = self.enrich_timeout;
+        cfg.probe.io_timeout = self.enrich_timeout;
+        cfg.probe.concurrency = self.enrich_concurrency.clamp(1, 256);
+        Some(cfg)
+    }
 }
 
 /// Where the report goes and what it adds, shared by `analyze` and `capture`.
@@ -255,7 +300,22 @@ fn analyze(args: AnalyzeArgs) -> i32 {
     if !args.events.is_empty() {
         return replay_events(&args.events, verifier, done);
     }
-    analyze_captures(&args.captures, keys, &cfg, verifier, done, Vec::new())
+    let enrich = args.enrich.config();
+    if enrich.is_some() && !args.events.is_empty() {
+        eprintln!(
+            "tls-audit: --enrich works on captures, not on --events (the agent's flows are already decided)"
+        );
+        return exit::USAGE;
+    }
+    analyze_captures(
+        &args.captures,
+        keys,
+        &cfg,
+        enrich.as_ref(),
+        verifier,
+        done,
+        Vec::new(),
+    )
 }
 
 /// Analyse capture files with the key logs and verify them.
@@ -263,6 +323,7 @@ pub(crate) fn analyze_captures(
     captures: &[String],
     keys: crate::tls::KeyLog,
     cfg: &Config,
+    enrich: Option<&crate::enrich::EnrichConfig>,
     verifier: verify::Verifier,
     done: Conclusion<'_>,
     extra: Vec<crate::report::model::Warning>,
@@ -287,7 +348,16 @@ pub(crate) fn analyze_captures(
         verifier,
         inner: spill,
     };
-    let (mut report, sink) = engine::run_with_keys(readers, cfg, sink, keys);
+    let (mut report, sink) = match enrich {
+        None => engine::run_with_keys(readers, cfg, sink, keys),
+        Some(e) => {
+            let sink = crate::enrich::EnrichingSink::new(sink, e.clone());
+            let (mut report, sink) = engine::run_with_keys(readers, cfg, sink, keys);
+            let (sink, record) = sink.finish();
+            report.enrichment = Some(record);
+            (report, sink)
+        }
+    };
     report.warnings.extend(extra);
     done.write(report, sink)
 }

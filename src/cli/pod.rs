@@ -235,6 +235,7 @@ pub fn pod_command(args: PodArgs) -> i32 {
             &args.pcap,
             keys,
             &args.engine.config(),
+            None,
             verifier,
             done,
             extra,

@@ -166,6 +166,7 @@ impl<S: FlowSink> Analyzer<S> {
             findings: Vec::new(),
             compliance: None,
             probes: Vec::new(),
+            enrichment: None,
             flows: Vec::new(),
         };
         (report, self.out.sink)

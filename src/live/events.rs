@@ -470,6 +470,7 @@ fn header_from_flows(name: &str, flows: &[FlowRecord]) -> Report {
         metadata: None,
         compliance: None,
         probes: Vec::new(),
+        enrichment: None,
     }
 }
 

@@ -154,6 +154,7 @@ pub fn report(results: Vec<EndpointResult>, mut verifier: Verifier, info: RunInf
         metadata: None,
         compliance: None,
         probes,
+        enrichment: None,
         flows,
     }
 }
@@ -188,5 +189,78 @@ pub fn stats(flows: &[FlowRecord]) -> Stats {
             .count() as u64,
         bytes: flows.iter().map(|f| f.bytes).sum(),
         ..Stats::default()
+    }
+}
+
+/// What one mirrored handshake ([`mirror`]) got.
+#[derive(Debug)]
+pub struct Mirrored {
+    /// Negotiated version and suite.
+    pub version: Option<u16>,
+    /// The suite.
+    pub cipher: Option<u16>,
+    /// The server's chain, DER, leaf first (empty if none came).
+    pub chain: Vec<Vec<u8>>,
+    /// The server sent a CertificateRequest.
+    pub client_cert_requested: bool,
+    /// When it ended.
+    pub finished: time::OffsetDateTime,
+    /// Why no chain came, when none did.
+    pub error: Option<ProbeFailure>,
+}
+
+/// One handshake that offers what a captured ClientHello offered (its
+/// server name, its ALPN list, TLS 1.3 alone when that is all it offered),
+/// so that a server choosing its certificate by SNI and ALPN (a mesh
+/// proxy's filter chains) presents the one the captured client got. It
+/// reads the server's chain and sends nothing after the handshake but its
+/// close_notify; a server that then refuses the missing client certificate
+/// has already sent its own chain.
+pub async fn mirror(
+    addr: std::net::SocketAddr,
+    sni: Option<&str>,
+    alpn: &[String],
+    tls13_only: bool,
+    cfg: &ProbeConfig,
+) -> Mirrored {
+    let alpn: Vec<Vec<u8>> = alpn.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let versions: &[&'static rustls::SupportedProtocolVersion] = if tls13_only {
+        &[&rustls::version::TLS13]
+    } else {
+        &[&rustls::version::TLS13, &rustls::version::TLS12]
+    };
+    let offer = tls::Offer {
+        versions,
+        alpn: &alpn,
+        wait_for_refusal: false,
+    };
+    let failed = |e| Mirrored {
+        version: None,
+        cipher: None,
+        chain: Vec::new(),
+        client_cert_requested: false,
+        finished: time::OffsetDateTime::now_utc(),
+        error: Some(e),
+    };
+    let hs = match tls::handshake_with(addr, sni, &offer, None, cfg).await {
+        Ok(hs) => hs,
+        Err(e) => return failed(e),
+    };
+    let chain: Vec<Vec<u8>> = hs.chain.iter().map(|c| c.as_ref().to_vec()).collect();
+    let error = match hs.end {
+        _ if !chain.is_empty() => None,
+        tls::End::Failed(e) => Some(e),
+        tls::End::AlertDuring(a) | tls::End::AlertAfter(a) => {
+            Some(ProbeFailure::Tls(rustls::Error::AlertReceived(a)))
+        }
+        _ => Some(ProbeFailure::Closed("the handshake, before a certificate")),
+    };
+    Mirrored {
+        version: hs.version,
+        cipher: hs.cipher,
+        chain,
+        client_cert_requested: hs.request.is_some(),
+        finished: hs.finished,
+        error,
     }
 }

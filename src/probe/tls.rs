@@ -246,9 +246,38 @@ pub(crate) async fn handshake(
     identity: Option<&Identity>,
     cfg: &ProbeConfig,
 ) -> Result<Handshake, ProbeFailure> {
+    let alpn: Vec<Vec<u8>> = ALPN.iter().map(|p| p.as_bytes().to_vec()).collect();
+    let offer = Offer {
+        versions: &[version],
+        alpn: &alpn,
+        wait_for_refusal: true,
+    };
+    handshake_with(addr, sni, &offer, identity, cfg).await
+}
+
+/// What a handshake offers, and whether it lingers for a refusal.
+pub(crate) struct Offer<'a> {
+    /// Protocol versions offered.
+    pub versions: &'a [&'static SupportedProtocolVersion],
+    /// ALPN protocols offered, in order.
+    pub alpn: &'a [Vec<u8>],
+    /// After a CertificateRequest, wait for the server's refusal (and, over
+    /// ALPN `http/1.1`, send one request). Identity enrichment does not:
+    /// it sends nothing after the handshake but its close_notify.
+    pub wait_for_refusal: bool,
+}
+
+/// Handshake with `addr` as `offer` says (see [`handshake`]).
+pub(crate) async fn handshake_with(
+    addr: SocketAddr,
+    sni: Option<&str>,
+    offer: &Offer<'_>,
+    identity: Option<&Identity>,
+    cfg: &ProbeConfig,
+) -> Result<Handshake, ProbeFailure> {
     let seen = Arc::new(Seen::default());
     let mut config = ClientConfig::builder_with_provider(provider())
-        .with_protocol_versions(&[version])
+        .with_protocol_versions(offer.versions)
         .map_err(ProbeFailure::Tls)?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(RecordingVerifier(Arc::clone(&seen))))
@@ -256,7 +285,7 @@ pub(crate) async fn handshake(
             seen: Arc::clone(&seen),
             identity: identity.map(|i| Arc::clone(&i.key)),
         }));
-    config.alpn_protocols = ALPN.iter().map(|p| p.as_bytes().to_vec()).collect();
+    config.alpn_protocols = offer.alpn.to_vec();
     config.resumption = rustls::client::Resumption::disabled();
     let name = match sni.map(|s| ServerName::try_from(s.to_string())) {
         Some(Ok(n)) => n,
@@ -299,7 +328,8 @@ pub(crate) async fn handshake(
     let requested = seen.request.lock().map(|r| r.is_some()).unwrap_or(false);
     let tls13 = tls.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3);
     let http = tls.alpn_protocol() == Some(b"http/1.1".as_slice());
-    let waited = matches!(end, End::Completed) && requested && (tls13 || http);
+    let waited =
+        offer.wait_for_refusal && matches!(end, End::Completed) && requested && (tls13 || http);
     if waited {
         if http {
             let host = sni.map_or_else(|| addr.ip().to_string(), str::to_string);

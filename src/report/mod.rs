@@ -1,6 +1,7 @@
 //! The report: its model (`tls-audit/report/v1`) and how it is rendered.
 
 pub mod compliance;
+pub mod enrichment;
 mod finding;
 mod github;
 mod html;

@@ -53,6 +53,10 @@ pub struct Report {
     /// needs `flows` last.)
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub probes: Vec<ProbeRecord>,
+    /// Identity enrichment (`--enrich probe`): every endpoint asked and
+    /// what came back. Absent without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrichment: Option<super::enrichment::EnrichmentRecord>,
     /// One entry per flow, in order of first packet.
     pub flows: Vec<FlowRecord>,
 }
@@ -326,7 +330,7 @@ pub struct TlsRecord {
     /// TLS 1.3 handshake decrypted with a key log).
     pub mutual_evidence: Option<String>,
     /// Why `mutual` is null: `handshake-not-seen`, `handshake-incomplete`, `resumed`,
-    /// `no-client-flight`, `flight-ambiguous`.
+    /// `no-client-flight`, `flight-ambiguous`, `post-handshake-auth`.
     pub mutual_unknown_reason: Option<String>,
     /// The numbers an inference used: record lengths and the rule for
     /// `encrypted-flight-size`, the original handshake for `resumed-session`.
@@ -357,6 +361,11 @@ pub struct TlsRecord {
     /// TLS 1.3.
     #[serde(default)]
     pub decryption: Option<DecryptionRecord>,
+    /// Identities obtained outside the capture (`--enrich probe`): how
+    /// `server_chain` was obtained when the handshake hid it, and the
+    /// client's inferred identity. Absent without enrichment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrichment: Option<Box<super::enrichment::TlsEnrichment>>,
 }
 
 /// How a TLS 1.3 handshake was decrypted.

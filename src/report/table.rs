@@ -273,15 +273,26 @@ fn row(f: &FlowRecord) -> [String; 7] {
                 (Some(false), _) => "no".to_string(),
                 (None, _) => "?".to_string(),
             };
+            // A chain obtained by `--enrich probe`, not off the wire, says so.
+            let probed = t
+                .enrichment
+                .as_deref()
+                .is_some_and(|e| e.server_chain_source.is_some());
             let identity = t
                 .server_chain
                 .first()
                 .map(|c| {
-                    c.spiffe_id
+                    let name = c
+                        .spiffe_id
                         .clone()
                         .or_else(|| c.dns_names.first().cloned())
                         .or_else(|| c.subject.clone())
-                        .unwrap_or_default()
+                        .unwrap_or_default();
+                    if probed {
+                        format!("{name} (probed)")
+                    } else {
+                        name
+                    }
                 })
                 .unwrap_or_else(|| {
                     if t.certificates_encrypted {

@@ -12,6 +12,7 @@ use super::flow_rules::Found;
 use super::rules::{self, Rule};
 use super::spiffe::{self, SpiffeId};
 use super::verifier::{End, Seen, Verifier, evidence, format_time};
+use crate::report::enrichment::ChainSource;
 use crate::report::model::Severity;
 use crate::x509::Certificate;
 
@@ -41,12 +42,23 @@ pub(super) fn check(v: &mut Verifier, seen: &Seen<'_>, out: &mut Found) {
     let Some(tls) = seen.rec.tls.as_deref() else {
         return;
     };
-    // Say why certificates that exist were not read.
-    let reason = if tls.resumed == Some(true) {
+    let enrichment = tls.enrichment.as_deref();
+    let client_identity = enrichment.and_then(|e| e.client_identity.as_ref());
+    // Say why certificates that exist were not read: the handshake hid
+    // them and enrichment (if asked for) could not fill them in.
+    let hidden =
+        tls.server_chain.is_empty() && (tls.certificates_encrypted || tls.resumed == Some(true));
+    let reason = if let Some(why) = enrichment
+        .and_then(|e| e.server_error.as_deref())
+        .filter(|_| hidden)
+    {
+        Some(probe_reason(why))
+    } else if hidden && tls.resumed == Some(true) {
         Some("resumed")
-    } else if tls.server_chain.is_empty() && tls.certificates_encrypted {
+    } else if hidden {
         Some("certificates-encrypted")
     } else if tls.client_chain.is_empty()
+        && client_identity.is_none()
         && tls.mutual == Some(true)
         && tls.mutual_evidence.as_deref() == Some("encrypted-flight-size")
     {
@@ -65,20 +77,44 @@ pub(super) fn check(v: &mut Verifier, seen: &Seen<'_>, out: &mut Found) {
             v.collector.not_checked(rule, reason);
         }
     }
-    for (side, chain) in [
-        (Side::Server, &tls.server_chain),
-        (Side::Client, &tls.client_chain),
+    let server_source = enrichment.and_then(|e| e.server_chain_source.as_ref());
+    let inferred_client = client_identity.filter(|_| tls.client_chain.is_empty());
+    for (side, chain, source, inferred) in [
+        (Side::Server, &tls.server_chain, server_source, false),
+        (Side::Client, &tls.client_chain, None, false),
+        (
+            Side::Client,
+            inferred_client.map_or(&tls.client_chain, |i| &i.chain),
+            inferred_client.map(|i| &i.source),
+            true,
+        ),
     ] {
-        if !chain.is_empty() {
+        if !chain.is_empty() && (!inferred || inferred_client.is_some()) {
             Chain {
                 v: &mut *v,
                 seen,
                 side,
                 chain,
+                source,
+                inferred,
                 out: &mut *out,
             }
             .run();
         }
+    }
+}
+
+/// The not-checked reason for a flow whose chain enrichment could not
+/// obtain: `probe-` and the failure's kind (`unreachable`, `refused`,
+/// `timeout`, `no-certificate`, `over-limit`, ...).
+fn probe_reason(error: &str) -> &'static str {
+    match error.split(':').next().unwrap_or("") {
+        "unreachable" => "probe-unreachable",
+        "refused" => "probe-refused",
+        "timeout" => "probe-timeout",
+        "no-certificate" => "probe-no-certificate",
+        "over-limit" => "probe-over-limit",
+        _ => "probe-failed",
     }
 }
 
@@ -87,6 +123,11 @@ struct Chain<'a, 'b> {
     seen: &'a Seen<'b>,
     side: Side,
     chain: &'a [Arc<Certificate>],
+    /// Where the chain came from when not off the wire (`--enrich`).
+    source: Option<&'a ChainSource>,
+    /// The chain is the client workload's inferred identity, not what the
+    /// client sent on this connection.
+    inferred: bool,
     out: &'a mut Found,
 }
 
@@ -140,6 +181,18 @@ impl Chain<'_, '_> {
         let mut ev = evidence(ev);
         ev.insert("certificate".into(), describe(cert));
         ev.insert("presented_by".into(), json!(self.role()));
+        let provenance = match (self.source, self.inferred) {
+            (Some(source), inferred) => {
+                ev.insert("chain_source".into(), json!(source));
+                ev.insert("inferred".into(), json!(inferred));
+                if inferred {
+                    " (inferred: the identity the client's own TLS listener presented to a probe handshake)"
+                } else {
+                    " (chain obtained by a probe handshake after the capture)"
+                }
+            }
+            (None, _) => "",
+        };
         let candidate = super::collect::Candidate {
             rule,
             severity,
@@ -150,7 +203,7 @@ impl Chain<'_, '_> {
                 "server"
             }),
             message: format!(
-                "{message}: {} certificate of {}",
+                "{message}: {} certificate of {}{provenance}",
                 self.role(),
                 super::verifier::who(me)
             ),

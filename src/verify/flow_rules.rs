@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::cipher;
 use super::collect::{Candidate, Key, PendingPlaintext};
-use super::policy::version_rank;
+use super::policy::{MtlsEvidence, version_rank};
 use super::rules::{self, Rule};
 use super::selector::OwnedContext;
 use super::underlay::PendingEnd;
@@ -147,8 +147,12 @@ fn mutual(v: &mut Verifier, seen: &Seen<'_>, out: &mut Found) {
         );
         return;
     };
+    // A "yes" resting on the size inference, when the policy asks for
+    // observed evidence, is as good as undecided.
+    let inferred_only = v.policy.mtls.evidence == MtlsEvidence::Observed
+        && tls.mutual_evidence.as_deref() == Some("encrypted-flight-size");
     match tls.mutual {
-        Some(true) => {}
+        Some(true) if !inferred_only => {}
         Some(false) => {
             let basis = tls.mutual_evidence.as_deref().unwrap_or("");
             // The probe saw the server ask for a certificate and go on
@@ -180,9 +184,22 @@ fn mutual(v: &mut Verifier, seen: &Seen<'_>, out: &mut Found) {
                 (format!("no client certificate ({how})"), ev)
             });
         }
-        None => {
-            let reason = tls.mutual_unknown_reason.as_deref().unwrap_or("");
-            emit(v, seen, unknown, unknown.severity, reason, out, || {
+        Some(true) | None => {
+            let reason = if inferred_only {
+                "inferred-only"
+            } else {
+                tls.mutual_unknown_reason.as_deref().unwrap_or("")
+            };
+            // Reasons the client controls (padding every record, offering
+            // post-handshake authentication, padding only its handshake)
+            // must not turn a missing certificate into a lesser finding:
+            // they take TA-NO-MTLS's severity.
+            let severity = if CLIENT_CONTROLLED.contains(&reason) {
+                rules::NO_MTLS.severity
+            } else {
+                unknown.severity
+            };
+            emit(v, seen, unknown, severity, reason, out, || {
                 let ev = json!({
                     "reason": reason,
                     "inference": inference(tls),
@@ -190,12 +207,19 @@ fn mutual(v: &mut Verifier, seen: &Seen<'_>, out: &mut Found) {
                     "handshake_seen": tls.handshake_seen,
                     "resumed": tls.resumed,
                 });
-                let msg = format!("cannot tell whether the client sent a certificate ({reason})");
+                let msg = if inferred_only {
+                    "a client certificate is only inferred from record sizes; the policy asks for observed evidence".to_string()
+                } else {
+                    format!("cannot tell whether the client sent a certificate ({reason})")
+                };
                 (msg, ev)
             });
         }
     }
 }
+
+/// TA-MTLS-UNKNOWN reasons that a client can bring about at will.
+const CLIENT_CONTROLLED: [&str; 3] = ["flight-ambiguous", "post-handshake-auth", "inferred-only"];
 
 fn inference(tls: &TlsRecord) -> Value {
     match &tls.mutual_inference {

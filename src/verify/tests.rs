@@ -350,7 +350,43 @@ fn mtls_unknown() {
     })]);
     let f = only(&c, "TA-MTLS-UNKNOWN");
     assert_eq!(f.evidence["reason"], "handshake-not-seen");
+    assert_eq!(f.severity, Severity::Medium);
+    // A client that offers post-handshake authentication (or pads every
+    // record) gets no lesser finding than one that sends no certificate.
+    for reason in ["post-handshake-auth", "flight-ambiguous"] {
+        let c = Run::default().go(vec![tls_flow(|t| {
+            t.mutual = None;
+            t.mutual_evidence = None;
+            t.mutual_unknown_reason = Some(reason.into());
+        })]);
+        assert_eq!(
+            only(&c, "TA-MTLS-UNKNOWN").severity,
+            Severity::High,
+            "{reason}"
+        );
+    }
     assert!(c.not_checked.iter().any(|n| n.rule == "TA-TLS-VERSION"));
+}
+
+/// `mtls.evidence: observed`: an inferred yes is not enough, an observed
+/// one is.
+#[test]
+fn observed_evidence_refuses_an_inferred_yes() {
+    let inferred = tls_flow(|t| {
+        t.mutual = Some(true);
+        t.mutual_evidence = Some("encrypted-flight-size".into());
+    });
+    let observed = tls_flow(|t| {
+        t.mutual = Some(true);
+        t.mutual_evidence = Some("keylog-decrypted".into());
+    });
+    let strict = "mtls: {evidence: observed}";
+    let c = Run::policy(strict).go(vec![inferred.clone()]);
+    let f = only(&c, "TA-MTLS-UNKNOWN");
+    assert_eq!(f.evidence["reason"], "inferred-only");
+    assert_eq!(f.severity, Severity::High, "as TA-NO-MTLS");
+    assert!(Run::policy(strict).go(vec![observed]).findings.is_empty());
+    assert!(Run::default().go(vec![inferred]).findings.is_empty());
 }
 
 #[test]

@@ -1,0 +1,346 @@
+//! Identity enrichment (`analyze --enrich probe`) against real OpenSSL
+//! servers in two network namespaces: TLS 1.3 flows captured without keys
+//! get the chain their server presents to a mirrored handshake, with its
+//! provenance; the certificate rules run on it; the client's identity is
+//! inferred from its own listener; and every way it can fail (server gone,
+//! silent, presenting another chain since) is said, never hidden.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::thread::sleep;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::{self, Killed, temp_dir, wait_until};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tls-audit");
+const NS_S: &str = "tlsa-enr-s";
+const NS_C: &str = "tlsa-enr-c";
+const IP_S: &str = "10.231.0.2";
+const IP_C: &str = "10.231.0.1";
+
+/// Two namespaces joined by a veth; deleted when dropped.
+struct Lab;
+
+impl Lab {
+    fn up() -> Option<Lab> {
+        for ns in [NS_S, NS_C] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+            if !run(Command::new("ip").args(["netns", "add", ns])) {
+                return None;
+            }
+        }
+        let lab = Lab;
+        let ok = run(Command::new("ip").args([
+            "link", "add", "enr-c0", "netns", NS_C, "type", "veth", "peer", "name", "enr-s0",
+            "netns", NS_S,
+        ])) && [(NS_C, "enr-c0", IP_C), (NS_S, "enr-s0", IP_S)].iter().all(
+            |(ns, dev, ip)| {
+                run(ns_cmd(ns, "ip").args(["addr", "add", &format!("{ip}/24"), "dev", dev]))
+                    && run(ns_cmd(ns, "ip").args(["link", "set", dev, "up"]))
+                    && run(ns_cmd(ns, "ip").args(["link", "set", "lo", "up"]))
+            },
+        );
+        ok.then_some(lab)
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for ns in [NS_S, NS_C] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+fn run(c: &mut Command) -> bool {
+    c.stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn ns_cmd(ns: &str, prog: &str) -> Command {
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", ns, prog]);
+    c
+}
+
+fn listening(ns: &str, port: u16) -> bool {
+    ns_cmd(ns, "ss")
+        .args(["-Htln", &format!("sport = :{port}")])
+        .output()
+        .is_ok_and(|o| !o.stdout.is_empty())
+}
+
+/// `openssl s_server` in `ns` on `port` with a fixture certificate.
+fn server(ns: &str, ip: &str, port: u16, cert: &str, extra: &[&str]) -> Killed {
+    let pki = support::root().join("fixtures/pki");
+    let child = ns_cmd(ns, "openssl")
+        .args(["s_server", "-quiet", "-naccept", "100", "-accept"])
+        .arg(format!("{ip}:{port}"))
+        .arg("-cert")
+        .arg(pki.join(format!("{cert}.crt")))
+        .arg("-key")
+        .arg(pki.join(format!("{cert}.key")))
+        .arg("-cert_chain")
+        .arg(pki.join("intermediate-ca.crt"))
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl s_server");
+    let k = Killed(child);
+    wait_until("s_server", || listening(ns, port));
+    k
+}
+
+/// One `openssl s_client` connection from `ns` that completes its
+/// handshake and closes.
+fn connect(ns: &str, to: &str, extra: &[&str]) {
+    let mut c = ns_cmd(ns, "timeout");
+    c.args(["5", "openssl", "s_client", "-connect", to])
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().expect("s_client");
+    // Close stdin after a moment: s_client then sends close_notify and ends.
+    sleep(Duration::from_millis(300));
+    drop(child.stdin.take());
+    let _ = child.wait();
+}
+
+fn analyze(dir: &Path, pcap: &Path, extra: &[&str]) -> Value {
+    let out = ns_cmd(NS_C, BIN)
+        .arg("analyze")
+        .arg(pcap)
+        .args(["-o", "json"])
+        .args(extra)
+        .output()
+        .expect("tls-audit analyze");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let path = dir.join(format!("report-{}.json", extra.len()));
+    std::fs::write(&path, &text).expect("write report");
+    if let Some((n, errors)) =
+        support::validate_with_schema("report-v1.schema.json", &[path], false)
+    {
+        assert_eq!(n, 1);
+        assert!(errors.is_empty(), "schema: {errors:?}");
+    }
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{e}: {text}\n{}", String::from_utf8_lossy(&out.stderr)))
+}
+
+fn flow_to<'a>(r: &'a Value, port: u16, version: &str) -> &'a Value {
+    r["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["server"]["port"] == port && f["tls"]["version"] == version)
+        .unwrap_or_else(|| panic!("no {version} flow to port {port}"))
+}
+
+fn not_checked(r: &Value) -> Vec<String> {
+    r["verification"]["not_checked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            format!(
+                "{} {}",
+                n["rule"].as_str().unwrap(),
+                n["reason"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn tls13_identities_are_enriched_with_provenance_and_failures_are_said() {
+    let Some(_lab) = Lab::up() else {
+        eprintln!("NOTICE: cannot create network namespaces (not root?); enrichment test skipped");
+        return;
+    };
+    let dir = temp_dir("enrich");
+    let pki = support::root().join("fixtures/pki");
+    let (cc, ck) = (pki.join("client.crt"), pki.join("client.key"));
+    let (cc, ck) = (cc.to_str().unwrap(), ck.to_str().unwrap());
+    // Servers: mutual TLS 1.3 (requires a client certificate); one that
+    // will present another chain; one that will be gone; one that will
+    // fall silent; and the client pod's own listener (its identity).
+    let mtls = server(NS_S, IP_S, 8443, "server", &["-Verify", "1"]);
+    let mut changes = Some(server(NS_S, IP_S, 8445, "server", &[]));
+    let mut gone = Some(server(NS_S, IP_S, 8446, "server", &[]));
+    let mut silent = Some(server(NS_S, IP_S, 8447, "server", &[]));
+    let _listener = server(NS_C, IP_C, 9443, "client", &[]);
+
+    let pcap = dir.join("enrich.pcap");
+    let mut dump = Killed(
+        ns_cmd(NS_C, "tcpdump")
+            .args(["-i", "enr-c0", "-U", "-s", "0", "-w"])
+            .arg(&pcap)
+            .arg("tcp")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tcpdump"),
+    );
+    wait_until("tcpdump", || pcap.metadata().is_ok_and(|m| m.len() > 0));
+    let s = |port: u16| format!("{IP_S}:{port}");
+    connect(NS_C, &s(8443), &["-tls1_3", "-cert", cc, "-key", ck]);
+    connect(NS_S, &format!("{IP_C}:9443"), &["-tls1_3"]);
+    connect(NS_C, &s(8445), &["-tls1_2"]);
+    connect(NS_C, &s(8445), &["-tls1_3"]);
+    connect(NS_C, &s(8446), &["-tls1_3"]);
+    connect(NS_C, &s(8447), &["-tls1_3"]);
+    sleep(Duration::from_millis(500));
+    let _ = Command::new("kill")
+        .args(["-INT", &dump.0.id().to_string()])
+        .status();
+    let _ = dump.0.wait();
+
+    // After the capture: 8445 now presents another chain, 8446 is gone,
+    // 8447 accepts and never answers.
+    drop(changes.take());
+    let _changed = server(NS_S, IP_S, 8445, "big-server", &[]);
+    drop(gone.take());
+    drop(silent.take());
+    let quiet = ns_cmd(NS_S, "python3")
+        .args([
+            "-c",
+            "import socket,time\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('10.231.0.2',8447));s.listen(8)\nc=[]\nwhile True: c.append(s.accept())",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3");
+    let _quiet = Killed(quiet);
+    wait_until("silent listener", || listening(NS_S, 8447));
+
+    // Without enrichment: the certificate rules could not look.
+    let plain = analyze(&dir, &pcap, &[]);
+    assert!(plain.get("enrichment").is_none());
+    assert!(
+        not_checked(&plain).contains(&"TA-CERT-LIFETIME certificates-encrypted".to_string()),
+        "{:?}",
+        not_checked(&plain)
+    );
+    assert!(
+        flow_to(&plain, 8443, "TLS1.3")["tls"]["server_chain"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    let r = analyze(
+        &dir,
+        &pcap,
+        &["--enrich", "probe", "--enrich-timeout", "2s"],
+    );
+    drop(mtls);
+    // The mutual TLS 1.3 flow: the server's chain, marked as obtained by a
+    // probe handshake (the server required a certificate tls-audit did not
+    // have, and still sent its own first).
+    let f = flow_to(&r, 8443, "TLS1.3");
+    let tls = &f["tls"];
+    assert_eq!(tls["mutual"], true, "the flight shows a client certificate");
+    assert_eq!(
+        tls["server_chain"][0]["spiffe_id"], "spiffe://cluster.local/ns/pay/sa/api",
+        "{tls:#}"
+    );
+    let src = &tls["enrichment"]["server_chain_source"];
+    assert_eq!(src["source"], "probe");
+    assert_eq!(src["endpoint"], format!("{IP_S}:8443"));
+    assert_eq!(src["version"], "TLS1.3");
+    assert!(
+        src["matches_wire"].is_null(),
+        "no cleartext chain to compare with"
+    );
+    assert!(
+        tls["client_chain"].as_array().unwrap().is_empty(),
+        "never client_chain"
+    );
+    // The client's identity, inferred from its own listener on 9443.
+    let id = &tls["enrichment"]["client_identity"];
+    assert_eq!(id["evidence"], "inferred");
+    assert_eq!(id["basis"], "client-listener");
+    assert_eq!(id["source"]["endpoint"], format!("{IP_C}:9443"));
+    assert_eq!(
+        id["chain"][0]["spiffe_id"],
+        "spiffe://cluster.local/ns/web/sa/frontend"
+    );
+    // The rules ran on both, with their provenance in the evidence.
+    let lifetime: Vec<&Value> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["rule"] == "TA-CERT-LIFETIME")
+        .collect();
+    let by = |role: &str| {
+        lifetime
+            .iter()
+            .find(|x| {
+                x["evidence"]["presented_by"] == role && x["evidence"]["chain_source"].is_object()
+            })
+            .unwrap_or_else(|| panic!("no enriched {role} lifetime finding: {lifetime:#?}"))
+    };
+    assert_eq!(by("server")["evidence"]["inferred"], false);
+    assert_eq!(by("server")["evidence"]["chain_source"]["source"], "probe");
+    assert_eq!(by("client")["evidence"]["inferred"], true);
+    assert!(
+        by("client")["message"]
+            .as_str()
+            .unwrap()
+            .contains("inferred")
+    );
+
+    // 8445: the server presents another chain now than on the wire then.
+    let changed = &flow_to(&r, 8445, "TLS1.3")["tls"];
+    assert_eq!(
+        changed["enrichment"]["server_chain_source"]["matches_wire"],
+        false
+    );
+    assert_eq!(
+        changed["server_chain"][0]["spiffe_id"],
+        "spiffe://cluster.local/ns/pay/sa/big"
+    );
+    let wire = &flow_to(&r, 8445, "TLS1.2")["tls"];
+    assert!(
+        wire.get("enrichment").is_none(),
+        "a chain seen on the wire is not replaced"
+    );
+
+    // 8446 gone, 8447 silent: said per flow, per endpoint and in not_checked.
+    let err = |port| {
+        flow_to(&r, port, "TLS1.3")["tls"]["enrichment"]["server_error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(err(8446).starts_with("refused"), "{}", err(8446));
+    assert!(err(8447).starts_with("timeout"), "{}", err(8447));
+    let nc = not_checked(&r);
+    assert!(
+        nc.contains(&"TA-CERT-LIFETIME probe-refused".to_string()),
+        "{nc:?}"
+    );
+    assert!(
+        nc.contains(&"TA-CERT-LIFETIME probe-timeout".to_string()),
+        "{nc:?}"
+    );
+    assert!(
+        !nc.iter().any(|n| n.ends_with("certificates-encrypted")),
+        "{nc:?}"
+    );
+    let run = &r["enrichment"];
+    assert_eq!(run["method"], "probe");
+    // 8443, 8445 (TLS 1.3) and the listener's own flow on 9443.
+    assert_eq!(run["flows_enriched"], 3);
+    assert_eq!(run["flows_not_enriched"], 2);
+    assert_eq!(run["client_identities"], 1);
+    // One handshake per endpoint: 8443, 8445, 8446, 8447 and the listener.
+    assert_eq!(run["endpoints"].as_array().unwrap().len(), 5, "{run:#}");
+}
