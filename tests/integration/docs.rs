@@ -301,3 +301,42 @@ fn the_readme_stays_short_and_points_to_the_docs() {
         }
     }
 }
+
+/// The table the README shows is the one the demo prints: the demo's
+/// captures and cluster snapshot (read from scripts/demo.sh), `-o table`.
+#[test]
+fn the_readme_shows_what_the_demo_prints() {
+    let demo = std::fs::read_to_string(root().join("scripts/demo.sh")).expect("demo.sh");
+    let captures: Vec<&str> = demo
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("fixtures/captures/"))
+        .collect();
+    assert_eq!(captures.len(), 5, "{captures:?}");
+    assert!(demo.contains("--pods fixtures/cluster/pods.json --nodes fixtures/cluster/nodes.json"));
+    let out = Command::new(TLS_AUDIT)
+        .current_dir(root())
+        .arg("analyze")
+        .args(&captures)
+        .args(["--pods", "fixtures/cluster/pods.json"])
+        .args(["--nodes", "fixtures/cluster/nodes.json", "-o", "table"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let shown = split_fences(&readme)
+        .0
+        .into_iter()
+        .find(|b| b.starts_with("CLIENT "))
+        .expect("the README shows the demo's table");
+    assert_eq!(
+        shown.trim(),
+        printed.trim(),
+        "README.md's demo table is stale"
+    );
+}
