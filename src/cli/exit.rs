@@ -1,4 +1,4 @@
-//! Exit codes: a public contract for scripts and CI, documented in the README.
+//! Exit codes: a public contract for scripts and CI, documented in docs/cli.md.
 
 /// The report was written and every input was read completely.
 pub const OK: i32 = 0;

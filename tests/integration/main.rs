@@ -5,6 +5,7 @@ mod baseline;
 mod capture_window;
 mod cli;
 mod corpus;
+mod docs;
 mod enrich;
 mod fake_api;
 mod findings;
