@@ -6,9 +6,9 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cargo fmt --all -- --check
 cargo test --locked
-# External conformance: SPIFFE's X509-SVID vectors served on the wire, judged
-# from the debug binary cargo test built (skips without ../shared or root).
-bash scripts/conformance-spiffe.sh target/debug/tls-audit
+# External conformance suites (../shared/conformance), on the binary cargo
+# test just built; each prints its figure and fails below its floor.
+bash scripts/conformance.sh target/debug/tls-audit
 # The Dockerfile: linted, and its steps run without a Docker engine
 # (scripts/dockerfile-steps.py; reuses the dev build above).
 if command -v hadolint >/dev/null 2>&1; then

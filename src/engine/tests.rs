@@ -295,3 +295,53 @@ fn ordinary_traffic_does_not_touch_the_budget() {
             .any(|f| !f.tls.as_ref().unwrap().server_chain.is_empty())
     );
 }
+
+/// A SYN-less flow (the capture started late, or the SYN was dropped)
+/// whose ClientHello record spans two segments is still read: the
+/// direction waits for the record to complete instead of searching again
+/// only a kilobyte later. Both a small record split 30/20 and a
+/// post-quantum-sized ClientHello split at a full segment.
+#[test]
+fn a_synless_client_hello_across_segments_is_read() {
+    let real = include_bytes!("../tls/testdata/client_hello_openssl_tls13.bin");
+    // A minimal ClientHello: version, random, no session id, one suite, null compression.
+    let mut body = vec![3, 3];
+    body.extend([7u8; 32]);
+    body.extend([0, 0, 2, 0x13, 0x01, 1, 0]);
+    let mut small = vec![22, 3, 1, 0, body.len() as u8 + 4, 1, 0, 0, body.len() as u8];
+    small.extend(&body);
+    assert_eq!(small.len(), 50);
+    // The real hello grown to ~1.8 KB with a padding extension (type 21).
+    let big = {
+        let pad = 1600usize;
+        let mut msg = real[5..].to_vec();
+        let ext_len_at = 4 + 2 + 32 + 1 + usize::from(msg[4 + 2 + 32]);
+        let suites = usize::from(u16::from_be_bytes([msg[ext_len_at], msg[ext_len_at + 1]]));
+        let comp_at = ext_len_at + 2 + suites;
+        let exts_at = comp_at + 1 + usize::from(msg[comp_at]);
+        let exts = usize::from(u16::from_be_bytes([msg[exts_at], msg[exts_at + 1]]));
+        msg.extend([0, 21]);
+        msg.extend((pad as u16).to_be_bytes());
+        msg.extend(vec![0u8; pad]);
+        let new_exts = (exts + 4 + pad) as u16;
+        msg[exts_at..exts_at + 2].copy_from_slice(&new_exts.to_be_bytes());
+        let body_len = (msg.len() - 4) as u32;
+        msg[1..4].copy_from_slice(&body_len.to_be_bytes()[1..]);
+        let mut rec = vec![22, 3, 1];
+        rec.extend((msg.len() as u16).to_be_bytes());
+        rec.extend(msg);
+        rec
+    };
+    assert!(big.len() > 1700, "{}", big.len());
+    for (hello, cut, port) in [(&small, 30usize, 40001u16), (&big, 1460, 40002)] {
+        let r = run(&[
+            tcp([10, 0, 0, 1], port, 5000, false, &hello[..cut]),
+            tcp([10, 0, 0, 1], port, 5000 + cut as u32, false, &hello[cut..]),
+        ]);
+        let f = flow(&r, port);
+        assert_eq!(f.protection, "tls", "{port}");
+        let tls = f.tls.as_ref().expect("tls facts");
+        assert!(tls.handshake_seen, "ClientHello read on {port}: {tls:#?}");
+        assert!(tls.ja4.is_some(), "{port}");
+    }
+}

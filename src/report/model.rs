@@ -326,7 +326,7 @@ pub struct TlsRecord {
     /// TLS 1.3 handshake decrypted with a key log).
     pub mutual_evidence: Option<String>,
     /// Why `mutual` is null: `handshake-not-seen`, `handshake-incomplete`, `resumed`,
-    /// `no-client-flight`, `flight-ambiguous`.
+    /// `no-client-flight`, `flight-ambiguous`, `post-handshake-auth`.
     pub mutual_unknown_reason: Option<String>,
     /// The numbers an inference used: record lengths and the rule for
     /// `encrypted-flight-size`, the original handshake for `resumed-session`.

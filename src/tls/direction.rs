@@ -6,7 +6,7 @@
 //! need (ciphertext) are skipped without being buffered.
 
 use super::decrypt::{OpenError, RecordDecrypter};
-use super::record::{self, Header, Incomplete, RecordHeader, content_type};
+use super::record::{self, Header, Incomplete, RecordHeader, Sync, content_type};
 
 /// Handshake messages larger than this are not reassembled (the per-flow
 /// stream cap usually binds first).
@@ -15,6 +15,10 @@ pub const MAX_HANDSHAKE_MESSAGE: usize = 1024 * 1024;
 const MAX_RESYNC_WINDOW: usize = 32 * 1024;
 /// New bytes that make another search for a record boundary worthwhile.
 const RESYNC_STEP: usize = 1024;
+/// Searches made sooner than `RESYNC_STEP` because a plausible record was
+/// about to be complete (a SYN-less flow whose first record spans
+/// segments); bounded so that a stream of near-misses stays linear.
+const MAX_EARLY_RESYNCS: u8 = 16;
 
 /// What one direction produced, handed to the session.
 #[derive(Debug, PartialEq, Eq)]
@@ -78,8 +82,11 @@ pub struct Direction {
     hs: Vec<u8>,
     /// Bytes of an oversized handshake message still to pass over.
     hs_skip: usize,
-    /// Buffered length at the last failed search for a record boundary.
-    resync_checked: usize,
+    /// Buffered length at which the next search for a record boundary is
+    /// due (0: at once).
+    resync_due: usize,
+    /// Early searches made (see `MAX_EARLY_RESYNCS`).
+    resync_early: u8,
     /// Records from here on are ciphertext.
     pub encrypted: bool,
     /// Opens this direction's encrypted handshake records (TLS 1.3 with keys).
@@ -181,7 +188,8 @@ impl Direction {
         self.buf.clear();
         self.hs.clear();
         self.hs_skip = 0;
-        self.resync_checked = 0;
+        self.resync_due = 0;
+        self.resync_early = 0;
         self.mode = Mode::Resync;
     }
 
@@ -201,24 +209,34 @@ impl Direction {
                     // stream of tiny segments would otherwise cost a full
                     // rescan each (quadratic; found by fuzzing).
                     let len = rest.len();
-                    let due = self.resync_checked == 0
-                        || len >= self.resync_checked + RESYNC_STEP
-                        || len > MAX_RESYNC_WINDOW;
-                    if !due {
+                    if len < self.resync_due && len <= MAX_RESYNC_WINDOW {
                         break;
                     }
-                    match record::find_sync(rest) {
-                        Some(k) => {
+                    match record::search_sync(rest) {
+                        Sync::At(k) => {
                             at += k;
-                            self.resync_checked = 0;
+                            self.resync_due = 0;
+                            self.resync_early = 0;
                             self.mode = Mode::Records;
                         }
-                        None => {
-                            self.resync_checked = len.max(1);
+                        miss => {
                             if len > MAX_RESYNC_WINDOW {
                                 self.mode = Mode::Broken;
                                 on(Event::NotTls);
+                                break;
                             }
+                            let step = len + RESYNC_STEP;
+                            self.resync_due = match miss {
+                                // A record that the next segments complete:
+                                // look again then, not 1 KiB later.
+                                Sync::Pending { until }
+                                    if until < step && self.resync_early < MAX_EARLY_RESYNCS =>
+                                {
+                                    self.resync_early += 1;
+                                    until
+                                }
+                                _ => step,
+                            };
                             break;
                         }
                     }

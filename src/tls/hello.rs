@@ -28,6 +28,10 @@ pub mod ext {
     pub const KEY_SHARE: u16 = 51;
     /// encrypted_client_hello
     pub const ECH: u16 = 0xfe0d;
+    /// client_certificate_type (RFC 7250: raw public keys)
+    pub const CLIENT_CERTIFICATE_TYPE: u16 = 19;
+    /// post_handshake_auth (RFC 8446 §4.2.6)
+    pub const POST_HANDSHAKE_AUTH: u16 = 49;
 }
 
 /// SHA-256("HelloRetryRequest"): the ServerHello random that marks an HRR.

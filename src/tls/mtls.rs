@@ -3,26 +3,59 @@
 //! is not (TLS 1.3 without keys), and undecided otherwise. An inference is
 //! always labelled as one and carries the numbers it used.
 //!
-//! The TLS 1.3 inference: after the ServerHello the client's first flight is
-//! `[Certificate, CertificateVerify,] Finished`, each handshake message
-//! encrypted as `body + 1 byte inner content type + AEAD tag`. Finished alone
-//! is `4 + Hash.length` bytes, so a first client record of exactly
-//! `4 + hash + 1 + tag` bytes is a Finished with no Certificate before it;
-//! an empty Certificate (`4 + 1 + 3` bytes: requested, none sent) gives
-//! `8 + 1 + tag`, or `8 + 4 + hash + 1 + tag` when sent in one record with
-//! the Finished; a record larger than a Finished by more than any empty
-//! Certificate could account for holds a client certificate. Record padding
-//! (RFC 8446 §5.4) would blur this; implementations in use do not pad
-//! handshake records, and a size that fits no rule is left undecided.
+//! The TLS 1.3 inference. After the ServerHello the client's second flight
+//! is `[Certificate, CertificateVerify,] Finished` (an empty Certificate and
+//! no CertificateVerify when it was asked and has none), encrypted as
+//! `content + 1 byte inner type + padding + AEAD tag` per record (RFC 8446
+//! §5.2, §5.4). Stacks differ in what the wire shows: OpenSSL and GnuTLS
+//! send one message per record, rustls coalesces the flight into one; Java
+//! pads every record; OpenSSL's `-record_padding` rounds every record up
+//! to a block; padding is legal on any record, of any length.
+//! The rules therefore rest only on what padding cannot fake:
+//!
+//! - **No certificate**: the client's first record is too small to hold a
+//!   Certificate message with any certificate in it (a 128-byte X.509
+//!   certificate at the least; 44 bytes for an RFC 7250 raw public key when
+//!   the ClientHello offers that). Padding only adds bytes, so this holds
+//!   for every padding scheme. Whether a certificate was *requested* is
+//!   read only from exact layouts: a Finished alone, an empty Certificate,
+//!   or the two each padded by the same amount.
+//! - **A certificate**: the first record is larger than the smallest
+//!   certificate-carrying message by more than the largest padding the
+//!   client's own records allow. With constant or block padding a client
+//!   pads every record; its smallest record (a Finished, an alert, a small
+//!   request) bounds the padding, so a padded Finished is never read as a
+//!   certificate. A client that sent only one record gives no such bound,
+//!   and stays undecided.
+//! - **Post-handshake authentication** (the ClientHello offers
+//!   `post_handshake_auth`): the server may ask for a certificate after the
+//!   handshake, under application keys tls-audit never uses, so "no
+//!   certificate in the handshake" is not "no client authentication":
+//!   undecided, with its own reason.
+//!
+//! What this cannot resist: a client that pads only its handshake records,
+//! on purpose, to look authenticated. Size inference is evidence about
+//! ordinary stacks, not proof against a hostile client; the policy's
+//! `mtls.evidence: observed` refuses inferred verdicts (see the README).
 
 use serde::{Deserialize, Serialize};
 
-use super::hello::ServerHello;
+use super::hello::{ServerHello, ext};
 use super::session::TlsFacts;
 
-/// A client certificate is at least this much larger than an empty
-/// Certificate message (real DER certificates are hundreds of bytes).
-const MIN_CERTIFICATE_EXTRA: u16 = 64;
+/// The smallest X.509 certificate a client could send: an Ed25519 key with
+/// empty names and a one-byte serial is about 165 bytes of DER; real
+/// workload certificates are many hundreds.
+const MIN_CERTIFICATE_DER: u16 = 128;
+/// The smallest raw public key (RFC 7250): an Ed25519 SubjectPublicKeyInfo.
+const MIN_RAW_PUBLIC_KEY: u16 = 44;
+/// Certificate message bytes around one certificate: message header (4),
+/// context length (1), list length (3), entry length (3), entry extensions (2).
+const CERTIFICATE_OVERHEAD: u16 = 4 + 1 + 3 + 3 + 2;
+/// An empty Certificate message: header (4), context length (1), list length (3).
+const EMPTY_CERTIFICATE: u16 = 8;
+/// Records of the client's flight that settle a TLS 1.3 inference early.
+pub const SETTLING_RECORDS: usize = 4;
 
 /// The evidence behind a client-authentication verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +101,10 @@ pub enum Unknown {
     NoClientFlight,
     /// TLS 1.3: the flight sizes fit no rule (padding, unknown suite).
     FlightAmbiguous,
+    /// TLS 1.3: the client offered post-handshake authentication, so a
+    /// certificate may be asked for and sent after the handshake, where
+    /// tls-audit does not look.
+    PostHandshakeAuth,
 }
 
 impl Unknown {
@@ -79,6 +116,7 @@ impl Unknown {
             Unknown::Resumed => "resumed",
             Unknown::NoClientFlight => "no-client-flight",
             Unknown::FlightAmbiguous => "flight-ambiguous",
+            Unknown::PostHandshakeAuth => "post-handshake-auth",
         }
     }
 }
@@ -92,6 +130,13 @@ pub struct FlightInference {
     pub finished_record_len: u16,
     /// What a record holding only an empty Certificate would measure.
     pub empty_certificate_record_len: u16,
+    /// The smallest record that could carry a Certificate message with a
+    /// certificate (or raw public key) in it, unpadded.
+    pub certificate_record_min_len: u16,
+    /// The most padding the client's own records allow on each record
+    /// (its smallest record, less a one-byte content and the inner type and
+    /// tag); None when the flight is too small for padding to matter.
+    pub max_padding: Option<u16>,
     /// Lengths of the client's encrypted records, in order.
     pub client_records: Vec<u16>,
     /// Lengths of the server's encrypted records before the client's flight.
@@ -124,7 +169,10 @@ pub fn resumed(f: &TlsFacts) -> Option<bool> {
     if f.abbreviated {
         return Some(true);
     }
-    if f.server_chain.is_some() {
+    // The shape of a full handshake: a Certificate, or the ServerHelloDone
+    // that ends every full TLS ≤ 1.2 server flight (PSK and anonymous
+    // suites send no Certificate). An abbreviated one has neither.
+    if f.server_chain.is_some() || f.server_hello_done {
         return Some(false);
     }
     let sid_echo = f
@@ -148,17 +196,41 @@ pub fn decide(f: &TlsFacts) -> Mutual {
         return undecided(Unknown::Resumed, None);
     }
     if sh.is_tls13() {
-        if let Some(m) = decrypted_tls13(f) {
-            return m;
-        }
-        let mut m = infer_tls13(f, sh);
-        if f.decryption.as_ref().is_some_and(|d| d.finished[1]) {
-            // The server's decrypted flight says whether it asked.
-            m.client_cert_requested = Some(f.certificate_request);
-        }
-        return m;
+        let m = match decrypted_tls13(f) {
+            Some(m) => m,
+            None => {
+                let mut m = infer_tls13(f, sh);
+                if f.decryption.as_ref().is_some_and(|d| d.finished[1]) {
+                    // The server's decrypted flight says whether it asked.
+                    m.client_cert_requested = Some(f.certificate_request);
+                }
+                m
+            }
+        };
+        return post_handshake_auth(f, m);
     }
     observe_tls12(f)
+}
+
+/// A "no" in a TLS 1.3 handshake whose client offered post-handshake
+/// authentication, and whose server did not ask during the handshake, is
+/// not a fact: the server may ask later (Apache httpd's per-location
+/// `SSLVerifyClient`, Python's `verify_client_post_handshake`), under keys
+/// tls-audit does not use. Undecided, keeping the numbers.
+fn post_handshake_auth(f: &TlsFacts, m: Mutual) -> Mutual {
+    let offered = f
+        .client_hello
+        .as_ref()
+        .is_some_and(|ch| ch.extensions.contains(&ext::POST_HANDSHAKE_AUTH));
+    if !offered || m.mutual != Some(false) || m.client_cert_requested == Some(true) {
+        return m;
+    }
+    Mutual {
+        mutual: None,
+        evidence: None,
+        unknown: Some(Unknown::PostHandshakeAuth),
+        ..m
+    }
 }
 
 /// TLS 1.3 read with a key log: the client's decrypted flight (up to its
@@ -224,6 +296,16 @@ fn suite_sizes(suite: u16) -> Option<(u16, u16)> {
     }
 }
 
+/// The client's records as inner plaintext lengths (content, inner type
+/// and padding: the record less its tag). None if a record is too short
+/// to be a TLS 1.3 record at all.
+fn inner_lengths(records: &[u16], tag: u16) -> Option<Vec<u16>> {
+    records
+        .iter()
+        .map(|&r| r.checked_sub(tag).filter(|&x| x >= 2))
+        .collect()
+}
+
 fn infer_tls13(f: &TlsFacts, sh: &ServerHello) -> Mutual {
     let Some(&first) = f.client_flight.first() else {
         return undecided(Unknown::NoClientFlight, None);
@@ -231,44 +313,139 @@ fn infer_tls13(f: &TlsFacts, sh: &ServerHello) -> Mutual {
     let Some((hash, tag)) = suite_sizes(sh.cipher_suite) else {
         return undecided(Unknown::FlightAmbiguous, None);
     };
-    let finished = 4 + hash + 1 + tag;
-    let empty_cert = 8 + 1 + tag;
-    let empty_cert_and_finished = 8 + 4 + hash + 1 + tag;
-    let (mutual, requested, rule) = if first == finished {
-        (
-            Some(false),
-            Some(false),
-            "first record is exactly a Finished",
-        )
-    } else if first == empty_cert || first == empty_cert_and_finished {
-        (
-            Some(false),
+    let ch = f.client_hello.as_ref();
+    let offers = |e| ch.is_some_and(|ch| ch.extensions.contains(&e));
+    // Inner lengths (content + 1) of the unpadded layouts.
+    let finished = 4 + hash + 1;
+    let empty_cert = EMPTY_CERTIFICATE + 1;
+    let empty_cert_and_finished = EMPTY_CERTIFICATE + 4 + hash + 1;
+    let smallest_key = if offers(ext::CLIENT_CERTIFICATE_TYPE) {
+        MIN_RAW_PUBLIC_KEY
+    } else {
+        MIN_CERTIFICATE_DER
+    };
+    let certificate_min = CERTIFICATE_OVERHEAD + smallest_key + 1;
+    let mut inference = FlightInference {
+        client_first_record_len: first,
+        finished_record_len: finished + tag,
+        empty_certificate_record_len: empty_cert + tag,
+        certificate_record_min_len: certificate_min + tag,
+        max_padding: None,
+        client_records: f.client_flight.clone(),
+        server_records: f.server_flight.clone(),
+        rule: String::new(),
+    };
+    let verdict =
+        |mutual: Option<bool>, requested, rule: &str, inference: FlightInference| Mutual {
+            mutual,
+            evidence: mutual.is_some().then_some(Evidence::EncryptedFlightSize),
+            client_cert_requested: requested,
+            unknown: mutual.is_none().then_some(Unknown::FlightAmbiguous),
+            inference: Some(FlightInference {
+                rule: rule.to_string(),
+                ..inference
+            }),
+        };
+    let Some(xs) = inner_lengths(&f.client_flight, tag) else {
+        return verdict(
+            None,
+            None,
+            "a client record is shorter than its tag",
+            inference,
+        );
+    };
+    let [x1, rest @ ..] = xs.as_slice() else {
+        return undecided(Unknown::NoClientFlight, None);
+    };
+    let x1 = *x1;
+    if offers(ext::EARLY_DATA) {
+        // 0-RTT records (other keys, any size) can stand before the flight.
+        return verdict(
+            None,
+            None,
+            "the client offered early data: 0-RTT records cannot be told from its flight",
+            inference,
+        );
+    }
+    if x1 < certificate_min {
+        // Too small for any certificate whatever the padding. Was one asked
+        // for? Only exact layouts say.
+        let x2 = rest.first().copied();
+        let (requested, rule) = if x1 == finished {
+            (
+                Some(false),
+                "first record is exactly a Finished: no certificate, none requested",
+            )
+        } else if x1 == empty_cert_and_finished || (x1 == empty_cert && x2 == Some(finished)) {
+            (
+                Some(true),
+                "first record is an empty Certificate: requested, none sent",
+            )
+        } else if let Some(pad) = x1.checked_sub(empty_cert).filter(|&p| p > 0)
+            && x2.and_then(|x2| x2.checked_sub(finished)) == Some(pad)
+        {
+            (
+                Some(true),
+                "an empty Certificate then a Finished, each padded by the same amount: requested, none sent",
+            )
+        } else {
+            (
+                None,
+                "first record is too small to hold a certificate under any padding; whether one was requested is not visible",
+            )
+        };
+        return verdict(Some(false), requested, rule, inference);
+    }
+    // Large enough for a certificate. Padding could inflate a Finished to
+    // any size, but a client that pads pads every record: its smallest
+    // record bounds the padding.
+    let smallest = xs.iter().copied().min().unwrap_or(x1);
+    let max_padding = smallest.saturating_sub(2);
+    inference.max_padding = Some(max_padding);
+    if rest.is_empty() {
+        return verdict(
+            None,
+            None,
+            "the client sent a single record: padding cannot be bounded, so its size does not show a certificate",
+            inference,
+        );
+    }
+    if x1.saturating_sub(max_padding) >= certificate_min {
+        verdict(
             Some(true),
-            "first record is an empty Certificate (requested, none sent)",
-        )
-    } else if first >= empty_cert_and_finished + MIN_CERTIFICATE_EXTRA {
-        (
             Some(true),
-            Some(true),
-            "first record is larger than an empty Certificate and Finished: it carries a certificate",
+            "first record is larger than the smallest certificate-carrying message by more than the padding the client's records allow: it carries a certificate",
+            inference,
         )
     } else {
-        (None, None, "the first record's size fits no rule")
-    };
-    Mutual {
-        mutual,
-        evidence: mutual.is_some().then_some(Evidence::EncryptedFlightSize),
-        client_cert_requested: requested,
-        unknown: mutual.is_none().then_some(Unknown::FlightAmbiguous),
-        inference: Some(FlightInference {
-            client_first_record_len: first,
-            finished_record_len: finished,
-            empty_certificate_record_len: empty_cert,
-            client_records: f.client_flight.clone(),
-            server_records: f.server_flight.clone(),
-            rule: rule.to_string(),
-        }),
+        verdict(
+            None,
+            None,
+            "the client's records allow enough padding to explain the first record's size without a certificate",
+            inference,
+        )
     }
+}
+
+/// Whether a TLS 1.3 client flight of these record lengths needs no more
+/// records to be decided (the session may then stop parsing): enough
+/// records to bound padding, or a first record too small for a certificate
+/// followed by one more (an empty Certificate is followed by its Finished).
+pub fn flight_settled(f: &TlsFacts) -> bool {
+    let n = f.client_flight.len();
+    if n >= SETTLING_RECORDS {
+        return true;
+    }
+    let small = f
+        .server_hello
+        .as_ref()
+        .and_then(|sh| suite_sizes(sh.cipher_suite))
+        .is_some_and(|(_, tag)| {
+            f.client_flight
+                .first()
+                .is_some_and(|&r| r < tag + CERTIFICATE_OVERHEAD + MIN_RAW_PUBLIC_KEY + 1)
+        });
+    n >= 2 && small
 }
 
 #[cfg(test)]
@@ -276,22 +453,36 @@ mod tests {
     use super::*;
     use crate::tls::session::ChainCert;
 
-    fn tls13(first_client_record: u16, suite: u16) -> TlsFacts {
+    fn flight(records: &[u16], suite: u16, extensions: &[u16]) -> TlsFacts {
         TlsFacts {
+            client_hello: Some(crate::tls::hello::ClientHello {
+                extensions: extensions.to_vec(),
+                ..Default::default()
+            }),
             server_hello: Some(ServerHello {
                 version: 0x0304,
                 cipher_suite: suite,
                 ..ServerHello::default()
             }),
-            client_flight: vec![first_client_record, 40],
+            client_flight: records.to_vec(),
             ..TlsFacts::default()
         }
+    }
+
+    fn tls13(first_client_record: u16, suite: u16) -> TlsFacts {
+        flight(&[first_client_record, 40], suite, &[])
+    }
+
+    fn verdict(records: &[u16]) -> (Option<bool>, Option<bool>) {
+        let m = decide(&flight(records, 0x1301, &[]));
+        (m.mutual, m.client_cert_requested)
     }
 
     #[test]
     fn tls13_finished_alone_is_not_mutual() {
         let m = decide(&tls13(53, 0x1301));
         assert_eq!(m.mutual, Some(false));
+        assert_eq!(m.client_cert_requested, Some(false));
         assert_eq!(m.evidence, Some(Evidence::EncryptedFlightSize));
         assert_eq!(m.inference.unwrap().finished_record_len, 53);
         assert_eq!(decide(&tls13(69, 0x1302)).mutual, Some(false));
@@ -299,11 +490,9 @@ mod tests {
 
     #[test]
     fn tls13_empty_certificate_is_requested_not_mutual() {
-        let m = decide(&tls13(25, 0x1301));
-        assert_eq!(
-            (m.mutual, m.client_cert_requested),
-            (Some(false), Some(true))
-        );
+        // An empty Certificate record, then the Finished record.
+        assert_eq!(verdict(&[25, 53, 40]), (Some(false), Some(true)));
+        // Both in one record (ChaCha20: 16-byte tag).
         let m = decide(&tls13(61, 0x1303));
         assert_eq!(
             (m.mutual, m.client_cert_requested),
@@ -312,16 +501,86 @@ mod tests {
     }
 
     #[test]
-    fn tls13_large_first_record_is_mutual_and_odd_sizes_undecided() {
+    fn tls13_large_first_record_is_mutual_and_small_ones_are_not() {
         let m = decide(&tls13(900, 0x1301));
         assert_eq!(m.mutual, Some(true));
+        let inf = m.inference.unwrap();
+        assert_eq!(inf.max_padding, Some(22), "bounded by the 40-byte record");
+        // Too small for any certificate: no, but whether one was asked for
+        // is not visible at this size.
         let m = decide(&tls13(70, 0x1301));
-        assert_eq!(m.mutual, None);
+        assert_eq!((m.mutual, m.client_cert_requested), (Some(false), None));
+        assert!(m.inference.is_some(), "the numbers are shown");
+    }
+
+    /// Java JSSE pads every TLS 1.3 record by 16 bytes and sends one
+    /// handshake message per record.
+    #[test]
+    fn constant_padding_one_message_per_record() {
+        // No certificate requested: a padded Finished (37 + 16 + 16 tag).
+        assert_eq!(verdict(&[69, 200]), (Some(false), None));
+        // Requested, none sent: empty Certificate and Finished, each +16.
+        assert_eq!(verdict(&[41, 69, 200]), (Some(false), Some(true)));
+        // A certificate: Certificate, CertificateVerify, Finished, each +16.
+        assert_eq!(verdict(&[916, 106, 69, 200]), (Some(true), Some(true)));
+    }
+
+    /// OpenSSL `-record_padding 512` rounds every record up to 512 bytes:
+    /// a padded Finished is never read as a certificate; a flight of more
+    /// than a block is.
+    #[test]
+    fn block_padding_never_fakes_a_certificate() {
+        let m = decide(&flight(&[528], 0x1301, &[]));
+        assert_eq!(m.mutual, None, "one padded record: {m:?}");
         assert_eq!(m.unknown, Some(Unknown::FlightAmbiguous));
-        assert!(
-            m.inference.is_some(),
-            "the numbers are shown even when undecided"
-        );
+        assert_eq!(verdict(&[528, 528]).0, None);
+        assert_eq!(verdict(&[528, 528, 528, 528]).0, None);
+        assert_eq!(verdict(&[1552, 528]), (Some(true), Some(true)));
+        // Any first record paired with records at least as large: undecided.
+        for first in [160u16, 300, 528, 1000] {
+            assert_eq!(verdict(&[first, first]).0, None, "{first}");
+        }
+    }
+
+    #[test]
+    fn post_handshake_auth_offered_makes_no_undecided() {
+        let pha = [ext::POST_HANDSHAKE_AUTH];
+        let m = decide(&flight(&[53, 40], 0x1301, &pha));
+        assert_eq!(m.mutual, None);
+        assert_eq!(m.unknown, Some(Unknown::PostHandshakeAuth));
+        assert!(m.inference.is_some(), "the numbers are kept");
+        // A certificate in the handshake is still one.
+        assert_eq!(decide(&flight(&[900, 40], 0x1301, &pha)).mutual, Some(true));
+        // Asked during the handshake and refused: still a no.
+        assert_eq!(decide(&flight(&[25, 53], 0x1301, &pha)).mutual, Some(false));
+    }
+
+    #[test]
+    fn raw_public_keys_lower_the_certificate_threshold() {
+        // Certificate with an Ed25519 SPKI (57), CertificateVerify (72) and
+        // Finished (36), coalesced: 166 + 1 + 16.
+        let raw = [183, 19];
+        assert_eq!(verdict(&raw).0, Some(true));
+        // 183 without the raw-key offer would also be a certificate; 100 is
+        // one only when raw keys are offered.
+        assert_eq!(verdict(&[100, 19]).0, Some(false));
+        let offered = decide(&flight(&[100, 19], 0x1301, &[ext::CLIENT_CERTIFICATE_TYPE]));
+        assert_eq!(offered.mutual, Some(true));
+    }
+
+    #[test]
+    fn early_data_offered_is_undecided() {
+        let m = decide(&flight(&[53, 40], 0x1301, &[ext::EARLY_DATA]));
+        assert_eq!(m.mutual, None);
+    }
+
+    #[test]
+    fn flights_settle_after_enough_records() {
+        assert!(!flight_settled(&flight(&[900], 0x1301, &[])));
+        assert!(!flight_settled(&flight(&[900, 40], 0x1301, &[])));
+        assert!(flight_settled(&flight(&[900, 40, 30, 30], 0x1301, &[])));
+        assert!(!flight_settled(&flight(&[53], 0x1301, &[])));
+        assert!(flight_settled(&flight(&[53, 40], 0x1301, &[])));
     }
 
     #[test]

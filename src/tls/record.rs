@@ -129,22 +129,62 @@ fn sslv2_hello(b: &[u8]) -> Result<Option<Header>, Incomplete> {
     }))
 }
 
+/// What a search for a record boundary in mid-stream bytes found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sync {
+    /// A run of records starts at this offset.
+    At(usize),
+    /// Nothing confirmed yet, but a plausible record starts in these bytes
+    /// and would be confirmed (or refuted) once the buffer holds `until`
+    /// bytes: the end of that record, or the end of the header after it.
+    /// A connection picked up mid-handshake often starts with a record
+    /// that ends in a later segment.
+    Pending {
+        /// Buffer length at which searching again can decide.
+        until: usize,
+    },
+    /// No plausible record header at all.
+    None,
+}
+
 /// Where a run of consecutive plausible records starts in `b`, for picking
 /// up a connection mid-stream. Requires two chained headers, or one record
 /// that ends exactly at the end of `b`; a match in plaintext is then about
 /// as likely as a 5-byte and a 10-byte coincidence together.
 pub fn find_sync(b: &[u8]) -> Option<usize> {
+    match search_sync(b) {
+        Sync::At(k) => Some(k),
+        _ => None,
+    }
+}
+
+/// [`find_sync`], saying also when a later search could succeed: the
+/// smallest buffer length at which a plausible but unconfirmed record
+/// would be complete (with the header after it).
+pub fn search_sync(b: &[u8]) -> Sync {
     let limit = b.len().saturating_sub(4);
-    (0..limit).find(|&k| {
+    let mut until: Option<usize> = None;
+    for k in 0..limit {
         let Ok(Some(h)) = parse_header(&b[k..]) else {
-            return false;
+            continue;
         };
         let next = k + 5 + usize::from(h.len);
         if next == b.len() {
-            return true;
+            return Sync::At(k);
         }
-        matches!(b.get(next..).map(parse_header), Some(Ok(Some(_))))
-    })
+        let wait = match b.get(next..).map(parse_header) {
+            Some(Ok(Some(_))) => return Sync::At(k),
+            Some(Ok(None)) => None,
+            // The header after it is cut short: decidable with 5 more bytes.
+            Some(Err(Incomplete)) => Some(next + 5),
+            // The record itself ends beyond the buffer.
+            None => Some(next),
+        };
+        if let Some(w) = wait {
+            until = Some(until.map_or(w, |u| u.min(w)));
+        }
+    }
+    until.map_or(Sync::None, |until| Sync::Pending { until })
 }
 
 #[cfg(test)]
@@ -206,5 +246,22 @@ mod tests {
         b.extend([23, 3, 3, 0, 2, 9]);
         assert_eq!(find_sync(&b), Some(7));
         assert_eq!(find_sync(b"plain text, nothing to see here"), None);
+    }
+
+    /// A SYN-less flow whose first record spans two segments: the first
+    /// segment alone cannot confirm it, but says how much more is needed.
+    #[test]
+    fn a_record_cut_by_the_segment_end_is_pending_until_complete() {
+        let mut rec = vec![22u8, 3, 1, 0, 53];
+        rec.extend([1u8; 53]);
+        assert_eq!(search_sync(&rec[..30]), Sync::Pending { until: 58 });
+        assert_eq!(search_sync(&rec), Sync::At(0));
+        // With the next record's header cut short: pending until it is whole.
+        let mut two = rec.clone();
+        two.extend([22, 3]);
+        assert_eq!(search_sync(&two), Sync::Pending { until: 63 });
+        two.extend([3, 0, 1]);
+        assert_eq!(search_sync(&two), Sync::At(0));
+        assert_eq!(search_sync(b"plain text"), Sync::None);
     }
 }

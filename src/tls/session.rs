@@ -239,7 +239,7 @@ impl TlsSession {
             Some(sh) if sh.is_tls13() && f.decryption.as_ref().is_some_and(Decryption::active) => {
                 false
             }
-            Some(sh) if sh.is_tls13() => !f.client_flight.is_empty(),
+            Some(sh) if sh.is_tls13() => super::mtls::flight_settled(f),
             Some(_) => f.ccs[0] && f.ccs[1] || (f.app_records[0] > 0 && f.app_records[1] > 0),
             // Mid-stream: seeing ciphertext both ways is all there is to see.
             None => f.client_hello.is_none() && f.app_records[0] > 0 && f.app_records[1] > 0,
@@ -330,7 +330,15 @@ fn on_event(ctx: &mut Ctx<'_>, e: Event<'_>) -> Reply {
                 .is_some_and(ServerHello::is_tls13);
             let is_client = client.map(|c| c == d).unwrap_or(false);
             facts.ccs[usize::from(!is_client)] = true;
-            if !is_client && facts.server_hello.is_some() && facts.server_chain.is_none() && !tls13
+            // Abbreviated: the server's flight ended in its ChangeCipherSpec
+            // with no Certificate and no ServerHelloDone. A full handshake
+            // without a Certificate (PSK, anonymous suites) still sends
+            // ServerHelloDone.
+            if !is_client
+                && facts.server_hello.is_some()
+                && facts.server_chain.is_none()
+                && !facts.server_hello_done
+                && !tls13
             {
                 facts.abbreviated = true;
             }

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::cipher;
 use super::collect::{Candidate, Key, PendingPlaintext};
-use super::policy::version_rank;
+use super::policy::{MtlsEvidence, version_rank};
 use super::rules::{self, Rule};
 use super::selector::OwnedContext;
 use super::underlay::PendingEnd;
@@ -147,8 +147,12 @@ fn mutual(v: &mut Verifier, seen: &Seen<'_>, out: &mut Found) {
         );
         return;
     };
+    // A "yes" resting on the size inference, when the policy asks for
+    // observed evidence, is as good as undecided.
+    let inferred_only = v.policy.mtls.evidence == MtlsEvidence::Observed
+        && tls.mutual_evidence.as_deref() == Some("encrypted-flight-size");
     match tls.mutual {
-        Some(true) => {}
+        Some(true) if !inferred_only => {}
         Some(false) => {
             let basis = tls.mutual_evidence.as_deref().unwrap_or("");
             // The probe saw the server ask for a certificate and go on
@@ -180,8 +184,12 @@ fn mutual(v: &mut Verifier, seen: &Seen<'_>, out: &mut Found) {
                 (format!("no client certificate ({how})"), ev)
             });
         }
-        None => {
-            let reason = tls.mutual_unknown_reason.as_deref().unwrap_or("");
+        Some(true) | None => {
+            let reason = if inferred_only {
+                "inferred-only"
+            } else {
+                tls.mutual_unknown_reason.as_deref().unwrap_or("")
+            };
             emit(v, seen, unknown, unknown.severity, reason, out, || {
                 let ev = json!({
                     "reason": reason,
@@ -190,7 +198,11 @@ fn mutual(v: &mut Verifier, seen: &Seen<'_>, out: &mut Found) {
                     "handshake_seen": tls.handshake_seen,
                     "resumed": tls.resumed,
                 });
-                let msg = format!("cannot tell whether the client sent a certificate ({reason})");
+                let msg = if inferred_only {
+                    "a client certificate is only inferred from record sizes; the policy asks for observed evidence".to_string()
+                } else {
+                    format!("cannot tell whether the client sent a certificate ({reason})")
+                };
                 (msg, ev)
             });
         }

@@ -116,6 +116,20 @@ pub struct MtlsPolicy {
     pub scope: Selector,
     /// Flows out of scope.
     pub exempt: Vec<Selector>,
+    /// What a "yes" must rest on.
+    pub evidence: MtlsEvidence,
+}
+
+/// Which verdicts satisfy the mTLS rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MtlsEvidence {
+    /// Observed verdicts and TLS 1.3 size inferences alike.
+    Any,
+    /// Only verdicts read from the handshake (TLS ≤ 1.2 cleartext, a key
+    /// log, a probe): an inferred "yes" is TA-MTLS-UNKNOWN
+    /// (`inferred-only`), since a hostile client can pad its way to one.
+    Observed,
 }
 
 impl Default for MtlsPolicy {
@@ -124,6 +138,7 @@ impl Default for MtlsPolicy {
             require: MtlsRequire::PodToPod,
             scope: Selector::default(),
             exempt: Vec::new(),
+            evidence: MtlsEvidence::Any,
         }
     }
 }

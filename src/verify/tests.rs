@@ -353,6 +353,26 @@ fn mtls_unknown() {
     assert!(c.not_checked.iter().any(|n| n.rule == "TA-TLS-VERSION"));
 }
 
+/// `mtls.evidence: observed`: an inferred yes is not enough, an observed
+/// one is.
+#[test]
+fn observed_evidence_refuses_an_inferred_yes() {
+    let inferred = tls_flow(|t| {
+        t.mutual = Some(true);
+        t.mutual_evidence = Some("encrypted-flight-size".into());
+    });
+    let observed = tls_flow(|t| {
+        t.mutual = Some(true);
+        t.mutual_evidence = Some("keylog-decrypted".into());
+    });
+    let strict = "mtls: {evidence: observed}";
+    let c = Run::policy(strict).go(vec![inferred.clone()]);
+    let f = only(&c, "TA-MTLS-UNKNOWN");
+    assert_eq!(f.evidence["reason"], "inferred-only");
+    assert!(Run::policy(strict).go(vec![observed]).findings.is_empty());
+    assert!(Run::default().go(vec![inferred]).findings.is_empty());
+}
+
 #[test]
 fn tls_version() {
     let with = |v: &str| tls_flow(|t| t.version = Some(v.into()));
