@@ -810,3 +810,63 @@ fn dns_ip_and_directory_name_constraints() {
     assert_eq!(kinds(&result), outside);
     assert!(result.problems[0].detail.contains("subject"));
 }
+
+mod hostile_constraints {
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+
+    /// leaf (DNS, URI, IP and email SANs) under an intermediate whose
+    /// name constraints have every form, under a root.
+    fn chain() -> &'static (Vec<u8>, Vec<u8>, Vec<u8>) {
+        static CHAIN: OnceLock<(Vec<u8>, Vec<u8>, Vec<u8>)> = OnceLock::new();
+        CHAIN.get_or_init(|| {
+            use rcgen::{CidrSubnet, GeneralSubtree, NameConstraints as Nc};
+            let root = root("Root", &PKCS_ECDSA_P256_SHA256);
+            let mut base = DistinguishedName::new();
+            base.push(DnType::CommonName, "leaf");
+            let inter = ca_with("Inter", &root, |p| {
+                p.name_constraints = Some(Nc {
+                    permitted_subtrees: vec![
+                        GeneralSubtree::DnsName("example.com".into()),
+                        GeneralSubtree::Rfc822Name("example.com".into()),
+                        GeneralSubtree::DirectoryName(base),
+                        GeneralSubtree::IpAddress(CidrSubnet::V6([0; 16], [0xff; 16])),
+                    ],
+                    excluded_subtrees: vec![GeneralSubtree::DnsName(".bad.example.com".into())],
+                });
+            });
+            let sans = vec![
+                dns("a.example.com"),
+                uri("spiffe://example.com/w"),
+                rcgen::SanType::Rfc822Name("a@example.com".try_into().expect("IA5")),
+                rcgen::SanType::IpAddress(std::net::IpAddr::from([0u8; 16])),
+            ];
+            let ee = leaf_with(&inter, sans, vec![]);
+            (ee, der(&inter), der(&root))
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// Any byte of the leaf or the constraining intermediate changed:
+        /// the checker answers (problems or none) and never panics.
+        #[test]
+        fn mutated_constraints_never_panic(which in 0usize..2, at in any::<prop::sample::Index>(),
+            byte in any::<u8>()) {
+            let (ee, inter, root) = chain();
+            let mut certs = [ee.clone(), inter.clone()];
+            let target = &mut certs[which];
+            let i = at.index(target.len());
+            target[i] = byte;
+            let result = check(None, &[&certs[0], &certs[1], root]);
+            prop_assert!(result.problems.len() <= 64);
+        }
+    }
+
+    #[test]
+    fn every_form_within_its_subtree() {
+        let (ee, inter, root) = chain();
+        assert_eq!(kinds(&check(None, &[ee, inter, root])), []);
+    }
+}
