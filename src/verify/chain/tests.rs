@@ -870,3 +870,121 @@ mod hostile_constraints {
         assert_eq!(kinds(&check(None, &[ee, inter, root])), []);
     }
 }
+
+/// The path rules against rustls-webpki (rustls' validator, already in the
+/// tree): where webpki implements a rule, both must reach the same verdict
+/// on the same chain and anchor; where tls-audit differs on purpose
+/// (keyCertSign on issuers, URI name constraints), the test pins webpki's
+/// behaviour, which is why the rules are not delegated to it.
+mod against_webpki {
+    use super::*;
+    use rustls::pki_types::{CertificateDer, UnixTime};
+
+    /// webpki's verdict for `chain` (leaf first, intermediates after) under
+    /// `root` as the only anchor, for server authentication now.
+    fn webpki_accepts(root: &[u8], chain: &[&[u8]]) -> Result<(), String> {
+        let root = CertificateDer::from(root.to_vec());
+        let anchor = webpki::anchor_from_trusted_cert(&root).map_err(|e| e.to_string())?;
+        let ee_der = CertificateDer::from(chain[0].to_vec());
+        let ee = webpki::EndEntityCert::try_from(&ee_der).map_err(|e| e.to_string())?;
+        let inters: Vec<CertificateDer<'_>> = chain[1..]
+            .iter()
+            .map(|d| CertificateDer::from(d.to_vec()))
+            .collect();
+        ee.verify_for_usage(
+            webpki::ALL_VERIFICATION_ALGS,
+            &[anchor],
+            &inters,
+            UnixTime::now(),
+            webpki::KeyUsage::server_auth(),
+            None,
+            None,
+        )
+        .map(|_| ())
+        .map_err(|e| format!("{e:?}"))
+    }
+
+    /// tls-audit's verdict: anchored and no problem.
+    fn ours(root: &[u8], chain: &[&[u8]]) -> Result<(), String> {
+        let result = check(Some(bundle(&[root])), chain);
+        match (result.anchored, result.problems.as_slice()) {
+            (Some(true), []) => Ok(()),
+            _ => Err(format!("{:?}", kinds(&result))),
+        }
+    }
+
+    fn agree(root: &[u8], chain: &[&[u8]], valid: bool) {
+        let (w, o) = (webpki_accepts(root, chain), ours(root, chain));
+        assert_eq!(w.is_ok(), valid, "webpki: {w:?}");
+        assert_eq!(o.is_ok(), valid, "tls-audit: {o:?}");
+    }
+
+    #[test]
+    fn same_verdicts_where_webpki_has_the_rule() {
+        use rcgen::{GeneralSubtree, NameConstraints as Nc};
+        let root = root("Root", &PKCS_ECDSA_P256_SHA256);
+        let r = der(&root);
+        // A plain chain.
+        let inter = ca_with("Inter", &root, |_| {});
+        let ee = leaf_with(&inter, vec![dns("a.example.com")], vec![]);
+        agree(&r, &[&ee, &der(&inter)], true);
+        // pathLenConstraint 0 above another CA.
+        let capped = ca_with("Capped", &root, |p| {
+            p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        });
+        let below = ca_with("Below", &capped, |_| {});
+        let ee = leaf_with(&below, vec![dns("a.example.com")], vec![]);
+        agree(&r, &[&ee, &der(&below), &der(&capped)], false);
+        let ee = leaf_with(&capped, vec![dns("a.example.com")], vec![]);
+        agree(&r, &[&ee, &der(&capped)], true);
+        // DNS name constraints, permitted and excluded.
+        let nc = ca_with("NC", &root, |p| {
+            p.name_constraints = Some(Nc {
+                permitted_subtrees: vec![GeneralSubtree::DnsName("example.com".into())],
+                excluded_subtrees: vec![GeneralSubtree::DnsName("bad.example.com".into())],
+            });
+        });
+        for (name, valid) in [
+            ("a.example.com", true),
+            ("example.org", false),
+            ("x.bad.example.com", false),
+        ] {
+            let ee = leaf_with(&nc, vec![dns(name)], vec![]);
+            agree(&r, &[&ee, &der(&nc)], valid);
+        }
+        // A critical extension nobody recognises.
+        let private = custom(&[1, 3, 6, 1, 4, 1, 99999, 1], true, vec![0x05, 0x00]);
+        let ee = leaf_with(&inter, vec![dns("a.example.com")], vec![private]);
+        agree(&r, &[&ee, &der(&inter)], false);
+        // An intermediate that is not a CA.
+        let not_ca = ca_with("Not a CA", &root, |p| p.is_ca = IsCa::ExplicitNoCa);
+        let ee = leaf_with(&not_ca, vec![dns("a.example.com")], vec![]);
+        agree(&r, &[&ee, &der(&not_ca)], false);
+    }
+
+    #[test]
+    fn where_tls_audit_differs_on_purpose() {
+        use rcgen::KeyUsagePurpose::DigitalSignature;
+        let root = root("Root", &PKCS_ECDSA_P256_SHA256);
+        let r = der(&root);
+        // RFC 5280 §4.2.1.3: no keyCertSign, no certificate signing. webpki
+        // does not check it on issuers.
+        let inter = ca_with("Inter", &root, |p| p.key_usages = vec![DigitalSignature]);
+        let ee = leaf_with(&inter, vec![dns("a.example.com")], vec![]);
+        let chain = [ee.as_slice(), &der(&inter)];
+        assert_eq!(webpki_accepts(&r, &chain), Ok(()));
+        assert!(ours(&r, &chain).is_err());
+        // X509-SVID §4.2 URI name constraints on a trust domain: webpki
+        // rejects every URI under a URI constraint ("fail closed").
+        let nc = custom(
+            &[2, 5, 29, 30],
+            true,
+            uri_name_constraints(&["domain1.test"]),
+        );
+        let td = ca_with("Trust domain CA", &root, |p| p.custom_extensions.push(nc));
+        let ee = leaf_with(&td, vec![uri("spiffe://domain1.test/w")], vec![]);
+        let chain = [ee.as_slice(), &der(&td)];
+        assert!(webpki_accepts(&r, &chain).is_err());
+        assert_eq!(ours(&r, &chain), Ok(()));
+    }
+}
