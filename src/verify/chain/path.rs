@@ -35,27 +35,51 @@ use x509_parser::extensions::{GeneralName, GeneralSubtree, NameConstraints, Pars
 use x509_parser::x509::X509Name;
 
 use super::{Pass, display_name, kind};
+
+/// Most subjectAltName entries of one certificate checked against name
+/// constraints, and most subtrees of one nameConstraints extension: the
+/// work is names × subtrees comparisons.
+const MAX_NAMES: usize = 256;
+const MAX_SUBTREES: usize = 256;
+
+/// Names joined for a detail: at most 8, then how many more.
+fn listed(names: &[String]) -> String {
+    let shown: Vec<&str> = names.iter().take(8).map(String::as_str).collect();
+    match names.len().saturating_sub(8) {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
+    }
+}
 use crate::x509::{dotted, extension_name, known_extension};
 
 impl Pass<'_, '_> {
     /// `unknown-critical-extension` and `unparsable-critical-extension`, for
-    /// every sent certificate.
+    /// every sent certificate: at most one of each per certificate, naming
+    /// the extensions.
     pub(super) fn check_critical_extensions(&mut self) {
         let mut found = Vec::new();
         for (i, slot) in self.slots.iter().enumerate() {
             let Some(entry) = slot.entry() else { continue };
+            let (mut unknown, mut broken) = (Vec::new(), Vec::new());
             for ext in entry.cert.extensions().iter().filter(|e| e.critical) {
                 let oid = dotted(&ext.oid);
                 let name = extension_name(&oid);
                 if !known_extension(&oid) {
-                    let detail = format!(
-                        "critical extension {name} is not one this validator recognises (RFC 5280 §4.2: reject)"
-                    );
-                    found.push((kind::UNKNOWN_CRITICAL_EXTENSION, i, detail));
+                    unknown.push(name);
                 } else if let Some(error) = ext.parsed_extension().error() {
-                    let detail = format!("critical extension {name} does not decode: {error}");
-                    found.push((kind::UNPARSABLE_CRITICAL_EXTENSION, i, detail));
+                    broken.push(format!("{name} ({error})"));
                 }
+            }
+            if !unknown.is_empty() {
+                let detail = format!(
+                    "critical extension {} is not one this validator recognises (RFC 5280 §4.2: reject)",
+                    listed(&unknown)
+                );
+                found.push((kind::UNKNOWN_CRITICAL_EXTENSION, i, detail));
+            }
+            if !broken.is_empty() {
+                let detail = format!("critical extension {} does not decode", listed(&broken));
+                found.push((kind::UNPARSABLE_CRITICAL_EXTENSION, i, detail));
             }
         }
         for (kind, i, detail) in found {
@@ -160,15 +184,22 @@ impl Pass<'_, '_> {
             if k != 0 && child.self_issued() {
                 continue;
             }
-            if let Some(why) = violation(&nc, &names_of(child)) {
-                found.push(format!(
-                    "its name constraints exclude the certificate at index {k}: {why}"
-                ));
+            if let Some(why) = violation(nc, &names_of(child)) {
+                found.push((k, why));
             }
         }
-        for detail in found {
-            self.push(kind::NAME_CONSTRAINTS, issuer, detail);
-        }
+        // One problem per issuer: the first certificate outside, and how
+        // many others are.
+        let Some((k, why)) = found.first() else {
+            return;
+        };
+        let more = match found.len() - 1 {
+            0 => String::new(),
+            n => format!(" ({n} more certificates below it are outside too)"),
+        };
+        let detail =
+            format!("its name constraints exclude the certificate at index {k}: {why}{more}");
+        self.push(kind::NAME_CONSTRAINTS, issuer, detail);
     }
 }
 
@@ -230,8 +261,20 @@ fn form(name: &GeneralName<'_>) -> Form {
     }
 }
 
-/// Why `names` falls outside `nc`, if it does.
+/// Why `names` falls outside `nc`, if it does. Beyond [`MAX_NAMES`] names
+/// or [`MAX_SUBTREES`] subtrees the work is refused, and per §4.2.1.10 what
+/// cannot be processed is rejected.
 fn violation(nc: &NameConstraints<'_>, names: &Names<'_>) -> Option<String> {
+    let subtrees = [&nc.permitted_subtrees, &nc.excluded_subtrees]
+        .iter()
+        .map(|s| s.as_ref().map_or(0, Vec::len))
+        .sum::<usize>();
+    if names.alt.len() > MAX_NAMES || subtrees > MAX_SUBTREES {
+        return Some(format!(
+            "{} names against {subtrees} subtrees is more than is processed here ({MAX_NAMES} names, {MAX_SUBTREES} subtrees; RFC 5280 §4.2.1.10: reject)",
+            names.alt.len()
+        ));
+    }
     let (permitted, excluded) = (bases(&nc.permitted_subtrees), bases(&nc.excluded_subtrees));
     let subject = names.subject.map(|n| (Form::Directory, Presented::Dir(n)));
     let alt = names.alt.iter().map(|g| (form(g), Presented::Alt(g)));
