@@ -42,6 +42,27 @@ use super::{Pass, display_name, kind};
 const MAX_NAMES: usize = 256;
 const MAX_SUBTREES: usize = 256;
 
+/// Critical extensions outside RFC 5280 seen on real chains, by name and
+/// what they mean for a validator.
+const NOTED: &[(&str, &str)] = &[
+    (
+        "1.3.6.1.4.1.11129.2.4.3",
+        "ctPrecertificatePoison (RFC 6962 §3.1: a Certificate Transparency precertificate, never valid for TLS)",
+    ),
+    (
+        "1.3.6.1.5.5.7.1.14",
+        "proxyCertInfo (RFC 3820 proxy certificate: only validators configured for proxy certificates accept it)",
+    ),
+];
+
+/// An unknown extension's name for a detail.
+fn unknown_name(oid: &str) -> String {
+    NOTED
+        .iter()
+        .find(|(o, _)| *o == oid)
+        .map_or_else(|| oid.to_owned(), |(o, what)| format!("{o} {what}"))
+}
+
 /// Names joined for a detail: at most 8, then how many more.
 fn listed(names: &[String]) -> String {
     let shown: Vec<&str> = names.iter().take(8).map(String::as_str).collect();
@@ -63,11 +84,10 @@ impl Pass<'_, '_> {
             let (mut unknown, mut broken) = (Vec::new(), Vec::new());
             for ext in entry.cert.extensions().iter().filter(|e| e.critical) {
                 let oid = dotted(&ext.oid);
-                let name = extension_name(&oid);
                 if !known_extension(&oid) {
-                    unknown.push(name);
+                    unknown.push(unknown_name(&oid));
                 } else if let Some(error) = ext.parsed_extension().error() {
-                    broken.push(format!("{name} ({error})"));
+                    broken.push(format!("{} ({error})", extension_name(&oid)));
                 }
             }
             if !unknown.is_empty() {

@@ -674,6 +674,15 @@ fn unknown_critical_extension() {
         [(kind::UNKNOWN_CRITICAL_EXTENSION, Some(0))]
     );
     assert!(result.problems[0].detail.contains("1.3.6.1.4.1.99999.1"));
+    // A precertificate (RFC 6962 poison) is named as such.
+    let poison = custom(&[1, 3, 6, 1, 4, 1, 11129, 2, 4, 3], true, vec![0x05, 0x00]);
+    let pre = leaf_with(&root, vec![dns("a.test")], vec![poison]);
+    let result = check(None, &[&pre, &der(&root)]);
+    assert_eq!(
+        kinds(&result),
+        [(kind::UNKNOWN_CRITICAL_EXTENSION, Some(0))]
+    );
+    assert!(result.problems[0].detail.contains("precertificate"));
     // The same extension non-critical is fine.
     let private = custom(&[1, 3, 6, 1, 4, 1, 99999, 1], false, vec![0x05, 0x00]);
     let leaf = leaf_with(&root, vec![dns("a.test")], vec![private]);
