@@ -373,9 +373,11 @@ pub fn verify_chain(data: &[u8]) {
     }
     let check = ChainChecker::new(None).check(&ders);
     assert!(check.anchored.is_none(), "anchored without a bundle");
-    // At most a handful of problems per certificate, never unbounded.
+    // At most a handful of problems per certificate, never unbounded: one
+    // of each kind about a certificate (10 kinds can name the same index),
+    // plus the chain-wide ones.
     assert!(
-        check.problems.len() <= 8 * ders.len().max(1) + 2,
+        check.problems.len() <= 10 * ders.len().max(1) + 2,
         "{:?}",
         check.problems
     );

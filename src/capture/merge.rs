@@ -17,6 +17,9 @@ pub struct InputSummary {
     /// Timestamps of its first and last packet (the earliest and latest:
     /// captures are not always in order), if it held any.
     pub window: Option<(super::Nanos, super::Nanos)>,
+    /// Decryption Secrets Blocks of a type other than a TLS key log,
+    /// ignored: (secrets type, blocks).
+    pub ignored_secrets: Vec<(u32, u64)>,
 }
 
 /// All inputs, merged.
@@ -82,6 +85,7 @@ impl MergedSource {
             ReadOutcome::Secrets => self.heads[i] = None,
         }
         self.summaries[i].format = self.readers[i].format();
+        self.summaries[i].ignored_secrets = self.readers[i].ignored_secrets().to_vec();
     }
 
     /// The next packet in time order, swapped into `out` (whose old buffer is reused).
@@ -143,6 +147,7 @@ impl MergedSource {
                 self.summaries[0].window = window;
             }
             self.summaries[0].format = self.readers[0].format();
+            self.summaries[0].ignored_secrets = self.readers[0].ignored_secrets().to_vec();
             return;
         }
         let mut buf = PacketBuf::default();

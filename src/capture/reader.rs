@@ -3,7 +3,7 @@
 use std::fs::File;
 use std::io::Read;
 
-use pcap_parser::pcapng::Block;
+use pcap_parser::pcapng::{Block, SecretsType};
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{PcapBlockOwned, PcapError};
 
@@ -14,6 +14,9 @@ const INITIAL_BUFFER: usize = 256 * 1024;
 /// The largest record we accept. Real captures stay below 256 KiB (the
 /// largest snaplen in use); anything bigger is a corrupt length field.
 const MAX_RECORD: usize = 16 * 1024 * 1024;
+/// Distinct Decryption Secrets Block types counted when ignored.
+const MAX_SECRET_TYPES: usize = 16;
+
 /// Decryption Secrets Blocks kept for later use, in total bytes.
 const MAX_SECRETS: usize = 4 * 1024 * 1024;
 
@@ -85,6 +88,8 @@ struct State {
     last_ts: Nanos,
     secrets: Vec<Vec<u8>>,
     secrets_bytes: usize,
+    /// Decryption Secrets Blocks of other types: (type, count).
+    ignored_secrets: Vec<(u32, u64)>,
 }
 
 impl CaptureReader {
@@ -159,6 +164,12 @@ impl CaptureReader {
     /// Key-log secrets found in pcapng Decryption Secrets Blocks, raw.
     pub fn decryption_secrets(&self) -> &[Vec<u8>] {
         &self.state.secrets
+    }
+
+    /// Decryption Secrets Blocks skipped because they are not TLS key logs
+    /// (WireGuard `WGKL`, ...): (secrets type, blocks), in order first seen.
+    pub fn ignored_secrets(&self) -> &[(u32, u64)] {
+        &self.state.ignored_secrets
     }
 
     /// Copy the next packet into `buf` (secrets blocks on the way are kept
@@ -294,10 +305,24 @@ impl State {
                 let link = self.interfaces.first().map(|i| i.link);
                 Some(packet(self.last_ts, link, data, spb.origlen))
             }
+            Block::DecryptionSecrets(dsb) if dsb.secrets_type != SecretsType::TlsKeyLog => {
+                // Only TLS key logs (`TLSK`) are used; other kinds are counted.
+                let kind = dsb.secrets_type.0;
+                let room = self.ignored_secrets.len() < MAX_SECRET_TYPES;
+                match self.ignored_secrets.iter_mut().find(|(t, _)| *t == kind) {
+                    Some((_, n)) => *n += 1,
+                    None if room => self.ignored_secrets.push((kind, 1)),
+                    None => {}
+                }
+                None
+            }
             Block::DecryptionSecrets(dsb) => {
-                if self.secrets_bytes + dsb.data.len() <= MAX_SECRETS {
-                    self.secrets_bytes += dsb.data.len();
-                    self.secrets.push(dsb.data.to_vec());
+                // The secrets length, not the 4-byte padded data.
+                let len = usize::try_from(dsb.secrets_len).unwrap_or(usize::MAX);
+                let data = dsb.data.get(..len).unwrap_or(dsb.data);
+                if self.secrets_bytes + data.len() <= MAX_SECRETS {
+                    self.secrets_bytes += data.len();
+                    self.secrets.push(data.to_vec());
                 }
                 None
             }

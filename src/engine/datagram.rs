@@ -24,6 +24,12 @@ pub fn classify(src_port: u16, dst_port: u16, p: &[u8]) -> Option<Datagram> {
     if (20..=25).contains(&b0) && b1 == Some(0xfe) && matches!(b2, Some(0xff | 0xfd | 0xfc)) {
         return Some(Datagram::Dtls);
     }
+    if (20..=25).contains(&b0) && b1 == Some(0x01) && b2 == Some(0x00) && dtls_record_fits(p) {
+        // OpenSSL's DTLS before 0.9.8f (DTLS1_BAD_VER, 0x0100), also sent
+        // by Cisco AnyConnect: the version alone is too weak a sign, so the
+        // 13-byte record header's length must fit the datagram.
+        return Some(Datagram::Dtls);
+    }
     if b0 & 0xc0 == 0xc0 {
         let version = u32::from_be_bytes(p.get(1..5)?.try_into().ok()?);
         let known = version == 1
@@ -41,6 +47,16 @@ pub fn classify(src_port: u16, dst_port: u16, p: &[u8]) -> Option<Datagram> {
     None
 }
 
+/// A DTLS record header (type, version, epoch, 48-bit sequence, length)
+/// whose length does not run past the datagram.
+fn dtls_record_fits(p: &[u8]) -> bool {
+    let Some(len) = p.get(11..13) else {
+        return false;
+    };
+    let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+    len > 0 && 13 + len <= p.len()
+}
+
 /// A DNS header: 12 bytes, opcode 0-6, a plausible question count.
 fn looks_like_dns(p: &[u8]) -> bool {
     let Some(h) = p.get(..12) else { return false };
@@ -52,6 +68,17 @@ fn looks_like_dns(p: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_openssl_pre_standard_dtls() {
+        // DTLS1_BAD_VER ClientHello header: handshake, 0x0100, epoch 0, seq 0, 3 bytes.
+        let mut hello = vec![22, 0x01, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 1, 0, 0];
+        assert_eq!(classify(5000, 4433, &hello), Some(Datagram::Dtls));
+        // A length running past the datagram is not a DTLS record.
+        hello[12] = 200;
+        assert_eq!(classify(5000, 4433, &hello), None);
+        assert_eq!(classify(5000, 4433, &[22, 0x01, 0x00]), None);
+    }
 
     #[test]
     fn names_dtls_quic_and_dns() {

@@ -421,6 +421,47 @@ fn keylog_warnings(keys: &KeyLog) -> Vec<Warning> {
     }]
 }
 
+/// Decryption Secrets Blocks of other kinds than TLS key logs, counted.
+fn ignored_secrets_warning(s: &crate::capture::InputSummary) -> Option<Warning> {
+    if s.ignored_secrets.is_empty() {
+        return None;
+    }
+    let kinds: Vec<String> = s
+        .ignored_secrets
+        .iter()
+        .map(|&(kind, n)| format!("{n} of type {}", secrets_type_name(kind)))
+        .collect();
+    Some(Warning {
+        kind: "decryption-secrets-ignored".into(),
+        message: format!(
+            "{}: Decryption Secrets Blocks ignored ({}): only TLS key logs (TLSK) are used",
+            s.name,
+            kinds.join(", ")
+        ),
+    })
+}
+
+/// A pcapng secrets type by its four letters, with its meaning when known.
+fn secrets_type_name(kind: u32) -> String {
+    let letters: String = kind
+        .to_be_bytes()
+        .iter()
+        .map(|&b| {
+            if b.is_ascii_graphic() {
+                char::from(b)
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    match kind {
+        0x5747_4b4c => format!("{letters} (WireGuard key log)"),
+        0x5a4e_574b => format!("{letters} (ZigBee network key)"),
+        0x5a41_504b => format!("{letters} (ZigBee APS key)"),
+        _ => format!("{letters} (0x{kind:08x})"),
+    }
+}
+
 fn summary_warnings(stats: &Stats, oversized: u64, gaps: u64) -> Vec<Warning> {
     let mut w = Vec::new();
     if stats.truncated_packets > 0 {
@@ -541,6 +582,9 @@ pub fn run_with_keys<S: FlowSink>(
         .summaries()
         .iter()
         .map(|s| {
+            if let Some(warning) = ignored_secrets_warning(s) {
+                warnings.push(warning);
+            }
             if let Some(why) = &s.damage {
                 warnings.push(Warning {
                     kind: "damaged-capture".into(),

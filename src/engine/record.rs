@@ -224,6 +224,8 @@ fn tls_record(s: &TlsSession, starttls: bool, caches: &mut Caches) -> TlsRecord 
 fn decryption_record(d: &Decryption) -> DecryptionRecord {
     let status = if !d.keys_found {
         "no-matching-keys"
+    } else if d.unsupported_draft {
+        "unsupported-draft"
     } else if !d.suite_supported {
         "unsupported-suite"
     } else if d.failed.is_some() {

@@ -374,6 +374,8 @@ pub struct DecryptionRecord {
     /// `decrypted` (both sides' flights read to their Finished),
     /// `partial` (one side only, or the capture ends first),
     /// `no-matching-keys` (the key log has no secrets for this client random),
+    /// `unsupported-draft` (a TLS 1.3 draft before 18: another key
+    /// schedule; drafts 18-24 are decrypted),
     /// `unsupported-suite` (TLS_AES_128_CCM_*),
     /// `authentication-failed` (the keys do not open the records: wrong
     /// keys, or changed bytes; evidence, not an error).

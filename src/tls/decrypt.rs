@@ -4,7 +4,11 @@
 //! Keys come from a handshake traffic secret: `key = HKDF-Expand-Label(secret,
 //! "key", "", key_length)`, `iv = HKDF-Expand-Label(secret, "iv", "", 12)`;
 //! each record's nonce is the IV XOR its 64-bit sequence number, and the
-//! 5-byte record header is the additional data. Only handshake secrets are
+//! 5-byte record header is the additional data. TLS 1.3 drafts 18 to 24
+//! (version 0x7f12..0x7f18) differ in two ways: the additional data is
+//! empty (draft-ietf-tls-tls13-25 added the header), and before draft 20 the
+//! HKDF labels start "TLS 1.3, " instead of "tls13 ". Earlier drafts had
+//! another key schedule and are not decrypted. Only handshake secrets are
 //! ever given here, so application data (protected by other keys) cannot be
 //! opened: it fails authentication.
 
@@ -44,6 +48,48 @@ impl hkdf::KeyType for Len {
     }
 }
 
+/// The first TLS 1.3 draft decrypted here.
+pub const FIRST_DRAFT: u16 = 18;
+
+/// How records of a TLS 1.3 version are protected, or `None` for a draft
+/// before [`FIRST_DRAFT`] (another key schedule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Protection {
+    /// HKDF label prefix: "tls13 " (RFC 8446; drafts ≥ 20) or "TLS 1.3, ".
+    label_prefix: &'static [u8],
+    /// The record header is the AEAD additional data (drafts ≥ 25, RFC 8446).
+    header_aad: bool,
+}
+
+impl Protection {
+    /// RFC 8446 as published.
+    pub const FINAL: Protection = Protection {
+        label_prefix: b"tls13 ",
+        header_aad: true,
+    };
+
+    /// For a negotiated version: a draft (0x7fNN) by its number, anything
+    /// else (RFC 8446, vendor experiments) as published.
+    #[must_use]
+    pub fn of_version(version: u16) -> Option<Protection> {
+        let Some(draft) = draft_number(version) else {
+            return Some(Protection::FINAL);
+        };
+        if draft < FIRST_DRAFT {
+            return None;
+        }
+        Some(Protection {
+            label_prefix: if draft < 20 { b"TLS 1.3, " } else { b"tls13 " },
+            header_aad: draft >= 25,
+        })
+    }
+}
+
+/// The draft number of a TLS 1.3 draft version (0x7fNN).
+pub fn draft_number(version: u16) -> Option<u16> {
+    (version >> 8 == 0x7f).then_some(version & 0xff)
+}
+
 /// HKDF-Expand-Label (RFC 8446 §7.1) into `out` (at most 255 bytes).
 pub fn expand_label(
     alg: hkdf::Algorithm,
@@ -52,10 +98,22 @@ pub fn expand_label(
     context: &[u8],
     out: &mut [u8],
 ) -> Option<()> {
+    expand_label_with(b"tls13 ", alg, secret, label, context, out)
+}
+
+/// HKDF-Expand-Label with the label prefix of a draft.
+fn expand_label_with(
+    prefix: &[u8],
+    alg: hkdf::Algorithm,
+    secret: &[u8],
+    label: &[u8],
+    context: &[u8],
+    out: &mut [u8],
+) -> Option<()> {
     let length = u16::try_from(out.len()).ok()?.to_be_bytes();
-    let label_len = [u8::try_from(6 + label.len()).ok()?];
+    let label_len = [u8::try_from(prefix.len() + label.len()).ok()?];
     let context_len = [u8::try_from(context.len()).ok()?];
-    let info: [&[u8]; 6] = [&length, &label_len, b"tls13 ", label, &context_len, context];
+    let info: [&[u8]; 6] = [&length, &label_len, prefix, label, &context_len, context];
     let prk = hkdf::Prk::new_less_safe(alg, secret);
     prk.expand(&info, Len(out.len())).ok()?.fill(out).ok()
 }
@@ -65,6 +123,7 @@ pub struct RecordDecrypter {
     key: aead::LessSafeKey,
     iv: [u8; 12],
     seq: u64,
+    header_aad: bool,
 }
 
 impl std::fmt::Debug for RecordDecrypter {
@@ -78,17 +137,29 @@ impl RecordDecrypter {
     /// Keys for `cipher_suite` from a traffic secret; `None` for a suite
     /// that cannot be decrypted or a secret of the wrong length.
     pub fn new(cipher_suite: u16, secret: &[u8]) -> Option<Self> {
+        Self::with_protection(Protection::FINAL, cipher_suite, secret)
+    }
+
+    /// [`RecordDecrypter::new`] for the record protection of a draft.
+    pub fn with_protection(p: Protection, cipher_suite: u16, secret: &[u8]) -> Option<Self> {
         let (aead_alg, hash) = suite(cipher_suite)?;
         if secret.len() != hash.hmac_algorithm().digest_algorithm().output_len() {
             return None;
         }
+        let prefix = p.label_prefix;
         let mut key = [0u8; 32];
-        let key = &mut key[..aead_alg.key_len()];
-        expand_label(hash, secret, b"key", b"", key)?;
+        let key = key.get_mut(..aead_alg.key_len())?;
+        expand_label_with(prefix, hash, secret, b"key", b"", key)?;
         let mut iv = [0u8; 12];
-        expand_label(hash, secret, b"iv", b"", &mut iv)?;
+        expand_label_with(prefix, hash, secret, b"iv", b"", &mut iv)?;
         let key = aead::LessSafeKey::new(aead::UnboundKey::new(aead_alg, key).ok()?);
-        Some(RecordDecrypter { key, iv, seq: 0 })
+        let header_aad = p.header_aad;
+        Some(RecordDecrypter {
+            key,
+            iv,
+            seq: 0,
+            header_aad,
+        })
     }
 
     /// Records opened so far.
@@ -105,11 +176,12 @@ impl RecordDecrypter {
             *n ^= s;
         }
         let mut buf = body.to_vec();
+        let aad: &[u8] = if self.header_aad { header } else { &[] };
         let plain = self
             .key
             .open_in_place(
                 aead::Nonce::assume_unique_for_key(nonce),
-                aead::Aad::from(header),
+                aead::Aad::from(aad),
                 &mut buf,
             )
             .map_err(|_| OpenError::Authentication)?;
@@ -136,11 +208,26 @@ pub(crate) fn seal(
     ct: u8,
     pad: usize,
 ) -> ([u8; 5], Vec<u8>) {
+    seal_with(Protection::FINAL, suite_id, secret, seq, inner, ct, pad)
+}
+
+/// [`seal`] as a peer of a TLS 1.3 draft would.
+#[cfg(test)]
+fn seal_with(
+    p: Protection,
+    suite_id: u16,
+    secret: &[u8],
+    seq: u64,
+    inner: &[u8],
+    ct: u8,
+    pad: usize,
+) -> ([u8; 5], Vec<u8>) {
     let (alg, hash) = suite(suite_id).unwrap();
+    let prefix = p.label_prefix;
     let mut key = vec![0u8; alg.key_len()];
-    expand_label(hash, secret, b"key", b"", &mut key).unwrap();
+    expand_label_with(prefix, hash, secret, b"key", b"", &mut key).unwrap();
     let mut iv = [0u8; 12];
-    expand_label(hash, secret, b"iv", b"", &mut iv).unwrap();
+    expand_label_with(prefix, hash, secret, b"iv", b"", &mut iv).unwrap();
     for (n, s) in iv[4..].iter_mut().zip(seq.to_be_bytes()) {
         *n ^= s;
     }
@@ -149,10 +236,11 @@ pub(crate) fn seal(
     buf.extend(std::iter::repeat_n(0, pad));
     let len = (buf.len() + alg.tag_len()) as u16;
     let header = [23, 3, 3, (len >> 8) as u8, len as u8];
+    let aad: &[u8] = if p.header_aad { &header } else { &[] };
     let key = aead::LessSafeKey::new(aead::UnboundKey::new(alg, &key).unwrap());
     key.seal_in_place_append_tag(
         aead::Nonce::assume_unique_for_key(iv),
-        aead::Aad::from(header),
+        aead::Aad::from(aad),
         &mut buf,
     )
     .unwrap();
@@ -205,6 +293,35 @@ mod tests {
             }
             assert_eq!(d.opened(), 3);
         }
+    }
+
+    #[test]
+    fn drafts_use_their_labels_and_no_additional_data() {
+        assert_eq!(Protection::of_version(0x0304), Some(Protection::FINAL));
+        assert_eq!(Protection::of_version(0xfb1a), Some(Protection::FINAL));
+        assert_eq!(Protection::of_version(0x7f11), None);
+        assert!(Protection::of_version(0x7f19).is_some_and(|p| p == Protection::FINAL));
+        let secret = [7u8; 32];
+        // Draft 18 ("TLS 1.3, " labels), 20 and 24 ("tls13 "): no additional data.
+        for version in [0x7f12, 0x7f14, 0x7f18] {
+            let p = Protection::of_version(version).unwrap();
+            assert!(!p.header_aad, "{version:x}");
+            let (h, body) = seal_with(p, 0x1303, &secret, 0, b"certificate", 22, 3);
+            let mut d = RecordDecrypter::with_protection(p, 0x1303, &secret).unwrap();
+            assert_eq!(
+                d.open(&h, &body),
+                Ok((22, b"certificate".to_vec())),
+                "{version:x}"
+            );
+            // The published protection does not open a draft's records.
+            let mut rfc = RecordDecrypter::new(0x1303, &secret).unwrap();
+            assert_eq!(rfc.open(&h, &body), Err(OpenError::Authentication));
+        }
+        let d18 = Protection::of_version(0x7f12).unwrap();
+        let d20 = Protection::of_version(0x7f14).unwrap();
+        let (h, body) = seal_with(d18, 0x1301, &secret, 0, b"x", 22, 0);
+        let mut d = RecordDecrypter::with_protection(d20, 0x1301, &secret).unwrap();
+        assert_eq!(d.open(&h, &body), Err(OpenError::Authentication));
     }
 
     #[test]

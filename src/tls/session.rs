@@ -141,6 +141,9 @@ pub struct Decryption {
     pub failed: Option<(bool, OpenError)>,
     /// Client records skipped as early data (0-RTT) before its handshake.
     pub early_data_skipped: u32,
+    /// The version is a TLS 1.3 draft before 18, whose key schedule is not
+    /// implemented: the handshake is not opened (not a failure).
+    pub unsupported_draft: bool,
 }
 
 /// Parser state for one TLS connection.
@@ -250,6 +253,7 @@ impl Decryption {
     pub fn active(&self) -> bool {
         self.keys_found
             && self.suite_supported
+            && !self.unsupported_draft
             && self.failed.is_none()
             && (0..2).any(|i| self.secrets[i] && !self.finished[i])
     }
@@ -394,18 +398,21 @@ fn handshake_keys(facts: &mut TlsFacts, sh: &ServerHello, keys: &KeyLog) -> (Swi
         .client_hello
         .as_ref()
         .and_then(|ch| keys.get(&ch.random));
+    let protection = decrypt::Protection::of_version(sh.version);
     let mut dec = Decryption {
         keys_found: secrets.is_some(),
         suite_supported: decrypt::supported(sh.cipher_suite),
+        unsupported_draft: protection.is_none(),
         ..Decryption::default()
     };
     let open = |secret: &Option<Vec<u8>>| {
+        let p = protection?;
         secret
             .as_deref()
-            .and_then(|s| RecordDecrypter::new(sh.cipher_suite, s))
+            .and_then(|s| RecordDecrypter::with_protection(p, sh.cipher_suite, s))
     };
     let (client, server) = match secrets {
-        Some(s) if dec.suite_supported => {
+        Some(s) if dec.suite_supported && !dec.unsupported_draft => {
             let (c, sv) = (open(&s.client), open(&s.server));
             // A secret of the wrong length for the suite's hash cannot be
             // this connection's: the keys do not fit.

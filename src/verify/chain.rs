@@ -4,8 +4,12 @@
 //! other side's verifier made of them. This module re-derives the structural
 //! facts a verifier would trip over (broken linkage, wrong order, bad
 //! signatures, non-CA issuers, missing intermediates) and, given a trust
-//! bundle (`--trust-bundle`), whether the chain reaches a trust anchor. It does
-//! not look at validity periods, host names, key usage or revocation.
+//! bundle (`--trust-bundle`), whether the chain reaches a trust anchor; and
+//! along the path the signatures link, RFC 5280's path rules (`path.rs`:
+//! critical extensions, keyCertSign, pathLenConstraint, name constraints).
+//! Validity periods are judged per certificate at capture time by the
+//! certificate rules (TA-CERT-EXPIRED, TA-CERT-NOT-YET-VALID); host names
+//! and revocation are not looked at.
 //!
 //! The input is hostile, so: nothing here panics on malformed DER; at most
 //! [`MAX_CHAIN_LEN`] certificates are examined; name matching is at most O(n²)
@@ -28,6 +32,11 @@
 //! | `unsupported-signature-algorithm` | that signature could not be checked: algorithm, curve or RSA key size outside what ring verifies. Not a failure |
 //! | `self-signed-leaf` | the leaf is self-issued and signed by its own key (or its self-signature cannot be checked), and is not pinned in the trust bundle |
 //! | `issuer-not-ca` | an X.509 v3 certificate that issues another sent certificate lacks basicConstraints `cA: TRUE` (index of the issuer) |
+//! | `unknown-critical-extension` | a certificate has a critical extension that is not one of RFC 5280's (§4.2) |
+//! | `unparsable-critical-extension` | a critical extension's value does not decode (§4.2) |
+//! | `issuer-no-keycertsign` | an issuer on the path has keyUsage without keyCertSign (§4.2.1.3) |
+//! | `path-length-exceeded` | more non-self-issued intermediates follow a CA on the path than its pathLenConstraint allows (§4.2.1.9) |
+//! | `name-constraints` | a certificate below an issuer on the path has a name outside its name constraints, or of a form they constrain but this module does not process (§4.2.1.10) |
 //! | `missing-intermediate` | bundle only: the path from the leaf ends at a certificate that is not self-issued, whose issuer is neither sent nor in the bundle |
 //! | `not-anchored` | bundle only: the path from the leaf does not reach an anchor for another reason (ends in a self-issued certificate not in the bundle, the anchor with the right name does not verify the signature, a broken signature, a loop) |
 //!
@@ -59,6 +68,7 @@ const CACHE_CAPACITY: usize = 8192;
 const MAX_NAME_CHARS: usize = 160;
 
 mod bundle;
+mod path;
 use bundle::Anchor;
 pub use bundle::{TrustBundle, TrustBundleError};
 
@@ -82,6 +92,16 @@ pub mod kind {
     pub const SELF_SIGNED_LEAF: &str = "self-signed-leaf";
     /// A certificate issues another but is not a CA.
     pub const ISSUER_NOT_CA: &str = "issuer-not-ca";
+    /// A critical extension that is not one of RFC 5280's.
+    pub const UNKNOWN_CRITICAL_EXTENSION: &str = "unknown-critical-extension";
+    /// A critical extension whose value does not decode.
+    pub const UNPARSABLE_CRITICAL_EXTENSION: &str = "unparsable-critical-extension";
+    /// An issuer whose keyUsage lacks keyCertSign.
+    pub const ISSUER_NO_KEY_CERT_SIGN: &str = "issuer-no-keycertsign";
+    /// A CA followed by more intermediates than its pathLenConstraint.
+    pub const PATH_LENGTH_EXCEEDED: &str = "path-length-exceeded";
+    /// A name outside an issuer's name constraints.
+    pub const NAME_CONSTRAINTS: &str = "name-constraints";
     /// The path ends at a certificate whose issuer is neither sent nor trusted.
     pub const MISSING_INTERMEDIATE: &str = "missing-intermediate";
     /// The path does not reach a trust anchor for another reason.
@@ -849,6 +869,8 @@ impl ChainChecker {
         let links = pass.check_signatures();
         pass.check_self_signed_leaf(&links);
         pass.check_issuers_are_ca(&links);
+        pass.check_critical_extensions();
+        pass.check_path(&links);
         let anchored = pass.check_anchoring();
         let signatures_verified = pass.verifier.good_count();
         let mut problems = pass.problems;

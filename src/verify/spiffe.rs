@@ -38,10 +38,12 @@
 //! | `svid-signing-not-ca` | The signing certificate lacks basicConstraints cA true (§4.1). |
 //! | `svid-signing-no-keycertsign` | The signing certificate's keyUsage lacks keyCertSign or is absent (§4.3). |
 //! | `svid-signing-has-path` | The signing certificate's SPIFFE ID has a path (§3.2). |
+//! | `svid-key-usage-not-critical` | keyUsage is present but not marked critical (§4.3), leaf or signing. |
+//! | `svid-san-not-critical` | The subject is empty and subjectAltName is not critical (§3.1, RFC 5280 §4.1.2.6, §4.2.1.6). |
+//! | `svid-extension-undecodable` | basicConstraints, keyUsage, extendedKeyUsage or subjectAltName does not decode, so the rules above that read it cannot be trusted (RFC 5280 §4.2). |
 //!
 //! In a certificate, ID violations keep their `spiffe-*` id, detail prefixed
-//! "URI SAN: ". `Certificate` does not record criticality, so the rules "keyUsage
-//! critical" and "SAN critical if the subject is empty" are not checked here.
+//! "URI SAN: ".
 
 use serde::Serialize;
 
@@ -275,7 +277,44 @@ pub fn check_x509_svid(cert: &Certificate, is_leaf: bool) -> Vec<Violation> {
     for (_, rule, what) in checks.into_iter().filter(|check| check.0) {
         push(&mut out, rule, format!("the {role} has {what}"));
     }
+    check_extension_form(cert, role, &mut out);
     out
+}
+
+/// The rules about how the extensions are marked and encoded.
+fn check_extension_form(cert: &Certificate, role: &str, out: &mut Vec<Violation>) {
+    let critical = |name: &str| cert.critical.iter().any(|c| c == name);
+    if !cert.key_usage.is_empty() && !critical("keyUsage") {
+        let detail = format!("the {role}'s keyUsage extension is not marked critical");
+        push(out, "svid-key-usage-not-critical", detail);
+    }
+    let has_san = !(cert.uris.is_empty() && cert.dns_names.is_empty())
+        || !(cert.ip_addresses.is_empty() && cert.emails.is_empty());
+    if cert.subject.as_deref() == Some("") && has_san && !critical("subjectAltName") {
+        let detail = format!(
+            "the {role} has an empty subject and its subjectAltName extension is not marked critical"
+        );
+        push(out, "svid-san-not-critical", detail);
+    }
+    let read = [
+        "basicConstraints",
+        "keyUsage",
+        "extendedKeyUsage",
+        "subjectAltName",
+    ];
+    let bad: Vec<&str> = cert
+        .undecodable_extensions
+        .iter()
+        .map(String::as_str)
+        .filter(|name| read.contains(name))
+        .collect();
+    if !bad.is_empty() {
+        let detail = format!(
+            "the {role}'s {} extension does not decode; the rules that read it cannot be checked",
+            bad.join(" and ")
+        );
+        push(out, "svid-extension-undecodable", detail);
+    }
 }
 
 /// Namespace and service account of an Istio-layout ID
@@ -480,6 +519,77 @@ mod tests {
         assert_eq!(no_ds[0].detail, "the leaf has keyUsage keyEncipherment");
         let bad_id = check_x509_svid(&cert("spiffe://td/a/", "ds eku"), true);
         assert_eq!(bad_id[0].detail, "URI SAN: the path ends with '/'");
+    }
+
+    /// An SVID leaf whose keyUsage (digitalSignature) and SAN are written
+    /// by hand with the given criticality, subject empty or not, plus
+    /// `extra` extensions.
+    fn svid_with(
+        ku_critical: bool,
+        san_critical: bool,
+        empty_subject: bool,
+        extra: Vec<rcgen::CustomExtension>,
+    ) -> Certificate {
+        let uri = b"spiffe://td/w";
+        let mut san = vec![0x30, (uri.len() + 2) as u8, 0x86, uri.len() as u8];
+        san.extend_from_slice(uri);
+        let ext = |oid: &[u64], critical: bool, content: Vec<u8>| {
+            let mut e = rcgen::CustomExtension::from_oid_content(oid, content);
+            e.set_criticality(critical);
+            e
+        };
+        let mut params = CertificateParams::default();
+        params.is_ca = IsCa::NoCa;
+        if empty_subject {
+            params.distinguished_name = rcgen::DistinguishedName::new();
+        }
+        params.custom_extensions = vec![
+            // keyUsage BIT STRING: digitalSignature.
+            ext(&[2, 5, 29, 15], ku_critical, vec![0x03, 0x02, 0x07, 0x80]),
+            ext(&[2, 5, 29, 17], san_critical, san),
+        ];
+        params.custom_extensions.extend(extra);
+        let key = KeyPair::generate().expect("P-256 key");
+        Certificate::from_der(params.self_signed(&key).expect("certificate").der())
+    }
+
+    #[test]
+    fn extension_criticality() {
+        let good = svid_with(true, true, true, vec![]);
+        assert_eq!(good.critical, ["keyUsage", "subjectAltName"]);
+        assert_eq!(svid_rules(&good, true), Vec::<&str>::new());
+        // With a subject, the SAN may be non-critical.
+        assert_eq!(
+            svid_rules(&svid_with(true, false, false, vec![]), true),
+            Vec::<&str>::new()
+        );
+        let ku = svid_with(false, true, true, vec![]);
+        assert_eq!(svid_rules(&ku, true), ["svid-key-usage-not-critical"]);
+        // As a signing certificate too (§4.3: "on all SVIDs").
+        let signing = svid_rules(&ku, false);
+        let expected = [
+            "svid-signing-has-path",
+            "svid-signing-not-ca",
+            "svid-signing-no-keycertsign",
+            "svid-key-usage-not-critical",
+        ];
+        assert_eq!(signing, expected);
+        let san = svid_with(true, false, true, vec![]);
+        assert_eq!(svid_rules(&san, true), ["svid-san-not-critical"]);
+        let detail = &check_x509_svid(&san, true)[0].detail;
+        assert!(detail.contains("empty subject"), "{detail}");
+    }
+
+    #[test]
+    fn undecodable_extension() {
+        // basicConstraints whose value is two 0xFF bytes: read as absent
+        // before, now reported (rust-spiffe's UnparseableExtension vector).
+        let mut bc = rcgen::CustomExtension::from_oid_content(&[2, 5, 29, 19], vec![0xff, 0xff]);
+        bc.set_criticality(true);
+        let cert = svid_with(true, true, false, vec![bc]);
+        assert_eq!(cert.undecodable_extensions, ["basicConstraints"]);
+        assert!(cert.critical.contains(&"basicConstraints".to_owned()));
+        assert_eq!(svid_rules(&cert, true), ["svid-extension-undecodable"]);
     }
 
     #[test]

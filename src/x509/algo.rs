@@ -46,6 +46,29 @@ const SIGNATURE_ALGORITHMS: &[(&str, &str)] = &[
     ("1.2.156.10197.1.501", "SM2-with-SM3"),
 ];
 
+/// Certificate extensions by their RFC 5280 names (§4.2.1, §4.2.2); these
+/// are the extensions path validation recognises (see
+/// `verify::chain::path`), whatever their criticality.
+pub(crate) const EXTENSIONS: &[(&str, &str)] = &[
+    ("2.5.29.9", "subjectDirectoryAttributes"),
+    ("2.5.29.14", "subjectKeyIdentifier"),
+    ("2.5.29.15", "keyUsage"),
+    ("2.5.29.17", "subjectAltName"),
+    ("2.5.29.18", "issuerAltName"),
+    ("2.5.29.19", "basicConstraints"),
+    ("2.5.29.30", "nameConstraints"),
+    ("2.5.29.31", "cRLDistributionPoints"),
+    ("2.5.29.32", "certificatePolicies"),
+    ("2.5.29.33", "policyMappings"),
+    ("2.5.29.35", "authorityKeyIdentifier"),
+    ("2.5.29.36", "policyConstraints"),
+    ("2.5.29.37", "extendedKeyUsage"),
+    ("2.5.29.46", "freshestCRL"),
+    ("2.5.29.54", "inhibitAnyPolicy"),
+    ("1.3.6.1.5.5.7.1.1", "authorityInfoAccess"),
+    ("1.3.6.1.5.5.7.1.11", "subjectInfoAccess"),
+];
+
 /// Subject public key algorithms: (OID, key type, fixed key size in bits).
 /// RSA, DSA and DH sizes come from the key itself; EC sizes from the curve.
 const KEY_TYPES: &[(&str, &str, Option<u32>)] = &[
@@ -120,6 +143,12 @@ pub(crate) fn signature_name(oid: &str) -> String {
 /// An EKU purpose's name, or its dotted OID when unknown.
 pub(crate) fn key_purpose_name(oid: &str) -> String {
     lookup(KEY_PURPOSES, oid).map_or_else(|| oid.to_owned(), str::to_owned)
+}
+
+/// An extension's RFC 5280 name, or its dotted OID when it is not one of
+/// [`EXTENSIONS`].
+pub(crate) fn extension_name(oid: &str) -> String {
+    lookup(EXTENSIONS, oid).map_or_else(|| oid.to_owned(), str::to_owned)
 }
 
 /// What the subject public key is: (type, size in bits, EC curve).

@@ -95,6 +95,16 @@ pub struct Certificate {
     /// extendedKeyUsage purposes in certificate order ("serverAuth",
     /// "clientAuth", ...), unknown ones as dotted OIDs.
     pub extended_key_usage: Vec<String>,
+    /// Extensions marked critical, by their RFC 5280 names
+    /// ("basicConstraints", "keyUsage", "subjectAltName", ...; unknown ones
+    /// as dotted OIDs), in certificate order. An extension not listed is
+    /// non-critical.
+    #[serde(default)]
+    pub critical: Vec<String>,
+    /// Extensions (same names) whose value could not be decoded, critical
+    /// or not; the fields above that come from them are then empty.
+    #[serde(default)]
+    pub undecodable_extensions: Vec<String>,
     /// Subject and issuer are byte-equal DER names (self-issued; the
     /// signature is not checked).
     pub self_signed: bool,
@@ -145,6 +155,8 @@ impl Certificate {
             path_len: None,
             key_usage: Vec::new(),
             extended_key_usage: Vec::new(),
+            critical: Vec::new(),
+            undecodable_extensions: Vec::new(),
             self_signed: false,
             der_len: der.len(),
             parse_error: None,
@@ -207,6 +219,15 @@ impl Certificate {
         self.self_signed = tbs.subject.as_raw() == tbs.issuer.as_raw();
 
         let extensions = tbs.extensions();
+        for ext in extensions {
+            let name = || algo::extension_name(&dotted(&ext.oid));
+            if ext.critical {
+                self.critical.push(name());
+            }
+            if ext.parsed_extension().error().is_some() {
+                self.undecodable_extensions.push(name());
+            }
+        }
         if let Some(ParsedExtension::SubjectAlternativeName(san)) =
             first_extension(extensions, &OID_X509_EXT_SUBJECT_ALT_NAME)
         {
@@ -300,6 +321,14 @@ fn dotted_arcs(encoded: &[u8]) -> Option<String> {
     }
     (!in_arc && !out.is_empty()).then_some(out)
 }
+
+/// Whether an extension (dotted OID) is one RFC 5280 defines, so that a
+/// path validator recognises it.
+pub(crate) fn known_extension(oid: &str) -> bool {
+    algo::EXTENSIONS.iter().any(|(known, _)| *known == oid)
+}
+
+pub(crate) use algo::extension_name;
 
 fn is_spiffe(uri: &str) -> bool {
     uri.get(..7)

@@ -422,3 +422,53 @@ fn message_count(records: &Value) -> u32 {
             .sum()
     })
 }
+
+/// TLS 1.3 draft 20 (Wireshark's `tls13-20-chacha20poly1305` capture and
+/// key log): drafts before 25 authenticate records without additional
+/// data; read that way the handshake decrypts like tshark reads it, instead
+/// of the `authentication-failed` that claimed wrong keys or tampering.
+#[test]
+fn draft_20_handshake_decrypts() {
+    let Some(shared) = support::shared() else {
+        eprintln!("NOTICE: ../shared absent: TLS 1.3 draft test skipped");
+        return;
+    };
+    let ws = shared.join("conformance/wireshark");
+    let pcap = ws.join("captures/tls13-20-chacha20poly1305.pcap");
+    let report = analyze(
+        &pcap,
+        keys_of(&ws.join("keys/tls13-20-chacha20poly1305.keys")),
+    );
+    let t = only_tls(&report);
+    assert_eq!(t.version.as_deref(), Some("TLS1.3-draft-20"));
+    let d = t.decryption.as_ref().unwrap();
+    assert_eq!(d.status, "decrypted");
+    assert_eq!(d.failed_side, None);
+    assert!(d.messages[1] >= 4, "{:?}", d.messages);
+    assert!(!t.server_chain.is_empty() && !t.certificates_encrypted);
+}
+
+/// A WireGuard key log in a pcapng Decryption Secrets Block (Wireshark's
+/// `wireguard-ping-tcp-dsb`) is not a TLS key log: it is counted and
+/// ignored, never parsed into `keylog-lines` warnings.
+#[test]
+fn other_secrets_blocks_are_counted_not_read() {
+    let Some(shared) = support::shared() else {
+        eprintln!("NOTICE: ../shared absent: Decryption Secrets Block test skipped");
+        return;
+    };
+    let pcap = shared.join("conformance/wireshark/captures/wireguard-ping-tcp-dsb.pcapng");
+    let report = analyze(&pcap, KeyLog::default());
+    let kinds: Vec<&str> = report.warnings.iter().map(|w| w.kind.as_str()).collect();
+    assert!(!kinds.contains(&"keylog-lines"), "{kinds:?}");
+    let ignored = report
+        .warnings
+        .iter()
+        .find(|w| w.kind == "decryption-secrets-ignored")
+        .expect("ignored blocks are counted");
+    assert!(
+        ignored.message.contains("of type WGKL (WireGuard key log)"),
+        "{}",
+        ignored.message
+    );
+}

@@ -193,3 +193,31 @@ fn a_secret_of_the_wrong_length_does_not_fit() {
     assert_eq!(d.failed, Some((false, OpenError::Authentication)));
     assert!(s.facts.server_chain.is_none());
 }
+
+/// TLS 1.3 draft 17 (0x7f11) had another key schedule: with its secrets in
+/// the key log the handshake is not opened and nothing reads as a failure
+/// (the report's status is `unsupported-draft`, not
+/// `authentication-failed`).
+#[test]
+fn drafts_before_18_are_not_opened() {
+    let keys = keys();
+    let mut s = TlsSession::new(Some(0));
+    let mut ch = vec![3, 3];
+    ch.extend(RANDOM);
+    ch.push(0);
+    ch.extend(vec16(&[0x13, 0x01]));
+    ch.extend([1, 0]);
+    ch.extend(vec16(&ext(43, &[2, 0x7f, 0x11])));
+    s.feed(0, &record(22, &msg(1, &ch)), &keys);
+    // Drafts before 22: no session id echo, no compression method.
+    let mut sh = vec![0x7f, 0x11];
+    sh.extend([7u8; 32]);
+    sh.extend([0x13, 0x01]);
+    sh.extend(vec16(&[]));
+    let mut server = record(22, &msg(2, &sh));
+    server.extend(sealed(&SERVER_SECRET, 0, &msg(8, &vec16(&[]))));
+    s.feed(1, &server, &keys);
+    let d = s.facts.decryption.as_ref().expect("decryption facts");
+    assert!(d.keys_found && d.unsupported_draft && !d.active());
+    assert_eq!((d.failed, d.messages), (None, [0, 0]));
+}

@@ -608,3 +608,392 @@ fn mutated_chains_never_panic() {
         let _ = checker.check(&refs);
     }
 }
+
+// ---------------------------------------------------------------------------
+// RFC 5280 path rules (path.rs)
+
+/// DER of a nameConstraints value permitting these URI hosts (rcgen has no
+/// URI subtrees): SEQUENCE { [0] { SEQUENCE { [6] host } ... } }.
+fn uri_name_constraints(hosts: &[&str]) -> Vec<u8> {
+    let tlv = |tag: u8, body: &[u8]| {
+        let mut out = vec![tag, u8::try_from(body.len()).expect("short")];
+        out.extend_from_slice(body);
+        out
+    };
+    let subtrees: Vec<u8> = hosts
+        .iter()
+        .flat_map(|h| tlv(0x30, &tlv(0x86, h.as_bytes())))
+        .collect();
+    tlv(0x30, &tlv(0xa0, &subtrees))
+}
+
+fn custom(oid: &[u64], critical: bool, content: Vec<u8>) -> rcgen::CustomExtension {
+    let mut ext = rcgen::CustomExtension::from_oid_content(oid, content);
+    ext.set_criticality(critical);
+    ext
+}
+
+/// A CA under `parent` built from `edit`ed parameters.
+fn ca_with(cn: &str, parent: &Ca, edit: impl FnOnce(&mut CertificateParams)) -> Ca {
+    let mut p = params(cn, ca());
+    edit(&mut p);
+    CertifiedIssuer::signed_by(p, key(&PKCS_ECDSA_P256_SHA256), &**parent).expect("CA")
+}
+
+/// A leaf under `parent` with these SANs.
+fn leaf_with(
+    parent: &Ca,
+    sans: Vec<rcgen::SanType>,
+    extra: Vec<rcgen::CustomExtension>,
+) -> Vec<u8> {
+    let mut p = params("leaf", IsCa::NoCa);
+    p.subject_alt_names = sans;
+    p.custom_extensions = extra;
+    let cert = p
+        .signed_by(&key(&PKCS_ECDSA_P256_SHA256), &**parent)
+        .expect("leaf");
+    cert.der().to_vec()
+}
+
+fn uri(u: &str) -> rcgen::SanType {
+    rcgen::SanType::URI(u.try_into().expect("IA5"))
+}
+
+fn dns(d: &str) -> rcgen::SanType {
+    rcgen::SanType::DnsName(d.try_into().expect("IA5"))
+}
+
+#[test]
+fn unknown_critical_extension() {
+    let root = root("Root", &PKCS_ECDSA_P256_SHA256);
+    let private = custom(&[1, 3, 6, 1, 4, 1, 99999, 1], true, vec![0x05, 0x00]);
+    let leaf = leaf_with(&root, vec![dns("a.test")], vec![private]);
+    let result = check(None, &[&leaf, &der(&root)]);
+    assert_eq!(
+        kinds(&result),
+        [(kind::UNKNOWN_CRITICAL_EXTENSION, Some(0))]
+    );
+    assert!(result.problems[0].detail.contains("1.3.6.1.4.1.99999.1"));
+    // A precertificate (RFC 6962 poison) is named as such.
+    let poison = custom(&[1, 3, 6, 1, 4, 1, 11129, 2, 4, 3], true, vec![0x05, 0x00]);
+    let pre = leaf_with(&root, vec![dns("a.test")], vec![poison]);
+    let result = check(None, &[&pre, &der(&root)]);
+    assert_eq!(
+        kinds(&result),
+        [(kind::UNKNOWN_CRITICAL_EXTENSION, Some(0))]
+    );
+    assert!(result.problems[0].detail.contains("precertificate"));
+    // The same extension non-critical is fine.
+    let private = custom(&[1, 3, 6, 1, 4, 1, 99999, 1], false, vec![0x05, 0x00]);
+    let leaf = leaf_with(&root, vec![dns("a.test")], vec![private]);
+    assert_eq!(kinds(&check(None, &[&leaf, &der(&root)])), []);
+}
+
+#[test]
+fn unparsable_critical_extension() {
+    let root = root("Root", &PKCS_ECDSA_P256_SHA256);
+    // basicConstraints whose value is two 0xFF bytes (rust-spiffe's vector).
+    let junk = custom(&[2, 5, 29, 19], true, vec![0xff, 0xff]);
+    let inter = ca_with("Inter", &root, |p| {
+        p.is_ca = IsCa::NoCa;
+        p.custom_extensions.push(junk);
+    });
+    let ee = leaf("leaf.test", &PKCS_ECDSA_P256_SHA256, &inter);
+    let result = check(None, &[&ee, &der(&inter), &der(&root)]);
+    let found = kinds(&result);
+    assert!(
+        found.contains(&(kind::UNPARSABLE_CRITICAL_EXTENSION, Some(1))),
+        "{found:?}"
+    );
+    let detail = &result
+        .problems
+        .iter()
+        .find(|p| p.index == Some(1))
+        .expect("problem")
+        .detail;
+    assert!(detail.contains("basicConstraints"), "{detail}");
+}
+
+#[test]
+fn issuer_without_key_cert_sign() {
+    use rcgen::KeyUsagePurpose::{CrlSign, DigitalSignature, KeyCertSign};
+    let root = root("Root", &PKCS_ECDSA_P256_SHA256);
+    let inter = ca_with("Inter", &root, |p| {
+        p.key_usages = vec![DigitalSignature, CrlSign]
+    });
+    let ee = leaf("leaf.test", &PKCS_ECDSA_P256_SHA256, &inter);
+    let result = check(Some(bundle(&[&der(&root)])), &[&ee, &der(&inter)]);
+    assert_eq!(kinds(&result), [(kind::ISSUER_NO_KEY_CERT_SIGN, Some(1))]);
+    assert_eq!(result.anchored, Some(true));
+    // With keyCertSign, or with no keyUsage at all, it may sign.
+    let inter = ca_with("Inter", &root, |p| p.key_usages = vec![KeyCertSign]);
+    let ee = leaf("leaf.test", &PKCS_ECDSA_P256_SHA256, &inter);
+    assert_eq!(kinds(&check(None, &[&ee, &der(&inter), &der(&root)])), []);
+}
+
+#[test]
+fn path_length_constraint() {
+    let root = root("Root", &PKCS_ECDSA_P256_SHA256);
+    let capped = ca_with("Inter 1", &root, |p| {
+        p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    });
+    let below = ca_with("Inter 2", &capped, |_| {});
+    let ee = leaf("leaf.test", &PKCS_ECDSA_P256_SHA256, &below);
+    let chain = [ee.as_slice(), &der(&below), &der(&capped)];
+    let result = check(Some(bundle(&[&der(&root)])), &chain);
+    assert_eq!(kinds(&result), [(kind::PATH_LENGTH_EXCEEDED, Some(2))]);
+    assert!(result.problems[0].detail.contains("index 1"));
+    // pathLen 0 with only the leaf below: fine; pathLen 1 over one CA: fine.
+    let ee0 = leaf("leaf.test", &PKCS_ECDSA_P256_SHA256, &capped);
+    assert_eq!(kinds(&check(None, &[&ee0, &der(&capped), &der(&root)])), []);
+    let one = ca_with("Inter 1", &root, |p| {
+        p.is_ca = IsCa::Ca(BasicConstraints::Constrained(1));
+    });
+    let below = ca_with("Inter 2", &one, |_| {});
+    let ee = leaf("leaf.test", &PKCS_ECDSA_P256_SHA256, &below);
+    assert_eq!(kinds(&check(None, &[&ee, &der(&below), &der(&one)])), []);
+}
+
+#[test]
+fn uri_name_constraints_on_trust_domains() {
+    let root = root("Root", &PKCS_ECDSA_P256_SHA256);
+    let nc = custom(
+        &[2, 5, 29, 30],
+        true,
+        uri_name_constraints(&["domain1.test"]),
+    );
+    let inter = ca_with("Inter", &root, |p| p.custom_extensions.push(nc));
+    let good = leaf_with(&inter, vec![uri("spiffe://domain1.test/w")], vec![]);
+    let b = || Some(bundle(&[&der(&root)]));
+    assert_eq!(kinds(&check(b(), &[&good, &der(&inter)])), []);
+    let bad = leaf_with(&inter, vec![uri("spiffe://other.test/w")], vec![]);
+    let result = check(b(), &[&bad, &der(&inter)]);
+    assert_eq!(kinds(&result), [(kind::NAME_CONSTRAINTS, Some(1))]);
+    assert!(result.problems[0].detail.contains("spiffe://other.test/w"));
+    // A subdomain is outside a host constraint without a leading dot.
+    let sub = leaf_with(&inter, vec![uri("spiffe://a.domain1.test/w")], vec![]);
+    assert_eq!(
+        kinds(&check(b(), &[&sub, &der(&inter)])),
+        [(kind::NAME_CONSTRAINTS, Some(1))]
+    );
+}
+
+#[test]
+fn dns_ip_and_directory_name_constraints() {
+    use rcgen::{CidrSubnet, GeneralSubtree, NameConstraints as Nc};
+    let root = root("Root", &PKCS_ECDSA_P256_SHA256);
+    let inter = ca_with("Inter", &root, |p| {
+        p.name_constraints = Some(Nc {
+            permitted_subtrees: vec![
+                GeneralSubtree::DnsName("example.com".into()),
+                GeneralSubtree::IpAddress(CidrSubnet::V4([10, 0, 0, 0], [255, 0, 0, 0])),
+            ],
+            excluded_subtrees: vec![GeneralSubtree::DnsName("bad.example.com".into())],
+        });
+    });
+    let chain_of = |sans| {
+        let leaf = leaf_with(&inter, sans, vec![]);
+        kinds(&check(None, &[&leaf, &der(&inter), &der(&root)]))
+    };
+    let ip = |a: [u8; 4]| rcgen::SanType::IpAddress(std::net::IpAddr::from(a));
+    assert_eq!(
+        chain_of(vec![dns("api.example.com"), ip([10, 1, 2, 3])]),
+        []
+    );
+    let outside = [(kind::NAME_CONSTRAINTS, Some(1))];
+    assert_eq!(chain_of(vec![dns("api.example.org")]), outside);
+    assert_eq!(chain_of(vec![dns("x.bad.example.com")]), outside);
+    assert_eq!(chain_of(vec![ip([192, 0, 2, 1])]), outside);
+
+    let mut base = DistinguishedName::new();
+    base.push(DnType::OrganizationName, "Shop");
+    let dir = ca_with("Inter", &root, |p| {
+        p.name_constraints = Some(Nc {
+            permitted_subtrees: vec![GeneralSubtree::DirectoryName(base)],
+            excluded_subtrees: vec![],
+        });
+    });
+    // The leaf's subject is CN=leaf, not under O=Shop.
+    let leaf = leaf_with(&dir, vec![dns("a.test")], vec![]);
+    let result = check(None, &[&leaf, &der(&dir), &der(&root)]);
+    assert_eq!(kinds(&result), outside);
+    assert!(result.problems[0].detail.contains("subject"));
+}
+
+mod hostile_constraints {
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+
+    /// leaf (DNS, URI, IP and email SANs) under an intermediate whose
+    /// name constraints have every form, under a root.
+    fn chain() -> &'static (Vec<u8>, Vec<u8>, Vec<u8>) {
+        static CHAIN: OnceLock<(Vec<u8>, Vec<u8>, Vec<u8>)> = OnceLock::new();
+        CHAIN.get_or_init(|| {
+            use rcgen::{CidrSubnet, GeneralSubtree, NameConstraints as Nc};
+            let root = root("Root", &PKCS_ECDSA_P256_SHA256);
+            let mut base = DistinguishedName::new();
+            base.push(DnType::CommonName, "leaf");
+            let inter = ca_with("Inter", &root, |p| {
+                p.name_constraints = Some(Nc {
+                    permitted_subtrees: vec![
+                        GeneralSubtree::DnsName("example.com".into()),
+                        GeneralSubtree::Rfc822Name("example.com".into()),
+                        GeneralSubtree::DirectoryName(base),
+                        GeneralSubtree::IpAddress(CidrSubnet::V6([0; 16], [0xff; 16])),
+                    ],
+                    excluded_subtrees: vec![GeneralSubtree::DnsName(".bad.example.com".into())],
+                });
+            });
+            let sans = vec![
+                dns("a.example.com"),
+                uri("spiffe://example.com/w"),
+                rcgen::SanType::Rfc822Name("a@example.com".try_into().expect("IA5")),
+                rcgen::SanType::IpAddress(std::net::IpAddr::from([0u8; 16])),
+            ];
+            let ee = leaf_with(&inter, sans, vec![]);
+            (ee, der(&inter), der(&root))
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// Any byte of the leaf or the constraining intermediate changed:
+        /// the checker answers (problems or none) and never panics.
+        #[test]
+        fn mutated_constraints_never_panic(which in 0usize..2, at in any::<prop::sample::Index>(),
+            byte in any::<u8>()) {
+            let (ee, inter, root) = chain();
+            let mut certs = [ee.clone(), inter.clone()];
+            let target = &mut certs[which];
+            let i = at.index(target.len());
+            target[i] = byte;
+            let result = check(None, &[&certs[0], &certs[1], root]);
+            prop_assert!(result.problems.len() <= 64);
+        }
+    }
+
+    #[test]
+    fn every_form_within_its_subtree() {
+        let (ee, inter, root) = chain();
+        assert_eq!(kinds(&check(None, &[ee, inter, root])), []);
+    }
+}
+
+/// The path rules against rustls-webpki (rustls' validator, already in the
+/// tree): where webpki implements a rule, both must reach the same verdict
+/// on the same chain and anchor; where tls-audit differs on purpose
+/// (keyCertSign on issuers, URI name constraints), the test pins webpki's
+/// behaviour, which is why the rules are not delegated to it.
+mod against_webpki {
+    use super::*;
+    use rustls::pki_types::{CertificateDer, UnixTime};
+
+    /// webpki's verdict for `chain` (leaf first, intermediates after) under
+    /// `root` as the only anchor, for server authentication now.
+    fn webpki_accepts(root: &[u8], chain: &[&[u8]]) -> Result<(), String> {
+        let root = CertificateDer::from(root.to_vec());
+        let anchor = webpki::anchor_from_trusted_cert(&root).map_err(|e| e.to_string())?;
+        let ee_der = CertificateDer::from(chain[0].to_vec());
+        let ee = webpki::EndEntityCert::try_from(&ee_der).map_err(|e| e.to_string())?;
+        let inters: Vec<CertificateDer<'_>> = chain[1..]
+            .iter()
+            .map(|d| CertificateDer::from(d.to_vec()))
+            .collect();
+        ee.verify_for_usage(
+            webpki::ALL_VERIFICATION_ALGS,
+            &[anchor],
+            &inters,
+            UnixTime::now(),
+            webpki::KeyUsage::server_auth(),
+            None,
+            None,
+        )
+        .map(|_| ())
+        .map_err(|e| format!("{e:?}"))
+    }
+
+    /// tls-audit's verdict: anchored and no problem.
+    fn ours(root: &[u8], chain: &[&[u8]]) -> Result<(), String> {
+        let result = check(Some(bundle(&[root])), chain);
+        match (result.anchored, result.problems.as_slice()) {
+            (Some(true), []) => Ok(()),
+            _ => Err(format!("{:?}", kinds(&result))),
+        }
+    }
+
+    fn agree(root: &[u8], chain: &[&[u8]], valid: bool) {
+        let (w, o) = (webpki_accepts(root, chain), ours(root, chain));
+        assert_eq!(w.is_ok(), valid, "webpki: {w:?}");
+        assert_eq!(o.is_ok(), valid, "tls-audit: {o:?}");
+    }
+
+    #[test]
+    fn same_verdicts_where_webpki_has_the_rule() {
+        use rcgen::{GeneralSubtree, NameConstraints as Nc};
+        let root = root("Root", &PKCS_ECDSA_P256_SHA256);
+        let r = der(&root);
+        // A plain chain.
+        let inter = ca_with("Inter", &root, |_| {});
+        let ee = leaf_with(&inter, vec![dns("a.example.com")], vec![]);
+        agree(&r, &[&ee, &der(&inter)], true);
+        // pathLenConstraint 0 above another CA.
+        let capped = ca_with("Capped", &root, |p| {
+            p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        });
+        let below = ca_with("Below", &capped, |_| {});
+        let ee = leaf_with(&below, vec![dns("a.example.com")], vec![]);
+        agree(&r, &[&ee, &der(&below), &der(&capped)], false);
+        let ee = leaf_with(&capped, vec![dns("a.example.com")], vec![]);
+        agree(&r, &[&ee, &der(&capped)], true);
+        // DNS name constraints, permitted and excluded.
+        let nc = ca_with("NC", &root, |p| {
+            p.name_constraints = Some(Nc {
+                permitted_subtrees: vec![GeneralSubtree::DnsName("example.com".into())],
+                excluded_subtrees: vec![GeneralSubtree::DnsName("bad.example.com".into())],
+            });
+        });
+        for (name, valid) in [
+            ("a.example.com", true),
+            ("example.org", false),
+            ("x.bad.example.com", false),
+        ] {
+            let ee = leaf_with(&nc, vec![dns(name)], vec![]);
+            agree(&r, &[&ee, &der(&nc)], valid);
+        }
+        // A critical extension nobody recognises.
+        let private = custom(&[1, 3, 6, 1, 4, 1, 99999, 1], true, vec![0x05, 0x00]);
+        let ee = leaf_with(&inter, vec![dns("a.example.com")], vec![private]);
+        agree(&r, &[&ee, &der(&inter)], false);
+        // An intermediate that is not a CA.
+        let not_ca = ca_with("Not a CA", &root, |p| p.is_ca = IsCa::ExplicitNoCa);
+        let ee = leaf_with(&not_ca, vec![dns("a.example.com")], vec![]);
+        agree(&r, &[&ee, &der(&not_ca)], false);
+    }
+
+    #[test]
+    fn where_tls_audit_differs_on_purpose() {
+        use rcgen::KeyUsagePurpose::DigitalSignature;
+        let root = root("Root", &PKCS_ECDSA_P256_SHA256);
+        let r = der(&root);
+        // RFC 5280 §4.2.1.3: no keyCertSign, no certificate signing. webpki
+        // does not check it on issuers.
+        let inter = ca_with("Inter", &root, |p| p.key_usages = vec![DigitalSignature]);
+        let ee = leaf_with(&inter, vec![dns("a.example.com")], vec![]);
+        let chain = [ee.as_slice(), &der(&inter)];
+        assert_eq!(webpki_accepts(&r, &chain), Ok(()));
+        assert!(ours(&r, &chain).is_err());
+        // X509-SVID §4.2 URI name constraints on a trust domain: webpki
+        // rejects every URI under a URI constraint ("fail closed").
+        let nc = custom(
+            &[2, 5, 29, 30],
+            true,
+            uri_name_constraints(&["domain1.test"]),
+        );
+        let td = ca_with("Trust domain CA", &root, |p| p.custom_extensions.push(nc));
+        let ee = leaf_with(&td, vec![uri("spiffe://domain1.test/w")], vec![]);
+        let chain = [ee.as_slice(), &der(&td)];
+        assert!(webpki_accepts(&r, &chain).is_err());
+        assert_eq!(ours(&r, &chain), Ok(()));
+    }
+}

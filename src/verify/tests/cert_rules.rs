@@ -406,3 +406,43 @@ fn weak_ec_key_by_policy() {
     assert_eq!(weak.len(), 2);
     assert_eq!(weak[0].evidence["key_bits"], 256);
 }
+
+/// RFC 5280 §6.1.3 (a)(2): every certificate of the path must be valid at
+/// the time in question, not only the leaf. An intermediate that expired
+/// before the capture is its own TA-CERT-EXPIRED finding.
+#[test]
+fn an_expired_intermediate_is_reported() {
+    let root = ca("Mesh Root");
+    let mut p = CertificateParams::default();
+    p.distinguished_name = dn("Mesh Intermediate");
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+    p.not_before = time::OffsetDateTime::from_unix_timestamp(at("2026-01-01T00:00:00Z")).unwrap();
+    p.not_after = time::OffsetDateTime::from_unix_timestamp(at("2026-11-01T00:00:00Z")).unwrap();
+    let inter = CertifiedIssuer::signed_by(p, KeyPair::generate().unwrap(), &*root).unwrap();
+    let leaf = Leaf::default().issue(&inter);
+    let chain = vec![leaf, cert_of(inter.der()), cert_of(root.der())];
+    let c = Run::default().go(vec![tls_flow(|t| t.server_chain = chain)]);
+    let f = only(&c, "TA-CERT-EXPIRED");
+    assert_eq!(f.evidence["certificate"]["subject"], "CN=Mesh Intermediate");
+    assert_eq!(f.evidence["not_after"], "2026-11-01T00:00:00Z");
+}
+
+/// The RFC 5280 path rules reach TA-CHAIN with their own problem kinds: a
+/// signing CA whose keyUsage lacks keyCertSign (its SVID rule says so too).
+#[test]
+fn path_rules_reach_the_chain_finding() {
+    let mut p = CertificateParams::default();
+    p.distinguished_name = dn("Signing Only");
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::CrlSign];
+    let root = CertifiedIssuer::self_signed(p, KeyPair::generate().unwrap()).unwrap();
+    let leaf = Leaf::default().issue(&root);
+    let chain = vec![leaf, cert_of(root.der())];
+    let c = Run::default().go(vec![tls_flow(|t| t.server_chain = chain)]);
+    let f = only(&c, "TA-CHAIN");
+    assert_eq!(f.severity, Severity::High);
+    assert_eq!(f.evidence["problems"][0]["kind"], "issuer-no-keycertsign");
+    assert_eq!(f.evidence["problems"][0]["index"], 1);
+    assert!(f.message.contains("issuer-no-keycertsign"), "{}", f.message);
+}
