@@ -338,6 +338,13 @@ pub struct TlsRecord {
     pub client_chain: Vec<Arc<Certificate>>,
     /// The certificates were not visible (TLS 1.3 encrypts them).
     pub certificates_encrypted: bool,
+    /// Certificates sent in the clear that tls-audit did not read, and why:
+    /// `reassembly-cap` (the Certificate message did not fit in
+    /// `--stream-cap`), `certificate-too-large` (larger than tls-audit
+    /// reassembles), `certificate-compressed` (RFC 8879). The certificate
+    /// rules did not run on this flow (TA-CERT-UNCHECKED says so).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificates_unread: Option<String>,
     /// JA4 fingerprint of the ClientHello.
     pub ja4: Option<String>,
     /// Versions the client offered (supported_versions, else its legacy version).
