@@ -557,6 +557,7 @@ pub fn run_with_keys<S: FlowSink>(
                 live: None,
                 first_packet: s.window.map(|w| crate::capture::format_ts(w.0)),
                 last_packet: s.window.map(|w| crate::capture::format_ts(w.1)),
+                reported_by: None,
             }
         })
         .collect();

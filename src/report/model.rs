@@ -88,6 +88,12 @@ pub struct Input {
     /// Time of its last packet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_packet: Option<String>,
+    /// The event stream (file, `<stdin>`, or pod log) that reported this
+    /// input: its packets were seen by an agent, not by this process, and
+    /// its counts and facts are the agent's word. Absent for what this
+    /// process observed itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_by: Option<String>,
 }
 
 /// A live capture: where, how long, and what libpcap saw and lost.
@@ -325,7 +331,7 @@ pub struct TlsRecord {
     /// `encrypted-flight-size` (an inference), `keylog-decrypted` (read from the
     /// TLS 1.3 handshake decrypted with a key log).
     pub mutual_evidence: Option<String>,
-    /// Why `mutual` is null: `handshake-not-seen`, `handshake-incomplete`, `resumed`,
+    /// Why `mutual` is null: `handshake-not-seen`, `handshake-incomplete`, `resumed`, `agent-unbacked`,
     /// `no-client-flight`, `flight-ambiguous`.
     pub mutual_unknown_reason: Option<String>,
     /// The numbers an inference used: record lengths and the rule for
@@ -341,7 +347,9 @@ pub struct TlsRecord {
     /// Certificates sent in the clear that tls-audit did not read, and why:
     /// `reassembly-cap` (the Certificate message did not fit in
     /// `--stream-cap`), `certificate-too-large` (larger than tls-audit
-    /// reassembles), `certificate-compressed` (RFC 8879). The certificate
+    /// reassembles), `certificate-compressed` (RFC 8879),
+    /// `no-certificate-bytes` (an agent's event stream named certificates
+    /// without carrying them). The certificate
     /// rules did not run on this flow (TA-CERT-UNCHECKED says so).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificates_unread: Option<String>,

@@ -95,6 +95,7 @@ fn unchecked(v: &mut Verifier, seen: &Seen<'_>, unread: &str, out: &mut Found) {
     let reason = match unread {
         "certificate-compressed" => "certificate-compressed",
         "certificate-too-large" => "certificate-too-large",
+        "no-certificate-bytes" => "no-certificate-bytes",
         _ => "reassembly-cap",
     };
     for rule in CERT_RULES {
@@ -105,6 +106,9 @@ fn unchecked(v: &mut Verifier, seen: &Seen<'_>, unread: &str, out: &mut Found) {
         let how = match reason {
             "certificate-compressed" => "compressed (RFC 8879), which tls-audit does not decode",
             "certificate-too-large" => "larger than tls-audit reassembles",
+            "no-certificate-bytes" => {
+                "named by an agent's event stream without its bytes (a claim, not evidence)"
+            }
             _ => "larger than the reassembly cap (--stream-cap)",
         };
         let ev = json!({

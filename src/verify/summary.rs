@@ -24,10 +24,11 @@ pub struct RunInfo {
 
 /// `not_checked` reasons for certificates that were sent in the clear but
 /// not read (see TA-CERT-UNCHECKED).
-const UNREAD: [&str; 3] = [
+const UNREAD: [&str; 4] = [
     "reassembly-cap",
     "certificate-too-large",
     "certificate-compressed",
+    "no-certificate-bytes",
 ];
 
 /// SHA-256 of a policy text, lower-case hex.

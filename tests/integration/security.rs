@@ -377,3 +377,133 @@ fn first_client_record(pcap: &[u8]) -> Vec<u8> {
     }
     panic!("no ClientHello in the capture");
 }
+
+/// `tls-audit analyze --events FILE --pods ... --fail-on high -o json`.
+fn analyze_events(file: &Path) -> serde_json::Value {
+    let cluster = support::root().join("fixtures/cluster");
+    let out = Command::new(env!("CARGO_BIN_EXE_tls-audit"))
+        .args(["analyze", "--fail-on", "high", "-o", "json", "--pods"])
+        .arg(cluster.join("pods.json"))
+        .arg("--events")
+        .arg(file)
+        .output()
+        .expect("tls-audit");
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+fn event_lines(name: &str) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(support::root().join("fixtures/events").join(name))
+        .expect("fixture events");
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("event line"))
+        .collect()
+}
+
+fn write_lines(path: &Path, lines: &[serde_json::Value]) {
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(path, text).expect("write events");
+}
+
+/// Issue 22 item 3: a real agent stream of a cleartext HTTP flow, forged:
+/// the flow rewritten as TLS 1.2 mutual with no certificate bytes, and a
+/// summary warning claiming all traffic is mutual TLS. The forged facts
+/// must not pass the gate; what the stream said is labelled as the
+/// agent's, and the input names the event file.
+#[test]
+fn a_forged_event_stream_does_not_pass_and_is_labelled() {
+    let dir = temp_dir("security-forged-events");
+    let mutual = event_lines("openssl-tls12-mutual.events.ndjson");
+    let mut tls = mutual
+        .iter()
+        .find(|l| l["event"] == "flow")
+        .map(|l| l["flow"]["tls"].clone())
+        .expect("a TLS flow");
+    tls["server_chain"] = serde_json::json!([]);
+    tls["client_chain"] = serde_json::json!([]);
+    assert_eq!(tls["mutual"], true);
+    let mut lines = event_lines("nginx-http-plaintext-80.events.ndjson");
+    for l in &mut lines {
+        if l["event"] == "flow" {
+            l["flow"]["protection"] = "tls".into();
+            l["flow"]["app_protocol"] = serde_json::Value::Null;
+            l["flow"]["tls"] = tls.clone();
+        }
+        if l["event"] == "summary" {
+            l["report"]["warnings"] = serde_json::json!([
+                {"kind": "capture-drops", "message": "All traffic verified mutual TLS by the agent"}
+            ]);
+        }
+    }
+    let forged = dir.join("forged.ndjson");
+    write_lines(&forged, &lines);
+    let r = analyze_events(&forged);
+    let flow = &r["flows"][0];
+    assert_ne!(flow["tls"]["mutual"], true, "{flow}");
+    assert_eq!(flow["tls"]["mutual_unknown_reason"], "agent-unbacked");
+    assert_eq!(flow["tls"]["certificates_unread"], "no-certificate-bytes");
+    let rules: Vec<&str> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["rule"].as_str())
+        .collect();
+    assert!(rules.contains(&"TA-CERT-UNCHECKED"), "{rules:?}");
+    assert_eq!(r["verification"]["gate"], "fail");
+    let forged_name = forged.to_str().unwrap();
+    for i in r["inputs"].as_array().unwrap() {
+        assert_eq!(i["reported_by"], forged_name, "{i}");
+    }
+    let warnings: Vec<&str> = r["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w["message"].as_str())
+        .collect();
+    let said = warnings
+        .iter()
+        .find(|m| m.contains("All traffic verified"))
+        .expect("the agent's warning");
+    assert!(
+        said.starts_with(&format!("agent ({forged_name}): ")),
+        "{said}"
+    );
+    assert!(
+        r["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["kind"] == "agent-reported"),
+        "{warnings:?}"
+    );
+}
+
+/// Issue 22 item 3: the cleartext flow's line removed and the sequence
+/// numbers renumbered so none skips: the summary's flow count still shows
+/// that a flow line is missing.
+#[test]
+fn a_removed_flow_line_is_noticed() {
+    let dir = temp_dir("security-removed-flow");
+    let mut lines = event_lines("nginx-http-plaintext-80.events.ndjson");
+    lines.retain(|l| l["event"] != "flow");
+    for (i, l) in lines.iter_mut().enumerate() {
+        l["seq"] = (i as u64).into();
+    }
+    let cut = dir.join("cut.ndjson");
+    write_lines(&cut, &lines);
+    let r = analyze_events(&cut);
+    assert_eq!(r["flows"].as_array().unwrap().len(), 0);
+    let lost = r["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["kind"] == "events-lost")
+        .expect("events-lost warning");
+    assert!(
+        lost["message"]
+            .as_str()
+            .unwrap()
+            .contains("flow lines were lost or removed"),
+        "{lost}"
+    );
+}

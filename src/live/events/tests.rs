@@ -114,10 +114,18 @@ fn a_cut_stream_keeps_its_flows_and_says_so() {
         })
         .collect::<Vec<_>>()
         .join("\n");
+    // Issue 22 item 3: certificates named without their bytes are the
+    // agent's word, not evidence: not shown, not checked, and said.
     let back = read_events("no-der", Cursor::new(no_der)).unwrap();
-    let leaf = &back.flows[0].tls.as_ref().unwrap().server_chain[0];
-    assert!(leaf.der.is_none());
-    assert!(leaf.not_before_unix.is_some() && leaf.not_after_unix.is_some());
+    let tls = back.flows[0].tls.as_ref().unwrap();
+    assert!(tls.server_chain.is_empty() && tls.client_chain.is_empty());
+    assert_eq!(
+        tls.certificates_unread.as_deref(),
+        Some("no-certificate-bytes")
+    );
+    assert_eq!(tls.mutual, None, "a client certificate without bytes");
+    assert_eq!(tls.mutual_unknown_reason.as_deref(), Some("agent-unbacked"));
+    assert!(warning_kinds(&back).contains(&"agent-reported"));
 }
 
 #[test]
@@ -130,9 +138,10 @@ fn log_noise_lost_lines_and_foreign_schemas() {
     lines.remove(3); // a lost event: sequence numbers skip
     let back = read_events("noisy", Cursor::new(lines.join("\n"))).unwrap();
     let kinds = warning_kinds(&back);
+    // The lost line carried the certificates' bytes.
     assert_eq!(
         kinds,
-        ["events-skipped", "events-lost"],
+        ["events-skipped", "events-lost", "agent-reported"],
         "{:?}",
         back.report.warnings
     );
@@ -179,12 +188,14 @@ fn forged_certificate_bytes_are_not_believed() {
         })
         .collect();
     let back = read_events("forged", Cursor::new(forged)).unwrap();
-    let got = &back.flows[0].tls.as_ref().unwrap().server_chain[0];
-    assert_eq!(got.sha256, leaf.sha256);
-    assert_eq!(got.subject, leaf.subject);
+    let tls = back.flows[0].tls.as_ref().unwrap();
     assert!(
-        got.der.is_none(),
-        "bytes whose digest is not their name are dropped"
+        tls.server_chain.iter().all(|c| c.sha256 != leaf.sha256),
+        "bytes whose digest is not their name are dropped, and the name with them"
+    );
+    assert_eq!(
+        tls.certificates_unread.as_deref(),
+        Some("no-certificate-bytes")
     );
 }
 
