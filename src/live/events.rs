@@ -294,7 +294,7 @@ pub fn read_events(name: &str, input: impl BufRead) -> Result<Replayed, EventErr
         ders.add(&ev.certificates);
         if ev.event == "start" {
             if seen_event {
-                run += 1;
+                run = run.saturating_add(1);
             }
             next_seq = 0;
         }
@@ -518,8 +518,8 @@ fn header_from_flows(name: &str, flows: &[FlowRecord]) -> Report {
     let mut stats = Stats::default();
     for f in flows {
         stats.count_flow(f);
-        stats.packets += f.packets;
-        stats.bytes += f.bytes;
+        stats.packets = stats.packets.saturating_add(f.packets);
+        stats.bytes = stats.bytes.saturating_add(f.bytes);
     }
     Report {
         schema: crate::report::model::SCHEMA.to_string(),

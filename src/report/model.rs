@@ -135,24 +135,34 @@ impl Stats {
 
     /// Add another analysis's totals (several event streams in one report).
     pub fn absorb(&mut self, o: &Stats) {
-        self.packets += o.packets;
-        self.bytes += o.bytes;
-        self.flows += o.flows;
-        self.tls_flows += o.tls_flows;
-        self.mutual_tls_flows += o.mutual_tls_flows;
-        self.evicted_flows += o.evicted_flows;
-        self.buffer_budget_flows += o.buffer_budget_flows;
-        self.packets_after_close += o.packets_after_close;
-        self.truncated_packets += o.truncated_packets;
+        self.packets = self.packets.saturating_add(o.packets);
+        self.bytes = self.bytes.saturating_add(o.bytes);
+        self.flows = self.flows.saturating_add(o.flows);
+        self.tls_flows = self.tls_flows.saturating_add(o.tls_flows);
+        self.mutual_tls_flows = self.mutual_tls_flows.saturating_add(o.mutual_tls_flows);
+        self.evicted_flows = self.evicted_flows.saturating_add(o.evicted_flows);
+        self.buffer_budget_flows = self
+            .buffer_budget_flows
+            .saturating_add(o.buffer_budget_flows);
+        self.packets_after_close = self
+            .packets_after_close
+            .saturating_add(o.packets_after_close);
+        self.truncated_packets = self.truncated_packets.saturating_add(o.truncated_packets);
         for (k, v) in &o.decode_errors {
-            *self.decode_errors.entry(k.clone()).or_default() += v;
+            let e = self.decode_errors.entry(k.clone()).or_default();
+            *e = e.saturating_add(*v);
         }
         for (k, v) in &o.tunnelled_packets {
-            *self.tunnelled_packets.entry(k.clone()).or_default() += v;
+            let e = self.tunnelled_packets.entry(k.clone()).or_default();
+            *e = e.saturating_add(*v);
         }
-        self.ip_fragments_reassembled += o.ip_fragments_reassembled;
-        self.ip_fragments_dropped += o.ip_fragments_dropped;
-        self.other_ip_packets += o.other_ip_packets;
+        self.ip_fragments_reassembled = self
+            .ip_fragments_reassembled
+            .saturating_add(o.ip_fragments_reassembled);
+        self.ip_fragments_dropped = self
+            .ip_fragments_dropped
+            .saturating_add(o.ip_fragments_dropped);
+        self.other_ip_packets = self.other_ip_packets.saturating_add(o.other_ip_packets);
     }
 }
 

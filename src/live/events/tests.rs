@@ -254,3 +254,26 @@ fn json_lines_without_a_schema_are_noise_not_errors() {
     let kinds = warning_kinds(&back);
     assert_eq!(kinds, ["events-skipped"]);
 }
+
+/// Issue 22 item 8: counters taken from a stream are the stream's numbers:
+/// `seq` at u64::MAX and packet counts that add past u64::MAX neither
+/// panic (debug) nor wrap to a small number (release).
+#[test]
+fn counters_from_a_stream_do_not_overflow() {
+    let report = fixture("openssl-tls12-mutual.pcap");
+    let text = stream(&report, true);
+    let mut lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for l in &mut lines {
+        l["seq"] = u64::MAX.into();
+        if l["event"] == "summary" {
+            l["report"]["stats"]["packets"] = u64::MAX.into();
+        }
+    }
+    // The same run twice (a restart): its packets add up.
+    let once: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let back = read_events("huge", Cursor::new(once.repeat(2))).unwrap();
+    assert_eq!(back.report.stats.packets, u64::MAX);
+}
