@@ -19,6 +19,7 @@ packages=(
   libcap2-bin util-linux                    # setcap/getcap, setpriv: the agent's privilege tests
   tcpreplay                                 # benches/live.sh replays captures into a veth
   nftables testssl.sh bsdextrautils dnsutils bc    # probe lab (black hole) and its peers
+  prometheus                                # promtool: the agent's metrics checked by Prometheus's linter
 )
 
 missing=()
