@@ -7,7 +7,7 @@
 //! ```
 
 mod analysis;
-mod certs;
+pub mod certs;
 mod datagram;
 mod record;
 mod resumption;

@@ -46,13 +46,18 @@ struct Writer {
     error: Option<std::io::Error>,
     /// Certificates whose DER this stream has carried already.
     sent: HashSet<String>,
+    /// Their DER bytes.
+    sent_bytes: usize,
     /// Set when writing fails: nobody reads the events any more.
     stop: Option<Arc<AtomicBool>>,
 }
 
-/// Certificates remembered as sent; past it the set starts again (sending
-/// one twice costs bytes, not correctness).
+/// Certificates remembered as sent; past it (or past `MAX_SENT_BYTES` of
+/// their DER) the set starts again (sending one twice costs bytes, not
+/// correctness). The reader keeps twice as much.
 const MAX_SENT: usize = 4096;
+/// DER bytes sent before the set of sent certificates starts again.
+const MAX_SENT_BYTES: usize = 8 << 20;
 
 impl EventSink {
     /// Events go to `out` (standard output for the agent).
@@ -63,6 +68,7 @@ impl EventSink {
                 seq: 0,
                 error: None,
                 sent: HashSet::new(),
+                sent_bytes: 0,
                 stop: None,
             })),
         }
@@ -125,10 +131,12 @@ impl EventSink {
             let mut w = self.lock();
             for c in t.server_chain.iter().chain(&t.client_chain) {
                 let Some(der) = &c.der else { continue };
-                if w.sent.len() >= MAX_SENT {
+                if w.sent.len() >= MAX_SENT || w.sent_bytes >= MAX_SENT_BYTES {
                     w.sent.clear();
+                    w.sent_bytes = 0;
                 }
                 if w.sent.insert(c.sha256.clone()) {
+                    w.sent_bytes += der.len();
                     certs.insert(c.sha256.clone(), BASE64.encode(der).into());
                 }
             }
@@ -432,13 +440,22 @@ fn agent_said(name: &str, mut h: Report) -> Report {
     h
 }
 
-/// Certificate bytes carried by the stream, by SHA-256, and how many flows
-/// named certificates the stream never carried.
+/// Certificate bytes carried by the stream, by SHA-256 (the oldest
+/// dropped past `MAX_HELD_DER_BYTES`, which is twice what the writer sends
+/// before it starts sending again), parsed once through a cache bounded by
+/// bytes; and how many flows named certificates the stream never carried.
 #[derive(Default)]
 struct Ders {
-    by_sha256: HashMap<String, Arc<Certificate>>,
+    by_sha256: HashMap<String, Arc<[u8]>>,
+    order: std::collections::VecDeque<String>,
+    held: usize,
+    parsed: crate::engine::certs::CertCache,
     unbacked: u64,
 }
+
+/// DER bytes the reader keeps (a stream of distinct 60 KB certificates
+/// took 1.15 GiB from 80 MB before).
+const MAX_HELD_DER_BYTES: usize = 2 * MAX_SENT_BYTES;
 
 impl Ders {
     /// Parse what a line carries; bytes whose digest is not their name
@@ -451,10 +468,19 @@ impl Ders {
             let Ok(der) = BASE64.decode(b64) else {
                 continue;
             };
-            let mut parsed = Certificate::from_der(&der);
-            if &parsed.sha256 == sha256 {
-                parsed.der = Some(Arc::from(der));
-                self.by_sha256.insert(sha256.clone(), Arc::new(parsed));
+            if crate::report::metadata::sha256_hex(&der) != *sha256 {
+                continue;
+            }
+            self.held += der.len();
+            self.by_sha256.insert(sha256.clone(), Arc::from(der));
+            self.order.push_back(sha256.clone());
+            while self.held > MAX_HELD_DER_BYTES || self.order.len() > 2 * MAX_SENT {
+                let Some(old) = self.order.pop_front() else {
+                    break;
+                };
+                if let Some(d) = self.by_sha256.remove(&old) {
+                    self.held -= d.len();
+                }
             }
         }
     }
@@ -476,6 +502,7 @@ impl Ders {
             let backed: Vec<Arc<Certificate>> = chain
                 .iter()
                 .filter_map(|c| self.by_sha256.get(&c.sha256).map(Arc::clone))
+                .map(|der| self.parsed.get(&der))
                 .collect();
             *chain = backed;
         }

@@ -277,3 +277,28 @@ fn counters_from_a_stream_do_not_overflow() {
     let back = read_events("huge", Cursor::new(once.repeat(2))).unwrap();
     assert_eq!(back.report.stats.packets, u64::MAX);
 }
+
+/// Issue 22 item 4: the reader's certificate map had no bound (1.15 GiB
+/// from an 80 MB stream of distinct large certificates). It keeps at most
+/// `MAX_HELD_DER_BYTES` of DER, the oldest dropped first.
+#[test]
+fn the_readers_certificates_are_bounded_by_bytes() {
+    let mut ders = Ders::default();
+    let mut total = 0;
+    for serial in 0..250u64 {
+        let sans: Vec<String> = (0..10_000).map(|n| format!("{n:x}.a")).collect();
+        let mut p = rcgen::CertificateParams::new(sans).unwrap();
+        p.serial_number = Some(rcgen::SerialNumber::from(serial));
+        let key = rcgen::KeyPair::generate().unwrap();
+        let der = p.self_signed(&key).unwrap().der().to_vec();
+        total += der.len();
+        let sha = crate::report::metadata::sha256_hex(&der);
+        ders.add(&BTreeMap::from([(sha, BASE64.encode(&der))]));
+        assert!(ders.held <= MAX_HELD_DER_BYTES, "{}", ders.held);
+    }
+    assert!(
+        total > MAX_HELD_DER_BYTES,
+        "never reached the bound: {total}"
+    );
+    assert_eq!(ders.by_sha256.len(), ders.order.len());
+}
