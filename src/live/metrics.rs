@@ -397,13 +397,16 @@ pub struct MetricsSink<S> {
 
 impl<S: FlowSink> FlowSink for MetricsSink<S> {
     fn flow(&mut self, id: u64, record: FlowRecord) {
-        self.metrics.record_flow(&record);
-        if let Some(v) = &mut self.judge
-            && !self.metrics.is_own(&record.server)
-        {
-            let mut judged = record.clone();
-            let broken = v.flow(&mut judged);
-            self.metrics.record_findings(&broken);
+        match &mut self.judge {
+            // Judged on a copy: the verifier also names the pods (for the
+            // namespace and pod labels) from the agent's `--pods`.
+            Some(v) if !self.metrics.is_own(&record.server) => {
+                let mut judged = record.clone();
+                let broken = v.flow(&mut judged);
+                self.metrics.record_findings(&broken);
+                self.metrics.record_flow(&judged);
+            }
+            _ => self.metrics.record_flow(&record),
         }
         self.inner.flow(id, record);
     }
