@@ -151,6 +151,22 @@ impl Verifier {
         }
     }
 
+    /// A probed endpoint's checks that got no answer (timeouts, resets) are
+    /// `not_checked` (`probe-no-answer`): never read as "not supported".
+    pub fn probe_record(&mut self, record: &crate::report::model::ProbeRecord) {
+        if record.error.is_some() {
+            return;
+        }
+        if record.versions.iter().any(|v| v.accepted.is_none()) {
+            self.collector
+                .not_checked(&rules::TLS_VERSION, "probe-no-answer");
+        }
+        if record.weak_suites.iter().any(|s| s.accepted.is_none()) {
+            self.collector
+                .not_checked(&rules::WEAK_CIPHER, "probe-no-answer");
+        }
+    }
+
     /// The agent's own metrics endpoint (`port` on `servers`, the local
     /// addresses it answers on): its cleartext scrapes are exempt from the
     /// plaintext rules, and `verification.exempted` says so under the name

@@ -507,3 +507,111 @@ fn a_removed_flow_line_is_noticed() {
         "{lost}"
     );
 }
+
+/// A relay to `server` that answers TLS 1.2 and 1.3 ClientHellos (and
+/// anything else) through the server, but holds ClientHellos offering an
+/// older version open without a word, as a stalling server would. Returns
+/// its port; it serves until the test process ends.
+fn stalling_relay(server: u16) -> u16 {
+    let relay = TcpListener::bind("127.0.0.1:0").expect("relay");
+    let port = relay.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for c in relay.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut head = [0u8; 11];
+                let mut c = c;
+                let _ = c.set_read_timeout(Some(Duration::from_secs(10)));
+                if c.read_exact(&mut head).is_err() {
+                    return;
+                }
+                let legacy = head[0] == 22 && head[5] == 1 && head[9..11] < [3, 3][..];
+                if legacy {
+                    // Stall: read and ignore until the prober gives up.
+                    let mut sink = [0u8; 1024];
+                    while matches!(c.read(&mut sink), Ok(n) if n > 0) {}
+                    return;
+                }
+                let Ok(mut s) = TcpStream::connect(("127.0.0.1", server)) else {
+                    return;
+                };
+                if s.write_all(&head).is_err() {
+                    return;
+                }
+                let (c2, s2) = (c.try_clone().unwrap(), s.try_clone().unwrap());
+                let log: Recorded = Arc::default();
+                let l = Arc::clone(&log);
+                let up = std::thread::spawn(move || pump(c, s, Dir::ToServer, l));
+                pump(s2, c2, Dir::ToClient, log);
+                let _ = up.join();
+            });
+        }
+    });
+    port
+}
+
+/// Issue 22 item 9: a server that completes TLS 1.2 and 1.3 but stalls
+/// every older version was reported as accepting "TLS1.3 TLS1.2" with no
+/// warning: timed-out checks must be said, never read as "not supported".
+#[test]
+fn a_probe_that_gets_no_answer_says_so() {
+    if !can_run("a_probe_that_gets_no_answer", &["openssl"]) {
+        return;
+    }
+    let pki = support::root().join("fixtures/pki");
+    let sport = free_port();
+    let mut server = Command::new("openssl")
+        .args(["s_server", "-quiet", "-www", "-accept"])
+        .arg(format!("127.0.0.1:{sport}"))
+        .arg("-cert")
+        .arg(pki.join("server.crt"))
+        .arg("-key")
+        .arg(pki.join("server.key"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl s_server");
+    let until = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", sport)).is_err() {
+        assert!(Instant::now() < until, "s_server did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let port = stalling_relay(sport);
+    let out = Command::new(env!("CARGO_BIN_EXE_tls-audit"))
+        .args(["probe", "--timeout", "400", "--no-plaintext", "-o", "json"])
+        .arg(format!("127.0.0.1:{port}"))
+        .output()
+        .expect("tls-audit probe");
+    let _ = server.kill();
+    let _ = server.wait();
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let versions = &r["probes"][0]["versions"];
+    let unanswered: Vec<&str> = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["accepted"].is_null())
+        .filter_map(|v| v["version"].as_str())
+        .collect();
+    assert!(unanswered.contains(&"TLS1.1"), "{versions}");
+    let incomplete = r["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["kind"] == "probe-incomplete")
+        .unwrap_or_else(|| panic!("no probe-incomplete warning: {}", r["warnings"]));
+    assert!(
+        incomplete["message"].as_str().unwrap().contains("TLS1.1"),
+        "{incomplete}"
+    );
+    assert!(
+        r["verification"]["not_checked"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["rule"] == "TA-TLS-VERSION" && n["reason"] == "probe-no-answer"),
+        "{}",
+        r["verification"]["not_checked"]
+    );
+}
