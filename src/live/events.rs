@@ -317,12 +317,12 @@ pub fn read_events(name: &str, input: impl BufRead) -> Result<Replayed, EventErr
                     return Err(bad("a flow event without its id or record".into()));
                 };
                 open.remove(&(run, id));
-                closed.insert((run, id), ders.restore(flow));
+                closed.insert((run, id), ders.restore(flow, true));
                 *flow_events.entry(run).or_default() += 1;
             }
             "handshake" => {
                 if let (Some(id), Some(flow)) = (ev.id, ev.flow) {
-                    open.insert((run, id), ders.restore(flow));
+                    open.insert((run, id), ders.restore(flow, false));
                 }
             }
             "summary" => {
@@ -493,7 +493,9 @@ impl Ders {
     /// mutual TLS shown by a client certificate without its bytes is
     /// undecided (`agent-unbacked`). A TLS 1.2 full handshake with no server
     /// certificate at all is the same claim.
-    fn restore(&mut self, mut flow: FlowRecord) -> FlowRecord {
+    /// `count`: a flow's final record (its handshake event is counted
+    /// with it, not apart).
+    fn restore(&mut self, mut flow: FlowRecord, count: bool) -> FlowRecord {
         let Some(t) = flow.tls.as_deref_mut() else {
             return flow;
         };
@@ -514,11 +516,13 @@ impl Ders {
                 Some("TLS1.2" | "TLS1.1" | "TLS1.0" | "SSL3.0")
             );
         let no_server_cert = tls12_full && t.server_chain.is_empty();
-        if (stripped || no_server_cert) && t.certificates_unread.is_none() {
+        // A capture that could not read them says so already.
+        let unbacked = stripped || (no_server_cert && t.certificates_unread.is_none());
+        if unbacked {
             t.certificates_unread = Some("no-certificate-bytes".into());
-        }
-        if stripped || no_server_cert {
-            self.unbacked = self.unbacked.saturating_add(1);
+            if count {
+                self.unbacked = self.unbacked.saturating_add(1);
+            }
         }
         if t.mutual == Some(true)
             && t.mutual_evidence.as_deref() == Some("observed-client-certificate")
