@@ -23,6 +23,7 @@ packages=(
   tcpreplay                                 # benches/live.sh replays captures into a veth
   nftables testssl.sh bsdextrautils dnsutils bc    # probe lab (black hole) and its peers
   buildah podman runc debootstrap           # scripts/image-test.sh: the image built and run
+  prometheus                                # promtool: the agent's metrics checked by Prometheus's linter
 )
 
 missing=()

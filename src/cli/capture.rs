@@ -3,7 +3,7 @@
 //! plugin reads from the pod's log) or a report, and optionally Prometheus
 //! metrics for an agent that keeps running.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -42,9 +42,16 @@ pub(crate) struct CaptureArgs {
     /// Also save the captured packets to this pcap file.
     #[arg(long, value_name = "FILE")]
     write_pcap: Option<PathBuf>,
-    /// Serve Prometheus metrics on this address (`:9090`, `127.0.0.1:9090`).
+    /// Serve Prometheus metrics (`/metrics`) and a liveness check
+    /// (`/healthz`) on this address: `127.0.0.1:9464` for a scraper or
+    /// kube-rbac-proxy beside the agent, `:9464` (every address) only when
+    /// the network may reach it. Off unless given.
     #[arg(long, value_name = "ADDR")]
     metrics_addr: Option<String>,
+    /// `/metrics` answers only requests carrying `Authorization: Bearer
+    /// <the file's first line>` (a mounted Secret); `/healthz` stays open.
+    #[arg(long, value_name = "FILE", requires = "metrics_addr")]
+    metrics_token_file: Option<PathBuf>,
     /// Bytes kept per packet.
     #[arg(long, default_value_t = 262_144)]
     snaplen: u32,
@@ -93,27 +100,76 @@ pub(crate) fn capture_command(args: &CaptureArgs) -> i32 {
     }
 }
 
-/// Serve metrics, once the interface is open (so a scrape that answers
-/// means the capture runs).
-fn serve(args: &CaptureArgs) -> Result<Metrics, i32> {
+/// Metrics served, once the interface is open (so a scrape that answers
+/// means the capture runs), and the verifier that counts their findings.
+struct Served {
+    metrics: Metrics,
+    judge: Option<verify::Verifier>,
+    /// The endpoint's port and the local addresses it answers on.
+    own: Option<(u16, Vec<IpAddr>)>,
+}
+
+fn serve(args: &CaptureArgs) -> Result<Served, i32> {
     let metrics = Metrics::default();
     let Some(addr) = &args.metrics_addr else {
-        return Ok(metrics);
+        return Ok(Served {
+            metrics,
+            judge: None,
+            own: None,
+        });
     };
-    let bound = parse_listen(addr).and_then(|a| {
-        live::serve_metrics(a, metrics.clone())
-            .map_err(|e| format!("cannot serve metrics on {a}: {e}"))
-    });
-    match bound {
-        Ok(a) => {
-            eprintln!("tls-audit: metrics on http://{a}/metrics");
-            Ok(metrics)
-        }
-        Err(e) => {
-            eprintln!("tls-audit: {e}");
-            Err(exit::CONFIG)
-        }
+    let fail = |e: String| {
+        eprintln!("tls-audit: {e}");
+        exit::CONFIG
+    };
+    let token = match &args.metrics_token_file {
+        Some(path) => Some(read_token(path).map_err(fail)?),
+        None => None,
+    };
+    let (mut judge, _, _) = verification::load(&args.verify).map_err(fail)?;
+    let a = parse_listen(addr).map_err(fail)?;
+    let bound = live::serve_metrics(a, metrics.clone(), live::MetricsServer { token })
+        .map_err(|e| fail(format!("cannot serve metrics on {a}: {e}")))?;
+    let addrs = own_addresses(bound);
+    metrics.set_own_endpoint(bound.port(), addrs.clone());
+    judge.exempt_own_endpoint(bound.port(), addrs.iter().map(IpAddr::to_string).collect());
+    eprintln!("tls-audit: metrics on http://{bound}/metrics, liveness on /healthz");
+    Ok(Served {
+        metrics,
+        judge: Some(judge),
+        own: Some((bound.port(), addrs)),
+    })
+}
+
+/// The token's first line (a Secret mounted as a file).
+fn read_token(path: &std::path::Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read --metrics-token-file {}: {e}", path.display()))?;
+    let token = text.lines().next().unwrap_or("").trim().to_string();
+    if token.is_empty() {
+        return Err(format!("--metrics-token-file {} is empty", path.display()));
     }
+    Ok(token)
+}
+
+/// The addresses the endpoint answers on: the one it is bound to, or,
+/// bound to every address, this host's (its interfaces' addresses), so
+/// that only flows to this agent's own endpoint are taken for scrapes, not
+/// another pod's service on the same port.
+fn own_addresses(bound: SocketAddr) -> Vec<IpAddr> {
+    if !bound.ip().is_unspecified() {
+        return vec![bound.ip()];
+    }
+    let mut out: Vec<IpAddr> = pcap::Device::list()
+        .map(|ds| {
+            ds.into_iter()
+                .flat_map(|d| d.addresses.into_iter().map(|a| a.addr))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn ndjson(args: &CaptureArgs, opts: &LiveOptions, stop: Arc<AtomicBool>) -> i32 {
@@ -124,10 +180,11 @@ fn ndjson(args: &CaptureArgs, opts: &LiveOptions, stop: Arc<AtomicBool>) -> i32 
         Ok(h) => h,
         Err(e) => return fail(&e, Some(&events)),
     };
-    let metrics = match serve(args) {
+    let served = match serve(args) {
         Ok(m) => m,
         Err(code) => return code,
     };
+    let metrics = served.metrics.clone();
     // `start` means listening: a reader may begin the traffic it audits.
     events.emit(
         "start",
@@ -142,6 +199,7 @@ fn ndjson(args: &CaptureArgs, opts: &LiveOptions, stop: Arc<AtomicBool>) -> i32 
     );
     let sink = MetricsSink {
         metrics: metrics.clone(),
+        judge: served.judge,
         inner: events.clone(),
     };
     let mut ticks = 0u64;
@@ -201,12 +259,18 @@ fn report(args: &CaptureArgs, opts: &LiveOptions, stop: &AtomicBool) -> i32 {
         Ok(h) => h,
         Err(e) => return fail(&e, None),
     };
-    let metrics = match serve(args) {
+    let served = match serve(args) {
         Ok(m) => m,
         Err(code) => return code,
     };
+    let metrics = served.metrics.clone();
+    let mut verifier = verifier;
+    if let Some((port, addrs)) = &served.own {
+        verifier.exempt_own_endpoint(*port, addrs.iter().map(IpAddr::to_string).collect());
+    }
     let sink = MetricsSink {
         metrics: metrics.clone(),
+        judge: served.judge,
         inner: verify::VerifyingSink {
             verifier,
             inner: spill,
@@ -306,6 +370,7 @@ mod tests {
         let events = EventSink::new(Box::new(std::io::sink()));
         let s = MetricsSink {
             metrics: Metrics::default(),
+            judge: None,
             inner: events,
         };
         assert!(s.wants_progress());

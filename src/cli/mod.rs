@@ -457,6 +457,10 @@ pub(crate) fn conclude_replays(
         report
             .warnings
             .extend(crate::probe::failure_warning(&r.record));
+        report
+            .warnings
+            .extend(crate::probe::incomplete_warning(&r.record));
+        sink.verifier.probe_record(&r.record);
         probe_flows.extend(r.flows);
         report.probes.push(r.record);
     }

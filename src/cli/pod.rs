@@ -315,6 +315,7 @@ fn split(results: Vec<PodResult>) -> (Vec<crate::live::Replayed>, Vec<(Option<In
                     live: None,
                     first_packet: None,
                     last_packet: None,
+                    reported_by: None,
                 };
                 extra.extend(failed.map(|w| (Some(input), w)));
             }

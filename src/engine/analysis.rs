@@ -55,6 +55,11 @@ pub struct FlowAnalysis {
     pub decided: bool,
     /// Prefix lengths at the last mid-stream search, per side.
     probed: [usize; 2],
+    /// While a switch from cleartext to TLS started by a ClientHello is not
+    /// yet answered by the peer in TLS: the cleartext prefixes from before
+    /// it. Any ClientHello-looking bytes inside cleartext (an upload, a
+    /// request body) would otherwise turn a cleartext flow into "TLS".
+    unconfirmed: Option<Box<[Vec<u8>; 2]>>,
 }
 
 impl crate::flow::Buffered for FlowAnalysis {
@@ -63,7 +68,11 @@ impl crate::flow::Buffered for FlowAnalysis {
             AppState::Tls(s) => s.buffered(),
             _ => 0,
         };
-        self.prefix[0].capacity() + self.prefix[1].capacity() + tls
+        let held = self
+            .unconfirmed
+            .as_ref()
+            .map_or(0, |p| p[0].capacity() + p[1].capacity());
+        self.prefix[0].capacity() + self.prefix[1].capacity() + tls + held
     }
 }
 
@@ -104,6 +113,7 @@ impl FlowAnalysis {
             AppState::Tls(s) => {
                 s.feed(side, bytes, keys);
                 self.decided = s.is_decided();
+                self.check_switch(side, bytes);
             }
             AppState::Empty => {
                 let kept = self.keep_prefix(side, bytes, PREFIX_LIMIT);
@@ -128,16 +138,61 @@ impl FlowAnalysis {
             AppState::Plaintext => {
                 if let Some(hello) = starts_hello(bytes) {
                     self.prelude_protocol = self.name_cleartext(client, 0);
-                    self.prefix = [Vec::new(), Vec::new()];
+                    let before = std::mem::take(&mut self.prefix);
                     self.prefix[side] = bytes.to_vec();
                     // The ClientHello's sender is the client; the ServerHello's
                     // receiver is (when the ClientHello was not captured).
                     let tls_client = if hello == 1 { side } else { side ^ 1 };
                     self.start_tls(side, Some(tls_client), true, keys);
+                    // A ServerHello is the server's own answer; a ClientHello
+                    // counts only once the peer answers it in TLS.
+                    if hello == 1 {
+                        self.unconfirmed = Some(Box::new(before));
+                        self.check_switch(side, bytes);
+                    }
                 } else {
                     self.keep_prefix(side, bytes, PREFIX_LIMIT);
                 }
             }
+        }
+    }
+
+    /// A tentative STARTTLS switch (see `unconfirmed`): confirmed when the
+    /// peer answers in TLS (a ServerHello, a HelloRetryRequest or an alert);
+    /// undone when either side's bytes stop being TLS records first, and
+    /// the flow is cleartext again (the bytes since the switch were
+    /// cleartext all along). `bytes` is the chunk just fed from `side`.
+    fn check_switch(&mut self, side: usize, bytes: &[u8]) {
+        let AppState::Tls(s) = &self.state else {
+            return;
+        };
+        if self.unconfirmed.is_none() {
+            return;
+        }
+        let f = &s.facts;
+        let answered = f.server_hello.is_some()
+            || f.retry_request.is_some()
+            || f.alerts.iter().any(|a| a.from_client == Some(false));
+        if answered {
+            self.unconfirmed = None;
+        } else if s.is_broken(0) || s.is_broken(1) {
+            self.revert_switch();
+            self.keep_prefix(side, bytes, PREFIX_LIMIT);
+        } else {
+            // Keep reassembling until the answer decides.
+            self.decided = false;
+        }
+    }
+
+    /// Undo a tentative switch: back to cleartext with the bytes held
+    /// before it (the ClientHello-looking bytes are not kept).
+    fn revert_switch(&mut self) {
+        if let Some(before) = self.unconfirmed.take() {
+            self.prefix = *before;
+            self.state = AppState::Plaintext;
+            self.starttls = false;
+            self.prelude_protocol = None;
+            self.decided = false;
         }
     }
 
@@ -206,8 +261,12 @@ impl FlowAnalysis {
         }
     }
 
-    /// The flow is ending: a mid-stream flow gets its last search for TLS.
+    /// The flow is ending: an unanswered STARTTLS switch is undone, and a
+    /// mid-stream flow gets its last search for TLS.
     pub fn finalize(&mut self) {
+        // A ClientHello in cleartext that nobody answered in TLS: the flow
+        // was cleartext (the switch was never shown to happen).
+        self.revert_switch();
         if matches!(self.state, AppState::Probing) {
             // A mid-stream start has no handshake to open: no keys needed.
             self.probe(0, &[], true, &KeyLog::default());
@@ -311,6 +370,69 @@ mod tests {
         );
         assert!(a.starttls);
         assert!(a.tls().unwrap().facts.client_hello.is_some());
+    }
+
+    fn server_hello_record() -> Vec<u8> {
+        let mut body = vec![3, 3];
+        body.extend([9u8; 32]);
+        body.extend([0, 0x13, 0x01, 0, 0, 0]);
+        let mut msg = vec![2, 0, 0, body.len() as u8];
+        msg.extend(body);
+        let mut rec = vec![22, 3, 3, 0, msg.len() as u8];
+        rec.extend(msg);
+        rec
+    }
+
+    fn feed(a: &mut FlowAnalysis, side: usize, bytes: &[u8]) {
+        a.on_chunk(side, Chunk::Data(bytes), true, Some(0), &KeyLog::default());
+    }
+
+    /// Issue 22 item 2: an HTTP upload whose body starts, at a segment
+    /// boundary, with a ClientHello record is still cleartext: the server
+    /// answers in HTTP, and every later byte is cleartext too.
+    #[test]
+    fn a_client_hello_inside_cleartext_is_not_a_switch() {
+        let mut a = FlowAnalysis::default();
+        feed(
+            &mut a,
+            0,
+            b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 60\r\n\r\n",
+        );
+        feed(&mut a, 0, &client_hello_record());
+        feed(&mut a, 1, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        feed(&mut a, 0, b"GET /secret-data HTTP/1.1\r\nHost: x\r\n\r\n");
+        a.finalize();
+        assert!(matches!(a.state, AppState::Plaintext), "{:?}", a.state);
+        assert!(!a.starttls);
+        assert_eq!(a.name_cleartext(Some(0), 8080), Some(AppProtocol::Http1));
+    }
+
+    /// The same bytes with nothing after them: no TLS answer, no switch.
+    #[test]
+    fn an_unanswered_client_hello_in_cleartext_is_not_a_switch() {
+        let mut a = FlowAnalysis::default();
+        feed(&mut a, 0, b"POST /upload HTTP/1.1\r\nHost: x\r\n\r\n");
+        feed(&mut a, 0, &client_hello_record());
+        assert!(a.tls().is_some() && !a.decided, "tentative until answered");
+        a.finalize();
+        assert!(matches!(a.state, AppState::Plaintext));
+        assert_eq!(a.name_cleartext(Some(0), 8080), Some(AppProtocol::Http1));
+    }
+
+    /// A real switch is confirmed by the server's ServerHello and stays.
+    #[test]
+    fn starttls_confirmed_by_the_server_hello() {
+        let mut a = FlowAnalysis::default();
+        feed(&mut a, 1, b"220 mail ESMTP\r\n");
+        feed(&mut a, 0, b"STARTTLS\r\n");
+        feed(&mut a, 1, b"220 go ahead\r\n");
+        feed(&mut a, 0, &client_hello_record());
+        feed(&mut a, 1, &server_hello_record());
+        a.finalize();
+        assert!(a.starttls);
+        let s = a.tls().expect("tls");
+        assert!(s.facts.server_hello.is_some());
+        assert_eq!(a.prelude_protocol, Some(AppProtocol::Smtp));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! ```
 
 mod analysis;
-mod certs;
+pub mod certs;
 mod datagram;
 mod record;
 mod resumption;
@@ -602,6 +602,7 @@ pub fn run_with_keys<S: FlowSink>(
                 live: None,
                 first_packet: s.window.map(|w| crate::capture::format_ts(w.0)),
                 last_packet: s.window.map(|w| crate::capture::format_ts(w.1)),
+                reported_by: None,
             }
         })
         .collect();

@@ -116,11 +116,11 @@ fn classify(
     match &app.state {
         AppState::Tls(s) => {
             let prelude = app.prelude_protocol.map(|p| p.as_str().to_string());
-            let mut rec = tls_record(s, app.starttls, caches);
             let capped = flow
                 .tcp
                 .as_ref()
                 .is_some_and(|t| t.streams.iter().any(|r| r.stats.capped));
+            let mut rec = tls_record(s, app.starttls, capped, caches);
             if capped && !app.decided {
                 rec.notes.push(
                     "the handshake did not end within the reassembly cap (--stream-cap); facts after it are missing"
@@ -144,7 +144,7 @@ fn classify(
     }
 }
 
-fn tls_record(s: &TlsSession, starttls: bool, caches: &mut Caches) -> TlsRecord {
+fn tls_record(s: &TlsSession, starttls: bool, capped: bool, caches: &mut Caches) -> TlsRecord {
     let f = &s.facts;
     let ch = f.client_hello.as_ref();
     let sh = f.server_hello.as_ref();
@@ -185,6 +185,7 @@ fn tls_record(s: &TlsSession, starttls: bool, caches: &mut Caches) -> TlsRecord 
         server_chain: caches.certs.facts(&f.server_chain),
         client_chain: caches.certs.facts(&f.client_chain),
         certificates_encrypted: sh.is_some_and(|h| h.is_tls13()) && f.server_chain.is_none(),
+        certificates_unread: certificates_unread(f, capped).map(String::from),
         ja4: ch.map(|c| caches.ja4.get(c, ja4::Transport::Tcp)),
         versions_offered: ch
             .map(|c| {
@@ -220,6 +221,31 @@ fn tls_record(s: &TlsSession, starttls: bool, caches: &mut Caches) -> TlsRecord 
         enrichment: None,
     }
 }
+
+/// Why certificates that were sent in the clear were not read, if they
+/// were not. A peer that can make its Certificate message larger than the
+/// reassembly cap must not thereby skip every certificate check.
+fn certificates_unread(f: &crate::tls::session::TlsFacts, capped: bool) -> Option<&'static str> {
+    if f.compressed_certificate {
+        return Some("certificate-compressed");
+    }
+    if f.oversized.is_some_and(|(t, _)| t == CERTIFICATE) {
+        return Some("certificate-too-large");
+    }
+    // TLS 1.2 and older send the server's Certificate in the clear after
+    // the ServerHello (unless the session is resumed); a capped stream
+    // that never delivered it hides it.
+    let clear = f
+        .server_hello
+        .as_ref()
+        .is_some_and(|h| !h.is_tls13() && !f.abbreviated);
+    let server_missing = clear && f.server_chain.is_none();
+    let client_missing = clear && f.certificate_request && f.client_chain.is_none();
+    (capped && (server_missing || client_missing)).then_some("reassembly-cap")
+}
+
+/// Handshake type of the Certificate message (RFC 8446 §4).
+const CERTIFICATE: u8 = 11;
 
 fn decryption_record(d: &Decryption) -> DecryptionRecord {
     let status = if !d.keys_found {

@@ -120,7 +120,19 @@ impl Reassembler {
 
     /// A data segment from this direction.
     pub fn segment(&mut self, seq: u32, payload: &[u8], out: &mut dyn FnMut(Chunk<'_>)) {
-        if payload.is_empty() || self.is_done() {
+        if payload.is_empty() {
+            return;
+        }
+        if self.is_done() {
+            // Bytes past a cap that was reached exactly are still cut off.
+            let end = |b: u32| seq.wrapping_add(payload.len() as u32).wrapping_sub(b) as i32;
+            if !self.closed
+                && self
+                    .base
+                    .is_some_and(|b| i64::from(end(b)) > self.next as i64)
+            {
+                self.stats.capped = true;
+            }
             return;
         }
         if let Some(data) = self.syn_data.take() {
@@ -382,6 +394,18 @@ mod tests {
         assert!(r.is_done());
         assert!(r.stats.capped);
         assert_eq!(r.offset(), 6);
+    }
+
+    /// Issue 22 item 1: a segment that fills the cap exactly, then more
+    /// bytes: the later ones are cut off too, and that must be said.
+    #[test]
+    fn bytes_after_a_cap_reached_exactly_are_capped() {
+        let mut r = Reassembler::new(4);
+        r.syn(0, b"");
+        r.segment(1, b"abcd", &mut |_| {});
+        assert!(r.is_done() && !r.stats.capped);
+        r.segment(5, b"ef", &mut |_| {});
+        assert!(r.stats.capped);
     }
 
     #[test]

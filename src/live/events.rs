@@ -46,13 +46,18 @@ struct Writer {
     error: Option<std::io::Error>,
     /// Certificates whose DER this stream has carried already.
     sent: HashSet<String>,
+    /// Their DER bytes.
+    sent_bytes: usize,
     /// Set when writing fails: nobody reads the events any more.
     stop: Option<Arc<AtomicBool>>,
 }
 
-/// Certificates remembered as sent; past it the set starts again (sending
-/// one twice costs bytes, not correctness).
+/// Certificates remembered as sent; past it (or past `MAX_SENT_BYTES` of
+/// their DER) the set starts again (sending one twice costs bytes, not
+/// correctness). The reader keeps twice as much.
 const MAX_SENT: usize = 4096;
+/// DER bytes sent before the set of sent certificates starts again.
+const MAX_SENT_BYTES: usize = 8 << 20;
 
 impl EventSink {
     /// Events go to `out` (standard output for the agent).
@@ -63,6 +68,7 @@ impl EventSink {
                 seq: 0,
                 error: None,
                 sent: HashSet::new(),
+                sent_bytes: 0,
                 stop: None,
             })),
         }
@@ -125,10 +131,12 @@ impl EventSink {
             let mut w = self.lock();
             for c in t.server_chain.iter().chain(&t.client_chain) {
                 let Some(der) = &c.der else { continue };
-                if w.sent.len() >= MAX_SENT {
+                if w.sent.len() >= MAX_SENT || w.sent_bytes >= MAX_SENT_BYTES {
                     w.sent.clear();
+                    w.sent_bytes = 0;
                 }
                 if w.sent.insert(c.sha256.clone()) {
+                    w.sent_bytes += der.len();
                     certs.insert(c.sha256.clone(), BASE64.encode(der).into());
                 }
             }
@@ -253,6 +261,8 @@ pub fn read_events(name: &str, input: impl BufRead) -> Result<Replayed, EventErr
     let mut missing_seq = 0u64;
     let mut next_seq = 0u64;
     let mut ders = Ders::default();
+    // `flow` events read per run, to hold against the summary's count.
+    let mut flow_events: BTreeMap<u32, u64> = BTreeMap::new();
     for (n, line) in bounded_lines(input).enumerate() {
         let lineno = n + 1;
         let line = line.map_err(|source| EventError::Io {
@@ -292,14 +302,14 @@ pub fn read_events(name: &str, input: impl BufRead) -> Result<Replayed, EventErr
         ders.add(&ev.certificates);
         if ev.event == "start" {
             if seen_event {
-                run += 1;
+                run = run.saturating_add(1);
             }
             next_seq = 0;
         }
         seen_event = true;
         if let Some(seq) = ev.seq {
-            missing_seq += seq.saturating_sub(next_seq);
-            next_seq = seq + 1;
+            missing_seq = missing_seq.saturating_add(seq.saturating_sub(next_seq));
+            next_seq = seq.saturating_add(1);
         }
         match ev.event.as_str() {
             "flow" => {
@@ -307,11 +317,12 @@ pub fn read_events(name: &str, input: impl BufRead) -> Result<Replayed, EventErr
                     return Err(bad("a flow event without its id or record".into()));
                 };
                 open.remove(&(run, id));
-                closed.insert((run, id), ders.restore(flow));
+                closed.insert((run, id), ders.restore(flow, true));
+                *flow_events.entry(run).or_default() += 1;
             }
             "handshake" => {
                 if let (Some(id), Some(flow)) = (ev.id, ev.flow) {
-                    open.insert((run, id), ders.restore(flow));
+                    open.insert((run, id), ders.restore(flow, false));
                 }
             }
             "summary" => {
@@ -333,9 +344,14 @@ pub fn read_events(name: &str, input: impl BufRead) -> Result<Replayed, EventErr
     let runs = run + 1;
     let cut: Vec<u32> = (0..runs).filter(|r| !summaries.contains_key(r)).collect();
     let mut report: Option<Report> = None;
+    let mut uncounted = 0u64;
     for r in 0..runs {
         let header = match summaries.remove(&r) {
-            Some(h) => h,
+            Some(h) => {
+                let read = flow_events.get(&r).copied().unwrap_or(0);
+                uncounted = uncounted.saturating_add(h.stats.flows.abs_diff(read));
+                agent_said(name, h)
+            }
             None => {
                 let flows: Vec<FlowRecord> = closed
                     .range((r, 0)..=(r, u64::MAX))
@@ -389,42 +405,132 @@ pub fn read_events(name: &str, input: impl BufRead) -> Result<Replayed, EventErr
             ),
         });
     }
+    if uncounted > 0 {
+        report.warnings.push(Warning {
+            kind: "events-lost".into(),
+            message: format!(
+                "{name}: the agent's summary counts {uncounted} flows more or fewer than the stream carries; flow lines were lost or removed"
+            ),
+        });
+    }
+    if ders.unbacked > 0 {
+        report.warnings.push(Warning {
+            kind: "agent-reported".into(),
+            message: format!(
+                "{name}: {} flow records named certificates (or a TLS 1.2 handshake without any) the stream did not carry the bytes of; \
+                 an agent's word is not evidence, so those certificates are not used (TA-CERT-UNCHECKED) and a client certificate \
+                 without its bytes does not show mutual TLS",
+                ders.unbacked
+            ),
+        });
+    }
     Ok(Replayed { report, flows })
 }
 
-/// Certificate bytes carried by the stream, by SHA-256.
+/// The header of an agent's summary, labelled as the agent's word: its
+/// inputs name the stream that reported them, its warnings say who said
+/// them.
+fn agent_said(name: &str, mut h: Report) -> Report {
+    for i in &mut h.inputs {
+        i.reported_by = Some(name.to_string());
+    }
+    for w in &mut h.warnings {
+        w.message = format!("agent ({name}): {}", w.message);
+    }
+    h
+}
+
+/// Certificate bytes carried by the stream, by SHA-256 (the oldest
+/// dropped past `MAX_HELD_DER_BYTES`, which is twice what the writer sends
+/// before it starts sending again), parsed once through a cache bounded by
+/// bytes; and how many flows named certificates the stream never carried.
 #[derive(Default)]
-struct Ders(HashMap<String, Arc<Certificate>>);
+struct Ders {
+    by_sha256: HashMap<String, Arc<[u8]>>,
+    order: std::collections::VecDeque<String>,
+    held: usize,
+    parsed: crate::engine::certs::CertCache,
+    unbacked: u64,
+}
+
+/// DER bytes the reader keeps (a stream of distinct 60 KB certificates
+/// took 1.15 GiB from 80 MB before).
+const MAX_HELD_DER_BYTES: usize = 2 * MAX_SENT_BYTES;
 
 impl Ders {
     /// Parse what a line carries; bytes whose digest is not their name
     /// (a corrupted or forged stream) are ignored.
     fn add(&mut self, certs: &BTreeMap<String, String>) {
         for (sha256, b64) in certs {
-            if self.0.contains_key(sha256) {
+            if self.by_sha256.contains_key(sha256) {
                 continue;
             }
             let Ok(der) = BASE64.decode(b64) else {
                 continue;
             };
-            let mut parsed = Certificate::from_der(&der);
-            if &parsed.sha256 == sha256 {
-                parsed.der = Some(Arc::from(der));
-                self.0.insert(sha256.clone(), Arc::new(parsed));
+            if crate::report::metadata::sha256_hex(&der) != *sha256 {
+                continue;
+            }
+            self.held += der.len();
+            self.by_sha256.insert(sha256.clone(), Arc::from(der));
+            self.order.push_back(sha256.clone());
+            while self.held > MAX_HELD_DER_BYTES || self.order.len() > 2 * MAX_SENT {
+                let Some(old) = self.order.pop_front() else {
+                    break;
+                };
+                if let Some(d) = self.by_sha256.remove(&old) {
+                    self.held -= d.len();
+                }
             }
         }
     }
 
     /// The record's certificates as the agent had them (with their bytes
     /// and validity in seconds, which the report's JSON leaves out).
-    fn restore(&self, mut flow: FlowRecord) -> FlowRecord {
-        if let Some(t) = flow.tls.as_deref_mut() {
-            for c in t.server_chain.iter_mut().chain(t.client_chain.iter_mut()) {
-                match self.0.get(&c.sha256) {
-                    Some(full) => *c = Arc::clone(full),
-                    None => Arc::make_mut(c).restore_validity(),
-                }
+    /// Provenance: a certificate the stream names without its bytes is a
+    /// claim, not evidence; it is dropped and the flow's certificates are
+    /// `certificates_unread: no-certificate-bytes` (TA-CERT-UNCHECKED), and
+    /// mutual TLS shown by a client certificate without its bytes is
+    /// undecided (`agent-unbacked`). A TLS 1.2 full handshake with no server
+    /// certificate at all is the same claim.
+    /// `count`: a flow's final record (its handshake event is counted
+    /// with it, not apart).
+    fn restore(&mut self, mut flow: FlowRecord, count: bool) -> FlowRecord {
+        let Some(t) = flow.tls.as_deref_mut() else {
+            return flow;
+        };
+        let before = t.server_chain.len() + t.client_chain.len();
+        for chain in [&mut t.server_chain, &mut t.client_chain] {
+            let backed: Vec<Arc<Certificate>> = chain
+                .iter()
+                .filter_map(|c| self.by_sha256.get(&c.sha256).map(Arc::clone))
+                .map(|der| self.parsed.get(&der))
+                .collect();
+            *chain = backed;
+        }
+        let stripped = before != t.server_chain.len() + t.client_chain.len();
+        let tls12_full = t.handshake_seen
+            && t.resumed != Some(true)
+            && matches!(
+                t.version.as_deref(),
+                Some("TLS1.2" | "TLS1.1" | "TLS1.0" | "SSL3.0")
+            );
+        let no_server_cert = tls12_full && t.server_chain.is_empty();
+        // A capture that could not read them says so already.
+        let unbacked = stripped || (no_server_cert && t.certificates_unread.is_none());
+        if unbacked {
+            t.certificates_unread = Some("no-certificate-bytes".into());
+            if count {
+                self.unbacked = self.unbacked.saturating_add(1);
             }
+        }
+        if t.mutual == Some(true)
+            && t.mutual_evidence.as_deref() == Some("observed-client-certificate")
+            && t.client_chain.is_empty()
+        {
+            t.mutual = None;
+            t.mutual_evidence = None;
+            t.mutual_unknown_reason = Some("agent-unbacked".into());
         }
         flow
     }
@@ -443,8 +549,8 @@ fn header_from_flows(name: &str, flows: &[FlowRecord]) -> Report {
     let mut stats = Stats::default();
     for f in flows {
         stats.count_flow(f);
-        stats.packets += f.packets;
-        stats.bytes += f.bytes;
+        stats.packets = stats.packets.saturating_add(f.packets);
+        stats.bytes = stats.bytes.saturating_add(f.bytes);
     }
     Report {
         schema: crate::report::model::SCHEMA.to_string(),
@@ -461,6 +567,7 @@ fn header_from_flows(name: &str, flows: &[FlowRecord]) -> Report {
             // Same-format RFC 3339 strings order as the times do.
             first_packet: flows.iter().map(|f| f.first_seen.clone()).min(),
             last_packet: flows.iter().map(|f| f.last_seen.clone()).max(),
+            reported_by: Some(name.to_string()),
         }],
         stats,
         warnings: Vec::new(),

@@ -1,25 +1,36 @@
 //! Prometheus metrics for the agent that keeps running (a sidecar or a
-//! node agent): flows by protection, certificate expiry, libpcap's drops.
-//! Label values come off the wire, so they are escaped and cut short, and
-//! the number of certificate series is bounded.
+//! node agent): flows by protection, findings by rule, certificate expiry
+//! by workload identity, libpcap's drops. Label values come off the wire,
+//! so every label is either from a closed set (versions outside the known
+//! ones are `other`) or escaped, cut short and counted against a bound on
+//! series. The HTTP side is in `server`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use super::Progress;
 use crate::capture::Nanos;
 use crate::engine::{FlowOpened, FlowSink};
-use crate::report::model::FlowRecord;
+use crate::report::model::{Endpoint, FlowRecord, Severity};
+use crate::verify::Verifier;
 
-/// Certificate series kept; past it the one seen longest ago is dropped.
+mod server;
+pub use server::{MetricsServer, serve_metrics};
+
+/// Certificate series kept (per family); past it the one seen longest ago
+/// is dropped.
 const MAX_CERT_SERIES: usize = 1000;
 
 /// Longest label value written (wire strings can be long).
 const MAX_LABEL: usize = 200;
+
+/// TLS versions with a series of their own; anything else is `other`
+/// (the version comes off the wire: 65,536 values, and more drafts).
+const VERSIONS: [&str; 7] = [
+    "SSL2.0", "SSL3.0", "TLS1.0", "TLS1.1", "TLS1.2", "TLS1.3", "",
+];
 
 /// Counters shared between the capture loop and the HTTP endpoint.
 #[derive(Clone, Default)]
@@ -29,8 +40,17 @@ pub struct Metrics {
 
 #[derive(Default)]
 struct State {
-    flows: BTreeMap<(String, &'static str, String), u64>,
+    flows: BTreeMap<(String, &'static str, &'static str), u64>,
+    /// Deprecated family, by certificate (churns with every rotation).
     certs: HashMap<String, CertSeries>,
+    /// By identity: (role, identity, namespace, pod).
+    identities: HashMap<(&'static str, String, String, String), IdentitySeries>,
+    findings: BTreeMap<(&'static str, &'static str), u64>,
+    /// Flows to the agent's own metrics endpoint: counted apart.
+    own_flows: u64,
+    /// The agent's own endpoint: port, and the addresses it answers on
+    /// (empty: every local address).
+    own: Option<(u16, Vec<IpAddr>)>,
     cert_clock: u64,
     progress: Progress,
 }
@@ -44,6 +64,11 @@ struct CertSeries {
     seen: u64,
 }
 
+struct IdentitySeries {
+    not_after: i64,
+    seen: u64,
+}
+
 impl Metrics {
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         match self.inner.lock() {
@@ -52,9 +77,25 @@ impl Metrics {
         }
     }
 
+    /// The agent's own metrics endpoint: flows to `port` on one of `addrs`
+    /// (every local address when the endpoint listens on all) are its own
+    /// scrapes, counted apart, never as findings.
+    pub fn set_own_endpoint(&self, port: u16, addrs: Vec<IpAddr>) {
+        self.state().own = Some((port, addrs));
+    }
+
+    /// Whether a flow's server is the agent's own metrics endpoint.
+    pub fn is_own(&self, server: &Endpoint) -> bool {
+        self.state().is_own(server)
+    }
+
     /// Count a finished flow and remember its leaf certificates' expiry.
     pub fn record_flow(&self, f: &FlowRecord) {
         let mut s = self.state();
+        if s.is_own(&f.server) {
+            s.own_flows += 1;
+            return;
+        }
         let tls = f.tls.as_deref();
         let mutual = match tls.and_then(|t| t.mutual) {
             Some(true) => "yes",
@@ -62,16 +103,33 @@ impl Metrics {
             None if tls.is_some() => "unknown",
             None => "",
         };
-        let version = tls.and_then(|t| t.version.clone()).unwrap_or_default();
+        let version = tls.and_then(|t| t.version.as_deref()).unwrap_or_default();
+        let version = VERSIONS
+            .iter()
+            .find(|v| **v == version)
+            .copied()
+            .unwrap_or("other");
         *s.flows
             .entry((f.protection.clone(), mutual, version))
             .or_default() += 1;
         let Some(t) = tls else { return };
         let server = format!("{}:{}", f.server.ip, f.server.port);
-        for (role, chain) in [("server", &t.server_chain), ("client", &t.client_chain)] {
+        for (role, chain, end) in [
+            ("server", &t.server_chain, &f.server),
+            ("client", &t.client_chain, &f.client),
+        ] {
             if let Some(leaf) = chain.first() {
                 s.cert(role, leaf, &server);
+                s.identity(role, leaf, end);
             }
+        }
+    }
+
+    /// Count the rules a flow broke (`Verifier::flow`'s answer).
+    pub fn record_findings(&self, broken: &[(&'static str, Severity)]) {
+        let mut s = self.state();
+        for (rule, severity) in broken {
+            *s.findings.entry((rule, severity.as_str())).or_default() += 1;
         }
     }
 
@@ -80,17 +138,27 @@ impl Metrics {
         self.state().progress = *p;
     }
 
-    /// The metrics in Prometheus text exposition format, certificate
-    /// expiry counted from `now`.
+    /// The metrics in Prometheus text exposition format (0.0.4).
     pub fn render(&self, now: Nanos) -> String {
         let s = self.state();
         let now_secs = now.div_euclid(1_000_000_000);
         let mut out = String::new();
         family(
             &mut out,
+            "tls_audit_build_info",
+            "gauge",
+            "Always 1; the agent's version in a label.",
+        );
+        let _ = writeln!(
+            out,
+            "tls_audit_build_info{{version=\"{}\"}} 1",
+            label(env!("CARGO_PKG_VERSION"))
+        );
+        family(
+            &mut out,
             "tls_audit_flows_total",
             "counter",
-            "Flows finished, by protection, mutual TLS (yes/no/unknown; empty when not TLS) and TLS version.",
+            "Flows finished, by protection, mutual TLS (yes/no/unknown; empty when not TLS) and TLS version (other: none of the known ones). The agent's own metrics scrapes are not counted here.",
         );
         for ((protection, mutual, version), n) in &s.flows {
             let _ = writeln!(
@@ -98,14 +166,44 @@ impl Metrics {
                 "tls_audit_flows_total{{protection=\"{}\",mutual=\"{}\",version=\"{}\"}} {n}",
                 label(protection),
                 mutual,
-                label(version)
+                version
+            );
+        }
+        family(
+            &mut out,
+            "tls_audit_findings_total",
+            "counter",
+            "Flows that broke a rule, by rule id and severity under the agent's policy (before waivers).",
+        );
+        for ((rule, severity), n) in &s.findings {
+            let _ = writeln!(
+                out,
+                "tls_audit_findings_total{{rule=\"{rule}\",severity=\"{severity}\"}} {n}"
+            );
+        }
+        family(
+            &mut out,
+            "tls_audit_cert_expiry_timestamp_seconds",
+            "gauge",
+            "When the leaf certificate last seen for a workload identity expires (Unix seconds), by role, identity (the SPIFFE ID, else the subject) and the pod's namespace and name when the agent knows them.",
+        );
+        let mut ids: Vec<_> = s.identities.iter().collect();
+        ids.sort_by(|a, b| a.0.cmp(b.0));
+        for ((role, identity, namespace, pod), c) in ids {
+            let _ = writeln!(
+                out,
+                "tls_audit_cert_expiry_timestamp_seconds{{role=\"{role}\",identity=\"{}\",namespace=\"{}\",pod=\"{}\"}} {}",
+                label(identity),
+                label(namespace),
+                label(pod),
+                c.not_after
             );
         }
         family(
             &mut out,
             "tls_audit_cert_expiry_seconds",
             "gauge",
-            "Seconds until a leaf certificate seen on the wire expires (negative: expired).",
+            "DEPRECATED (removed in the next release; use tls_audit_cert_expiry_timestamp_seconds): seconds until a leaf certificate seen on the wire expires (negative: expired).",
         );
         let mut certs: Vec<(&String, &CertSeries)> = s.certs.iter().collect();
         certs.sort_by(|a, b| a.0.cmp(b.0));
@@ -118,11 +216,11 @@ impl Metrics {
                 label(&c.spiffe_id),
                 label(&c.server),
                 label(sha256),
-                c.not_after - now_secs
+                c.not_after.saturating_sub(now_secs)
             );
         }
         let p = s.progress;
-        let counters: [(&str, &str, &str, String); 6] = [
+        let counters: [(&str, &str, &str, String); 7] = [
             (
                 "tls_audit_packets_received_total",
                 "counter",
@@ -156,8 +254,14 @@ impl Metrics {
             (
                 "tls_audit_cert_series",
                 "gauge",
-                "Certificate expiry series kept (at most 1000).",
-                s.certs.len().to_string(),
+                "Certificate expiry series kept per family (at most 1000).",
+                s.identities.len().max(s.certs.len()).to_string(),
+            ),
+            (
+                "tls_audit_own_scrapes_total",
+                "counter",
+                "Flows to the agent's own metrics endpoint (not audited).",
+                s.own_flows.to_string(),
             ),
         ];
         for (name, kind, help, value) in counters {
@@ -169,23 +273,28 @@ impl Metrics {
 }
 
 impl State {
+    fn is_own(&self, server: &Endpoint) -> bool {
+        let Some((port, addrs)) = &self.own else {
+            return false;
+        };
+        server.port == *port
+            && server
+                .ip
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| addrs.is_empty() || addrs.contains(&ip))
+    }
+
     fn cert(&mut self, role: &'static str, c: &crate::x509::Certificate, server: &str) {
-        let Some(not_after) = c.not_after.as_deref().and_then(|t| {
-            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
-        }) else {
+        let Some(not_after) = c
+            .not_after_unix
+            .or_else(|| parse_rfc3339(c.not_after.as_deref()))
+        else {
             return;
         };
         self.cert_clock += 1;
         let seen = self.cert_clock;
         if !self.certs.contains_key(&c.sha256) && self.certs.len() >= MAX_CERT_SERIES {
-            let oldest = self
-                .certs
-                .iter()
-                .min_by_key(|(_, s)| s.seen)
-                .map(|(k, _)| k.clone());
-            if let Some(k) = oldest {
-                self.certs.remove(&k);
-            }
+            evict_oldest(&mut self.certs, |s| s.seen);
         }
         self.certs.insert(
             c.sha256.clone(),
@@ -194,11 +303,64 @@ impl State {
                 subject: c.subject.clone().unwrap_or_default(),
                 spiffe_id: c.spiffe_id.clone().unwrap_or_default(),
                 server: server.to_string(),
-                not_after: not_after.unix_timestamp(),
+                not_after,
                 seen,
             },
         );
     }
+
+    /// The identity's series: a rotated certificate (same SPIFFE ID or
+    /// subject) replaces its predecessor instead of adding a series.
+    fn identity(&mut self, role: &'static str, c: &crate::x509::Certificate, end: &Endpoint) {
+        let Some(not_after) = c
+            .not_after_unix
+            .or_else(|| parse_rfc3339(c.not_after.as_deref()))
+        else {
+            return;
+        };
+        let identity = c
+            .spiffe_id
+            .clone()
+            .or_else(|| c.subject.clone())
+            .unwrap_or_default();
+        let (namespace, pod) = end
+            .pod
+            .as_ref()
+            .map(|p| (p.namespace.clone(), p.name.clone()))
+            .unwrap_or_default();
+        let key = (role, cut(&identity), cut(&namespace), cut(&pod));
+        let seen = self.cert_clock;
+        if !self.identities.contains_key(&key) && self.identities.len() >= MAX_CERT_SERIES {
+            evict_oldest(&mut self.identities, |s| s.seen);
+        }
+        self.identities
+            .insert(key, IdentitySeries { not_after, seen });
+    }
+}
+
+fn parse_rfc3339(t: Option<&str>) -> Option<i64> {
+    let t = time::OffsetDateTime::parse(t?, &time::format_description::well_known::Rfc3339).ok()?;
+    Some(t.unix_timestamp())
+}
+
+/// Drop the series seen longest ago.
+fn evict_oldest<K: Clone + Eq + std::hash::Hash, V>(
+    m: &mut HashMap<K, V>,
+    seen: impl Fn(&V) -> u64,
+) {
+    let oldest = m
+        .iter()
+        .min_by_key(|(_, v)| seen(v))
+        .map(|(k, _)| k.clone());
+    if let Some(k) = oldest {
+        m.remove(&k);
+    }
+}
+
+/// A key string cut to the label bound, so a long wire value cannot make
+/// a key (and its memory) larger than what is shown.
+fn cut(v: &str) -> String {
+    v.chars().take(MAX_LABEL).collect()
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -222,17 +384,30 @@ fn label(v: &str) -> String {
     out
 }
 
-/// A sink that counts flows into `metrics` and passes them on.
+/// A sink that counts flows into `metrics` and passes them on; with a
+/// verifier, it also counts the rules each flow broke.
 pub struct MetricsSink<S> {
     /// The metrics.
     pub metrics: Metrics,
+    /// Judges flows for `tls_audit_findings_total` (the agent's policy).
+    pub judge: Option<Verifier>,
     /// Where records go next.
     pub inner: S,
 }
 
 impl<S: FlowSink> FlowSink for MetricsSink<S> {
     fn flow(&mut self, id: u64, record: FlowRecord) {
-        self.metrics.record_flow(&record);
+        match &mut self.judge {
+            // Judged on a copy: the verifier also names the pods (for the
+            // namespace and pod labels) from the agent's `--pods`.
+            Some(v) if !self.metrics.is_own(&record.server) => {
+                let mut judged = record.clone();
+                let broken = v.flow(&mut judged);
+                self.metrics.record_findings(&broken);
+                self.metrics.record_flow(&judged);
+            }
+            _ => self.metrics.record_flow(&record),
+        }
         self.inner.flow(id, record);
     }
 
@@ -247,56 +422,6 @@ impl<S: FlowSink> FlowSink for MetricsSink<S> {
     fn decided(&mut self, id: u64, record: &FlowRecord) {
         self.inner.decided(id, record);
     }
-}
-
-/// Serve `GET /metrics` on `addr` from a background thread; returns the
-/// bound address (port 0 picks one). Requests are read with a deadline and
-/// a size bound; anything but `GET /metrics` gets a 404.
-pub fn serve_metrics(addr: SocketAddr, metrics: Metrics) -> std::io::Result<SocketAddr> {
-    let listener = TcpListener::bind(addr)?;
-    let bound = listener.local_addr()?;
-    std::thread::Builder::new()
-        .name("metrics".into())
-        .spawn(move || {
-            for conn in listener.incoming().flatten() {
-                let _ = answer(conn, &metrics);
-            }
-        })?;
-    Ok(bound)
-}
-
-fn answer(mut conn: TcpStream, metrics: &Metrics) -> std::io::Result<()> {
-    conn.set_read_timeout(Some(Duration::from_secs(2)))?;
-    conn.set_write_timeout(Some(Duration::from_secs(5)))?;
-    let mut buf = [0u8; 4096];
-    let mut len = 0;
-    while len < buf.len() {
-        let n = conn.read(&mut buf[len..])?;
-        if n == 0 {
-            break;
-        }
-        len += n;
-        if buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
-            break;
-        }
-    }
-    let request = String::from_utf8_lossy(&buf[..len]);
-    let first = request.lines().next().unwrap_or("");
-    let mut parts = first.split_whitespace();
-    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let (status, body) = if method == "GET" && (path == "/metrics" || path.starts_with("/metrics?"))
-    {
-        ("200 OK", metrics.render(super::wall_clock()))
-    } else {
-        ("404 Not Found", "not found: try GET /metrics\n".to_string())
-    };
-    let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    conn.write_all(head.as_bytes())?;
-    conn.write_all(body.as_bytes())?;
-    conn.flush()
 }
 
 #[cfg(test)]
@@ -325,6 +450,127 @@ mod tests {
         assert!(
             s.certs
                 .contains_key(&format!("{:064x}", MAX_CERT_SERIES + 49))
+        );
+    }
+
+    fn fixture_flows() -> Vec<FlowRecord> {
+        let path = format!(
+            "{}/fixtures/captures/openssl-tls12-mutual.pcap",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        crate::engine::analyze_files(&[path.as_str()], &Default::default())
+            .expect("fixture")
+            .flows
+    }
+
+    /// Issue 22 item 7: the version label came from the wire (`0x%04x`):
+    /// 57,818 series from one replayed capture. Unknown versions are `other`.
+    #[test]
+    fn wire_versions_do_not_make_series() {
+        let m = Metrics::default();
+        let mut f = fixture_flows().remove(0);
+        for v in 0..10_000u32 {
+            if let Some(t) = f.tls.as_deref_mut() {
+                t.version = Some(format!("TLS1.3-0x{v:04x}"));
+            }
+            m.record_flow(&f);
+        }
+        let s = m.state();
+        assert_eq!(s.flows.len(), 1, "{:?}", s.flows.keys().collect::<Vec<_>>());
+        assert!(s.flows.keys().all(|k| k.2 == "other"));
+    }
+
+    /// Issue 17 item 8: a rotated certificate (a new one for the same
+    /// SPIFFE ID or subject) replaces its identity's series.
+    #[test]
+    fn rotation_keeps_one_identity_series() {
+        let m = Metrics::default();
+        let mut f = fixture_flows().remove(0);
+        for day in 0..30i64 {
+            if let Some(t) = f.tls.as_deref_mut() {
+                let mut leaf = (*t.server_chain[0]).clone();
+                leaf.sha256 = format!("{day:064x}");
+                leaf.not_after_unix = Some(1_900_000_000 + day * 86_400);
+                t.server_chain[0] = std::sync::Arc::new(leaf);
+            }
+            m.record_flow(&f);
+        }
+        let s = m.state();
+        let servers = s.identities.keys().filter(|k| k.0 == "server").count();
+        assert_eq!(servers, 1);
+        let latest = s
+            .identities
+            .iter()
+            .find(|(k, _)| k.0 == "server")
+            .unwrap()
+            .1;
+        assert_eq!(latest.not_after, 1_900_000_000 + 29 * 86_400);
+        // The deprecated family still has one series per certificate.
+        assert!(s.certs.len() >= 30);
+    }
+
+    /// Flows to the agent's own endpoint are counted apart.
+    #[test]
+    fn own_scrapes_are_not_audited() {
+        let m = Metrics::default();
+        let f = fixture_flows().remove(0);
+        let ip: IpAddr = f.server.ip.parse().unwrap();
+        m.set_own_endpoint(f.server.port, vec![ip]);
+        m.record_flow(&f);
+        let s = m.state();
+        assert!(s.flows.is_empty());
+        assert_eq!(s.own_flows, 1);
+    }
+
+    /// Issue 17 item 8: the exposition passes `promtool check metrics`
+    /// (Prometheus's own linter; Debian package `prometheus`).
+    #[test]
+    fn exposition_passes_promtool() {
+        let m = Metrics::default();
+        let mut v = Verifier::new(crate::verify::Policy::default(), None, None, 0);
+        for mut f in fixture_flows() {
+            m.record_flow(&f);
+            let broken = v.flow(&mut f);
+            m.record_findings(&broken);
+        }
+        m.record_findings(&[("TA-PLAINTEXT", Severity::High)]);
+        let text = m.render(1_800_000_000 * 1_000_000_000);
+        for family in [
+            "tls_audit_build_info{version=",
+            "tls_audit_cert_expiry_timestamp_seconds{role=\"server\",identity=",
+            "tls_audit_findings_total{rule=\"TA-PLAINTEXT\",severity=\"high\"} 1",
+            "tls_audit_flows_total{protection=\"tls\",mutual=\"yes\",version=\"TLS1.2\"}",
+        ] {
+            assert!(text.contains(family), "{family} missing:\n{text}");
+        }
+        let Ok(mut child) = std::process::Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+        else {
+            eprintln!(
+                "exposition_passes_promtool: skipped: promtool is not installed (scripts/install-deps.sh)"
+            );
+            return;
+        };
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success() && said.trim().is_empty(),
+            "promtool: {said}\n{text}"
         );
     }
 }

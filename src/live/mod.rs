@@ -15,7 +15,7 @@ mod source;
 mod sys;
 
 pub use events::{EVENT_SCHEMA, EventError, EventSink, Replayed, empty_report, read_events};
-pub use metrics::{Metrics, MetricsSink, serve_metrics};
+pub use metrics::{Metrics, MetricsServer, MetricsSink, serve_metrics};
 pub use source::{LiveHandle, LiveOptions, LiveOutcome, Progress, StopReason, open, run};
 
 /// Now, on the same clock as packet timestamps (ns since the Unix epoch).

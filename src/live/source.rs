@@ -242,6 +242,7 @@ pub fn run<S: FlowSink>(
         complete: !matches!(stopped_by, StopReason::Error(_)),
         first_packet: window.map(|w| format_ts(w.0)),
         last_packet: window.map(|w| format_ts(w.1)),
+        reported_by: None,
         live: Some(LiveCapture {
             interface: opts.interface.clone(),
             link_type: link.name(),

@@ -127,6 +127,8 @@ pub fn report(results: Vec<EndpointResult>, mut verifier: Verifier, info: RunInf
     let mut warnings = Vec::new();
     for r in results {
         warnings.extend(failure_warning(&r.record));
+        warnings.extend(incomplete_warning(&r.record));
+        verifier.probe_record(&r.record);
         flows.extend(r.flows);
         probes.push(r.record);
     }
@@ -157,6 +159,44 @@ pub fn report(results: Vec<EndpointResult>, mut verifier: Verifier, info: RunInf
         enrichment: None,
         flows,
     }
+}
+
+/// The `probe-incomplete` warning for an endpoint probed, but some of whose
+/// version or cipher-suite checks got no answer (a timeout, a reset): a
+/// check that timed out is not a version the server refused, so the
+/// accepted list is not the whole story. Verification lists the rules as
+/// `not_checked` (`Verifier::probe_record`).
+pub fn incomplete_warning(record: &ProbeRecord) -> Option<Warning> {
+    if record.error.is_some() {
+        return None; // `probe-failed` says it
+    }
+    let mut open: Vec<String> = record
+        .versions
+        .iter()
+        .filter(|v| v.accepted.is_none())
+        .map(|v| {
+            let why = v.error.as_ref().map_or("no answer", |e| e.kind.as_str());
+            format!("{} ({why})", v.version)
+        })
+        .collect();
+    open.extend(
+        record
+            .weak_suites
+            .iter()
+            .filter(|s| s.accepted.is_none())
+            .map(|s| format!("{} suites (no answer)", s.family)),
+    );
+    if open.is_empty() {
+        return None;
+    }
+    Some(Warning {
+        kind: "probe-incomplete".into(),
+        message: format!(
+            "{}: no answer to {}; those were not checked (not read as refused)",
+            record.target,
+            open.join(", ")
+        ),
+    })
 }
 
 /// The `probe-failed` warning for an endpoint that could not be probed.

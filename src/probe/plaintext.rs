@@ -23,7 +23,8 @@ const MAX_ANSWER: usize = 4096;
 pub enum Verdict {
     /// Plaintext served: the protocol, when named.
     Accepted(Option<&'static str>),
-    /// Refused: why (`tls-alert`, `https-port-refusal`, `closed`).
+    /// Refused: why (`tls-alert`, `tls-record` for another TLS record,
+    /// `https-port-refusal`, `closed`).
     Refused(&'static str),
     /// No answer.
     Silent,
@@ -33,8 +34,10 @@ pub enum Verdict {
 pub fn classify(request: &[u8], answer: &[u8], port: u16) -> Verdict {
     match answer {
         [] => Verdict::Silent,
-        // A TLS record: an alert, or a confused ServerHello. TLS only.
-        [20..=24, 3, ..] => Verdict::Refused("tls-alert"),
+        // A TLS record: an alert, or another record (a confused
+        // ServerHello...). TLS only, named for what it is.
+        [21, 3, ..] => Verdict::Refused("tls-alert"),
+        [20 | 22..=24, 3, ..] => Verdict::Refused("tls-record"),
         a if a.starts_with(b"HTTP/") => {
             let text = String::from_utf8_lossy(a);
             // nginx answers cleartext on an ssl port with a 400 page (its
@@ -132,7 +135,8 @@ pub(crate) async fn probe(
         // may still hide an h2c-only server.
         if matches!(
             verdict,
-            Verdict::Accepted(_) | Verdict::Refused("tls-alert" | "https-port-refusal" | "ssh")
+            Verdict::Accepted(_)
+                | Verdict::Refused("tls-alert" | "tls-record" | "https-port-refusal" | "ssh")
         ) {
             break;
         }
@@ -183,6 +187,11 @@ mod tests {
         assert_eq!(
             classify(get, &[21, 3, 3, 0, 2, 2, 50], 443),
             Verdict::Refused("tls-alert")
+        );
+        // Issue 22 item 9: a TLS answer that is not an alert is not called one.
+        assert_eq!(
+            classify(get, &[22, 3, 3, 0, 4, 2, 0, 0, 0], 443),
+            Verdict::Refused("tls-record")
         );
         let nginx = b"HTTP/1.1 400 Bad Request\r\nServer: nginx\r\n\r\n<html><head><title>400 The plain HTTP request was sent to HTTPS port</title>";
         assert_eq!(

@@ -101,6 +101,7 @@ pub(crate) fn tls_record(f: &TlsFacts<'_>) -> TlsRecord {
         server_chain: certs(f.server_chain),
         client_chain: certs(f.client_chain),
         certificates_encrypted: false,
+        certificates_unread: None,
         ja4: None,
         versions_offered: vec![version_name(f.version)],
         hello_retry_request: false,

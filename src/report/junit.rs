@@ -356,7 +356,7 @@ fn escape(s: &str, attr: bool) -> String {
             '\r' => out.push_str("&#13;"),
             '\t' | '\n' => out.push(c),
             '\u{FFFE}' | '\u{FFFF}' => out.push('\u{FFFD}'),
-            c if c.is_control() => out.push('\u{FFFD}'),
+            c if c.is_control() || super::table::is_bidi_control(c) => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }
@@ -385,5 +385,7 @@ mod tests {
         );
         assert_eq!(text("a\tb\nc\rd\u{0}"), "a\tb\nc&#13;d\u{FFFD}");
         assert_eq!(attr("api.pay.svc ✓"), "api.pay.svc ✓");
+        // Bidirectional overrides would reorder what a reader sees.
+        assert_eq!(text("a\u{202E}b\u{2067}"), "a\u{FFFD}b\u{FFFD}");
     }
 }

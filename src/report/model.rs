@@ -92,6 +92,12 @@ pub struct Input {
     /// Time of its last packet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_packet: Option<String>,
+    /// The event stream (file, `<stdin>`, or pod log) that reported this
+    /// input: its packets were seen by an agent, not by this process, and
+    /// its counts and facts are the agent's word. Absent for what this
+    /// process observed itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_by: Option<String>,
 }
 
 /// A live capture: where, how long, and what libpcap saw and lost.
@@ -133,24 +139,34 @@ impl Stats {
 
     /// Add another analysis's totals (several event streams in one report).
     pub fn absorb(&mut self, o: &Stats) {
-        self.packets += o.packets;
-        self.bytes += o.bytes;
-        self.flows += o.flows;
-        self.tls_flows += o.tls_flows;
-        self.mutual_tls_flows += o.mutual_tls_flows;
-        self.evicted_flows += o.evicted_flows;
-        self.buffer_budget_flows += o.buffer_budget_flows;
-        self.packets_after_close += o.packets_after_close;
-        self.truncated_packets += o.truncated_packets;
+        self.packets = self.packets.saturating_add(o.packets);
+        self.bytes = self.bytes.saturating_add(o.bytes);
+        self.flows = self.flows.saturating_add(o.flows);
+        self.tls_flows = self.tls_flows.saturating_add(o.tls_flows);
+        self.mutual_tls_flows = self.mutual_tls_flows.saturating_add(o.mutual_tls_flows);
+        self.evicted_flows = self.evicted_flows.saturating_add(o.evicted_flows);
+        self.buffer_budget_flows = self
+            .buffer_budget_flows
+            .saturating_add(o.buffer_budget_flows);
+        self.packets_after_close = self
+            .packets_after_close
+            .saturating_add(o.packets_after_close);
+        self.truncated_packets = self.truncated_packets.saturating_add(o.truncated_packets);
         for (k, v) in &o.decode_errors {
-            *self.decode_errors.entry(k.clone()).or_default() += v;
+            let e = self.decode_errors.entry(k.clone()).or_default();
+            *e = e.saturating_add(*v);
         }
         for (k, v) in &o.tunnelled_packets {
-            *self.tunnelled_packets.entry(k.clone()).or_default() += v;
+            let e = self.tunnelled_packets.entry(k.clone()).or_default();
+            *e = e.saturating_add(*v);
         }
-        self.ip_fragments_reassembled += o.ip_fragments_reassembled;
-        self.ip_fragments_dropped += o.ip_fragments_dropped;
-        self.other_ip_packets += o.other_ip_packets;
+        self.ip_fragments_reassembled = self
+            .ip_fragments_reassembled
+            .saturating_add(o.ip_fragments_reassembled);
+        self.ip_fragments_dropped = self
+            .ip_fragments_dropped
+            .saturating_add(o.ip_fragments_dropped);
+        self.other_ip_packets = self.other_ip_packets.saturating_add(o.other_ip_packets);
     }
 }
 
@@ -329,7 +345,7 @@ pub struct TlsRecord {
     /// `encrypted-flight-size` (an inference), `keylog-decrypted` (read from the
     /// TLS 1.3 handshake decrypted with a key log).
     pub mutual_evidence: Option<String>,
-    /// Why `mutual` is null: `handshake-not-seen`, `handshake-incomplete`, `resumed`,
+    /// Why `mutual` is null: `handshake-not-seen`, `handshake-incomplete`, `resumed`, `agent-unbacked`,
     /// `no-client-flight`, `flight-ambiguous`, `post-handshake-auth`.
     pub mutual_unknown_reason: Option<String>,
     /// The numbers an inference used: record lengths and the rule for
@@ -342,6 +358,15 @@ pub struct TlsRecord {
     pub client_chain: Vec<Arc<Certificate>>,
     /// The certificates were not visible (TLS 1.3 encrypts them).
     pub certificates_encrypted: bool,
+    /// Certificates sent in the clear that tls-audit did not read, and why:
+    /// `reassembly-cap` (the Certificate message did not fit in
+    /// `--stream-cap`), `certificate-too-large` (larger than tls-audit
+    /// reassembles), `certificate-compressed` (RFC 8879),
+    /// `no-certificate-bytes` (an agent's event stream named certificates
+    /// without carrying them). The certificate
+    /// rules did not run on this flow (TA-CERT-UNCHECKED says so).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificates_unread: Option<String>,
     /// JA4 fingerprint of the ClientHello.
     pub ja4: Option<String>,
     /// Versions the client offered (supported_versions, else its legacy version).

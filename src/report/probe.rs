@@ -155,7 +155,8 @@ pub struct PlaintextProbe {
     /// The protocol of the answer, where named (`http/1.1`, `h2`, `redis`...).
     pub protocol: Option<String>,
     /// The first line of the answer (printable ASCII, at most 120
-    /// characters), or `tls-alert`, `closed`, `deadline`.
+    /// characters), or `tls-alert`, `tls-record` (another TLS record),
+    /// `closed`, `deadline`.
     pub evidence: String,
 }
 

@@ -321,17 +321,29 @@ fn row(f: &FlowRecord) -> [String; 7] {
     ]
 }
 
-/// Escape control characters (and the terminal's escape sequences with them).
+/// Escape control characters (C0, DEL, C1, and the terminal's escape
+/// sequences with them) and bidirectional formatting characters, which
+/// would let a name from the wire reorder what a reader sees (a
+/// certificate subject with U+202E shown backwards).
 pub fn sanitize(s: &str) -> String {
     s.chars()
         .flat_map(|c| {
-            if c.is_control() {
+            if c.is_control() || is_bidi_control(c) {
                 c.escape_default().collect::<Vec<_>>()
             } else {
                 vec![c]
             }
         })
         .collect()
+}
+
+/// Unicode's bidirectional formatting characters (UAX #9): embeddings,
+/// overrides, isolates and marks.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+    )
 }
 
 #[cfg(test)]
@@ -370,5 +382,14 @@ mod tests {
     fn escapes_terminal_controls() {
         assert_eq!(sanitize("a\u{1b}[31mb\n"), "a\\u{1b}[31mb\\n");
         assert_eq!(sanitize("api.pay.svc"), "api.pay.svc");
+    }
+
+    /// Issue 22 (display): U+202E passed raw into table, Markdown, HTML and
+    /// JUnit; U+009B (C1 CSI) is a terminal escape on its own.
+    #[test]
+    fn neutralises_bidi_and_c1() {
+        assert_eq!(sanitize("evil\u{202E}moc.rab"), "evil\\u{202e}moc.rab");
+        assert_eq!(sanitize("a\u{2066}b\u{200F}"), "a\\u{2066}b\\u{200f}");
+        assert_eq!(sanitize("x\u{9B}31m"), "x\\u{9b}31m");
     }
 }

@@ -67,6 +67,9 @@ pub(super) fn check(v: &mut Verifier, seen: &Seen<'_>, out: &mut Found) {
     } else {
         None
     };
+    if let Some(unread) = tls.certificates_unread.as_deref() {
+        unchecked(v, seen, unread, out);
+    }
     if let Some(reason) = reason {
         let spiffe = &v.policy.spiffe;
         let off = |r: &Rule| {
@@ -116,6 +119,44 @@ fn probe_reason(error: &str) -> &'static str {
         "over-limit" => "probe-over-limit",
         _ => "probe-failed",
     }
+}
+
+/// Certificates were sent in the clear but not read (over the reassembly
+/// cap, too large, compressed): every certificate rule is `not_checked`,
+/// and a TA-CERT-UNCHECKED finding (high unless the policy's `severity`
+/// lowers it) keeps the gate and the compliance view from passing on
+/// checks that never ran. A peer could otherwise hide an expired or
+/// foreign certificate by padding its chain.
+fn unchecked(v: &mut Verifier, seen: &Seen<'_>, unread: &str, out: &mut Found) {
+    let reason = match unread {
+        "certificate-compressed" => "certificate-compressed",
+        "certificate-too-large" => "certificate-too-large",
+        "no-certificate-bytes" => "no-certificate-bytes",
+        _ => "reassembly-cap",
+    };
+    for rule in CERT_RULES {
+        v.collector.not_checked(rule, reason);
+    }
+    let rule = &rules::CERT_UNCHECKED;
+    super::flow_rules::emit(v, seen, rule, rule.severity, reason, out, || {
+        let how = match reason {
+            "certificate-compressed" => "compressed (RFC 8879), which tls-audit does not decode",
+            "certificate-too-large" => "larger than tls-audit reassembles",
+            "no-certificate-bytes" => {
+                "named by an agent's event stream without its bytes (a claim, not evidence)"
+            }
+            _ => "larger than the reassembly cap (--stream-cap)",
+        };
+        let ev = json!({
+            "reason": reason,
+            "version": seen.rec.tls.as_deref().and_then(|t| t.version.clone()),
+            "rules_not_checked": CERT_RULES.iter().map(|r| r.id).collect::<Vec<_>>(),
+        });
+        (
+            format!("certificates not read: the Certificate message was {how}"),
+            ev,
+        )
+    });
 }
 
 struct Chain<'a, 'b> {

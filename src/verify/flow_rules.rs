@@ -41,7 +41,7 @@ pub(super) fn check(v: &mut Verifier, seen: &Seen<'_>, out: &mut Found) {
 /// Record a finding about the server of `seen`, unless the same finding
 /// (rule, server, client address, `kind`) is already counted: then only its
 /// count moves, and `make` (message, evidence) is never run.
-fn emit(
+pub(super) fn emit(
     v: &mut Verifier,
     seen: &Seen<'_>,
     rule: &'static Rule,

@@ -80,6 +80,9 @@ rules! {
     CERT_LIFETIME = "TA-CERT-LIFETIME", Medium,
         "Workload certificate valid for longer than policy or pod lifetime warrants",
         "Issue short-lived workload certificates (mesh defaults 1-24 h; ACM Private CA short-lived mode, at most 7 days) and rotate them automatically.";
+    CERT_UNCHECKED = "TA-CERT-UNCHECKED", High,
+        "Certificates sent in the clear were not read, so no certificate rule ran",
+        "Raise --stream-cap above the size of the Certificate message (the flow's note gives it), or ship a shorter chain (leaf and intermediates, not the whole CA bundle).";
     CHAIN = "TA-CHAIN", High,
         "Certificate chain broken, unverifiable or not anchored",
         "Send the leaf and every intermediate in order, signed by a CA the peers trust; do not use self-signed leaf certificates.";

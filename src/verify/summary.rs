@@ -22,6 +22,15 @@ pub struct RunInfo {
     pub fail_on: Option<Severity>,
 }
 
+/// `not_checked` reasons for certificates that were sent in the clear but
+/// not read (see TA-CERT-UNCHECKED).
+const UNREAD: [&str; 4] = [
+    "reassembly-cap",
+    "certificate-too-large",
+    "certificate-compressed",
+    "no-certificate-bytes",
+];
+
 /// SHA-256 of a policy text, lower-case hex.
 pub fn policy_digest(text: &str) -> String {
     ring::digest::digest(&ring::digest::SHA256, text.as_bytes())
@@ -91,6 +100,22 @@ pub fn conclude(c: Collected, info: RunInfo) -> (Verification, Vec<Finding>, Vec
         warnings.push(Warning {
             kind: "no-inventory".into(),
             message: "without pods (--pods), pod-to-pod mTLS, pod lifetime and SPIFFE identity checks did not run (see verification.not_checked)".into(),
+        });
+    }
+    let unread: Vec<_> = c
+        .not_checked
+        .iter()
+        .filter(|n| n.rule == super::rules::CERT_EXPIRED.id && UNREAD.contains(&n.reason.as_str()))
+        .collect();
+    if !unread.is_empty() {
+        let flows: u64 = unread.iter().map(|n| n.flows).sum();
+        let reasons: Vec<&str> = unread.iter().map(|n| n.reason.as_str()).collect();
+        warnings.push(Warning {
+            kind: "certificates-unread".into(),
+            message: format!(
+                "certificates sent in the clear were not read on {flows} flow(s) ({}); no certificate rule ran on them (TA-CERT-UNCHECKED, verification.not_checked)",
+                reasons.join(", ")
+            ),
         });
     }
     let verification = Verification {

@@ -22,7 +22,7 @@ use crate::coverage::nitro::NitroTable;
 use crate::decode::underlay::Underlay;
 use crate::engine::FlowSink;
 use crate::inventory::{Inventory, Resolved};
-use crate::report::model::{FlowRecord, FlowSource, OriginFlow, PodRef, Subject};
+use crate::report::model::{FlowRecord, FlowSource, OriginFlow, PodRef, Severity, Subject};
 use crate::x509::Certificate;
 
 /// Turns flow records into findings.
@@ -151,6 +151,38 @@ impl Verifier {
         }
     }
 
+    /// A probed endpoint's checks that got no answer (timeouts, resets) are
+    /// `not_checked` (`probe-no-answer`): never read as "not supported".
+    pub fn probe_record(&mut self, record: &crate::report::model::ProbeRecord) {
+        if record.error.is_some() {
+            return;
+        }
+        if record.versions.iter().any(|v| v.accepted.is_none()) {
+            self.collector
+                .not_checked(&rules::TLS_VERSION, "probe-no-answer");
+        }
+        if record.weak_suites.iter().any(|s| s.accepted.is_none()) {
+            self.collector
+                .not_checked(&rules::WEAK_CIPHER, "probe-no-answer");
+        }
+    }
+
+    /// The agent's own metrics endpoint (`port` on `servers`, the local
+    /// addresses it answers on): its cleartext scrapes are exempt from the
+    /// plaintext rules, and `verification.exempted` says so under the name
+    /// `tls-audit-metrics (the agent's own endpoint)`.
+    pub fn exempt_own_endpoint(&mut self, port: u16, servers: Vec<String>) {
+        self.policy
+            .plaintext
+            .exempt
+            .push(super::selector::Selector {
+                name: Some("tls-audit-metrics (the agent's own endpoint)".into()),
+                ports: vec![port],
+                servers,
+                ..Default::default()
+            });
+    }
+
     /// Judge underlay coverage with this cluster configuration and Nitro table.
     #[must_use]
     pub fn with_underlay(mut self, cluster: ClusterConfig, nitro: NitroTable) -> Self {
@@ -159,7 +191,10 @@ impl Verifier {
     }
 
     /// Name the pods at both ends of `rec` and collect its findings.
-    pub fn flow(&mut self, rec: &mut FlowRecord) {
+    /// Returns the rules this flow broke with their severity under the
+    /// policy (before waivers), once per flow (the agent's metrics count
+    /// them).
+    pub fn flow(&mut self, rec: &mut FlowRecord) -> Vec<(&'static str, Severity)> {
         // Engine records always carry a time; one that does not parse is
         // judged as unknown rather than as 1970 (see `Seen::at`).
         let at = parse_time(&rec.first_seen);
@@ -187,6 +222,10 @@ impl Verifier {
         flow_rules::check(self, &seen, &mut found);
         cert_rules::check(self, &seen, &mut found);
         let ctx = seen.context();
+        let broken = found
+            .iter()
+            .map(|(c, _)| (c.rule.id, self.policy.severity_of(c.rule.id, c.severity)))
+            .collect();
         for (c, cert) in found {
             let ctx = FlowContext {
                 certificate: cert.as_deref(),
@@ -194,6 +233,7 @@ impl Verifier {
             };
             self.collector.add(&self.policy, c, &seen.origin, &ctx);
         }
+        broken
     }
 
     /// The chain check of `chain` (identified by `id`), from the cache when

@@ -381,6 +381,30 @@ fn metrics_and_report_from_a_running_agent() {
     assert_eq!(r["inputs"][0]["live"]["dropped"], 0);
     assert!(r["verification"].is_object());
     assert!(err.contains("packets received"), "{err}");
+    // Issue 17 item 8: the agent's own scrapes (cleartext HTTP to its
+    // metrics port) are counted apart and exempted, not TA-PLAINTEXT.
+    assert!(
+        !text.contains("tls_audit_own_scrapes_total 0"),
+        "scrapes not counted: {text}"
+    );
+    assert!(text.contains("tls_audit_build_info{version="), "{text}");
+    let plaintext_on_metrics = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["rule"] == "TA-PLAINTEXT" && f["subject"]["endpoint"] == "127.0.0.1:9464");
+    assert!(!plaintext_on_metrics, "{}", r["findings"]);
+    assert!(
+        r["verification"]["exempted"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["exemption"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("tls-audit-metrics"))),
+        "{}",
+        r["verification"]["exempted"]
+    );
     // The packets it saved give the same flows when analysed afterwards.
     let saved = Command::new(AGENT)
         .args(["analyze", "-o", "json"])

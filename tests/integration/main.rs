@@ -19,5 +19,6 @@ mod probe;
 mod probes;
 mod render;
 mod schema;
+mod security;
 mod support;
 mod underlay;

@@ -114,10 +114,18 @@ fn a_cut_stream_keeps_its_flows_and_says_so() {
         })
         .collect::<Vec<_>>()
         .join("\n");
+    // Issue 22 item 3: certificates named without their bytes are the
+    // agent's word, not evidence: not shown, not checked, and said.
     let back = read_events("no-der", Cursor::new(no_der)).unwrap();
-    let leaf = &back.flows[0].tls.as_ref().unwrap().server_chain[0];
-    assert!(leaf.der.is_none());
-    assert!(leaf.not_before_unix.is_some() && leaf.not_after_unix.is_some());
+    let tls = back.flows[0].tls.as_ref().unwrap();
+    assert!(tls.server_chain.is_empty() && tls.client_chain.is_empty());
+    assert_eq!(
+        tls.certificates_unread.as_deref(),
+        Some("no-certificate-bytes")
+    );
+    assert_eq!(tls.mutual, None, "a client certificate without bytes");
+    assert_eq!(tls.mutual_unknown_reason.as_deref(), Some("agent-unbacked"));
+    assert!(warning_kinds(&back).contains(&"agent-reported"));
 }
 
 #[test]
@@ -130,9 +138,10 @@ fn log_noise_lost_lines_and_foreign_schemas() {
     lines.remove(3); // a lost event: sequence numbers skip
     let back = read_events("noisy", Cursor::new(lines.join("\n"))).unwrap();
     let kinds = warning_kinds(&back);
+    // The lost line carried the certificates' bytes.
     assert_eq!(
         kinds,
-        ["events-skipped", "events-lost"],
+        ["events-skipped", "events-lost", "agent-reported"],
         "{:?}",
         back.report.warnings
     );
@@ -179,12 +188,14 @@ fn forged_certificate_bytes_are_not_believed() {
         })
         .collect();
     let back = read_events("forged", Cursor::new(forged)).unwrap();
-    let got = &back.flows[0].tls.as_ref().unwrap().server_chain[0];
-    assert_eq!(got.sha256, leaf.sha256);
-    assert_eq!(got.subject, leaf.subject);
+    let tls = back.flows[0].tls.as_ref().unwrap();
     assert!(
-        got.der.is_none(),
-        "bytes whose digest is not their name are dropped"
+        tls.server_chain.iter().all(|c| c.sha256 != leaf.sha256),
+        "bytes whose digest is not their name are dropped, and the name with them"
+    );
+    assert_eq!(
+        tls.certificates_unread.as_deref(),
+        Some("no-certificate-bytes")
     );
 }
 
@@ -242,4 +253,52 @@ fn json_lines_without_a_schema_are_noise_not_errors() {
     assert_eq!(back.flows.len(), report.flows.len());
     let kinds = warning_kinds(&back);
     assert_eq!(kinds, ["events-skipped"]);
+}
+
+/// Issue 22 item 8: counters taken from a stream are the stream's numbers:
+/// `seq` at u64::MAX and packet counts that add past u64::MAX neither
+/// panic (debug) nor wrap to a small number (release).
+#[test]
+fn counters_from_a_stream_do_not_overflow() {
+    let report = fixture("openssl-tls12-mutual.pcap");
+    let text = stream(&report, true);
+    let mut lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for l in &mut lines {
+        l["seq"] = u64::MAX.into();
+        if l["event"] == "summary" {
+            l["report"]["stats"]["packets"] = u64::MAX.into();
+        }
+    }
+    // The same run twice (a restart): its packets add up.
+    let once: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let back = read_events("huge", Cursor::new(once.repeat(2))).unwrap();
+    assert_eq!(back.report.stats.packets, u64::MAX);
+}
+
+/// Issue 22 item 4: the reader's certificate map had no bound (1.15 GiB
+/// from an 80 MB stream of distinct large certificates). It keeps at most
+/// `MAX_HELD_DER_BYTES` of DER, the oldest dropped first.
+#[test]
+fn the_readers_certificates_are_bounded_by_bytes() {
+    let mut ders = Ders::default();
+    let mut total = 0;
+    for serial in 0..250u64 {
+        let sans: Vec<String> = (0..10_000).map(|n| format!("{n:x}.a")).collect();
+        let mut p = rcgen::CertificateParams::new(sans).unwrap();
+        p.serial_number = Some(rcgen::SerialNumber::from(serial));
+        let key = rcgen::KeyPair::generate().unwrap();
+        let der = p.self_signed(&key).unwrap().der().to_vec();
+        total += der.len();
+        let sha = crate::report::metadata::sha256_hex(&der);
+        ders.add(&BTreeMap::from([(sha, BASE64.encode(&der))]));
+        assert!(ders.held <= MAX_HELD_DER_BYTES, "{}", ders.held);
+    }
+    assert!(
+        total > MAX_HELD_DER_BYTES,
+        "never reached the bound: {total}"
+    );
+    assert_eq!(ders.by_sha256.len(), ders.order.len());
 }
