@@ -78,6 +78,29 @@ pub fn footprint(c: &Certificate) -> usize {
         + 256
 }
 
+impl CertCache {
+    /// Read every certificate of a chain still held as DER, dropping the DER.
+    pub fn intern(&mut self, chain: &mut Option<Chain>) {
+        for c in chain.iter_mut().flatten() {
+            if let ChainCert::Der(der) = c {
+                *c = ChainCert::Parsed(self.get(der));
+            }
+        }
+    }
+
+    /// The facts of a chain, in order.
+    pub fn facts(&mut self, chain: &Option<Chain>) -> Vec<Arc<Certificate>> {
+        chain
+            .iter()
+            .flatten()
+            .map(|c| match c {
+                ChainCert::Der(der) => self.get(der),
+                ChainCert::Parsed(p) => Arc::clone(p),
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,28 +131,5 @@ mod tests {
             total > MAX_CACHED_BYTES,
             "the budget was never reached: {total}"
         );
-    }
-}
-
-impl CertCache {
-    /// Read every certificate of a chain still held as DER, dropping the DER.
-    pub fn intern(&mut self, chain: &mut Option<Chain>) {
-        for c in chain.iter_mut().flatten() {
-            if let ChainCert::Der(der) = c {
-                *c = ChainCert::Parsed(self.get(der));
-            }
-        }
-    }
-
-    /// The facts of a chain, in order.
-    pub fn facts(&mut self, chain: &Option<Chain>) -> Vec<Arc<Certificate>> {
-        chain
-            .iter()
-            .flatten()
-            .map(|c| match c {
-                ChainCert::Der(der) => self.get(der),
-                ChainCert::Parsed(p) => Arc::clone(p),
-            })
-            .collect()
     }
 }

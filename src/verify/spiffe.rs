@@ -288,8 +288,10 @@ fn check_extension_form(cert: &Certificate, role: &str, out: &mut Vec<Violation>
         let detail = format!("the {role}'s keyUsage extension is not marked critical");
         push(out, "svid-key-usage-not-critical", detail);
     }
-    let has_san = !(cert.uris.is_empty() && cert.dns_names.is_empty())
-        || !(cert.ip_addresses.is_empty() && cert.emails.is_empty());
+    let has_san = !(cert.uris.is_empty()
+        && cert.dns_names.is_empty()
+        && cert.ip_addresses.is_empty()
+        && cert.emails.is_empty());
     if cert.subject.as_deref() == Some("") && has_san && !critical("subjectAltName") {
         let detail = format!(
             "the {role} has an empty subject and its subjectAltName extension is not marked critical"
