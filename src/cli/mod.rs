@@ -94,6 +94,10 @@ pub(crate) struct OutputArgs {
     /// The cluster's name, recorded in the report's metadata.
     #[arg(long, value_name = "NAME")]
     cluster_name: Option<String>,
+    /// Warning kinds the command already said on standard error as they
+    /// happened (`pod`'s per-pod failures): not repeated there at the end.
+    #[arg(skip)]
+    pub(crate) said: Vec<&'static str>,
 }
 
 /// Limits of the engine, shared by `analyze` and `capture`.
@@ -484,7 +488,11 @@ impl Publish<'_> {
         }
         // The table prints its warnings itself; elsewhere they go to stderr.
         if format != Format::Table || output.is_some() {
-            for w in &report.warnings {
+            for w in report
+                .warnings
+                .iter()
+                .filter(|w| !self.out.said.contains(&w.kind.as_str()))
+            {
                 eprintln!("tls-audit: warning: {}", report::sanitize(&w.message));
             }
         }

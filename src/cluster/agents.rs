@@ -114,6 +114,7 @@ async fn read_agent(
         replayed: None,
         ended: None,
         error: None,
+        api_warnings: Vec::new(),
     };
     let Some(agent) = agent else {
         let e = ClusterError::Api(format!(
@@ -149,7 +150,11 @@ async fn read_agent(
                     }
                     let n = r.flows.len();
                     result.replayed = Some(r);
-                    progress.done(&label, &format!("{n} flows of the selected pods"), false);
+                    progress.done(
+                        &label,
+                        &format!("{} of the selected pods", super::audit::plural(n, "flow")),
+                        false,
+                    );
                 }
                 Err(e) => {
                     let e =

@@ -187,6 +187,10 @@ pub struct Follower {
     replaying: Option<(bool, u64)>,
     /// Connections opened.
     connections: u32,
+    /// Lines passed on.
+    passed: u64,
+    /// The last connection's final bytes, when they did not end a line.
+    partial: Option<Vec<u8>>,
 }
 
 impl Follower {
@@ -216,6 +220,8 @@ impl Follower {
             plain_after_seq: 0,
             replaying: None,
             connections: 0,
+            passed: 0,
+            partial: None,
         }
     }
 
@@ -233,6 +239,7 @@ impl Follower {
         tick: &(impl Fn(Tally) + Send),
     ) -> Ended {
         self.connections += 1;
+        self.partial = None;
         if self.connections > 1 && self.last_seq.is_some() {
             self.replaying = Some((false, self.plain_after_seq));
         }
@@ -246,6 +253,15 @@ impl Follower {
             match next {
                 Err(_) => return Ended::Deadline,
                 Ok(Err(_)) | Ok(Ok(false)) if line.is_empty() => return Ended::Eof,
+                // The connection broke inside a line: what came of it is
+                // not a line (a new connection brings it whole).
+                Ok(Err(_)) => return Ended::Eof,
+                // The stream's last bytes, without a newline: kept apart
+                // until it is known whether another connection follows.
+                Ok(Ok(true)) if line.last() != Some(&b'\n') => {
+                    self.partial = Some(line);
+                    return Ended::Eof;
+                }
                 Ok(_) => {}
             }
             self.total += line.len() as u64;
@@ -256,14 +272,25 @@ impl Follower {
                 continue;
             };
             tick(self.tally);
+            self.passed += 1;
             if self.tx.send(kept).await.is_err() {
                 return Ended::Eof;
             }
         }
     }
 
+    /// Lines passed on to the event reader so far.
+    pub fn lines_passed(&self) -> u64 {
+        self.passed
+    }
+
     /// Close the stream and rebuild the report.
-    pub async fn finish(self, ended: Ended) -> LogRead {
+    pub async fn finish(mut self, ended: Ended) -> LogRead {
+        if let Some(last) = self.partial.take()
+            && let Some(kept) = self.inspect(&last)
+        {
+            let _ = self.tx.send(kept).await;
+        }
         drop(self.tx);
         let replayed = match self.reader.await {
             Ok(r) => r,
