@@ -16,4 +16,4 @@ captures=(
 cluster=(--pods fixtures/cluster/pods.json --nodes fixtures/cluster/nodes.json)
 cargo build --quiet --locked
 ./target/debug/tls-audit analyze "${captures[@]}" "${cluster[@]}" -o table
-./target/debug/tls-audit analyze "${captures[@]}" "${cluster[@]}" -o json --output "$report"
+./target/debug/tls-audit analyze "${captures[@]}" "${cluster[@]}" -o json --out-file "$report"

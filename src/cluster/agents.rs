@@ -152,7 +152,10 @@ async fn read_agent(
                     result.replayed = Some(r);
                     progress.done(
                         &label,
-                        &format!("{} of the selected pods", super::audit::plural(n, "flow")),
+                        &format!(
+                            "{} of the selected pods",
+                            crate::report::plural(u64::try_from(n).unwrap_or(u64::MAX), "flow")
+                        ),
                         false,
                     );
                 }

@@ -220,7 +220,7 @@ async fn audit_one(client: &Client, pod: Pod, plan: &Plan, progress: &dyn Progre
         Err(_) => {}
     }
     let flows = result.replayed.as_ref().map_or(0, |r| r.flows.len());
-    let flows = plural(flows, "flow");
+    let flows = crate::report::plural(u64::try_from(flows).unwrap_or(u64::MAX), "flow");
     let summary = match (&result.error, read.ended) {
         (Some(e), _) => e.to_string(),
         (None, Ended::Eof) => flows,
@@ -230,15 +230,6 @@ async fn audit_one(client: &Client, pod: Pod, plan: &Plan, progress: &dyn Progre
     };
     progress.done(&name, &summary, result.error.is_some());
     result
-}
-
-/// `1 flow`, `2 flows`.
-pub fn plural(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
 }
 
 /// The pod's outcome from how its log ended and the container's exit

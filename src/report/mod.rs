@@ -19,7 +19,7 @@ pub use junit::render_junit;
 pub use markdown::{MAX_FINDING_ROWS as MAX_MARKDOWN_FINDING_ROWS, render_markdown};
 pub use model::Report;
 pub use sarif::render_sarif;
-pub use table::{TableWriter, render_table, sanitize};
+pub use table::{TableStyle, TableWriter, plural, render_table, render_table_styled, sanitize};
 pub use yaml::render_yaml;
 
 /// Write an in-memory report as compact JSON (one line and a newline).
