@@ -64,6 +64,11 @@ pub struct PodResult {
 pub trait Progress: Send + Sync {
     /// A pod's next step.
     fn step(&self, pod: &str, message: &str);
+    /// The pod's agent captures for `duration` from now.
+    fn capturing(&self, pod: &str, message: &str, duration: Duration) {
+        let _ = duration;
+        self.step(pod, message);
+    }
     /// Events read so far from a pod's agent.
     fn tally(&self, pod: &str, tally: Tally);
     /// A pod is done (`error` when it failed).
@@ -133,9 +138,10 @@ async fn audit_one(client: &Client, pod: Pod, plan: &Plan, progress: &dyn Progre
         }
     };
     if state == Started::Running {
-        progress.step(
+        progress.capturing(
             &name,
             &format!("{container}: capturing for {}s", plan.duration.as_secs()),
+            plan.duration,
         );
     }
     let params = LogParams {
