@@ -153,15 +153,16 @@ pub(crate) enum Format {
     Github,
 }
 
-/// How the table looks: wide or not, coloured only on a terminal (and not
-/// with `NO_COLOR`), fitted to the terminal's width.
+/// How the table looks: wide or not; on a terminal, coloured (not with
+/// `NO_COLOR`) and fitted to its width (`COLUMNS`, else 120).
 pub(crate) fn table_style(to_stdout: bool, wide: bool) -> report::TableStyle {
     let terminal = to_stdout && std::io::stdout().is_terminal();
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     report::TableStyle {
         wide,
         color: terminal && !no_color,
-        width: if wide { None } else { Some(terminal_width()) },
+        // Fitted on a terminal; in a file or a pipe, whole (as kubectl).
+        width: (terminal && !wide).then(terminal_width),
     }
 }
 

@@ -25,9 +25,11 @@ const HEADER: [&str; 11] = [
 /// Columns without `-o wide`.
 const NARROW: usize = 7;
 
-/// Columns that give way first when the table is wider than the terminal
-/// (SNI, server identity, client, server), and their smallest width.
-const SHRINKABLE: [usize; 4] = [5, 6, 0, 1];
+/// Columns that give way when the table is wider than the terminal, in
+/// turn: the server identity, then the SNI, then client and server
+/// together (cut in the middle, so a pod's replica suffix and the port
+/// stay); none below this width.
+const SHRINK_ORDER: [&[usize]; 3] = [&[6], &[5], &[0, 1]];
 const MIN_SHRUNK: usize = 14;
 
 /// How the table looks.
@@ -114,17 +116,19 @@ impl TableWriter {
             return;
         };
         let total = |w: &[usize]| w.iter().sum::<usize>() + 2 * w.len().saturating_sub(1);
-        while total(&self.widths) > limit {
-            let widest = SHRINKABLE
-                .iter()
-                .copied()
-                .filter(|&i| self.widths.get(i).is_some_and(|&w| w > MIN_SHRUNK))
-                .max_by_key(|&i| self.widths.get(i).copied().unwrap_or(0));
-            let Some(i) = widest else {
-                return;
-            };
-            if let Some(w) = self.widths.get_mut(i) {
-                *w -= 1;
+        for group in SHRINK_ORDER {
+            while total(&self.widths) > limit {
+                let widest = group
+                    .iter()
+                    .copied()
+                    .filter(|&i| self.widths.get(i).is_some_and(|&w| w > MIN_SHRUNK))
+                    .max_by_key(|&i| self.widths.get(i).copied().unwrap_or(0));
+                let Some(i) = widest else {
+                    break;
+                };
+                if let Some(w) = self.widths.get_mut(i) {
+                    *w -= 1;
+                }
             }
         }
     }
@@ -133,7 +137,11 @@ impl TableWriter {
         let mut l = String::new();
         for (i, c) in cells.iter().enumerate() {
             let width = self.widths.get(i).copied().unwrap_or(0);
-            let cell = clip(c, width);
+            let cell = if i < 2 {
+                clip_middle(c, width)
+            } else {
+                clip(c, width)
+            };
             let pad = width.saturating_sub(cell.chars().count());
             let painted = if color { paint(i, &cell) } else { cell };
             l.push_str(&painted);
@@ -154,6 +162,20 @@ fn clip(cell: &str, width: usize) -> String {
     }
     let mut out: String = cell.chars().take(width - 1).collect();
     out.push('…');
+    out
+}
+
+/// `cell` in at most `width` characters, its middle cut out for `…`.
+fn clip_middle(cell: &str, width: usize) -> String {
+    let n = cell.chars().count();
+    if n <= width || width < 3 {
+        return cell.to_string();
+    }
+    let tail = (width - 1) / 2;
+    let head = width - 1 - tail;
+    let mut out: String = cell.chars().take(head).collect();
+    out.push('…');
+    out.extend(cell.chars().skip(n - tail));
     out
 }
 
