@@ -235,8 +235,8 @@ pub fn warnings(headers: &http::HeaderMap) -> Vec<String> {
     headers
         .get_all(http::header::WARNING)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(warning_text)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()))
+        .filter_map(|v| warning_text(&v))
         .take(20)
         .map(|t| crate::report::sanitize(&t.chars().take(1000).collect::<String>()))
         .collect()
@@ -494,6 +494,48 @@ mod tests {
             container("tls-audit-bcdfg", None, Duration::from_secs(1), "i").expect("template");
         assert!(without.get("targetContainerName").is_none());
         assert_eq!(default_image(), "ghcr.io/tls-audit/tls-audit:0.1.0");
+    }
+
+    /// Pod Security in `warn` mode: `Warning: 299 - "text"` (quotes in
+    /// the text escaped), several headers, hostile ones bounded.
+    #[test]
+    fn warning_headers_are_read_as_the_api_server_writes_them() {
+        let mut h = http::HeaderMap::new();
+        h.append(
+            http::header::WARNING,
+            http::HeaderValue::from_static(
+                r#"299 - "would violate PodSecurity \"baseline:latest\": non-default capabilities (container \"tls-audit-x\" must not include \"NET_RAW\" in securityContext.capabilities.add)""#,
+            ),
+        );
+        h.append(
+            http::header::WARNING,
+            http::HeaderValue::from_static(r#"299 - "second""#),
+        );
+        // Bytes beyond ASCII (obs-text) are read, not dropped.
+        h.append(
+            http::header::WARNING,
+            http::HeaderValue::from_bytes("299 - \"caf\u{e9}\"".as_bytes()).expect("obs-text"),
+        );
+        let got = warnings(&h);
+        assert_eq!(
+            got[0],
+            r#"would violate PodSecurity "baseline:latest": non-default capabilities (container "tls-audit-x" must not include "NET_RAW" in securityContext.capabilities.add)"#
+        );
+        assert_eq!(got[1], "second");
+        assert_eq!(got[2], "caf\u{e9}");
+        let mut many = http::HeaderMap::new();
+        let long = format!("299 - \"{}\"", "x".repeat(5000));
+        for _ in 0..50 {
+            many.append(
+                http::header::WARNING,
+                http::HeaderValue::from_str(&long).expect("value"),
+            );
+        }
+        let got = warnings(&many);
+        assert_eq!(got.len(), 20);
+        assert!(got.iter().all(|w| w.chars().count() <= 1000));
+        assert_eq!(warning_text("plain text"), Some("plain text".into()));
+        assert_eq!(warning_text("299 - \"\""), None);
     }
 
     #[test]
