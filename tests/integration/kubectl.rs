@@ -1576,3 +1576,38 @@ fn kubectl_connection_flags_reach_the_server_as_kubectl_sends_them() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("--as"), "{stderr}");
 }
+
+/// Issue 16: on a terminal, each pod has a live line while its agent
+/// captures (elapsed of --duration, flows, TLS, mutual, plaintext). The
+/// plugin runs under `script`, which gives it a pseudo-terminal for stderr.
+#[test]
+fn a_terminal_shows_a_live_line_per_pod() {
+    let Some(script) = which("script") else {
+        eprintln!("NOTICE: `script` (util-linux) not installed; live-line test skipped");
+        return;
+    };
+    let api = one_pod("live-line", "openssl-tls12-mutual");
+    let report = api.dir.join("live.json");
+    let command = format!(
+        "{} pod --kubeconfig {} {POD} --duration 3s -o json --out-file {}",
+        env!("CARGO_BIN_EXE_tls-audit"),
+        api.kubeconfig.display(),
+        report.display()
+    );
+    let out = Command::new(script)
+        .args(["-qfec", &command, "/dev/null"])
+        .env_remove("KUBECONFIG")
+        .env("HOME", &api.dir)
+        .env("COLUMNS", "120")
+        .output()
+        .expect("script");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{screen}");
+    assert!(screen.contains("/3s: "), "{screen}");
+    assert!(
+        screen.contains("1 flow, 1 TLS, 1 mutual, 0 plaintext"),
+        "{screen}"
+    );
+    let r: Value = serde_json::from_slice(&std::fs::read(&report).expect("report")).expect("json");
+    assert_eq!(r["stats"]["mutual_tls_flows"], 1);
+}
