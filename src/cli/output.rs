@@ -85,6 +85,14 @@ pub(crate) fn resolve(g: Given<'_>) -> Result<Resolved, String> {
         ..Resolved::default()
     };
     let mut named: Option<&str> = None;
+    if g.short == Some("name") || g.output == Some("name") {
+        // kubectl's `-o name` lists objects; a report is not a list.
+        return Err(
+            "-o name: a report is not a list of Kubernetes objects; for the pods it names, use \
+             -o json (flows[].client.pod, flows[].server.pod, findings[].subject.pod)"
+                .into(),
+        );
+    }
     if let Some(v) = g.short {
         if format_named(v).is_none() {
             return Err(format!(
@@ -226,6 +234,8 @@ mod tests {
             e.contains("not a format") && e.contains("--out-file report"),
             "{e}"
         );
+        let e = resolve(given(Some("name"), None, None, None)).expect_err("-o name");
+        assert!(e.contains("not a list"), "{e}");
         let e = resolve(given(Some("jsn"), None, None, None)).expect_err("typo");
         assert!(e.contains("not a format"), "{e}");
         let other = PathBuf::from("b.json");

@@ -178,7 +178,13 @@ pub enum ClusterError {
 /// An error and its sources, each once (`client error (Connect): tcp
 /// connect error: Connection refused (os error 111)`).
 fn causes(e: &dyn std::error::Error) -> String {
+    // kube names its own wrapper (`ServiceError: `); the causes say more.
     let mut text = e.to_string();
+    for wrapper in ["ServiceError: ", "HyperError: "] {
+        if let Some(rest) = text.strip_prefix(wrapper) {
+            text = rest.to_string();
+        }
+    }
     let mut next = e.source();
     let mut depth = 0;
     while let Some(s) = next {
