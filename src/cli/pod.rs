@@ -484,6 +484,13 @@ async fn gather(args: &PodArgs) -> Result<Gathered, ClusterError> {
         pod_running_timeout: args.pod_running_timeout,
         request_timeout: timeout,
     };
+    // Kept to re-route pods Pod Security refuses although their namespace
+    // has no enforce label (a cluster-wide default).
+    let tried = if args.via == Via::Auto {
+        in_pods.clone()
+    } else {
+        Vec::new()
+    };
     let ephemeral_run = async {
         if in_pods.is_empty() {
             return Vec::new();
@@ -506,6 +513,9 @@ async fn gather(args: &PodArgs) -> Result<Gathered, ClusterError> {
     };
     let (mut results, from_agents) = tokio::join!(ephemeral_run, agents_run);
     results.extend(from_agents?);
+    if args.via == Via::Auto {
+        results = reroute_refused(args, &conn.client, results, tried, progress).await?;
+    }
     // After the capture, so the agent does not record the probe's own
     // handshakes (legacy ClientHellos, plaintext requests) as pod traffic.
     let probed = probe_declared(args, declared).await;
@@ -568,6 +578,73 @@ async fn route_by_pod_security(
             .as_ref()
             .is_some_and(|n| refused.contains(n))
     })
+}
+
+/// `--via auto`: pods whose ephemeral container Pod Security refused
+/// (their namespace's labels did not say so: a cluster-wide default in the
+/// admission configuration) are read through the node agents instead,
+/// after the others; their refusal is replaced by that result.
+async fn reroute_refused(
+    args: &PodArgs,
+    client: &kube::Client,
+    results: Vec<PodResult>,
+    tried: Vec<k8s_openapi::api::core::v1::Pod>,
+    progress: Arc<dyn Progress>,
+) -> Result<Vec<PodResult>, ClusterError> {
+    let refused: std::collections::BTreeSet<String> = results
+        .iter()
+        .filter(|r| matches!(r.error, Some(ClusterError::PodSecurity(_))))
+        .map(|r| r.pod.clone())
+        .collect();
+    if refused.is_empty() {
+        return Ok(results);
+    }
+    let needs = preflight::node_agent_needs(None, &args.agents_namespace)
+        .into_iter()
+        .filter(|n| n.namespace.is_some())
+        .collect::<Vec<_>>();
+    // Without the permission or the agents, the refusals stand as they
+    // are (each already says to use the node agents).
+    let nodes = match preflight::check(client, &needs, args.request_timeout).await {
+        Ok(()) => agents::nodes_with_agents(client, &args.agents_namespace, args.request_timeout)
+            .await
+            .unwrap_or_default(),
+        Err(_) => Default::default(),
+    };
+    let on_agent_node = |p: &k8s_openapi::api::core::v1::Pod| {
+        p.spec
+            .as_ref()
+            .and_then(|s| s.node_name.as_ref())
+            .is_some_and(|n| nodes.contains(n))
+    };
+    let again: Vec<_> = tried
+        .into_iter()
+        .filter(|p| refused.contains(&context::pod_name(p)) && on_agent_node(p))
+        .collect();
+    if again.is_empty() {
+        return Ok(results);
+    }
+    let refused: std::collections::BTreeSet<String> = again.iter().map(context::pod_name).collect();
+    eprintln!(
+        "tls-audit: Pod Security refused the agent in {} pod(s) whose namespace has no enforce \
+         label (a cluster-wide default): reading them through the node agents instead",
+        refused.len()
+    );
+    let from_agents = agents::audit_via_agents(
+        client,
+        &again,
+        &args.agents_namespace,
+        args.duration,
+        args.request_timeout,
+        progress,
+    )
+    .await?;
+    let mut kept: Vec<PodResult> = results
+        .into_iter()
+        .filter(|r| !refused.contains(&r.pod))
+        .collect();
+    kept.extend(from_agents);
+    Ok(kept)
 }
 
 /// Probe the declared ports from here; each record names its pod.

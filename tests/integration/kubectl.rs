@@ -1220,6 +1220,18 @@ fn one_pod(test: &str, stream: &str) -> FakeApi {
     api
 }
 
+/// A running node agent (probes/daemonset.yaml) on the audited pod's
+/// node, whose log replays `stream`.
+fn node_agent(api: &FakeApi, stream: &str) {
+    let mut agent = api_pod_copy("tls-audit-agent-7xq2m", "10.200.0.10");
+    agent["metadata"]["namespace"] = "tls-audit".into();
+    agent["metadata"]["labels"] =
+        json!({"app.kubernetes.io/name": "tls-audit", "app.kubernetes.io/component": "node-agent"});
+    agent["spec"]["hostNetwork"] = true.into();
+    api.add_pod(agent);
+    api.script("tls-audit/tls-audit-agent-7xq2m", accept(events(stream)));
+}
+
 /// The report's first warning of `kind`.
 fn warning_of<'a>(report: &'a Value, kind: &str) -> &'a Value {
     report["warnings"]
@@ -1308,16 +1320,7 @@ fn a_pod_security_403_is_recognised_with_its_advice() {
 fn a_restricted_namespace_is_audited_through_the_node_agents_automatically() {
     let api = FakeApi::start("psa-auto");
     api.label_namespace("pay", "pod-security.kubernetes.io/enforce", "restricted");
-    let mut agent = api_pod_copy("tls-audit-agent-7xq2m", "10.200.0.10");
-    agent["metadata"]["namespace"] = "tls-audit".into();
-    agent["metadata"]["labels"] =
-        json!({"app.kubernetes.io/name": "tls-audit", "app.kubernetes.io/component": "node-agent"});
-    agent["spec"]["hostNetwork"] = true.into();
-    api.add_pod(agent);
-    api.script(
-        "tls-audit/tls-audit-agent-7xq2m",
-        accept(events("openssl-tls12-mutual")),
-    );
+    node_agent(&api, "openssl-tls12-mutual");
     let (code, stdout, stderr) = run(&api, &[POD, "--duration", "2s", "-o", "json"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(
@@ -1610,4 +1613,43 @@ fn a_terminal_shows_a_live_line_per_pod() {
     );
     let r: Value = serde_json::from_slice(&std::fs::read(&report).expect("report")).expect("json");
     assert_eq!(r["stats"]["mutual_tls_flows"], 1);
+}
+
+/// Issue 22: a namespace without an enforce label can still refuse the
+/// agent (the API server's admission configuration sets a cluster-wide
+/// default, invisible in the labels): with `--via auto`, the refused pod
+/// is read through the node agent on its node instead.
+#[test]
+fn a_refusal_by_a_cluster_wide_default_is_rerouted_to_the_node_agents() {
+    let api = FakeApi::start("psa-default");
+    let psa = format!(
+        "pods \"{POD}\" is forbidden: violates PodSecurity \"baseline:latest\": non-default capabilities (container \"tls-audit-abcde\" must not include \"NET_RAW\" in securityContext.capabilities.add)"
+    );
+    api.script(
+        &format!("pay/{POD}"),
+        Script {
+            patch: PatchAnswer::Reject(
+                403,
+                status(403, "Forbidden", &psa, json!({"name": POD, "kind": "pods"})),
+            ),
+            log: Vec::new(),
+            exit_code: 0,
+        },
+    );
+    node_agent(&api, "openssl-tls12-mutual");
+    let (code, stdout, stderr) = run(&api, &[POD, "--duration", "2s", "-o", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("a cluster-wide default"), "{stderr}");
+    assert_eq!(
+        only(&api.requests(), "PATCH", "/ephemeralcontainers").len(),
+        1
+    );
+    let report: Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(report["inputs"][0]["format"], "node-agent");
+    assert_eq!(report["flows"][0]["server"]["pod"]["name"], POD);
+    assert!(
+        !warning_kinds(&report).contains(&"pod-failed".to_string()),
+        "{}",
+        report["warnings"]
+    );
 }
