@@ -548,12 +548,6 @@ fn a_saved_capture_is_audited_with_the_live_cluster_context() {
 #[test]
 fn node_agents_are_read_on_the_pods_nodes_and_filtered_to_the_pods_addresses() {
     let api = FakeApi::start("node-agents");
-    let mut agent = api_pod_copy("tls-audit-agent-7xq2m", "10.200.0.10");
-    agent["metadata"]["namespace"] = "tls-audit".into();
-    agent["metadata"]["labels"] =
-        json!({"app.kubernetes.io/name": "tls-audit", "app.kubernetes.io/component": "node-agent"});
-    agent["spec"]["hostNetwork"] = true.into();
-    api.add_pod(agent);
     // A window in the middle of the agent's stream: sequence numbers far
     // from zero, and a flow between two other pods on the node.
     let mine = String::from_utf8(events("openssl-tls12-mutual")).expect("utf8");
@@ -571,7 +565,7 @@ fn node_agents_are_read_on_the_pods_nodes_and_filtered_to_the_pods_addresses() {
             .collect()
     };
     let log = format!("{}{}", shift(&other, 900), shift(&mine, 1000));
-    api.script("tls-audit/tls-audit-agent-7xq2m", accept(log.into_bytes()));
+    node_agent(&api, log.into_bytes());
     let (code, stdout, stderr) = run(
         &api,
         &[
@@ -1221,15 +1215,15 @@ fn one_pod(test: &str, stream: &str) -> FakeApi {
 }
 
 /// A running node agent (probes/daemonset.yaml) on the audited pod's
-/// node, whose log replays `stream`.
-fn node_agent(api: &FakeApi, stream: &str) {
+/// node, whose log is `log`.
+fn node_agent(api: &FakeApi, log: Vec<u8>) {
     let mut agent = api_pod_copy("tls-audit-agent-7xq2m", "10.200.0.10");
     agent["metadata"]["namespace"] = "tls-audit".into();
     agent["metadata"]["labels"] =
         json!({"app.kubernetes.io/name": "tls-audit", "app.kubernetes.io/component": "node-agent"});
     agent["spec"]["hostNetwork"] = true.into();
     api.add_pod(agent);
-    api.script("tls-audit/tls-audit-agent-7xq2m", accept(events(stream)));
+    api.script("tls-audit/tls-audit-agent-7xq2m", accept(log));
 }
 
 /// The report's first warning of `kind`.
@@ -1320,7 +1314,7 @@ fn a_pod_security_403_is_recognised_with_its_advice() {
 fn a_restricted_namespace_is_audited_through_the_node_agents_automatically() {
     let api = FakeApi::start("psa-auto");
     api.label_namespace("pay", "pod-security.kubernetes.io/enforce", "restricted");
-    node_agent(&api, "openssl-tls12-mutual");
+    node_agent(&api, events("openssl-tls12-mutual"));
     let (code, stdout, stderr) = run(&api, &[POD, "--duration", "2s", "-o", "json"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(
@@ -1636,7 +1630,7 @@ fn a_refusal_by_a_cluster_wide_default_is_rerouted_to_the_node_agents() {
             exit_code: 0,
         },
     );
-    node_agent(&api, "openssl-tls12-mutual");
+    node_agent(&api, events("openssl-tls12-mutual"));
     let (code, stdout, stderr) = run(&api, &[POD, "--duration", "2s", "-o", "json"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("a cluster-wide default"), "{stderr}");
