@@ -35,8 +35,8 @@ timed() { # NAME CMD...: append "wall cpu rss_kb" to RUN_DIR/NAME
 }
 for r in $(seq "$RUNS"); do
     echo "keylog bench: round $r/$RUNS" >&2
-    timed keys "$BIN" analyze "$CAP" --keylog "$KEYS" -o json --output "$RUN_DIR/keys.json"
-    timed nokeys "$BIN" analyze "$CAP" -o json --output "$RUN_DIR/nokeys.json"
+    timed keys "$BIN" analyze "$CAP" --keylog "$KEYS" -o json --out-file "$RUN_DIR/keys.json"
+    timed nokeys "$BIN" analyze "$CAP" -o json --out-file "$RUN_DIR/nokeys.json"
     timed tcpdump tcpdump -r "$CAP" -w /dev/null
 done
 echo "keylog bench: tshark (once)" >&2

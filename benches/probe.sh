@@ -96,7 +96,7 @@ secs() { echo "$2 - $1" | bc -l; }
 
 log "tls-audit probe on $CMP endpoints"
 t0=$(now)
-inc "$TLS_AUDIT" probe --targets cmp.txt --trust-bundle ca.pem --concurrency "$CONCURRENCY" -o json --output tls-audit.json || true
+inc "$TLS_AUDIT" probe --targets cmp.txt --trust-bundle ca.pem --concurrency "$CONCURRENCY" -o json --out-file tls-audit.json || true
 t_ours=$(secs "$t0" "$(now)")
 
 t_sslyze=""
@@ -127,7 +127,7 @@ fi
 
 log "tls-audit probe on $N endpoints (concurrency $CONCURRENCY)"
 t0=$(now)
-inc "$TLS_AUDIT" probe --targets all.txt --trust-bundle ca.pem --concurrency "$CONCURRENCY" -o json --output all.json || true
+inc "$TLS_AUDIT" probe --targets all.txt --trust-bundle ca.pem --concurrency "$CONCURRENCY" -o json --out-file all.json || true
 t_all=$(secs "$t0" "$(now)")
 
 echo

@@ -7,7 +7,7 @@
 # BENCH_DIR.  Then, on the same file and in the same run (peers are compared
 # against each other, so machine noise mostly cancels out):
 #   tcpdump  -r CAPTURE -w /dev/null                         bare libpcap read
-#   tls-audit analyze CAPTURE -o json --output FILE          release build
+#   tls-audit analyze CAPTURE -o json --out-file FILE          release build
 #   tshark   -r CAPTURE -o tcp.desegment_tcp_streams:TRUE -Y <ClientHello|ServerHello|Certificate>
 #            -T fields -e sni -e type -e ciphersuite -e certificate
 # RUNS times (default 3; tcpdump and tls-audit FAST_RUNS, default 7), in
@@ -138,9 +138,9 @@ warm "$CAP" "$TS_CAP" "$TLS_AUDIT"
 for run in $(seq "$FAST_RUNS"); do
     log "round $run/$FAST_RUNS: tcpdump, tls-audit$([ "$run" -le "$RUNS" ] && echo ', tshark')"
     measure tcpdump "$CAP" tcpdump -r "$CAP" -w /dev/null
-    measure tls-audit "$CAP" "$TLS_AUDIT" analyze "$CAP" -o json --output "$T/report.json"
+    measure tls-audit "$CAP" "$TLS_AUDIT" analyze "$CAP" -o json --out-file "$T/report.json"
     [ "$run" -le "$RUNS" ] || continue
-    [ "$TS_CAP" = "$CAP" ] || measure tls-audit-prefix "$TS_CAP" "$TLS_AUDIT" analyze "$TS_CAP" -o json --output "$T/report-prefix.json"
+    [ "$TS_CAP" = "$CAP" ] || measure tls-audit-prefix "$TS_CAP" "$TLS_AUDIT" analyze "$TS_CAP" -o json --out-file "$T/report-prefix.json"
     measure tshark "$TS_CAP" tshark -r "$TS_CAP" -o tcp.desegment_tcp_streams:TRUE -Y "$TS_FILTER" \
         -T fields -e tls.handshake.extensions_server_name -e tls.handshake.type \
         -e tls.handshake.ciphersuite -e tls.handshake.certificate
@@ -157,7 +157,7 @@ if [ "${SKIP_SCALING:-}" != 1 ]; then
     warm "$T/double.pcap"
     for run in $(seq "$FAST_RUNS"); do
         log "round $run/$FAST_RUNS: tls-audit on the 2x capture"
-        measure tls-audit-2x "$T/double.pcap" "$TLS_AUDIT" analyze "$T/double.pcap" -o json --output "$T/report-2x.json"
+        measure tls-audit-2x "$T/double.pcap" "$TLS_AUDIT" analyze "$T/double.pcap" -o json --out-file "$T/report-2x.json"
     done
 fi
 

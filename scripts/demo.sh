@@ -51,6 +51,6 @@ captures=(
 )
 cluster=(--pods fixtures/cluster/pods.json --nodes fixtures/cluster/nodes.json)
 ./target/release/tls-audit analyze "${captures[@]}" "${cluster[@]}" -o table
-./target/release/tls-audit analyze "${captures[@]}" "${cluster[@]}" -o json --output "$report"
+./target/release/tls-audit analyze "${captures[@]}" "${cluster[@]}" -o json --out-file "$report"
 echo >&2
 echo "demo: report in $report; $((SECONDS - start)) s in all, of which $build s building" >&2

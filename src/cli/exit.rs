@@ -17,7 +17,9 @@ pub const INPUT: i32 = 3;
 /// The report was written, but an input was damaged or truncated and was
 /// analysed only up to the damage (see `warnings` and `inputs[].complete`);
 /// for `probe` and `pod --active`, an endpoint could not be probed
-/// (`probes[].error`).
+/// (`probes[].error`); for `pod`, a pod was not audited fully (its agent
+/// was refused, did not start, or failed: a single selected pod whose
+/// agent ran and failed at once included, since its log was read).
 pub const PARTIAL: i32 = 4;
 /// The report could not be written.
 pub const OUTPUT: i32 = 5;
@@ -28,9 +30,10 @@ pub const OUTPUT: i32 = 5;
 /// about); nothing was analysed.
 pub const CONFIG: i32 = 6;
 /// `pod`: the Kubernetes API could not be used or refused: no kubeconfig,
-/// a permission missing (the preflight names it), the pod not found, or
-/// not one selected pod could be audited (`--active-only`: none declares a
-/// TCP port). No report was written.
+/// the server unreachable (named), a permission missing (the preflight
+/// names it), no pod found, or not one selected pod's agent log could be
+/// read (`--active-only`: none declares a TCP port). No report was
+/// written.
 pub const CLUSTER: i32 = 7;
 /// A second SIGINT or SIGTERM ended a live capture at once, without its
 /// summary or report (the first one stops it cleanly).

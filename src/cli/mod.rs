@@ -4,6 +4,7 @@
 mod capture;
 mod evidence;
 pub mod exit;
+mod output;
 mod pod;
 mod probe;
 mod progress;
@@ -129,12 +130,8 @@ impl EnrichArgs {
 /// Where the report goes and what it adds, shared by `analyze` and `capture`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct OutputArgs {
-    /// Output format (default: table on a terminal, JSON otherwise).
-    #[arg(short = 'o', long = "format", value_enum)]
-    format: Option<Format>,
-    /// Write the report to this file instead of standard output.
-    #[arg(long)]
-    output: Option<PathBuf>,
+    #[command(flatten)]
+    dest: output::Destination,
     /// Compliance views to add, comma-separated: pci-dss-4.0.1, hipaa.
     /// Each control gets a status (pass, fail, needs review, not
     /// applicable), its evidence, and its scope caveats.
@@ -145,6 +142,10 @@ pub(crate) struct OutputArgs {
     cluster_name: Option<String>,
     #[command(flatten)]
     evidence: evidence::EvidenceArgs,
+    /// Warning kinds the command already said on standard error as they
+    /// happened (`pod`'s per-pod failures): not repeated there at the end.
+    #[arg(skip)]
+    pub(crate) said: Vec<&'static str>,
 }
 
 /// Limits of the engine, shared by `analyze` and `capture`.
@@ -183,8 +184,8 @@ impl EngineArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
-    /// A table of flows, findings and warnings (`wide` is accepted, as
-    /// kubectl users type it, and gives the same table).
+    /// A table of flows, findings and warnings (`wide`: with more
+    /// columns, as kubectl's `-o wide`).
     #[value(alias = "wide")]
     Table,
     Json,
@@ -201,6 +202,28 @@ pub(crate) enum Format {
     Html,
     /// GitHub Actions workflow commands (`::error` ...), one per finding.
     Github,
+}
+
+/// How the table looks: wide or not; on a terminal, coloured (not with
+/// `NO_COLOR`) and fitted to its width (`COLUMNS`, else 120).
+pub(crate) fn table_style(to_stdout: bool, wide: bool) -> report::TableStyle {
+    let terminal = to_stdout && std::io::stdout().is_terminal();
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    report::TableStyle {
+        wide,
+        color: terminal && !no_color,
+        // Fitted on a terminal; in a file or a pipe, whole (as kubectl).
+        width: (terminal && !wide).then(terminal_width),
+    }
+}
+
+/// The terminal's width: `COLUMNS` when set, else 120.
+fn terminal_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|&c| c >= 40)
+        .unwrap_or(120)
 }
 
 /// Render an in-memory report in one of the whole-document formats, with
@@ -242,7 +265,11 @@ pub(crate) fn compliance_frameworks(
 pub fn main() -> i32 {
     let cli = match parse_args() {
         Ok(c) => c,
-        Err(e) => {
+        Err(ParseFail::Usage(line)) => {
+            eprintln!("tls-audit: {line}");
+            return exit::USAGE;
+        }
+        Err(ParseFail::Clap(e)) => {
             let code = if e.use_stderr() {
                 exit::USAGE
             } else {
@@ -267,7 +294,7 @@ pub fn main() -> i32 {
 /// Parse the command line. Run as `kubectl-tls_audit` (a kubectl plugin),
 /// usage and help name the command as the user types it:
 /// `kubectl tls-audit`.
-fn parse_args() -> Result<Cli, clap::Error> {
+fn parse_args() -> Result<Cli, ParseFail> {
     use clap::{CommandFactory, FromArgMatches};
     let plugin = std::env::args_os()
         .next()
@@ -278,7 +305,21 @@ fn parse_args() -> Result<Cli, clap::Error> {
     if plugin {
         cmd = cmd.name("kubectl tls-audit").bin_name("kubectl tls-audit");
     }
-    Cli::from_arg_matches(&cmd.try_get_matches()?)
+    let matches = cmd.try_get_matches().map_err(ParseFail::Clap)?;
+    match output::check(&matches) {
+        Ok(Some(note)) => eprintln!("tls-audit: {note}"),
+        Ok(None) => {}
+        Err(e) => return Err(ParseFail::Usage(e)),
+    }
+    Cli::from_arg_matches(&matches).map_err(ParseFail::Clap)
+}
+
+/// Why the command line was not run.
+enum ParseFail {
+    /// clap's own error (or `--help`, `--version`).
+    Clap(clap::Error),
+    /// A usage error of ours: one line, with the fix.
+    Usage(String),
 }
 
 fn analyze(args: AnalyzeArgs) -> i32 {
@@ -552,30 +593,38 @@ impl Publish<'_> {
             eprintln!("tls-audit: cannot read the temporary file: {e}");
             return exit::OUTPUT;
         }
-        let output = self.out.output.as_ref();
+        let dest = self.out.dest.resolved();
+        let output = dest.file.as_ref();
         let to_terminal = output.is_none() && std::io::stdout().is_terminal();
-        let format = self.out.format.unwrap_or(if to_terminal {
+        let format = dest.format.unwrap_or(if to_terminal {
             Format::Table
         } else {
             Format::Json
         });
-        if let Err(code) = write_out(output, &report, flows, format, &evidence.render) {
+        if let Err(code) = write_out(output, &report, flows, format, &evidence.render, dest.wide) {
             return code;
         }
         if let Some(path) = output
             && (std::io::stderr().is_terminal() || format == Format::Json)
         {
             eprintln!(
-                "tls-audit: {} flows ({} TLS), {} findings written to {}",
-                report.stats.flows,
+                "tls-audit: {} ({} TLS), {} written to {}",
+                report::plural(report.stats.flows, "flow"),
                 report.stats.tls_flows,
-                report.findings.len(),
+                report::plural(
+                    u64::try_from(report.findings.len()).unwrap_or(u64::MAX),
+                    "finding"
+                ),
                 path.display()
             );
         }
         // The table prints its warnings itself; elsewhere they go to stderr.
         if format != Format::Table || output.is_some() {
-            for w in &report.warnings {
+            for w in report
+                .warnings
+                .iter()
+                .filter(|w| !self.out.said.contains(&w.kind.as_str()))
+            {
                 eprintln!("tls-audit: warning: {}", report::sanitize(&w.message));
             }
         }
@@ -648,11 +697,12 @@ fn write_out(
     flows: &engine::Spilled,
     format: Format,
     opts: &report::RenderOptions,
+    wide: bool,
 ) -> Result<(), i32> {
     let render = |out: &mut dyn Write| match format {
         Format::Json => report::write_json_streamed(report, out, |emit| flows.for_each_json(emit)),
         Format::Table => {
-            let mut table = report::TableWriter::default();
+            let mut table = report::TableWriter::new(table_style(path.is_none(), wide));
             flows.for_each(|f| {
                 table.measure(&f);
                 Ok(())

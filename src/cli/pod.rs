@@ -25,6 +25,10 @@ use crate::report::model::{Input, Warning};
 /// How the agent reaches the pods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Via {
+    /// Ephemeral containers, except in namespaces whose Pod Security
+    /// `enforce` level (baseline, restricted) refuses the agent's NET_RAW:
+    /// node agents there.
+    Auto,
     /// An ephemeral container in each pod (probes/ephemeral-container.yaml).
     Ephemeral,
     /// The node agents of probes/daemonset.yaml, one per node.
@@ -34,6 +38,9 @@ pub enum Via {
 /// `pod`'s arguments: kubectl's own flags, then the audit's.
 #[derive(Debug, clap::Args)]
 #[command(group = clap::ArgGroup::new("probing").args(["active", "active_only"]).multiple(true))]
+// `analyze`'s cluster snapshots: `pod` reads the cluster live, so they are
+// not offered (and refused if given).
+#[command(mut_arg("pods", |a| a.hide(true)), mut_arg("nodes", |a| a.hide(true)))]
 pub struct PodArgs {
     /// Pods to audit (NAME or pod/NAME), in the namespace of -n.
     #[arg(value_name = "POD")]
@@ -63,9 +70,12 @@ pub struct PodArgs {
     /// How long the agent may take to start (image pull included).
     #[arg(long, default_value = "1m", value_parser = humantime::parse_duration)]
     pod_running_timeout: Duration,
-    /// `ephemeral`: a container in each pod; `node-agents`: read the
-    /// DaemonSet's agents on the pods' nodes instead (nothing is added).
-    #[arg(long, value_enum, default_value = "ephemeral")]
+    /// `auto`: an ephemeral container in each pod, unless its namespace
+    /// enforces Pod Security baseline or restricted (read from the
+    /// namespace's labels), where the node agents are read instead;
+    /// `ephemeral`: always a container in each pod; `node-agents`: read the
+    /// DaemonSet's agents on the pods' nodes (nothing is added to pods).
+    #[arg(long, value_enum, default_value = "auto")]
     via: Via,
     /// The node agents' namespace (probes/daemonset.yaml).
     #[arg(long, default_value = agents::NAMESPACE)]
@@ -116,6 +126,25 @@ pub struct PodArgs {
     /// Bound on each API request that is not a stream (`0`: none).
     #[arg(long, default_value = "30s", value_parser = parse_timeout)]
     request_timeout: Duration,
+    /// The API server's address, instead of the kubeconfig cluster's.
+    #[arg(short = 's', long, value_name = "URL")]
+    server: Option<String>,
+    /// Bearer token for the API server, instead of the kubeconfig user's
+    /// credentials.
+    #[arg(long, value_name = "TOKEN")]
+    token: Option<String>,
+    /// A PEM file of CA certificates for the API server.
+    #[arg(long, value_name = "FILE")]
+    certificate_authority: Option<PathBuf>,
+    /// Do not verify the API server's certificate (insecure).
+    #[arg(long, conflicts_with = "certificate_authority")]
+    insecure_skip_tls_verify: bool,
+    /// The user to impersonate.
+    #[arg(long = "as", value_name = "USER")]
+    impersonate: Option<String>,
+    /// A group to impersonate (repeatable; needs --as).
+    #[arg(long = "as-group", value_name = "GROUP", requires = "impersonate")]
+    impersonate_group: Vec<String>,
     #[command(flatten)]
     out: OutputArgs,
     #[command(flatten)]
@@ -153,7 +182,9 @@ impl PodArgs {
 }
 
 /// Run `pod`; returns the exit code.
-pub fn pod_command(args: PodArgs) -> i32 {
+pub fn pod_command(mut args: PodArgs) -> i32 {
+    // Said on each pod's progress line as it happened.
+    args.out.said = vec!["pod-failed", "api-warning"];
     if let Err(m) = validate(&args) {
         eprintln!("tls-audit: {m}");
         return exit::USAGE;
@@ -260,19 +291,17 @@ pub fn pod_command(args: PodArgs) -> i32 {
         return exit::CLUSTER;
     }
     if !args.active_only && probed.is_empty() && results.iter().all(|r| r.replayed.is_none()) {
-        eprintln!("tls-audit: no pod could be audited; no report written");
-        for r in &results {
-            if let Some(e) = &r.error {
-                eprintln!("tls-audit: {}: {e}", r.pod);
-            }
-        }
+        // Each pod's cause was said once, on its own progress line.
+        eprintln!(
+            "tls-audit: no pod could be audited (each pod's cause is above); no report written"
+        );
         return exit::CLUSTER;
     }
     let added = results
         .iter()
         .filter(|r| r.container.is_some() && !r.reused)
         .count();
-    if added > 0 && args.via == Via::Ephemeral {
+    if added > 0 {
         eprintln!(
             "tls-audit: note: {added} ephemeral container(s) added; Kubernetes cannot remove them, \
              they stay (ended) in the pods' spec until the pods are replaced"
@@ -295,6 +324,15 @@ fn split(results: Vec<PodResult>) -> (Vec<crate::live::Replayed>, Vec<(Option<In
             kind: "pod-failed".into(),
             message: format!("{}: {e}", r.pod),
         });
+        extra.extend(r.api_warnings.iter().map(|w| {
+            (
+                None,
+                Warning {
+                    kind: "api-warning".into(),
+                    message: format!("{}: the API server warned: {w}", r.pod),
+                },
+            )
+        }));
         match r.replayed {
             Some(mut rep) => {
                 for i in &mut rep.report.inputs {
@@ -354,6 +392,12 @@ async fn gather(args: &PodArgs) -> Result<Gathered, ClusterError> {
         cluster: args.cluster.clone(),
         user: args.user.clone(),
         request_timeout: args.request_timeout,
+        server: args.server.clone(),
+        token: args.token.clone(),
+        certificate_authority: args.certificate_authority.clone(),
+        insecure_skip_tls_verify: args.insecure_skip_tls_verify,
+        impersonate: args.impersonate.clone(),
+        impersonate_groups: args.impersonate_group.clone(),
     };
     let conn = client::connect(&opts).await?;
     let namespace = if args.all_namespaces {
@@ -372,7 +416,9 @@ async fn gather(args: &PodArgs) -> Result<Gathered, ClusterError> {
         Arc::new(super::progress::Lines)
     };
     if !args.pcap.is_empty() {
-        let ctx = context::fetch(&conn.client, namespace.as_deref(), timeout).await?;
+        let ctx = context::fetch(&conn.client, namespace.as_deref(), timeout)
+            .await
+            .map_err(|e| e.reaching(&conn.server))?;
         let (cni, mut warnings) = read_cni(args, &conn.client).await;
         warnings.extend(ctx.warnings);
         return Ok(Gathered {
@@ -386,12 +432,19 @@ async fn gather(args: &PodArgs) -> Result<Gathered, ClusterError> {
     }
     let needs = match args.via {
         _ if args.active_only => preflight::probe_only_needs(namespace.as_deref()),
+        Via::Auto => {
+            let mut n = preflight::ephemeral_needs(namespace.as_deref());
+            n.extend(preflight::namespace_needs(namespace.as_deref()));
+            n
+        }
         Via::Ephemeral => preflight::ephemeral_needs(namespace.as_deref()),
         Via::NodeAgents => {
             preflight::node_agent_needs(namespace.as_deref(), &args.agents_namespace)
         }
     };
-    preflight::check(&conn.client, &needs, timeout).await?;
+    preflight::check(&conn.client, &needs, timeout)
+        .await
+        .map_err(|e| e.reaching(&conn.server))?;
     let sel = Selection {
         names: args.names.clone(),
         namespace: namespace.clone(),
@@ -415,31 +468,56 @@ async fn gather(args: &PodArgs) -> Result<Gathered, ClusterError> {
     } else {
         (Vec::new(), Vec::new())
     };
-    let results = match args.via {
-        _ if args.active_only => Vec::new(),
-        Via::Ephemeral => {
-            let plan = Plan {
-                duration: args.duration,
-                image: args.image.clone().unwrap_or_else(ephemeral::default_image),
-                container: args.container.clone(),
-                concurrency: args.max_concurrent,
-                pod_running_timeout: args.pod_running_timeout,
-                request_timeout: timeout,
-            };
-            audit::audit_pods(&conn.client, pods, &plan, progress).await
-        }
-        Via::NodeAgents => {
-            agents::audit_via_agents(
-                &conn.client,
-                &pods,
-                &args.agents_namespace,
-                args.duration,
-                timeout,
-                progress,
-            )
-            .await?
-        }
+    let (in_pods, on_nodes) = match args.via {
+        _ if args.active_only => (Vec::new(), Vec::new()),
+        Via::Auto => route_by_pod_security(&conn.client, pods, timeout).await,
+        Via::Ephemeral => (pods, Vec::new()),
+        Via::NodeAgents => (Vec::new(), pods),
     };
+    if args.via == Via::Auto && !on_nodes.is_empty() {
+        let needs = preflight::node_agent_needs(namespace.as_deref(), &args.agents_namespace);
+        preflight::check(&conn.client, &needs, timeout).await?;
+    }
+    let plan = Plan {
+        duration: args.duration,
+        image: args.image.clone().unwrap_or_else(ephemeral::default_image),
+        container: args.container.clone(),
+        concurrency: args.max_concurrent,
+        pod_running_timeout: args.pod_running_timeout,
+        request_timeout: timeout,
+    };
+    // Kept to re-route pods Pod Security refuses although their namespace
+    // has no enforce label (a cluster-wide default).
+    let tried = if args.via == Via::Auto {
+        in_pods.clone()
+    } else {
+        Vec::new()
+    };
+    let ephemeral_run = async {
+        if in_pods.is_empty() {
+            return Vec::new();
+        }
+        audit::audit_pods(&conn.client, in_pods, &plan, Arc::clone(&progress)).await
+    };
+    let agents_run = async {
+        if on_nodes.is_empty() {
+            return Ok(Vec::new());
+        }
+        agents::audit_via_agents(
+            &conn.client,
+            &on_nodes,
+            &args.agents_namespace,
+            args.duration,
+            timeout,
+            Arc::clone(&progress),
+        )
+        .await
+    };
+    let (mut results, from_agents) = tokio::join!(ephemeral_run, agents_run);
+    results.extend(from_agents?);
+    if args.via == Via::Auto {
+        results = reroute_refused(args, &conn.client, results, tried, progress).await?;
+    }
     // After the capture, so the agent does not record the probe's own
     // handshakes (legacy ClientHellos, plaintext requests) as pod traffic.
     let probed = probe_declared(args, declared).await;
@@ -453,6 +531,122 @@ async fn gather(args: &PodArgs) -> Result<Gathered, ClusterError> {
         probe_skipped,
         warnings,
     })
+}
+
+/// Split the pods by what their namespace's Pod Security `enforce` label
+/// admits: ephemeral containers where the agent's NET_RAW is allowed, the
+/// node agents where it is refused (baseline, restricted). A namespace
+/// whose labels cannot be read is tried with ephemeral containers (a
+/// refusal is then reported per pod, with the same advice).
+async fn route_by_pod_security(
+    client: &kube::Client,
+    pods: Vec<k8s_openapi::api::core::v1::Pod>,
+    timeout: Duration,
+) -> (
+    Vec<k8s_openapi::api::core::v1::Pod>,
+    Vec<k8s_openapi::api::core::v1::Pod>,
+) {
+    use crate::cluster::podsecurity::{self, Admission};
+    use k8s_openapi::api::core::v1::Namespace;
+    let namespaces: std::collections::BTreeSet<String> = pods
+        .iter()
+        .filter_map(|p| p.metadata.namespace.clone())
+        .collect();
+    let api: kube::Api<Namespace> = kube::Api::all(client.clone());
+    let mut refused = std::collections::BTreeSet::new();
+    for ns in namespaces {
+        let read =
+            crate::cluster::timed(timeout, "reading the namespace's labels", api.get(&ns)).await;
+        match read {
+            Ok(n) => {
+                let labels = n.metadata.labels.unwrap_or_default();
+                if let Admission::Refused(level) = podsecurity::judge(&labels) {
+                    eprintln!(
+                        "tls-audit: namespace {ns} enforces Pod Security \"{level}\", which refuses the \
+                         agent's NET_RAW: its pods are read through the node agents instead \
+                         (--via node-agents; see docs/kubectl-plugin.md)"
+                    );
+                    refused.insert(ns);
+                }
+            }
+            Err(e) => eprintln!(
+                "tls-audit: cannot read namespace {ns}'s Pod Security labels ({e}); trying ephemeral containers there"
+            ),
+        }
+    }
+    pods.into_iter().partition(|p| {
+        !p.metadata
+            .namespace
+            .as_ref()
+            .is_some_and(|n| refused.contains(n))
+    })
+}
+
+/// `--via auto`: pods whose ephemeral container Pod Security refused
+/// (their namespace's labels did not say so: a cluster-wide default in the
+/// admission configuration) are read through the node agents instead,
+/// after the others; their refusal is replaced by that result.
+async fn reroute_refused(
+    args: &PodArgs,
+    client: &kube::Client,
+    results: Vec<PodResult>,
+    tried: Vec<k8s_openapi::api::core::v1::Pod>,
+    progress: Arc<dyn Progress>,
+) -> Result<Vec<PodResult>, ClusterError> {
+    let refused: std::collections::BTreeSet<String> = results
+        .iter()
+        .filter(|r| matches!(r.error, Some(ClusterError::PodSecurity(_))))
+        .map(|r| r.pod.clone())
+        .collect();
+    if refused.is_empty() {
+        return Ok(results);
+    }
+    let needs = preflight::node_agent_needs(None, &args.agents_namespace)
+        .into_iter()
+        .filter(|n| n.namespace.is_some())
+        .collect::<Vec<_>>();
+    // Without the permission or the agents, the refusals stand as they
+    // are (each already says to use the node agents).
+    let nodes = match preflight::check(client, &needs, args.request_timeout).await {
+        Ok(()) => agents::nodes_with_agents(client, &args.agents_namespace, args.request_timeout)
+            .await
+            .unwrap_or_default(),
+        Err(_) => Default::default(),
+    };
+    let on_agent_node = |p: &k8s_openapi::api::core::v1::Pod| {
+        p.spec
+            .as_ref()
+            .and_then(|s| s.node_name.as_ref())
+            .is_some_and(|n| nodes.contains(n))
+    };
+    let again: Vec<_> = tried
+        .into_iter()
+        .filter(|p| refused.contains(&context::pod_name(p)) && on_agent_node(p))
+        .collect();
+    if again.is_empty() {
+        return Ok(results);
+    }
+    let refused: std::collections::BTreeSet<String> = again.iter().map(context::pod_name).collect();
+    eprintln!(
+        "tls-audit: Pod Security refused the agent in {} pod(s) whose namespace has no enforce \
+         label (a cluster-wide default): reading them through the node agents instead",
+        refused.len()
+    );
+    let from_agents = agents::audit_via_agents(
+        client,
+        &again,
+        &args.agents_namespace,
+        args.duration,
+        args.request_timeout,
+        progress,
+    )
+    .await?;
+    let mut kept: Vec<PodResult> = results
+        .into_iter()
+        .filter(|r| !refused.contains(&r.pod))
+        .collect();
+    kept.extend(from_agents);
+    Ok(kept)
 }
 
 /// Probe the declared ports from here; each record names its pod.

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
@@ -25,10 +25,14 @@ impl Progress for Lines {
     }
 }
 
-/// A spinner per pod.
+/// A spinner per pod, and while its agent captures, a live line: time
+/// elapsed of the capture, flows ended so far, how many were TLS, mutual
+/// TLS, plaintext, and handshakes of flows still open.
 pub struct Live {
     multi: MultiProgress,
     bars: Mutex<HashMap<String, ProgressBar>>,
+    /// When each pod's capture started, and for how long.
+    windows: Mutex<HashMap<String, (Instant, Duration)>>,
 }
 
 impl Live {
@@ -37,14 +41,12 @@ impl Live {
         Live {
             multi: MultiProgress::new(),
             bars: Mutex::new(HashMap::new()),
+            windows: Mutex::new(HashMap::new()),
         }
     }
 
     fn bar(&self, pod: &str) -> ProgressBar {
-        let mut bars = match self.bars.lock() {
-            Ok(b) => b,
-            Err(p) => p.into_inner(),
-        };
+        let mut bars = lock(&self.bars);
         bars.entry(pod.to_string())
             .or_insert_with(|| {
                 let bar = self.multi.add(ProgressBar::new_spinner());
@@ -63,15 +65,64 @@ impl Progress for Live {
     fn step(&self, pod: &str, message: &str) {
         self.bar(pod).set_message(sanitize(message));
     }
+    fn capturing(&self, pod: &str, message: &str, duration: Duration) {
+        lock(&self.windows).insert(pod.to_string(), (Instant::now(), duration));
+        self.step(pod, message);
+    }
     fn tally(&self, pod: &str, t: Tally) {
-        self.bar(pod).set_message(format!(
-            "capturing: {} handshakes, {} flows ended",
-            t.handshakes, t.flows
-        ));
+        let window = lock(&self.windows).get(pod).copied();
+        self.bar(pod).set_message(live_line(window, t));
     }
     fn done(&self, pod: &str, summary: &str, failed: bool) {
         let mark = if failed { "✗" } else { "✓" };
         self.bar(pod)
             .finish_with_message(format!("{mark} {}", sanitize(summary)));
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// `12s/30s: 4 flows, 3 TLS, 2 mutual, 1 plaintext, 1 handshake open`.
+fn live_line(window: Option<(Instant, Duration)>, t: Tally) -> String {
+    let time = match window {
+        Some((start, duration)) => format!(
+            "{}s/{}s: ",
+            start.elapsed().as_secs().min(duration.as_secs()),
+            duration.as_secs()
+        ),
+        None => String::new(),
+    };
+    // Each TLS flow has a handshake event before its flow event.
+    let open = t.handshakes.saturating_sub(t.tls);
+    format!(
+        "{time}{}, {} TLS, {} mutual, {} plaintext, {} open",
+        crate::report::plural(t.flows, "flow"),
+        t.tls,
+        t.mutual,
+        t.plaintext,
+        crate::report::plural(open, "handshake")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_live_line_says_time_flows_and_protection() {
+        let t = Tally {
+            handshakes: 4,
+            flows: 3,
+            tls: 2,
+            mutual: 1,
+            plaintext: 1,
+        };
+        let line = live_line(Some((Instant::now(), Duration::from_secs(30))), t);
+        assert_eq!(
+            line,
+            "0s/30s: 3 flows, 2 TLS, 1 mutual, 1 plaintext, 2 handshakes open"
+        );
     }
 }

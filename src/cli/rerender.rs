@@ -15,12 +15,8 @@ use crate::report::model::Severity;
 pub struct ReportArgs {
     /// A report written by `tls-audit analyze -o json` (`-` reads stdin).
     input: PathBuf,
-    /// Output format (default: table on a terminal, JSON otherwise).
-    #[arg(short = 'o', long = "format", value_enum)]
-    format: Option<Format>,
-    /// Write to this file instead of standard output.
-    #[arg(long)]
-    output: Option<PathBuf>,
+    #[command(flatten)]
+    dest: super::output::Destination,
     /// Compliance views to (re)compute, comma-separated: pci-dss-4.0.1,
     /// hipaa. Without it, those in the saved report are kept.
     #[arg(long, value_name = "FRAMEWORKS", value_delimiter = ',')]
@@ -66,17 +62,26 @@ pub fn report_command(args: &ReportArgs) -> i32 {
     let mut meta = metadata::of(&report, None, Default::default());
     meta.rendered_from = Some(source);
     report.metadata = Some(meta);
-    let terminal = args.output.is_none() && std::io::stdout().is_terminal();
-    let format = args.format.unwrap_or(if terminal {
+    let dest = args.dest.resolved();
+    let terminal = dest.file.is_none() && std::io::stdout().is_terminal();
+    let format = dest.format.unwrap_or(if terminal {
         Format::Table
     } else {
         Format::Json
     });
     let render = |out: &mut dyn Write| {
-        out.write_all(render_whole_with(&report, format, &evidence.render).as_bytes())?;
+        let text = if format == Format::Table {
+            crate::report::render_table_styled(
+                &report,
+                super::table_style(dest.file.is_none(), dest.wide),
+            )
+        } else {
+            render_whole_with(&report, format, &evidence.render)
+        };
+        out.write_all(text.as_bytes())?;
         out.flush()
     };
-    if let Err(code) = write_to(args.output.as_ref(), render) {
+    if let Err(code) = write_to(dest.file.as_ref(), render) {
         return code;
     }
     match evidence::gate_line(&report) {

@@ -50,6 +50,41 @@ pub fn pod_ips(pods: &[Pod]) -> HashSet<IpAddr> {
         .collect()
 }
 
+/// The nodes where a node agent runs.
+///
+/// # Errors
+///
+/// Listing the agents failed.
+pub async fn nodes_with_agents(
+    client: &Client,
+    agents_namespace: &str,
+    request_timeout: Duration,
+) -> Result<HashSet<String>, ClusterError> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), agents_namespace);
+    Ok(running_by_node(&api, request_timeout)
+        .await?
+        .into_keys()
+        .collect())
+}
+
+async fn running_by_node(
+    api: &Api<Pod>,
+    request_timeout: Duration,
+) -> Result<BTreeMap<String, Pod>, ClusterError> {
+    let agents = timed(
+        request_timeout,
+        "listing the node agents",
+        api.list(&ListParams::default().labels(SELECTOR)),
+    )
+    .await?
+    .items;
+    Ok(agents
+        .into_iter()
+        .filter(|a| a.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+        .filter_map(|a| Some((a.spec.as_ref()?.node_name.clone()?, a)))
+        .collect())
+}
+
 /// Read the agents on the nodes of `pods` for `duration`; one result per
 /// node (named after the agent pod, or the node when it has none).
 pub async fn audit_via_agents(
@@ -69,18 +104,7 @@ pub async fn audit_via_agents(
             m
         });
     let api: Api<Pod> = Api::namespaced(client.clone(), agents_namespace);
-    let agents = timed(
-        request_timeout,
-        "listing the node agents",
-        api.list(&ListParams::default().labels(SELECTOR)),
-    )
-    .await?
-    .items;
-    let by_node: BTreeMap<String, Pod> = agents
-        .into_iter()
-        .filter(|a| a.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
-        .filter_map(|a| Some((a.spec.as_ref()?.node_name.clone()?, a)))
-        .collect();
+    let by_node = running_by_node(&api, request_timeout).await?;
     let deadline = Instant::now() + duration;
     let work = nodes.keys().cloned().map(|node| {
         let api = api.clone();
@@ -114,6 +138,7 @@ async fn read_agent(
         replayed: None,
         ended: None,
         error: None,
+        api_warnings: Vec::new(),
     };
     let Some(agent) = agent else {
         let e = ClusterError::Api(format!(
@@ -149,7 +174,14 @@ async fn read_agent(
                     }
                     let n = r.flows.len();
                     result.replayed = Some(r);
-                    progress.done(&label, &format!("{n} flows of the selected pods"), false);
+                    progress.done(
+                        &label,
+                        &format!(
+                            "{} of the selected pods",
+                            crate::report::plural(u64::try_from(n).unwrap_or(u64::MAX), "flow")
+                        ),
+                        false,
+                    );
                 }
                 Err(e) => {
                     let e =

@@ -13,10 +13,10 @@ use kube::Client;
 use kube::api::{Api, LogParams};
 use tokio::time::Instant;
 
+use super::ClusterError;
 use super::context::pod_name;
-use super::ephemeral::{self, Started};
-use super::logs::{self, Ended, LineFilter, Tally};
-use super::{ClusterError, timed};
+use super::ephemeral::{self, Started, Termination};
+use super::logs::{self, Ended, Follower, LineFilter, Tally};
 use crate::live::Replayed;
 
 /// Time after `--duration` allowed for the agent to write its last flows
@@ -54,6 +54,9 @@ pub struct PodResult {
     pub ended: Option<Ended>,
     /// Why the pod could not be audited (fully).
     pub error: Option<ClusterError>,
+    /// What the API server warned about when the agent was added (Pod
+    /// Security `warn` mode).
+    pub api_warnings: Vec<String>,
 }
 
 /// Where progress goes (a live display on a terminal, plain lines
@@ -61,6 +64,11 @@ pub struct PodResult {
 pub trait Progress: Send + Sync {
     /// A pod's next step.
     fn step(&self, pod: &str, message: &str);
+    /// The pod's agent captures for `duration` from now.
+    fn capturing(&self, pod: &str, message: &str, duration: Duration) {
+        let _ = duration;
+        self.step(pod, message);
+    }
     /// Events read so far from a pod's agent.
     fn tally(&self, pod: &str, tally: Tally);
     /// A pod is done (`error` when it failed).
@@ -86,6 +94,19 @@ pub async fn audit_pods(
     results.into_iter().map(|(_, r)| r).collect()
 }
 
+/// After the log ends, how long the kubelet may take to report that the
+/// container ended (it posts statuses on its own schedule, later under
+/// load). Reset while a new connection brings new lines.
+pub const TERMINATION_WAIT: Duration = Duration::from_secs(30);
+
+/// How long one look for the termination waits before the log is opened
+/// again (a log connection a proxy or the server dropped while the agent
+/// still runs).
+const SETTLE: Duration = Duration::from_secs(2);
+
+/// Log connections opened for one agent, at most.
+const MAX_CONNECTIONS: u32 = 8;
+
 async fn audit_one(client: &Client, pod: Pod, plan: &Plan, progress: &dyn Progress) -> PodResult {
     let name = pod_name(&pod);
     let mut result = PodResult {
@@ -95,6 +116,7 @@ async fn audit_one(client: &Client, pod: Pod, plan: &Plan, progress: &dyn Progre
         replayed: None,
         ended: None,
         error: None,
+        api_warnings: Vec::new(),
     };
     let ns = pod
         .metadata
@@ -104,10 +126,10 @@ async fn audit_one(client: &Client, pod: Pod, plan: &Plan, progress: &dyn Progre
     let short = pod.metadata.name.clone().unwrap_or_default();
     let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
     let started = tokio::select! {
-        s = start_agent(&api, &pod, &short, plan, progress, &mut result) => s,
+        s = start_agent(client, &ns, &pod, &short, plan, progress, &mut result) => s,
         () = super::interrupted() => Err(ClusterError::Interrupted),
     };
-    let container = match started {
+    let (container, state) = match started {
         Ok(c) => c,
         Err(e) => {
             progress.done(&name, &e.to_string(), true);
@@ -115,41 +137,115 @@ async fn audit_one(client: &Client, pod: Pod, plan: &Plan, progress: &dyn Progre
             return result;
         }
     };
-    progress.step(
-        &name,
-        &format!("{container}: capturing for {}s", plan.duration.as_secs()),
-    );
+    if state == Started::Running {
+        progress.capturing(
+            &name,
+            &format!("{container}: capturing for {}s", plan.duration.as_secs()),
+            plan.duration,
+        );
+    }
     let params = LogParams {
         container: Some(container.clone()),
         follow: true,
         ..LogParams::default()
     };
     let deadline = Instant::now() + plan.duration + GRACE;
-    let read = logs::follow(
-        &api,
-        &short,
-        &params,
-        format!("{name} ({container})"),
-        deadline,
-        LineFilter::All,
-        |t| progress.tally(&name, t),
-    )
-    .await;
-    let read = match read {
-        Ok(r) => r,
-        Err(e) => {
-            progress.done(&name, &e.to_string(), true);
-            result.error = Some(e);
-            return result;
+    let mut follower = Follower::new(format!("{name} ({container})"), LineFilter::All);
+    let tick = |t| progress.tally(&name, t);
+    let mut exit = None;
+    let mut settle_until: Option<Instant> = None;
+    let ended = loop {
+        let before = follower.lines_passed();
+        let stream = match logs::open(&api, &short, &params, deadline).await {
+            Ok(s) => s,
+            Err(e) if follower.connections() == 0 => {
+                progress.done(&name, &e.to_string(), true);
+                result.error = Some(e);
+                return result;
+            }
+            // The log was read before: what was read stands.
+            Err(_) => break Ended::Eof,
+        };
+        let ended = follower.read(stream, deadline, &tick).await;
+        if ended != Ended::Eof {
+            break ended;
+        }
+        // The log closed. The container ended, or the connection was
+        // dropped while it runs: the kubelet's status tells which.
+        if follower.lines_passed() > before {
+            settle_until = None;
+        }
+        let until = *settle_until.get_or_insert_with(|| Instant::now() + TERMINATION_WAIT);
+        let left = until.saturating_duration_since(Instant::now());
+        let look = ephemeral::wait_terminated(
+            &api,
+            &short,
+            &container,
+            left.min(SETTLE).max(Duration::from_millis(100)),
+            plan.request_timeout,
+        )
+        .await;
+        match look {
+            Ok(Termination::Exited(code)) => {
+                exit = Some(code);
+                break ended;
+            }
+            Ok(Termination::PodGone) => {
+                result.error = Some(ClusterError::PodNotFound(name.clone()));
+                break ended;
+            }
+            Ok(Termination::NotYet)
+                if Instant::now() < until
+                    && Instant::now() < deadline
+                    && follower.connections() < MAX_CONNECTIONS => {}
+            Ok(Termination::NotYet) => break ended,
+            Err(e) => {
+                result.error = Some(e);
+                break ended;
+            }
         }
     };
+    let read = follower.finish(ended).await;
     result.ended = Some(read.ended);
-    // The log closed: the container ended. How?
-    let exit = if read.ended == Ended::Eof {
-        exit_code(&api, &short, &container, plan.request_timeout).await
-    } else {
-        None
+    judge_end(&mut result, &read, exit);
+    let agent_failed = read.agent_error.is_some();
+    match read.replayed {
+        Ok(mut r) => {
+            // The agent said why it stopped: its error is the pod's
+            // failure; "ended without a summary" would only repeat it.
+            if agent_failed {
+                r.report.warnings.retain(|w| w.kind != "events-cut");
+            }
+            result.replayed = Some(r);
+        }
+        Err(e) if result.error.is_none() => {
+            result.error = Some(ClusterError::Api(format!(
+                "the agent's log is not an event stream: {e}"
+            )));
+        }
+        Err(_) => {}
+    }
+    let flows = result.replayed.as_ref().map_or(0, |r| r.flows.len());
+    let flows = crate::report::plural(u64::try_from(flows).unwrap_or(u64::MAX), "flow");
+    let summary = match (&result.error, read.ended) {
+        (Some(e), _) => e.to_string(),
+        (None, Ended::Eof) => flows,
+        (None, Ended::Deadline) => format!("{flows} (log cut at the deadline)"),
+        (None, Ended::TooLong) => format!("{flows} (log cut: over 512 MiB)"),
+        (None, Ended::Interrupted) => format!("{flows} (interrupted)"),
     };
+    progress.done(&name, &summary, result.error.is_some());
+    result
+}
+
+/// The pod's outcome from how its log ended and the container's exit
+/// code: a non-zero code, an `error` event, or (the log closed but the
+/// kubelet never said the container ended, and no summary was read) an
+/// unknown end are failures; a known good end is not.
+fn judge_end(result: &mut PodResult, read: &logs::LogRead, exit: Option<i32>) {
+    if result.error.is_some() {
+        return;
+    }
     if let Some(code) = exit.filter(|&c| c != 0) {
         result.error = Some(ClusterError::AgentFailed {
             code,
@@ -162,38 +258,29 @@ async fn audit_one(client: &Client, pod: Pod, plan: &Plan, progress: &dyn Progre
             message: Some(m.clone()),
             last_lines: Vec::new(),
         });
+    } else if read.ended == Ended::Eof && exit.is_none() && !read.summarized {
+        result.error = Some(ClusterError::Timeout {
+            what: format!(
+                "waiting for the kubelet to report the agent's exit after its log ended without a summary \
+                 (its capture may be incomplete; its last lines: {})",
+                crate::report::sanitize(&read.last_lines.join(" | "))
+            ),
+            after: TERMINATION_WAIT,
+        });
     }
-    match read.replayed {
-        Ok(r) => result.replayed = Some(r),
-        Err(e) if result.error.is_none() => {
-            result.error = Some(ClusterError::Api(format!(
-                "the agent's log is not an event stream: {e}"
-            )));
-        }
-        Err(_) => {}
-    }
-    let flows = result.replayed.as_ref().map_or(0, |r| r.flows.len());
-    let summary = match (&result.error, read.ended) {
-        (Some(e), _) => e.to_string(),
-        (None, Ended::Eof) => format!("{flows} flows"),
-        (None, Ended::Deadline) => format!("{flows} flows (log cut at the deadline)"),
-        (None, Ended::TooLong) => format!("{flows} flows (log cut: over 512 MiB)"),
-        (None, Ended::Interrupted) => format!("{flows} flows (interrupted)"),
-    };
-    progress.done(&name, &summary, result.error.is_some());
-    result
 }
 
 /// Reuse a running agent or add one, and wait until it runs; returns the
-/// container's name.
+/// container's name and how it stood.
 async fn start_agent(
-    api: &Api<Pod>,
+    client: &Client,
+    namespace: &str,
     pod: &Pod,
     short: &str,
     plan: &Plan,
     progress: &dyn Progress,
     result: &mut PodResult,
-) -> Result<String, ClusterError> {
+) -> Result<(String, Started), ClusterError> {
     let name = pod_name(pod);
     if let Some(running) = ephemeral::reusable(pod, &plan.image) {
         progress.step(
@@ -205,7 +292,7 @@ async fn start_agent(
         );
         result.container = Some(running.clone());
         result.reused = true;
-        return Ok(running);
+        return Ok((running, Started::Running));
     }
     let earlier = ephemeral::agents_in(pod).len();
     let container = ephemeral::random_name();
@@ -217,18 +304,24 @@ async fn start_agent(
         String::new()
     };
     progress.step(&name, &format!("adding {container}{note}"));
-    let patched = ephemeral::add(api, short, &spec, plan.request_timeout).await?;
+    let (patched, warnings) =
+        ephemeral::add(client, namespace, short, &spec, plan.request_timeout).await?;
+    for w in &warnings {
+        progress.step(&name, &format!("the API server warns: {w}"));
+    }
+    result.api_warnings = warnings;
     result.container = Some(container.clone());
     let version = patched
         .metadata
         .resource_version
         .clone()
         .unwrap_or_default();
+    let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let state = match ephemeral::judge(&patched, &container) {
         Some(decided) => decided?,
         None => {
             progress.step(&name, &format!("{container}: waiting to run"));
-            ephemeral::wait_started(api, short, &container, &version, plan.pod_running_timeout)
+            ephemeral::wait_started(&api, short, &container, &version, plan.pod_running_timeout)
                 .await?
         }
     };
@@ -238,22 +331,5 @@ async fn start_agent(
             &format!("{container}: already ended (exit {exit_code}); reading its log"),
         );
     }
-    Ok(container)
-}
-
-/// The container's exit code, once it has ended (the log's end can come a
-/// moment before the status says so: asked a few times).
-async fn exit_code(api: &Api<Pod>, pod: &str, container: &str, timeout: Duration) -> Option<i32> {
-    for attempt in 0..5u64 {
-        if attempt > 0 {
-            tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
-        }
-        let Ok(p) = timed(timeout, "reading the pod", api.get(pod)).await else {
-            return None;
-        };
-        if let Some(t) = ephemeral::state(&p, container).and_then(|s| s.terminated.as_ref()) {
-            return Some(t.exit_code);
-        }
-    }
-    None
+    Ok((container, state))
 }

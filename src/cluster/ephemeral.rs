@@ -158,46 +158,197 @@ pub fn target_container(pod: &Pod, wanted: Option<&str>) -> Option<String> {
     })
 }
 
-/// Add the container (the PATCH); returns the pod as the server answered.
+/// Add the container (the PATCH); returns the pod as the server answered
+/// and the API server's `Warning` headers (Pod Security in `warn` mode
+/// answers 200 and says what it would have refused).
 ///
 /// # Errors
 ///
-/// 403 [`ClusterError::Forbidden`]; 404 [`ClusterError::PodNotFound`] or
-/// [`ClusterError::EphemeralDisabled`]; 422 [`ClusterError::PodSecurity`]
-/// (the server's message quoted) or [`ClusterError::Invalid`].
+/// 403 [`ClusterError::PodSecurity`] when Pod Security admission refused
+/// the container (`enforce` mode: `pods "x" is forbidden: violates
+/// PodSecurity ...`), else [`ClusterError::Forbidden`]; 404
+/// [`ClusterError::PodNotFound`] or [`ClusterError::EphemeralDisabled`];
+/// 422 [`ClusterError::Invalid`] (or Pod Security, should a server say it
+/// so).
 pub async fn add(
-    api: &Api<Pod>,
+    client: &kube::Client,
+    namespace: &str,
     pod: &str,
     container: &Value,
     timeout: Duration,
-) -> Result<Pod, ClusterError> {
+) -> Result<(Pod, Vec<String>), ClusterError> {
     let params = PatchParams {
         field_manager: Some(FIELD_MANAGER.into()),
         ..PatchParams::default()
     };
     let body = patch_body(container);
     let patch = Patch::Strategic(&body);
-    let sent = api.patch_ephemeral_containers(pod, &params, &patch);
-    match tokio::time::timeout(timeout, sent).await {
-        Err(_) => Err(ClusterError::Timeout {
-            what: format!("adding the agent to pod {pod}"),
-            after: timeout,
-        }),
-        Ok(Ok(p)) => Ok(p),
-        Ok(Err(kube::Error::Api(s))) => {
-            let message = crate::report::sanitize(&s.message);
-            Err(match s.code {
-                403 => ClusterError::Forbidden(format!("forbidden: {message}")),
-                404 if s.details.as_ref().is_some_and(|d| !d.name.is_empty()) => {
-                    ClusterError::PodNotFound(pod.to_string())
-                }
-                404 => ClusterError::EphemeralDisabled(pod.to_string()),
-                422 if message.contains("PodSecurity") => ClusterError::PodSecurity(message),
-                422 => ClusterError::Invalid(message),
-                code => ClusterError::Api(format!("the API server answered {code}: {message}")),
-            })
+    let req = kube::core::Request::new(format!("/api/v1/namespaces/{namespace}/pods"))
+        .patch_subresource("ephemeralcontainers", pod, &params, &patch)
+        .map_err(|e| ClusterError::Api(format!("cannot build the patch: {e}")))?;
+    let sent = async {
+        let res = client.send(req.map(kube::client::Body::from)).await?;
+        let code = res.status().as_u16();
+        let warnings = warnings(res.headers());
+        let bytes = res.into_body().collect_bytes().await?;
+        Ok::<_, kube::Error>((code, warnings, bytes))
+    };
+    let (code, warnings, bytes) = match tokio::time::timeout(timeout, sent).await {
+        Err(_) => {
+            return Err(ClusterError::Timeout {
+                what: format!("adding the agent to pod {pod}"),
+                after: timeout,
+            });
         }
-        Ok(Err(e)) => Err(ClusterError::from_kube(e)),
+        Ok(Err(e)) => return Err(ClusterError::from_kube(e)),
+        Ok(Ok(answer)) => answer,
+    };
+    if (200..300).contains(&code) {
+        let p: Pod = serde_json::from_slice(&bytes).map_err(|e| {
+            ClusterError::Api(format!(
+                "the API server's answer to the patch is not a pod: {e}"
+            ))
+        })?;
+        return Ok((p, warnings));
+    }
+    let status: kube::core::Status = serde_json::from_slice(&bytes).unwrap_or_default();
+    let message = crate::report::sanitize(if status.message.is_empty() {
+        "(no message)"
+    } else {
+        &status.message
+    });
+    Err(match code {
+        403 | 422 if message.contains("violates PodSecurity") => ClusterError::PodSecurity(message),
+        403 => ClusterError::Forbidden(format!("forbidden: {message}")),
+        404 if status.details.as_ref().is_some_and(|d| !d.name.is_empty()) => {
+            ClusterError::PodNotFound(pod.to_string())
+        }
+        404 => ClusterError::EphemeralDisabled(pod.to_string()),
+        422 => ClusterError::Invalid(message),
+        code => ClusterError::Api(format!("the API server answered {code}: {message}")),
+    })
+}
+
+/// The texts of `Warning` headers (RFC 9111 section 5.5, which Kubernetes
+/// sends as `299 - "text"`), bounded and sanitised.
+pub fn warnings(headers: &http::HeaderMap) -> Vec<String> {
+    headers
+        .get_all(http::header::WARNING)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()))
+        .filter_map(|v| warning_text(&v))
+        .take(20)
+        .map(|t| crate::report::sanitize(&t.chars().take(1000).collect::<String>()))
+        .collect()
+}
+
+/// `299 - "text"` to `text` (quotes unescaped); other forms as they are.
+fn warning_text(value: &str) -> Option<String> {
+    let value = value.trim();
+    let rest = value
+        .strip_prefix("299 - ")
+        .or_else(|| {
+            value
+                .split_once(' ')
+                .and_then(|(_, r)| r.split_once(' '))
+                .map(|(_, r)| r)
+        })
+        .unwrap_or(value);
+    let quoted = rest.strip_prefix('"').and_then(|r| {
+        // The text ends at the last quote (a warn-date may follow it).
+        let end = r.rfind('"')?;
+        r.get(..end)
+    });
+    let text = quoted.map_or_else(
+        || rest.to_string(),
+        |q| q.replace("\\\"", "\"").replace("\\\\", "\\"),
+    );
+    (!text.is_empty()).then_some(text)
+}
+
+/// A watch on pod `pod` from `version`, which the server ends after
+/// `within` (bounded to its own limit).
+async fn watch_one(
+    api: &Api<Pod>,
+    pod: &str,
+    version: &str,
+    within: Duration,
+) -> Result<impl futures::Stream<Item = Result<WatchEvent<Pod>, kube::Error>> + use<>, ClusterError>
+{
+    let params = WatchParams::default()
+        .fields(&format!("metadata.name={pod}"))
+        .timeout(within.as_secs().clamp(1, 290) as u32);
+    let stream = api
+        .watch(&params, version)
+        .await
+        .map_err(ClusterError::from_kube)?;
+    Ok(stream.into_stream())
+}
+
+/// Whether the agent container ended, as the kubelet reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Termination {
+    /// It ended with this exit code.
+    Exited(i32),
+    /// The pod still lists it as running (or waiting) when the wait ended.
+    NotYet,
+    /// The pod is gone.
+    PodGone,
+}
+
+/// Wait, up to `within`, for the kubelet to report `container` ended:
+/// the pod is read, then watched from its version, so a status posted a
+/// while after the log closed is seen as soon as it comes.
+///
+/// # Errors
+///
+/// API errors reading or watching the pod.
+pub async fn wait_terminated(
+    api: &Api<Pod>,
+    pod: &str,
+    container: &str,
+    within: Duration,
+    request_timeout: Duration,
+) -> Result<Termination, ClusterError> {
+    let ended = |p: &Pod| {
+        state(p, container)
+            .and_then(|s| s.terminated.as_ref())
+            .map(|t| t.exit_code)
+    };
+    let p = match tokio::time::timeout(request_timeout, api.get(pod)).await {
+        Ok(Ok(p)) => p,
+        Ok(Err(kube::Error::Api(s))) if s.code == 404 => return Ok(Termination::PodGone),
+        Ok(Err(e)) => return Err(ClusterError::from_kube(e)),
+        Err(_) => {
+            return Err(ClusterError::Timeout {
+                what: format!("reading pod {pod}"),
+                after: request_timeout,
+            });
+        }
+    };
+    if let Some(code) = ended(&p) {
+        return Ok(Termination::Exited(code));
+    }
+    let version = p.metadata.resource_version.clone().unwrap_or_default();
+    let watch = async {
+        let stream = watch_one(api, pod, &version, within).await?;
+        let mut stream = std::pin::pin!(stream);
+        while let Some(event) = stream.try_next().await.map_err(ClusterError::from_kube)? {
+            match event {
+                WatchEvent::Added(p) | WatchEvent::Modified(p) => {
+                    if let Some(code) = ended(&p) {
+                        return Ok(Termination::Exited(code));
+                    }
+                }
+                WatchEvent::Deleted(_) => return Ok(Termination::PodGone),
+                WatchEvent::Bookmark(_) | WatchEvent::Error(_) => {}
+            }
+        }
+        Ok(Termination::NotYet)
+    };
+    match tokio::time::timeout(within, watch).await {
+        Ok(r) => r,
+        Err(_) => Ok(Termination::NotYet),
     }
 }
 
@@ -255,14 +406,8 @@ pub async fn wait_started(
         // A watch can end (server timeout, a proxy); start another from
         // the last version seen, a bounded number of times.
         for _ in 0..20 {
-            let params = WatchParams::default()
-                .fields(&format!("metadata.name={pod}"))
-                .timeout(within.as_secs().clamp(1, 290) as u32);
-            let stream = api
-                .watch(&params, &version)
-                .await
-                .map_err(ClusterError::from_kube)?;
-            let mut stream = std::pin::pin!(stream.into_stream());
+            let stream = watch_one(api, pod, &version, within).await?;
+            let mut stream = std::pin::pin!(stream);
             while let Some(event) = stream.try_next().await.map_err(ClusterError::from_kube)? {
                 match event {
                     WatchEvent::Added(p) | WatchEvent::Modified(p) => {
@@ -349,6 +494,48 @@ mod tests {
             container("tls-audit-bcdfg", None, Duration::from_secs(1), "i").expect("template");
         assert!(without.get("targetContainerName").is_none());
         assert_eq!(default_image(), "ghcr.io/tls-audit/tls-audit:0.1.0");
+    }
+
+    /// Pod Security in `warn` mode: `Warning: 299 - "text"` (quotes in
+    /// the text escaped), several headers, hostile ones bounded.
+    #[test]
+    fn warning_headers_are_read_as_the_api_server_writes_them() {
+        let mut h = http::HeaderMap::new();
+        h.append(
+            http::header::WARNING,
+            http::HeaderValue::from_static(
+                r#"299 - "would violate PodSecurity \"baseline:latest\": non-default capabilities (container \"tls-audit-x\" must not include \"NET_RAW\" in securityContext.capabilities.add)""#,
+            ),
+        );
+        h.append(
+            http::header::WARNING,
+            http::HeaderValue::from_static(r#"299 - "second""#),
+        );
+        // Bytes beyond ASCII (obs-text) are read, not dropped.
+        h.append(
+            http::header::WARNING,
+            http::HeaderValue::from_bytes("299 - \"caf\u{e9}\"".as_bytes()).expect("obs-text"),
+        );
+        let got = warnings(&h);
+        assert_eq!(
+            got[0],
+            r#"would violate PodSecurity "baseline:latest": non-default capabilities (container "tls-audit-x" must not include "NET_RAW" in securityContext.capabilities.add)"#
+        );
+        assert_eq!(got[1], "second");
+        assert_eq!(got[2], "caf\u{e9}");
+        let mut many = http::HeaderMap::new();
+        let long = format!("299 - \"{}\"", "x".repeat(5000));
+        for _ in 0..50 {
+            many.append(
+                http::header::WARNING,
+                http::HeaderValue::from_str(&long).expect("value"),
+            );
+        }
+        let got = warnings(&many);
+        assert_eq!(got.len(), 20);
+        assert!(got.iter().all(|w| w.chars().count() <= 1000));
+        assert_eq!(warning_text("plain text"), Some("plain text".into()));
+        assert_eq!(warning_text("299 - \"\""), None);
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //!   `kube::Client`;
 //! - [`preflight`]: SelfSubjectAccessReviews, so a missing permission is
 //!   one line naming the verb and resource, not a 403 halfway through;
+//! - [`podsecurity`]: the namespaces' Pod Security labels, which decide
+//!   whether an ephemeral container can be added at all (`--via auto`);
 //! - [`ephemeral`]: the agent's container (from `probes/`), added to the
 //!   pod with a strategic merge patch, or an earlier one reused; waiting
 //!   until it runs, and why it did not;
@@ -32,6 +34,7 @@ pub mod cni;
 pub mod context;
 pub mod ephemeral;
 pub mod logs;
+pub mod podsecurity;
 pub mod ports;
 pub mod preflight;
 
@@ -152,9 +155,51 @@ pub enum ClusterError {
     /// The user interrupted the audit before this pod's agent ran.
     #[error("interrupted before the agent ran")]
     Interrupted,
-    /// Any other API or transport error.
+    /// Any other API error.
     #[error("{0}")]
     Api(String),
+    /// The request did not reach an answer (connection refused, TLS, DNS):
+    /// the cause chain, until [`ClusterError::reaching`] names the server.
+    #[error("{0}")]
+    Transport(String),
+    /// The API server could not be reached at all.
+    #[error(
+        "cannot reach the API server at {server}: {cause} (check the kubeconfig's cluster and \
+         context, or --server)"
+    )]
+    Unreachable {
+        /// Its URL.
+        server: String,
+        /// What failed, with its causes.
+        cause: String,
+    },
+}
+
+/// An error and its sources, each once (`client error (Connect): tcp
+/// connect error: Connection refused (os error 111)`).
+fn causes(e: &dyn std::error::Error) -> String {
+    // kube names its own wrapper (`ServiceError: `); the causes say more.
+    let mut text = e.to_string();
+    for wrapper in ["ServiceError: ", "HyperError: "] {
+        if let Some(rest) = text.strip_prefix(wrapper) {
+            text = rest.to_string();
+        }
+    }
+    let mut next = e.source();
+    let mut depth = 0;
+    while let Some(s) = next {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        next = s.source();
+        depth += 1;
+        if depth > 8 {
+            break;
+        }
+    }
+    text
 }
 
 fn namespace_phrase(ns: Option<&str>) -> String {
@@ -188,7 +233,20 @@ impl ClusterError {
                 s.code,
                 crate::report::sanitize(&s.message)
             )),
-            other => ClusterError::Api(crate::report::sanitize(&other.to_string())),
+            other => ClusterError::Transport(crate::report::sanitize(&causes(&other))),
+        }
+    }
+
+    /// A transport error as one that names the API server it could not
+    /// reach (the first request's errors: nothing was read yet).
+    #[must_use]
+    pub fn reaching(self, server: &str) -> Self {
+        match self {
+            ClusterError::Transport(cause) => ClusterError::Unreachable {
+                server: server.trim_end_matches('/').to_string(),
+                cause,
+            },
+            other => other,
         }
     }
 

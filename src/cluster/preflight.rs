@@ -62,6 +62,18 @@ pub fn ephemeral_needs(namespace: Option<&str>) -> Vec<Need> {
     ]
 }
 
+/// What reading the namespaces' Pod Security labels needs (`--via auto`):
+/// `get namespaces`, in the namespace itself (a RoleBinding there grants
+/// it: the API server files a namespace's own object under its name).
+pub fn namespace_needs(namespace: Option<&str>) -> Vec<Need> {
+    vec![Need {
+        verb: "get",
+        resource: "namespaces",
+        subresource: None,
+        namespace: namespace.map(str::to_string),
+    }]
+}
+
 /// What probing the pods' ports without an agent needs (`--active-only`):
 /// listing the pods only.
 pub fn probe_only_needs(namespace: Option<&str>) -> Vec<Need> {

@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use super::model::{FlowRecord, Report, Severity};
 
-const HEADER: [&str; 7] = [
+const HEADER: [&str; 11] = [
     "CLIENT",
     "SERVER",
     "PROTECTION",
@@ -15,24 +15,58 @@ const HEADER: [&str; 7] = [
     "MTLS",
     "SNI",
     "SERVER IDENTITY",
+    // `-o wide` only:
+    "CLIENT ADDRESS",
+    "SERVER ADDRESS",
+    "JA4",
+    "EVIDENCE",
 ];
+
+/// Columns without `-o wide`.
+const NARROW: usize = 7;
+
+/// Columns that give way when the table is wider than the terminal, in
+/// turn: the server identity, then the SNI, then client and server
+/// together (cut in the middle, so a pod's replica suffix and the port
+/// stay); none below this width.
+const SHRINK_ORDER: [&[usize]; 3] = [&[6], &[5], &[0, 1]];
+const MIN_SHRUNK: usize = 14;
+
+/// How the table looks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TableStyle {
+    /// `-o wide`: the addresses, JA4 and the mutual-TLS evidence too.
+    pub wide: bool,
+    /// ANSI colours (a terminal without `NO_COLOR`).
+    pub color: bool,
+    /// Fit the flow lines to this many columns (long cells end in `…`).
+    pub width: Option<usize>,
+}
 
 /// Writes the table in two passes over the flows (measure, then write), so
 /// the flows need not all be in memory at once.
 #[derive(Debug, Clone)]
 pub struct TableWriter {
-    widths: [usize; 7],
+    widths: Vec<usize>,
+    style: TableStyle,
 }
 
 impl Default for TableWriter {
     fn default() -> Self {
-        TableWriter {
-            widths: HEADER.map(str::len),
-        }
+        TableWriter::new(TableStyle::default())
     }
 }
 
 impl TableWriter {
+    /// A writer of this style.
+    pub fn new(style: TableStyle) -> Self {
+        let n = if style.wide { HEADER.len() } else { NARROW };
+        TableWriter {
+            widths: HEADER[..n].iter().map(|h| h.chars().count()).collect(),
+            style,
+        }
+    }
+
     /// Pass 1: account for one flow's cells.
     pub fn measure(&mut self, f: &FlowRecord) {
         for (w, cell) in self.widths.iter_mut().zip(row(f).iter()) {
@@ -41,23 +75,31 @@ impl TableWriter {
     }
 
     /// Pass 2, first: the header line.
-    pub fn header(&self) -> String {
-        self.line(&HEADER)
+    pub fn header(&mut self) -> String {
+        self.fit();
+        let cells: Vec<String> = HEADER[..self.widths.len()]
+            .iter()
+            .map(|h| (*h).to_string())
+            .collect();
+        self.line(&cells, false)
     }
 
     /// Pass 2: one flow's line.
     pub fn row(&self, f: &FlowRecord) -> String {
-        let cells = row(f);
-        let refs: Vec<&str> = cells.iter().map(String::as_str).collect();
-        self.line(&refs)
+        let mut cells = row(f).to_vec();
+        cells.truncate(self.widths.len());
+        self.line(&cells, self.style.color)
     }
 
     /// Pass 2, last: the summary and the warnings.
     pub fn footer(&self, r: &Report) -> String {
         let s = &r.stats;
         let mut out = format!(
-            "\n{} flows ({} TLS, {} mutual TLS) in {} packets\n",
-            s.flows, s.tls_flows, s.mutual_tls_flows, s.packets
+            "\n{} ({} TLS, {} mutual TLS) in {}\n",
+            plural(s.flows, "flow"),
+            s.tls_flows,
+            s.mutual_tls_flows,
+            plural(s.packets, "packet")
         );
         findings(r, &mut out);
         probes(r, &mut out);
@@ -68,18 +110,92 @@ impl TableWriter {
         out
     }
 
-    fn line(&self, cells: &[&str]) -> String {
+    /// Shrink the widest shrinkable columns until a line fits the width.
+    fn fit(&mut self) {
+        let Some(limit) = self.style.width else {
+            return;
+        };
+        let total = |w: &[usize]| w.iter().sum::<usize>() + 2 * w.len().saturating_sub(1);
+        for group in SHRINK_ORDER {
+            while total(&self.widths) > limit {
+                let widest = group
+                    .iter()
+                    .copied()
+                    .filter(|&i| self.widths.get(i).is_some_and(|&w| w > MIN_SHRUNK))
+                    .max_by_key(|&i| self.widths.get(i).copied().unwrap_or(0));
+                let Some(i) = widest else {
+                    break;
+                };
+                if let Some(w) = self.widths.get_mut(i) {
+                    *w -= 1;
+                }
+            }
+        }
+    }
+
+    fn line(&self, cells: &[String], color: bool) -> String {
         let mut l = String::new();
         for (i, c) in cells.iter().enumerate() {
-            if i + 1 == cells.len() {
-                l.push_str(c);
+            let width = self.widths.get(i).copied().unwrap_or(0);
+            let cell = if i < 2 {
+                clip_middle(c, width)
             } else {
-                let _ = write!(l, "{:<w$}  ", c, w = self.widths[i]);
+                clip(c, width)
+            };
+            let pad = width.saturating_sub(cell.chars().count());
+            let painted = if color { paint(i, &cell) } else { cell };
+            l.push_str(&painted);
+            if i + 1 < cells.len() {
+                l.push_str(&" ".repeat(pad + 2));
             }
         }
         let mut l = l.trim_end().to_string();
         l.push('\n');
         l
+    }
+}
+
+/// `cell` in at most `width` characters, ending in `…` when cut.
+fn clip(cell: &str, width: usize) -> String {
+    if cell.chars().count() <= width || width == 0 {
+        return cell.to_string();
+    }
+    let mut out: String = cell.chars().take(width - 1).collect();
+    out.push('…');
+    out
+}
+
+/// `cell` in at most `width` characters, its middle cut out for `…`.
+fn clip_middle(cell: &str, width: usize) -> String {
+    let n = cell.chars().count();
+    if n <= width || width < 3 {
+        return cell.to_string();
+    }
+    let tail = (width - 1) / 2;
+    let head = width - 1 - tail;
+    let mut out: String = cell.chars().take(head).collect();
+    out.push('…');
+    out.extend(cell.chars().skip(n - tail));
+    out
+}
+
+/// The colour of a cell: plaintext red, TLS green, no mutual TLS yellow.
+fn paint(column: usize, cell: &str) -> String {
+    let code = match column {
+        2 if cell.starts_with("plaintext") => "31",
+        2 if cell.starts_with("tls") => "32",
+        4 if cell.starts_with("no") => "33",
+        4 if cell.starts_with("yes") => "32",
+        _ => return cell.to_string(),
+    };
+    format!("\u{1b}[{code}m{cell}\u{1b}[0m")
+}
+
+/// `1 flow`, `2 flows`.
+pub fn plural(n: u64, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
     }
 }
 
@@ -195,8 +311,11 @@ fn findings(r: &Report, out: &mut String) {
         .collect();
     let _ = writeln!(
         out,
-        "\n{} findings{}{}",
-        r.findings.len(),
+        "\n{}{}{}",
+        plural(
+            u64::try_from(r.findings.len()).unwrap_or(u64::MAX),
+            "finding"
+        ),
         if counts.is_empty() {
             String::new()
         } else {
@@ -223,7 +342,8 @@ fn findings(r: &Report, out: &mut String) {
     for (reason, flows, rules) in groups {
         let _ = writeln!(
             out,
-            "not checked ({reason}, {flows} flows): {}",
+            "not checked ({reason}, {}): {}",
+            plural(flows, "flow"),
             rules.join(", ")
         );
     }
@@ -240,7 +360,12 @@ fn findings(r: &Report, out: &mut String) {
 /// Render an in-memory report's flows as an aligned table followed by a
 /// summary line.
 pub fn render_table(r: &Report) -> String {
-    let mut t = TableWriter::default();
+    render_table_styled(r, TableStyle::default())
+}
+
+/// [`render_table`] in a style (`-o wide`, colour, terminal width).
+pub fn render_table_styled(r: &Report, style: TableStyle) -> String {
+    let mut t = TableWriter::new(style);
     r.flows.iter().for_each(|f| t.measure(f));
     let mut out = t.header();
     for f in &r.flows {
@@ -250,14 +375,32 @@ pub fn render_table(r: &Report) -> String {
     out
 }
 
-fn row(f: &FlowRecord) -> [String; 7] {
-    let endpoint = |ip: &str, port: u16| {
-        if ip.contains(':') {
-            format!("[{ip}]:{port}")
-        } else {
-            format!("{ip}:{port}")
-        }
-    };
+/// An end by its name where the inventory knows it (`pay/api-7d9f:443`:
+/// pod, else Service, else node), else its address.
+fn named(e: &super::model::Endpoint, port: bool) -> String {
+    let name = e
+        .pod
+        .as_ref()
+        .map(|p| format!("{}/{}", p.namespace, p.name))
+        .or_else(|| e.service.clone())
+        .or_else(|| e.node.as_ref().map(|n| format!("node/{n}")));
+    match (name, port) {
+        (Some(n), true) => format!("{}:{}", sanitize(&n), e.port),
+        (Some(n), false) => sanitize(&n),
+        (None, _) => address(&e.ip, e.port),
+    }
+}
+
+fn address(ip: &str, port: u16) -> String {
+    if ip.contains(':') {
+        format!("[{ip}]:{port}")
+    } else {
+        format!("{ip}:{port}")
+    }
+}
+
+fn row(f: &FlowRecord) -> [String; 11] {
+    let endpoint = address;
     let protection = match &f.app_protocol {
         Some(p) => format!("{} ({})", f.protection, p),
         None => f.protection.clone(),
@@ -310,14 +453,25 @@ fn row(f: &FlowRecord) -> [String; 7] {
         }
         None => ("-".into(), "-".into(), "-".into(), "-".into()),
     };
+    let (ja4, evidence) = match &f.tls {
+        Some(t) => (
+            t.ja4.clone().unwrap_or_else(|| "-".into()),
+            t.mutual_evidence.clone().unwrap_or_else(|| "-".into()),
+        ),
+        None => ("-".into(), "-".into()),
+    };
     [
-        endpoint(&f.client.ip, f.client.port),
-        format!("→ {}", endpoint(&f.server.ip, f.server.port)),
+        named(&f.client, false),
+        format!("→ {}", named(&f.server, true)),
         protection,
         version,
         mtls,
         sanitize(&sni),
         sanitize(&identity),
+        endpoint(&f.client.ip, f.client.port),
+        endpoint(&f.server.ip, f.server.port),
+        sanitize(&ja4),
+        sanitize(&evidence),
     ]
 }
 
@@ -376,6 +530,80 @@ mod tests {
             "{}",
             lines[1]
         );
+    }
+
+    /// A flow record of a real agent stream (OpenSSL, TLS 1.2, mutual).
+    fn flow() -> crate::report::model::FlowRecord {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/events/openssl-tls12-mutual.events.ndjson"
+        ))
+        .expect("fixture");
+        let line = text
+            .lines()
+            .find(|l| l.contains("\"event\":\"flow\""))
+            .expect("a flow event");
+        let v: serde_json::Value = serde_json::from_str(line).expect("json");
+        serde_json::from_value(v["flow"].clone()).expect("flow record")
+    }
+
+    /// Issue 16: pods by name, fitted to the terminal, `-o wide` adds
+    /// columns, colour only when asked.
+    #[test]
+    fn names_width_wide_and_colour() {
+        use super::{TableStyle, TableWriter};
+        let mut f = flow();
+        f.server.pod = Some(crate::report::finding::PodRef {
+            namespace: "pay".into(),
+            name: "api-7d9f".into(),
+            service_account: "api".into(),
+            workload: None,
+        });
+        if let Some(t) = f.tls.as_mut() {
+            t.sni = Some(format!("{}.pay.svc.cluster.local", "a".repeat(150)));
+        }
+        let style = TableStyle {
+            wide: false,
+            color: false,
+            width: Some(120),
+        };
+        let mut t = TableWriter::new(style);
+        t.measure(&f);
+        let header = t.header();
+        let line = t.row(&f);
+        assert!(
+            line.contains(&format!("→ pay/api-7d9f:{}", f.server.port)),
+            "{line}"
+        );
+        assert!(
+            line.chars().count() <= 121,
+            "{} {line}",
+            line.chars().count()
+        );
+        assert!(header.chars().count() <= 121, "{header}");
+        assert!(line.contains('…'), "{line}");
+        assert!(!line.contains('\u{1b}'));
+        let mut w = TableWriter::new(TableStyle {
+            wide: true,
+            color: true,
+            width: None,
+        });
+        w.measure(&f);
+        assert!(w.header().contains("JA4"));
+        let wide = w.row(&f);
+        assert!(
+            wide.contains(&format!("{}:{}", f.server.ip, f.server.port)),
+            "{wide}"
+        );
+        assert!(wide.contains("\u{1b}[32m"), "TLS in green: {wide}");
+        assert!(wide.contains(&"a".repeat(150)), "not cut without a width");
+    }
+
+    #[test]
+    fn counts_are_singular_and_plural() {
+        assert_eq!(super::plural(1, "flow"), "1 flow");
+        assert_eq!(super::plural(0, "flow"), "0 flows");
+        assert_eq!(super::plural(2, "finding"), "2 findings");
     }
 
     #[test]

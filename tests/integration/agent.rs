@@ -343,7 +343,7 @@ fn metrics_and_report_from_a_running_agent() {
             "-o",
             "json",
         ])
-        .args(["--metrics-addr", "127.0.0.1:9464", "--output"])
+        .args(["--metrics-addr", "127.0.0.1:9464", "--out-file"])
         .arg(&report)
         .arg("--write-pcap")
         .arg(dir.join("saved.pcap"))

@@ -405,7 +405,7 @@ fn a_saved_report_renders_again() {
         &fixture("cluster/pods.json"),
         "-o",
         "json",
-        "--output",
+        "--out-file",
         saved.to_str().unwrap(),
     ]);
     assert_eq!(code, 0);
@@ -433,4 +433,83 @@ fn a_saved_report_renders_again() {
     let (code, _, stderr) = run(&["report", junk.to_str().unwrap()]);
     assert_eq!(code, 3);
     assert!(stderr.contains("not a tls-audit JSON report"), "{stderr}");
+}
+
+/// Issue 16: `-o/--output` is the format flag, as in kubectl; `--out-file`
+/// names the file. `analyze --output json` used to write a file named
+/// `json`; old scripts (`-o json --output FILE`) still work, with a note;
+/// ambiguous spellings are refused with the one-line fix.
+#[test]
+fn output_is_the_format_flag_and_old_scripts_keep_working() {
+    let d = temp_dir("cli-output-flag");
+    let f = d.join("one.pcap");
+    std::fs::write(
+        &f,
+        pcap_with_hellos(&[42001], 1_700_000_000_000_000, "t.example"),
+    )
+    .unwrap();
+    let cap = f.to_str().unwrap();
+    // --output json: the format, on standard output; no file named json.
+    let out = tls_audit()
+        .current_dir(&d)
+        .args(["analyze", cap, "--output", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let r: Value = serde_json::from_slice(&out.stdout).expect("json on stdout");
+    assert_eq!(r["stats"]["flows"], 1);
+    assert!(!d.join("json").exists());
+    // The old spelling: a path after --output is still the file, with a note.
+    let old = d.join("old.json");
+    let (code, stdout, stderr) = run(&[
+        "analyze",
+        cap,
+        "-o",
+        "json",
+        "--output",
+        old.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(old.exists());
+    assert!(
+        stderr.contains("--output FILE is deprecated: write --out-file"),
+        "{stderr}"
+    );
+    // The new one: no note.
+    let new = d.join("new.json");
+    let (code, _, stderr) = run(&[
+        "analyze",
+        cap,
+        "-o",
+        "json",
+        "--out-file",
+        new.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(new.exists() && !stderr.contains("deprecated"), "{stderr}");
+    // Ambiguous: -o json --output table (a file named table, before).
+    let (code, _, stderr) = run(&["analyze", cap, "-o", "json", "--output", "table"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("use --out-file table"), "{stderr}");
+    // A bare word that is no format is not guessed to be a file.
+    let (code, _, stderr) = run(&["analyze", cap, "--output", "report"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("not a format"), "{stderr}");
+    // -o wide: the table with its address, JA4 and evidence columns.
+    let (code, stdout, _) = run(&["analyze", cap, "-o", "wide"]);
+    assert_eq!(code, 0);
+    let head = stdout.lines().next().unwrap_or("");
+    for col in ["CLIENT ADDRESS", "SERVER ADDRESS", "JA4", "EVIDENCE"] {
+        assert!(head.contains(col), "{head}");
+    }
+    let (_, narrow, _) = run(&["analyze", cap, "-o", "table"]);
+    assert!(
+        !narrow.lines().next().unwrap_or("").contains("JA4"),
+        "{narrow}"
+    );
+    assert!(
+        narrow.contains("\n1 flow (1 TLS, 0 mutual TLS)"),
+        "{narrow}"
+    );
 }

@@ -173,7 +173,7 @@ fn every_command_in_the_readme_and_docs_parses() {
 /// The check itself: a misspelt option and a wrong value are caught.
 #[test]
 fn a_wrong_option_or_value_fails_the_help_path() {
-    let block = "tls-audit analyze x.pcap --fail-onn high\nkubectl tls-audit pod -o tabel\n";
+    let block = "tls-audit analyze x.pcap --fail-onn high\nkubectl tls-audit pod --via nodes\n";
     let cmds = commands(block);
     assert_eq!(cmds.len(), 2);
     for (bin, args, line) in cmds {

@@ -56,6 +56,9 @@ pub enum PatchAnswer {
     },
     /// Answer with this code and Status JSON.
     Reject(u16, Value),
+    /// Accept; the container has already ended when the pod is watched
+    /// (with the script's exit code), as an agent that fails at once.
+    Exits,
 }
 
 /// What one scripted pod does.
@@ -85,6 +88,16 @@ struct State {
     /// Pods whose agent log stays open after its lines (an agent still
     /// capturing), for a minute.
     stalled: HashSet<String>,
+    /// Namespace name → its labels (Pod Security among them).
+    namespace_labels: BTreeMap<String, BTreeMap<String, String>>,
+    /// Pods whose kubelet posts the agent's `terminated` status this long
+    /// after its log ends.
+    late_exit: BTreeMap<String, Duration>,
+    /// Pods whose first log connection is dropped (TCP closed without a
+    /// TLS close) after this many lines, while the agent still runs.
+    drop_log: BTreeMap<String, usize>,
+    /// Log connections served, per pod.
+    log_connections: BTreeMap<String, usize>,
 }
 
 pub struct FakeApi {
@@ -231,6 +244,27 @@ impl FakeApi {
         lock(&self.state).stalled.insert(pod.to_string());
     }
 
+    /// Label namespace `ns` (e.g. `pod-security.kubernetes.io/enforce`).
+    pub fn label_namespace(&self, ns: &str, key: &str, value: &str) {
+        lock(&self.state)
+            .namespace_labels
+            .entry(ns.to_string())
+            .or_default()
+            .insert(key.to_string(), value.to_string());
+    }
+
+    /// The kubelet reports `pod`'s agent ended only `after` its log ends.
+    pub fn late_exit(&self, pod: &str, after: Duration) {
+        lock(&self.state).late_exit.insert(pod.to_string(), after);
+    }
+
+    /// Drop `pod`'s first log connection after `lines` lines, the agent
+    /// still running (a proxy or API server restart); later connections
+    /// replay the log from its start, as the kubelet does.
+    pub fn drop_log_after(&self, pod: &str, lines: usize) {
+        lock(&self.state).drop_log.insert(pod.to_string(), lines);
+    }
+
     /// Serve `object` at the API path `path` (GET).
     pub fn add_object(&self, path: &str, object: Value) {
         lock(&self.state).objects.insert(path.to_string(), object);
@@ -344,17 +378,33 @@ async fn stream(
     gap: Duration,
     hold: Duration,
 ) -> std::io::Result<()> {
-    let head =
-        format!("HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nConnection: close\r\n\r\n");
-    tls.write_all(head.as_bytes()).await?;
-    tls.flush().await?;
+    stream_open(tls, content_type, parts, gap, hold).await?;
+    tls.shutdown().await
+}
+
+/// [`stream`] without the close.
+async fn stream_open(
+    tls: &mut Tls,
+    content_type: &str,
+    parts: Vec<Vec<u8>>,
+    gap: Duration,
+    hold: Duration,
+) -> std::io::Result<()> {
+    stream_head(tls, content_type).await?;
     for p in parts {
         tokio::time::sleep(gap).await;
         tls.write_all(&p).await?;
         tls.flush().await?;
     }
     tokio::time::sleep(hold).await;
-    tls.shutdown().await
+    Ok(())
+}
+
+async fn stream_head(tls: &mut Tls, content_type: &str) -> std::io::Result<()> {
+    let head =
+        format!("HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nConnection: close\r\n\r\n");
+    tls.write_all(head.as_bytes()).await?;
+    tls.flush().await
 }
 
 fn query_param(query: &str, key: &str) -> Option<String> {
@@ -490,6 +540,18 @@ async fn serve(mut tls: Tls, state: Arc<Mutex<State>>) -> std::io::Result<()> {
             }
             list_pods(&mut tls, &state, Some(ns), &req).await
         }
+        ("GET", ["api", "v1", "namespaces", ns]) => {
+            let mut labels = lock(&state)
+                .namespace_labels
+                .get(*ns)
+                .cloned()
+                .unwrap_or_default();
+            labels.insert("kubernetes.io/metadata.name".into(), (*ns).to_string());
+            let body = json!({"kind": "Namespace", "apiVersion": "v1",
+                "metadata": {"name": ns, "uid": format!("uid-ns-{ns}"), "resourceVersion": "17", "labels": labels},
+                "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}});
+            respond(&mut tls, 200, "", body.to_string().as_bytes()).await
+        }
         ("GET", ["api", "v1", "namespaces", ns, "pods", name]) => {
             let pod = lock(&state).pods.get(&format!("{ns}/{name}")).cloned();
             match pod {
@@ -577,6 +639,41 @@ async fn patch(
     let container = body["spec"]["ephemeralContainers"][0].clone();
     let name = container["name"].as_str().unwrap_or("").to_string();
     let image = container["image"].as_str().unwrap_or("").to_string();
+    // Pod Security admission, as the API server runs it on the
+    // ephemeralcontainers subresource: `enforce` refuses with 403, `warn`
+    // admits with a Warning header.
+    let (ns, pod_name) = key.split_once('/').unwrap_or(("default", key));
+    let labels = lock(state)
+        .namespace_labels
+        .get(ns)
+        .cloned()
+        .unwrap_or_default();
+    let level = |mode: &str| {
+        labels
+            .get(&format!("pod-security.kubernetes.io/{mode}"))
+            .filter(|l| l.as_str() != "privileged")
+            .cloned()
+    };
+    if let Some(level) = level("enforce") {
+        let message = format!(
+            "pods \"{pod_name}\" is forbidden: violates PodSecurity \"{level}:latest\": {}",
+            psa_violations(&level, &name)
+        );
+        let s = status(
+            403,
+            "Forbidden",
+            &message,
+            json!({"name": pod_name, "kind": "pods"}),
+        );
+        return respond(tls, 403, "", s.to_string().as_bytes()).await;
+    }
+    let warning = level("warn").map(|level| {
+        let text = format!(
+            "would violate PodSecurity \"{level}:latest\": {}",
+            psa_violations(&level, &name)
+        );
+        format!("Warning: 299 - \"{}\"\r\n", text.replace('"', "\\\""))
+    });
     let answer = {
         let mut guard = lock(state);
         guard.pods.get_mut(key).map(|pod| {
@@ -600,7 +697,25 @@ async fn patch(
         );
         return respond(tls, 404, "", s.to_string().as_bytes()).await;
     };
-    respond(tls, 200, "", answer.as_bytes()).await
+    respond(tls, 200, &warning.unwrap_or_default(), answer.as_bytes()).await
+}
+
+/// What Pod Security admission says of the agent's container at `level`
+/// (the wording of the pod-security-admission checks: baseline's
+/// capabilities check; restricted adds its own capability, non-root and
+/// UID checks).
+fn psa_violations(level: &str, container: &str) -> String {
+    let caps = format!(
+        "(container \"{container}\" must not include \"NET_RAW\" in securityContext.capabilities.add)"
+    );
+    if level == "baseline" {
+        return format!("non-default capabilities {caps}");
+    }
+    format!(
+        "unrestricted capabilities {caps}, runAsNonRoot != true (container \"{container}\" must not \
+         set securityContext.runAsNonRoot=false), runAsUser=0 (container \"{container}\" must not set \
+         runAsUser=0)"
+    )
 }
 
 /// The watch after the PATCH: the agent container waiting (each scripted
@@ -618,14 +733,42 @@ async fn watch_pod(
         .to_string();
     let key = format!("{ns}/{name}");
     let script = lock(state).scripts.get(&key).cloned();
+    // A watch once the agent has run (its termination): events as the pod
+    // changes after the version asked for, until the watch's timeout.
+    let agent_state = lock(state).pods.get(&key).and_then(|pod| {
+        let agent = pod["spec"]["ephemeralContainers"]
+            .as_array()?
+            .last()?
+            .clone();
+        pod["status"]["ephemeralContainerStatuses"]
+            .as_array()?
+            .iter()
+            .find(|s| s["name"] == agent["name"])
+            .map(|s| s["state"].clone())
+    });
+    if agent_state.is_some_and(|st| st.get("running").is_some() || st.get("terminated").is_some()) {
+        return watch_changes(tls, state, &key, req).await;
+    }
+    // The states the kubelet reports for the agent, in order.
+    let states: Vec<Value> = match &script {
+        Some(Script {
+            patch: PatchAnswer::Accept { waiting, runs },
+            ..
+        }) => waiting
+            .iter()
+            .map(|w| container_state(Some(*w), false, None))
+            .chain(runs.then(|| container_state(None, true, None)))
+            .collect(),
+        Some(Script {
+            patch: PatchAnswer::Exits,
+            exit_code,
+            ..
+        }) => vec![container_state(None, false, Some(*exit_code))],
+        _ => Vec::new(),
+    };
     let mut events = Vec::new();
-    if let Some(Script {
-        patch: PatchAnswer::Accept { ref waiting, runs },
-        ..
-    }) = script
     {
         let mut guard = lock(state);
-        let guard = &mut *guard;
         if let Some(pod) = guard.pods.get_mut(&key) {
             let agent = pod["spec"]["ephemeralContainers"]
                 .as_array()
@@ -633,14 +776,8 @@ async fn watch_pod(
                 .unwrap_or(Value::Null);
             let cname = agent["name"].as_str().unwrap_or("").to_string();
             let image = agent["image"].as_str().unwrap_or("").to_string();
-            for w in waiting {
-                set_status(pod, &cname, &image, container_state(Some(*w), false, None));
-                bump(pod);
-                events
-                    .push(format!("{}\n", json!({"type": "MODIFIED", "object": pod})).into_bytes());
-            }
-            if runs {
-                set_status(pod, &cname, &image, container_state(None, true, None));
+            for st in states {
+                set_status(pod, &cname, &image, st);
                 bump(pod);
                 events
                     .push(format!("{}\n", json!({"type": "MODIFIED", "object": pod})).into_bytes());
@@ -652,7 +789,7 @@ async fn watch_pod(
     let hold = !matches!(
         script,
         Some(Script {
-            patch: PatchAnswer::Accept { runs: true, .. },
+            patch: PatchAnswer::Accept { runs: true, .. } | PatchAnswer::Exits,
             ..
         })
     );
@@ -667,10 +804,83 @@ async fn watch_pod(
     .await
 }
 
+/// A watch that sends the pod each time its version passes the one asked
+/// for, until `timeoutSeconds`, as the API server's watch cache does.
+async fn watch_changes(
+    tls: &mut Tls,
+    state: &Mutex<State>,
+    key: &str,
+    req: &Recorded,
+) -> std::io::Result<()> {
+    let version = |p: &Value| -> u64 {
+        p["metadata"]["resourceVersion"]
+            .as_str()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let mut seen: u64 = query_param(&req.query, "resourceVersion")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let timeout: u64 = query_param(&req.query, "timeoutSeconds")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    stream_head(tls, "application/json").await?;
+    let end = tokio::time::Instant::now() + Duration::from_secs(timeout);
+    while tokio::time::Instant::now() < end {
+        let pod = lock(state).pods.get(key).cloned();
+        let Some(pod) = pod else {
+            break;
+        };
+        if version(&pod) > seen {
+            seen = version(&pod);
+            let line = format!("{}\n", json!({"type": "MODIFIED", "object": pod}));
+            tls.write_all(line.as_bytes()).await?;
+            tls.flush().await?;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tls.shutdown().await
+}
+
+/// The lines the agent writes to its standard error, which the container
+/// runtime merges into the log the kubelet serves: its start line after
+/// the `start` event, libpcap's counters before the `summary` event (from
+/// the summary itself), as `tls-audit capture` prints them.
+fn merge_stderr(lines: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for line in lines {
+        let v: Value = serde_json::from_slice(&line).unwrap_or(Value::Null);
+        let event = v["event"].as_str().unwrap_or("");
+        if event == "summary" {
+            let input = &v["report"]["inputs"][0];
+            let live = &input["live"];
+            out.push(
+                format!(
+                    "tls-audit: {}: {} packets received, {} dropped by the buffer, {} by the interface; {} flows; stopped by {}\n",
+                    live["interface"].as_str().unwrap_or("eth0"),
+                    live["received"].as_u64().unwrap_or(0),
+                    live["dropped"].as_u64().unwrap_or(0),
+                    live["if_dropped"].as_u64().unwrap_or(0),
+                    v["report"]["stats"]["flows"].as_u64().unwrap_or(0),
+                    live["stopped_by"].as_str().unwrap_or("duration"),
+                )
+                .into_bytes(),
+            );
+        }
+        let start = event == "start";
+        let iface = v["interface"].as_str().unwrap_or("eth0").to_string();
+        out.push(line);
+        if start {
+            out.push(format!("tls-audit: listening on {iface} (ethernet)\n").into_bytes());
+        }
+    }
+    out
+}
+
 /// The agent's log, line by line; then the container has ended.
 async fn log(
     tls: &mut Tls,
-    state: &Mutex<State>,
+    state: &Arc<Mutex<State>>,
     key: &str,
     req: &Recorded,
 ) -> std::io::Result<()> {
@@ -680,34 +890,78 @@ async fn log(
         let s = status(400, "BadRequest", "container not found", Value::Null);
         return respond(tls, 400, "", s.to_string().as_bytes()).await;
     };
-    let lines: Vec<Vec<u8>> = script
-        .log
-        .split_inclusive(|&b| b == b'\n')
-        .map(<[u8]>::to_vec)
-        .collect();
+    let lines = merge_stderr(
+        script
+            .log
+            .split_inclusive(|&b| b == b'\n')
+            .map(<[u8]>::to_vec)
+            .collect(),
+    );
     let gap = Duration::from_millis(if lines.len() > 40 { 2 } else { 20 });
-    let hold = if lock(state).stalled.contains(key) {
-        Duration::from_secs(60)
-    } else {
-        Duration::ZERO
+    let (hold, late, drop_after) = {
+        let mut guard = lock(state);
+        let n = guard.log_connections.entry(key.to_string()).or_insert(0);
+        *n += 1;
+        let first = *n == 1;
+        (
+            if guard.stalled.contains(key) {
+                Duration::from_secs(60)
+            } else {
+                Duration::ZERO
+            },
+            guard.late_exit.get(key).copied(),
+            guard.drop_log.get(key).copied().filter(|_| first),
+        )
     };
-    stream(tls, "text/plain", lines, gap, hold).await?;
+    if let Some(n) = drop_after {
+        // The connection breaks mid-stream: the head and some lines, then
+        // the socket closes without a TLS close_notify; the agent runs on.
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+        tls.write_all(head.as_bytes()).await?;
+        for l in lines.iter().take(n) {
+            tokio::time::sleep(gap).await;
+            tls.write_all(format!("{:x}\r\n", l.len()).as_bytes())
+                .await?;
+            tls.write_all(l).await?;
+            tls.write_all(b"\r\n").await?;
+            tls.flush().await?;
+        }
+        return Ok(());
+    }
+    stream_open(tls, "text/plain", lines, gap, hold).await?;
+    // The container ends as its log does; the kubelet posts that at once,
+    // or (late_exit) a while later.
+    let code = script.exit_code;
+    match late {
+        None => post_exit(state, key, &container, code),
+        Some(after) => {
+            let (state, key) = (Arc::clone(state), key.to_string());
+            tokio::spawn(async move {
+                tokio::time::sleep(after).await;
+                post_exit(&state, &key, &container, code);
+            });
+        }
+    }
+    tls.shutdown().await
+}
+
+/// The kubelet's status update: the agent container terminated.
+fn post_exit(state: &Mutex<State>, key: &str, container: &str, code: i32) {
     let mut guard = lock(state);
     if let Some(pod) = guard.pods.get_mut(key) {
         let image = pod["spec"]["ephemeralContainers"]
             .as_array()
-            .and_then(|l| l.iter().find(|c| c["name"] == container.as_str()).cloned())
+            .and_then(|l| l.iter().find(|c| c["name"] == container).cloned())
             .map(|c| c["image"].as_str().unwrap_or("").to_string())
             .unwrap_or_default();
         set_status(
             pod,
-            &container,
+            container,
             &image,
-            container_state(None, false, Some(script.exit_code)),
+            container_state(None, false, Some(code)),
         );
         bump(pod);
     }
-    Ok(())
 }
 
 /// Real servers on a loopback address, standing in for a pod's declared

@@ -113,6 +113,10 @@ fn the_auditor_role_grants_what_the_plugin_uses() {
         })
     };
     assert!(grants("pods/ephemeralcontainers", "patch"));
+    // The plugin only patches (issue 22): `update` is not granted.
+    assert!(!grants("pods/ephemeralcontainers", "update"));
+    // --via auto reads the namespace's Pod Security labels.
+    assert!(grants("namespaces", "get"));
     assert!(grants("pods/log", "get"));
     // What the CNI's encryption settings are read from.
     assert!(grants("daemonsets", "get"));
@@ -121,4 +125,29 @@ fn the_auditor_role_grants_what_the_plugin_uses() {
     assert!(grants("pods", "list"));
     assert!(!grants("pods", "delete"), "nothing destructive");
     assert!(!grants("pods/exec", "create"), "no exec");
+}
+
+/// Issue 22: the sidecar shares the workload's pod, whose service-account
+/// token the ServiceAccount admission plugin mounts into every container
+/// without a mount of its own at the token's path; the agent has one (an
+/// empty directory), so it receives no token.
+#[test]
+fn the_sidecar_agent_receives_no_service_account_token() {
+    let patch = &documents("sidecar.yaml")[0];
+    let spec = &patch["spec"]["template"]["spec"];
+    let agent = &spec["containers"][0];
+    let mount = agent["volumeMounts"]
+        .as_array()
+        .expect("volumeMounts")
+        .iter()
+        .find(|m| m["mountPath"] == "/var/run/secrets/kubernetes.io/serviceaccount")
+        .expect("a mount at the token's path");
+    assert_eq!(mount["readOnly"], true);
+    let volume = spec["volumes"]
+        .as_array()
+        .expect("volumes")
+        .iter()
+        .find(|v| v["name"] == mount["name"])
+        .expect("its volume");
+    assert!(volume.get("emptyDir").is_some(), "{volume}");
 }
