@@ -9,6 +9,7 @@
 mod analysis;
 mod certs;
 mod datagram;
+mod key_exchange;
 mod record;
 mod resumption;
 mod sink;

@@ -217,6 +217,7 @@ fn tls_record(s: &TlsSession, starttls: bool, caches: &mut Caches) -> TlsRecord 
             .flatten(),
         notes,
         decryption: f.decryption.as_ref().map(decryption_record),
+        key_exchange: Some(super::key_exchange::record(f)),
     }
 }
 

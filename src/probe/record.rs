@@ -117,5 +117,6 @@ pub(crate) fn tls_record(f: &TlsFacts<'_>) -> TlsRecord {
         record_version: None,
         notes: vec![f.note.clone()],
         decryption: None,
+        key_exchange: None,
     }
 }

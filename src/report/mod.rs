@@ -5,6 +5,7 @@ mod finding;
 mod github;
 mod html;
 mod junit;
+mod key_exchange;
 mod markdown;
 pub mod metadata;
 pub mod model;

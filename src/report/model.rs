@@ -11,6 +11,7 @@ pub use super::finding::{
     AppliedWaiver, Exempted, Finding, InventorySource, NotChecked, PodRef, PolicySource, Severity,
     Subject, TrustBundleSource, Verification, WaiverStatus,
 };
+pub use super::key_exchange::KeyExchangeRecord;
 pub use super::probe::{
     ClientAuth, IdentityProbe, PlaintextProbe, ProbeError, ProbePod, ProbeRecord, SuiteProbe,
     VersionProbe,
@@ -357,6 +358,10 @@ pub struct TlsRecord {
     /// TLS 1.3.
     #[serde(default)]
     pub decryption: Option<DecryptionRecord>,
+    /// How the session keys were made (group, forward secrecy, post-quantum);
+    /// null in reports written before it existed.
+    #[serde(default)]
+    pub key_exchange: Option<KeyExchangeRecord>,
 }
 
 /// How a TLS 1.3 handshake was decrypted.

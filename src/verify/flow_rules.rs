@@ -32,6 +32,7 @@ pub(super) fn check(v: &mut Verifier, seen: &Seen<'_>, out: &mut Found) {
             if let Some(tls) = rec.tls.as_deref() {
                 version(v, seen, tls, out);
                 cipher_suite(v, seen, tls, out);
+                super::kex_rules::check(v, seen, tls, out);
             }
         }
         _ => {}
@@ -41,7 +42,7 @@ pub(super) fn check(v: &mut Verifier, seen: &Seen<'_>, out: &mut Found) {
 /// Record a finding about the server of `seen`, unless the same finding
 /// (rule, server, client address, `kind`) is already counted: then only its
 /// count moves, and `make` (message, evidence) is never run.
-fn emit(
+pub(super) fn emit(
     v: &mut Verifier,
     seen: &Seen<'_>,
     rule: &'static Rule,
