@@ -12,7 +12,7 @@
 //! (X25519MLKEM768, SECP256R1MLKEM768, MLKEM768, MLKEM1024, X25519,
 //! secp256r1, secp384r1). The server serves one connection, answers the
 //! client's line with `ok`, and exits; the client prints the negotiated
-//! group and exits 0 on a completed handshake.
+//! group and the reply, and exits 0 on a completed handshake.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -106,11 +106,12 @@ fn run() -> Result<(), String> {
             let mut reply = Vec::new();
             let _ = tls.read_to_end(&mut reply);
             let kx = conn.negotiated_key_exchange_group().map(|g| g.name());
-            println!("negotiated {kx:?}");
-            if reply.starts_with(b"ok") {
-                Ok(())
+            println!("negotiated {kx:?}, reply {:?}", String::from_utf8_lossy(&reply));
+            // openssl s_server -quiet answers nothing: a completed handshake is enough.
+            if conn.is_handshaking() {
+                Err("handshake not completed".into())
             } else {
-                Err("no reply".into())
+                Ok(())
             }
         }
         other => Err(format!("unknown mode {other}")),
