@@ -166,6 +166,7 @@ impl<S: FlowSink> Analyzer<S> {
             verification: None,
             findings: Vec::new(),
             compliance: None,
+            inventory: None,
             probes: Vec::new(),
             flows: Vec::new(),
         };

@@ -153,6 +153,7 @@ pub fn report(results: Vec<EndpointResult>, mut verifier: Verifier, info: RunInf
         findings,
         metadata: None,
         compliance: None,
+        inventory: None,
         probes,
         flows,
     }

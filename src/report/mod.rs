@@ -4,6 +4,7 @@ pub mod compliance;
 mod finding;
 mod github;
 mod html;
+pub mod inventory;
 mod junit;
 mod key_exchange;
 mod markdown;

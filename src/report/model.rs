@@ -49,6 +49,11 @@ pub struct Report {
     /// Compliance views (`--compliance`): control, status, evidence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compliance: Option<super::compliance::Compliance>,
+    /// The cryptographic inventory (`report::inventory`): configurations in
+    /// use and certificates seen, counted and located. Written by the
+    /// command line's reports; absent from library reports unless built.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory: Option<super::inventory::CryptoInventory>,
     /// What `tls-audit probe` learned about each endpoint it asked; absent
     /// from reports of captures. (Before `flows`: the streamed JSON writer
     /// needs `flows` last.)

@@ -598,3 +598,84 @@ fn fixture_captures_agree_with_tshark_on_groups() {
     assert!(failures.is_empty(), "{failures:#?}");
     assert!(checked >= 15, "only {checked} fixtures compared");
 }
+
+fn cli(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_tls-audit"))
+        .args(args)
+        .output()
+        .expect("run tls-audit");
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// `-o inventory` is the PCI DSS 12.3.3 table of a capture in one command;
+/// `-o inventory-certificates` the 4.2.1.1 list; `-o inventory-json` both;
+/// the JSON, Markdown and HTML reports carry the same inventory.
+#[test]
+fn inventory_output_gives_the_12_3_3_table() {
+    let dir = committed();
+    let pcaps: Vec<String> = WANT
+        .iter()
+        .map(|w| dir.join(format!("{}.pcap", w.0)).display().to_string())
+        .collect();
+    let mut args: Vec<&str> = vec!["analyze"];
+    args.extend(pcaps.iter().map(String::as_str));
+    let run = |format: &str| {
+        let mut a = args.clone();
+        a.extend(["-o", format]);
+        cli(&a)
+    };
+    let csv = run("inventory");
+    let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(
+        rows[0][..5],
+        [
+            "version",
+            "cipher_suite",
+            "key_exchange",
+            "post_quantum",
+            "forward_secrecy"
+        ]
+    );
+    let find = |kx: &str| -> Vec<&Vec<&str>> { rows.iter().filter(|r| r[2] == kx).collect() };
+    // The plain hybrid and the HRR to it: one configuration, two flows.
+    let hybrid = find("X25519MLKEM768");
+    assert_eq!(hybrid.len(), 1, "{csv}");
+    assert_eq!(
+        (hybrid[0][3], hybrid[0][4], hybrid[0][8]),
+        ("yes", "yes", "2")
+    );
+    assert!(hybrid[0].last().unwrap().contains("certificates-encrypted"));
+    let rsa = find("rsa");
+    assert_eq!((rsa[0][3], rsa[0][4], rsa[0][6]), ("no", "no", "RSA 2048"));
+    assert_eq!(find("dhe-1024")[0][5], "rsa_pss_rsae_sha256");
+    let flows: u64 = rows[1..].iter().map(|r| r[8].parse::<u64>().unwrap()).sum();
+    assert_eq!(flows, WANT.len() as u64);
+
+    let certs = run("inventory-certificates");
+    assert!(
+        certs.starts_with("subject,issuer,spiffe_id,serial"),
+        "{certs}"
+    );
+    assert!(certs.contains("CN=srv.kex.test"), "{certs}");
+
+    let inv: Value = serde_json::from_str(&run("inventory-json")).unwrap();
+    assert_eq!(inv["tls_flows"], WANT.len());
+    assert_eq!(inv["post_quantum_flows"], 4);
+    assert_eq!(inv["no_forward_secrecy_flows"], 1);
+    let report: Value = serde_json::from_str(&run("json")).unwrap();
+    assert_eq!(report["inventory"], inv);
+    let md = run("markdown");
+    assert!(md.contains("### Cryptography in use"), "{md}");
+    assert!(
+        md.contains(r"| TLS1.3 | TLS\_AES\_256\_GCM\_SHA384 | X25519MLKEM768 | yes | yes |"),
+        "{md}"
+    );
+    let html = run("html");
+    assert!(html.contains("<section id=\"crypto-inventory\">"));
+    assert!(html.contains("<td>X25519MLKEM768</td><td>yes</td><td>yes</td>"));
+}

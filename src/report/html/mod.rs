@@ -21,6 +21,7 @@
 
 mod charts;
 mod flows;
+mod inventory;
 mod sections;
 
 use std::fmt::Write;
@@ -41,6 +42,7 @@ pub fn render_html(report: &Report) -> String {
         sections::compliance(report, &mut body);
     }
     sections::findings(report, &index, &mut body);
+    inventory::section(report, &mut body);
     sections::certificates(report, &index, &mut body);
     flows::table(report, &index, &mut body);
     sections::warnings(report, &mut body);
