@@ -275,7 +275,7 @@ pub(crate) async fn ask(
 }
 
 /// A client random: the probe's own, from the OS generator via ring.
-fn client_random() -> [u8; 32] {
+pub(crate) fn client_random() -> [u8; 32] {
     use ring::rand::SecureRandom;
     let mut r = [0u8; 32];
     // A fixed random is still a valid probe; the generator never fails on Linux.

@@ -13,8 +13,8 @@ pub use super::finding::{
 };
 pub use super::key_exchange::KeyExchangeRecord;
 pub use super::probe::{
-    ClientAuth, IdentityProbe, PlaintextProbe, ProbeError, ProbePod, ProbeRecord, SuiteProbe,
-    VersionProbe,
+    ClientAuth, GroupProbe, IdentityProbe, PlaintextProbe, ProbeError, ProbePod, ProbeRecord,
+    SuiteProbe, VersionProbe,
 };
 use crate::x509::Certificate;
 

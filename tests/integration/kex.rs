@@ -679,3 +679,59 @@ fn inventory_output_gives_the_12_3_3_table() {
     assert!(html.contains("<section id=\"crypto-inventory\">"));
     assert!(html.contains("<td>X25519MLKEM768</td><td>yes</td><td>yes</td>"));
 }
+
+/// `tls-audit probe` asks each group alone (empty key share, HelloRetryRequest
+/// expected): the rustls server accepts exactly the groups it was given,
+/// hybrids included; OpenSSL 3.0 accepts no post-quantum group.
+#[test]
+fn probe_lists_the_groups_a_server_accepts() {
+    let root = support::root();
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let peer = root.join("target/debug/tlsa-pq-peer");
+    if !is_root || !peer.is_file() || !crate::probe::have("openssl") {
+        assert!(
+            std::env::var_os("CI").is_none() || !is_root,
+            "the key-exchange probe lab must run in CI"
+        );
+        eprintln!(
+            "NOTICE: key-exchange probe lab skipped (root={is_root}, peer built: {})",
+            peer.is_file()
+        );
+        return;
+    }
+    let out = support::temp_dir("kex-probe");
+    let status = Command::new("bash")
+        .arg(root.join("tests/integration/kex/lab.sh"))
+        .arg(&out)
+        .arg("probe")
+        .env("TLS_AUDIT", env!("CARGO_BIN_EXE_tls-audit"))
+        .status()
+        .expect("run kex/lab.sh probe");
+    assert!(status.success());
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("probe.json")).unwrap()).unwrap();
+    let accepted = |port: u16| -> Vec<String> {
+        let p = report["probes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["target"].as_str().unwrap().ends_with(&format!(":{port}")))
+            .unwrap();
+        p["groups"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no groups: {p}"))
+            .iter()
+            .filter(|g| g["accepted"] == true)
+            .map(|g| g["group"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        accepted(8461),
+        ["X25519MLKEM768", "SecP256r1MLKEM768", "x25519"]
+    );
+    assert_eq!(accepted(8462), ["x25519", "secp256r1", "secp384r1"]);
+    crate::probe::validate_schema(&out.join("probe.json"));
+}

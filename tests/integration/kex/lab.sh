@@ -5,6 +5,9 @@
 # segments; no traffic leaves them), one capture per scenario.
 #
 #   bash lab.sh OUT_DIR [SCENARIO ...]
+#   bash lab.sh OUT_DIR probe     `tls-audit probe` (TLS_AUDIT) against a
+#                                 rustls server offering X25519MLKEM768 and
+#                                 an OpenSSL 3.0 one: OUT_DIR/probe.json
 #
 # Peers: tlsa-pq-peer (rustls 0.23 + aws-lc-rs: X25519MLKEM768,
 # SecP256r1MLKEM768, MLKEM1024; tests/lab/pq-peer), tlsa-go-peer (Go's
@@ -118,6 +121,18 @@ scenario() {
     wait "$cap" 2>/dev/null || true
     echo "$name | $server | $client" >>"$OUT/scenarios.txt"
 }
+
+if [ "${1:-}" = probe ]; then
+    TLS_AUDIT=${TLS_AUDIT:-$REPO/target/debug/tls-audit}
+    ip netns exec "$S" timeout 60 "$PQ_PEER" server $SRV:8461 "$P/srv.pem" "$P/srv.pk8" X25519MLKEM768,SECP256R1MLKEM768,X25519 tls13 many >"$WORK/pq.log" 2>&1 &
+    PIDS+=("$!")
+    ip netns exec "$S" timeout 60 openssl s_server -accept 8462 -cert "$P/srv.pem" -key "$P/srv.key" -tls1_3 -quiet >"$WORK/ossl.log" 2>&1 &
+    PIDS+=("$!")
+    wait_port 8461
+    wait_port 8462
+    ip netns exec "$C" "$TLS_AUDIT" probe $SRV:8461 $SRV:8462 --no-legacy --no-plaintext -o json >"$OUT/probe.json" 2>"$OUT/probe.stderr" || true
+    exit 0
+fi
 
 WANT=("$@")
 : >"$OUT/scenarios.txt"

@@ -6,11 +6,12 @@
 //! and HelloRetryRequests, and checks what tls-audit reads off the wire.
 //!
 //! Usage:
-//!   tlsa-pq-peer server ADDR:PORT CERT.pem KEY.pem GROUPS [tls12]
+//!   tlsa-pq-peer server ADDR:PORT CERT.pem KEY.pem GROUPS [tls12|tls13] [many]
 //!   tlsa-pq-peer client ADDR:PORT SNI CA.pem GROUPS [tls12]
 //! GROUPS is a comma-separated preference list of rustls group names
 //! (X25519MLKEM768, SECP256R1MLKEM768, MLKEM768, MLKEM1024, X25519,
-//! secp256r1, secp384r1). The server serves one connection, answers the
+//! secp256r1, secp384r1). The server serves one connection (`many`: until
+//! killed), answers the
 //! client's line with `ok`, and exits; the client prints the negotiated
 //! group and the reply, and exits 0 on a completed handshake.
 
@@ -76,16 +77,16 @@ fn run() -> Result<(), String> {
             let listener = TcpListener::bind(a(2)?).map_err(|x| e(&x))?;
             println!("listening");
             std::io::stdout().flush().map_err(|x| e(&x))?;
-            let (mut tcp, _) = listener.accept().map_err(|x| e(&x))?;
-            let mut conn = rustls::ServerConnection::new(Arc::new(config)).map_err(|x| e(&x))?;
-            let mut tls = rustls::Stream::new(&mut conn, &mut tcp);
-            let mut line = String::new();
-            BufReader::new(&mut tls).read_line(&mut line).map_err(|x| e(&x))?;
-            tls.write_all(b"ok\n").map_err(|x| e(&x))?;
-            tls.flush().map_err(|x| e(&x))?;
-            conn.send_close_notify();
-            let _ = conn.complete_io(&mut tcp);
-            Ok(())
+            let config = Arc::new(config);
+            // `many`: serve connections until killed (for `tls-audit probe`).
+            let many = args.iter().skip(6).any(|s| s == "many");
+            loop {
+                let (mut tcp, _) = listener.accept().map_err(|x| e(&x))?;
+                let served = serve(config.clone(), &mut tcp);
+                if !many {
+                    return served;
+                }
+            }
         }
         "client" => {
             let mut roots = rustls::RootCertStore::empty();
@@ -116,6 +117,19 @@ fn run() -> Result<(), String> {
         }
         other => Err(format!("unknown mode {other}")),
     }
+}
+
+fn serve(config: Arc<rustls::ServerConfig>, tcp: &mut TcpStream) -> Result<(), String> {
+    let e = |x: &dyn std::fmt::Display| x.to_string();
+    let mut conn = rustls::ServerConnection::new(config).map_err(|x| e(&x))?;
+    let mut tls = rustls::Stream::new(&mut conn, tcp);
+    let mut line = String::new();
+    BufReader::new(&mut tls).read_line(&mut line).map_err(|x| e(&x))?;
+    tls.write_all(b"ok\n").map_err(|x| e(&x))?;
+    tls.flush().map_err(|x| e(&x))?;
+    conn.send_close_notify();
+    let _ = conn.complete_io(tcp);
+    Ok(())
 }
 
 fn main() {
