@@ -735,3 +735,25 @@ fn probe_lists_the_groups_a_server_accepts() {
     assert_eq!(accepted(8462), ["x25519", "secp256r1", "secp384r1"]);
     crate::probe::validate_schema(&out.join("probe.json"));
 }
+
+/// With a key log the server's TLS 1.3 CertificateVerify is read: its
+/// signature scheme joins the key exchange; without one it stays null.
+#[test]
+fn certificate_verify_scheme_needs_the_key_log() {
+    let dir = support::root().join("fixtures/captures");
+    let pcap = dir.join("openssl-tls13-mutual.pcap");
+    let keys = dir.join("openssl-tls13-mutual.keys");
+    let kex_of = |extra: &[&str]| -> Value {
+        let mut args = vec!["analyze", pcap.to_str().unwrap(), "-o", "json"];
+        args.extend(extra);
+        let r: Value = serde_json::from_str(&cli(&args)).unwrap();
+        r["flows"][0]["tls"]["key_exchange"].clone()
+    };
+    let with = kex_of(&["--keylog", keys.to_str().unwrap()]);
+    assert_eq!(with["signature_scheme"], "ecdsa_secp256r1_sha256");
+    assert_eq!(with["signature_source"], "certificate-verify");
+    assert_eq!(with["group"], "x25519");
+    let without = kex_of(&[]);
+    assert!(without["signature_scheme"].is_null(), "{without}");
+    assert_eq!(without["group"], "x25519");
+}
