@@ -10,12 +10,22 @@
 //! [`hello`] is pure (the bytes of the ClientHello record); [`verdict`]
 //! turns an answer into a [`GroupProbe`].
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
+
 use std::net::SocketAddr;
 
 use super::ProbeConfig;
-use super::conn::{Conn, Got};
 use super::error::ProbeFailure;
-use super::legacy::{self, Answer, Incomplete};
+use super::legacy::{self, Answer, push_ext, push_sni, u16_len};
 use super::tls::alert_name;
 use crate::report::model::GroupProbe;
 use crate::tls::hello::ext;
@@ -46,21 +56,13 @@ pub fn hello(group: u16, sni: Option<&str>, random: [u8; 32]) -> Vec<u8> {
     body.extend([0, 6, 0x13, 0x01, 0x13, 0x02, 0x13, 0x03]);
     body.extend([1, 0]);
     let mut exts = Vec::new();
-    if let Some(name) = sni.filter(|n| n.len() < 256) {
-        let n = name.as_bytes();
-        let mut list = vec![0];
-        list.extend(u16_len(n.len()));
-        list.extend(n);
-        let mut data = u16_len(list.len()).to_vec();
-        data.extend(list);
-        push_ext(&mut exts, ext::SERVER_NAME, &data);
-    }
+    push_sni(&mut exts, sni);
     let [g0, g1] = group.to_be_bytes();
     push_ext(&mut exts, ext::SUPPORTED_GROUPS, &[0, 2, g0, g1]);
     let algs: [u16; 9] = [
         0x0403, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806, 0x0807, 0x0401, 0x0501,
     ];
-    let mut data = u16_len(algs.len() * 2).to_vec();
+    let mut data = u16_len(algs.len().saturating_mul(2)).to_vec();
     for a in algs {
         data.extend(a.to_be_bytes());
     }
@@ -70,23 +72,7 @@ pub fn hello(group: u16, sni: Option<&str>, random: [u8; 32]) -> Vec<u8> {
     push_ext(&mut exts, ext::KEY_SHARE, &[0, 0]); // no share: ask for an HRR
     body.extend(u16_len(exts.len()));
     body.extend(exts);
-    let mut msg = vec![1];
-    msg.extend(&u32::try_from(body.len()).unwrap_or(0).to_be_bytes()[1..]);
-    msg.extend(body);
-    let mut rec = vec![22, 3, 1];
-    rec.extend(u16_len(msg.len()));
-    rec.extend(msg);
-    rec
-}
-
-fn u16_len(n: usize) -> [u8; 2] {
-    u16::try_from(n).unwrap_or(u16::MAX).to_be_bytes()
-}
-
-fn push_ext(out: &mut Vec<u8>, kind: u16, data: &[u8]) {
-    out.extend(kind.to_be_bytes());
-    out.extend(u16_len(data.len()));
-    out.extend(data);
+    legacy::client_hello_record(&body, 1)
 }
 
 /// What one answer says about `group`.
@@ -143,8 +129,9 @@ pub(super) async fn probe_groups(
 ) -> Result<Vec<GroupProbe>, ProbeFailure> {
     let mut out = Vec::with_capacity(PROBED_GROUPS.len());
     for &g in PROBED_GROUPS {
-        let p = match ask(addr, g, sni, cfg).await {
-            Ok(answer) => verdict(g, &answer),
+        let hello = hello(g, sni, legacy::client_random());
+        let p = match legacy::send_hello(addr, &hello, cfg).await {
+            Ok(reply) => verdict(g, &reply.answer),
             Err(e) if e.is_fatal_for_endpoint() => return Err(e),
             // Hanging up on an unsupported group is a refusal.
             Err(ProbeFailure::Closed(_) | ProbeFailure::Reset(_)) => GroupProbe {
@@ -161,39 +148,6 @@ pub(super) async fn probe_groups(
         out.push(p);
     }
     Ok(out)
-}
-
-async fn ask(
-    addr: SocketAddr,
-    group: u16,
-    sni: Option<&str>,
-    cfg: &ProbeConfig,
-) -> Result<Answer, ProbeFailure> {
-    let mut conn = Conn::open(
-        addr,
-        cfg.connect_timeout,
-        cfg.io_timeout,
-        cfg.max_server_bytes,
-    )
-    .await?;
-    conn.write(&hello(group, sni, legacy::client_random()))
-        .await?;
-    let mut buf = vec![0u8; 4096];
-    let mut got: Vec<u8> = Vec::new();
-    let deadline = tokio::time::Instant::now() + cfg.io_timeout;
-    let answer = loop {
-        match conn.read(&mut buf, Some(deadline), "server-hello").await? {
-            Got::Data(n) => got.extend_from_slice(buf.get(..n).unwrap_or_default()),
-            Got::Eof if got.is_empty() => break Err(ProbeFailure::Closed("the ServerHello")),
-            Got::Eof => break Ok(Answer::Malformed("closed mid-record")),
-        }
-        match legacy::read_answer(&got) {
-            Ok(a) => break Ok(a),
-            Err(Incomplete) => continue,
-        }
-    };
-    conn.close().await;
-    answer
 }
 
 #[cfg(test)]

@@ -14,6 +14,17 @@
 //! schemes are the IANA "TLS SignatureScheme" registry. Unknown code points
 //! are data (`0xNNNN`), never errors.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
+
 use super::wire::Reader;
 
 /// The kind of a key-exchange group, as far as post-quantum migration cares.
@@ -325,7 +336,7 @@ pub fn bit_length(b: &[u8]) -> u32 {
         Some(first) => {
             let tail = u32::try_from(rest.count()).unwrap_or(u32::MAX / 16);
             tail.saturating_mul(8)
-                .saturating_add(8 - first.leading_zeros())
+                .saturating_add(8u32.saturating_sub(first.leading_zeros()))
         }
     }
 }
