@@ -12,8 +12,10 @@
 //!   ServerKeyExchange was not seen has forward secrecy (the suite requires
 //!   ephemeral keys) but no group.
 //! - An abbreviated TLS ≤ 1.2 handshake (session resumption) reuses the
-//!   master secret of an earlier handshake: the group is that handshake's,
-//!   not visible here, and the method comes from the suite.
+//!   master secret of an earlier handshake: the method comes from the
+//!   suite; the group is that handshake's, filled in by `resumption` when
+//!   it is in the same capture (`group_source: resumed-session`), else
+//!   null with `unknown_reason: resumed`.
 
 use crate::report::model::KeyExchangeRecord;
 use crate::tls::TlsFacts;
@@ -87,6 +89,17 @@ pub(crate) fn record(f: &TlsFacts) -> KeyExchangeRecord {
         Some(sh) => tls12(&mut k, f, SuiteKex::of_suite(sh.cipher_suite)),
     }
     k
+}
+
+/// A resumed TLS ≤ 1.2 session matched to the full handshake that made
+/// its master secret: that handshake's group, `group_source:
+/// resumed-session`; the method stays the suite's.
+pub(crate) fn inherit_group(k: &mut KeyExchangeRecord, id: u16) {
+    let method = k.method.clone();
+    set_group(k, id, "resumed-session");
+    k.method = method;
+    k.post_quantum = Some(false);
+    k.unknown_reason = None;
 }
 
 fn set_group(k: &mut KeyExchangeRecord, id: u16, source: &str) {

@@ -347,6 +347,7 @@ impl<S: FlowSink> Output<S> {
             resumption::Origin {
                 mutual: verdict.mutual,
                 requested: verdict.client_cert_requested,
+                group: key_exchange::record(&s.facts).group_id,
                 ..origin
             },
         );
@@ -387,6 +388,7 @@ impl<S: FlowSink> Output<S> {
                 resumption::Origin {
                     mutual: tls.mutual,
                     requested: tls.client_cert_requested,
+                    group: tls.key_exchange.as_ref().and_then(|k| k.group_id),
                     ..origin
                 },
             );
@@ -402,6 +404,7 @@ fn origin_of(flow: &Flow<FlowAnalysis>) -> resumption::Origin {
     resumption::Origin {
         mutual: None,
         requested: None,
+        group: None,
         client: flow.key.endpoint(client),
         server: flow.key.endpoint(client ^ 1),
         first_seen: flow.first_seen,

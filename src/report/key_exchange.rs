@@ -26,7 +26,9 @@ pub struct KeyExchangeRecord {
     pub group_bits: Option<u32>,
     /// Where the group was read: `server-hello` (TLS 1.3 key_share),
     /// `hello-retry-request` (only the HRR's selected group was seen),
-    /// `server-key-exchange` (TLS ≤ 1.2).
+    /// `server-key-exchange` (TLS ≤ 1.2), `resumed-session` (a resumed
+    /// TLS ≤ 1.2 session: the group of the full handshake it resumes, in
+    /// the same capture).
     pub group_source: Option<String>,
     /// The ServerKeyExchange sent its curve explicitly (not a named curve).
     pub explicit_curve: bool,

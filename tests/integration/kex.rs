@@ -185,6 +185,13 @@ const WANT: &[Want] = &[
     ),
 ];
 
+/// The two lab tests use the same namespaces (`pqc-tlsa-*`): one at a time.
+static LAB: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn lab_lock() -> std::sync::MutexGuard<'static, ()> {
+    LAB.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn committed() -> PathBuf {
     support::root().join("fixtures/captures-kex")
 }
@@ -459,6 +466,7 @@ fn fresh_lab_handshakes_report_their_key_exchange() {
         );
         return;
     }
+    let _lab = lab_lock();
     let out = support::temp_dir("kex-lab");
     let status = Command::new("bash")
         .arg(root.join("tests/integration/kex/lab.sh"))
@@ -702,6 +710,7 @@ fn probe_lists_the_groups_a_server_accepts() {
         );
         return;
     }
+    let _lab = lab_lock();
     let out = support::temp_dir("kex-probe");
     let status = Command::new("bash")
         .arg(root.join("tests/integration/kex/lab.sh"))
@@ -756,4 +765,25 @@ fn certificate_verify_scheme_needs_the_key_log() {
     let without = kex_of(&[]);
     assert!(without["signature_scheme"].is_null(), "{without}");
     assert_eq!(without["group"], "x25519");
+}
+
+/// A resumed TLS 1.2 session carries the group of the full handshake it
+/// resumes (same capture, matched by ticket or session ID).
+#[test]
+fn a_resumed_session_inherits_its_group() {
+    let r = analyze(&support::root().join("fixtures/captures/openssl-tls12-resumption.pcap"));
+    let ks: Vec<_> = r
+        .flows
+        .iter()
+        .filter_map(|f| f.tls.as_deref())
+        .map(|t| (t.resumed, t.key_exchange.clone().unwrap()))
+        .collect();
+    assert_eq!(ks.len(), 2);
+    let (full, resumed) = (&ks[0].1, &ks[1].1);
+    assert_eq!(ks[1].0, Some(true));
+    assert_eq!(full.group_source.as_deref(), Some("server-key-exchange"));
+    assert_eq!(resumed.group, full.group);
+    assert_eq!(resumed.group_source.as_deref(), Some("resumed-session"));
+    assert_eq!(resumed.unknown_reason, None);
+    assert_eq!(resumed.forward_secrecy, Some(true));
 }
