@@ -99,7 +99,7 @@ scenario() {
         fi
     done
     log "$name"
-    ip netns exec "$S" timeout 60 tcpdump -i "${NS}s0" -s 0 -U -w "$OUT/$name.pcap" "tcp port $port" 2>"$WORK/$name.tcpdump.log" &
+    ip netns exec "$S" timeout 60 tcpdump --immediate-mode -i "${NS}s0" -s 0 -U -w "$OUT/$name.pcap" "tcp port $port" 2>"$WORK/$name.tcpdump.log" &
     local cap=$!
     PIDS+=("$cap")
     # tcpdump says "listening on" once its filter is in place.
@@ -119,6 +119,11 @@ scenario() {
     sleep 0.5
     kill -INT "$cap" 2>/dev/null || true
     wait "$cap" 2>/dev/null || true
+    if [ "$(stat -c %s "$OUT/$name.pcap" 2>/dev/null || echo 0)" -le 24 ]; then
+        log "$name: nothing captured"
+        cat "$WORK/$name.tcpdump.log" "$WORK/$name.client.log" "$WORK/$name.server.log" >&2
+        echo "$name nothing-captured" >>"$OUT/skipped.txt"
+    fi
     echo "$name | $server | $client" >>"$OUT/scenarios.txt"
 }
 
