@@ -74,6 +74,29 @@ FIXTURE_STREAMS = {
     "fixture-openssl-tls12-mutual": "openssl-tls12-mutual.pcap",
     "fixture-openssl-tls13-mutual": "openssl-tls13-mutual.pcap",
 }
+# Key-exchange lab captures (fixtures/captures-kex): hybrid key shares, an
+# HRR to a hybrid, ECDHE and DHE ServerKeyExchange bodies for `hello`.
+KEX_STREAMS = {
+    "kex-rustls-x25519mlkem768": "rustls-x25519mlkem768.pcap",
+    "kex-rustls-hrr-x25519mlkem768": "rustls-hrr-x25519mlkem768.pcap",
+    "kex-rustls-tls12-ecdhe": "rustls-tls12-ecdhe.pcap",
+    "kex-openssl-tls12-dhe1024": "openssl-tls12-dhe1024.pcap",
+}
+
+
+def kex_seeds():
+    """`hello` seeds from the key-exchange lab: every ClientHello,
+    ServerHello (HRR included) and ServerKeyExchange body."""
+    kex = os.path.join(ROOT, "fixtures", "captures-kex")
+    for name, pcap in KEX_STREAMS.items():
+        chunks = follow(os.path.join(kex, pcap))
+        for d in (0, 1):
+            data = b"".join(b for dd, b in chunks if dd == d)
+            n = 0
+            for t, body in handshake_messages(data):
+                if t in (1, 2, 12):
+                    put("hello", f"{name}-{t}-{d}-{n}", body)
+                    n += 1
 
 # Plaintext fixtures from src/plaintext/testdata whose source is Zeek,
 # Suricata or a local loopback capture (not nDPI or ja4): name -> server port.
@@ -249,6 +272,7 @@ def main():
             seq += struct.pack(">H", len(fr)) + fr
         put("decode_frame", f"{stem}-seq", bytes(seq))
 
+    kex_seeds()
     # tls_stream, hello, x509
     streams = {k: os.path.join(SHARED, v) for k, v in STREAMS.items()}
     streams.update({k: os.path.join(fixtures, v) for k, v in FIXTURE_STREAMS.items()})

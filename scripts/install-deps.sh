@@ -21,6 +21,7 @@ packages=(
   poppler-utils                             # pdftoppm, pdftotext, pdfinfo: the printed HTML report (renderer tests)
   libcap2-bin util-linux                    # setcap/getcap, setpriv: the agent's privilege tests
   tcpreplay                                 # benches/live.sh replays captures into a veth
+  golang-go                                 # key-exchange lab peer (tests/lab/go-peer: Go crypto/tls)
   nftables testssl.sh bsdextrautils dnsutils bc    # probe lab (black hole) and its peers
   buildah podman runc debootstrap           # scripts/image-test.sh: the image built and run
   prometheus                                # promtool: the agent's metrics checked by Prometheus's linter

@@ -5,6 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cargo fmt --all -- --check
+# Lab peers for the key-exchange test (tests/integration/kex.rs): rustls on
+# aws-lc-rs (post-quantum hybrids), a separate Cargo project so aws-lc-rs
+# stays out of tls-audit's own build; and Go's crypto/tls.
+CARGO_TARGET_DIR=target cargo build --locked --manifest-path tests/lab/pq-peer/Cargo.toml ||
+  echo "NOTICE: tests/lab/pq-peer did not build; the key-exchange lab will be skipped" >&2
+if command -v go >/dev/null 2>&1; then
+  (cd tests/lab/go-peer && GOFLAGS=-mod=mod go build -o ../../../target/debug/tlsa-go-peer .) ||
+    echo "NOTICE: tests/lab/go-peer did not build; the key-exchange lab will be skipped" >&2
+fi
 cargo test --locked
 # External conformance suites (../shared/conformance), on the binary cargo
 # test just built; each prints its figure and fails below its floor.

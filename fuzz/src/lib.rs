@@ -15,6 +15,7 @@ use tls_audit::decode::underlay::{self, Underlay};
 use tls_audit::decode::{Decoder, L4};
 use tls_audit::flow::{Chunk, Reassembler};
 use tls_audit::tls::ja4::{self, Transport};
+use tls_audit::tls::kex::{self, SuiteKex};
 use tls_audit::tls::{ClientHello, ServerHello, TlsSession, messages, mtls};
 
 /// The link types `decode_frame` chooses from (the ones the decoder knows).
@@ -146,7 +147,9 @@ pub fn tls_stream(data: &[u8]) {
     }
 }
 
-/// The handshake message parsers on a bare message body.
+/// The handshake message parsers on a bare message body (ClientHello,
+/// ServerHello with its key_share, Certificate, ServerKeyExchange,
+/// CertificateVerify).
 pub fn hello(data: &[u8]) {
     if let Some(ch) = ClientHello::parse(data) {
         check_ja4(&ch);
@@ -156,6 +159,55 @@ pub fn hello(data: &[u8]) {
     }
     if let Some(sh) = ServerHello::parse(data) {
         let _ = sh.is_tls13();
+        if let Some(g) = sh.key_share_group {
+            let _ = (kex::group_name(g), kex::group_kind(g).post_quantum());
+        }
+    }
+    // The key-exchange parsers: a ServerKeyExchange under every layout,
+    // a CertificateVerify.
+    let layouts = [
+        SuiteKex::Ecdhe {
+            psk: false,
+            anon: false,
+        },
+        SuiteKex::Ecdhe {
+            psk: true,
+            anon: false,
+        },
+        SuiteKex::Ecdhe {
+            psk: false,
+            anon: true,
+        },
+        SuiteKex::Dhe {
+            psk: false,
+            anon: false,
+        },
+        SuiteKex::Dhe {
+            psk: true,
+            anon: false,
+        },
+        SuiteKex::Dhe {
+            psk: false,
+            anon: true,
+        },
+        SuiteKex::Rsa,
+    ];
+    for (kx, tls12) in layouts.iter().flat_map(|k| [(*k, true), (*k, false)]) {
+        if let Some(ske) = kex::parse_server_key_exchange(data, kx, tls12) {
+            if let Some(bits) = ske.dh_prime_bits {
+                assert!(
+                    bits as usize <= data.len() * 8,
+                    "prime of {bits} bits in {} bytes",
+                    data.len()
+                );
+            }
+            if let Some(s) = ske.signature_scheme {
+                let _ = kex::signature_scheme_name(s);
+            }
+        }
+    }
+    if let Some(s) = kex::certificate_verify_scheme(data) {
+        let _ = kex::signature_scheme_name(s);
     }
     for chain in [
         messages::certificate_tls12(data),

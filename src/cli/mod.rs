@@ -20,7 +20,7 @@ use crate::engine::{self, Config};
 use crate::flow::FlowConfig;
 use crate::report::compliance::Evaluator;
 use crate::report::metadata::MetadataBuilder;
-use crate::report::{self, Report};
+use crate::report::{self, Report, inventory};
 use crate::verify;
 use crate::verify::controls::{Catalog, Source};
 
@@ -202,6 +202,16 @@ pub(crate) enum Format {
     Html,
     /// GitHub Actions workflow commands (`::error` ...), one per finding.
     Github,
+    /// The cryptographic inventory as CSV: each distinct (version, cipher
+    /// suite, key-exchange group, signature scheme, certificate key and
+    /// signature) with flows, first/last seen, workloads, endpoints (PCI DSS
+    /// 12.3.3).
+    Inventory,
+    /// The certificate inventory as CSV: issuer, subject, SPIFFE ID, serial,
+    /// validity, where seen (PCI DSS 4.2.1.1).
+    InventoryCertificates,
+    /// Both inventories as one JSON document.
+    InventoryJson,
 }
 
 /// How the table looks: wide or not; on a terminal, coloured (not with
@@ -242,6 +252,26 @@ pub(crate) fn render_whole_with(
         Format::Yaml => report::render_yaml(report),
         Format::Html => report::render_html_with(report, opts),
         Format::Github => report::render_github(report),
+        Format::Inventory | Format::InventoryCertificates | Format::InventoryJson => {
+            let inv = report
+                .inventory
+                .clone()
+                .unwrap_or_else(|| inventory::CryptoInventory::of_flows(&report.flows));
+            render_inventory(&inv, format)
+        }
+    }
+}
+
+/// One of the inventory formats.
+fn render_inventory(inv: &inventory::CryptoInventory, format: Format) -> String {
+    match format {
+        Format::InventoryCertificates => inventory::render_certificates_csv(inv),
+        Format::InventoryJson => {
+            let mut s = serde_json::to_string_pretty(inv).unwrap_or_default();
+            s.push('\n');
+            s
+        }
+        _ => inventory::render_configurations_csv(inv),
     }
 }
 
@@ -649,14 +679,17 @@ fn annotate(
 ) -> std::io::Result<()> {
     let mut eval = frameworks.map(|(c, f)| Evaluator::new(c, f, report));
     let mut index = 0u64;
+    let mut inv = inventory::InventoryBuilder::default();
     flows.for_each(|f| {
         meta.flow(&f);
+        inv.flow(&f);
         if let Some(e) = &mut eval {
             e.flow(index, &f);
         }
         index += 1;
         Ok(())
     })?;
+    report.inventory = Some(inv.finish());
     if let Some(e) = eval {
         report.compliance = Some(e.finish(report));
     }
@@ -726,6 +759,11 @@ fn write_out(
                 Ok(())
             })?;
             out.write_all(render_whole_with(&whole, format, opts).as_bytes())?;
+            out.flush()
+        }
+        // Built from the flows already (`annotate`).
+        Format::Inventory | Format::InventoryCertificates | Format::InventoryJson => {
+            out.write_all(render_whole_with(report, format, opts).as_bytes())?;
             out.flush()
         }
     };

@@ -42,6 +42,10 @@ pub(super) struct ProbeArgs {
     /// Do not send a plaintext request.
     #[arg(long)]
     no_plaintext: bool,
+    /// Do not ask a TLS 1.3 endpoint which key-exchange groups it accepts
+    /// (post-quantum hybrids and classical groups, one connection each).
+    #[arg(long)]
+    no_groups: bool,
     #[command(flatten)]
     verify: verification::VerifyArgs,
 }
@@ -108,6 +112,7 @@ pub(super) fn probe_command(args: ProbeArgs) -> i32 {
         concurrency: args.concurrency.max(1),
         legacy: !args.no_legacy,
         plaintext: !args.no_plaintext,
+        groups: !args.no_groups,
         identity,
         ..ProbeConfig::default()
     };

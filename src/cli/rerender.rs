@@ -59,6 +59,11 @@ pub fn report_command(args: &ReportArgs) -> i32 {
         }
         report.compliance = Some(eval.finish(&report));
     }
+    if report.inventory.is_none() {
+        report.inventory = Some(crate::report::inventory::CryptoInventory::of_flows(
+            &report.flows,
+        ));
+    }
     let mut meta = metadata::of(&report, None, Default::default());
     meta.rendered_from = Some(source);
     report.metadata = Some(meta);

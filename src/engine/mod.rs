@@ -9,6 +9,7 @@
 mod analysis;
 pub mod certs;
 mod datagram;
+mod key_exchange;
 mod record;
 mod resumption;
 mod sink;
@@ -165,6 +166,7 @@ impl<S: FlowSink> Analyzer<S> {
             verification: None,
             findings: Vec::new(),
             compliance: None,
+            inventory: None,
             probes: Vec::new(),
             enrichment: None,
             flows: Vec::new(),
@@ -346,6 +348,7 @@ impl<S: FlowSink> Output<S> {
             resumption::Origin {
                 mutual: verdict.mutual,
                 requested: verdict.client_cert_requested,
+                group: key_exchange::record(&s.facts).group_id,
                 ..origin
             },
         );
@@ -386,6 +389,7 @@ impl<S: FlowSink> Output<S> {
                 resumption::Origin {
                     mutual: tls.mutual,
                     requested: tls.client_cert_requested,
+                    group: tls.key_exchange.as_ref().and_then(|k| k.group_id),
                     ..origin
                 },
             );
@@ -401,6 +405,7 @@ fn origin_of(flow: &Flow<FlowAnalysis>) -> resumption::Origin {
     resumption::Origin {
         mutual: None,
         requested: None,
+        group: None,
         client: flow.key.endpoint(client),
         server: flow.key.endpoint(client ^ 1),
         first_seen: flow.first_seen,

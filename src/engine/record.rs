@@ -219,6 +219,7 @@ fn tls_record(s: &TlsSession, starttls: bool, capped: bool, caches: &mut Caches)
         notes,
         decryption: f.decryption.as_ref().map(decryption_record),
         enrichment: None,
+        key_exchange: Some(super::key_exchange::record(f)),
     }
 }
 

@@ -2,7 +2,8 @@
 //! that created them. When that handshake is in the same capture, matched by
 //! server and session ID or session ticket (compared as SHA-256 digests), the
 //! resumed flow inherits its client-authentication verdict, labelled
-//! `resumed-session` with the origin shown. Origins are registered when
+//! `resumed-session` with the origin shown, and the key-exchange group
+//! that made its keys (`group_source: resumed-session`). Origins are registered when
 //! their handshake is decided, which precedes any resumption of it, so the
 //! matching works as flows finish, in any order. TLS 1.3 tickets travel
 //! encrypted and cannot be matched this way.
@@ -55,6 +56,9 @@ pub struct Origin {
     pub mutual: Option<bool>,
     /// Whether the server asked for a certificate.
     pub requested: Option<bool>,
+    /// The key-exchange group its handshake negotiated (the resumed
+    /// session's keys derive from that exchange).
+    pub group: Option<u16>,
     /// Client endpoint.
     pub client: SocketAddr,
     /// Server endpoint.
@@ -76,7 +80,8 @@ const MAX_ORIGINS: usize = 64 * 1024;
 impl Linker {
     /// Remember the verdict of a full handshake under what it issued.
     pub fn register(&mut self, link: &Link, o: Origin) {
-        if o.mutual.is_none() || (link.issued_ticket.is_none() && link.issued_session_id.is_none())
+        let nothing_to_inherit = o.mutual.is_none() && o.group.is_none();
+        if nothing_to_inherit || (link.issued_ticket.is_none() && link.issued_session_id.is_none())
         {
             return;
         }
@@ -95,7 +100,11 @@ impl Linker {
     /// A resumed session inherits the verdict of the handshake it resumes,
     /// when that handshake was seen.
     pub fn resolve(&self, link: &Link, tls: &mut TlsRecord) {
-        if tls.mutual_unknown_reason.as_deref() != Some("resumed") {
+        let kex_resumed = tls
+            .key_exchange
+            .as_ref()
+            .is_some_and(|k| k.unknown_reason.as_deref() == Some("resumed"));
+        if tls.mutual_unknown_reason.as_deref() != Some("resumed") && !kex_resumed {
             return;
         }
         let by_ticket = link
@@ -112,6 +121,12 @@ impl Linker {
         let Some((o, matched_by)) = by_ticket.or_else(by_sid) else {
             return;
         };
+        if let (Some(k), Some(g), true) = (tls.key_exchange.as_mut(), o.group, kex_resumed) {
+            super::key_exchange::inherit_group(k, g);
+        }
+        if tls.mutual_unknown_reason.as_deref() != Some("resumed") || o.mutual.is_none() {
+            return;
+        }
         tls.mutual = o.mutual;
         tls.client_cert_requested = o.requested;
         tls.mutual_evidence = Some("resumed-session".into());

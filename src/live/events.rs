@@ -576,6 +576,7 @@ fn header_from_flows(name: &str, flows: &[FlowRecord]) -> Report {
         flows: Vec::new(),
         metadata: None,
         compliance: None,
+        inventory: None,
         probes: Vec::new(),
         enrichment: None,
     }

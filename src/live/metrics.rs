@@ -1,5 +1,5 @@
 //! Prometheus metrics for the agent that keeps running (a sidecar or a
-//! node agent): flows by protection, findings by rule, certificate expiry
+//! node agent): flows by protection and by key-exchange group, findings by rule, certificate expiry
 //! by workload identity, libpcap's drops. Label values come off the wire,
 //! so every label is either from a closed set (versions outside the known
 //! ones are `other`) or escaped, cut short and counted against a bound on
@@ -41,6 +41,9 @@ pub struct Metrics {
 #[derive(Default)]
 struct State {
     flows: BTreeMap<(String, &'static str, &'static str), u64>,
+    /// TLS flows by (key-exchange group, post-quantum, version): the group
+    /// label is a registered name or a fixed word, so it stays bounded.
+    key_exchange: BTreeMap<(&'static str, &'static str, &'static str), u64>,
     /// Deprecated family, by certificate (churns with every rotation).
     certs: HashMap<String, CertSeries>,
     /// By identity: (role, identity, namespace, pod).
@@ -109,6 +112,11 @@ impl Metrics {
             .find(|v| **v == version)
             .copied()
             .unwrap_or("other");
+        if let Some(k) = tls.and_then(|t| t.key_exchange.as_ref()) {
+            *s.key_exchange
+                .entry((kex_label(k), yes_no(k.post_quantum), version))
+                .or_default() += 1;
+        }
         *s.flows
             .entry((f.protection.clone(), mutual, version))
             .or_default() += 1;
@@ -197,6 +205,19 @@ impl Metrics {
                 label(namespace),
                 label(pod),
                 c.not_after
+            );
+        }
+        family(
+            &mut out,
+            "tls_audit_key_exchange_flows_total",
+            "counter",
+            "TLS flows finished, by negotiated key-exchange group (IANA name; rsa, dhe, psk... without a named group; other: unregistered; empty: not seen), post-quantum (yes/no/unknown) and TLS version.",
+        );
+        for ((group, pq, version), n) in &s.key_exchange {
+            let _ = writeln!(
+                out,
+                "tls_audit_key_exchange_flows_total{{group=\"{group}\",post_quantum=\"{pq}\",version=\"{}\"}} {n}",
+                label(version)
             );
         }
         family(
@@ -363,6 +384,31 @@ fn cut(v: &str) -> String {
     v.chars().take(MAX_LABEL).collect()
 }
 
+/// A bounded label for a key exchange: a registered group's name, the
+/// method when there is no group, `other` for an unregistered group.
+fn kex_label(k: &crate::report::model::KeyExchangeRecord) -> &'static str {
+    if let Some(g) = k.group.as_deref() {
+        return crate::tls::kex::group_by_name(g).map_or("other", |g| g.name);
+    }
+    match k.method.as_deref() {
+        Some("rsa") => "rsa",
+        Some("dhe") => "dhe",
+        Some("ecdhe") => "ecdhe",
+        Some("static-dh") => "static-dh",
+        Some("psk") => "psk",
+        Some(_) => "other",
+        None => "",
+    }
+}
+
+fn yes_no(b: Option<bool>) -> &'static str {
+    match b {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "unknown",
+    }
+}
+
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
@@ -432,6 +478,48 @@ mod tests {
     fn label_values_are_escaped_and_bounded() {
         assert_eq!(label("a\"b\\c\nd\x07e"), "a\\\"b\\\\c\\nde");
         assert_eq!(label(&"x".repeat(500)).len(), MAX_LABEL);
+    }
+
+    #[test]
+    fn key_exchange_labels_are_bounded() {
+        use crate::report::model::KeyExchangeRecord;
+        let k = |group: Option<&str>, method: Option<&str>| KeyExchangeRecord {
+            group: group.map(String::from),
+            method: method.map(String::from),
+            ..KeyExchangeRecord::default()
+        };
+        assert_eq!(
+            kex_label(&k(Some("X25519MLKEM768"), Some("hybrid"))),
+            "X25519MLKEM768"
+        );
+        assert_eq!(kex_label(&k(Some("0xbeef"), Some("other"))), "other");
+        assert_eq!(kex_label(&k(Some("a\"b"), None)), "other");
+        assert_eq!(kex_label(&k(None, Some("rsa"))), "rsa");
+        assert_eq!(kex_label(&k(None, Some("made-up"))), "other");
+        assert_eq!(kex_label(&k(None, None)), "");
+        let m = Metrics::default();
+        let mut f: FlowRecord = serde_json::from_value(serde_json::json!({
+            "transport": "tcp", "client": {"ip": "10.0.0.1", "port": 1}, "server": {"ip": "10.0.0.2", "port": 443},
+            "role_source": "syn", "first_seen": "x", "last_seen": "y", "packets": 1, "bytes": 1,
+            "protection": "tls", "app_protocol": null, "tcp": null, "inside": null, "ended_by": null, "truncated": false,
+            "tls": {"handshake_seen": true, "version": "TLS1.3", "cipher_suite": null, "sni": null, "alpn_offered": [],
+              "alpn": null, "resumed": null, "client_cert_requested": null, "mutual": null, "mutual_evidence": null,
+              "mutual_unknown_reason": null, "mutual_inference": null, "server_chain": [], "client_chain": [],
+              "certificates_encrypted": true, "ja4": null, "versions_offered": [],
+              "hello_retry_request": false, "starttls": false, "alerts": [], "record_version": null, "notes": []}
+        }))
+        .unwrap();
+        if let Some(t) = f.tls.as_deref_mut() {
+            t.key_exchange = Some(KeyExchangeRecord {
+                post_quantum: Some(true),
+                ..k(Some("X25519MLKEM768"), Some("hybrid"))
+            });
+        }
+        m.record_flow(&f);
+        m.record_flow(&f);
+        assert!(m.render(0).contains(
+            "tls_audit_key_exchange_flows_total{group=\"X25519MLKEM768\",post_quantum=\"yes\",version=\"TLS1.3\"} 2"
+        ));
     }
 
     #[test]

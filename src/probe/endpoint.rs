@@ -50,6 +50,7 @@ pub async fn probe_endpoint(target: &Target, cfg: &ProbeConfig) -> EndpointResul
             },
             plaintext: PlaintextProbe::default(),
             identity: None,
+            groups: Vec::new(),
             pod: None,
         },
         flows: Vec::new(),
@@ -140,6 +141,9 @@ async fn run(
             out.record.versions.push(probe);
         }
         weak_suites(addr, sni, cfg, out).await?;
+    }
+    if cfg.groups && full.iter().any(|h| h.version == Some(0x0304)) {
+        out.record.groups = super::groups::probe_groups(addr, sni, cfg).await?;
     }
     let verdicts: Vec<(ClientAuth, &Handshake)> =
         full.iter().map(|h| (client_auth(h), h)).collect();

@@ -96,15 +96,7 @@ pub fn client_hello(version: u16, suites: &[u16], sni: Option<&str>, random: [u8
     body.extend([1, 0]); // compression: null only
     if version > SSL3 {
         let mut ext = Vec::new();
-        if let Some(name) = sni.filter(|n| n.len() < 256) {
-            let n = name.as_bytes();
-            let mut list = vec![0];
-            list.extend(u16_len(n.len()));
-            list.extend(n);
-            let mut data = u16_len(list.len()).to_vec();
-            data.extend(list);
-            push_ext(&mut ext, 0, &data);
-        }
+        push_sni(&mut ext, sni);
         // supported_groups: x25519, P-256, P-384, P-521, ffdhe2048.
         push_ext(&mut ext, 10, &[0, 10, 0, 29, 0, 23, 0, 24, 0, 25, 1, 0]);
         push_ext(&mut ext, 11, &[1, 0]); // ec_point_formats: uncompressed
@@ -123,21 +115,40 @@ pub fn client_hello(version: u16, suites: &[u16], sni: Option<&str>, random: [u8
         body.extend(u16_len(ext.len()));
         body.extend(ext);
     }
+    // Record version: 3.0 for SSL 3.0, else 3.1, which every TLS server takes.
+    client_hello_record(&body, if version == SSL3 { 0 } else { 1 })
+}
+
+/// A ClientHello body framed as a handshake message in a handshake record
+/// of version 3.`record_minor`.
+pub(crate) fn client_hello_record(body: &[u8], record_minor: u8) -> Vec<u8> {
     let mut msg = vec![1];
     msg.extend(&(body.len() as u32).to_be_bytes()[1..]);
     msg.extend(body);
-    // Record version: 3.0 for SSL 3.0, else 3.1, which every TLS server takes.
-    let mut rec = vec![22, 3, if version == SSL3 { 0 } else { 1 }];
+    let mut rec = vec![22, 3, record_minor];
     rec.extend(u16_len(msg.len()));
     rec.extend(msg);
     rec
 }
 
-fn u16_len(n: usize) -> [u8; 2] {
+/// A server_name extension for `sni` (host names under 256 bytes).
+pub(crate) fn push_sni(ext: &mut Vec<u8>, sni: Option<&str>) {
+    if let Some(name) = sni.filter(|n| n.len() < 256) {
+        let n = name.as_bytes();
+        let mut list = vec![0];
+        list.extend(u16_len(n.len()));
+        list.extend(n);
+        let mut data = u16_len(list.len()).to_vec();
+        data.extend(list);
+        push_ext(ext, 0, &data);
+    }
+}
+
+pub(crate) fn u16_len(n: usize) -> [u8; 2] {
     u16::try_from(n).unwrap_or(u16::MAX).to_be_bytes()
 }
 
-fn push_ext(out: &mut Vec<u8>, kind: u16, data: &[u8]) {
+pub(crate) fn push_ext(out: &mut Vec<u8>, kind: u16, data: &[u8]) {
     out.extend(kind.to_be_bytes());
     out.extend(u16_len(data.len()));
     out.extend(data);
@@ -240,6 +251,16 @@ pub(crate) async fn ask(
     sni: Option<&str>,
     cfg: &ProbeConfig,
 ) -> Result<Reply, ProbeFailure> {
+    let hello = client_hello(version, suites, sni, client_random());
+    send_hello(addr, &hello, cfg).await
+}
+
+/// Send a hand-built ClientHello record to `addr` and read the answer.
+pub(crate) async fn send_hello(
+    addr: SocketAddr,
+    hello: &[u8],
+    cfg: &ProbeConfig,
+) -> Result<Reply, ProbeFailure> {
     let started = time::OffsetDateTime::now_utc();
     let mut conn = Conn::open(
         addr,
@@ -249,9 +270,7 @@ pub(crate) async fn ask(
     )
     .await?;
     let local = conn.local();
-    let random = client_random();
-    conn.write(&client_hello(version, suites, sni, random))
-        .await?;
+    conn.write(hello).await?;
     let mut buf = vec![0u8; 4096];
     let mut got: Vec<u8> = Vec::new();
     let deadline = tokio::time::Instant::now() + cfg.io_timeout;
@@ -275,7 +294,7 @@ pub(crate) async fn ask(
 }
 
 /// A client random: the probe's own, from the OS generator via ring.
-fn client_random() -> [u8; 32] {
+pub(crate) fn client_random() -> [u8; 32] {
     use ring::rand::SecureRandom;
     let mut r = [0u8; 32];
     // A fixed random is still a valid probe; the generator never fails on Linux.

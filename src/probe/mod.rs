@@ -21,6 +21,7 @@
 mod conn;
 mod endpoint;
 pub mod error;
+pub mod groups;
 mod hellos;
 pub mod legacy;
 pub mod plaintext;
@@ -61,6 +62,9 @@ pub struct ProbeConfig {
     pub legacy: bool,
     /// Send a plaintext request.
     pub plaintext: bool,
+    /// Ask a TLS 1.3 endpoint which key-exchange groups it accepts, one
+    /// at a time (`probe::groups`).
+    pub groups: bool,
     /// Complete mTLS with this client certificate.
     pub identity: Option<Identity>,
     /// Bytes read from a server on one connection, at most.
@@ -78,6 +82,7 @@ impl Default for ProbeConfig {
             concurrency: 64,
             legacy: true,
             plaintext: true,
+            groups: true,
             identity: None,
             max_server_bytes: 256 * 1024,
         }
@@ -155,6 +160,7 @@ pub fn report(results: Vec<EndpointResult>, mut verifier: Verifier, info: RunInf
         findings,
         metadata: None,
         compliance: None,
+        inventory: None,
         probes,
         enrichment: None,
         flows,

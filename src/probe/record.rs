@@ -119,5 +119,6 @@ pub(crate) fn tls_record(f: &TlsFacts<'_>) -> TlsRecord {
         notes: vec![f.note.clone()],
         decryption: None,
         enrichment: None,
+        key_exchange: None,
     }
 }

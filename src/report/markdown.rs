@@ -44,6 +44,7 @@ pub fn render_markdown_with(report: &Report, opts: &RenderOptions) -> String {
     compliance(report, &mut out);
     probes(report, &mut out);
     flows(report, &mut out);
+    super::inventory::markdown_section(report, &mut out);
     if !report.warnings.is_empty() {
         out.push_str("\n### Warnings\n\n");
         for w in &report.warnings {

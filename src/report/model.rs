@@ -11,9 +11,10 @@ pub use super::finding::{
     AppliedWaiver, BaselineState, Exempted, Finding, InventorySource, NotChecked, PodRef,
     PolicySource, Severity, Subject, TrustBundleSource, Verification, WaiverStatus, WorkloadRef,
 };
+pub use super::key_exchange::KeyExchangeRecord;
 pub use super::probe::{
-    ClientAuth, IdentityProbe, PlaintextProbe, ProbeError, ProbePod, ProbeRecord, SuiteProbe,
-    VersionProbe,
+    ClientAuth, GroupProbe, IdentityProbe, PlaintextProbe, ProbeError, ProbePod, ProbeRecord,
+    SuiteProbe, VersionProbe,
 };
 use crate::x509::Certificate;
 
@@ -48,6 +49,11 @@ pub struct Report {
     /// Compliance views (`--compliance`): control, status, evidence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compliance: Option<super::compliance::Compliance>,
+    /// The cryptographic inventory (`report::inventory`): configurations in
+    /// use and certificates seen, counted and located. Written by the
+    /// command line's reports; absent from library reports unless built.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory: Option<super::inventory::CryptoInventory>,
     /// What `tls-audit probe` learned about each endpoint it asked; absent
     /// from reports of captures. (Before `flows`: the streamed JSON writer
     /// needs `flows` last.)
@@ -391,6 +397,10 @@ pub struct TlsRecord {
     /// client's inferred identity. Absent without enrichment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enrichment: Option<Box<super::enrichment::TlsEnrichment>>,
+    /// How the session keys were made (group, forward secrecy, post-quantum);
+    /// null in reports written before it existed.
+    #[serde(default)]
+    pub key_exchange: Option<KeyExchangeRecord>,
 }
 
 /// How a TLS 1.3 handshake was decrypted.

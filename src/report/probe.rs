@@ -38,6 +38,11 @@ pub struct ProbeRecord {
     /// The mutual-TLS handshake with the given identity (`--cert/--key`);
     /// null when none was given.
     pub identity: Option<IdentityProbe>,
+    /// The key-exchange groups the endpoint accepts in TLS 1.3, asked one
+    /// at a time (post-quantum hybrids first); empty when TLS 1.3 was not
+    /// accepted or `--no-groups` was given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupProbe>,
     /// The pod whose declared port this is (`kubectl tls-audit pod
     /// --active`); absent for endpoints given by hand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -61,6 +66,38 @@ impl ProbeRecord {
             .filter(|w| w.accepted == Some(true))
             .map(|w| w.family.as_str())
             .collect()
+    }
+}
+
+/// Does the endpoint accept one key-exchange group (TLS 1.3)?
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct GroupProbe {
+    /// IANA name (`X25519MLKEM768`, `x25519`...).
+    pub group: String,
+    /// Its code point.
+    pub group_id: u16,
+    /// ML-KEM, alone or hybrid.
+    pub post_quantum: bool,
+    /// true: a HelloRetryRequest (or ServerHello) selected it; false: an
+    /// alert, a close, or another group; null: no TLS 1.3 answer, or the
+    /// connection failed (`detail`).
+    pub accepted: Option<bool>,
+    /// What the answer was: `hello-retry-request selecting it`, `alert
+    /// handshake_failure (40)`, `closed`...
+    pub detail: Option<String>,
+}
+
+impl ProbeRecord {
+    /// The post-quantum groups the endpoint accepted; None when no group
+    /// was probed.
+    pub fn accepted_pq_groups(&self) -> Option<Vec<&str>> {
+        (!self.groups.is_empty()).then(|| {
+            self.groups
+                .iter()
+                .filter(|g| g.post_quantum && g.accepted == Some(true))
+                .map(|g| g.group.as_str())
+                .collect()
+        })
     }
 }
 

@@ -214,6 +214,9 @@ pub struct ServerHello {
     pub alpn: Option<Vec<u8>>,
     /// This is a HelloRetryRequest.
     pub is_hrr: bool,
+    /// key_share: the group of the server's share, or for a
+    /// HelloRetryRequest the group it asks the client to use.
+    pub key_share_group: Option<u16>,
 }
 
 impl ServerHello {
@@ -258,6 +261,11 @@ impl ServerHello {
                     if let Some(p) = d.vec16().and_then(|l| Reader::new(l).vec8()) {
                         sh.alpn = Some(p.to_vec());
                     }
+                }
+                // RFC 8446 §4.2.8: a KeyShareEntry in a ServerHello, the
+                // bare selected_group in a HelloRetryRequest.
+                ext::KEY_SHARE => {
+                    sh.key_share_group = d.u16();
                 }
                 _ => {}
             }
@@ -370,9 +378,10 @@ mod tests {
         let mut b = vec![0x03, 0x03];
         b.extend(HRR_RANDOM);
         b.extend([0, 0x13, 0x01, 0]);
-        b.extend([0, 6, 0, 43, 0, 2, 3, 4]);
+        b.extend([0, 12, 0, 43, 0, 2, 3, 4, 0, 51, 0, 2, 0x11, 0xec]);
         let sh = ServerHello::parse(&b).unwrap();
         assert!(sh.is_hrr);
+        assert_eq!(sh.key_share_group, Some(0x11ec));
         assert_eq!(sh.version, 0x0304);
         assert_eq!(sh.cipher_suite, 0x1301);
     }

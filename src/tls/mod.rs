@@ -14,6 +14,7 @@ pub mod decrypt;
 mod direction;
 pub mod hello;
 pub mod ja4;
+pub mod kex;
 pub mod keylog;
 pub mod messages;
 pub mod mtls;

@@ -4,6 +4,7 @@
 use super::decrypt::{self, OpenError, RecordDecrypter};
 use super::direction::{Direction, Event, Reply, Switch};
 use super::hello::{ClientHello, ServerHello, ext};
+use super::kex;
 use super::keylog::KeyLog;
 use super::messages;
 use super::record::content_type;
@@ -117,6 +118,13 @@ pub struct TlsFacts {
     /// The ALPN protocol the server chose, from its (decrypted) TLS 1.3
     /// EncryptedExtensions.
     pub encrypted_alpn: Option<String>,
+    /// The server's TLS ≤ 1.2 ServerKeyExchange, as far as it was read.
+    pub server_key_exchange: Option<kex::ServerKeyExchange>,
+    /// A ServerKeyExchange was sent (even one whose layout did not parse).
+    pub server_key_exchange_seen: bool,
+    /// The signature scheme of the server's CertificateVerify (TLS 1.3,
+    /// read only when decrypted with a key log).
+    pub server_certificate_verify: Option<u16>,
 }
 
 /// Early-data records a client may send before its handshake records
@@ -517,6 +525,21 @@ fn on_handshake(ctx: &mut Ctx<'_>, t: u8, body: &[u8]) -> Reply {
         }
         hs::CERTIFICATE_REQUEST => {
             facts.certificate_request = true;
+            None
+        }
+        hs::SERVER_KEY_EXCHANGE if *client != Some(d) => {
+            facts.server_key_exchange_seen = true;
+            if let Some(sh) = facts.server_hello.as_ref() {
+                let suite = kex::SuiteKex::of_suite(sh.cipher_suite);
+                facts.server_key_exchange =
+                    kex::parse_server_key_exchange(body, suite, sh.version >= 0x0303);
+            }
+            None
+        }
+        hs::CERTIFICATE_VERIFY if *client != Some(d) => {
+            if facts.server_certificate_verify.is_none() {
+                facts.server_certificate_verify = kex::certificate_verify_scheme(body);
+            }
             None
         }
         hs::NEW_SESSION_TICKET => {

@@ -174,7 +174,14 @@ mod tests {
                 .rules
                 .get(r.id)
                 .unwrap_or_else(|| panic!("{} not mapped", r.id));
-            assert!(!mapped.is_empty(), "{}", r.id);
+            // An info rule may bear on no control by itself (TA-KEX-NOT-PQ:
+            // classical key exchange fails no control today; it feeds the
+            // crypto inventory instead).
+            assert!(
+                !mapped.is_empty() || r.severity == crate::report::model::Severity::Info,
+                "{}",
+                r.id
+            );
             for m in mapped {
                 assert!(refs.contains(&m.as_str()), "{}: unknown control {m}", r.id);
             }

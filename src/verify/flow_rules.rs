@@ -32,6 +32,7 @@ pub(super) fn check(v: &mut Verifier, seen: &Seen<'_>, out: &mut Found) {
             if let Some(tls) = rec.tls.as_deref() {
                 version(v, seen, tls, out);
                 cipher_suite(v, seen, tls, out);
+                super::kex_rules::check(v, seen, tls, out);
             }
         }
         _ => {}

@@ -3,7 +3,7 @@
 //! Each finished flow record passes through a [`Verifier`] (as a
 //! [`VerifyingSink`] in front of the engine's sink). It names the pods at
 //! both ends from a cluster snapshot, runs the flow rules (`flow_rules`:
-//! plaintext, mutual TLS, version, cipher) and the certificate rules
+//! plaintext, mutual TLS, version, cipher; `kex_rules`: key exchange) and the certificate rules
 //! (`cert_rules`: validity at capture time, key and signature strength,
 //! chain, lifetime, SPIFFE), and collects findings (`collect`: one finding
 //! per rule, subject and evidence kind, counted; waivers; bounded). Rules
@@ -19,6 +19,7 @@ pub mod cipher;
 mod collect;
 pub mod controls;
 mod flow_rules;
+mod kex_rules;
 pub mod policy;
 pub mod rules;
 pub mod selector;

@@ -47,6 +47,9 @@ pub struct Policy {
     /// SPIFFE rules.
     #[serde(default)]
     pub spiffe: SpiffePolicy,
+    /// Key-exchange rules (TA-KEX-NOT-PQ, TA-WEAK-KEX).
+    #[serde(default)]
+    pub key_exchange: KeyExchangePolicy,
     /// Rule id → severity for every finding of that rule.
     #[serde(default)]
     pub severity: BTreeMap<String, Severity>,
@@ -139,6 +142,32 @@ impl Default for MtlsPolicy {
             scope: Selector::default(),
             exempt: Vec::new(),
             evidence: MtlsEvidence::Any,
+        }
+    }
+}
+
+/// `key_exchange:`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeyExchangePolicy {
+    /// TA-WEAK-KEX below this finite-field (DHE) prime size.
+    pub min_dh_bits: u32,
+    /// TA-WEAK-KEX below this curve size (X25519 counts as 256).
+    pub min_ec_bits: u32,
+    /// Flows that must use a post-quantum key exchange: TA-KEX-NOT-PQ on
+    /// them is rated `post_quantum_severity` instead of info.
+    pub post_quantum_required: Vec<Selector>,
+    /// The severity of TA-KEX-NOT-PQ on flows `post_quantum_required` selects.
+    pub post_quantum_severity: Severity,
+}
+
+impl Default for KeyExchangePolicy {
+    fn default() -> Self {
+        KeyExchangePolicy {
+            min_dh_bits: 2048,
+            min_ec_bits: 256,
+            post_quantum_required: Vec::new(),
+            post_quantum_severity: Severity::Medium,
         }
     }
 }
@@ -289,6 +318,7 @@ impl Default for Policy {
             mtls: MtlsPolicy::default(),
             certificates: CertificatePolicy::default(),
             spiffe: SpiffePolicy::default(),
+            key_exchange: KeyExchangePolicy::default(),
             severity: BTreeMap::new(),
             waivers: Vec::new(),
         }
@@ -355,6 +385,7 @@ impl Policy {
             .iter()
             .chain(&self.mtls.exempt)
             .chain([&self.mtls.scope])
+            .chain(&self.key_exchange.post_quantum_required)
             .chain(self.waivers.iter().map(|w| &w.matches));
         for s in selectors {
             s.validate().map_err(PolicyError::Invalid)?;

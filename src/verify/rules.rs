@@ -62,6 +62,15 @@ rules! {
     WEAK_CIPHER = "TA-WEAK-CIPHER", High,
         "Negotiated cipher suite is weak",
         "Allow only ECDHE key exchange with AEAD ciphers (AES-GCM, ChaCha20-Poly1305) in TLS 1.2, and TLS 1.3 suites (Mozilla \"intermediate\", NIST SP 800-52r2).";
+    KEX_NOT_PQ = "TA-KEX-NOT-PQ", Info,
+        "Classical-only key exchange (not post-quantum)",
+        "Enable the hybrid X25519MLKEM768 group on both ends (OpenSSL 3.5+, Go 1.24+, rustls with aws-lc-rs, BoringSSL); where the client already offers it, the server is the one to upgrade.";
+    NO_FORWARD_SECRECY = "TA-NO-FORWARD-SECRECY", Medium,
+        "Key exchange without forward secrecy",
+        "Allow only ephemeral key exchange: ECDHE suites in TLS 1.2, or TLS 1.3 (whose resumption should use psk_dhe_ke); remove TLS_RSA_* and static (EC)DH suites.";
+    WEAK_KEX = "TA-WEAK-KEX", High,
+        "Key-exchange group too weak",
+        "Use DHE groups of 2048 bits or more (RFC 7919 ffdhe2048+), or better ECDHE; use named curves of 256 bits or more (X25519, P-256, P-384), never explicit curve parameters.";
     CERT_EXPIRED = "TA-CERT-EXPIRED", High,
         "Certificate had expired when the traffic was captured",
         "Renew the certificate and find out why rotation did not (cert-manager renewBefore, mesh agent health).";

@@ -598,5 +598,6 @@ fn one_leaf_with_two_chains_is_two_chain_findings() {
 }
 
 mod cert_rules;
+mod kex_rules;
 mod probe;
 mod underlay;

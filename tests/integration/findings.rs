@@ -54,6 +54,12 @@ fn line(f: &Finding) -> String {
         "TA-PLAINTEXT" => format!("app={}", e["app_protocol"]),
         "TA-TLS-VERSION" => format!("version={}", e["version"]),
         "TA-WEAK-CIPHER" => format!("suite={}", e["cipher_suite"]),
+        "TA-KEX-NOT-PQ" => format!(
+            "group={} pq_offered={} declined={}",
+            e["group"], e["pq_offered"], e["server_declined_pq"]
+        ),
+        "TA-NO-FORWARD-SECRECY" => format!("method={} suite={}", e["method"], e["cipher_suite"]),
+        "TA-WEAK-KEX" => format!("group={} bits={}", e["group"], e["group_bits"]),
         "TA-SVID-INVALID" => format!("violations={}", list("violations", "rule")),
         "TA-CERT-LIFETIME" => format!(
             "validity={} reasons={}",

@@ -11,6 +11,7 @@ mod fake_api;
 mod findings;
 mod fixtures;
 mod fuzz_regressions;
+mod kex;
 mod keylog;
 mod kubectl;
 mod lab;

@@ -21,6 +21,7 @@
 
 mod charts;
 mod flows;
+mod inventory;
 mod scope;
 mod sections;
 
@@ -50,6 +51,7 @@ pub fn render_html_with(report: &Report, opts: &RenderOptions) -> String {
         sections::compliance(report, &mut body);
     }
     sections::findings(report, &index, &opts.docs_url, &mut body);
+    inventory::section(report, &mut body);
     sections::certificates(report, &index, &mut body);
     flows::table(report, &index, &mut body);
     sections::warnings(report, &mut body);

@@ -35,7 +35,7 @@ fn one_annotation_per_finding_and_control() {
     }));
     assert_eq!(
         lines.last().unwrap(),
-        &"::notice title=tls-audit::3 flows (2 TLS, 1 mutual TLS), 3 findings; gate fail at --fail-on high"
+        &"::notice title=tls-audit::3 flows (2 TLS, 1 mutual TLS), 4 findings; gate fail at --fail-on high"
     );
 }
 

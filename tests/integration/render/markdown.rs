@@ -47,9 +47,9 @@ fn combined_summary_key_lines() {
     );
     for line in [
         "**Gate FAIL** (`--fail-on high`): 2 unwaived findings at or above high.",
-        "tls-audit 0.1.0 · policy built-in (sha256 9f93d3de2f84) · evaluated 2026-11-27T12:00:00Z",
+        "tls-audit 0.1.0 · policy built-in (sha256 043549527d4b) · evaluated 2026-11-27T12:00:00Z",
         "| critical | high | medium | low | info | waived |",
-        "| 0 | 2 | 1 | 0 | 0 | 0 |",
+        "| 0 | 2 | 1 | 0 | 1 | 0 |",
         "| high | [TA-NO-MTLS](https://github.com/tls-audit/tls-audit/blob/v0.1.0/docs/rules/TA-NO-MTLS.md) | pay/api-7d9f8b6c5-x2k4p (server) | no client certificate (observed): web/frontend-5c6b7d8f9-q7r2m (10.200.0.1:35594) → pay/api-7d9f8b6c5-x2k4p (10.200.0.2:443) | 1 | no |",
         "| medium | [TA-CERT-LIFETIME](https://github.com/tls-audit/tls-audit/blob/v0.1.0/docs/rules/TA-CERT-LIFETIME.md) | pay/api-7d9f8b6c5-x2k4p (server) | workload certificate valid for 3651d: server certificate of pay/api-7d9f8b6c5-x2k4p (10.200.0.2:443) | 1 | no |",
         "### Not checked",
@@ -64,7 +64,8 @@ fn combined_summary_key_lines() {
     assert!(!md.contains("### Exemptions") && !md.contains("### Waivers"));
     // As GitHub would render it.
     let findings = table(&html, &["severity"]);
-    assert_eq!(findings.len(), 4);
+    // Header and four findings (the last: TA-KEX-NOT-PQ, info).
+    assert_eq!(findings.len(), 5);
     assert_eq!(
         findings[2][..3],
         ["high", "TA-PLAINTEXT", "pay/api-7d9f8b6c5-x2k4p (server)"]

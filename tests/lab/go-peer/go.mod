@@ -1,0 +1,3 @@
+module tls-audit/lab/go-peer
+
+go 1.19
