@@ -52,10 +52,11 @@ struct Common {
     certificates_hidden: Sample,
     /// Certificate digest → flows it was seen in.
     certificates: BTreeMap<String, u64>,
-    /// (protocol version, cipher suite) → TLS flows that negotiated them,
-    /// for the inventory of protocols and suites in use (PCI DSS 12.3.3).
-    /// The key-exchange group joins this key when flows record it.
-    protocols: BTreeMap<(String, String), Sample>,
+    /// (protocol version, cipher suite, key exchange) → TLS flows that
+    /// negotiated them, for the inventory of protocols and suites in use
+    /// (PCI DSS 12.3.3). The key exchange is the group (or `rsa` key
+    /// transport) from `tls.key_exchange`.
+    protocols: BTreeMap<(String, String, String), Sample>,
 }
 
 /// Per-control state of the evaluators that look at flows themselves.
@@ -151,10 +152,15 @@ impl<'c> Evaluator<'c> {
                 *c.certificates.entry(cert.sha256.clone()).or_default() += 1;
             }
             let unseen = || "not seen".to_string();
+            let kex = tls
+                .key_exchange
+                .as_ref()
+                .and_then(|k| k.group.clone().or_else(|| k.method.clone()));
             c.protocols
                 .entry((
                     tls.version.clone().unwrap_or_else(unseen),
                     tls.cipher_suite.clone().unwrap_or_else(unseen),
+                    kex.unwrap_or_else(unseen),
                 ))
                 .or_default()
                 .add(index);
@@ -471,14 +477,16 @@ impl<'c> Evaluator<'c> {
     ) -> (Vec<Evidence>, InScope, &'static str) {
         let c = &self.common;
         let mut out = Vec::new();
-        for ((version, suite), sample) in &c.protocols {
+        for ((version, suite, kex), sample) in &c.protocols {
             let weak: Vec<&str> = report
                 .findings
                 .iter()
                 .filter(|f| control.evaluation.weak_rules.contains(&f.rule))
                 .filter(|f| {
-                    f.evidence.get("version").and_then(|v| v.as_str()) == Some(version)
-                        || f.evidence.get("cipher_suite").and_then(|v| v.as_str()) == Some(suite)
+                    let is = |key: &str, want: &str| {
+                        f.evidence.get(key).and_then(|v| v.as_str()) == Some(want)
+                    };
+                    is("version", version) || is("cipher_suite", suite) || is("group", kex)
                 })
                 .map(|f| f.rule.as_str())
                 .collect::<std::collections::BTreeSet<_>>()
@@ -492,7 +500,7 @@ impl<'c> Evaluator<'c> {
             out.push(sample.evidence(
                 Status::NeedsReview,
                 format!(
-                    "{version} with {suite} on {} TLS flow{}{verdict}: document it and review it (input to the inventory)",
+                    "{version} with {suite}, key exchange {kex}, on {} TLS flow{}{verdict}: document it and review it (input to the inventory)",
                     sample.count,
                     plural(sample.count as usize)
                 ),

@@ -218,6 +218,14 @@ fn protocols_in_use_are_listed_for_review_never_passed() {
     let mut weak = tls_flow(3, true, Some("cc33"));
     weak["tls"]["version"] = json!("TLS1.0");
     weak["tls"]["cipher_suite"] = json!("TLS_RSA_WITH_AES_128_CBC_SHA");
+    weak["tls"]["key_exchange"] = json!({
+        "method": "rsa", "group": null, "group_id": null, "group_kind": null,
+        "group_bits": null, "group_source": null, "explicit_curve": false,
+        "post_quantum": false, "forward_secrecy": false, "unknown_reason": null,
+        "signature_scheme": null, "signature_source": null, "hello_retry_group": null,
+        "groups_offered": [], "key_shares_offered": [], "pq_offered": false,
+        "ech_offered": false, "ech_accepted": null
+    });
     let mut finding = finding("TA-TLS-VERSION", &weak, &[PCI_421], false);
     finding["evidence"] = json!({"version": "TLS1.0"});
     let c = evaluate(
@@ -239,12 +247,12 @@ fn protocols_in_use_are_listed_for_review_never_passed() {
     assert_eq!(reasons.len(), 2, "{reasons:?}");
     assert!(
         reasons[0].starts_with(
-            "TLS1.0 with TLS_RSA_WITH_AES_128_CBC_SHA on 1 TLS flow; flagged by TA-TLS-VERSION"
+            "TLS1.0 with TLS_RSA_WITH_AES_128_CBC_SHA, key exchange rsa, on 1 TLS flow; flagged by TA-TLS-VERSION"
         ),
         "{reasons:?}"
     );
     assert!(
-        reasons[1].starts_with("TLS1.3 with not seen on 2 TLS flows:"),
+        reasons[1].starts_with("TLS1.3 with not seen, key exchange not seen, on 2 TLS flows:"),
         "{reasons:?}"
     );
     assert_eq!(k.evidence[1].flows, [0, 1]);
