@@ -44,6 +44,10 @@ pub struct EnrichConfig {
     /// Flows held waiting for a chain at most; past it, flows pass on
     /// without one (`over-limit`).
     pub max_held_flows: usize,
+    /// How long the end of the run waits for handshakes still running (or
+    /// queued behind `concurrency`); those left are aborted and reported
+    /// as `timeout`.
+    pub max_wait: std::time::Duration,
 }
 
 impl Default for EnrichConfig {
@@ -55,6 +59,7 @@ impl Default for EnrichConfig {
             },
             max_endpoints: 1024,
             max_held_flows: 50_000,
+            max_wait: std::time::Duration::from_secs(120),
         }
     }
 }
@@ -193,18 +198,33 @@ impl<S: FlowSink> EnrichingSink<S> {
         }
         let mut flows_per_ask = vec![0u64; self.asks.len()];
         if let Some(rt) = self.rt.take() {
+            let max_wait = self.cfg.max_wait;
+            let deadline = tokio::time::Instant::now() + max_wait;
             for ask in &mut self.asks {
                 if let Ask::Running(h) = ask {
-                    let mirrored = rt.block_on(h).unwrap_or_else(|e| Mirrored {
+                    let waited =
+                        rt.block_on(async { tokio::time::timeout_at(deadline, &mut *h).await });
+                    let failed = |e: crate::probe::ProbeFailure| Mirrored {
                         version: None,
                         cipher: None,
                         chain: Vec::new(),
                         client_cert_requested: false,
                         finished: time::OffsetDateTime::now_utc(),
-                        error: Some(crate::probe::ProbeFailure::Io(std::io::Error::other(
-                            e.to_string(),
-                        ))),
-                    });
+                        error: Some(e),
+                    };
+                    let mirrored = match waited {
+                        Ok(Ok(m)) => m,
+                        Ok(Err(e)) => failed(crate::probe::ProbeFailure::Io(
+                            std::io::Error::other(e.to_string()),
+                        )),
+                        Err(_) => {
+                            h.abort();
+                            failed(crate::probe::ProbeFailure::Timeout {
+                                after: max_wait,
+                                what: "the run's enrichment deadline",
+                            })
+                        }
+                    };
                     let chain = mirrored
                         .chain
                         .iter()
@@ -507,5 +527,34 @@ mod tests {
             .collect();
         // 1,480 endpoints over the limit, 500 flows past the held bound.
         assert_eq!(errors.iter().filter(|e| *e == "over-limit").count(), 1980);
+    }
+
+    /// A server that accepts and never answers, with a handshake deadline
+    /// far away: the run's own deadline ends the wait, and says so.
+    #[test]
+    fn the_run_waits_for_handshakes_at_most_max_wait() {
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = silent.local_addr().expect("addr").port();
+        let mut cfg = EnrichConfig {
+            max_wait: std::time::Duration::from_millis(500),
+            ..EnrichConfig::default()
+        };
+        cfg.probe.io_timeout = std::time::Duration::from_secs(60);
+        let mut sink = EnrichingSink::new(MemorySink::default(), cfg);
+        sink.flow(1, hidden(port));
+        let started = std::time::Instant::now();
+        let (inner, run) = sink.finish();
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        let error = run.endpoints[0].error.clone().unwrap_or_default();
+        assert!(error.starts_with("timeout"), "{error}");
+        let flows = inner.into_sorted();
+        let e = flows[0].tls.as_ref().unwrap().enrichment.as_ref().unwrap();
+        assert!(
+            e.server_error
+                .as_deref()
+                .unwrap_or_default()
+                .starts_with("timeout")
+        );
+        drop(silent);
     }
 }
