@@ -334,6 +334,67 @@ impl<S: FlowSink> EnrichingSink<S> {
     }
 }
 
+/// Enrichment when asked for, else flows pass straight on: one sink type
+/// for the callers either way.
+pub enum Enrichment<S> {
+    /// No enrichment.
+    Off(S),
+    /// Enriching into the inner sink.
+    On(Box<EnrichingSink<S>>),
+}
+
+impl<S: FlowSink> Enrichment<S> {
+    /// Enrich before `inner` when `cfg` is given.
+    pub fn new(inner: S, cfg: Option<&EnrichConfig>) -> Self {
+        match cfg {
+            Some(c) => Enrichment::On(Box::new(EnrichingSink::new(inner, c.clone()))),
+            None => Enrichment::Off(inner),
+        }
+    }
+
+    /// The inner sink, after every held flow went on to it, and the run's
+    /// record when enrichment ran.
+    pub fn finish(self) -> (S, Option<EnrichmentRecord>) {
+        match self {
+            Enrichment::Off(s) => (s, None),
+            Enrichment::On(e) => {
+                let (s, record) = e.finish();
+                (s, Some(record))
+            }
+        }
+    }
+}
+
+impl<S: FlowSink> FlowSink for Enrichment<S> {
+    fn flow(&mut self, id: u64, record: FlowRecord) {
+        match self {
+            Enrichment::Off(s) => s.flow(id, record),
+            Enrichment::On(e) => e.flow(id, record),
+        }
+    }
+
+    fn wants_progress(&self) -> bool {
+        match self {
+            Enrichment::Off(s) => s.wants_progress(),
+            Enrichment::On(e) => e.wants_progress(),
+        }
+    }
+
+    fn opened(&mut self, id: u64, opened: &crate::engine::FlowOpened) {
+        match self {
+            Enrichment::Off(s) => s.opened(id, opened),
+            Enrichment::On(e) => e.opened(id, opened),
+        }
+    }
+
+    fn decided(&mut self, id: u64, record: &FlowRecord) {
+        match self {
+            Enrichment::Off(s) => s.decided(id, record),
+            Enrichment::On(e) => e.decided(id, record),
+        }
+    }
+}
+
 impl<S: FlowSink> FlowSink for EnrichingSink<S> {
     fn flow(&mut self, id: u64, record: FlowRecord) {
         let Some(tls) = record.tls.as_deref() else {

@@ -380,15 +380,9 @@ fn analyze(args: AnalyzeArgs) -> i32 {
             out: &args.out,
         },
     };
-    if !args.events.is_empty() {
-        return replay_events(&args.events, verifier, done);
-    }
     let enrich = args.enrich.config();
-    if enrich.is_some() && !args.events.is_empty() {
-        eprintln!(
-            "tls-audit: --enrich works on captures, not on --events (the agent's flows are already decided)"
-        );
-        return exit::USAGE;
+    if !args.events.is_empty() {
+        return replay_events(&args.events, enrich.as_ref(), verifier, done);
     }
     analyze_captures(
         &args.captures,
@@ -431,23 +425,22 @@ pub(crate) fn analyze_captures(
         verifier,
         inner: spill,
     };
-    let (mut report, sink) = match enrich {
-        None => engine::run_with_keys(readers, cfg, sink, keys),
-        Some(e) => {
-            let sink = crate::enrich::EnrichingSink::new(sink, e.clone());
-            let (mut report, sink) = engine::run_with_keys(readers, cfg, sink, keys);
-            let (sink, record) = sink.finish();
-            report.enrichment = Some(record);
-            (report, sink)
-        }
-    };
+    let sink = crate::enrich::Enrichment::new(sink, enrich);
+    let (mut report, sink) = engine::run_with_keys(readers, cfg, sink, keys);
+    let (sink, enrichment) = sink.finish();
+    report.enrichment = enrichment;
     report.warnings.extend(extra);
     done.write(report, sink)
 }
 
 /// `analyze --events`: the flows of saved event streams go through
 /// verification as if they had just been captured.
-fn replay_events(names: &[String], verifier: verify::Verifier, done: Conclusion<'_>) -> i32 {
+fn replay_events(
+    names: &[String],
+    enrich: Option<&crate::enrich::EnrichConfig>,
+    verifier: verify::Verifier,
+    done: Conclusion<'_>,
+) -> i32 {
     let mut replays = Vec::new();
     for name in names {
         let replayed = if name == "-" {
@@ -469,7 +462,7 @@ fn replay_events(names: &[String], verifier: verify::Verifier, done: Conclusion<
             }
         }
     }
-    conclude_replays(replays, Vec::new(), Vec::new(), verifier, done)
+    conclude_replays(replays, Vec::new(), Vec::new(), enrich, verifier, done)
 }
 
 /// Verify the flows of rebuilt event streams, and those of probed
@@ -481,6 +474,7 @@ pub(crate) fn conclude_replays(
     replays: Vec<crate::live::Replayed>,
     extra: Vec<(Option<report::model::Input>, report::model::Warning)>,
     probed: Vec<crate::probe::EndpointResult>,
+    enrich: Option<&crate::enrich::EnrichConfig>,
     verifier: verify::Verifier,
     done: Conclusion<'_>,
 ) -> i32 {
@@ -491,16 +485,19 @@ pub(crate) fn conclude_replays(
             return exit::OUTPUT;
         }
     };
-    let mut sink = verify::VerifyingSink {
+    let verifying = verify::VerifyingSink {
         verifier,
         inner: spill,
     };
+    // Replayed flows are records like captured ones: with --enrich they
+    // get the chains their handshakes hid, before verification.
+    let mut enriching = crate::enrich::Enrichment::new(verifying, enrich);
     let mut merged: Option<Report> = None;
     let mut id = 0u64;
     for replayed in replays {
         for flow in replayed.flows {
             id += 1;
-            engine::FlowSink::flow(&mut sink, id, flow);
+            engine::FlowSink::flow(&mut enriching, id, flow);
         }
         match &mut merged {
             None => merged = Some(replayed.report),
@@ -511,11 +508,13 @@ pub(crate) fn conclude_replays(
             }
         }
     }
+    let (mut sink, enrichment) = enriching.finish();
     let mut report = match merged {
         Some(r) => r,
         None if !extra.is_empty() || !probed.is_empty() => crate::live::empty_report(),
         None => return exit::USAGE,
     };
+    report.enrichment = enrichment;
     for (input, warning) in extra {
         report.inputs.extend(input);
         report.warnings.push(warning);

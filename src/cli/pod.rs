@@ -310,7 +310,7 @@ pub fn pod_command(mut args: PodArgs) -> i32 {
     let (replays, mut extra) = split(results);
     extra.extend(probe_skipped);
     extra.extend(context_warnings);
-    super::conclude_replays(replays, extra, probed, verifier, done)
+    super::conclude_replays(replays, extra, probed, None, verifier, done)
 }
 
 /// Per pod: the events read, and for a pod that failed, its warning and

@@ -113,16 +113,18 @@ fn connect(ns: &str, to: &str, extra: &[&str]) {
     let _ = child.wait();
 }
 
-fn analyze(dir: &Path, pcap: &Path, extra: &[&str]) -> Value {
+/// `tls-audit analyze INPUT... -o json EXTRA...` in the client namespace,
+/// its report checked against the schema.
+fn analyze(dir: &Path, input: &[&Path], extra: &[&str]) -> Value {
     let out = ns_cmd(NS_C, BIN)
         .arg("analyze")
-        .arg(pcap)
+        .args(input)
         .args(["-o", "json"])
         .args(extra)
         .output()
         .expect("tls-audit analyze");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let path = dir.join(format!("report-{}.json", extra.len()));
+    let path = dir.join(format!("report-{}-{}.json", input.len(), extra.len()));
     std::fs::write(&path, &text).expect("write report");
     if let Some((n, errors)) =
         support::validate_with_schema("report-v1.schema.json", &[path], false)
@@ -189,6 +191,22 @@ fn tls13_identities_are_enriched_with_provenance_and_failures_are_said() {
             .expect("tcpdump"),
     );
     wait_until("tcpdump", || pcap.metadata().is_ok_and(|m| m.len() > 0));
+    // The capture agent beside tcpdump: its event stream is enriched too.
+    let events = dir.join("agent.ndjson");
+    let mut agent = Killed(
+        ns_cmd(NS_C, BIN)
+            .args([
+                "capture", "-i", "enr-c0", "--bpf", "tcp", "--emit", "ndjson",
+            ])
+            .args(["--duration", "60s"])
+            .stdout(std::fs::File::create(&events).expect("events file"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("agent"),
+    );
+    wait_until("the agent's start event", || {
+        std::fs::read_to_string(&events).is_ok_and(|t| t.contains("\"event\":\"start\""))
+    });
     let s = |port: u16| format!("{IP_S}:{port}");
     connect(NS_C, &s(8443), &["-tls1_3", "-cert", cc, "-key", ck]);
     connect(NS_S, &format!("{IP_C}:9443"), &["-tls1_3"]);
@@ -197,10 +215,13 @@ fn tls13_identities_are_enriched_with_provenance_and_failures_are_said() {
     connect(NS_C, &s(8446), &["-tls1_3"]);
     connect(NS_C, &s(8447), &["-tls1_3"]);
     sleep(Duration::from_millis(500));
-    let _ = Command::new("kill")
-        .args(["-INT", &dump.0.id().to_string()])
-        .status();
+    for pid in [dump.0.id(), agent.0.id()] {
+        let _ = Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status();
+    }
     let _ = dump.0.wait();
+    let _ = agent.0.wait();
 
     // After the capture: 8445 now presents another chain, 8446 is gone,
     // 8447 accepts and never answers.
@@ -221,7 +242,7 @@ fn tls13_identities_are_enriched_with_provenance_and_failures_are_said() {
     wait_until("silent listener", || listening(NS_S, 8447));
 
     // Without enrichment: the certificate rules could not look.
-    let plain = analyze(&dir, &pcap, &[]);
+    let plain = analyze(&dir, &[&pcap], &[]);
     assert!(plain.get("enrichment").is_none());
     assert!(
         not_checked(&plain).contains(&"TA-CERT-LIFETIME certificates-encrypted".to_string()),
@@ -237,7 +258,13 @@ fn tls13_identities_are_enriched_with_provenance_and_failures_are_said() {
 
     let r = analyze(
         &dir,
-        &pcap,
+        &[&pcap],
+        &["--enrich", "probe", "--enrich-timeout", "2s"],
+    );
+    // The agent's stream of the same connections, enriched the same way.
+    let replayed = analyze(
+        &dir,
+        &[Path::new("--events"), &events],
         &["--enrich", "probe", "--enrich-timeout", "2s"],
     );
     drop(mtls);
@@ -343,4 +370,16 @@ fn tls13_identities_are_enriched_with_provenance_and_failures_are_said() {
     assert_eq!(run["client_identities"], 1);
     // One handshake per endpoint: 8443, 8445, 8446, 8447 and the listener.
     assert_eq!(run["endpoints"].as_array().unwrap().len(), 5, "{run:#}");
+
+    // From the agent's events: the same chain, the same provenance.
+    let f = flow_to(&replayed, 8443, "TLS1.3");
+    assert_eq!(
+        f["tls"]["enrichment"]["server_chain_source"]["source"], "probe",
+        "{f:#}"
+    );
+    assert_eq!(
+        f["tls"]["server_chain"][0]["spiffe_id"],
+        "spiffe://cluster.local/ns/pay/sa/api"
+    );
+    assert_eq!(replayed["enrichment"]["method"], "probe");
 }
