@@ -104,6 +104,11 @@ fn engine_agrees_with_tshark_on_the_corpus() {
         "{} unexplained disagreements",
         unexplained.len()
     );
+    assert!(
+        stale.is_empty(),
+        "{} entries of tests/corpus-disagreements.json no longer disagree: remove them",
+        stale.len()
+    );
     assert!(rate >= 99.0, "agreement {rate:.2}% is below 99%");
 }
 
