@@ -438,6 +438,12 @@ pub fn flight_settled(f: &TlsFacts) -> bool {
     if n >= SETTLING_RECORDS {
         return true;
     }
+    // Called after every chunk of an undecided TLS 1.3 flow: skip the
+    // inference while it cannot settle (one record gives no "yes", and a
+    // "no" waits for the next record).
+    if n < 2 {
+        return false;
+    }
     match decide(f).mutual {
         Some(true) => true,
         Some(false) => n >= 2,
