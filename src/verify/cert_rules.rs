@@ -81,18 +81,17 @@ pub(super) fn check(v: &mut Verifier, seen: &Seen<'_>, out: &mut Found) {
         }
     }
     let server_source = enrichment.and_then(|e| e.server_chain_source.as_ref());
-    let inferred_client = client_identity.filter(|_| tls.client_chain.is_empty());
-    for (side, chain, source, inferred) in [
-        (Side::Server, &tls.server_chain, server_source, false),
-        (Side::Client, &tls.client_chain, None, false),
-        (
-            Side::Client,
-            inferred_client.map_or(&tls.client_chain, |i| &i.chain),
-            inferred_client.map(|i| &i.source),
-            true,
-        ),
-    ] {
-        if !chain.is_empty() && (!inferred || inferred_client.is_some()) {
+    // The client's inferred identity stands in only where it sent none.
+    let inferred_client = client_identity
+        .filter(|_| tls.client_chain.is_empty())
+        .map(|i| (Side::Client, &i.chain, Some(&i.source), true));
+    let chains = [
+        Some((Side::Server, &tls.server_chain, server_source, false)),
+        Some((Side::Client, &tls.client_chain, None, false)),
+        inferred_client,
+    ];
+    for (side, chain, source, inferred) in chains.into_iter().flatten() {
+        if !chain.is_empty() {
             Chain {
                 v: &mut *v,
                 seen,
