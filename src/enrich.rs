@@ -415,16 +415,14 @@ impl<S: FlowSink> FlowSink for EnrichingSink<S> {
                 .entry(k.addr.ip())
                 .or_insert_with(|| k.clone());
         }
-        let wanted = needs_server_chain(record.source, tls) || wants_client_identity(&record);
-        if !wanted {
+        let server = needs_server_chain(record.source, tls);
+        if !server && !wants_client_identity(&record) {
             self.inner.flow(id, record);
             return;
         }
         if self.held.len() >= self.cfg.max_held_flows {
             let mut record = record;
-            if let Some(tls) = record.tls.as_deref_mut()
-                && needs_server_chain(record.source, tls)
-            {
+            if let Some(tls) = record.tls.as_deref_mut().filter(|_| server) {
                 tls.enrichment = Some(Box::new(TlsEnrichment {
                     server_error: Some("over-limit".into()),
                     ..TlsEnrichment::default()
@@ -434,9 +432,7 @@ impl<S: FlowSink> FlowSink for EnrichingSink<S> {
             self.inner.flow(id, record);
             return;
         }
-        if needs_server_chain(record.source, tls)
-            && let Some(k) = key
-        {
+        if let Some(k) = key.filter(|_| server) {
             self.ask(&k);
         }
         self.held.push((id, record));
