@@ -42,31 +42,8 @@ impl Netns {
 
     /// An OpenSSL server with the fixture PKI on 127.0.0.1:`port`.
     fn tls_server(&self, port: u16, extra: &[&str]) -> Killed {
-        let pki = support::root().join("fixtures/pki");
-        let child = self
-            .cmd("openssl")
-            .args(["s_server", "-quiet", "-www", "-accept"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("-cert")
-            .arg(pki.join("server.crt"))
-            .arg("-key")
-            .arg(pki.join("server.key"))
-            .arg("-cert_chain")
-            .arg(pki.join("intermediate-ca.crt"))
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("openssl s_server");
-        let k = Killed(child);
-        wait_until("s_server listening", || {
-            self.cmd("ss")
-                .args(["-Htln", &format!("sport = :{port}")])
-                .output()
-                .is_ok_and(|o| !o.stdout.is_empty())
-        });
-        k
+        let extra: Vec<&str> = ["-www"].iter().chain(extra).copied().collect();
+        support::fixture_tls_server(&self.0, "127.0.0.1", port, "server", &extra)
     }
 
     /// The agent's metrics page, served on 127.0.0.1:9464 in the namespace

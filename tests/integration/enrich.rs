@@ -67,34 +67,10 @@ fn ns_cmd(ns: &str, prog: &str) -> Command {
     c
 }
 
-fn listening(ns: &str, port: u16) -> bool {
-    ns_cmd(ns, "ss")
-        .args(["-Htln", &format!("sport = :{port}")])
-        .output()
-        .is_ok_and(|o| !o.stdout.is_empty())
-}
-
 /// `openssl s_server` in `ns` on `port` with a fixture certificate.
 fn server(ns: &str, ip: &str, port: u16, cert: &str, extra: &[&str]) -> Killed {
-    let pki = support::root().join("fixtures/pki");
-    let child = ns_cmd(ns, "openssl")
-        .args(["s_server", "-quiet", "-naccept", "100", "-accept"])
-        .arg(format!("{ip}:{port}"))
-        .arg("-cert")
-        .arg(pki.join(format!("{cert}.crt")))
-        .arg("-key")
-        .arg(pki.join(format!("{cert}.key")))
-        .arg("-cert_chain")
-        .arg(pki.join("intermediate-ca.crt"))
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("openssl s_server");
-    let k = Killed(child);
-    wait_until("s_server", || listening(ns, port));
-    k
+    let extra: Vec<&str> = ["-naccept", "100"].iter().chain(extra).copied().collect();
+    support::fixture_tls_server(ns, ip, port, cert, &extra)
 }
 
 /// One `openssl s_client` connection from `ns` that completes its
@@ -239,7 +215,7 @@ fn tls13_identities_are_enriched_with_provenance_and_failures_are_said() {
         .spawn()
         .expect("python3");
     let _quiet = Killed(quiet);
-    wait_until("silent listener", || listening(NS_S, 8447));
+    wait_until("silent listener", || support::ns_listening(NS_S, 8447));
 
     // Without enrichment: the certificate rules could not look.
     let plain = analyze(&dir, &[&pcap], &[]);

@@ -277,3 +277,46 @@ pub fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
     }
     panic!("timed out waiting for {what}");
 }
+
+/// Whether something in network namespace `ns` listens on TCP `port`.
+pub fn ns_listening(ns: &str, port: u16) -> bool {
+    std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            ns,
+            "ss",
+            "-Htln",
+            &format!("sport = :{port}"),
+        ])
+        .output()
+        .is_ok_and(|o| !o.stdout.is_empty())
+}
+
+/// `openssl s_server` in network namespace `ns` on `ip:port` with the
+/// fixture certificate `cert` (`fixtures/pki/CERT.crt` and `.key`, sent
+/// with the fixture intermediate), once it listens; killed when dropped.
+pub fn fixture_tls_server(ns: &str, ip: &str, port: u16, cert: &str, extra: &[&str]) -> Killed {
+    use std::process::Stdio;
+    let pki = root().join("fixtures/pki");
+    let child = std::process::Command::new("ip")
+        .args([
+            "netns", "exec", ns, "openssl", "s_server", "-quiet", "-accept",
+        ])
+        .arg(format!("{ip}:{port}"))
+        .arg("-cert")
+        .arg(pki.join(format!("{cert}.crt")))
+        .arg("-key")
+        .arg(pki.join(format!("{cert}.key")))
+        .arg("-cert_chain")
+        .arg(pki.join("intermediate-ca.crt"))
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl s_server");
+    let k = Killed(child);
+    wait_until("s_server listening", || ns_listening(ns, port));
+    k
+}
