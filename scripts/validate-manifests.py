@@ -174,6 +174,12 @@ def main():
         fail(f"node-selector overlay: {node_selector}")
     validate(sel, "deploy/overlays/node-selector", vers)
 
+    enr = kustomize("deploy/overlays/enrich")
+    args = by_kind(enr, "DaemonSet")["spec"]["template"]["spec"]["containers"][0]["args"]
+    if args[:-1] != by_kind(base, "DaemonSet")["spec"]["template"]["spec"]["containers"][0]["args"] or args[-1] != "--enrich=probe":
+        fail(f"enrich overlay: {args}")
+    validate(enr, "deploy/overlays/enrich", vers)
+
     fragments = [ephemeral_pod(), sidecar_deployment()]
     validate(fragments, "fragments", vers)
 
@@ -186,8 +192,8 @@ def main():
     except kubernetes_validate.ValidationError:
         pass
     say(
-        f"ok: probes/ and 3 overlays render offline; "
-        f"{len(base) + len(ns) + len(img) + len(sel) + len(fragments)} objects valid (strict) "
+        f"ok: probes/ and 4 overlays render offline; "
+        f"{len(base) + len(ns) + len(img) + len(sel) + len(enr) + len(fragments)} objects valid (strict) "
         f"for Kubernetes {vers[0]} to {vers[-1]} ({len(vers)} versions)"
     )
 

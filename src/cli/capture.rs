@@ -61,6 +61,8 @@ pub(crate) struct CaptureArgs {
     #[command(flatten)]
     engine: EngineArgs,
     #[command(flatten)]
+    enrich: super::EnrichArgs,
+    #[command(flatten)]
     verify: verification::VerifyArgs,
 }
 
@@ -197,11 +199,15 @@ fn ndjson(args: &CaptureArgs, opts: &LiveOptions, stop: Arc<AtomicBool>) -> i32 
             "tool": { "name": "tls-audit", "version": env!("CARGO_PKG_VERSION") },
         }),
     );
-    let sink = MetricsSink {
-        metrics: metrics.clone(),
-        judge: served.judge,
-        inner: events.clone(),
-    };
+    // Enrichment first, so the events and the metrics get the chains.
+    let sink = crate::enrich::Enrichment::new(
+        MetricsSink {
+            metrics: metrics.clone(),
+            judge: served.judge,
+            inner: events.clone(),
+        },
+        args.enrich.config(true).as_ref(),
+    );
     let mut ticks = 0u64;
     let mut on_tick = |p: &Progress| {
         metrics.record_progress(p);
@@ -218,7 +224,11 @@ fn ndjson(args: &CaptureArgs, opts: &LiveOptions, stop: Arc<AtomicBool>) -> i32 
         &stop,
         &mut on_tick,
     );
-    events.summary(&outcome.report);
+    // Flows still waiting for a handshake go out before the summary.
+    let (_, enrichment) = outcome.sink.finish();
+    let mut report = outcome.report;
+    report.enrichment = enrichment;
+    events.summary(&report);
     if let Some(e) = events.take_error() {
         // A reader that closed the pipe chose to stop, as for `| head`.
         if e.kind() == std::io::ErrorKind::BrokenPipe {
@@ -228,8 +238,8 @@ fn ndjson(args: &CaptureArgs, opts: &LiveOptions, stop: Arc<AtomicBool>) -> i32 
         eprintln!("tls-audit: cannot write events: {e}");
         return exit::OUTPUT;
     }
-    say_counts(&outcome.report);
-    if outcome.report.inputs.iter().all(|i| i.complete) {
+    say_counts(&report);
+    if report.inputs.iter().all(|i| i.complete) {
         exit::OK
     } else {
         exit::PARTIAL
@@ -268,14 +278,17 @@ fn report(args: &CaptureArgs, opts: &LiveOptions, stop: &AtomicBool) -> i32 {
     if let Some((port, addrs)) = &served.own {
         verifier.exempt_own_endpoint(*port, addrs.iter().map(IpAddr::to_string).collect());
     }
-    let sink = MetricsSink {
-        metrics: metrics.clone(),
-        judge: served.judge,
-        inner: verify::VerifyingSink {
-            verifier,
-            inner: spill,
+    let sink = crate::enrich::Enrichment::new(
+        MetricsSink {
+            metrics: metrics.clone(),
+            judge: served.judge,
+            inner: verify::VerifyingSink {
+                verifier,
+                inner: spill,
+            },
         },
-    };
+        args.enrich.config(true).as_ref(),
+    );
     eprintln!(
         "tls-audit: listening on {} ({})",
         opts.interface,
@@ -290,7 +303,10 @@ fn report(args: &CaptureArgs, opts: &LiveOptions, stop: &AtomicBool) -> i32 {
         stop,
         &mut on_tick,
     );
-    say_counts(&outcome.report);
+    let (sink, enrichment) = outcome.sink.finish();
+    let mut report = outcome.report;
+    report.enrichment = enrichment;
+    say_counts(&report);
     let done = Conclusion {
         info,
         publish: super::Publish {
@@ -299,7 +315,7 @@ fn report(args: &CaptureArgs, opts: &LiveOptions, stop: &AtomicBool) -> i32 {
             out: &args.out,
         },
     };
-    done.write(outcome.report, outcome.sink.inner)
+    done.write(report, sink.inner)
 }
 
 /// libpcap's counters on standard error, where a log reader expects them.

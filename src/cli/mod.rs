@@ -88,10 +88,11 @@ struct AnalyzeArgs {
 #[derive(Debug, clap::Args)]
 pub(crate) struct EnrichArgs {
     /// Obtain the certificates a TLS 1.3 (or resumed) handshake hid: `probe`
-    /// makes one TLS handshake, from here, to each such server endpoint,
+    /// makes a TLS handshake, from here, to each such server endpoint,
     /// offering the captured ClientHello's server name, ALPN and versions,
-    /// and attaches the chain it presents to those flows, marked with where
-    /// and when it was obtained. Handshakes only; nothing else is sent.
+    /// and a second one to check the answer is stable, and attaches the
+    /// chain it presents to those flows, marked with where and when it was
+    /// obtained. Handshakes only; nothing else is sent.
     #[arg(long, value_enum, value_name = "METHOD")]
     enrich: Option<EnrichMethod>,
     /// Deadline of each enrichment handshake (and of its connect).
@@ -100,9 +101,14 @@ pub(crate) struct EnrichArgs {
     /// Enrichment handshakes at once.
     #[arg(long, value_name = "N", default_value_t = 16)]
     enrich_concurrency: usize,
-    /// Distinct endpoints asked at most (the rest are reported `over-limit`).
+    /// Distinct endpoints asked at most (the rest are reported `over-limit`;
+    /// `capture` makes room by forgetting the endpoint asked longest ago).
     #[arg(long, value_name = "N", default_value_t = 1024)]
     enrich_max_endpoints: usize,
+    /// `capture`: an endpoint is asked again once its answer is this old
+    /// (workload certificates rotate; meshes' last hours).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
+    enrich_refresh: std::time::Duration,
 }
 
 /// How identities hidden by the handshake are obtained.
@@ -113,11 +119,14 @@ pub(crate) enum EnrichMethod {
 }
 
 impl EnrichArgs {
-    /// The run's enrichment limits, or None when not asked for.
-    pub(crate) fn config(&self) -> Option<crate::enrich::EnrichConfig> {
+    /// The run's enrichment limits, or None when not asked for. `live`: a
+    /// capture that runs on (flows go on as their handshakes end, answers
+    /// are refreshed).
+    pub(crate) fn config(&self, live: bool) -> Option<crate::enrich::EnrichConfig> {
         self.enrich?;
         let mut cfg = crate::enrich::EnrichConfig {
             max_endpoints: self.enrich_max_endpoints.max(1),
+            refresh: live.then_some(self.enrich_refresh.max(std::time::Duration::from_secs(1))),
             ..Default::default()
         };
         cfg.probe.connect_timeout = self.enrich_timeout;
@@ -380,7 +389,7 @@ fn analyze(args: AnalyzeArgs) -> i32 {
             out: &args.out,
         },
     };
-    let enrich = args.enrich.config();
+    let enrich = args.enrich.config(false);
     if !args.events.is_empty() {
         return replay_events(&args.events, enrich.as_ref(), verifier, done);
     }
@@ -492,11 +501,14 @@ pub(crate) fn conclude_replays(
     // Replayed flows are records like captured ones: with --enrich they
     // get the chains their handshakes hid, before verification.
     let mut enriching = crate::enrich::Enrichment::new(verifying, enrich);
+    // What the agents enriched themselves (`capture --enrich probe`).
+    let mut reported = crate::enrich::Reported::default();
     let mut merged: Option<Report> = None;
     let mut id = 0u64;
     for replayed in replays {
         for flow in replayed.flows {
             id += 1;
+            reported.observe(&flow);
             engine::FlowSink::flow(&mut enriching, id, flow);
         }
         match &mut merged {
@@ -514,7 +526,8 @@ pub(crate) fn conclude_replays(
         None if !extra.is_empty() || !probed.is_empty() => crate::live::empty_report(),
         None => return exit::USAGE,
     };
-    report.enrichment = enrichment;
+    // The agents' summaries are claims; their flows carry the chains.
+    report.enrichment = crate::enrich::merge_records(enrichment, reported.record());
     for (input, warning) in extra {
         report.inputs.extend(input);
         report.warnings.push(warning);

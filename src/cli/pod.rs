@@ -77,6 +77,14 @@ pub struct PodArgs {
     /// DaemonSet's agents on the pods' nodes (nothing is added to pods).
     #[arg(long, value_enum, default_value = "auto")]
     via: Via,
+    /// Identities the TLS 1.3 (and resumed) handshakes hid, as the node
+    /// agents obtain them: `probe` reads agents started with `--enrich
+    /// probe` (deploy/overlays/enrich), whose handshakes come from their
+    /// node's host network and so reach each peer's own TLS endpoint (from
+    /// inside a pod, a mesh sidecar would redirect them). Implies the node
+    /// agents (`--via auto`); refused with `--via ephemeral`.
+    #[arg(long, value_enum, value_name = "METHOD", conflicts_with_all = ["pcap", "active_only"])]
+    enrich: Option<super::EnrichMethod>,
     /// The node agents' namespace (probes/daemonset.yaml).
     #[arg(long, default_value = agents::NAMESPACE)]
     agents_namespace: String,
@@ -307,10 +315,47 @@ pub fn pod_command(mut args: PodArgs) -> i32 {
              they stay (ended) in the pods' spec until the pods are replaced"
         );
     }
-    let (replays, mut extra) = split(results);
+    let not_enriching: Vec<String> = results
+        .iter()
+        .filter(|r| args.enrich.is_some() && r.enriching == Some(false))
+        .map(|r| r.pod.clone())
+        .collect();
+    let (mut replays, mut extra) = split(results);
+    if args.enrich.is_some() {
+        extra.extend(unenriched(&mut replays, &not_enriching).map(|w| (None, w)));
+    }
     extra.extend(probe_skipped);
     extra.extend(context_warnings);
     super::conclude_replays(replays, extra, probed, None, verifier, done)
+}
+
+/// `--enrich probe`: flows whose hidden chain the node agents did not
+/// obtain are marked so (their certificate checks say
+/// `probe-not-enabled`), and the agents that run without enrichment are
+/// named, once.
+fn unenriched(replays: &mut [crate::live::Replayed], not_enriching: &[String]) -> Option<Warning> {
+    let why = "not-enabled: the node agent does not run with --enrich probe";
+    let mut marked = 0u64;
+    for flow in replays.iter_mut().flat_map(|r| r.flows.iter_mut()) {
+        if crate::enrich::mark_not_obtained(flow, why) {
+            marked += 1;
+        }
+    }
+    if not_enriching.is_empty() && marked == 0 {
+        return None;
+    }
+    let agents = if not_enriching.is_empty() {
+        "the node agents".to_string()
+    } else {
+        not_enriching.join(", ")
+    };
+    Some(Warning {
+        kind: "enrich-unavailable".into(),
+        message: format!(
+            "--enrich probe: {agents} run without --enrich probe (kubectl apply -k deploy/overlays/enrich); \
+             {marked} flows keep the certificates their handshake hid unchecked"
+        ),
+    })
 }
 
 /// Per pod: the events read, and for a pod that failed, its warning and
@@ -375,6 +420,14 @@ fn validate(args: &PodArgs) -> Result<(), String> {
     if !args.names.is_empty() && args.selector.is_some() {
         return Err("name pods or select them with -l, not both".into());
     }
+    if args.enrich.is_some() && args.via == Via::Ephemeral {
+        return Err(
+            "--enrich probe reads the node agents' handshakes, made from their node's host network; \
+             an agent inside the pod (--via ephemeral) would have its handshakes redirected by a mesh \
+             sidecar to the sidecar itself (docs/enrichment.md): use --via auto or node-agents"
+                .into(),
+        );
+    }
     let selects = !args.names.is_empty() || args.selector.is_some() || args.all_namespaces;
     if !selects && args.pcap.is_empty() {
         return Err(
@@ -432,6 +485,9 @@ async fn gather(args: &PodArgs) -> Result<Gathered, ClusterError> {
     }
     let needs = match args.via {
         _ if args.active_only => preflight::probe_only_needs(namespace.as_deref()),
+        _ if args.enrich.is_some() => {
+            preflight::node_agent_needs(namespace.as_deref(), &args.agents_namespace)
+        }
         Via::Auto => {
             let mut n = preflight::ephemeral_needs(namespace.as_deref());
             n.extend(preflight::namespace_needs(namespace.as_deref()));
@@ -470,11 +526,13 @@ async fn gather(args: &PodArgs) -> Result<Gathered, ClusterError> {
     };
     let (in_pods, on_nodes) = match args.via {
         _ if args.active_only => (Vec::new(), Vec::new()),
+        // Enrichment is the node agents' (validated: not --via ephemeral).
+        _ if args.enrich.is_some() => (Vec::new(), pods),
         Via::Auto => route_by_pod_security(&conn.client, pods, timeout).await,
         Via::Ephemeral => (pods, Vec::new()),
         Via::NodeAgents => (Vec::new(), pods),
     };
-    if args.via == Via::Auto && !on_nodes.is_empty() {
+    if args.via == Via::Auto && args.enrich.is_none() && !on_nodes.is_empty() {
         let needs = preflight::node_agent_needs(namespace.as_deref(), &args.agents_namespace);
         preflight::check(&conn.client, &needs, timeout).await?;
     }
@@ -488,7 +546,7 @@ async fn gather(args: &PodArgs) -> Result<Gathered, ClusterError> {
     };
     // Kept to re-route pods Pod Security refuses although their namespace
     // has no enforce label (a cluster-wide default).
-    let tried = if args.via == Via::Auto {
+    let tried = if args.via == Via::Auto && args.enrich.is_none() {
         in_pods.clone()
     } else {
         Vec::new()
@@ -515,7 +573,7 @@ async fn gather(args: &PodArgs) -> Result<Gathered, ClusterError> {
     };
     let (mut results, from_agents) = tokio::join!(ephemeral_run, agents_run);
     results.extend(from_agents?);
-    if args.via == Via::Auto {
+    if args.via == Via::Auto && args.enrich.is_none() {
         results = reroute_refused(args, &conn.client, results, tried, progress).await?;
     }
     // After the capture, so the agent does not record the probe's own

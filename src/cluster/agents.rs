@@ -119,6 +119,20 @@ pub async fn audit_via_agents(
         .await)
 }
 
+/// Whether a node agent runs with identity enrichment (`--enrich probe`
+/// or `--enrich=probe` among its container's arguments).
+pub fn enriching(agent: &Pod) -> bool {
+    let args: Vec<&str> = agent
+        .spec
+        .iter()
+        .flat_map(|s| &s.containers)
+        .filter(|c| c.name == CONTAINER)
+        .flat_map(|c| c.args.iter().flatten())
+        .map(String::as_str)
+        .collect();
+    args.contains(&"--enrich=probe") || args.windows(2).any(|w| w == ["--enrich", "probe"])
+}
+
 async fn read_agent(
     api: &Api<Pod>,
     node: &str,
@@ -139,6 +153,7 @@ async fn read_agent(
         ended: None,
         error: None,
         api_warnings: Vec::new(),
+        enriching: agent.as_ref().map(enriching),
     };
     let Some(agent) = agent else {
         let e = ClusterError::Api(format!(

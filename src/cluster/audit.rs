@@ -57,6 +57,9 @@ pub struct PodResult {
     /// What the API server warned about when the agent was added (Pod
     /// Security `warn` mode).
     pub api_warnings: Vec<String>,
+    /// A node agent: whether it runs with `--enrich probe` (its container's
+    /// arguments); None for an agent added to the pod.
+    pub enriching: Option<bool>,
 }
 
 /// Where progress goes (a live display on a terminal, plain lines
@@ -117,6 +120,7 @@ async fn audit_one(client: &Client, pod: Pod, plan: &Plan, progress: &dyn Progre
         ended: None,
         error: None,
         api_warnings: Vec::new(),
+        enriching: None,
     };
     let ns = pod
         .metadata

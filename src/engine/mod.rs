@@ -90,6 +90,7 @@ impl<S: FlowSink> Analyzer<S> {
         let out = &mut self.out;
         self.table
             .expire_idle(now, &mut |f, exit| out.finish(f, exit));
+        out.sink.tick();
     }
 
     /// Flows tracked now.

@@ -28,6 +28,10 @@ pub trait FlowSink {
     /// A TLS flow's handshake is decided: the record as it stands then
     /// (counters still running; the record given to `flow` is the final one).
     fn decided(&mut self, _id: u64, _record: &FlowRecord) {}
+
+    /// A live capture's clock ticked (about once a second, with or without
+    /// packets): a sink that holds flows may pass some on.
+    fn tick(&mut self) {}
 }
 
 /// The first packet of a flow: who sent it to whom. (The client is only

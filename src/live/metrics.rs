@@ -468,6 +468,10 @@ impl<S: FlowSink> FlowSink for MetricsSink<S> {
     fn decided(&mut self, id: u64, record: &FlowRecord) {
         self.inner.decided(id, record);
     }
+
+    fn tick(&mut self) {
+        self.inner.tick();
+    }
 }
 
 #[cfg(test)]

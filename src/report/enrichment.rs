@@ -49,6 +49,20 @@ pub struct ChainSource {
     /// (TLS ≤ 1.2) or decrypted flows of this capture; null when the
     /// capture has none to compare with.
     pub matches_wire: Option<bool>,
+    /// Whether a second handshake got the same chain (null: it failed).
+    /// A chain that changed between two handshakes is never attached.
+    #[serde(default)]
+    pub same_on_repeat: Option<bool>,
+    /// Where the handshake came from: the host name of the machine (or,
+    /// for a node agent, the node) that made it.
+    #[serde(default)]
+    pub vantage: String,
+    /// IANA name of the suite the endpoint negotiated with tls-audit.
+    #[serde(default)]
+    pub cipher_suite: Option<String>,
+    /// The endpoint asked tls-audit for a client certificate.
+    #[serde(default)]
+    pub client_cert_requested: bool,
 }
 
 /// An identity inferred for the client end of a flow.
@@ -104,10 +118,15 @@ pub struct EnrichedEndpoint {
     pub chain_sha256: Vec<String>,
     /// The server asked tls-audit for a client certificate.
     pub client_cert_requested: bool,
+    /// Whether a second handshake got the same chain (null: the first got
+    /// none, or the second failed).
+    #[serde(default)]
+    pub same_on_repeat: Option<bool>,
     /// Captured flows this endpoint's chain was attached to (as their
     /// server, or as the inferred identity of their client).
     pub flows: u64,
     /// Why no chain: `unreachable`, `refused`, `timeout`, `no-certificate`,
-    /// with the detail after a colon.
+    /// `unstable` (two handshakes, two chains), with the detail after a
+    /// colon.
     pub error: Option<String>,
 }

@@ -108,7 +108,7 @@ pub(super) fn check(v: &mut Verifier, seen: &Seen<'_>, out: &mut Found) {
 
 /// The not-checked reason for a flow whose chain enrichment could not
 /// obtain: `probe-` and the failure's kind (`unreachable`, `refused`,
-/// `timeout`, `no-certificate`, `over-limit`, ...).
+/// `timeout`, `no-certificate`, `over-limit`, `unstable`, ...).
 fn probe_reason(error: &str) -> &'static str {
     match error.split(':').next().unwrap_or("") {
         "unreachable" => "probe-unreachable",
@@ -116,6 +116,8 @@ fn probe_reason(error: &str) -> &'static str {
         "timeout" => "probe-timeout",
         "no-certificate" => "probe-no-certificate",
         "over-limit" => "probe-over-limit",
+        "unstable" => "probe-unstable",
+        "not-enabled" => "probe-not-enabled",
         _ => "probe-failed",
     }
 }

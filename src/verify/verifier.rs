@@ -431,4 +431,8 @@ impl<S: FlowSink> FlowSink for VerifyingSink<S> {
     fn decided(&mut self, id: u64, record: &FlowRecord) {
         self.inner.decided(id, record);
     }
+
+    fn tick(&mut self) {
+        self.inner.tick();
+    }
 }

@@ -92,7 +92,12 @@ fn connect(ns: &str, to: &str, extra: &[&str]) {
 /// `tls-audit analyze INPUT... -o json EXTRA...` in the client namespace,
 /// its report checked against the schema.
 fn analyze(dir: &Path, input: &[&Path], extra: &[&str]) -> Value {
-    let out = ns_cmd(NS_C, BIN)
+    analyze_in(ns_cmd(NS_C, BIN), dir, input, extra)
+}
+
+/// `analyze` run by `cmd` (the binary, in a namespace or not).
+fn analyze_in(mut cmd: Command, dir: &Path, input: &[&Path], extra: &[&str]) -> Value {
+    let out = cmd
         .arg("analyze")
         .args(input)
         .args(["-o", "json"])
@@ -358,4 +363,188 @@ fn tls13_identities_are_enriched_with_provenance_and_failures_are_said() {
         "spiffe://cluster.local/ns/pay/sa/api"
     );
     assert_eq!(replayed["enrichment"]["method"], "probe");
+}
+
+/// Where enrichment handshakes must come from (docs/enrichment.md, "Where
+/// the handshakes come from"). A node (`tlsa-van-n`) routes between a
+/// meshed pod (`tlsa-van-p`, whose "sidecar" redirects every outbound TCP
+/// connection to port 8443 to itself, except its own uid 1337's, as
+/// Istio's iptables do) and a peer (`tlsa-van-s`, mutual TLS 1.3). The
+/// sidecar's connection to the peer is captured by two agents with
+/// `--enrich probe`: one inside the pod (an ephemeral container's vantage),
+/// one on the node (the node agent's). From the pod, the handshake meets
+/// the sidecar and gets its identity, not the peer's; from the node, the
+/// peer's own. `kubectl tls-audit pod --enrich probe` therefore reads the
+/// node agents, and refuses `--via ephemeral`.
+#[test]
+fn enrichment_from_the_node_reaches_the_peer_and_from_inside_a_meshed_pod_the_sidecar() {
+    const P: &str = "tlsa-van-p";
+    const N: &str = "tlsa-van-n";
+    const S: &str = "tlsa-van-s";
+    struct Vantage;
+    impl Drop for Vantage {
+        fn drop(&mut self) {
+            for ns in [P, N, S] {
+                let _ = run(Command::new("ip").args(["netns", "del", ns]));
+            }
+        }
+    }
+    for ns in [P, N, S] {
+        let _ = run(Command::new("ip").args(["netns", "del", ns]));
+        if !run(Command::new("ip").args(["netns", "add", ns])) {
+            eprintln!("NOTICE: cannot create network namespaces (not root?); vantage test skipped");
+            return;
+        }
+    }
+    let _lab = Vantage;
+    let sh = |ns: &str, cmd: &str| {
+        assert!(
+            run(ns_cmd(ns, "sh").args(["-c", cmd])),
+            "{ns}: {cmd} failed"
+        );
+    };
+    assert!(run(Command::new("ip").args([
+        "link", "add", "van-p0", "netns", P, "type", "veth", "peer", "name", "van-np", "netns", N
+    ])));
+    assert!(run(Command::new("ip").args([
+        "link", "add", "van-s0", "netns", S, "type", "veth", "peer", "name", "van-ns", "netns", N
+    ])));
+    sh(
+        P,
+        "ip addr add 10.232.0.1/24 dev van-p0 && ip link set van-p0 up && ip link set lo up && ip route add default via 10.232.0.254",
+    );
+    sh(
+        N,
+        "ip addr add 10.232.0.254/24 dev van-np && ip addr add 10.232.1.254/24 dev van-ns && ip link set van-np up && ip link set van-ns up && ip link set lo up && sysctl -qw net.ipv4.ip_forward=1",
+    );
+    sh(
+        S,
+        "ip addr add 10.232.1.2/24 dev van-s0 && ip link set van-s0 up && ip link set lo up && ip route add default via 10.232.1.254",
+    );
+    // The mesh's redirect: outbound TCP to 8443 goes to the sidecar on
+    // 15001, except the sidecar's own (uid 1337).
+    sh(
+        P,
+        "iptables -t nat -A OUTPUT -p tcp --dport 8443 -m owner ! --uid-owner 1337 -j REDIRECT --to-ports 15001",
+    );
+    let _peer = server(
+        S,
+        "10.232.1.2",
+        8443,
+        "server",
+        &["-Verify", "1", "-tls1_3"],
+    );
+    let _sidecar = server(P, "0.0.0.0", 15001, "big-server", &[]);
+
+    let dir = temp_dir("vantage");
+    let agent = |ns: &str, dev: &str, out: &Path| {
+        let k = Killed(
+            ns_cmd(ns, BIN)
+                .args([
+                    "capture",
+                    "-i",
+                    dev,
+                    "--bpf",
+                    "tcp port 8443",
+                    "--emit",
+                    "ndjson",
+                ])
+                .args([
+                    "--enrich",
+                    "probe",
+                    "--enrich-timeout",
+                    "3s",
+                    "--duration",
+                    "60s",
+                ])
+                .stdout(std::fs::File::create(out).expect("events file"))
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("agent"),
+        );
+        wait_until("the agent's start event", || {
+            std::fs::read_to_string(out).is_ok_and(|t| t.contains("\"event\":\"start\""))
+        });
+        k
+    };
+    let (in_pod, on_node) = (dir.join("pod.ndjson"), dir.join("node.ndjson"));
+    let mut pod_agent = agent(P, "van-p0", &in_pod);
+    let mut node_agent = agent(N, "van-np", &on_node);
+
+    // The sidecar's own mutual TLS 1.3 connection to the peer (uid 1337:
+    // not redirected), with its workload certificate.
+    let pki = support::root().join("fixtures/pki");
+    let mut c = ns_cmd(P, "setpriv");
+    c.args(["--reuid=1337", "--regid=1337", "--clear-groups"])
+        .args([
+            "timeout",
+            "5",
+            "openssl",
+            "s_client",
+            "-connect",
+            "10.232.1.2:8443",
+            "-tls1_3",
+        ])
+        .arg("-cert")
+        .arg(pki.join("client.crt"))
+        .arg("-key")
+        .arg(pki.join("client.key"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().expect("s_client");
+    sleep(Duration::from_millis(300));
+    drop(child.stdin.take());
+    let _ = child.wait();
+    // Each agent passes the flow on once its handshakes are in (ticks).
+    let flow_out =
+        |p: &Path| std::fs::read_to_string(p).is_ok_and(|t| t.contains("\"event\":\"flow\""));
+    wait_until("both agents' enriched flow", || {
+        flow_out(&in_pod) && flow_out(&on_node)
+    });
+    for a in [&mut pod_agent, &mut node_agent] {
+        let _ = Command::new("kill")
+            .args(["-INT", &a.0.id().to_string()])
+            .status();
+        let _ = a.0.wait();
+    }
+
+    let read = |events: &Path| {
+        analyze_in(
+            Command::new(BIN),
+            &dir,
+            &[Path::new("--events"), events],
+            &[],
+        )
+    };
+    let (from_pod, from_node) = (read(&in_pod), read(&on_node));
+    let leaf = |r: &Value| {
+        let f = flow_to(r, 8443, "TLS1.3");
+        assert_eq!(f["tls"]["certificates_encrypted"], true);
+        assert_eq!(
+            f["tls"]["enrichment"]["server_chain_source"]["source"], "probe",
+            "{:#}",
+            f["tls"]
+        );
+        f["tls"]["server_chain"][0]["spiffe_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    // The node reaches the peer: its identity.
+    assert_eq!(leaf(&from_node), "spiffe://cluster.local/ns/pay/sa/api");
+    // From inside the pod, the sidecar answered: another identity.
+    assert_eq!(leaf(&from_pod), "spiffe://cluster.local/ns/pay/sa/big");
+    // Provenance: the agent's word, with where it came from.
+    let e = &from_node["enrichment"];
+    assert!(
+        e["vantage"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("reported by the agent"),
+        "{e:#}"
+    );
+    assert_eq!(e["endpoints"][0]["endpoint"], "10.232.1.2:8443");
+    assert_eq!(e["endpoints"][0]["same_on_repeat"], true);
+    assert_eq!(e["flows_enriched"], 1);
 }
