@@ -1647,3 +1647,110 @@ fn a_refusal_by_a_cluster_wide_default_is_rerouted_to_the_node_agents() {
         report["warnings"]
     );
 }
+
+/// A node agent whose container runs `args` (probes/daemonset.yaml's, plus
+/// what an overlay adds), with `log` as its log.
+fn node_agent_with_args(api: &FakeApi, log: Vec<u8>, args: &[&str]) {
+    node_agent(api, log);
+    let mut agent = api.pod("tls-audit/tls-audit-agent-7xq2m");
+    agent["spec"]["containers"] = json!([{
+        "name": "agent",
+        "image": "ghcr.io/tls-audit/tls-audit:0.1.0",
+        "args": args,
+    }]);
+    api.add_pod(agent);
+}
+
+const DAEMONSET_ARGS: &[&str] = &[
+    "capture",
+    "--interface=any",
+    "--emit=ndjson",
+    "--metrics-addr=127.0.0.1:9464",
+    "--max-flows=100000",
+    "--buffer-mib=64",
+    "--buffer-budget-mib=192",
+];
+
+/// Issue 15 (3): `--enrich probe` reads the node agents (the vantage that
+/// reaches each peer's own TLS endpoint), even where ephemeral containers
+/// would be allowed; a TLS 1.3 flow's server chain, hidden on the wire,
+/// comes with the agent's handshake's provenance and its DER (checked), and
+/// the run's enrichment record is labelled as the agent's.
+#[test]
+fn enrich_probe_reads_the_enriching_node_agents() {
+    let api = FakeApi::start("enrich-node-agents");
+    let mut args = DAEMONSET_ARGS.to_vec();
+    args.push("--enrich=probe");
+    node_agent_with_args(&api, events("node-agent-tls13-mutual-enriched"), &args);
+    let (code, stdout, stderr) = run(
+        &api,
+        &[POD, "--enrich", "probe", "--duration", "2s", "-o", "json"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let reqs = api.requests();
+    assert!(
+        only(&reqs, "PATCH", "/ephemeralcontainers").is_empty(),
+        "no agent added to the pod"
+    );
+    assert_eq!(only(&reqs, "GET", "/log").len(), 1);
+    let report: Value = serde_json::from_str(&stdout).expect("json");
+    validate(&api, &stdout);
+    let flows = report["flows"].as_array().expect("flows");
+    assert_eq!(flows.len(), 1);
+    let tls = &flows[0]["tls"];
+    assert_eq!(tls["version"], "TLS1.3");
+    assert_eq!(tls["certificates_encrypted"], true);
+    assert_eq!(
+        tls["server_chain"][0]["spiffe_id"],
+        "spiffe://cluster.local/ns/pay/sa/api"
+    );
+    let src = &tls["enrichment"]["server_chain_source"];
+    assert_eq!(src["source"], "probe");
+    assert_eq!(src["same_on_repeat"], true);
+    assert!(tls["client_chain"].as_array().expect("chain").is_empty());
+    let e = &report["enrichment"];
+    assert!(
+        e["vantage"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("reported by the agent"),
+        "{e:#}"
+    );
+    assert_eq!(e["flows_enriched"], 1);
+    assert!(!warning_kinds(&report).contains(&"enrich-unavailable".to_string()));
+    // The certificate rules ran on it: no "certificates-encrypted" left.
+    let not_checked = report["verification"]["not_checked"].to_string();
+    assert!(
+        !not_checked.contains("certificates-encrypted"),
+        "{not_checked}"
+    );
+}
+
+/// Node agents without enrichment: said, naming the agent; and an agent
+/// inside the pod is refused for enrichment before anything is asked.
+#[test]
+fn enrich_probe_says_when_the_agents_do_not_enrich_and_refuses_ephemeral() {
+    let api = FakeApi::start("enrich-not-enabled");
+    node_agent_with_args(&api, events("openssl-tls12-mutual"), DAEMONSET_ARGS);
+    let (code, stdout, stderr) = run(
+        &api,
+        &[POD, "--enrich", "probe", "--duration", "2s", "-o", "json"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).expect("json");
+    let w = warning_of(&report, "enrich-unavailable");
+    let message = w["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("tls-audit-agent-7xq2m") && message.contains("deploy/overlays/enrich"),
+        "{message}"
+    );
+
+    let api = FakeApi::start("enrich-ephemeral");
+    let (code, _, stderr) = run(&api, &[POD, "--enrich", "probe", "--via", "ephemeral"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--via ephemeral") && stderr.contains("sidecar"),
+        "{stderr}"
+    );
+    assert!(api.requests().is_empty(), "refused before any request");
+}
