@@ -25,6 +25,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use crate::engine::FlowSink;
+use crate::inventory::DeclaredPorts;
 use crate::probe::{Mirrored, ProbeConfig, mirror};
 use crate::report::enrichment::{
     ChainSource, EnrichedEndpoint, EnrichmentRecord, InferredIdentity, TlsEnrichment,
@@ -55,6 +56,9 @@ pub struct EnrichConfig {
     /// certificates rotate). None (a saved capture): flows go on at the
     /// end, and each endpoint is asked once.
     pub refresh: Option<std::time::Duration>,
+    /// The TCP ports pods declare (from `--pods`): a client pod whose own
+    /// listener the capture did not show is asked there for its identity.
+    pub declared: Option<Arc<DeclaredPorts>>,
 }
 
 impl Default for EnrichConfig {
@@ -68,6 +72,7 @@ impl Default for EnrichConfig {
             max_held_flows: 50_000,
             max_wait: std::time::Duration::from_secs(120),
             refresh: None,
+            declared: None,
         }
     }
 }
@@ -351,22 +356,51 @@ impl<S: FlowSink> EnrichingSink<S> {
     }
 
     /// The endpoints a held flow waits for: its server's (when its chain is
-    /// needed) and its client's listener (when one is known).
-    fn keys_of(&self, rec: &FlowRecord) -> (Option<EndpointKey>, Option<EndpointKey>) {
+    /// needed), and where its client's identity may be asked, with the
+    /// basis of that inference: the client address's listener seen in the
+    /// capture (`client-listener`), else the ports its pod declares
+    /// (`declared-port`, in order; the first that presents a chain).
+    fn keys_of(&self, rec: &FlowRecord) -> (Option<EndpointKey>, Vec<(EndpointKey, &'static str)>) {
         let Some(tls) = rec.tls.as_deref() else {
-            return (None, None);
+            return (None, Vec::new());
         };
         let server = EndpointKey::of(rec, tls).filter(|_| needs_server_chain(rec.source, tls));
         // One address, one workload: not when both ends share it (loopback,
         // a node talking to itself), where the "client's listener" is the
         // server.
-        let client = rec
+        let Some(ip) = rec
             .client
             .ip
             .parse::<IpAddr>()
             .ok()
             .filter(|_| wants_client_identity(rec) && rec.client.ip != rec.server.ip)
-            .and_then(|ip| self.listeners.get(&ip).cloned());
+        else {
+            return (server, Vec::new());
+        };
+        if let Some(k) = self.listeners.get(&ip) {
+            return (server, vec![(k.clone(), "client-listener")]);
+        }
+        let at = time::OffsetDateTime::parse(
+            &rec.first_seen,
+            &time::format_description::well_known::Rfc3339,
+        )
+        .map(time::OffsetDateTime::unix_timestamp);
+        let declared = match (&self.cfg.declared, at) {
+            (Some(d), Ok(at)) => d.at(ip, at),
+            _ => &[],
+        };
+        let client = declared
+            .iter()
+            .map(|&port| {
+                let key = EndpointKey {
+                    addr: SocketAddr::new(ip, port),
+                    sni: None,
+                    alpn: tls.alpn_offered.clone(),
+                    tls13_only: false,
+                };
+                (key, "declared-port")
+            })
+            .collect();
         (server, client)
     }
 
@@ -379,7 +413,7 @@ impl<S: FlowSink> EnrichingSink<S> {
         let held = std::mem::take(&mut self.held);
         for (id, mut rec) in held {
             let (server, client) = self.keys_of(&rec);
-            let waiting = [server, client].iter().flatten().any(|k| {
+            let waiting = server.iter().chain(client.iter().map(|(k, _)| k)).any(|k| {
                 self.index
                     .get(k)
                     .and_then(|&i| self.slots.get(i))
@@ -402,7 +436,8 @@ impl<S: FlowSink> EnrichingSink<S> {
             let wanted: Vec<EndpointKey> = self
                 .held
                 .iter()
-                .filter_map(|(_, r)| self.keys_of(r).1)
+                .flat_map(|(_, r)| self.keys_of(r).1)
+                .map(|(k, _)| k)
                 .collect();
             for key in wanted {
                 self.ask(&key);
@@ -472,14 +507,14 @@ impl<S: FlowSink> EnrichingSink<S> {
                 }
             }
         }
-        if let Some(key) = client_key
-            && let Some((i, a)) = self.answer(&key)
-            && a.usable()
-        {
+        let asked = client_key
+            .iter()
+            .find_map(|(k, basis)| Some((k, *basis, self.answer(k).filter(|(_, a)| a.usable())?)));
+        if let Some((key, basis, (i, a))) = asked {
             e.client_identity = Some(InferredIdentity {
                 evidence: "inferred".into(),
-                basis: "client-listener".into(),
-                source: chain_source(&key, a, &self.vantage),
+                basis: basis.into(),
+                source: chain_source(key, a, &self.vantage),
                 chain: a.chain.clone(),
             });
             self.record.client_identities += 1;
@@ -607,8 +642,10 @@ impl<S: FlowSink> FlowSink for EnrichingSink<S> {
         }
         // A saved capture asks the clients' listeners at the end, when all
         // are known; a running agent, with those it knows now.
-        if let Some(k) = client_key.filter(|_| self.cfg.refresh.is_some()) {
-            self.ask(&k);
+        if self.cfg.refresh.is_some() {
+            for (k, _) in client_key {
+                self.ask(&k);
+            }
         }
         self.held.push((id, record));
         if self.cfg.refresh.is_some() {

@@ -389,7 +389,10 @@ fn analyze(args: AnalyzeArgs) -> i32 {
             out: &args.out,
         },
     };
-    let enrich = args.enrich.config(false);
+    let enrich = args.enrich.config(false).map(|mut c| {
+        c.declared = verifier.declared_ports().map(std::sync::Arc::new);
+        c
+    });
     if !args.events.is_empty() {
         return replay_events(&args.events, enrich.as_ref(), verifier, done);
     }

@@ -290,7 +290,53 @@ pub(super) struct PodSpec {
     service_account: Option<String>,
     node_name: Option<String>,
     host_network: Option<bool>,
+    containers: Option<Vec<SpecContainer>>,
+    init_containers: Option<Vec<SpecContainer>>,
 }
+
+/// One `spec.containers[]` (or `initContainers[]`) entry: its ports.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SpecContainer {
+    ports: Option<Vec<ContainerPort>>,
+    restart_policy: Option<String>,
+}
+
+/// One `ports[]` entry.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ContainerPort {
+    container_port: Option<i64>,
+    protocol: Option<String>,
+}
+
+/// The TCP ports the pod declares: its containers', then its native
+/// sidecars' (init containers with `restartPolicy: Always`), each once, at
+/// most [`MAX_DECLARED_PORTS`].
+fn declared_tcp_ports(spec: &PodSpec) -> Vec<u16> {
+    let sidecars = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .filter(|c| c.restart_policy.as_deref() == Some("Always"));
+    let mut out = Vec::new();
+    for c in spec.containers.iter().flatten().chain(sidecars) {
+        for p in c.ports.iter().flatten() {
+            let tcp = p.protocol.as_deref().is_none_or(|proto| proto == "TCP");
+            let port = p.container_port.and_then(|n| u16::try_from(n).ok());
+            if let Some(port) = port.filter(|&n| tcp && n != 0)
+                && !out.contains(&port)
+                && out.len() < MAX_DECLARED_PORTS
+            {
+                out.push(port);
+            }
+        }
+    }
+    out
+}
+
+/// Declared ports kept per pod (a hostile snapshot can declare thousands).
+pub(super) const MAX_DECLARED_PORTS: usize = 16;
 
 /// Pod `status`. Init and ephemeral container statuses are not read.
 #[derive(Deserialize, Default)]
@@ -352,6 +398,7 @@ impl KubeKind for PodKind {
         let status = object.status.unwrap_or_default();
         let host_network = spec.host_network.unwrap_or(false);
         let ips = pod_ips(&status, host_network);
+        let tcp_ports = declared_tcp_ports(&spec);
         let containers = status.container_statuses.unwrap_or_default();
         let phase = non_empty(status.phase);
         let start_time = pod_start(
@@ -383,6 +430,7 @@ impl KubeKind for PodKind {
                 .iter()
                 .fold(0u32, |n, c| n.saturating_add(c.restart_count.unwrap_or(0))),
             containers: containers.into_iter().map(container).collect(),
+            tcp_ports,
         }
     }
 }

@@ -160,6 +160,10 @@ pub struct Pod {
     pub restarts: u32,
     /// The regular containers (init and ephemeral ones are not listed).
     pub containers: Vec<Container>,
+    /// The TCP ports its containers (and native sidecars) declare
+    /// (`spec.containers[].ports`), in order, at most 16.
+    #[serde(skip)]
+    pub tcp_ports: Vec<u16>,
 }
 
 impl Pod {
@@ -167,14 +171,44 @@ impl Pod {
     /// no later than `at_unix + IP_GRACE_SECS` and has not ended before
     /// `at_unix - IP_GRACE_SECS`. A pod that never started does not match.
     pub fn live_at(&self, at_unix: i64) -> bool {
-        let Some(start) = self.start_time else {
-            return false;
-        };
-        let started = start <= at_unix.saturating_add(IP_GRACE_SECS);
-        let not_ended = self
-            .end_time
-            .is_none_or(|end| end >= at_unix.saturating_sub(IP_GRACE_SECS));
-        started && not_ended
+        live_between(self.start_time, self.end_time, at_unix)
+    }
+}
+
+/// Whether a lifetime from `start` to `end` (with [`IP_GRACE_SECS`] of
+/// slack on both ends) covers `at_unix`; never without a start.
+fn live_between(start: Option<i64>, end: Option<i64>, at_unix: i64) -> bool {
+    let Some(start) = start else {
+        return false;
+    };
+    let started = start <= at_unix.saturating_add(IP_GRACE_SECS);
+    let not_ended = end.is_none_or(|end| end >= at_unix.saturating_sub(IP_GRACE_SECS));
+    started && not_ended
+}
+
+/// The TCP ports pods declare, by address and lifetime: where a client's
+/// own listener may be asked for its identity (`--enrich probe`).
+#[derive(Debug, Clone, Default)]
+pub struct DeclaredPorts {
+    by_ip: HashMap<IpAddr, Vec<(Option<i64>, Option<i64>, Vec<u16>)>>,
+}
+
+impl DeclaredPorts {
+    /// The ports declared by the one pod that held `ip` at `at_unix`; none
+    /// when no pod, or several, could have (never guessed).
+    pub fn at(&self, ip: IpAddr, at_unix: i64) -> &[u16] {
+        let live: Vec<&Vec<u16>> = self
+            .by_ip
+            .get(&ip.to_canonical())
+            .into_iter()
+            .flatten()
+            .filter(|(start, end, _)| live_between(*start, *end, at_unix))
+            .map(|(_, _, ports)| ports)
+            .collect();
+        match live.as_slice() {
+            [one] => one,
+            _ => &[],
+        }
     }
 }
 
@@ -334,6 +368,21 @@ impl Inventory {
             pods.unwrap_or_default(),
             nodes.unwrap_or_default(),
         ))
+    }
+
+    /// The TCP ports each (non-hostNetwork) pod declares, by address.
+    pub fn declared_ports(&self) -> DeclaredPorts {
+        let mut by_ip: HashMap<IpAddr, Vec<(Option<i64>, Option<i64>, Vec<u16>)>> = HashMap::new();
+        for pod in self.pods.iter().filter(|p| !p.host_network) {
+            for ip in &pod.ips {
+                by_ip.entry(ip.to_canonical()).or_default().push((
+                    pod.start_time,
+                    pod.end_time,
+                    pod.tcp_ports.clone(),
+                ));
+            }
+        }
+        DeclaredPorts { by_ip }
     }
 
     /// What `ip` was at `at_unix` (Unix seconds). IPv4-mapped IPv6

@@ -680,3 +680,56 @@ fn workloads_survive_a_rollout() {
             .collect::<Vec<_>>()
     );
 }
+
+/// Declared TCP ports, by address and time: containers' then native
+/// sidecars' ports, UDP and duplicates skipped, bounded; an address two
+/// pods could have held names no ports; hostNetwork pods none.
+#[test]
+fn declared_ports_by_address_and_time() {
+    let with_spec = |json: String, spec: &str| {
+        json.replacen(r#""status":"#, &format!(r#""spec":{spec},"status":"#), 1)
+    };
+    let many: Vec<String> = (1..=40)
+        .map(|p| format!(r#"{{"containerPort":{p}}}"#))
+        .collect();
+    let inv = pods_only(&list(&[
+        with_spec(
+            pod_json("a", "10.0.0.1", Some(1000), None),
+            r#"{"containers":[{"name":"app","ports":[{"containerPort":8080},{"containerPort":53,"protocol":"UDP"},{"containerPort":8080,"name":"again"}]}],
+                "initContainers":[{"name":"proxy","restartPolicy":"Always","ports":[{"containerPort":15006}]},{"name":"init","ports":[{"containerPort":9}]}]}"#,
+        ),
+        with_spec(
+            pod_json("b", "10.0.0.2", Some(1000), None),
+            &format!(
+                r#"{{"containers":[{{"name":"c","ports":[{}]}}]}}"#,
+                many.join(",")
+            ),
+        ),
+        with_spec(
+            pod_json("c1", "10.0.0.3", Some(1000), None),
+            r#"{"containers":[{"name":"c","ports":[{"containerPort":1}]}]}"#,
+        ),
+        with_spec(
+            pod_json("c2", "10.0.0.3", Some(1000), None),
+            r#"{"containers":[{"name":"c","ports":[{"containerPort":2}]}]}"#,
+        ),
+        with_spec(
+            pod_json("h", "10.0.0.4", Some(1000), None),
+            r#"{"hostNetwork":true,"containers":[{"name":"c","ports":[{"containerPort":10250}]}]}"#,
+        ),
+    ]));
+    let d = inv.declared_ports();
+    assert_eq!(d.at(ip("10.0.0.1"), 5000), &[8080, 15006]);
+    assert_eq!(d.at(ip("::ffff:10.0.0.1"), 5000), &[8080, 15006]);
+    assert!(
+        d.at(ip("10.0.0.1"), 100).is_empty(),
+        "before the pod started"
+    );
+    assert_eq!(d.at(ip("10.0.0.2"), 5000).len(), 16, "bounded");
+    assert!(
+        d.at(ip("10.0.0.3"), 5000).is_empty(),
+        "two pods: none guessed"
+    );
+    assert!(d.at(ip("10.0.0.4"), 5000).is_empty(), "hostNetwork");
+    assert!(d.at(ip("10.9.9.9"), 5000).is_empty());
+}

@@ -71,7 +71,9 @@ pub struct InferredIdentity {
     /// Always `inferred`.
     pub evidence: String,
     /// How: `client-listener` (the chain the client's address serves on a
-    /// TLS port, assuming one workload identity per pod, as meshes issue).
+    /// TLS port seen in the capture, assuming one workload identity per
+    /// pod, as meshes issue) or `declared-port` (the chain it serves on a
+    /// port its pod declares, `--pods`, when the capture shows no listener).
     pub basis: String,
     /// The listener whose chain this is, with how it was obtained.
     pub source: ChainSource,

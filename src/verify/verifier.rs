@@ -130,6 +130,12 @@ pub(super) fn who(e: &End) -> String {
 }
 
 impl Verifier {
+    /// The ports the inventory's pods declare (for enrichment), when there
+    /// is an inventory.
+    pub fn declared_ports(&self) -> Option<crate::inventory::DeclaredPorts> {
+        self.inventory.as_ref().map(Inventory::declared_ports)
+    }
+
     /// A verifier; `now` (Unix seconds) judges waiver expiry.
     pub fn new(
         policy: Policy,

@@ -172,6 +172,20 @@ fn tls13_identities_are_enriched_with_provenance_and_failures_are_said() {
             .expect("tcpdump"),
     );
     wait_until("tcpdump", || pcap.metadata().is_ok_and(|m| m.len() > 0));
+    // The same without the client's listener's traffic: its identity can
+    // then come only from the ports its pod declares.
+    let unseen = dir.join("no-listener.pcap");
+    let mut dump2 = Killed(
+        ns_cmd(NS_C, "tcpdump")
+            .args(["-i", "enr-c0", "-U", "-s", "0", "-w"])
+            .arg(&unseen)
+            .arg("tcp and not port 9443")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tcpdump"),
+    );
+    wait_until("tcpdump", || unseen.metadata().is_ok_and(|m| m.len() > 0));
     // The capture agent beside tcpdump: its event stream is enriched too.
     let events = dir.join("agent.ndjson");
     let mut agent = Killed(
@@ -196,12 +210,13 @@ fn tls13_identities_are_enriched_with_provenance_and_failures_are_said() {
     connect(NS_C, &s(8446), &["-tls1_3"]);
     connect(NS_C, &s(8447), &["-tls1_3"]);
     sleep(Duration::from_millis(500));
-    for pid in [dump.0.id(), agent.0.id()] {
+    for pid in [dump.0.id(), dump2.0.id(), agent.0.id()] {
         let _ = Command::new("kill")
             .args(["-INT", &pid.to_string()])
             .status();
     }
     let _ = dump.0.wait();
+    let _ = dump2.0.wait();
     let _ = agent.0.wait();
 
     // After the capture: 8445 now presents another chain, 8446 is gone,
@@ -248,7 +263,54 @@ fn tls13_identities_are_enriched_with_provenance_and_failures_are_said() {
         &[Path::new("--events"), &events],
         &["--enrich", "probe", "--enrich-timeout", "2s"],
     );
+    // The client pod declares 8080 (nothing listens) and 9443 (its TLS
+    // listener): with --pods, its identity is asked there.
+    let started = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
+    let started = started
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let pods = dir.join("pods.json");
+    std::fs::write(
+        &pods,
+        serde_json::json!({"apiVersion": "v1", "kind": "List", "items": [{
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "frontend-5c7b9d-abcde", "namespace": "web", "creationTimestamp": started},
+            "spec": {"serviceAccountName": "frontend", "containers": [{"name": "web", "ports": [
+                {"containerPort": 8080, "protocol": "TCP"}, {"containerPort": 9443, "protocol": "TCP"}]}]},
+            "status": {"phase": "Running", "podIP": IP_C, "startTime": started}
+        }]})
+        .to_string(),
+    )
+    .unwrap();
+    let pods = pods.to_str().unwrap();
+    let enrich = ["--enrich", "probe", "--enrich-timeout", "2s"];
+    let declared = analyze(&dir, &[&unseen], &[&enrich[..], &["--pods", pods]].concat());
+    let undeclared = analyze(&dir, &[&unseen], &enrich);
     drop(mtls);
+    let id = &flow_to(&declared, 8443, "TLS1.3")["tls"]["enrichment"]["client_identity"];
+    assert_eq!(id["evidence"], "inferred", "{id:#}");
+    assert_eq!(id["basis"], "declared-port");
+    assert_eq!(id["source"]["endpoint"], format!("{IP_C}:9443"));
+    assert_eq!(
+        id["chain"][0]["spiffe_id"],
+        "spiffe://cluster.local/ns/web/sa/frontend"
+    );
+    // 8080 was asked first and refused: listed, attached to nothing.
+    let e8080 = declared["enrichment"]["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["endpoint"] == format!("{IP_C}:8080"))
+        .expect("8080 asked");
+    assert!(
+        e8080["error"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("refused")
+    );
+    // No listener seen and none declared: nothing inferred.
+    assert!(flow_to(&undeclared, 8443, "TLS1.3")["tls"]["enrichment"]["client_identity"].is_null());
+
     // The mutual TLS 1.3 flow: the server's chain, marked as obtained by a
     // probe handshake (the server required a certificate tls-audit did not
     // have, and still sent its own first).
@@ -349,7 +411,8 @@ fn tls13_identities_are_enriched_with_provenance_and_failures_are_said() {
     assert_eq!(run["flows_enriched"], 3);
     assert_eq!(run["flows_not_enriched"], 2);
     assert_eq!(run["client_identities"], 1);
-    // One handshake per endpoint: 8443, 8445, 8446, 8447 and the listener.
+    // Each endpoint asked once (two handshakes): 8443, 8445, 8446, 8447
+    // and the listener.
     assert_eq!(run["endpoints"].as_array().unwrap().len(), 5, "{run:#}");
 
     // From the agent's events: the same chain, the same provenance.
