@@ -157,25 +157,34 @@ fn server(a: Args) -> Res<()> {
     eprintln!("rustls server listening on {addr}");
     for _ in 0..a.count.unwrap_or(1) {
         let (tcp, peer) = listener.accept()?;
-        tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
-        let conn = ServerConnection::new(config.clone())?;
-        let mut tls = StreamOwned::new(conn, tcp);
-        let mut line = String::new();
-        BufReader::new(&mut tls).read_line(&mut line)?;
-        let c = &tls.conn;
-        eprintln!(
-            "server: peer={peer} version={:?} cipher={:?} sni={:?} client_cert={}",
-            c.protocol_version(),
-            c.negotiated_cipher_suite().map(|s| s.suite()),
-            c.server_name(),
-            c.peer_certificates().map(|p| p.len()).unwrap_or(0),
-        );
-        eprintln!("server: got {:?}", line.trim_end());
-        tls.write_all(b"pong from rustls server\n")?;
-        tls.conn.send_close_notify();
-        tls.flush()?;
-        drain(&mut tls);
+        // One connection that fails (a client without the certificate this
+        // server requires) does not end the server.
+        if let Err(e) = serve_one(&config, tcp, peer) {
+            eprintln!("server: peer={peer}: {e}");
+        }
     }
+    Ok(())
+}
+
+fn serve_one(config: &Arc<ServerConfig>, tcp: TcpStream, peer: std::net::SocketAddr) -> Res<()> {
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let conn = ServerConnection::new(config.clone())?;
+    let mut tls = StreamOwned::new(conn, tcp);
+    let mut line = String::new();
+    BufReader::new(&mut tls).read_line(&mut line)?;
+    let c = &tls.conn;
+    eprintln!(
+        "server: peer={peer} version={:?} cipher={:?} sni={:?} client_cert={}",
+        c.protocol_version(),
+        c.negotiated_cipher_suite().map(|s| s.suite()),
+        c.server_name(),
+        c.peer_certificates().map(|p| p.len()).unwrap_or(0),
+    );
+    eprintln!("server: got {:?}", line.trim_end());
+    tls.write_all(b"pong from rustls server\n")?;
+    tls.conn.send_close_notify();
+    tls.flush()?;
+    drain(&mut tls);
     Ok(())
 }
 
