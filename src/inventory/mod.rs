@@ -190,8 +190,11 @@ fn live_between(start: Option<i64>, end: Option<i64>, at_unix: i64) -> bool {
 /// own listener may be asked for its identity (`--enrich probe`).
 #[derive(Debug, Clone, Default)]
 pub struct DeclaredPorts {
-    by_ip: HashMap<IpAddr, Vec<(Option<i64>, Option<i64>, Vec<u16>)>>,
+    by_ip: HashMap<IpAddr, Vec<Declared>>,
 }
+
+/// One pod's lifetime (start, end, Unix seconds) and declared ports.
+type Declared = (Option<i64>, Option<i64>, Vec<u16>);
 
 impl DeclaredPorts {
     /// The ports declared by the one pod that held `ip` at `at_unix`; none
@@ -372,7 +375,7 @@ impl Inventory {
 
     /// The TCP ports each (non-hostNetwork) pod declares, by address.
     pub fn declared_ports(&self) -> DeclaredPorts {
-        let mut by_ip: HashMap<IpAddr, Vec<(Option<i64>, Option<i64>, Vec<u16>)>> = HashMap::new();
+        let mut by_ip: HashMap<IpAddr, Vec<Declared>> = HashMap::new();
         for pod in self.pods.iter().filter(|p| !p.host_network) {
             for ip in &pod.ips {
                 by_ip.entry(ip.to_canonical()).or_default().push((
