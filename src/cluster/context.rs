@@ -83,19 +83,136 @@ pub async fn fetch(
     })
 }
 
-/// GET a list as raw JSON, at most [`MAX_FILE_BYTES`].
+/// Objects asked per list request (kubectl's `--chunk-size` default): a
+/// 5,000-pod cluster is ten answers, not one.
+pub const PAGE: u32 = 500;
+
+/// Pages read at most for one list (a server that keeps answering with a
+/// continue token is cut there): 1,000 pages of 500 is 500,000 objects.
+const MAX_PAGES: usize = 1000;
+
+fn endless(path: &str) -> Paging {
+    Paging::Failed(ClusterError::Api(format!(
+        "{path}: the API server kept paging past {MAX_PAGES} pages"
+    )))
+}
+
+/// Whether `e` is the API server's 410 for a continue token that outlived
+/// etcd's compaction window (`reason: Expired`).
+fn expired(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 410)
+}
+
+/// GET a list as raw JSON, [`PAGE`] objects at a time (`limit` and
+/// `continue`), the pages' items joined into one List of at most
+/// [`MAX_FILE_BYTES`]. A continue token that expired mid-way (410) starts
+/// the list again in one request, as client-go's pager does.
 async fn list_raw(client: &Client, path: &str, timeout: Duration) -> Result<Vec<u8>, ClusterError> {
-    let req = kube::core::Request::new(path)
-        .list(&ListParams::default())
-        .map_err(|e| ClusterError::Api(e.to_string()))?;
-    let what = format!("listing {path}");
-    let bytes = timed(timeout, &what, read_body(client, req, MAX_FILE_BYTES)).await?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(ClusterError::Api(format!(
-            "{path}: the list is larger than 256 MiB"
-        )));
+    match list_pages(client, path, timeout, Some(PAGE)).await {
+        Err(Paging::Expired) => list_pages(client, path, timeout, None)
+            .await
+            .map_err(Paging::into_error),
+        other => other.map_err(Paging::into_error),
     }
-    Ok(bytes)
+}
+
+/// Why paging stopped.
+enum Paging {
+    /// The continue token expired (410): start again.
+    Expired,
+    Failed(ClusterError),
+}
+
+impl Paging {
+    fn into_error(self) -> ClusterError {
+        match self {
+            Paging::Expired => ClusterError::Api(
+                "the API server's continue token expired twice; the list changed too fast".into(),
+            ),
+            Paging::Failed(e) => e,
+        }
+    }
+}
+
+async fn list_pages(
+    client: &Client,
+    path: &str,
+    timeout: Duration,
+    limit: Option<u32>,
+) -> Result<Vec<u8>, Paging> {
+    let too_large = || {
+        Paging::Failed(ClusterError::Api(format!(
+            "{path}: the list is larger than 256 MiB"
+        )))
+    };
+    let mut head: Option<serde_json::Value> = None;
+    let mut items: Vec<serde_json::Value> = Vec::new();
+    let mut total = 0u64;
+    let mut token: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let mut lp = ListParams::default();
+        if let Some(n) = limit {
+            lp = lp.limit(n);
+        }
+        if let Some(t) = &token {
+            lp = lp.continue_token(t);
+        }
+        let req = kube::core::Request::new(path)
+            .list(&lp)
+            .map_err(|e| Paging::Failed(ClusterError::Api(e.to_string())))?;
+        let what = format!("listing {path}");
+        let left = MAX_FILE_BYTES.saturating_sub(total);
+        let bytes = match tokio::time::timeout(timeout, read_body(client, req, left)).await {
+            Ok(Ok(b)) => b,
+            Ok(Err(e)) if token.is_some() && expired(&e) => return Err(Paging::Expired),
+            Ok(Err(e)) => return Err(Paging::Failed(ClusterError::from_kube(e))),
+            Err(_) => {
+                return Err(Paging::Failed(ClusterError::Timeout {
+                    what,
+                    after: timeout,
+                }));
+            }
+        };
+        total = total.saturating_add(bytes.len() as u64);
+        if total > MAX_FILE_BYTES {
+            return Err(too_large());
+        }
+        if limit.is_none() {
+            // One answer: the List as the server wrote it.
+            return Ok(bytes);
+        }
+        let mut page: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+            Paging::Failed(ClusterError::Api(format!("{path}: not a JSON list: {e}")))
+        })?;
+        token = page["metadata"]["continue"]
+            .as_str()
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+        if let Some(serde_json::Value::Array(page_items)) =
+            page.get_mut("items").map(std::mem::take)
+        {
+            items.extend(page_items);
+        }
+        if head.is_none() {
+            head = Some(page);
+        }
+        if token.is_none() {
+            break;
+        }
+    }
+    if token.is_some() {
+        return Err(endless(path));
+    }
+    let mut list = head.unwrap_or_default();
+    list["items"] = serde_json::Value::Array(items);
+    if let Some(meta) = list
+        .get_mut("metadata")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        meta.remove("continue");
+        meta.remove("remainingItemCount");
+    }
+    serde_json::to_vec(&list).map_err(|_| too_large())
 }
 
 /// Which pods to audit.
@@ -122,12 +239,11 @@ pub async fn select(
     };
     let mut pods = Vec::new();
     if sel.names.is_empty() {
-        let mut lp = ListParams::default();
-        if let Some(s) = &sel.selector {
-            lp = lp.labels(s);
+        pods = match select_pages(&api, sel, timeout, Some(PAGE)).await {
+            Err(Paging::Expired) => select_pages(&api, sel, timeout, None).await,
+            other => other,
         }
-        let list = timed(timeout, "listing the selected pods", api.list(&lp)).await?;
-        pods.extend(list.items);
+        .map_err(Paging::into_error)?;
     } else {
         for name in &sel.names {
             let name = name.strip_prefix("pod/").unwrap_or(name);
@@ -145,6 +261,46 @@ pub async fn select(
         running
     });
     Ok((pods, skipped))
+}
+
+/// The selected pods, [`PAGE`] at a time (all at once without `limit`).
+async fn select_pages(
+    api: &Api<Pod>,
+    sel: &Selection,
+    timeout: Duration,
+    limit: Option<u32>,
+) -> Result<Vec<Pod>, Paging> {
+    let mut pods = Vec::new();
+    let mut token: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let mut lp = ListParams::default();
+        if let Some(s) = &sel.selector {
+            lp = lp.labels(s);
+        }
+        if let Some(n) = limit {
+            lp = lp.limit(n);
+        }
+        if let Some(t) = &token {
+            lp = lp.continue_token(t);
+        }
+        let list = match tokio::time::timeout(timeout, api.list(&lp)).await {
+            Ok(Ok(l)) => l,
+            Ok(Err(e)) if token.is_some() && expired(&e) => return Err(Paging::Expired),
+            Ok(Err(e)) => return Err(Paging::Failed(ClusterError::from_kube(e))),
+            Err(_) => {
+                return Err(Paging::Failed(ClusterError::Timeout {
+                    what: "listing the selected pods".into(),
+                    after: timeout,
+                }));
+            }
+        };
+        pods.extend(list.items);
+        token = list.metadata.continue_.filter(|t| !t.is_empty());
+        if token.is_none() || limit.is_none() {
+            return Ok(pods);
+        }
+    }
+    Err(endless("the selected pods"))
 }
 
 /// `namespace/name`.

@@ -98,6 +98,9 @@ struct State {
     drop_log: BTreeMap<String, usize>,
     /// Log connections served, per pod.
     log_connections: BTreeMap<String, usize>,
+    /// Answer the next list request that carries a continue token with
+    /// 410 Expired (etcd compacted the revision the token names).
+    expire_continue_once: bool,
 }
 
 pub struct FakeApi {
@@ -272,6 +275,12 @@ impl FakeApi {
 
     pub fn deny(&self, verb_resource: &str) {
         lock(&self.state).denied.insert(verb_resource.to_string());
+    }
+
+    /// The next paged list request that carries a continue token gets 410
+    /// Expired, as after an etcd compaction.
+    pub fn expire_continue_once(&self) {
+        lock(&self.state).expire_continue_once = true;
     }
 
     pub fn throttle_once(&self, path: &str) {
@@ -526,12 +535,14 @@ async fn serve(mut tls: Tls, state: Arc<Mutex<State>>) -> std::io::Result<()> {
             respond(&mut tls, 201, "", review.to_string().as_bytes()).await
         }
         ("GET", ["api", "v1", "nodes"]) => {
-            let body = lock(&state).nodes.to_string();
-            respond(&mut tls, 200, "", body.as_bytes()).await
+            let list = lock(&state).nodes.clone();
+            let (code, body) = page(&state, list, &req, false);
+            respond(&mut tls, code, "", body.to_string().as_bytes()).await
         }
         ("GET", ["api", "v1", "services"]) => {
-            let body = lock(&state).services.to_string();
-            respond(&mut tls, 200, "", body.as_bytes()).await
+            let list = lock(&state).services.clone();
+            let (code, body) = page(&state, list, &req, false);
+            respond(&mut tls, code, "", body.to_string().as_bytes()).await
         }
         ("GET", ["api", "v1", "pods"]) => list_pods(&mut tls, &state, None, &req).await,
         ("GET", ["api", "v1", "namespaces", ns, "pods"]) => {
@@ -605,15 +616,112 @@ async fn list_pods(
     req: &Recorded,
 ) -> std::io::Result<()> {
     let selector = query_param(&req.query, "labelSelector").unwrap_or_default();
-    let items: Vec<Value> = lock(state)
-        .pods
-        .values()
-        .filter(|p| ns.is_none_or(|n| p["metadata"]["namespace"] == n))
-        .filter(|p| matches_labels(p, &selector))
-        .cloned()
-        .collect();
-    let body = json!({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "419400"}, "items": items});
-    respond(tls, 200, "", body.to_string().as_bytes()).await
+    // Only the page's pods are copied (a 5,000-pod list is paged 11 times):
+    // from the continue token's key, the page and one more (to know there
+    // is more), and how many more match.
+    let start = query_param(&req.query, "continue")
+        .and_then(|t| {
+            base64::engine::general_purpose::STANDARD
+                .decode(t.as_bytes())
+                .ok()
+        })
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .and_then(|t| t["start"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    let limit = query_param(&req.query, "limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|&l| l > 0)
+        .unwrap_or(usize::MAX);
+    let (items, more) = {
+        let st = lock(state);
+        let mut matching = st
+            .pods
+            .range(start..)
+            .map(|(_, p)| p)
+            .filter(|p| ns.is_none_or(|n| p["metadata"]["namespace"] == n))
+            .filter(|p| matches_labels(p, &selector));
+        let items: Vec<Value> = matching
+            .by_ref()
+            .take(limit.saturating_add(1))
+            .cloned()
+            .collect();
+        (items, matching.count())
+    };
+    let list = json!({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "419400"}, "items": items});
+    let (code, mut body) = page(state, list, req, !selector.is_empty());
+    if body["metadata"]["remainingItemCount"].is_u64() {
+        body["metadata"]["remainingItemCount"] = (1 + more).into();
+    }
+    respond(tls, code, "", body.to_string().as_bytes()).await
+}
+
+/// One page of `list` as the API server's chunked LIST answers it
+/// (k8s.io/apiserver storage/etcd3 `GetList`, KEP-365): items in key order
+/// (namespace/name), at most `limit`; `metadata.continue` an opaque token
+/// (base64 of `{"v":"meta.k8s.io/v1","rv":…,"start":"<next key>"}`) while
+/// more remain, and `remainingItemCount` then, except when a label
+/// selector filtered the list (the server cannot count those). A token
+/// that does not decode is 400; one the server has compacted away is 410
+/// `Expired`.
+fn page(state: &Mutex<State>, mut list: Value, req: &Recorded, selected: bool) -> (u16, Value) {
+    use base64::engine::general_purpose::STANDARD;
+    let key = |o: &Value| {
+        format!(
+            "{}/{}",
+            o["metadata"]["namespace"].as_str().unwrap_or(""),
+            o["metadata"]["name"].as_str().unwrap_or("")
+        )
+    };
+    let mut items = list["items"].as_array().cloned().unwrap_or_default();
+    items.sort_by_key(|o| key(o));
+    let limit = query_param(&req.query, "limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|&l| l > 0);
+    let start = match query_param(&req.query, "continue").filter(|c| !c.is_empty()) {
+        None => None,
+        Some(token) => {
+            let decoded = STANDARD
+                .decode(token.as_bytes())
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                .filter(|t| t["v"] == "meta.k8s.io/v1");
+            let Some(t) = decoded else {
+                let s = status(
+                    400,
+                    "BadRequest",
+                    "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+                    Value::Null,
+                );
+                return (400, s);
+            };
+            if std::mem::take(&mut lock(state).expire_continue_once) {
+                let s = status(
+                    410,
+                    "Expired",
+                    "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
+                    Value::Null,
+                );
+                return (410, s);
+            }
+            t["start"].as_str().map(str::to_string)
+        }
+    };
+    if let Some(start) = &start {
+        items.retain(|o| &key(o) >= start);
+    }
+    let rest = match limit {
+        Some(l) if items.len() > l => items.split_off(l),
+        _ => Vec::new(),
+    };
+    list["items"] = Value::Array(items);
+    if let Some(next) = rest.first() {
+        let token = json!({"v": "meta.k8s.io/v1", "rv": 419400, "start": key(next)});
+        list["metadata"]["continue"] = STANDARD.encode(token.to_string()).into();
+        if !selected {
+            list["metadata"]["remainingItemCount"] = rest.len().into();
+        }
+    }
+    (200, list)
 }
 
 async fn patch(

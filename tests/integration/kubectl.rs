@@ -264,7 +264,7 @@ fn a_selector_audits_three_pods_and_one_failing_is_reported_beside_the_others() 
         .into_iter()
         .find(|r| r.path == "/api/v1/namespaces/pay/pods" && !r.query.contains("watch"))
         .expect("list");
-    assert_eq!(list.query, "&labelSelector=app%3Dapi");
+    assert_eq!(list.query, "&labelSelector=app%3Dapi&limit=500");
     assert_eq!(
         only(&api.requests(), "PATCH", "/ephemeralcontainers").len(),
         3
@@ -1753,4 +1753,151 @@ fn enrich_probe_says_when_the_agents_do_not_enrich_and_refuses_ephemeral() {
         "{stderr}"
     );
     assert!(api.requests().is_empty(), "refused before any request");
+}
+
+/// `n` running pods in namespace `aaa-filler` (listed before the fixture's
+/// `pay` and `web` pods, so those land on the last page).
+fn add_filler_pods(api: &FakeApi, n: usize) {
+    for i in 0..n {
+        let mut p = api_pod_copy(
+            "api-7d9f8b6c5-x2k4p",
+            &format!("10.201.{}.{}", i / 250, i % 250 + 1),
+        );
+        p["metadata"]["namespace"] = "aaa-filler".into();
+        p["metadata"]["name"] = format!("filler-{i:05}").into();
+        p["metadata"]["uid"] = format!("filler-uid-{i}").into();
+        api.add_pod(p);
+    }
+}
+
+/// Issue 21 (kubectl): lists are paged (`limit=500`, `continue`) as
+/// kubectl and client-go page them, so a large cluster is not one answer;
+/// the pages join into one inventory (the audited pod's peer, on the last
+/// page, is still named).
+#[test]
+fn cluster_lists_are_paged() {
+    let api = one_pod("paged", "openssl-tls12-mutual");
+    add_filler_pods(&api, 1203);
+    let (code, stdout, stderr) = run(&api, &[POD, "--duration", "2s", "-o", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let all: Vec<Recorded> = api
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path == "/api/v1/pods")
+        .collect();
+    assert_eq!(all.len(), 3, "1,205 pods in pages of 500");
+    assert_eq!(all[0].query, "&limit=500");
+    assert!(
+        all[1].query.starts_with("&limit=500&continue="),
+        "{}",
+        all[1].query
+    );
+    let report: Value = serde_json::from_str(&stdout).expect("json");
+    let flow = &report["flows"][0];
+    assert_eq!(flow["server"]["pod"]["name"], POD);
+    assert_eq!(
+        flow["client"]["pod"]["namespace"], "web",
+        "the peer from the last page"
+    );
+}
+
+/// A continue token the server no longer honours (410 Expired, after an
+/// etcd compaction): the list starts again in one request, as client-go's
+/// pager does, and nothing is lost.
+#[test]
+fn an_expired_continue_token_starts_the_list_again() {
+    let api = one_pod("paged-expired", "openssl-tls12-mutual");
+    add_filler_pods(&api, 600);
+    api.expire_continue_once();
+    let (code, stdout, stderr) = run(&api, &[POD, "--duration", "2s", "-o", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let all: Vec<Recorded> = api
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path == "/api/v1/pods")
+        .collect();
+    let queries: Vec<&str> = all.iter().map(|r| r.query.as_str()).collect();
+    assert_eq!(queries.len(), 3, "{queries:?}");
+    assert_eq!(queries[0], "&limit=500");
+    assert!(
+        queries[1].starts_with("&limit=500&continue="),
+        "{queries:?}"
+    );
+    assert_eq!(queries[2], "", "the whole list at once: {queries:?}");
+    let report: Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(report["flows"][0]["client"]["pod"]["namespace"], "web");
+}
+
+/// Benchmark (ignored; `benches/kubectl.sh` runs it): the plugin's own
+/// time (preflight, lists, patch, watch, log, verification, rendering)
+/// against the fake API server, for a small and a 5,000-pod cluster,
+/// beside the real kubectl listing the same pods (`kubectl get --raw`, one
+/// request: the floor of any client) in the same run. The fake agent's log
+/// ends at once (it does not capture for `--duration`), so the whole wall
+/// time is the plugin's overhead. Prints numbers; asserts nothing about
+/// time.
+#[test]
+#[ignore = "benchmark: run by benches/kubectl.sh"]
+fn bench_plugin_overhead() {
+    let runs = 5;
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    for filler in [0usize, 5000] {
+        let api = one_pod(&format!("bench-{filler}"), "openssl-tls12-mutual");
+        add_filler_pods(&api, filler);
+        let mut overhead = Vec::new();
+        for _ in 0..runs {
+            api.script(
+                &format!("pay/{POD}"),
+                accept(events("openssl-tls12-mutual")),
+            );
+            let t = std::time::Instant::now();
+            let (code, _, stderr) = run(&api, &[POD, "--duration", "1s", "-o", "json"]);
+            assert_eq!(code, 0, "{stderr}");
+            overhead.push(t.elapsed().as_secs_f64());
+        }
+        let mut listing = Vec::new();
+        if let Some(kubectl) = which("kubectl") {
+            for _ in 0..runs {
+                let t = std::time::Instant::now();
+                let out = Command::new(&kubectl)
+                    .args(["get", "--raw", "/api/v1/pods"])
+                    .env("KUBECONFIG", &api.kubeconfig)
+                    .output()
+                    .expect("kubectl");
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                listing.push(t.elapsed().as_secs_f64());
+            }
+        }
+        let pods = filler + crate::fake_api::fixture_pods().len();
+        let o = median(overhead);
+        let lists = api
+            .requests()
+            .iter()
+            .filter(|r| {
+                r.method == "GET"
+                    && r.path == "/api/v1/pods"
+                    && r.header("user-agent")
+                        .is_some_and(|u| !u.starts_with("kubectl/"))
+            })
+            .count()
+            / runs;
+        print!(
+            "kubectl-bench: {pods} pods: plugin overhead beyond --duration {o:.3} s (median of {runs}), {lists} pod-list requests per audit"
+        );
+        if !listing.is_empty() {
+            let l = median(listing);
+            print!(
+                "; kubectl get --raw /api/v1/pods {l:.3} s; ratio {:.1}x",
+                o / l
+            );
+        }
+        println!();
+    }
 }
