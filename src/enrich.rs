@@ -404,7 +404,19 @@ impl<S: FlowSink> EnrichingSink<S> {
         (server, client)
     }
 
-    /// A running agent: pass on the held flows whose handshakes are in.
+    /// Whether a handshake `rec` needs is still running.
+    fn waiting(&self, rec: &FlowRecord) -> bool {
+        let (server, client) = self.keys_of(rec);
+        server.iter().chain(client.iter().map(|(k, _)| k)).any(|k| {
+            self.index
+                .get(k)
+                .and_then(|&i| self.slots.get(i))
+                .is_some_and(|s| matches!(s.ask, Ask::Running(_)))
+        })
+    }
+
+    /// A running agent, on each tick: pass on the held flows whose
+    /// handshakes are in.
     fn release_ready(&mut self) {
         if self.held.is_empty() {
             return;
@@ -412,14 +424,7 @@ impl<S: FlowSink> EnrichingSink<S> {
         self.settle(None);
         let held = std::mem::take(&mut self.held);
         for (id, mut rec) in held {
-            let (server, client) = self.keys_of(&rec);
-            let waiting = server.iter().chain(client.iter().map(|(k, _)| k)).any(|k| {
-                self.index
-                    .get(k)
-                    .and_then(|&i| self.slots.get(i))
-                    .is_some_and(|s| matches!(s.ask, Ask::Running(_)))
-            });
-            if waiting {
+            if self.waiting(&rec) {
                 self.held.push((id, rec));
             } else {
                 self.attach(&mut rec);
@@ -646,11 +651,17 @@ impl<S: FlowSink> FlowSink for EnrichingSink<S> {
             for (k, _) in client_key {
                 self.ask(&k);
             }
+            // A running agent: an endpoint answered already (within
+            // `refresh`) serves the flow at once; otherwise the flow waits
+            // for a tick after its handshake ends.
+            if !self.waiting(&record) {
+                let mut record = record;
+                self.attach(&mut record);
+                self.inner.flow(id, record);
+                return;
+            }
         }
         self.held.push((id, record));
-        if self.cfg.refresh.is_some() {
-            self.release_ready();
-        }
     }
 
     fn tick(&mut self) {
