@@ -766,6 +766,9 @@ fn endpoint_record(key: &EndpointKey, a: &Answer, flows: u64) -> EnrichedEndpoin
 /// can name any number).
 const MAX_REPORTED_ENDPOINTS: usize = 4096;
 
+/// Bytes of text one replayed endpoint entry may carry.
+const MAX_REPORTED_ENTRY_BYTES: usize = 4096;
+
 /// The record of the enrichment an agent did (`capture --enrich probe`),
 /// rebuilt from the flows it reported, as they were read back: the
 /// stream's own summary is a claim, the flows carry the chains (whose DER
@@ -820,6 +823,18 @@ impl Reported {
     }
 
     fn endpoint(&mut self, src: &ChainSource, chain: &[Arc<Certificate>], error: Option<&str>) {
+        // A stream's strings are the agent's (or an attacker's): an entry
+        // larger than any real one is not kept (a host name, an address,
+        // an SNI of at most 255 bytes, a few ALPN names).
+        let size = src.vantage.len()
+            + src.endpoint.len()
+            + src.sni.as_ref().map_or(0, String::len)
+            + src.alpn_offered.iter().map(String::len).sum::<usize>()
+            + error.map_or(0, str::len);
+        if size > MAX_REPORTED_ENTRY_BYTES || src.alpn_offered.len() > 32 {
+            self.over_limit += 1;
+            return;
+        }
         if !src.vantage.is_empty() && self.vantages.len() < 64 {
             self.vantages.insert(src.vantage.clone());
         }
@@ -1200,5 +1215,34 @@ mod tests {
         assert_eq!(record.flows_not_enriched, 1);
         assert_eq!(record.endpoints.len(), 2);
         assert!(Reported::default().record().is_none());
+    }
+
+    /// A hostile stream's enrichment is bounded: oversized entries and
+    /// endpoints past the limit are counted, not kept.
+    #[test]
+    fn reported_enrichment_is_bounded() {
+        let mut reported = Reported::default();
+        let with = |endpoint: String, sni: String| {
+            let mut f = hidden(443);
+            let t = f.tls.as_mut().unwrap();
+            t.enrichment = Some(Box::new(TlsEnrichment {
+                server_error: Some("refused: no".into()),
+                ..TlsEnrichment::default()
+            }));
+            t.sni = Some(sni);
+            f.server.ip = endpoint;
+            f
+        };
+        reported.observe(&with("10.0.0.1".into(), "x".repeat(100_000)));
+        for i in 0..(MAX_REPORTED_ENDPOINTS + 10) {
+            reported.observe(&with(
+                format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255),
+                "a".into(),
+            ));
+        }
+        let r = reported.record().unwrap();
+        assert_eq!(r.endpoints.len(), MAX_REPORTED_ENDPOINTS);
+        assert_eq!(r.endpoints_over_limit, 11);
+        assert!(r.endpoints.iter().all(|e| e.sni.as_deref() == Some("a")));
     }
 }
