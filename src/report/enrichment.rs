@@ -132,3 +132,60 @@ pub struct EnrichedEndpoint {
     /// colon.
     pub error: Option<String>,
 }
+
+/// The endpoint table's columns in the human formats (Markdown, HTML).
+pub const ENDPOINT_COLUMNS: [&str; 8] = [
+    "endpoint",
+    "sni",
+    "obtained_at",
+    "version",
+    "leaf_sha256",
+    "same_on_repeat",
+    "flows",
+    "error",
+];
+
+impl EnrichedEndpoint {
+    /// The row of [`ENDPOINT_COLUMNS`], as text (not escaped).
+    pub fn cells(&self) -> [String; 8] {
+        let opt = |o: &Option<String>| o.clone().unwrap_or_default();
+        [
+            self.endpoint.clone(),
+            opt(&self.sni),
+            self.obtained_at.clone(),
+            opt(&self.version),
+            self.chain_sha256.first().cloned().unwrap_or_default(),
+            match self.same_on_repeat {
+                Some(true) => "yes".into(),
+                Some(false) => "no: another chain".into(),
+                None => String::new(),
+            },
+            self.flows.to_string(),
+            opt(&self.error),
+        ]
+    }
+}
+
+impl EnrichmentRecord {
+    /// One sentence for the human formats: what was done, from where, and
+    /// that it is not an observation of the captured connections.
+    pub fn summary(&self) -> String {
+        format!(
+            "Certificates the captured handshakes hid, obtained by {} handshakes from {}: \
+             {} flows got their server's chain, {} did not; {} client identities inferred; \
+             {} endpoints asked{}. These are what each endpoint presented to tls-audit, \
+             not observations of the captured connections.",
+            self.method,
+            self.vantage,
+            self.flows_enriched,
+            self.flows_not_enriched,
+            self.client_identities,
+            self.endpoints.len(),
+            if self.endpoints_over_limit > 0 {
+                format!(", {} more over the limit", self.endpoints_over_limit)
+            } else {
+                String::new()
+            },
+        )
+    }
+}

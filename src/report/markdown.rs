@@ -43,6 +43,7 @@ pub fn render_markdown_with(report: &Report, opts: &RenderOptions) -> String {
     checks(report, docs, &mut out);
     compliance(report, &mut out);
     probes(report, &mut out);
+    enrichment(report, &mut out);
     flows(report, &mut out);
     super::inventory::markdown_section(report, &mut out);
     if !report.warnings.is_empty() {
@@ -328,6 +329,45 @@ fn probes(r: &Report, out: &mut String) {
             "| {} | {pod} | {versions} | {weak} | {} | {plaintext} |",
             md(&p.target),
             md(&p.client_auth.policy)
+        );
+    }
+}
+
+/// Rows of the enrichment table written at most.
+const MAX_ENRICHED_ROWS: usize = 500;
+
+/// `--enrich probe`: where the hidden chains came from, an endpoint a row.
+fn enrichment(r: &Report, out: &mut String) {
+    use super::enrichment::ENDPOINT_COLUMNS;
+    let Some(e) = &r.enrichment else {
+        return;
+    };
+    let _ = writeln!(out, "\n### Identity enrichment\n\n{}\n", md(&e.summary()));
+    if e.endpoints.is_empty() {
+        return;
+    }
+    let head: Vec<String> = ENDPOINT_COLUMNS
+        .iter()
+        .map(|c| c.replace('_', " "))
+        .collect();
+    let _ = writeln!(out, "| {} |", head.join(" | "));
+    let _ = writeln!(
+        out,
+        "|{}",
+        ENDPOINT_COLUMNS
+            .iter()
+            .map(|c| if *c == "flows" { "---:|" } else { "---|" })
+            .collect::<String>()
+    );
+    for ep in e.endpoints.iter().take(MAX_ENRICHED_ROWS) {
+        let cells: Vec<String> = ep.cells().iter().map(|c| md(c)).collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+    if e.endpoints.len() > MAX_ENRICHED_ROWS {
+        let _ = writeln!(
+            out,
+            "\n{} more endpoints in the JSON report.",
+            e.endpoints.len() - MAX_ENRICHED_ROWS
         );
     }
 }

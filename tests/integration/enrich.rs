@@ -444,6 +444,29 @@ fn tls13_identities_are_enriched_with_provenance_and_failures_are_said() {
     // the listener and the other stacks.
     assert_eq!(run["endpoints"].as_array().unwrap().len(), 5 + n, "{run:#}");
 
+    // The human formats say where the chains came from.
+    let saved = dir.join("enriched.json");
+    std::fs::write(&saved, r.to_string()).unwrap();
+    let render = |format: &str| {
+        let out = Command::new(BIN)
+            .args(["report"])
+            .arg(&saved)
+            .args(["-o", format])
+            .output()
+            .expect("tls-audit report");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let markdown = render("markdown");
+    assert!(markdown.contains("### Identity enrichment"), "{markdown}");
+    assert!(markdown.contains(&format!("| {IP_S}:8443 |")), "{markdown}");
+    let html = render("html");
+    assert!(html.contains("<h2>Identity enrichment</h2>"));
+    assert!(
+        html.contains(" (probed)"),
+        "the flow table marks probed chains"
+    );
+    assert!(render("table").contains("(probed)"));
+
     // From the agent's events: the same chain, the same provenance.
     let f = flow_to(&replayed, 8443, "TLS1.3");
     assert_eq!(

@@ -173,9 +173,20 @@ fn row(i: usize, f: &FlowRecord, index: &FlowIndex<'_>) -> Value {
         tls.and_then(|t| t.cipher_suite.as_deref()).unwrap_or(""),
         tls.and_then(|t| t.sni.as_deref()).unwrap_or(""),
         mtls,
-        tls.and_then(|t| t.server_chain.first())
-            .map(|c| c.sha256.as_str())
-            .unwrap_or(""),
+        // A chain obtained by `--enrich probe`, not off the wire, says so.
+        tls.and_then(|t| {
+            let leaf = t.server_chain.first()?;
+            let probed = t
+                .enrichment
+                .as_deref()
+                .is_some_and(|e| e.server_chain_source.is_some());
+            Some(if probed {
+                format!("{} (probed)", leaf.sha256)
+            } else {
+                leaf.sha256.clone()
+            })
+        })
+        .unwrap_or_default(),
         index
             .flow_finding
             .get(&i)

@@ -20,6 +20,7 @@
 //! of one page, not 10,000 table rows.
 
 mod charts;
+mod enrichment;
 mod flows;
 mod inventory;
 mod scope;
@@ -52,6 +53,7 @@ pub fn render_html_with(report: &Report, opts: &RenderOptions) -> String {
     }
     sections::findings(report, &index, &opts.docs_url, &mut body);
     inventory::section(report, &mut body);
+    enrichment::section(report, &mut body);
     sections::certificates(report, &index, &mut body);
     flows::table(report, &index, &mut body);
     sections::warnings(report, &mut body);
