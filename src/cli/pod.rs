@@ -280,7 +280,7 @@ pub fn pod_command(mut args: PodArgs) -> i32 {
             extra,
         );
     }
-    let results = gathered.results;
+    let mut results = gathered.results;
     let probed = gathered.probed;
     let probe_skipped = gathered.probe_skipped.into_iter().map(|m| {
         (
@@ -315,45 +315,45 @@ pub fn pod_command(mut args: PodArgs) -> i32 {
              they stay (ended) in the pods' spec until the pods are replaced"
         );
     }
-    let not_enriching: Vec<String> = results
-        .iter()
-        .filter(|r| args.enrich.is_some() && r.enriching == Some(false))
-        .map(|r| r.pod.clone())
-        .collect();
-    let (mut replays, mut extra) = split(results);
-    if args.enrich.is_some() {
-        extra.extend(unenriched(&mut replays, &not_enriching).map(|w| (None, w)));
-    }
+    let enrich_warning = args.enrich.and_then(|_| unenriched(&mut results));
+    let (replays, mut extra) = split(results);
+    extra.extend(enrich_warning.map(|w| (None, w)));
     extra.extend(probe_skipped);
     extra.extend(context_warnings);
     super::conclude_replays(replays, extra, probed, None, verifier, done)
 }
 
 /// `--enrich probe`: flows whose hidden chain the node agents did not
-/// obtain are marked so (their certificate checks say
-/// `probe-not-enabled`), and the agents that run without enrichment are
-/// named, once.
-fn unenriched(replays: &mut [crate::live::Replayed], not_enriching: &[String]) -> Option<Warning> {
-    let why = "not-enabled: the node agent does not run with --enrich probe";
+/// obtain are marked with why (their certificate checks then say
+/// `probe-not-enabled` or `probe-pending`), and the agents that run
+/// without enrichment are named, once.
+fn unenriched(results: &mut [PodResult]) -> Option<Warning> {
+    let mut not_enriching = Vec::new();
     let mut marked = 0u64;
-    for flow in replays.iter_mut().flat_map(|r| r.flows.iter_mut()) {
-        if crate::enrich::mark_not_obtained(flow, why) {
-            marked += 1;
+    for r in results.iter_mut() {
+        let why = if r.enriching == Some(false) {
+            not_enriching.push(r.pod.clone());
+            "not-enabled: the node agent does not run with --enrich probe"
+        } else {
+            // An enriching agent enriches a flow when it ends: one still
+            // open when the window closed came from its handshake event.
+            "pending: the flow had not ended when the audit window closed"
+        };
+        for flow in r.replayed.iter_mut().flat_map(|rep| rep.flows.iter_mut()) {
+            if crate::enrich::mark_not_obtained(flow, why) {
+                marked += 1;
+            }
         }
     }
-    if not_enriching.is_empty() && marked == 0 {
+    if not_enriching.is_empty() {
         return None;
     }
-    let agents = if not_enriching.is_empty() {
-        "the node agents".to_string()
-    } else {
-        not_enriching.join(", ")
-    };
     Some(Warning {
         kind: "enrich-unavailable".into(),
         message: format!(
-            "--enrich probe: {agents} run without --enrich probe (kubectl apply -k deploy/overlays/enrich); \
-             {marked} flows keep the certificates their handshake hid unchecked"
+            "--enrich probe: {} run without --enrich probe (kubectl apply -k deploy/overlays/enrich); \
+             {marked} flows keep the certificates their handshake hid unchecked",
+            not_enriching.join(", ")
         ),
     })
 }

@@ -118,6 +118,7 @@ fn probe_reason(error: &str) -> &'static str {
         "over-limit" => "probe-over-limit",
         "unstable" => "probe-unstable",
         "not-enabled" => "probe-not-enabled",
+        "pending" => "probe-pending",
         _ => "probe-failed",
     }
 }

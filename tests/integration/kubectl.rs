@@ -1901,3 +1901,45 @@ fn bench_plugin_overhead() {
         println!();
     }
 }
+
+/// An enriching agent enriches a flow when it ends: a flow still open when
+/// the audit window closes (read from its `handshake` event) has no chain
+/// yet, and says so (`probe-pending`), not `certificates-encrypted`.
+#[test]
+fn enrich_probe_marks_flows_still_open_as_pending() {
+    let api = FakeApi::start("enrich-pending");
+    let mut args = DAEMONSET_ARGS.to_vec();
+    args.push("--enrich=probe");
+    // The agent's real stream, up to its handshake event: the window
+    // closed before the flow ended.
+    let stream = String::from_utf8(events("node-agent-tls13-mutual-enriched")).expect("utf8");
+    let cut: String = stream
+        .lines()
+        .take_while(|l| !l.contains("\"event\":\"flow\""))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(cut.contains("\"event\":\"handshake\""));
+    node_agent_with_args(&api, cut.into_bytes(), &args);
+    let (code, stdout, stderr) = run(
+        &api,
+        &[POD, "--enrich", "probe", "--duration", "2s", "-o", "json"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).expect("json");
+    let tls = &report["flows"][0]["tls"];
+    assert!(tls["server_chain"].as_array().expect("chain").is_empty());
+    assert!(
+        tls["enrichment"]["server_error"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("pending"),
+        "{tls:#}"
+    );
+    let not_checked = report["verification"]["not_checked"].to_string();
+    assert!(not_checked.contains("probe-pending"), "{not_checked}");
+    assert!(
+        !not_checked.contains("certificates-encrypted"),
+        "{not_checked}"
+    );
+    assert!(!warning_kinds(&report).contains(&"enrich-unavailable".to_string()));
+}
