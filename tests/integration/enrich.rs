@@ -73,6 +73,22 @@ fn server(ns: &str, ip: &str, port: u16, cert: &str, extra: &[&str]) -> Killed {
     support::fixture_tls_server(ns, ip, port, cert, &extra)
 }
 
+/// tcpdump on the client's veth into `pcap`, once it is writing.
+fn tcpdump(pcap: &Path, filter: &str) -> Killed {
+    let dump = Killed(
+        ns_cmd(NS_C, "tcpdump")
+            .args(["-i", "enr-c0", "-U", "-s", "0", "-w"])
+            .arg(pcap)
+            .arg(filter)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tcpdump"),
+    );
+    wait_until("tcpdump", || pcap.metadata().is_ok_and(|m| m.len() > 0));
+    dump
+}
+
 /// One `openssl s_client` connection from `ns` that completes its
 /// handshake and closes.
 fn connect(ns: &str, to: &str, extra: &[&str]) {
@@ -165,31 +181,11 @@ fn tls13_identities_are_enriched_with_provenance_and_failures_are_said() {
     let stacks = other_stacks(&dir);
 
     let pcap = dir.join("enrich.pcap");
-    let mut dump = Killed(
-        ns_cmd(NS_C, "tcpdump")
-            .args(["-i", "enr-c0", "-U", "-s", "0", "-w"])
-            .arg(&pcap)
-            .arg("tcp")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("tcpdump"),
-    );
-    wait_until("tcpdump", || pcap.metadata().is_ok_and(|m| m.len() > 0));
+    let mut dump = tcpdump(&pcap, "tcp");
     // The same without the client's listener's traffic: its identity can
     // then come only from the ports its pod declares.
     let unseen = dir.join("no-listener.pcap");
-    let mut dump2 = Killed(
-        ns_cmd(NS_C, "tcpdump")
-            .args(["-i", "enr-c0", "-U", "-s", "0", "-w"])
-            .arg(&unseen)
-            .arg("tcp and not port 9443")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("tcpdump"),
-    );
-    wait_until("tcpdump", || unseen.metadata().is_ok_and(|m| m.len() > 0));
+    let mut dump2 = tcpdump(&unseen, "tcp and not port 9443");
     // The capture agent beside tcpdump: its event stream is enriched too.
     let events = dir.join("agent.ndjson");
     let mut agent = Killed(

@@ -23,28 +23,13 @@ pub fn section(report: &Report, out: &mut String) {
         esc(&e.summary())
     );
     if !e.endpoints.is_empty() {
-        out.push_str("<div class=\"table-wrap\"><table><thead><tr>");
-        for h in ENDPOINT_COLUMNS {
-            let class = if h == "flows" { " class=\"num\"" } else { "" };
-            let _ = write!(out, "<th{class}>{}</th>", esc(&h.replace('_', " ")));
-        }
-        out.push_str("</tr></thead><tbody>\n");
-        for ep in e.endpoints.iter().take(MAX_ROWS) {
-            out.push_str("<tr>");
-            for (h, c) in ENDPOINT_COLUMNS.iter().zip(ep.cells()) {
-                let class = if *h == "flows" { " class=\"num\"" } else { "" };
-                let _ = write!(out, "<td{class}>{}</td>", esc(&c));
-            }
-            out.push_str("</tr>\n");
-        }
-        out.push_str("</tbody></table></div>\n");
-        if e.endpoints.len() > MAX_ROWS {
-            let _ = writeln!(
-                out,
-                "<p class=\"muted\">{} more endpoints in the JSON report.</p>",
-                e.endpoints.len() - MAX_ROWS
-            );
-        }
+        super::columns_table(
+            out,
+            &ENDPOINT_COLUMNS,
+            e.endpoints.iter().map(|ep| ep.cells()),
+            MAX_ROWS,
+            "more endpoints in the JSON report.",
+        );
     }
     out.push_str("</section>\n");
 }

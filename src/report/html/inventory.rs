@@ -1,11 +1,10 @@
 //! The HTML report's "Cryptography in use" section: the inventory's
 //! configurations (PCI DSS 12.3.3), post-quantum and forward-secrecy counts
 //! first. The certificate list stays in the certificate inventory section.
-//! All text goes through [`esc`].
+//! All text goes through [`super::esc`].
 
 use std::fmt::Write;
 
-use super::esc;
 use crate::report::inventory::{CONFIGURATION_COLUMNS, CryptoInventory};
 use crate::report::model::Report;
 
@@ -40,28 +39,13 @@ fn table(inv: &CryptoInventory, out: &mut String) {
         out.push_str("<p>No TLS flow was seen.</p>\n");
         return;
     }
-    out.push_str("<div class=\"table-wrap\"><table><thead><tr>");
-    for h in CONFIGURATION_COLUMNS {
-        let class = if h == "flows" { " class=\"num\"" } else { "" };
-        let _ = write!(out, "<th{class}>{}</th>", esc(&h.replace('_', " ")));
-    }
-    out.push_str("</tr></thead><tbody>\n");
-    for u in inv.configurations.iter().take(MAX_ROWS) {
-        out.push_str("<tr>");
-        for (h, c) in CONFIGURATION_COLUMNS.iter().zip(u.cells()) {
-            let class = if *h == "flows" { " class=\"num\"" } else { "" };
-            let _ = write!(out, "<td{class}>{}</td>", esc(&c));
-        }
-        out.push_str("</tr>\n");
-    }
-    out.push_str("</tbody></table></div>\n");
-    if inv.configurations.len() > MAX_ROWS {
-        let _ = writeln!(
-            out,
-            "<p class=\"muted\">{} more configurations in the JSON report (`-o inventory`).</p>",
-            inv.configurations.len() - MAX_ROWS
-        );
-    }
+    super::columns_table(
+        out,
+        &CONFIGURATION_COLUMNS,
+        inv.configurations.iter().map(|u| u.cells()),
+        MAX_ROWS,
+        "more configurations in the JSON report (`-o inventory`).",
+    );
     if inv.flows_not_inventoried > 0 {
         let _ = writeln!(
             out,

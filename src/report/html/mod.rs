@@ -124,6 +124,37 @@ fn base64(bytes: &[u8]) -> String {
 /// Escape text for HTML text and attribute values: control characters are
 /// written as visible escapes (as in the terminal table), then `&`, `<`,
 /// `>`, `"` and `'` become entities. The one way text enters markup.
+/// A table of `columns` (headings: the names with `_` as spaces; the
+/// `flows` column right-aligned) and at most `max` of `rows`, escaped;
+/// past `max`, a line: the count of the rest and `more` (markup, not
+/// escaped: a literal of the caller's).
+pub(crate) fn columns_table<const N: usize>(
+    out: &mut String,
+    columns: &[&str; N],
+    rows: impl ExactSizeIterator<Item = [String; N]>,
+    max: usize,
+    more: &str,
+) {
+    let class = |h: &str| if h == "flows" { " class=\"num\"" } else { "" };
+    let total = rows.len();
+    out.push_str("<div class=\"table-wrap\"><table><thead><tr>");
+    for h in columns {
+        let _ = write!(out, "<th{}>{}</th>", class(h), esc(&h.replace('_', " ")));
+    }
+    out.push_str("</tr></thead><tbody>\n");
+    for row in rows.take(max) {
+        out.push_str("<tr>");
+        for (h, c) in columns.iter().zip(row) {
+            let _ = write!(out, "<td{}>{}</td>", class(h), esc(&c));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody></table></div>\n");
+    if total > max {
+        let _ = writeln!(out, "<p class=\"muted\">{} {more}</p>", total - max);
+    }
+}
+
 pub fn esc(s: &str) -> String {
     let s = sanitize(s);
     let mut out = String::with_capacity(s.len());
