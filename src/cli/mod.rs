@@ -73,6 +73,14 @@ struct AnalyzeArgs {
     out: OutputArgs,
     #[command(flatten)]
     engine: EngineArgs,
+    /// A gzip-compressed capture stops being read (incomplete, exit 4) once
+    /// it has expanded past this many bytes per compressed byte read, and
+    /// past --gunzip-floor-mib (a decompression bomb); 0: no cap.
+    #[arg(long, value_name = "N", default_value_t = crate::capture::DEFAULT_MAX_RATIO)]
+    gunzip_max_ratio: u64,
+    /// MiB a gzip-compressed capture may always expand to, whatever the ratio.
+    #[arg(long, value_name = "MIB", default_value_t = crate::capture::DEFAULT_FLOOR_MIB)]
+    gunzip_floor_mib: u64,
     /// NSS key log file (SSLKEYLOGFILE) with TLS 1.3 handshake secrets;
     /// repeatable. Secrets in pcapng Decryption Secrets Blocks are used too.
     /// Only handshakes are decrypted, never application data.
@@ -178,6 +186,7 @@ impl EngineArgs {
                 buffer_budget: self.buffer_budget_mib.clamp(1, 1 << 20) << 20,
                 ..FlowConfig::default()
             },
+            ..Config::default()
         }
     }
 }
@@ -357,7 +366,11 @@ fn analyze(args: AnalyzeArgs) -> i32 {
         Ok(f) => f,
         Err(code) => return code,
     };
-    let cfg = args.engine.config();
+    let mut cfg = args.engine.config();
+    cfg.read = crate::capture::ReadLimits {
+        gzip_max_ratio: args.gunzip_max_ratio,
+        gzip_floor: args.gunzip_floor_mib.saturating_mul(1 << 20),
+    };
     let (verifier, info, starts) = match verification::load(&args.verify) {
         Ok(v) => v,
         Err(e) => {
@@ -405,7 +418,7 @@ pub(crate) fn analyze_captures(
     done: Conclusion<'_>,
     extra: Vec<crate::report::model::Warning>,
 ) -> i32 {
-    let readers = match engine::open_all(captures) {
+    let readers = match engine::open_all_with(captures, cfg.read) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("tls-audit: {e}");

@@ -28,6 +28,8 @@ use crate::tls::KeyLog;
 pub struct Config {
     /// Flow table limits.
     pub flows: FlowConfig,
+    /// How far a gzip-compressed capture may expand.
+    pub read: crate::capture::ReadLimits,
 }
 
 /// Packets in, flow records out (to a [`FlowSink`]).
@@ -544,9 +546,17 @@ pub fn analyze_readers(readers: Vec<CaptureReader>, cfg: &Config) -> Report {
 
 /// Open every capture (`-` is standard input).
 pub fn open_all<T: AsRef<str>>(paths: &[T]) -> Result<Vec<CaptureReader>, CaptureError> {
+    open_all_with(paths, crate::capture::ReadLimits::default())
+}
+
+/// [`open_all`], with a gzip input's decompression cap.
+pub fn open_all_with<T: AsRef<str>>(
+    paths: &[T],
+    limits: crate::capture::ReadLimits,
+) -> Result<Vec<CaptureReader>, CaptureError> {
     paths
         .iter()
-        .map(|p| CaptureReader::open(p.as_ref()))
+        .map(|p| CaptureReader::open_with(p.as_ref(), limits))
         .collect()
 }
 
