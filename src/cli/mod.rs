@@ -168,8 +168,10 @@ pub(crate) struct EngineArgs {
     /// Seconds without a packet after which a flow is finished.
     #[arg(long, default_value_t = 300)]
     idle_timeout: u64,
-    /// MiB all undecided flows may hold in buffers together; past it the
-    /// longest-idle of them are finished early (counted and warned about).
+    /// MiB the flow table may hold: its entries (2 KiB each, at most half
+    /// of it) and all undecided flows' buffers together; past it the least
+    /// recently seen or longest-idle flows are finished early (counted and
+    /// warned about).
     #[arg(long, default_value_t = FlowConfig::default().buffer_budget >> 20)]
     buffer_budget_mib: usize,
 }

@@ -493,8 +493,8 @@ fn summary_warnings(stats: &Stats, oversized: u64, gaps: u64) -> Vec<Warning> {
         w.push(Warning {
             kind: "buffer-budget".into(),
             message: format!(
-                "{} flows were finished before their handshakes were decided: the flows' buffers together \
-                 exceeded the memory budget (raise --buffer-budget-mib; a flood of undecided flows does this)",
+                "{} flows were finished before they ended: the flow table's entries and buffers together \
+                 exceeded the memory budget (raise --buffer-budget-mib; a flood of new or undecided flows does this)",
                 stats.buffer_budget_flows
             ),
         });
