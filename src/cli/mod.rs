@@ -509,8 +509,16 @@ pub(crate) fn conclude_replays(
     let mut enriching = crate::enrich::Enrichment::new(verifying, enrich);
     let mut merged: Option<Report> = None;
     let mut id = 0u64;
-    for replayed in replays {
-        for flow in replayed.flows {
+    for mut replayed in replays {
+        // One record at a time from the stream's temporary file.
+        for flow in replayed.flows.iter() {
+            let flow = match flow {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("tls-audit: cannot read back a temporary file: {e}");
+                    return exit::OUTPUT;
+                }
+            };
             id += 1;
             engine::FlowSink::flow(&mut enriching, id, flow);
         }

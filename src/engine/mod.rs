@@ -15,6 +15,7 @@ mod resumption;
 mod sink;
 
 pub use analysis::{AppState, FlowAnalysis};
+pub(crate) use sink::unlinked_temp_file;
 pub use sink::{FlowOpened, FlowSink, MemorySink, SpillSink, Spilled};
 
 use crate::capture::{CaptureError, CaptureReader, Item, LinkType, MergedSource, Nanos};
