@@ -280,7 +280,7 @@ fn render_inventory(inv: &inventory::CryptoInventory, format: Format) -> String 
         Format::InventoryJson => {
             let mut s = serde_json::to_string_pretty(inv).unwrap_or_default();
             s.push('\n');
-            s
+            report::escape_json_string(s)
         }
         _ => inventory::render_configurations_csv(inv),
     }

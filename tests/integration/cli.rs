@@ -550,3 +550,31 @@ fn a_gzip_bomb_stops_at_the_decompression_cap() {
     assert_eq!(r["inputs"][0]["complete"], true);
     assert!(r["stats"]["packets"].as_u64().unwrap() > 3_000_000);
 }
+
+/// Issue 22 (display): JSON and SARIF wrote U+202E and U+009B raw, so
+/// `cat report.json` on a terminal showed a reordered or hidden name. They
+/// are `\uXXXX` escapes now; the JSON value is the same.
+#[test]
+fn json_and_sarif_escape_bidi_and_c1_controls() {
+    let d = temp_dir("cli-bidi-json");
+    let sni = "evil\u{202e}moc.rab\u{9b}31m";
+    // A file name with U+202E too, cut short: its damaged-capture warning
+    // names it, in JSON's warnings and SARIF's notifications.
+    let f = d.join("cut\u{202e}.pcap");
+    let mut bytes = pcap_with_hellos(&[40001, 40002], 1_700_000_000_000_000, sni);
+    bytes.truncate(bytes.len() - 20);
+    std::fs::write(&f, bytes).unwrap();
+    let path = f.to_str().unwrap();
+    let (_, json, stderr) = run(&["analyze", path, "-o", "json"]);
+    let r: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    assert_eq!(r["flows"][0]["tls"]["sni"], sni, "the value is unchanged");
+    assert!(json.contains(r"evil\u202emoc.rab\u009b31m"), "{json}");
+    let (_, sarif, _) = run(&["analyze", path, "-o", "sarif"]);
+    for (format, text) in [("json", &json), ("sarif", &sarif)] {
+        assert!(
+            !text.chars().any(|c| c == '\u{202e}' || c == '\u{9b}'),
+            "{format} carries a raw control"
+        );
+    }
+    assert!(sarif.contains(r"\u202e"), "{sarif}");
+}
