@@ -19,6 +19,7 @@ pub mod model;
 pub mod options;
 mod probe;
 mod sarif;
+pub mod saved;
 mod table;
 mod yaml;
 
