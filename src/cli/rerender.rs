@@ -53,8 +53,14 @@ pub fn report_command(args: &ReportArgs) -> i32 {
             return exit::OUTPUT;
         }
     };
+    // The metadata and an inventory (used when the report has none) need
+    // no header: they are built as the flows are read.
+    let mut meta = MetadataBuilder::default();
+    let mut inventory = InventoryBuilder::default();
     let mut id = 0u64;
     let read = read_report_streamed(&args.input, &mut |flow| {
+        meta.flow(&flow);
+        inventory.flow(&flow);
         id += 1;
         spill.flow(id, flow);
     });
@@ -77,32 +83,24 @@ pub fn report_command(args: &ReportArgs) -> i32 {
         v.gate = crate::verify::gate(&report.findings, Some(on));
     }
     evidence::apply_baseline(&mut report, evidence.baseline.as_ref());
-    // One pass over the spilled flows: compliance (when asked), the
-    // inventory (when the report has none), the metadata.
-    let mut eval = frameworks.map(|(catalog, chosen)| Evaluator::new(catalog, chosen, &report));
-    let mut inventory = report.inventory.is_none().then(InventoryBuilder::default);
-    let mut meta = MetadataBuilder::default();
-    let mut index = 0u64;
-    let pass = flows.for_each(|f| {
-        if let Some(e) = &mut eval {
-            e.flow(index, &f);
+    // Compliance needs the header (findings, verification): a pass over
+    // the spilled flows, only when asked for.
+    if let Some((catalog, chosen)) = frameworks {
+        let mut eval = Evaluator::new(catalog, chosen, &report);
+        let mut index = 0u64;
+        let pass = flows.for_each(|f| {
+            eval.flow(index, &f);
+            index += 1;
+            Ok(())
+        });
+        if let Err(e) = pass {
+            eprintln!("tls-audit: cannot read the temporary file: {e}");
+            return exit::OUTPUT;
         }
-        if let Some(i) = &mut inventory {
-            i.flow(&f);
-        }
-        meta.flow(&f);
-        index += 1;
-        Ok(())
-    });
-    if let Err(e) = pass {
-        eprintln!("tls-audit: cannot read the temporary file: {e}");
-        return exit::OUTPUT;
+        report.compliance = Some(eval.finish(&report));
     }
-    if let Some(e) = eval {
-        report.compliance = Some(e.finish(&report));
-    }
-    if let Some(i) = inventory {
-        report.inventory = Some(i.finish());
+    if report.inventory.is_none() {
+        report.inventory = Some(inventory.finish());
     }
     let mut meta = meta.finish(&report, None);
     meta.rendered_from = Some(source);
