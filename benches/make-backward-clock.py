@@ -2,13 +2,16 @@
 """A hostile capture for time bounds (issue 22 item 5): PACKETS TCP SYNs,
 each a new flow, whose timestamps alternate T, T+1 s, T, T+1 s... (a
 capture appended rather than merged looks like this too). Classic pcap,
-10.66.x.y addresses: nothing is sent anywhere.
+10.66.x.y addresses: nothing is sent anywhere. With `forward`, the clock
+runs forward instead (100,000 SYNs per second): a plain SYN flood, for the
+flow table's memory bound.
 
-    python3 benches/make-backward-clock.py OUT.pcap [PACKETS]"""
+    python3 benches/make-backward-clock.py OUT.pcap [PACKETS] [forward]"""
 import struct
 import sys
 
 out, n = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 40_000
+forward = sys.argv[3:] == ["forward"]
 
 
 def frame(i):
@@ -24,4 +27,8 @@ with open(out, "wb") as f:
     f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
     for i in range(n):
         b = frame(i)
-        f.write(struct.pack("<IIII", 1_764_000_000 + i % 2, 0, len(b), len(b)) + b)
+        if forward:
+            sec, usec = 1_764_000_000 + i // 100_000, (i % 100_000) * 10
+        else:
+            sec, usec = 1_764_000_000 + i % 2, 0
+        f.write(struct.pack("<IIII", sec, usec, len(b), len(b)) + b)

@@ -12,7 +12,8 @@
 #      (kubectl-tls_audit.d beside the binary) makes it exit 1, which is why
 #      the docs say to put the archive's directory or `cargo install`'s on PATH;
 #   4. probes/ and deploy/overlays/ render with `kubectl kustomize` and are
-#      valid Kubernetes objects (scripts/validate-manifests.py).
+#      valid Kubernetes objects (scripts/validate-manifests.py); the pinned
+#      copy of probes/ (2b) renders with the digest.
 # A missing tool (kubectl, actionlint) is a NOTICE outside CI and a failure
 # in CI (scripts/install-deps.sh installs them).
 set -euo pipefail
@@ -75,6 +76,44 @@ fi
 grep -q "LICENSE" "$work/bad.err" || fail "krew-manifest.py's refusal does not name LICENSE: $(cat "$work/bad.err")"
 say "ok: $(basename "$archive") ($(du -h "$archive" | cut -f1)); krew manifest with its sha256; an archive without LICENSE refused"
 
+# 2b. The release's manifests pinned by digest (offline: a made-up digest
+# stands for the one the image job pushed), as the workflow runs it.
+digest="sha256:$(printf 'tls-audit release test' | sha256sum | cut -c1-64)"
+mkdir -p "$work/pinned"
+cp probes/kustomization.yaml probes/rbac.yaml "$work/pinned/"
+python3 scripts/pin-image.py --digest "$digest" -o "$work/pinned" \
+  probes/daemonset.yaml probes/ephemeral-container.yaml probes/sidecar.yaml 2> "$work/pin.err" ||
+  fail "pin-image.py: $(cat "$work/pin.err")"
+python3 - "$work/pinned" "$digest" <<'PY' || fail "pinned manifests"
+import os, sys, yaml
+out, digest = sys.argv[1], sys.argv[2]
+def images(node):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "image" and isinstance(v, str):
+                yield v
+            yield from images(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from images(v)
+seen = 0
+for name in ("daemonset.yaml", "ephemeral-container.yaml", "sidecar.yaml"):
+    for doc in yaml.safe_load_all(open(os.path.join(out, name))):
+        for image in images(doc):
+            seen += 1
+            assert image.startswith("ghcr.io/tls-audit/tls-audit:"), image
+            assert image.endswith("@" + digest), image
+assert seen == 3, seen
+PY
+# ...refusing a digest that is not one, and a manifest with nothing to pin.
+if python3 scripts/pin-image.py --digest sha256:0123 -o "$work/pinned-bad" probes/daemonset.yaml 2> /dev/null; then
+  fail "pin-image.py accepted a short digest"
+fi
+if python3 scripts/pin-image.py --digest "$digest" -o "$work/pinned-bad" probes/rbac.yaml 2> /dev/null; then
+  fail "pin-image.py accepted a manifest without the agent image"
+fi
+say "ok: probes/ pinned to a digest (3 image lines); a short digest and a manifest without the image refused"
+
 # 3. kubectl finds the plugin in the extracted archive, and only there.
 if command -v kubectl >/dev/null 2>&1; then
   mkdir -p "$work/bin" "$work/home"
@@ -101,3 +140,7 @@ fi
 
 # 4. Kustomize base, overlays and fragments, validated.
 python3 scripts/validate-manifests.py
+# The pinned base renders, and its DaemonSet pulls by the digest.
+pinned=$(kubectl kustomize "$work/pinned") || fail "kubectl kustomize of the pinned manifests"
+grep -q "image: ghcr.io/tls-audit/tls-audit:.*@$digest" <<< "$pinned" || fail "the pinned DaemonSet does not name the digest"
+say "ok: the pinned kustomize base renders with the image digest"

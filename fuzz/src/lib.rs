@@ -477,12 +477,13 @@ pub fn verify_chain(data: &[u8]) {
 pub fn events(data: &[u8]) {
     use tls_audit::verify::{Policy, Verifier};
 
-    let Ok(replayed) = tls_audit::live::read_events("fuzz", Cursor::new(data)) else {
+    let Ok(mut replayed) = tls_audit::live::read_events("fuzz", Cursor::new(data)) else {
         return;
     };
     let mut v = Verifier::new(Policy::default(), None, None, 0);
     let mut report = replayed.report;
-    for mut f in replayed.flows {
+    for f in replayed.flows.iter() {
+        let Ok(mut f) = f else { return };
         v.flow(&mut f);
         report.flows.push(f);
     }

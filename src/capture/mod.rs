@@ -6,9 +6,11 @@
 //! packets before the damage are analysed and the damage becomes a warning,
 //! the way tshark reads a truncated capture as far as it goes.
 
+mod gzip;
 mod merge;
 mod reader;
 
+pub use gzip::{DEFAULT_FLOOR_MIB, DEFAULT_MAX_RATIO, ReadLimits};
 pub use merge::{InputSummary, Item, MergedSource};
 pub use reader::{CaptureReader, Packet, PacketBuf, ReadOutcome};
 

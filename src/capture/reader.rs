@@ -7,6 +7,7 @@ use pcap_parser::pcapng::{Block, SecretsType};
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{PcapBlockOwned, PcapError};
 
+use super::gzip::{ReadLimits, Tripped};
 use super::{CaptureError, LinkType, Nanos};
 
 /// The reader's initial buffer; it grows for larger records up to `MAX_RECORD`.
@@ -77,6 +78,8 @@ pub struct CaptureReader {
     inner: Box<dyn PcapReaderIterator + Send>,
     state: State,
     buffer_size: usize,
+    /// Set when a gzip input passed its decompression cap.
+    gzip_cap: Tripped,
 }
 
 #[derive(Default)]
@@ -95,20 +98,34 @@ struct State {
 impl CaptureReader {
     /// Open a file by path; `-` reads standard input.
     pub fn open(path: &str) -> Result<Self, CaptureError> {
+        Self::open_with(path, ReadLimits::default())
+    }
+
+    /// [`open`](Self::open), with a gzip input's decompression cap.
+    pub fn open_with(path: &str, limits: ReadLimits) -> Result<Self, CaptureError> {
         if path == "-" {
-            return Self::from_reader("<stdin>", std::io::stdin());
+            return Self::from_reader_with("<stdin>", std::io::stdin(), limits);
         }
         let file = File::open(path).map_err(|source| CaptureError::Io {
             name: path.to_string(),
             source,
         })?;
-        Self::from_reader(path, file)
+        Self::from_reader_with(path, file, limits)
     }
 
     /// Read a capture from any byte stream (gzip-compressed or not).
     pub fn from_reader<R: Read + Send + 'static>(
         name: &str,
         reader: R,
+    ) -> Result<Self, CaptureError> {
+        Self::from_reader_with(name, reader, ReadLimits::default())
+    }
+
+    /// [`from_reader`](Self::from_reader), with a gzip input's decompression cap.
+    pub fn from_reader_with<R: Read + Send + 'static>(
+        name: &str,
+        reader: R,
+        limits: ReadLimits,
     ) -> Result<Self, CaptureError> {
         let io_err = |source| CaptureError::Io {
             name: name.to_string(),
@@ -117,8 +134,10 @@ impl CaptureReader {
         let mut reader = SniffMagic::new(reader);
         let head = reader.peek(2).map_err(io_err)?;
         if head.starts_with(&[0x1f, 0x8b]) {
-            let unzipped = flate2::read::MultiGzDecoder::new(reader);
-            return Self::from_plain_reader(name, SniffMagic::new(unzipped));
+            let (unzipped, tripped) = super::gzip::capped(reader, limits);
+            let mut capture = Self::from_plain_reader(name, SniffMagic::new(unzipped))?;
+            capture.gzip_cap = tripped;
+            return Ok(capture);
         }
         Self::from_plain_reader(name, reader)
     }
@@ -148,6 +167,7 @@ impl CaptureReader {
             inner,
             state: State::default(),
             buffer_size: INITIAL_BUFFER,
+            gzip_cap: Tripped::default(),
         })
     }
 
@@ -215,7 +235,8 @@ impl CaptureReader {
                 Err(PcapError::Eof) => return ReadOutcome::End,
                 Err(PcapError::Incomplete(_)) => {
                     if let Err(e) = self.inner.refill() {
-                        return ReadOutcome::Damaged(format!("read error: {e:?}"));
+                        let detail = format!("read error: {e:?}");
+                        return self.read_error(detail);
                     }
                 }
                 Err(PcapError::BufferTooSmall) => {
@@ -230,7 +251,8 @@ impl CaptureReader {
                         return ReadOutcome::Damaged("cannot grow the read buffer".into());
                     }
                     if let Err(e) = self.inner.refill() {
-                        return ReadOutcome::Damaged(format!("read error: {e:?}"));
+                        let detail = format!("read error: {e:?}");
+                        return self.read_error(detail);
                     }
                 }
                 Err(PcapError::UnexpectedEof) => {
@@ -238,12 +260,19 @@ impl CaptureReader {
                         "file ends in the middle of a record (truncated capture)".into(),
                     );
                 }
-                Err(PcapError::ReadError) => return ReadOutcome::Damaged("read error".into()),
+                Err(PcapError::ReadError) => return self.read_error("read error".into()),
                 Err(e) => {
                     return ReadOutcome::Damaged(format!("corrupt record: {}", describe(&e)));
                 }
             }
         }
+    }
+}
+
+impl CaptureReader {
+    /// A read that failed: the decompression cap says why when it was hit.
+    fn read_error(&self, detail: String) -> ReadOutcome {
+        ReadOutcome::Damaged(self.gzip_cap.reason().unwrap_or(detail))
     }
 }
 

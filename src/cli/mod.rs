@@ -73,6 +73,14 @@ struct AnalyzeArgs {
     out: OutputArgs,
     #[command(flatten)]
     engine: EngineArgs,
+    /// A gzip-compressed capture stops being read (incomplete, exit 4) once
+    /// it has expanded past this many bytes per compressed byte read, and
+    /// past --gunzip-floor-mib (a decompression bomb); 0: no cap.
+    #[arg(long, value_name = "N", default_value_t = crate::capture::DEFAULT_MAX_RATIO)]
+    gunzip_max_ratio: u64,
+    /// MiB a gzip-compressed capture may always expand to, whatever the ratio.
+    #[arg(long, value_name = "MIB", default_value_t = crate::capture::DEFAULT_FLOOR_MIB)]
+    gunzip_floor_mib: u64,
     /// NSS key log file (SSLKEYLOGFILE) with TLS 1.3 handshake secrets;
     /// repeatable. Secrets in pcapng Decryption Secrets Blocks are used too.
     /// Only handshakes are decrypted, never application data.
@@ -169,8 +177,10 @@ pub(crate) struct EngineArgs {
     /// Seconds without a packet after which a flow is finished.
     #[arg(long, default_value_t = 300)]
     idle_timeout: u64,
-    /// MiB all undecided flows may hold in buffers together; past it the
-    /// longest-idle of them are finished early (counted and warned about).
+    /// MiB the flow table may hold: its entries (2 KiB each, at most half
+    /// of it) and all undecided flows' buffers together; past it the least
+    /// recently seen or longest-idle flows are finished early (counted and
+    /// warned about).
     #[arg(long, default_value_t = FlowConfig::default().buffer_budget >> 20)]
     buffer_budget_mib: usize,
 }
@@ -187,6 +197,7 @@ impl EngineArgs {
                 buffer_budget: self.buffer_budget_mib.clamp(1, 1 << 20) << 20,
                 ..FlowConfig::default()
             },
+            ..Config::default()
         }
     }
 }
@@ -278,7 +289,7 @@ fn render_inventory(inv: &inventory::CryptoInventory, format: Format) -> String 
         Format::InventoryJson => {
             let mut s = serde_json::to_string_pretty(inv).unwrap_or_default();
             s.push('\n');
-            s
+            report::escape_json_string(s)
         }
         _ => inventory::render_configurations_csv(inv),
     }
@@ -366,7 +377,11 @@ fn analyze(args: AnalyzeArgs) -> i32 {
         Ok(f) => f,
         Err(code) => return code,
     };
-    let cfg = args.engine.config();
+    let mut cfg = args.engine.config();
+    cfg.read = crate::capture::ReadLimits {
+        gzip_max_ratio: args.gunzip_max_ratio,
+        gzip_floor: args.gunzip_floor_mib.saturating_mul(1 << 20),
+    };
     let (verifier, info, starts) = match verification::load(&args.verify) {
         Ok(v) => v,
         Err(e) => {
@@ -417,7 +432,7 @@ pub(crate) fn analyze_captures(
     done: Conclusion<'_>,
     extra: Vec<crate::report::model::Warning>,
 ) -> i32 {
-    let readers = match engine::open_all(captures) {
+    let readers = match engine::open_all_with(captures, cfg.read) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("tls-audit: {e}");
@@ -508,9 +523,21 @@ pub(crate) fn conclude_replays(
     let mut reported = crate::enrich::Reported::default();
     let mut merged: Option<Report> = None;
     let mut id = 0u64;
-    for replayed in replays {
-        for flow in replayed.flows {
+    for mut replayed in replays {
+        // One record at a time from the stream's temporary file.
+        for flow in replayed.flows.iter() {
+            let flow = match flow {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("tls-audit: cannot read back a temporary file: {e}");
+                    return exit::OUTPUT;
+                }
+            };
             id += 1;
+            let mut flow = flow;
+            if let Some(why) = replayed.unenriched {
+                crate::enrich::mark_not_obtained(&mut flow, why);
+            }
             reported.observe(&flow);
             engine::FlowSink::flow(&mut enriching, id, flow);
         }

@@ -329,7 +329,6 @@ pub fn pod_command(mut args: PodArgs) -> i32 {
 /// without enrichment are named, once.
 fn unenriched(results: &mut [PodResult]) -> Option<Warning> {
     let mut not_enriching = Vec::new();
-    let mut marked = 0u64;
     for r in results.iter_mut() {
         let why = if r.enriching == Some(false) {
             not_enriching.push(r.pod.clone());
@@ -339,10 +338,8 @@ fn unenriched(results: &mut [PodResult]) -> Option<Warning> {
             // open when the window closed came from its handshake event.
             "pending: the flow had not ended when the audit window closed"
         };
-        for flow in r.replayed.iter_mut().flat_map(|rep| rep.flows.iter_mut()) {
-            if crate::enrich::mark_not_obtained(flow, why) {
-                marked += 1;
-            }
+        if let Some(rep) = r.replayed.as_mut() {
+            rep.unenriched = Some(why);
         }
     }
     if not_enriching.is_empty() {
@@ -352,7 +349,7 @@ fn unenriched(results: &mut [PodResult]) -> Option<Warning> {
         kind: "enrich-unavailable".into(),
         message: format!(
             "--enrich probe: {} run without --enrich probe (kubectl apply -k deploy/overlays/enrich); \
-             {marked} flows keep the certificates their handshake hid unchecked",
+             the certificates their flows' handshakes hid stay unchecked (probe-not-enabled)",
             not_enriching.join(", ")
         ),
     })

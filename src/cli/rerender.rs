@@ -1,14 +1,20 @@
 //! `tls-audit report`: a saved JSON report rendered again, without the
 //! captures (for a table at a terminal, or another format in a pipeline).
+//! The saved flows are streamed from the document into a spill file, as
+//! `analyze` spills its flows, and rendered from there: JSON and the table
+//! with memory flat in the number of flows; the formats that need every
+//! flow at once read them back as `analyze` does.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use super::{Format, compliance_frameworks, evidence, exit, render_whole_with, write_to};
-use crate::report::baseline::read_report;
+use super::{Format, compliance_frameworks, evidence, exit, write_out};
+use crate::engine::{FlowSink, SpillSink};
 use crate::report::compliance::Evaluator;
-use crate::report::metadata;
+use crate::report::inventory::InventoryBuilder;
+use crate::report::metadata::MetadataBuilder;
 use crate::report::model::Severity;
+use crate::report::saved::read_report_streamed;
 
 /// `tls-audit report`.
 #[derive(Debug, clap::Args)]
@@ -40,11 +46,36 @@ pub fn report_command(args: &ReportArgs) -> i32 {
         Ok(e) => e,
         Err(code) => return code,
     };
-    let (mut report, source) = match read_report(&args.input) {
+    let mut spill = match SpillSink::new() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("tls-audit: cannot create a temporary file: {e}");
+            return exit::OUTPUT;
+        }
+    };
+    // The metadata and an inventory (used when the report has none) need
+    // no header: they are built as the flows are read.
+    let mut meta = MetadataBuilder::default();
+    let mut inventory = InventoryBuilder::default();
+    let mut id = 0u64;
+    let read = read_report_streamed(&args.input, &mut |flow| {
+        meta.flow(&flow);
+        inventory.flow(&flow);
+        id += 1;
+        spill.flow(id, flow);
+    });
+    let (mut report, source) = match read {
         Ok(r) => r,
         Err(e) => {
             eprintln!("tls-audit: {e}");
             return exit::INPUT;
+        }
+    };
+    let flows = match spill.into_spilled() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("tls-audit: cannot write the temporary file: {e}");
+            return exit::OUTPUT;
         }
     };
     if let (Some(on), Some(v)) = (args.fail_on, report.verification.as_mut()) {
@@ -52,19 +83,26 @@ pub fn report_command(args: &ReportArgs) -> i32 {
         v.gate = crate::verify::gate(&report.findings, Some(on));
     }
     evidence::apply_baseline(&mut report, evidence.baseline.as_ref());
+    // Compliance needs the header (findings, verification): a pass over
+    // the spilled flows, only when asked for.
     if let Some((catalog, chosen)) = frameworks {
         let mut eval = Evaluator::new(catalog, chosen, &report);
-        for (i, f) in report.flows.iter().enumerate() {
-            eval.flow(i as u64, f);
+        let mut index = 0u64;
+        let pass = flows.for_each(|f| {
+            eval.flow(index, &f);
+            index += 1;
+            Ok(())
+        });
+        if let Err(e) = pass {
+            eprintln!("tls-audit: cannot read the temporary file: {e}");
+            return exit::OUTPUT;
         }
         report.compliance = Some(eval.finish(&report));
     }
     if report.inventory.is_none() {
-        report.inventory = Some(crate::report::inventory::CryptoInventory::of_flows(
-            &report.flows,
-        ));
+        report.inventory = Some(inventory.finish());
     }
-    let mut meta = metadata::of(&report, None, Default::default());
+    let mut meta = meta.finish(&report, None);
     meta.rendered_from = Some(source);
     report.metadata = Some(meta);
     let dest = args.dest.resolved();
@@ -74,19 +112,14 @@ pub fn report_command(args: &ReportArgs) -> i32 {
     } else {
         Format::Json
     });
-    let render = |out: &mut dyn Write| {
-        let text = if format == Format::Table {
-            crate::report::render_table_styled(
-                &report,
-                super::table_style(dest.file.is_none(), dest.wide),
-            )
-        } else {
-            render_whole_with(&report, format, &evidence.render)
-        };
-        out.write_all(text.as_bytes())?;
-        out.flush()
-    };
-    if let Err(code) = write_to(dest.file.as_ref(), render) {
+    if let Err(code) = write_out(
+        dest.file.as_ref(),
+        &report,
+        &flows,
+        format,
+        &evidence.render,
+        dest.wide,
+    ) {
         return code;
     }
     match evidence::gate_line(&report) {

@@ -15,6 +15,7 @@ mod resumption;
 mod sink;
 
 pub use analysis::{AppState, FlowAnalysis};
+pub(crate) use sink::unlinked_temp_file;
 pub use sink::{FlowOpened, FlowSink, MemorySink, SpillSink, Spilled};
 
 use crate::capture::{CaptureError, CaptureReader, Item, LinkType, MergedSource, Nanos};
@@ -28,6 +29,8 @@ use crate::tls::KeyLog;
 pub struct Config {
     /// Flow table limits.
     pub flows: FlowConfig,
+    /// How far a gzip-compressed capture may expand.
+    pub read: crate::capture::ReadLimits,
 }
 
 /// Packets in, flow records out (to a [`FlowSink`]).
@@ -492,8 +495,8 @@ fn summary_warnings(stats: &Stats, oversized: u64, gaps: u64) -> Vec<Warning> {
         w.push(Warning {
             kind: "buffer-budget".into(),
             message: format!(
-                "{} flows were finished before their handshakes were decided: the flows' buffers together \
-                 exceeded the memory budget (raise --buffer-budget-mib; a flood of undecided flows does this)",
+                "{} flows were finished before they ended: the flow table's entries and buffers together \
+                 exceeded the memory budget (raise --buffer-budget-mib; a flood of new or undecided flows does this)",
                 stats.buffer_budget_flows
             ),
         });
@@ -545,9 +548,17 @@ pub fn analyze_readers(readers: Vec<CaptureReader>, cfg: &Config) -> Report {
 
 /// Open every capture (`-` is standard input).
 pub fn open_all<T: AsRef<str>>(paths: &[T]) -> Result<Vec<CaptureReader>, CaptureError> {
+    open_all_with(paths, crate::capture::ReadLimits::default())
+}
+
+/// [`open_all`], with a gzip input's decompression cap.
+pub fn open_all_with<T: AsRef<str>>(
+    paths: &[T],
+    limits: crate::capture::ReadLimits,
+) -> Result<Vec<CaptureReader>, CaptureError> {
     paths
         .iter()
-        .map(|p| CaptureReader::open(p.as_ref()))
+        .map(|p| CaptureReader::open_with(p.as_ref(), limits))
         .collect()
 }
 

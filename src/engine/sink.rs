@@ -81,20 +81,7 @@ impl SpillSink {
     /// A spill file in the system's temporary directory, unlinked at once
     /// so nothing is left behind whatever happens to the process.
     pub fn new() -> io::Result<Self> {
-        let path = std::env::temp_dir().join(format!(
-            "tls-audit-{}-{}.spill",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or_default()
-        ));
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)?;
-        std::fs::remove_file(&path)?;
+        let file = unlinked_temp_file()?;
         let reader = file.try_clone()?;
         Ok(SpillSink {
             writer: BufWriter::with_capacity(256 * 1024, file),
@@ -138,6 +125,28 @@ impl FlowSink for SpillSink {
         self.index.push((id, self.offset, bytes.len() as u32));
         self.offset += bytes.len() as u64;
     }
+}
+
+/// A new file in the system's temporary directory, unlinked at once so
+/// nothing is left behind whatever happens to the process.
+pub(crate) fn unlinked_temp_file() -> io::Result<File> {
+    static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "tls-audit-{}-{}-{}.spill",
+        std::process::id(),
+        MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default()
+    ));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    std::fs::remove_file(&path)?;
+    Ok(file)
 }
 
 /// Spilled records, readable one at a time in creation order.

@@ -226,6 +226,7 @@ fn a_flood_of_undecided_flows_stays_within_the_buffer_budget() {
             buffer_budget: budget,
             ..Default::default()
         },
+        ..Default::default()
     };
     let mut a = Analyzer::new(cfg, super::MemorySink::default());
     // A handshake record header announcing 16 KiB, then 1,400 bytes of it.
@@ -242,7 +243,7 @@ fn a_flood_of_undecided_flows_stays_within_the_buffer_budget() {
         ] {
             ts += 1000;
             a.packet(ts, LinkType::ETHERNET, &f, f.len() as u32);
-            peak = peak.max(a.table.held());
+            peak = peak.max(a.table.footprint());
         }
         if i % 97 == 0 {
             assert_eq!(
@@ -285,6 +286,7 @@ fn ordinary_traffic_does_not_touch_the_budget() {
             buffer_budget: 256 * 1024,
             ..Default::default()
         },
+        ..Default::default()
     };
     let r = super::analyze_files(&[path], &cfg).unwrap();
     assert_eq!(r.stats.buffer_budget_flows, 0);

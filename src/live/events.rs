@@ -26,6 +26,11 @@ use crate::engine::{FlowOpened, FlowSink};
 use crate::report::model::{FlowRecord, Input, Report, Stats, Warning};
 use crate::x509::Certificate;
 
+mod spill;
+
+pub use spill::Flows;
+use spill::Table;
+
 /// The version every event line names.
 pub const EVENT_SCHEMA: &str = "tls-audit/event/v1";
 
@@ -223,8 +228,14 @@ pub enum EventError {
 pub struct Replayed {
     /// The report without its flows (and without verification).
     pub report: Report,
-    /// Flow records, in the order the agent created them.
-    pub flows: Vec<FlowRecord>,
+    /// Flow records, in the order the agent created them, waiting in a
+    /// temporary file (memory stays flat in the number of flows).
+    pub flows: Flows,
+    /// Why the chains its flows' handshakes hid were not obtained, when its
+    /// agent could not obtain them (`kubectl tls-audit pod --enrich
+    /// probe`): given to each such flow as it is read
+    /// ([`crate::enrich::mark_not_obtained`]).
+    pub unenriched: Option<&'static str>,
 }
 
 #[derive(Deserialize)]
@@ -251,9 +262,12 @@ struct Line {
 /// one log (a sidecar's container restart) starts a new run at its `start`
 /// line; its flows are kept apart from the first run's, not mixed by id.
 pub fn read_events(name: &str, input: impl BufRead) -> Result<Replayed, EventError> {
+    let io = |source| EventError::Io {
+        name: name.to_string(),
+        source,
+    };
     // Keyed by (run, flow id): ids start again at 1 in each run.
-    let mut closed: BTreeMap<(u32, u64), FlowRecord> = BTreeMap::new();
-    let mut open: BTreeMap<(u32, u64), FlowRecord> = BTreeMap::new();
+    let mut table = Table::new().map_err(io)?;
     let mut summaries: BTreeMap<u32, Report> = BTreeMap::new();
     let mut run = 0u32;
     let mut seen_event = false;
@@ -299,7 +313,7 @@ pub fn read_events(name: &str, input: impl BufRead) -> Result<Replayed, EventErr
             )));
         }
         let ev: Line = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
-        ders.add(&ev.certificates);
+        ders.add(&ev.certificates, &mut table).map_err(io)?;
         if ev.event == "start" {
             if seen_event {
                 run = run.saturating_add(1);
@@ -316,13 +330,16 @@ pub fn read_events(name: &str, input: impl BufRead) -> Result<Replayed, EventErr
                 let (Some(id), Some(flow)) = (ev.id, ev.flow) else {
                     return Err(bad("a flow event without its id or record".into()));
                 };
-                open.remove(&(run, id));
-                closed.insert((run, id), ders.restore(flow, true));
+                table
+                    .close((run, id), &ders.restore(flow, true))
+                    .map_err(io)?;
                 *flow_events.entry(run).or_default() += 1;
             }
             "handshake" => {
                 if let (Some(id), Some(flow)) = (ev.id, ev.flow) {
-                    open.insert((run, id), ders.restore(flow, false));
+                    table
+                        .opened((run, id), &ders.restore(flow, false))
+                        .map_err(io)?;
                 }
             }
             "summary" => {
@@ -335,11 +352,9 @@ pub fn read_events(name: &str, input: impl BufRead) -> Result<Replayed, EventErr
             _ => {}
         }
     }
-    let unfinished = open.len();
-    for (key, mut flow) in open {
-        flow.ended_by = Some("stream-ended".into());
-        closed.insert(key, flow);
-    }
+    let unfinished = table
+        .end_open(|flow| flow.ended_by = Some("stream-ended".into()))
+        .map_err(io)?;
     // Runs without a summary: their header is counted from their flows.
     let runs = run + 1;
     let cut: Vec<u32> = (0..runs).filter(|r| !summaries.contains_key(r)).collect();
@@ -353,11 +368,9 @@ pub fn read_events(name: &str, input: impl BufRead) -> Result<Replayed, EventErr
                 agent_said(name, h)
             }
             None => {
-                let flows: Vec<FlowRecord> = closed
-                    .range((r, 0)..=(r, u64::MAX))
-                    .map(|(_, f)| f.clone())
-                    .collect();
-                header_from_flows(name, &flows)
+                let mut header = HeaderCount::default();
+                table.each_of_run(r, |f| header.add(f)).map_err(io)?;
+                header.report(name)
             }
         };
         match &mut report {
@@ -369,8 +382,8 @@ pub fn read_events(name: &str, input: impl BufRead) -> Result<Replayed, EventErr
             }
         }
     }
-    let flows: Vec<FlowRecord> = closed.into_values().collect();
-    let mut report = report.unwrap_or_else(|| header_from_flows(name, &flows));
+    let flows = table.finish().map_err(io)?;
+    let mut report = report.unwrap_or_else(|| HeaderCount::default().report(name));
     report.flows.clear();
     if !cut.is_empty() {
         report.warnings.push(Warning {
@@ -424,7 +437,11 @@ pub fn read_events(name: &str, input: impl BufRead) -> Result<Replayed, EventErr
             ),
         });
     }
-    Ok(Replayed { report, flows })
+    Ok(Replayed {
+        report,
+        flows,
+        unenriched: None,
+    })
 }
 
 /// The header of an agent's summary, labelled as the agent's word: its
@@ -460,7 +477,10 @@ const MAX_HELD_DER_BYTES: usize = 2 * MAX_SENT_BYTES;
 impl Ders {
     /// Parse what a line carries; bytes whose digest is not their name
     /// (a corrupted or forged stream) are ignored.
-    fn add(&mut self, certs: &BTreeMap<String, String>) {
+    /// The DER verified is also kept on disk with the stream's records
+    /// (`table`), so records read back later get their bytes whatever this
+    /// bounded map has forgotten by then.
+    fn add(&mut self, certs: &BTreeMap<String, String>, table: &mut Table) -> std::io::Result<()> {
         for (sha256, b64) in certs {
             if self.by_sha256.contains_key(sha256) {
                 continue;
@@ -471,6 +491,7 @@ impl Ders {
             if crate::report::metadata::sha256_hex(&der) != *sha256 {
                 continue;
             }
+            table.der(sha256, &der)?;
             self.held += der.len();
             self.by_sha256.insert(sha256.clone(), Arc::from(der));
             self.order.push_back(sha256.clone());
@@ -483,6 +504,7 @@ impl Ders {
                 }
             }
         }
+        Ok(())
     }
 
     /// The record's certificates as the agent had them (with their bytes
@@ -539,46 +561,64 @@ impl Ders {
 /// A report with nothing in it yet (no input, no flow), to which inputs
 /// that could not be read are added.
 pub fn empty_report() -> Report {
-    let mut r = header_from_flows("", &[]);
+    let mut r = HeaderCount::default().report("");
     r.inputs.clear();
     r
 }
 
-/// A header for a stream without a summary: counts from the flows read.
-fn header_from_flows(name: &str, flows: &[FlowRecord]) -> Report {
-    let mut stats = Stats::default();
-    for f in flows {
+/// A header for a stream without a summary: counts from the flows read,
+/// one at a time.
+#[derive(Default)]
+struct HeaderCount {
+    stats: Stats,
+    first: Option<String>,
+    last: Option<String>,
+}
+
+impl HeaderCount {
+    fn add(&mut self, f: &FlowRecord) {
+        let stats = &mut self.stats;
         stats.count_flow(f);
         stats.packets = stats.packets.saturating_add(f.packets);
         stats.bytes = stats.bytes.saturating_add(f.bytes);
+        // Same-format RFC 3339 strings order as the times do.
+        if self.first.as_ref().is_none_or(|t| f.first_seen < *t) {
+            self.first = Some(f.first_seen.clone());
+        }
+        if self.last.as_ref().is_none_or(|t| f.last_seen > *t) {
+            self.last = Some(f.last_seen.clone());
+        }
     }
-    Report {
-        schema: crate::report::model::SCHEMA.to_string(),
-        tool: crate::report::model::Tool {
-            name: "tls-audit".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
-        inputs: vec![Input {
-            name: name.to_string(),
-            format: "events".into(),
-            packets: stats.packets,
-            complete: false,
-            live: None,
-            // Same-format RFC 3339 strings order as the times do.
-            first_packet: flows.iter().map(|f| f.first_seen.clone()).min(),
-            last_packet: flows.iter().map(|f| f.last_seen.clone()).max(),
-            reported_by: Some(name.to_string()),
-        }],
-        stats,
-        warnings: Vec::new(),
-        verification: None,
-        findings: Vec::new(),
-        flows: Vec::new(),
-        metadata: None,
-        compliance: None,
-        inventory: None,
-        probes: Vec::new(),
-        enrichment: None,
+
+    fn report(self, name: &str) -> Report {
+        let stats = self.stats;
+        Report {
+            schema: crate::report::model::SCHEMA.to_string(),
+            tool: crate::report::model::Tool {
+                name: "tls-audit".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            inputs: vec![Input {
+                name: name.to_string(),
+                format: "events".into(),
+                packets: stats.packets,
+                complete: false,
+                live: None,
+                first_packet: self.first,
+                last_packet: self.last,
+                reported_by: Some(name.to_string()),
+            }],
+            stats,
+            warnings: Vec::new(),
+            verification: None,
+            findings: Vec::new(),
+            flows: Vec::new(),
+            metadata: None,
+            compliance: None,
+            inventory: None,
+            probes: Vec::new(),
+            enrichment: None,
+        }
     }
 }
 

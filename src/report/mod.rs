@@ -3,6 +3,7 @@
 pub mod baseline;
 pub mod compliance;
 pub mod enrichment;
+mod escape;
 mod finding;
 mod github;
 mod html;
@@ -18,9 +19,11 @@ pub mod model;
 pub mod options;
 mod probe;
 mod sarif;
+pub mod saved;
 mod table;
 mod yaml;
 
+pub use escape::{escape_json_controls, escape_json_string, is_invisible_control};
 pub use github::render_github;
 pub use html::{render_html, render_html_with};
 pub use junit::{render_junit, render_junit_with};
@@ -34,8 +37,10 @@ pub use table::{TableStyle, TableWriter, plural, render_table, render_table_styl
 pub use yaml::render_yaml;
 
 /// Write an in-memory report as compact JSON (one line and a newline).
+/// Bidirectional and C1 control characters are `\uXXXX` escapes.
 pub fn write_json<W: std::io::Write>(report: &Report, mut out: W) -> std::io::Result<()> {
-    serde_json::to_writer(&mut out, report)?;
+    let json = serde_json::to_vec(report)?;
+    out.write_all(&escape_json_controls(&json))?;
     out.write_all(b"\n")?;
     out.flush()
 }
@@ -56,14 +61,14 @@ pub fn write_json_streamed<W: std::io::Write>(
     let prefix = head
         .strip_suffix("]}")
         .ok_or_else(|| std::io::Error::other("report JSON does not end with its flows"))?;
-    out.write_all(prefix.as_bytes())?;
+    out.write_all(&escape_json_controls(prefix.as_bytes()))?;
     let mut first = true;
     flows(&mut |json| {
         if !first {
             out.write_all(b",")?;
         }
         first = false;
-        out.write_all(json)
+        out.write_all(&escape_json_controls(json))
     })?;
     out.write_all(b"]}\n")?;
     out.flush()
@@ -76,7 +81,7 @@ pub fn render_json(report: &Report) -> String {
         format!("{{\"error\": \"cannot serialise report: {e}\"}}")
     });
     s.push('\n');
-    s
+    escape_json_string(s)
 }
 
 #[cfg(test)]

@@ -76,7 +76,8 @@ pub fn render_sarif_with(report: &Report, opts: &RenderOptions) -> String {
         json!({"error": format!("cannot serialise SARIF: {e}")}).to_string()
     });
     out.push('\n');
-    out
+    // Bidirectional and C1 controls as `\uXXXX` (same value, safe to `cat`).
+    super::escape_json_string(out)
 }
 
 /// SARIF's level for a severity.

@@ -513,3 +513,68 @@ fn output_is_the_format_flag_and_old_scripts_keep_working() {
         "{narrow}"
     );
 }
+
+/// Issue 22: a gzip decompression bomb (a real capture, then zero-padded
+/// records that compress about 1,000 to 1) is read only up to the cap: the
+/// input is incomplete, the warning names the cap, exit 4; with the cap off
+/// the same file is read to its end.
+#[test]
+fn a_gzip_bomb_stops_at_the_decompression_cap() {
+    let d = temp_dir("cli-gzip-bomb");
+    let mut bytes = pcap_with_hellos(&[40001, 40002], 1_700_000_000_000_000, "api.pay.svc");
+    // 48 MiB of zeros: three million empty 16-byte records.
+    bytes.resize(bytes.len() + (48 << 20), 0);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&bytes).unwrap();
+    let gz = gz.finish().unwrap();
+    assert!(gz.len() < 128 << 10, "{} bytes compressed", gz.len());
+    let f = d.join("bomb.pcap.gz");
+    std::fs::write(&f, &gz).unwrap();
+    let path = f.to_str().unwrap();
+    let (code, stdout, stderr) = run(&["analyze", path, "-o", "json", "--gunzip-floor-mib", "1"]);
+    assert_eq!(code, 4, "{stderr}");
+    let r: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(r["inputs"][0]["complete"], false);
+    assert_eq!(r["warnings"][0]["kind"], "damaged-capture");
+    let message = r["warnings"][0]["message"].as_str().unwrap();
+    assert!(message.contains("decompression cap"), "{message}");
+    assert!(stderr.contains("--gunzip-max-ratio"), "{stderr}");
+    // What came before the cap was analysed; most of the bomb was not read.
+    assert_eq!(r["flows"][0]["tls"]["sni"], "api.pay.svc");
+    let read = r["stats"]["packets"].as_u64().unwrap();
+    assert!(read < 1_000_000, "{read} packets read");
+    // The cap off: the whole file, complete.
+    let (code, stdout, stderr) = run(&["analyze", path, "-o", "json", "--gunzip-max-ratio", "0"]);
+    assert_eq!(code, 0, "{stderr}");
+    let r: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(r["inputs"][0]["complete"], true);
+    assert!(r["stats"]["packets"].as_u64().unwrap() > 3_000_000);
+}
+
+/// Issue 22 (display): JSON and SARIF wrote U+202E and U+009B raw, so
+/// `cat report.json` on a terminal showed a reordered or hidden name. They
+/// are `\uXXXX` escapes now; the JSON value is the same.
+#[test]
+fn json_and_sarif_escape_bidi_and_c1_controls() {
+    let d = temp_dir("cli-bidi-json");
+    let sni = "evil\u{202e}moc.rab\u{9b}31m";
+    // A file name with U+202E too, cut short: its damaged-capture warning
+    // names it, in JSON's warnings and SARIF's notifications.
+    let f = d.join("cut\u{202e}.pcap");
+    let mut bytes = pcap_with_hellos(&[40001, 40002], 1_700_000_000_000_000, sni);
+    bytes.truncate(bytes.len() - 20);
+    std::fs::write(&f, bytes).unwrap();
+    let path = f.to_str().unwrap();
+    let (_, json, stderr) = run(&["analyze", path, "-o", "json"]);
+    let r: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    assert_eq!(r["flows"][0]["tls"]["sni"], sni, "the value is unchanged");
+    assert!(json.contains(r"evil\u202emoc.rab\u009b31m"), "{json}");
+    let (_, sarif, _) = run(&["analyze", path, "-o", "sarif"]);
+    for (format, text) in [("json", &json), ("sarif", &sarif)] {
+        assert!(
+            !text.chars().any(|c| c == '\u{202e}' || c == '\u{9b}'),
+            "{format} carries a raw control"
+        );
+    }
+    assert!(sarif.contains(r"\u202e"), "{sarif}");
+}

@@ -615,3 +615,155 @@ fn a_probe_that_gets_no_answer_says_so() {
         r["verification"]["not_checked"]
     );
 }
+
+/// Peak resident memory (KiB) of `tls-audit ARGS`, its output discarded:
+/// VmHWM of its own address space, read from /proc until it exits. (Its
+/// rusage would not do: a child spawned by vfork carries this test
+/// process's high-water mark through exec.)
+fn peak_rss_kib(args: &[&std::ffi::OsStr]) -> (i32, u64) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tls-audit"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tls-audit");
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status)
+            && let Some(kib) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        {
+            peak = peak.max(kib);
+        }
+        if let Some(code) = child.try_wait().expect("wait") {
+            return (code.code().unwrap_or(-1), peak);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Issue 22 item 6: replaying an event stream held every flow record in
+/// memory (200,000 mutual-TLS flows: 666 MiB). The records now wait
+/// in a temporary file: 20,000 mutual-TLS flows (the fixture's flow under
+/// new ids, its certificates' bytes sent once) stay within a flat peak.
+#[test]
+fn replaying_many_flows_keeps_memory_flat() {
+    let dir = temp_dir("security-replay-memory");
+    let lines = event_lines("openssl-tls12-mutual.events.ndjson");
+    let of = |kind: &str| {
+        lines
+            .iter()
+            .find(|l| l["event"] == kind)
+            .cloned()
+            .expect("event in the fixture")
+    };
+    let n = 20_000u64;
+    let mut seq = 0u64;
+    let mut text = String::new();
+    let mut emit = |mut v: serde_json::Value| {
+        v["seq"] = seq.into();
+        seq += 1;
+        text.push_str(&v.to_string());
+        text.push('\n');
+    };
+    emit(of("start"));
+    for id in 1..=n {
+        for kind in ["handshake", "flow"] {
+            let mut v = of(kind);
+            v["id"] = id.into();
+            v["flow"]["client"]["port"] = (1024 + id % 60_000).into();
+            if id > 1
+                && let Some(o) = v.as_object_mut()
+            {
+                o.remove("certificates");
+            }
+            emit(v);
+        }
+    }
+    let mut summary = of("summary");
+    summary["report"]["stats"]["flows"] = n.into();
+    emit(summary);
+    let file = dir.join("many.events.ndjson");
+    std::fs::write(&file, text).expect("write events");
+    let (code, kib) = peak_rss_kib(&[
+        "analyze".as_ref(),
+        "-o".as_ref(),
+        "json".as_ref(),
+        "--events".as_ref(),
+        file.as_os_str(),
+    ]);
+    assert!(code == 0 || code == 1, "exit {code}");
+    // Held in memory, 20,000 records took the peak to 88 MiB (24 MiB now).
+    assert!(kib > 0, "VmHWM never read");
+    assert!(
+        kib < 48 * 1024,
+        "peak {} MiB for {n} replayed flows",
+        kib >> 10
+    );
+}
+
+/// Issue 22 item 6: `tls-audit report` read the whole saved JSON into
+/// memory, then every flow as a record (1M flows: 1.24 GiB). It streams the
+/// `flows` array into a spill file now: 50,000 saved flows (the plaintext
+/// fixture's flow, repeated; 23 MB of JSON) re-rendered as JSON and as the
+/// table stay within a flat peak (100,000: 154 MiB before, 21 MiB now).
+#[test]
+fn re_rendering_many_flows_keeps_memory_flat() {
+    let dir = temp_dir("security-rerender-memory");
+    let one = Command::new(env!("CARGO_BIN_EXE_tls-audit"))
+        .args(["analyze", "-o", "json"])
+        .arg(support::root().join("fixtures/captures/nginx-http-plaintext-80.pcap"))
+        .output()
+        .expect("tls-audit");
+    let mut report: serde_json::Value = serde_json::from_slice(&one.stdout).expect("report");
+    let flow = report["flows"][0].to_string();
+    let n = 50_000;
+    // `{"flows":[...],` then the other members: any order is a report.
+    let rest = report
+        .as_object_mut()
+        .map(|o| {
+            o.remove("flows");
+            serde_json::Value::Object(o.clone()).to_string()
+        })
+        .expect("an object");
+    let mut text = String::with_capacity(rest.len() + n * (flow.len() + 1) + 16);
+    text.push_str("{\"flows\":[");
+    for i in 0..n {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&flow);
+    }
+    text.push_str("],");
+    text.push_str(rest.strip_prefix('{').expect("an object"));
+    text.push('\n');
+    let saved = dir.join("many.json");
+    std::fs::write(&saved, &text).expect("write report");
+    drop(text);
+    for format in ["json", "table"] {
+        let (code, kib) = peak_rss_kib(&[
+            "report".as_ref(),
+            saved.as_os_str(),
+            "-o".as_ref(),
+            format.as_ref(),
+        ]);
+        assert_eq!(code, 0, "{format}");
+        assert!(kib > 0, "VmHWM never read");
+        assert!(
+            kib < 48 * 1024,
+            "{format}: peak {} MiB for {n} saved flows",
+            kib >> 10
+        );
+    }
+    let again = Command::new(env!("CARGO_BIN_EXE_tls-audit"))
+        .args(["report", "-o", "json"])
+        .arg(&saved)
+        .output()
+        .expect("tls-audit");
+    let back: serde_json::Value = serde_json::from_slice(&again.stdout).expect("re-rendered");
+    assert_eq!(back["flows"].as_array().map(Vec::len), Some(n));
+    assert_eq!(back["flows"][n - 1].to_string(), flow);
+}

@@ -65,14 +65,14 @@ fn a_stream_gives_back_the_records_with_their_certificate_bytes() {
     let first = &chain[0].sha256;
     assert_eq!(text.matches(&format!("\"{first}\":\"")).count(), 1);
 
-    let back = read_events("events", Cursor::new(text)).unwrap();
+    let mut back = read_events("events", Cursor::new(text)).unwrap();
     // (Compared as JSON: a mismatch prints readably, without DER bytes.)
     assert_eq!(
-        serde_json::to_value(&back.flows).unwrap(),
+        serde_json::to_value(back.flows.to_vec().unwrap()).unwrap(),
         serde_json::to_value(&report.flows).unwrap()
     );
     assert!(
-        back.flows == report.flows,
+        back.flows.to_vec().unwrap() == report.flows,
         "equal with DER and validity seconds"
     );
     assert_eq!(back.report.stats, report.stats);
@@ -81,7 +81,8 @@ fn a_stream_gives_back_the_records_with_their_certificate_bytes() {
         "{:?}",
         back.report.warnings
     );
-    let tls = back.flows[0].tls.as_ref().unwrap();
+    let flows = back.flows.to_vec().unwrap();
+    let tls = flows[0].tls.as_ref().unwrap();
     let leaf = &tls.server_chain[0];
     assert!(leaf.der.is_some(), "DER restored for signature checks");
     assert!(leaf.not_after_unix.is_some());
@@ -94,9 +95,12 @@ fn a_cut_stream_keeps_its_flows_and_says_so() {
     let text = stream(&report, false);
     // Cut after the first handshake event: its flow never closed.
     let kept: Vec<&str> = text.lines().take(2).collect();
-    let back = read_events("cut", Cursor::new(kept.join("\n"))).unwrap();
+    let mut back = read_events("cut", Cursor::new(kept.join("\n"))).unwrap();
     assert_eq!(back.flows.len(), 1);
-    assert_eq!(back.flows[0].ended_by.as_deref(), Some("stream-ended"));
+    assert_eq!(
+        back.flows.to_vec().unwrap()[0].ended_by.as_deref(),
+        Some("stream-ended")
+    );
     assert!(!back.report.inputs[0].complete);
     assert_eq!(back.report.inputs[0].format, "events");
     let kinds = warning_kinds(&back);
@@ -116,8 +120,9 @@ fn a_cut_stream_keeps_its_flows_and_says_so() {
         .join("\n");
     // Issue 22 item 3: certificates named without their bytes are the
     // agent's word, not evidence: not shown, not checked, and said.
-    let back = read_events("no-der", Cursor::new(no_der)).unwrap();
-    let tls = back.flows[0].tls.as_ref().unwrap();
+    let mut back = read_events("no-der", Cursor::new(no_der)).unwrap();
+    let flows = back.flows.to_vec().unwrap();
+    let tls = flows[0].tls.as_ref().unwrap();
     assert!(tls.server_chain.is_empty() && tls.client_chain.is_empty());
     assert_eq!(
         tls.certificates_unread.as_deref(),
@@ -187,8 +192,9 @@ fn forged_certificate_bytes_are_not_believed() {
             v.to_string() + "\n"
         })
         .collect();
-    let back = read_events("forged", Cursor::new(forged)).unwrap();
-    let tls = back.flows[0].tls.as_ref().unwrap();
+    let mut back = read_events("forged", Cursor::new(forged)).unwrap();
+    let flows = back.flows.to_vec().unwrap();
+    let tls = flows[0].tls.as_ref().unwrap();
     assert!(
         tls.server_chain.iter().all(|c| c.sha256 != leaf.sha256),
         "bytes whose digest is not their name are dropped, and the name with them"
@@ -227,10 +233,22 @@ fn a_restarted_agent_in_one_log_keeps_both_runs_apart() {
     let two = fixture("nginx-http-plaintext-80.pcap");
     // A sidecar restarted: the second run's ids start at 1 again.
     let text = stream(&one, true) + &stream(&two, true);
-    let back = read_events("restarted", Cursor::new(text)).unwrap();
+    let mut back = read_events("restarted", Cursor::new(text)).unwrap();
     assert_eq!(back.flows.len(), one.flows.len() + two.flows.len());
-    assert!(back.flows.iter().any(|f| f.protection == "plaintext"));
-    assert!(back.flows.iter().any(|f| f.protection == "tls"));
+    assert!(
+        back.flows
+            .to_vec()
+            .unwrap()
+            .iter()
+            .any(|f| f.protection == "plaintext")
+    );
+    assert!(
+        back.flows
+            .to_vec()
+            .unwrap()
+            .iter()
+            .any(|f| f.protection == "tls")
+    );
     assert_eq!(back.report.stats.flows, one.stats.flows + two.stats.flows);
     let kinds = warning_kinds(&back);
     assert_eq!(kinds, ["events-restarted"], "{:?}", back.report.warnings);
@@ -284,6 +302,7 @@ fn counters_from_a_stream_do_not_overflow() {
 #[test]
 fn the_readers_certificates_are_bounded_by_bytes() {
     let mut ders = Ders::default();
+    let mut table = super::Table::new().unwrap();
     let mut total = 0;
     for serial in 0..250u64 {
         let sans: Vec<String> = (0..10_000).map(|n| format!("{n:x}.a")).collect();
@@ -293,7 +312,8 @@ fn the_readers_certificates_are_bounded_by_bytes() {
         let der = p.self_signed(&key).unwrap().der().to_vec();
         total += der.len();
         let sha = crate::report::metadata::sha256_hex(&der);
-        ders.add(&BTreeMap::from([(sha, BASE64.encode(&der))]));
+        ders.add(&BTreeMap::from([(sha, BASE64.encode(&der))]), &mut table)
+            .unwrap();
         assert!(ders.held <= MAX_HELD_DER_BYTES, "{}", ders.held);
     }
     assert!(

@@ -639,8 +639,21 @@ impl<'c> Evaluator<'c> {
     /// run take flows out of the rules that bear on the control: those need
     /// review.
     fn policy_gaps(&self, control: &Control, report: &Report) -> Vec<Evidence> {
+        // An input read only in part (damaged, cut, past the decompression
+        // cap): the traffic after that point was not seen by any control.
+        let mut out: Vec<Evidence> = report
+            .inputs
+            .iter()
+            .filter(|i| !i.complete)
+            .map(|i| {
+                note(format!(
+                    "input {} was read only in part ({} packets; see warnings): traffic after that point was not analysed",
+                    i.name, i.packets
+                ))
+            })
+            .collect();
         let Some(v) = &report.verification else {
-            return Vec::new();
+            return out;
         };
         let bears = |rule: &str| {
             self.catalog
@@ -648,7 +661,6 @@ impl<'c> Evaluator<'c> {
                 .get(rule)
                 .is_some_and(|refs| refs.contains(&control.reference))
         };
-        let mut out = Vec::new();
         for x in v.exempted.iter().filter(|x| bears(&x.rule)) {
             out.push(note(format!(
                 "policy exemption `{}` took {} flows out of {}",

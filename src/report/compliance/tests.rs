@@ -352,3 +352,23 @@ fn unknown_framework_lists_the_known_ones() {
     );
     assert!(err.to_string().contains("known: pci-dss-4.0.1, hipaa"));
 }
+
+/// Issue 22: a capture read only in part (damaged, cut, stopped at the gzip
+/// decompression cap) cannot let a control pass on the traffic it did show.
+#[test]
+fn an_incomplete_input_needs_review_not_pass() {
+    let mut r = report(vec![tls_flow(0, true, Some("ab"))], vec![]);
+    let c = evaluate(&r, &["hipaa"]).unwrap();
+    assert_eq!(control(&c, "HIPAA 164.312(e)(1)").status, Status::Pass);
+    r.inputs = serde_json::from_value(json!([{"name": "bomb.pcap.gz", "format": "pcap",
+        "packets": 7, "complete": false}]))
+    .unwrap();
+    let c = evaluate(&r, &["hipaa"]).unwrap();
+    let k = control(&c, "HIPAA 164.312(e)(1)");
+    assert_eq!(k.status, Status::NeedsReview);
+    assert!(
+        k.evidence[0]
+            .reason
+            .contains("bomb.pcap.gz was read only in part")
+    );
+}
