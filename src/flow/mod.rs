@@ -404,7 +404,7 @@ impl<A: Default + Buffered> FlowTable<A> {
         let cfg = self.cfg;
         self.closed
             .retain(|_, at| now.saturating_sub(*at) <= cfg.closed_linger);
-        let idle: Vec<FlowKey> = self
+        let mut idle: Vec<(u64, FlowKey)> = self
             .map
             .iter()
             .filter(|(_, f)| {
@@ -415,9 +415,13 @@ impl<A: Default + Buffered> FlowTable<A> {
                 };
                 now.saturating_sub(f.last_seen) > timeout
             })
-            .map(|(k, _)| *k)
+            .map(|(k, f)| (f.id, *k))
             .collect();
-        for k in idle {
+        // In creation order, not the map's (randomly seeded) order: what
+        // finishes first is verified first, and the report must not vary
+        // from run to run.
+        idle.sort_unstable();
+        for (_, k) in idle {
             if let Some(f) = self.take(&k) {
                 done(f, Exit::Idle);
             }
@@ -433,7 +437,10 @@ impl<A: Default + Buffered> FlowTable<A> {
             self.map.iter().map(|(k, f)| (f.last_seen, *k)).collect();
         let n = (ages.len() / 8).max(1);
         ages.select_nth_unstable(n - 1);
-        for (_, k) in ages.into_iter().take(n) {
+        ages.truncate(n);
+        // Oldest first, whatever order the map gave (see `sweep`).
+        ages.sort_unstable();
+        for (_, k) in ages {
             if let Some(f) = self.take(&k) {
                 self.evicted += 1;
                 done(f, Exit::Evicted);

@@ -52,8 +52,9 @@ pub struct PendingPlaintext {
     pub context: OwnedContext,
 }
 
-/// What makes two findings the same finding.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// What makes two findings the same finding. Ordered, so findings that
+/// sort equal on what the report shows still come out in one order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Key {
     rule: &'static str,
     subject: String,
@@ -263,8 +264,11 @@ impl Collector {
 
     /// Everything collected, findings most severe first.
     pub fn finish(self, policy: &Policy) -> Collected {
-        let mut findings: Vec<Finding> = self.findings.into_values().collect();
-        findings.sort_by(|a, b| {
+        let mut findings: Vec<(Key, Finding)> = self.findings.into_iter().collect();
+        // The key last: two findings can agree on everything before it (two
+        // certificates of one server with the same problem), and the map's
+        // order is random.
+        findings.sort_by(|(ka, a), (kb, b)| {
             b.severity
                 .cmp(&a.severity)
                 .then_with(|| a.rule.cmp(&b.rule))
@@ -272,7 +276,9 @@ impl Collector {
                 .then_with(|| a.subject.endpoint.cmp(&b.subject.endpoint))
                 .then_with(|| a.peer.endpoint.cmp(&b.peer.endpoint))
                 .then_with(|| a.message.cmp(&b.message))
+                .then_with(|| ka.cmp(kb))
         });
+        let findings: Vec<Finding> = findings.into_iter().map(|(_, f)| f).collect();
         let waivers = policy
             .waivers
             .iter()
