@@ -17,7 +17,7 @@ pub type Side = usize;
 
 /// A flow's identity with the lower endpoint first, so both directions map
 /// to the same key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FlowKey {
     /// IP protocol number.
     pub proto: u8,
@@ -54,6 +54,27 @@ impl FlowKey {
     /// The endpoint on `side`.
     pub fn endpoint(&self, side: Side) -> SocketAddr {
         if side == 0 { self.a } else { self.b }
+    }
+}
+
+/// Hashed as three words (the addresses as 128-bit numbers, then protocol
+/// and ports), not field by field: the table looks a key up for every
+/// packet, and the derived hash fed the hasher a dozen small pieces.
+/// Keys that are equal hash equally (IPv6 flow labels and scopes, which
+/// equality also compares, are left out of the hash only).
+impl std::hash::Hash for FlowKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        fn ip(a: &SocketAddr) -> u128 {
+            match a {
+                SocketAddr::V4(v) => u128::from(v.ip().to_bits()) | 1 << 127,
+                SocketAddr::V6(v) => v.ip().to_bits(),
+            }
+        }
+        h.write_u128(ip(&self.a));
+        h.write_u128(ip(&self.b));
+        h.write_u64(
+            u64::from(self.proto) << 32 | u64::from(self.a.port()) << 16 | u64::from(self.b.port()),
+        );
     }
 }
 
