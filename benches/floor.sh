@@ -13,9 +13,8 @@
 # with each other and with tcpdump under the same machine load. run.sh does
 # the full comparison with tshark; this is the quick loop for one change.
 #
-# Environment: RUNS (9), THREADS (e.g. "1 2": each binary is also timed with
-# --threads N for each N; empty: the binary's default), BENCH_DIR
-# (/tmp/tls-audit-bench). Nothing here passes or fails; it prints numbers.
+# Environment: RUNS (9), BENCH_DIR (/tmp/tls-audit-bench). Nothing here
+# passes or fails; it prints numbers.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,7 +22,6 @@ REPO=$(cd "$HERE/.." && pwd)
 CAP=${1:?usage: floor.sh CAPTURE [NAME=BINARY ...]}
 shift
 RUNS=${RUNS:-9}
-THREADS=${THREADS:-}
 BENCH_DIR=${BENCH_DIR:-/tmp/tls-audit-bench}
 [ -f "$CAP" ] || { echo "floor: no such capture: $CAP" >&2; exit 1; }
 [ $# -gt 0 ] || set -- "tls-audit=$REPO/target/bench/release/tls-audit"
@@ -34,48 +32,47 @@ mkdir -p "$BENCH_DIR"
 T=$(mktemp -d "$BENCH_DIR/floor.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 
-# tool label -> command line (one per line, tab-separated)
-: >"$T/tools"
-printf 'tcpdump\ttcpdump -r %q -w /dev/null\n' "$CAP" >>"$T/tools"
+# One tool per line: its label, then its argv, tab-separated.
+tab=$'\t'
+echo "tcpdump${tab}tcpdump${tab}-r${tab}$CAP${tab}-w${tab}/dev/null" >"$T/tools"
 for nb in "$@"; do
     name=${nb%%=*} bin=${nb#*=}
     [ -x "$bin" ] || { echo "floor: not executable: $bin" >&2; exit 1; }
-    if [ -z "$THREADS" ]; then
-        printf '%s\t%q analyze %q -o json\n' "$name" "$bin" "$CAP" >>"$T/tools"
-    else
-        for n in $THREADS; do
-            printf '%s --threads %s\t%q analyze %q -o json --threads %s\n' "$name" "$n" "$bin" "$CAP" "$n" >>"$T/tools"
-        done
-    fi
+    echo "$name${tab}$bin${tab}analyze${tab}$CAP${tab}-o${tab}json" >>"$T/tools"
 done
 
 cat "$CAP" >/dev/null
-: >"$T/results"
-for run in $(seq "$RUNS"); do
-    echo "floor: round $run/$RUNS" >&2
-    while IFS=$'\t' read -r label cmd; do
-        /usr/bin/time -f '%e %U %S %M' -o "$T/time" bash -c "$cmd >/dev/null 2>$T/err" \
-            || { echo "floor: $label failed:" >&2; cat "$T/err" >&2; exit 1; }
-        printf '%s\t%s\n' "$label" "$(tail -n 1 "$T/time")" >>"$T/results"
-    done <"$T/tools"
-done
-
-python3 - "$T/results" "$CAP" <<'EOF'
-import os, statistics, sys
-res, cap = sys.argv[1:3]
-rows = {}
-for line in open(res):
-    label, nums = line.rstrip("\n").split("\t")
-    wall, user, sys_, rss = nums.split()
-    rows.setdefault(label, []).append((float(wall), float(user) + float(sys_), int(rss) / 1024))
-med = {k: [statistics.median(r[i] for r in v) for i in range(3)] for k, v in rows.items()}
+# Timed with wait4(2): wall clock to the nanosecond and the child's user+sys
+# CPU (GNU time rounds both to 10 ms, too coarse here); peak RSS from GNU time.
+python3 - "$T/tools" "$CAP" "$RUNS" "$T/rss" <<'EOF'
+import os, statistics, sys, time
+tools_file, cap, runs, rss_file = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+tools = [line.rstrip("\n").split("\t") for line in open(tools_file)]
+rows = {t[0]: [] for t in tools}
+quiet = [(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+         (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)]
+for r in range(runs):
+    print(f"floor: round {r + 1}/{runs}", file=sys.stderr)
+    for label, *argv in tools:
+        # Peak RSS from GNU time around the tool: a child spawned from
+        # Python would count this Python process's pages as its own peak.
+        t0 = time.perf_counter()
+        pid = os.posix_spawnp("/usr/bin/time", ["/usr/bin/time", "-f", "%M", "-o", rss_file] + argv,
+                              os.environ, file_actions=quiet)
+        _, status, ru = os.wait4(pid, 0)
+        wall = time.perf_counter() - t0
+        if status != 0:
+            sys.exit(f"floor: {label} failed (wait status {status}): {' '.join(argv)}")
+        rss = int(open(rss_file).read().split()[-1]) / 1024
+        rows[label].append((wall, ru.ru_utime + ru.ru_stime, rss))
+med = {k: [statistics.median(x[i] for x in v) for i in range(3)] for k, v in rows.items()}
 base = med["tcpdump"]
-print(f"capture: {cap} ({os.path.getsize(cap) / 1e6:.0f} MB); medians of {len(rows['tcpdump'])} interleaved rounds; "
+print(f"capture: {cap} ({os.path.getsize(cap) / 1e6:.0f} MB); medians of {runs} interleaved rounds; "
       f"load average {open('/proc/loadavg').read().split()[0]} on {os.cpu_count()} CPUs")
-hdr = f"{'tool':<28} {'wall s':>7} {'CPU s':>7} {'RSS MiB':>8} {'wall/bare':>10} {'CPU/bare':>9}   runs (wall s)"
+hdr = f"{'tool':<24} {'wall s':>7} {'CPU s':>7} {'RSS MiB':>8} {'wall/bare':>10} {'CPU/bare':>9}   runs (wall s)"
 print(hdr)
 print("-" * len(hdr))
 for label, (wall, cpu, rss) in med.items():
-    walls = " ".join(f"{r[0]:.2f}" for r in rows[label])
-    print(f"{label:<28} {wall:>7.3f} {cpu:>7.3f} {rss:>8.1f} {wall / base[0]:>9.2f}x {cpu / base[1]:>8.2f}x   {walls}")
+    walls = " ".join(f"{x[0]:.3f}" for x in rows[label])
+    print(f"{label:<24} {wall:>7.3f} {cpu:>7.3f} {rss:>8.1f} {wall / base[0]:>9.2f}x {cpu / base[1]:>8.2f}x   {walls}")
 EOF

@@ -71,6 +71,7 @@ pub struct SpillSink {
     offset: u64,
     index: Vec<(u64, u64, u32)>,
     error: Option<io::Error>,
+    buf: Vec<u8>,
 }
 
 impl SpillSink {
@@ -98,6 +99,7 @@ impl SpillSink {
             offset: 0,
             index: Vec::new(),
             error: None,
+            buf: Vec::new(),
         })
     }
 
@@ -121,14 +123,14 @@ impl FlowSink for SpillSink {
         if self.error.is_some() {
             return;
         }
-        let bytes = match serde_json::to_vec(&record) {
-            Ok(b) => b,
-            Err(e) => {
-                self.error = Some(io::Error::other(e));
-                return;
-            }
-        };
-        if let Err(e) = self.writer.write_all(&bytes) {
+        // One buffer for every record (a fresh one grew by doubling each time).
+        let bytes = &mut self.buf;
+        bytes.clear();
+        if let Err(e) = serde_json::to_writer(&mut *bytes, &record) {
+            self.error = Some(io::Error::other(e));
+            return;
+        }
+        if let Err(e) = self.writer.write_all(bytes) {
             self.error = Some(e);
             return;
         }
