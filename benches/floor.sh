@@ -13,8 +13,10 @@
 # with each other and with tcpdump under the same machine load. run.sh does
 # the full comparison with tshark; this is the quick loop for one change.
 #
-# Environment: RUNS (9), BENCH_DIR (/tmp/tls-audit-bench). Nothing here
-# passes or fails; it prints numbers.
+# Environment: RUNS (9), BENCH_DIR (/tmp/tls-audit-bench), CPUS (a taskset
+# CPU list, e.g. 0: every tool runs pinned to those CPUs, so "one core"
+# means one core whatever threads a tool starts). Nothing here passes or
+# fails; it prints numbers.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -22,6 +24,7 @@ REPO=$(cd "$HERE/.." && pwd)
 CAP=${1:?usage: floor.sh CAPTURE [NAME=BINARY ...]}
 shift
 RUNS=${RUNS:-9}
+CPUS=${CPUS:-}
 BENCH_DIR=${BENCH_DIR:-/tmp/tls-audit-bench}
 [ -f "$CAP" ] || { echo "floor: no such capture: $CAP" >&2; exit 1; }
 [ $# -gt 0 ] || set -- "tls-audit=$REPO/target/bench/release/tls-audit"
@@ -44,9 +47,10 @@ done
 cat "$CAP" >/dev/null
 # Timed with wait4(2): wall clock to the nanosecond and the child's user+sys
 # CPU (GNU time rounds both to 10 ms, too coarse here); peak RSS from GNU time.
-python3 - "$T/tools" "$CAP" "$RUNS" "$T/rss" <<'EOF'
+python3 - "$T/tools" "$CAP" "$RUNS" "$T/rss" "$CPUS" <<'EOF'
 import os, statistics, sys, time
-tools_file, cap, runs, rss_file = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+tools_file, cap, runs, rss_file, cpus = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+pin = ["taskset", "-c", cpus] if cpus else []
 tools = [line.rstrip("\n").split("\t") for line in open(tools_file)]
 rows = {t[0]: [] for t in tools}
 quiet = [(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
@@ -57,7 +61,7 @@ for r in range(runs):
         # Peak RSS from GNU time around the tool: a child spawned from
         # Python would count this Python process's pages as its own peak.
         t0 = time.perf_counter()
-        pid = os.posix_spawnp("/usr/bin/time", ["/usr/bin/time", "-f", "%M", "-o", rss_file] + argv,
+        pid = os.posix_spawnp("/usr/bin/time", ["/usr/bin/time", "-f", "%M", "-o", rss_file] + pin + argv,
                               os.environ, file_actions=quiet)
         _, status, ru = os.wait4(pid, 0)
         wall = time.perf_counter() - t0
@@ -68,7 +72,7 @@ for r in range(runs):
 med = {k: [statistics.median(x[i] for x in v) for i in range(3)] for k, v in rows.items()}
 base = med["tcpdump"]
 print(f"capture: {cap} ({os.path.getsize(cap) / 1e6:.0f} MB); medians of {runs} interleaved rounds; "
-      f"load average {open('/proc/loadavg').read().split()[0]} on {os.cpu_count()} CPUs")
+      f"{'pinned to CPUs ' + cpus + '; ' if cpus else ''}load average {open('/proc/loadavg').read().split()[0]} on {os.cpu_count()} CPUs")
 hdr = f"{'tool':<24} {'wall s':>7} {'CPU s':>7} {'RSS MiB':>8} {'wall/bare':>10} {'CPU/bare':>9}   runs (wall s)"
 print(hdr)
 print("-" * len(hdr))

@@ -7,7 +7,6 @@
 //! the way tshark reads a truncated capture as far as it goes.
 
 mod merge;
-mod readahead;
 mod reader;
 
 pub use merge::{InputSummary, Item, MergedSource};

@@ -102,13 +102,6 @@ impl CaptureReader {
             name: path.to_string(),
             source,
         })?;
-        // A large file is copied out of the page cache by a thread of its own.
-        if super::readahead::worth_it(&file)
-            && let Ok(copy) = file.try_clone()
-            && let Some(ahead) = super::readahead::ReadAhead::start(copy)
-        {
-            return Self::from_reader(path, ahead);
-        }
         Self::from_reader(path, file)
     }
 
