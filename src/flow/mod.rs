@@ -638,4 +638,44 @@ mod tests {
         assert_eq!(gone, 1);
         assert_eq!(t.len(), 1);
     }
+
+    /// Idle and evicted flows leave in creation order, not the map's
+    /// randomly seeded order: which flow is verified first decides which
+    /// one a merged finding names, so reports would vary run to run.
+    #[test]
+    fn flows_leave_in_creation_order() {
+        let key = |i: u16| {
+            FlowKey::of(
+                6,
+                sa("10.0.0.1:443"),
+                SocketAddr::new([10, 0, 0, 2].into(), i),
+            )
+        };
+        // Idle: 500 flows seen at the same time, swept together.
+        let mut t: FlowTable<()> = FlowTable::new(FlowConfig::default());
+        for i in 0..500u16 {
+            let (k, s) = key(i);
+            t.get_or_insert(k, s, 0, &mut |_, _| {});
+        }
+        let mut out = Vec::new();
+        t.expire_idle(400 * 1_000_000_000, &mut |f, e| out.push((f.id, e)));
+        assert_eq!(out.len(), 500);
+        assert!(out.iter().all(|(_, e)| *e == Exit::Idle));
+        assert!(out.windows(2).all(|w| w[0].0 < w[1].0), "{out:?}");
+        // Evicted: the oldest eighth of a full table, oldest first (equal
+        // times in key order, which is creation order here).
+        let cfg = FlowConfig {
+            max_flows: 256,
+            ..FlowConfig::default()
+        };
+        let mut t: FlowTable<()> = FlowTable::new(cfg);
+        let mut out = Vec::new();
+        for i in 0..257u16 {
+            let (k, s) = key(i);
+            t.get_or_insert(k, s, i64::from(i / 4), &mut |f, e| out.push((f.id, e)));
+        }
+        assert_eq!(out.len(), 32);
+        let ids: Vec<u64> = out.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, (1..=32).collect::<Vec<u64>>());
+    }
 }
