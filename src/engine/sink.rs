@@ -75,6 +75,7 @@ pub struct SpillSink {
     offset: u64,
     index: Vec<(u64, u64, u32)>,
     error: Option<io::Error>,
+    buf: Vec<u8>,
 }
 
 impl SpillSink {
@@ -89,6 +90,7 @@ impl SpillSink {
             offset: 0,
             index: Vec::new(),
             error: None,
+            buf: Vec::new(),
         })
     }
 
@@ -102,6 +104,7 @@ impl SpillSink {
         Ok(Spilled {
             file: self.reader,
             index: self.index,
+            end: self.offset,
         })
     }
 }
@@ -111,14 +114,14 @@ impl FlowSink for SpillSink {
         if self.error.is_some() {
             return;
         }
-        let bytes = match serde_json::to_vec(&record) {
-            Ok(b) => b,
-            Err(e) => {
-                self.error = Some(io::Error::other(e));
-                return;
-            }
-        };
-        if let Err(e) = self.writer.write_all(&bytes) {
+        // One buffer for every record (a fresh one grew by doubling each time).
+        let bytes = &mut self.buf;
+        bytes.clear();
+        if let Err(e) = serde_json::to_writer(&mut *bytes, &record) {
+            self.error = Some(io::Error::other(e));
+            return;
+        }
+        if let Err(e) = self.writer.write_all(bytes) {
             self.error = Some(e);
             return;
         }
@@ -149,10 +152,17 @@ pub(crate) fn unlinked_temp_file() -> io::Result<File> {
     Ok(file)
 }
 
+/// The most bytes of the spill file read at once when reading records back.
+const READ_WINDOW: usize = 1 << 20;
+/// What is read at once after a jump in the file.
+const FIRST_WINDOW: usize = 16 << 10;
+
 /// Spilled records, readable one at a time in creation order.
 pub struct Spilled {
     file: File,
     index: Vec<(u64, u64, u32)>,
+    /// Bytes written (where the file ends).
+    end: u64,
 }
 
 impl Spilled {
@@ -167,12 +177,46 @@ impl Spilled {
     }
 
     /// Visit each record's compact JSON, in creation order.
+    ///
+    /// Records were written as flows finished, which is mostly creation
+    /// order, so they are read through a window of the file that grows
+    /// while reading stays sequential (up to `READ_WINDOW`) and shrinks back
+    /// to `FIRST_WINDOW` at a jump: few reads for the common order (a read
+    /// per record cost a tenth of `analyze` on a capture of short
+    /// connections), and little read ahead in vain when records come from
+    /// all over the file.
     pub fn for_each_json(&self, mut f: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
-        let mut buf = Vec::new();
+        let mut window = Vec::new();
+        let mut window_at = 0u64;
+        let mut ahead = FIRST_WINDOW;
+        let mut last_end = 0u64;
         for &(_, offset, len) in &self.index {
-            buf.resize(len as usize, 0);
-            self.file.read_exact_at(&mut buf, offset)?;
-            f(&buf)?;
+            let len = len as usize;
+            let from = offset
+                .checked_sub(window_at)
+                .and_then(|d| usize::try_from(d).ok())
+                .filter(|&d| d.saturating_add(len) <= window.len());
+            let from = match from {
+                Some(from) => from,
+                None => {
+                    ahead = if offset == last_end {
+                        (ahead * 2).min(READ_WINDOW)
+                    } else {
+                        FIRST_WINDOW
+                    };
+                    let left =
+                        usize::try_from(self.end.saturating_sub(offset)).unwrap_or(usize::MAX);
+                    window.resize(ahead.min(left).max(len), 0);
+                    self.file.read_exact_at(&mut window, offset)?;
+                    window_at = offset;
+                    0
+                }
+            };
+            last_end = offset + len as u64;
+            let record = window
+                .get(from..from + len)
+                .ok_or_else(|| io::Error::other("spill record outside the read window"))?;
+            f(record)?;
         }
         Ok(())
     }

@@ -17,7 +17,7 @@ pub type Side = usize;
 
 /// A flow's identity with the lower endpoint first, so both directions map
 /// to the same key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FlowKey {
     /// IP protocol number.
     pub proto: u8,
@@ -54,6 +54,27 @@ impl FlowKey {
     /// The endpoint on `side`.
     pub fn endpoint(&self, side: Side) -> SocketAddr {
         if side == 0 { self.a } else { self.b }
+    }
+}
+
+/// Hashed as three words (the addresses as 128-bit numbers, then protocol
+/// and ports), not field by field: the table looks a key up for every
+/// packet, and the derived hash fed the hasher a dozen small pieces.
+/// Keys that are equal hash equally (IPv6 flow labels and scopes, which
+/// equality also compares, are left out of the hash only).
+impl std::hash::Hash for FlowKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        fn ip(a: &SocketAddr) -> u128 {
+            match a {
+                SocketAddr::V4(v) => u128::from(v.ip().to_bits()) | 1 << 127,
+                SocketAddr::V6(v) => v.ip().to_bits(),
+            }
+        }
+        h.write_u128(ip(&self.a));
+        h.write_u128(ip(&self.b));
+        h.write_u64(
+            u64::from(self.proto) << 32 | u64::from(self.a.port()) << 16 | u64::from(self.b.port()),
+        );
     }
 }
 
@@ -421,7 +442,7 @@ impl<A: Default + Buffered> FlowTable<A> {
         let cfg = self.cfg;
         self.closed
             .retain(|_, at| now.saturating_sub(*at) <= cfg.closed_linger);
-        let idle: Vec<FlowKey> = self
+        let mut idle: Vec<(u64, FlowKey)> = self
             .map
             .iter()
             .filter(|(_, f)| {
@@ -432,9 +453,13 @@ impl<A: Default + Buffered> FlowTable<A> {
                 };
                 now.saturating_sub(f.last_seen) > timeout
             })
-            .map(|(k, _)| *k)
+            .map(|(k, f)| (f.id, *k))
             .collect();
-        for k in idle {
+        // In creation order, not the map's (randomly seeded) order: what
+        // finishes first is verified first, and the report must not vary
+        // from run to run.
+        idle.sort_unstable();
+        for (_, k) in idle {
             if let Some(f) = self.take(&k) {
                 done(f, Exit::Idle);
             }
@@ -452,7 +477,10 @@ impl<A: Default + Buffered> FlowTable<A> {
             self.map.iter().map(|(k, f)| (f.last_seen, *k)).collect();
         let n = (ages.len() / 8).max(1);
         ages.select_nth_unstable(n - 1);
-        for (_, k) in ages.into_iter().take(n) {
+        ages.truncate(n);
+        // Oldest first, whatever order the map gave (see `sweep`).
+        ages.sort_unstable();
+        for (_, k) in ages {
             if let Some(f) = self.take(&k) {
                 match why {
                     Exit::Budget => self.over_budget += 1,
@@ -686,5 +714,45 @@ mod tests {
         });
         assert_eq!(gone, 1);
         assert_eq!(t.len(), 1);
+    }
+
+    /// Idle and evicted flows leave in creation order, not the map's
+    /// randomly seeded order: which flow is verified first decides which
+    /// one a merged finding names, so reports would vary run to run.
+    #[test]
+    fn flows_leave_in_creation_order() {
+        let key = |i: u16| {
+            FlowKey::of(
+                6,
+                sa("10.0.0.1:443"),
+                SocketAddr::new([10, 0, 0, 2].into(), i),
+            )
+        };
+        // Idle: 500 flows seen at the same time, swept together.
+        let mut t: FlowTable<()> = FlowTable::new(FlowConfig::default());
+        for i in 0..500u16 {
+            let (k, s) = key(i);
+            t.get_or_insert(k, s, 0, &mut |_, _| {});
+        }
+        let mut out = Vec::new();
+        t.expire_idle(400 * 1_000_000_000, &mut |f, e| out.push((f.id, e)));
+        assert_eq!(out.len(), 500);
+        assert!(out.iter().all(|(_, e)| *e == Exit::Idle));
+        assert!(out.windows(2).all(|w| w[0].0 < w[1].0), "{out:?}");
+        // Evicted: the oldest eighth of a full table, oldest first (equal
+        // times in key order, which is creation order here).
+        let cfg = FlowConfig {
+            max_flows: 256,
+            ..FlowConfig::default()
+        };
+        let mut t: FlowTable<()> = FlowTable::new(cfg);
+        let mut out = Vec::new();
+        for i in 0..257u16 {
+            let (k, s) = key(i);
+            t.get_or_insert(k, s, i64::from(i / 4), &mut |f, e| out.push((f.id, e)));
+        }
+        assert_eq!(out.len(), 32);
+        let ids: Vec<u64> = out.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, (1..=32).collect::<Vec<u64>>());
     }
 }

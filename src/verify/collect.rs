@@ -52,8 +52,9 @@ pub struct PendingPlaintext {
     pub context: OwnedContext,
 }
 
-/// What makes two findings the same finding.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// What makes two findings the same finding. Ordered, so findings that
+/// sort equal on what the report shows still come out in one order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Key {
     rule: &'static str,
     subject: String,
@@ -263,8 +264,11 @@ impl Collector {
 
     /// Everything collected, findings most severe first.
     pub fn finish(self, policy: &Policy) -> Collected {
-        let mut findings: Vec<Finding> = self.findings.into_values().collect();
-        findings.sort_by(|a, b| {
+        let mut findings: Vec<(Key, Finding)> = self.findings.into_iter().collect();
+        // The key last: two findings can agree on everything before it (two
+        // certificates of one server with the same problem), and the map's
+        // order is random.
+        findings.sort_by(|(ka, a), (kb, b)| {
             b.severity
                 .cmp(&a.severity)
                 .then_with(|| a.rule.cmp(&b.rule))
@@ -272,7 +276,9 @@ impl Collector {
                 .then_with(|| a.subject.endpoint.cmp(&b.subject.endpoint))
                 .then_with(|| a.peer.endpoint.cmp(&b.peer.endpoint))
                 .then_with(|| a.message.cmp(&b.message))
+                .then_with(|| ka.cmp(kb))
         });
+        let findings: Vec<Finding> = findings.into_iter().map(|(_, f)| f).collect();
         let waivers = policy
             .waivers
             .iter()
@@ -348,5 +354,70 @@ mod tests {
     fn ip_of_endpoints() {
         assert_eq!(ip_of("10.0.0.1:443"), "10.0.0.1");
         assert_eq!(ip_of("[fd00::1]:443"), "fd00::1");
+    }
+
+    /// Findings equal on everything the report sorts by (one server's
+    /// certificates with the same problem) come out in key order, whatever
+    /// order they were found in; the map's order varied run to run.
+    #[test]
+    fn findings_equal_on_shown_fields_are_ordered_by_key() {
+        let policy = Policy::default();
+        let subject = |role: &str, endpoint: &str| Subject {
+            role: role.into(),
+            endpoint: endpoint.into(),
+            pod: None,
+            node: None,
+        };
+        let flow = OriginFlow {
+            client: "10.0.0.1:5000".into(),
+            server: "10.0.0.2:443".into(),
+            first_seen: "2026-12-05T10:00:00.000000Z".into(),
+        };
+        let ctx = FlowContext {
+            client_ip: None,
+            server_ip: None,
+            server_port: 443,
+            client_pod: None,
+            server_pod: None,
+            server_labels: None,
+            app_protocol: None,
+            certificate: None,
+        };
+        let digests: Vec<String> = (0..40)
+            .map(|i| format!("{:064x}", i * 7919 % 101))
+            .collect();
+        let run = |order: &mut dyn Iterator<Item = &String>| {
+            let mut c = Collector::new(&policy, 0);
+            for d in order {
+                let candidate = Candidate {
+                    rule: &rules::CERT_LIFETIME,
+                    severity: Severity::Medium,
+                    subject: subject("server", "10.0.0.2:443"),
+                    peer: subject("client", "10.0.0.1:5000"),
+                    message:
+                        "workload certificate valid for 30d: server certificate of 10.0.0.2:443"
+                            .into(),
+                    evidence: BTreeMap::from([("sha256".to_string(), Value::from(d.as_str()))]),
+                    key: Key::certificate(rules::CERT_LIFETIME.id, Some("10.0.0.2:443"), d.clone()),
+                    underlay: None,
+                };
+                c.add(&policy, candidate, &flow, &ctx);
+            }
+            c.finish(&policy)
+                .findings
+                .iter()
+                .map(|f| {
+                    f.evidence["sha256"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string()
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut sorted = digests.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(run(&mut digests.iter()), sorted);
+        assert_eq!(run(&mut digests.iter().rev()), sorted);
     }
 }
