@@ -89,7 +89,9 @@ impl Key {
 
 /// Collects findings for one report.
 pub struct Collector {
-    findings: HashMap<Key, Finding>,
+    /// Each finding with its position in the order findings were first
+    /// seen, the last tie-break of the report's order.
+    findings: HashMap<Key, (u64, Finding)>,
     order: u64,
     dropped: u64,
     not_checked: BTreeMap<(&'static str, &'static str), u64>,
@@ -166,14 +168,14 @@ impl Collector {
             waived,
             baseline: None,
         };
-        self.findings.insert(key, finding);
+        self.findings.insert(key, (self.order, finding));
     }
 
     /// Count one more occurrence of a finding already recorded; false if
     /// there is none (so a rule can skip building its evidence when true).
     pub fn bump(&mut self, key: &Key, flow: &OriginFlow) -> bool {
         match self.findings.get_mut(key) {
-            Some(f) => {
+            Some((_, f)) => {
                 f.occurrences += 1;
                 if flow.first_seen > f.last_seen {
                     f.last_seen.clone_from(&flow.first_seen);
@@ -231,7 +233,7 @@ impl Collector {
             } else {
                 None
             };
-            let Some(f) = self.findings.get_mut(&key) else {
+            let Some((_, f)) = self.findings.get_mut(&key) else {
                 continue;
             };
             if let Some(waived) = waived {
@@ -263,8 +265,11 @@ impl Collector {
 
     /// Everything collected, findings most severe first.
     pub fn finish(self, policy: &Policy) -> Collected {
-        let mut findings: Vec<Finding> = self.findings.into_values().collect();
-        findings.sort_by(|a, b| {
+        let mut findings: Vec<(u64, Finding)> = self.findings.into_values().collect();
+        // Ends with the order first seen: two findings alike in all the
+        // rest (one flow's chain with two weak signatures) would otherwise
+        // come in the hash map's order, which changes from run to run.
+        findings.sort_by(|(ao, a), (bo, b)| {
             b.severity
                 .cmp(&a.severity)
                 .then_with(|| a.rule.cmp(&b.rule))
@@ -272,7 +277,9 @@ impl Collector {
                 .then_with(|| a.subject.endpoint.cmp(&b.subject.endpoint))
                 .then_with(|| a.peer.endpoint.cmp(&b.peer.endpoint))
                 .then_with(|| a.message.cmp(&b.message))
+                .then_with(|| ao.cmp(bo))
         });
+        let findings: Vec<Finding> = findings.into_iter().map(|(_, f)| f).collect();
         let waivers = policy
             .waivers
             .iter()
