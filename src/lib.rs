@@ -36,6 +36,7 @@
 pub mod capture;
 pub mod cli;
 pub mod cluster;
+pub mod compliance;
 pub mod coverage;
 pub mod decode;
 pub mod engine;
@@ -43,6 +44,7 @@ pub mod enrich;
 pub mod flow;
 pub mod inventory;
 pub mod live;
+pub mod model;
 pub mod plaintext;
 pub mod probe;
 pub mod report;

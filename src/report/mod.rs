@@ -1,26 +1,22 @@
 //! The report: its model (`tls-audit/report/v1`) and how it is rendered.
 
 pub mod baseline;
-pub mod compliance;
-pub mod enrichment;
-mod finding;
 mod github;
 mod html;
 pub mod identity;
 pub mod inventory;
 mod junit;
-mod key_exchange;
 pub mod links;
 pub mod manifests;
 mod markdown;
-pub mod metadata;
-pub mod model;
 pub mod options;
-mod probe;
 mod sarif;
 mod table;
 mod yaml;
 
+pub use crate::compliance;
+pub use crate::model::report as model;
+pub use crate::model::{enrichment, metadata};
 pub use github::render_github;
 pub use html::{render_html, render_html_with};
 pub use junit::{render_junit, render_junit_with};

@@ -553,7 +553,7 @@ mod tests {
     fn names_width_wide_and_colour() {
         use super::{TableStyle, TableWriter};
         let mut f = flow();
-        f.server.pod = Some(crate::report::finding::PodRef {
+        f.server.pod = Some(crate::report::model::PodRef {
             namespace: "pay".into(),
             name: "api-7d9f".into(),
             service_account: "api".into(),

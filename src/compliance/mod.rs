@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 pub use evaluate::Evaluator;
 pub use network::is_public;
 
-use super::model::Report;
+use crate::report::model::Report;
 use crate::verify::controls::{self, Catalog, Source};
 
 /// Flow indices listed per evidence item at most; the rest are counted.

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{FlowRecord, PolicySource, Report};
+use super::report::{FlowRecord, PolicySource, Report};
 
 /// The audit trail of a report.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

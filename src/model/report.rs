@@ -48,12 +48,12 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Compliance views (`--compliance`): control, status, evidence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compliance: Option<super::compliance::Compliance>,
+    pub compliance: Option<crate::compliance::Compliance>,
     /// The cryptographic inventory (`report::inventory`): configurations in
     /// use and certificates seen, counted and located. Written by the
     /// command line's reports; absent from library reports unless built.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub inventory: Option<super::inventory::CryptoInventory>,
+    pub inventory: Option<crate::report::inventory::CryptoInventory>,
     /// What `tls-audit probe` learned about each endpoint it asked; absent
     /// from reports of captures. (Before `flows`: the streamed JSON writer
     /// needs `flows` last.)

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::model::OriginFlow;
+use super::report::OriginFlow;
 
 /// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -221,7 +221,7 @@ pub struct Verification {
     /// The baseline compared with (`--baseline`) and what it showed;
     /// absent without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub baseline: Option<super::baseline::BaselineSummary>,
+    pub baseline: Option<crate::report::baseline::BaselineSummary>,
     /// Checks that could not run, by rule and reason, with the flows affected.
     pub not_checked: Vec<NotChecked>,
     /// Flows the policy exempts from a rule, by rule and exemption name.
