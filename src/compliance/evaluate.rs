@@ -6,8 +6,8 @@ use super::{
     Compliance, ControlResult, Evidence, FrameworkResult, InScope, MAX_EVIDENCE_CERTIFICATES,
     MAX_EVIDENCE_FLOWS, Status, is_public,
 };
-use crate::report::model::{FlowRecord, Report};
-use crate::verify::controls::{Catalog, Control, Evaluation, Source};
+use crate::model::controls::{Catalog, Control, Evaluation, Source};
+use crate::model::report::{FlowRecord, Report};
 
 /// Flows counted, and the first few listed.
 #[derive(Debug, Clone, Default)]
@@ -733,7 +733,7 @@ fn note(reason: String) -> Evidence {
 }
 
 /// The certificate a finding is about, if it is a certificate finding.
-fn certificate_of(f: &crate::report::model::Finding) -> Vec<String> {
+fn certificate_of(f: &crate::model::report::Finding) -> Vec<String> {
     f.evidence
         .get("certificate")
         .and_then(|c| c.get("sha256"))

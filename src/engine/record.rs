@@ -3,11 +3,11 @@
 use crate::capture::format_ts;
 use crate::decode::Underlay;
 use crate::flow::{Exit, Flow, Side};
-use crate::plaintext::AppProtocol;
-use crate::report::model::{
+use crate::model::report::{
     AlertRecord, DecryptionRecord, Endpoint, FlowRecord, FlowSource, MutualInference, TcpRecord,
     TlsRecord,
 };
+use crate::plaintext::AppProtocol;
 use crate::tls::hello::is_grease;
 use crate::tls::session::Decryption;
 use crate::tls::{TlsSession, ja4, mtls, names};

@@ -5,7 +5,7 @@ use etherparse::PacketBuilder;
 
 use super::{Analyzer, Config};
 use crate::capture::LinkType;
-use crate::report::model::{FlowRecord, Report};
+use crate::model::report::{FlowRecord, Report};
 
 const MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
 

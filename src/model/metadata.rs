@@ -171,7 +171,7 @@ impl MetadataBuilder {
                     started: self
                         .starts
                         .get(&(ns.clone(), name.clone()))
-                        .map(|t| crate::verify::format_time(*t))
+                        .map(|t| super::time::format_time(*t))
                         .or_else(|| previous_start(previous, ns, name)),
                 })
                 .collect(),
@@ -207,15 +207,6 @@ fn previous_start(previous: Option<&Metadata>, ns: &str, name: &str) -> Option<S
         .find(|p| p.namespace == ns && p.name == name)?
         .started
         .clone()
-}
-
-/// When each pod of a snapshot started.
-pub fn pod_starts(inventory: &crate::inventory::Inventory) -> PodStarts {
-    inventory
-        .pods()
-        .iter()
-        .filter_map(|p| Some(((p.namespace.clone(), p.name.clone()), p.start_time?)))
-        .collect()
 }
 
 /// The metadata of an in-memory report (with the pods' start times, when known).

@@ -4,13 +4,18 @@
 //! `lib.rs`), so parsers, `verify`, compliance and the renderers can all
 //! depend on it without depending on each other.
 
+pub mod compliance;
 pub mod controls;
+pub mod coverage;
 pub mod enrichment;
 mod finding;
+pub mod inference;
+pub mod inventory;
 mod key_exchange;
 pub mod metadata;
 mod probe;
 pub mod report;
 pub mod rules;
+pub mod time;
 
 pub use report::Report;

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub use super::finding::{
-    AppliedWaiver, BaselineState, Exempted, Finding, InventorySource, NotChecked, PodRef,
-    PolicySource, Severity, Subject, TrustBundleSource, Verification, WaiverStatus, WorkloadRef,
+    AppliedWaiver, BaselineState, BaselineSummary, Exempted, Finding, InventorySource, NotChecked,
+    PodRef, PolicySource, Severity, Subject, TrustBundleSource, Verification, WaiverStatus,
+    WorkloadRef, gate, gate_failures,
 };
 pub use super::key_exchange::KeyExchangeRecord;
 pub use super::probe::{
@@ -48,12 +49,12 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Compliance views (`--compliance`): control, status, evidence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compliance: Option<crate::compliance::Compliance>,
+    pub compliance: Option<super::compliance::Compliance>,
     /// The cryptographic inventory (`report::inventory`): configurations in
     /// use and certificates seen, counted and located. Written by the
     /// command line's reports; absent from library reports unless built.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub inventory: Option<crate::report::inventory::CryptoInventory>,
+    pub inventory: Option<super::inventory::CryptoInventory>,
     /// What `tls-audit probe` learned about each endpoint it asked; absent
     /// from reports of captures. (Before `flows`: the streamed JSON writer
     /// needs `flows` last.)
@@ -428,7 +429,7 @@ pub struct DecryptionRecord {
 #[serde(untagged)]
 pub enum MutualInference {
     /// TLS 1.3 encrypted flight sizes.
-    FlightSize(crate::tls::mtls::FlightInference),
+    FlightSize(super::inference::FlightInference),
     /// Inherited from an earlier full handshake.
     Resumed(ResumedFrom),
 }

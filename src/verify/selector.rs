@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use serde::Deserialize;
 
-use crate::report::model::PodRef;
+use crate::model::report::PodRef;
 
 /// A set of flows.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]

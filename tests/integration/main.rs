@@ -15,6 +15,7 @@ mod kex;
 mod keylog;
 mod kubectl;
 mod lab;
+mod layers;
 mod live;
 mod probe;
 mod probes;

@@ -7,9 +7,9 @@ use std::fmt::Write;
 use super::charts::{self, Bar, Lifetime, Stack};
 use super::esc;
 use super::flows::FlowIndex;
+use crate::model::time::parse_time;
 use crate::report::compliance::Status;
 use crate::report::model::{Report, Severity};
-use crate::verify::parse_time;
 
 /// Colours of the charts (the same as the page's CSS).
 mod colour {

@@ -4,7 +4,7 @@
 //! ServerHello say nothing about mutual TLS, and under `pod-to-pod` a probed
 //! server is in scope when it is a pod (the probe's client never is).
 
-use crate::report::model::FlowSource;
+use crate::model::report::FlowSource;
 
 use super::*;
 
