@@ -122,12 +122,12 @@ pub struct Flow<A> {
 }
 
 impl RoleSource {
-    /// The report's name.
-    pub fn as_str(self) -> &'static str {
+    /// As the report says it.
+    pub fn reported(self) -> crate::model::RoleSource {
         match self {
-            RoleSource::Syn => "syn",
-            RoleSource::ClientHello => "client-hello",
-            RoleSource::Port => "port",
+            RoleSource::Syn => crate::model::RoleSource::Syn,
+            RoleSource::ClientHello => crate::model::RoleSource::ClientHello,
+            RoleSource::Port => crate::model::RoleSource::Port,
         }
     }
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::kinds::Gate;
 use super::report::OriginFlow;
 
 /// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
@@ -217,7 +218,7 @@ pub struct Verification {
     pub fail_on: Option<Severity>,
     /// `pass` or `fail` against `--fail-on`; null without it. With a
     /// baseline, judged on new findings only.
-    pub gate: Option<String>,
+    pub gate: Option<Gate>,
     /// The baseline compared with (`--baseline`) and what it showed;
     /// absent without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -321,12 +322,12 @@ pub struct BaselineSummary {
 /// The gate's verdict against `--fail-on` (`pass` or `fail`; `None`
 /// without it): fail when a finding the gate judges (unwaived, and new when
 /// a baseline is given) is at least that severe.
-pub fn gate(findings: &[Finding], fail_on: Option<Severity>) -> Option<String> {
+pub fn gate(findings: &[Finding], fail_on: Option<Severity>) -> Option<Gate> {
     fail_on.map(|on| {
         let failed = findings
             .iter()
             .any(|f| f.counts_for_gate() && f.severity >= on);
-        if failed { "fail" } else { "pass" }.to_string()
+        if failed { Gate::Fail } else { Gate::Pass }
     })
 }
 

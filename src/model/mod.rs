@@ -12,10 +12,12 @@ mod finding;
 pub mod inference;
 pub mod inventory;
 mod key_exchange;
+pub mod kinds;
 pub mod metadata;
 mod probe;
 pub mod report;
 pub mod rules;
 pub mod time;
 
+pub use kinds::{Gate, Protection, RoleSource, Transport};
 pub use report::Report;

@@ -68,7 +68,7 @@ impl InventoryBuilder {
     /// Count one flow (non-TLS flows are ignored).
     pub fn flow(&mut self, f: &FlowRecord) {
         let Some(tls) = f.tls.as_deref() else { return };
-        if f.protection != "tls" {
+        if f.protection != crate::model::Protection::Tls {
             return;
         }
         let inv = &mut self.inv;

@@ -505,7 +505,7 @@ fn severity_overrides_and_the_gate() {
             now: 0,
             fail_on: Some(on),
         };
-        super::conclude(c, info).0.gate.unwrap()
+        super::conclude(c, info).0.gate.unwrap().as_str()
     };
     let low = || Run::policy("severity: {TA-PLAINTEXT: low}").go(vec![plain.clone()]);
     assert_eq!(gate(low(), Severity::Medium), "pass");

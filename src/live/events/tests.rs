@@ -229,8 +229,16 @@ fn a_restarted_agent_in_one_log_keeps_both_runs_apart() {
     let text = stream(&one, true) + &stream(&two, true);
     let back = read_events("restarted", Cursor::new(text)).unwrap();
     assert_eq!(back.flows.len(), one.flows.len() + two.flows.len());
-    assert!(back.flows.iter().any(|f| f.protection == "plaintext"));
-    assert!(back.flows.iter().any(|f| f.protection == "tls"));
+    assert!(
+        back.flows
+            .iter()
+            .any(|f| f.protection == crate::model::Protection::Plaintext)
+    );
+    assert!(
+        back.flows
+            .iter()
+            .any(|f| f.protection == crate::model::Protection::Tls)
+    );
     assert_eq!(back.report.stats.flows, one.stats.flows + two.stats.flows);
     let kinds = warning_kinds(&back);
     assert_eq!(kinds, ["events-restarted"], "{:?}", back.report.warnings);
