@@ -55,10 +55,9 @@
 //! tls-audit keeps handshake metadata only. Application payload is never
 //! stored or printed: after a flow's handshake is decided its bytes are only
 //! counted.
-// Unsafe code is denied everywhere but `live::sys`: two libpcap/libc calls
-// the pcap crate does not wrap.
-#![deny(unsafe_code)]
-#![deny(rust_2018_idioms)]
+// Lint policy is Cargo.toml's [lints] table: unsafe code is denied
+// everywhere but `live::sys` (two libpcap/libc calls the pcap crate does
+// not wrap); unwrap, expect and panic outside tests are denied.
 #![warn(missing_docs)]
 
 pub mod capture;

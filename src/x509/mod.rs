@@ -9,6 +9,16 @@
 //! The string forms (names, serial, dates) are those of Python
 //! `cryptography`, the oracle of our test corpus; see `name.rs` for the
 //! distinguished-name rules.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
 
 mod algo;
 mod name;
@@ -307,8 +317,8 @@ fn dotted_arcs(encoded: &[u8]) -> Option<String> {
                 // The first subidentifier packs the first two arcs.
                 let (top, second) = match arc {
                     0..40 => (0, arc),
-                    40..80 => (1, arc - 40),
-                    _ => (2, arc - 80),
+                    40..80 => (1, arc.saturating_sub(40)),
+                    _ => (2, arc.saturating_sub(80)),
                 };
                 out = format!("{top}.{second}");
             } else {
@@ -336,9 +346,11 @@ fn is_spiffe(uri: &str) -> bool {
 }
 
 /// Lowercase hex of `bytes`.
+// Proven: `b >> 4` and `b & 0x0f` are below 16, the length of DIGITS.
+#[allow(clippy::indexing_slicing)]
 pub(crate) fn hex_lower(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
+    let mut out = String::with_capacity(bytes.len().saturating_mul(2));
     for &b in bytes {
         out.push(char::from(DIGITS[usize::from(b >> 4)]));
         out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
@@ -416,7 +428,9 @@ fn prefix_len(mask: u128, width: u32) -> Option<u32> {
     let expected = if ones == 0 {
         0
     } else {
-        (u128::MAX >> (128 - ones)) << (width - ones)
+        // More one bits than the mask is wide cannot be contiguous from its top.
+        let shift = width.checked_sub(ones)?;
+        (u128::MAX >> 128u32.checked_sub(ones)?).checked_shl(shift)?
     };
     (mask == expected).then_some(ones)
 }
