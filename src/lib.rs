@@ -39,18 +39,19 @@
 //!
 //! | layer | modules |
 //! |------:|---------|
-//! | 0 | `capture`, `x509`, `plaintext` |
-//! | 1 | `model` |
-//! | 2 | `decode`, `flow`, `tls` |
-//! | 3 | `engine` |
-//! | 4 | `inventory` |
-//! | 5 | `coverage` |
-//! | 6 | `verify`, `compliance` |
-//! | 7 | `report` |
-//! | 8 | `probe` |
-//! | 9 | `enrich`, `live` |
-//! | 10 | `cluster` |
-//! | 11 | `cli` |
+//! | 0 | `hex` |
+//! | 1 | `capture`, `x509`, `plaintext` |
+//! | 2 | `model` |
+//! | 3 | `decode`, `flow`, `tls` |
+//! | 4 | `engine` |
+//! | 5 | `inventory` |
+//! | 6 | `coverage` |
+//! | 7 | `verify`, `compliance` |
+//! | 8 | `report` |
+//! | 9 | `probe` |
+//! | 10 | `enrich`, `live` |
+//! | 11 | `cluster` |
+//! | 12 | `cli` |
 //!
 //! tls-audit keeps handshake metadata only. Application payload is never
 //! stored or printed: after a flow's handshake is decided its bytes are only
@@ -69,6 +70,7 @@ pub mod decode;
 pub mod engine;
 pub mod enrich;
 pub mod flow;
+pub mod hex;
 pub mod inventory;
 pub mod live;
 pub mod model;

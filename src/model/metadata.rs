@@ -104,11 +104,7 @@ impl SourceReport {
 
 /// SHA-256 of `bytes`, lower-case hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    ring::digest::digest(&ring::digest::SHA256, bytes)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex::lower(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
 }
 
 /// Builds [`Metadata`] from a report's header and its flows, seen one at a time.

@@ -341,18 +341,7 @@ fn is_spiffe(uri: &str) -> bool {
         .is_some_and(|scheme| scheme.eq_ignore_ascii_case("spiffe:"))
 }
 
-/// Lowercase hex of `bytes`.
-// Proven: `b >> 4` and `b & 0x0f` are below 16, the length of DIGITS.
-#[allow(clippy::indexing_slicing)]
-pub(crate) fn hex_lower(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len().saturating_mul(2));
-    for &b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
-}
+pub(crate) use crate::hex::lower as hex_lower;
 
 /// The serial as `cryptography` + `format(sn, "X")` show it: the INTEGER
 /// content is two's complement, so a set top bit means a negative number.
