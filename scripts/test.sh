@@ -25,6 +25,15 @@ fi
 cargo test --locked
 # Lints as policy: clippy on every target, warnings are errors.
 cargo clippy --all-targets --locked -- -D warnings
+# Dependency policy (deny.toml): licenses, and no second version of a crate
+# unless listed with its reason. Advisories need the advisory database from
+# GitHub, which CI cannot reach: not checked here.
+if command -v cargo-deny >/dev/null 2>&1; then
+  cargo deny --locked --offline check licenses bans
+else
+  echo "NOTICE: cargo-deny not installed; dependency policy not checked" >&2
+  if [ -n "${CI:-}" ]; then exit 1; fi
+fi
 # External conformance suites (../shared/conformance), on the binary cargo
 # test just built; each prints its figure and fails below its floor.
 bash scripts/conformance.sh target/debug/tls-audit

@@ -979,7 +979,7 @@ mod tests {
         let mut sink = EnrichingSink::new(MemorySink::default(), cfg);
         let mut plain = hidden(1);
         plain.tls = None;
-        plain.protection = "plaintext".into();
+        plain.protection = crate::model::Protection::Plaintext;
         sink.flow(0, plain);
         for i in 0..2000u16 {
             sink.flow(u64::from(i) + 1, hidden(20_000 + i));

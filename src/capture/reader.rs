@@ -9,6 +9,7 @@ use pcap_parser::{PcapBlockOwned, PcapError};
 
 use super::gzip::{ReadLimits, Tripped};
 use super::{CaptureError, LinkType, Nanos};
+use crate::hex::lower as hex;
 
 /// The reader's initial buffer; it grows for larger records up to `MAX_RECORD`.
 const INITIAL_BUFFER: usize = 256 * 1024;
@@ -386,10 +387,6 @@ fn describe(e: &PcapError<&[u8]>) -> String {
         PcapError::HeaderNotRecognized => "header not recognized".into(),
         other => format!("{other:?}"),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Lets us look at the first bytes (for the error message) without losing them.

@@ -8,7 +8,7 @@ use super::exit;
 use crate::report::baseline::{self, Baseline, Diff};
 use crate::report::links::{DEFAULT_DOCS_URL, docs_base};
 use crate::report::manifests::Manifests;
-use crate::report::model::{Finding, Severity};
+use crate::report::model::{Finding, Gate, Severity};
 use crate::report::{RenderOptions, Report};
 
 /// Options for CI and for evidence.
@@ -90,7 +90,7 @@ const GATE_LINE_RULES: usize = 5;
 pub(crate) fn gate_line(report: &Report) -> Option<String> {
     let v = report.verification.as_ref()?;
     let on = v.fail_on?;
-    if v.gate.as_deref() != Some("fail") {
+    if v.gate != Some(Gate::Fail) {
         return None;
     }
     let failing = crate::verify::gate_failures(&report.findings, on);

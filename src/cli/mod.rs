@@ -653,7 +653,7 @@ impl Publish<'_> {
         let failed = report
             .verification
             .as_ref()
-            .is_some_and(|v| v.gate.as_deref() == Some("fail"));
+            .is_some_and(|v| v.gate == Some(crate::model::Gate::Fail));
         let meta = MetadataBuilder::with_pod_starts(self.starts);
         if let Err(e) = annotate(
             &mut report,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::coverage::cluster_config::ClusterConfig;
 use crate::coverage::nitro::NitroTable;
 use crate::inventory::Inventory;
-use crate::report::metadata::{self, PodStarts};
+use crate::report::metadata::PodStarts;
 use crate::report::model::{InventorySource, PolicySource, Severity, TrustBundleSource};
 use crate::verify::chain::TrustBundle;
 use crate::verify::{self, DEFAULT_POLICY, Policy, RunInfo, Verifier, rules};
@@ -119,7 +119,7 @@ pub fn load_with(
     };
     let starts = inventory
         .as_ref()
-        .map(metadata::pod_starts)
+        .map(Inventory::pod_starts)
         .unwrap_or_default();
     let verifier =
         Verifier::new(policy, inventory, bundle.map(|(_, b)| b), now).with_underlay(cluster, nitro);

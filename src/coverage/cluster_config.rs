@@ -404,6 +404,14 @@ impl Cidr {
         self.prefix
     }
 
+    /// One address: a /32, or a /128 for IPv6 (an IPv4-mapped IPv6
+    /// address is its IPv4 address).
+    pub fn host(ip: IpAddr) -> Cidr {
+        let network = ip.to_canonical();
+        let prefix = if network.is_ipv4() { 32 } else { 128 };
+        Cidr { network, prefix }
+    }
+
     /// Whether `ip` is inside. IPv4-mapped IPv6 addresses count as IPv4.
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.network, ip.to_canonical()) {

@@ -58,6 +58,8 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+pub use crate::model::coverage::WireEvidence;
+
 use crate::coverage::cluster_config::{
     CalicoConfig, CiliumConfig, ClusterConfig, Cni, EncryptionControls, FlannelBackend, WeaveConfig,
 };
@@ -328,34 +330,6 @@ impl FlowEnds<'_> {
     fn ends(&self) -> [&FlowEnd<'_>; 2] {
         [&self.a, &self.b]
     }
-}
-
-/// What a node-level capture saw between the two endpoints' nodes. All
-/// `false`: nothing was seen (no evidence either way).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct WireEvidence {
-    /// IPsec ESP between the nodes (Cilium/Flannel IPsec, encrypted Weave
-    /// fast datapath).
-    pub esp: bool,
-    /// WireGuard between the nodes (Calico, Cilium, Flannel).
-    pub wireguard: bool,
-    /// VXLAN between the nodes (plaintext inside; also unencrypted Weave
-    /// fast datapath).
-    pub vxlan: bool,
-    /// Geneve between the nodes (plaintext inside).
-    pub geneve: bool,
-    /// Weave sleeve (UDP 6783) that does not parse as plaintext frames.
-    pub weave_sleeve_encrypted: bool,
-    /// Weave sleeve that parses as plaintext frames.
-    pub weave_sleeve_plain: bool,
-    /// A Weave control handshake (TCP 6783) announcing encryption.
-    pub weave_handshake_encrypted: bool,
-    /// A Weave control handshake announcing no encryption.
-    pub weave_handshake_plain: bool,
-    /// This flow's own packets were captured readable between the nodes:
-    /// bare on the node interface, or inside a plaintext overlay. Flow-level,
-    /// unlike the other fields, and so the strongest evidence.
-    pub flow_in_clear: bool,
 }
 
 impl WireEvidence {

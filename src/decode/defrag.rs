@@ -57,20 +57,21 @@ impl Ipv4Defrag {
             .is_err()
         {
             self.active.remove(&key);
-            self.dropped += 1;
+            self.dropped = self.dropped.saturating_add(1);
             return None;
         }
         if !buf.is_complete() {
             return None;
         }
         let (buf, _) = self.active.remove(&key)?;
-        self.reassembled += 1;
+        self.reassembled = self.reassembled.saturating_add(1);
         Some(buf.take_bufs().0)
     }
 
     fn make_room(&mut self, now: Nanos) {
         let before = self.active.len();
-        self.active.retain(|_, (_, start)| now - *start < TIMEOUT);
+        self.active
+            .retain(|_, (_, start)| now.saturating_sub(*start) < TIMEOUT);
         if self.active.len() >= MAX_IN_FLIGHT
             && let Some(oldest) = self
                 .active
@@ -80,6 +81,8 @@ impl Ipv4Defrag {
         {
             self.active.remove(&oldest);
         }
-        self.dropped += (before - self.active.len()) as u64;
+        self.dropped = self
+            .dropped
+            .saturating_add(before.saturating_sub(self.active.len()) as u64);
     }
 }

@@ -28,7 +28,10 @@ const ETHERTYPE_ERSPAN_3: u16 = 0x22eb;
 const MAX_MPLS_LABELS: usize = 8;
 
 fn be16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
+    Some(u16::from_be_bytes([
+        *b.get(at)?,
+        *b.get(at.checked_add(1)?)?,
+    ]))
 }
 
 /// Strip the capture's link header.
@@ -39,14 +42,16 @@ pub fn network_layer(link: LinkType, frame: &[u8]) -> Result<Network<'_>, Decode
             Ok(Network::Ip(frame))
         }
         LinkType::NULL | LinkType::LOOP => {
-            let family = frame.get(..4).ok_or(DecodeError::LinkTruncated)?;
+            let (family, rest) = frame
+                .split_first_chunk::<4>()
+                .ok_or(DecodeError::LinkTruncated)?;
             // The family is in the writer's byte order; both orders of the
             // small values are unambiguous.
-            let le = u32::from_le_bytes([family[0], family[1], family[2], family[3]]);
-            let be = u32::from_be_bytes([family[0], family[1], family[2], family[3]]);
+            let le = u32::from_le_bytes(*family);
+            let be = u32::from_be_bytes(*family);
             let v = if le < 256 { le } else { be };
             match v {
-                2 | 10 | 24 | 28 | 30 => Ok(Network::Ip(&frame[4..])),
+                2 | 10 | 24 | 28 | 30 => Ok(Network::Ip(rest)),
                 _ => Err(DecodeError::NotIp),
             }
         }
@@ -70,13 +75,16 @@ pub fn network_layer(link: LinkType, frame: &[u8]) -> Result<Network<'_>, Decode
 pub fn ethernet_payload(mut frame: &[u8]) -> Result<&[u8], DecodeError> {
     loop {
         let mut ethertype = be16(frame, 12).ok_or(DecodeError::LinkTruncated)?;
-        let mut at = 14;
+        let mut at: usize = 14;
         while matches!(
             ethertype,
             ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD
         ) {
-            ethertype = be16(frame, at + 2).ok_or(DecodeError::LinkTruncated)?;
-            at += 4;
+            ethertype = at
+                .checked_add(2)
+                .and_then(|tag| be16(frame, tag))
+                .ok_or(DecodeError::LinkTruncated)?;
+            at = at.checked_add(4).ok_or(DecodeError::LinkTruncated)?;
         }
         let rest = frame.get(at..).ok_or(DecodeError::LinkTruncated)?;
         match by_ethertype(ethertype, rest)? {
@@ -106,16 +114,16 @@ fn by_ethertype(mut ethertype: u16, mut rest: &[u8]) -> Result<Network<'_>, Deco
 
 /// PPP: an optional `ff 03` address/control, then a 1- or 2-byte protocol.
 fn ppp_payload(frame: &[u8]) -> Result<Network<'_>, DecodeError> {
-    let mut b = frame;
-    if b.starts_with(&[0xff, 0x03]) {
-        b = &b[2..];
-    }
-    let first = *b.first().ok_or(DecodeError::LinkTruncated)?;
+    let b = frame.strip_prefix(&[0xff, 0x03]).unwrap_or(frame);
+    let (&first, after_first) = b.split_first().ok_or(DecodeError::LinkTruncated)?;
     // Protocol-field compression: an odd first byte is a 1-byte protocol.
     let (proto, rest) = if first & 1 == 1 {
-        (u16::from(first), &b[1..])
+        (u16::from(first), after_first)
     } else {
-        (be16(b, 0).ok_or(DecodeError::LinkTruncated)?, &b[2..])
+        let (proto, rest) = b
+            .split_first_chunk::<2>()
+            .ok_or(DecodeError::LinkTruncated)?;
+        (u16::from_be_bytes(*proto), rest)
     };
     match proto {
         0x0021 | 0x0057 => Ok(Network::Ip(rest)),
@@ -126,10 +134,12 @@ fn ppp_payload(frame: &[u8]) -> Result<Network<'_>, DecodeError> {
 /// MPLS: skip labels to the bottom of the stack; the IP version nibble says what follows.
 fn mpls_payload(frame: &[u8]) -> Result<Network<'_>, DecodeError> {
     for i in 0..MAX_MPLS_LABELS {
-        let at = i * 4;
-        let label = frame.get(at..at + 4).ok_or(DecodeError::LinkTruncated)?;
-        if label[2] & 1 == 1 {
-            let rest = &frame[at + 4..];
+        // At most MAX_MPLS_LABELS * 4 bytes in: no overflow.
+        let at = i.saturating_mul(4);
+        let end = at.saturating_add(4);
+        let label = frame.get(at..end).ok_or(DecodeError::LinkTruncated)?;
+        if label.get(2).is_some_and(|s| s & 1 == 1) {
+            let rest = frame.get(end..).ok_or(DecodeError::LinkTruncated)?;
             return match rest.first().map(|b| b >> 4) {
                 Some(4) | Some(6) => Ok(Network::Ip(rest)),
                 Some(_) => Ok(Network::Ethernet(rest)),
@@ -144,11 +154,11 @@ fn mpls_payload(frame: &[u8]) -> Result<Network<'_>, DecodeError> {
 pub fn gre_payload(b: &[u8]) -> Result<Network<'_>, DecodeError> {
     let flags = be16(b, 0).ok_or(DecodeError::LinkTruncated)?;
     let proto = be16(b, 2).ok_or(DecodeError::LinkTruncated)?;
-    let mut at = 4;
+    let mut at: usize = 4;
     for bit in [0x8000u16, 0x2000, 0x1000] {
         // checksum(+reserved), key, sequence number: 4 bytes each when present
         if flags & bit != 0 {
-            at += 4;
+            at = at.saturating_add(4);
         }
     }
     let rest = b.get(at..).ok_or(DecodeError::LinkTruncated)?;
@@ -184,8 +194,8 @@ pub fn gtp_u_payload(b: &[u8]) -> Option<&[u8]> {
             if units == 0 {
                 return None;
             }
-            at += units * 4;
-            next = *b.get(at - 1)?;
+            at = at.checked_add(units.checked_mul(4)?)?;
+            next = *b.get(at.checked_sub(1)?)?;
         }
     }
     let inner = b.get(at..)?;

@@ -7,6 +7,12 @@
 //! inside is analysed as well as the underlay packet that carried it.
 //! Parsing is lax on purpose: a snaplen-cut packet still yields its headers
 //! and whatever payload was captured, flagged as truncated.
+// Hostile input: no indexing or slicing, no arithmetic that can overflow
+// (unwrap, expect and panic are denied crate-wide in Cargo.toml).
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
 
 mod defrag;
 mod link;
@@ -180,7 +186,7 @@ impl Decoder {
     }
 
     fn count_error(&mut self, e: DecodeError) {
-        *self.stats.errors.entry(e.kind()).or_default() += 1;
+        count(self.stats.errors.entry(e.kind()).or_default());
     }
 
     fn decode_ethernet(
@@ -242,7 +248,7 @@ impl Decoder {
                 src,
                 dst,
                 l4,
-                ip_len: whole.len() as u32 + 20,
+                ip_len: (whole.len() as u32).saturating_add(20),
                 truncated,
                 inside,
             };
@@ -275,15 +281,17 @@ impl Decoder {
         match ip_number {
             // IP-in-IP (4) and IPv6-in-IP (41): the inner packet follows directly.
             IpNumber(4) | IpNumber(41) if depth < MAX_TUNNEL_DEPTH => {
-                *self.stats.tunnelled.entry("ip-in-ip").or_default() += 1;
-                self.decode_ip(ts, payload.payload, inside, depth + 1, emit)
+                count(self.stats.tunnelled.entry("ip-in-ip").or_default());
+                self.decode_ip(ts, payload.payload, inside, depth.saturating_add(1), emit)
             }
             IpNumber::GRE if depth < MAX_TUNNEL_DEPTH => {
-                *self.stats.tunnelled.entry("gre").or_default() += 1;
+                count(self.stats.tunnelled.entry("gre").or_default());
                 match link::gre_payload(payload.payload)? {
-                    link::Network::Ip(ip) => self.decode_ip(ts, ip, inside, depth + 1, emit),
+                    link::Network::Ip(ip) => {
+                        self.decode_ip(ts, ip, inside, depth.saturating_add(1), emit)
+                    }
                     link::Network::Ethernet(eth) => {
-                        self.decode_ethernet(ts, eth, inside, depth + 1, emit)
+                        self.decode_ethernet(ts, eth, inside, depth.saturating_add(1), emit)
                     }
                 }
             }
@@ -312,8 +320,8 @@ impl Decoder {
         }
         if src_port == GTP_U_PORT || dst_port == GTP_U_PORT {
             if let Some(inner) = link::gtp_u_payload(payload) {
-                *self.stats.tunnelled.entry("gtp-u").or_default() += 1;
-                if let Err(e) = self.decode_ip(ts, inner, d.inside, depth + 1, emit) {
+                count(self.stats.tunnelled.entry("gtp-u").or_default());
+                if let Err(e) = self.decode_ip(ts, inner, d.inside, depth.saturating_add(1), emit) {
                     self.count_error(e);
                 }
             }
@@ -328,9 +336,9 @@ impl Decoder {
         let Some(inner) = payload.get(offset..) else {
             return Ok(());
         };
-        *self.stats.tunnelled.entry(kind.as_str()).or_default() += 1;
+        count(self.stats.tunnelled.entry(kind.as_str()).or_default());
         // Damage inside a tunnel is counted but does not undo the outer packet.
-        if let Err(e) = self.decode_ethernet(ts, inner, Some(kind), depth + 1, emit) {
+        if let Err(e) = self.decode_ethernet(ts, inner, Some(kind), depth.saturating_add(1), emit) {
             self.count_error(e);
         }
         Ok(())
@@ -389,4 +397,9 @@ impl Decoder {
     pub fn defrag_stats(&self) -> (u64, u64) {
         (self.defrag.reassembled, self.defrag.dropped)
     }
+}
+
+/// One more in a counter (saturating: a counter never wraps).
+fn count(n: &mut u64) {
+    *n = n.saturating_add(1);
 }

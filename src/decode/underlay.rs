@@ -15,17 +15,8 @@
 //! `router/fastdp.go`; wireguard-go `device/noise-protocol.go` @ `f333402`;
 //! RFC 7348 VXLAN; RFC 8926 Geneve; RFC 4303 ESP; RFC 3948 ESP in UDP;
 //! RFC 7296 IKEv2, RFC 2408 ISAKMP/IKEv1 header). Everything here reads hostile bytes: no
-//! indexing, no arithmetic that can overflow, no allocation.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
+//! indexing, no arithmetic that can overflow (the lints of `decode`), no
+//! allocation.
 
 /// What a packet's outer layer says about the network underneath the pod traffic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -17,7 +17,7 @@
 //!   it is in the same capture (`group_source: resumed-session`), else
 //!   null with `unknown_reason: resumed`.
 
-use crate::report::model::KeyExchangeRecord;
+use crate::model::report::KeyExchangeRecord;
 use crate::tls::TlsFacts;
 use crate::tls::hello::{ext, is_grease};
 use crate::tls::kex::{self, GroupKind, SuiteKex, group_kind, group_name};

@@ -21,7 +21,7 @@ pub use sink::{FlowOpened, FlowSink, MemorySink, SpillSink, Spilled};
 use crate::capture::{CaptureError, CaptureReader, Item, LinkType, MergedSource, Nanos};
 use crate::decode::{Decoded, Decoder, L4, TcpSegment, underlay};
 use crate::flow::{Exit, Flow, FlowConfig, FlowKey, FlowTable, RoleSource, endpoint};
-use crate::report::model::{self, Report, Stats, Warning};
+use crate::model::report::{self as model, Report, Stats, Warning};
 use crate::tls::KeyLog;
 
 /// Engine settings.

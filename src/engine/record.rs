@@ -3,11 +3,11 @@
 use crate::capture::format_ts;
 use crate::decode::Underlay;
 use crate::flow::{Exit, Flow, Side};
-use crate::plaintext::AppProtocol;
-use crate::report::model::{
-    AlertRecord, DecryptionRecord, Endpoint, FlowRecord, FlowSource, MutualInference, TcpRecord,
-    TlsRecord,
+use crate::model::report::{
+    AlertRecord, DecryptionRecord, Endpoint, FlowRecord, FlowSource, MutualInference, Protection,
+    TcpRecord, TlsRecord, Transport,
 };
+use crate::plaintext::AppProtocol;
 use crate::tls::hello::is_grease;
 use crate::tls::session::Decryption;
 use crate::tls::{TlsSession, ja4, mtls, names};
@@ -26,12 +26,7 @@ pub struct Caches {
 
 /// The report's name for an IP protocol number.
 pub fn transport_name(proto: u8) -> &'static str {
-    match proto {
-        6 => "tcp",
-        17 => "udp",
-        50 => "esp",
-        _ => "ip",
-    }
+    Transport::of_protocol(proto).as_str()
 }
 
 /// Build the record of a finished flow.
@@ -53,15 +48,15 @@ pub fn build(flow: &Flow<FlowAnalysis>, exit: Exit, caches: &mut Caches) -> Flow
     let (protection, app_protocol, tls) = classify(flow, client, server_port, payload, caches);
     FlowRecord {
         source: FlowSource::Capture,
-        transport: transport_name(flow.key.proto).into(),
+        transport: Transport::of_protocol(flow.key.proto),
         client: ep(client),
         server: ep(server),
-        role_source: role_source.as_str().into(),
+        role_source: role_source.reported(),
         first_seen: format_ts(flow.first_seen),
         last_seen: format_ts(flow.last_seen),
         packets: flow.packets.iter().sum(),
         bytes: payload,
-        protection: protection.into(),
+        protection,
         app_protocol,
         tls,
         tcp: flow.tcp.as_ref().map(|t| {
@@ -85,7 +80,7 @@ pub fn build(flow: &Flow<FlowAnalysis>, exit: Exit, caches: &mut Caches) -> Flow
     }
 }
 
-type Classified = (&'static str, Option<String>, Option<Box<TlsRecord>>);
+type Classified = (Protection, Option<String>, Option<Box<TlsRecord>>);
 
 fn classify(
     flow: &Flow<FlowAnalysis>,
@@ -98,19 +93,19 @@ fn classify(
     if let Some(u) = app.underlay {
         let protection = match u {
             // IKE too: IPsec's own key exchange, encrypted after IKE_SA_INIT.
-            Underlay::Esp | Underlay::Ike => "ipsec",
-            Underlay::WireGuard => "wireguard",
-            _ => "overlay",
+            Underlay::Esp | Underlay::Ike => Protection::Ipsec,
+            Underlay::WireGuard => Protection::Wireguard,
+            _ => Protection::Overlay,
         };
         return (protection, Some(u.as_str().to_string()), None);
     }
     if flow.key.proto != 6 {
         use super::datagram::Datagram;
         return match app.datagram {
-            Some(Datagram::Dtls) => ("tls", Some("dtls".into()), None),
-            Some(Datagram::Quic) => ("tls", Some("quic".into()), None),
-            Some(Datagram::Cleartext(p)) => ("plaintext", Some(p.as_str().into()), None),
-            None => ("unknown", None, None),
+            Some(Datagram::Dtls) => (Protection::Tls, Some("dtls".into()), None),
+            Some(Datagram::Quic) => (Protection::Tls, Some("quic".into()), None),
+            Some(Datagram::Cleartext(p)) => (Protection::Plaintext, Some(p.as_str().into()), None),
+            None => (Protection::Unknown, None, None),
         };
     }
     match &app.state {
@@ -127,18 +122,18 @@ fn classify(
                         .into(),
                 );
             }
-            ("tls", prelude, Some(Box::new(rec)))
+            (Protection::Tls, prelude, Some(Box::new(rec)))
         }
-        _ if payload == 0 => ("unknown", None, None),
+        _ if payload == 0 => (Protection::Unknown, None, None),
         // Bytes that never showed a TLS record: cleartext only if we can
         // name the protocol; SSH is named but encrypted; otherwise we do not
         // know (a private encrypted protocol looks the same as binary
         // cleartext).
         AppState::Plaintext | AppState::Empty | AppState::Probing => {
             match app.name_cleartext(Some(client), server_port) {
-                Some(AppProtocol::Ssh) => ("ssh", Some("ssh".into()), None),
-                Some(p) => ("plaintext", Some(p.as_str().to_string()), None),
-                None => ("unknown", None, None),
+                Some(AppProtocol::Ssh) => (Protection::Ssh, Some("ssh".into()), None),
+                Some(p) => (Protection::Plaintext, Some(p.as_str().to_string()), None),
+                None => (Protection::Unknown, None, None),
             }
         }
     }

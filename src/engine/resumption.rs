@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 
 use crate::capture::{Nanos, format_ts};
 
-use crate::report::model::{MutualInference, OriginFlow, ResumedFrom, TlsRecord};
+use crate::model::report::{MutualInference, OriginFlow, ResumedFrom, TlsRecord};
 use crate::tls::TlsFacts;
 
 /// What a flow offers or issues for resumption (digests and IDs only).

@@ -7,7 +7,7 @@ use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::FileExt;
 
 use crate::capture::Nanos;
-use crate::report::model::FlowRecord;
+use crate::model::report::FlowRecord;
 
 /// Receives each flow record once, as its flow finishes (not in order).
 /// Live consumers can also hear of flows as they open and as their

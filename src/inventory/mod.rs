@@ -234,8 +234,8 @@ impl Pod {
     /// `ReplicaSet` whose name is `<deployment>-<pod-template-hash>` is its
     /// `Deployment`; a `StatefulSet`, `DaemonSet`, `Job` or other owner is
     /// itself; a pod without owner is its own workload (`Pod`).
-    pub fn workload(&self) -> crate::report::model::WorkloadRef {
-        use crate::report::model::WorkloadRef;
+    pub fn workload(&self) -> crate::model::report::WorkloadRef {
+        use crate::model::report::WorkloadRef;
         let Some(owner) = &self.owner else {
             return WorkloadRef {
                 kind: BARE_POD.into(),
@@ -434,6 +434,14 @@ impl Inventory {
     /// All pods, in file order.
     pub fn pods(&self) -> &[Pod] {
         &self.pods
+    }
+
+    /// When each pod started (for the report's metadata).
+    pub fn pod_starts(&self) -> crate::model::metadata::PodStarts {
+        self.pods
+            .iter()
+            .filter_map(|p| Some(((p.namespace.clone(), p.name.clone()), p.start_time?)))
+            .collect()
     }
 
     /// The nodes from the nodes file, in file order (not the nodes implied

@@ -118,7 +118,7 @@ impl Metrics {
                 .or_default() += 1;
         }
         *s.flows
-            .entry((f.protection.clone(), mutual, version))
+            .entry((f.protection.to_string(), mutual, version))
             .or_default() += 1;
         let Some(t) = tls else { return };
         let server = format!("{}:{}", f.server.ip, f.server.port);

@@ -15,6 +15,7 @@ use super::legacy::{LEGACY_SUITES, SSL3, TLS10, TLS11, TLS12, TLS12_SUITES};
 use super::record::{self, TlsFacts};
 use super::target::Target;
 use super::tls::{self, End, Handshake, alert_name};
+use crate::model::Protection;
 use crate::report::model::{
     ClientAuth, FlowRecord, IdentityProbe, PlaintextProbe, ProbeRecord, VersionProbe,
 };
@@ -166,9 +167,9 @@ async fn run(
                 bytes,
             };
             let protection = if p.protocol.is_some() {
-                "plaintext"
+                Protection::Plaintext
             } else {
-                "unknown"
+                Protection::Unknown
             };
             out.flows
                 .push(record::flow(&conn, protection, p.protocol.as_deref()));
@@ -314,7 +315,7 @@ fn handshake_flow(
         finished: h.finished,
         bytes: h.bytes,
     };
-    let mut f = record::flow(&conn, "tls", None);
+    let mut f = record::flow(&conn, crate::model::Protection::Tls, None);
     let mutual = match auth.policy.as_str() {
         "none" | "optional" => (Some(false), "probe-accepted-without-certificate"),
         "required" => (Some(true), "probe-refused-without-certificate"),

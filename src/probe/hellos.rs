@@ -104,7 +104,7 @@ fn push_hello_flow(
         finished: time::OffsetDateTime::now_utc(),
         bytes: 0,
     };
-    let mut f = record::flow(&conn, "tls", None);
+    let mut f = record::flow(&conn, crate::model::Protection::Tls, None);
     f.tls = Some(Box::new(record::tls_record(&TlsFacts {
         version,
         cipher,

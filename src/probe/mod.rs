@@ -224,7 +224,10 @@ pub fn failure_warning(record: &ProbeRecord) -> Option<Warning> {
 pub fn stats(flows: &[FlowRecord]) -> Stats {
     Stats {
         flows: flows.len() as u64,
-        tls_flows: flows.iter().filter(|f| f.protection == "tls").count() as u64,
+        tls_flows: flows
+            .iter()
+            .filter(|f| f.protection == crate::model::Protection::Tls)
+            .count() as u64,
         mutual_tls_flows: flows
             .iter()
             .filter(|f| {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use rustls::pki_types::CertificateDer;
 
 use super::tls::ALPN;
+use crate::model::{Protection, RoleSource, Transport};
 use crate::report::model::{AlertRecord, Endpoint, FlowRecord, FlowSource, TlsRecord};
 use crate::tls::names::{cipher_suite_name, version_name};
 use crate::x509::Certificate;
@@ -28,7 +29,7 @@ pub(crate) struct Conn {
 }
 
 /// A flow record for one probe connection.
-pub(crate) fn flow(c: &Conn, protection: &str, app: Option<&str>) -> FlowRecord {
+pub(crate) fn flow(c: &Conn, protection: Protection, app: Option<&str>) -> FlowRecord {
     let ep = |a: Option<SocketAddr>| Endpoint {
         ip: a.map_or_else(|| "0.0.0.0".to_string(), |a| a.ip().to_string()),
         port: a.map_or(0, |a| a.port()),
@@ -38,15 +39,15 @@ pub(crate) fn flow(c: &Conn, protection: &str, app: Option<&str>) -> FlowRecord 
     };
     FlowRecord {
         source: FlowSource::Probe,
-        transport: "tcp".into(),
+        transport: Transport::Tcp,
         client: ep(c.local),
         server: ep(Some(c.server)),
-        role_source: "probe".into(),
+        role_source: RoleSource::Probe,
         first_seen: rfc3339(c.started),
         last_seen: rfc3339(c.finished),
         packets: 0,
         bytes: c.bytes,
-        protection: protection.into(),
+        protection,
         app_protocol: app.map(str::to_string),
         tls: None,
         tcp: None,

@@ -120,20 +120,7 @@ impl Baseline {
     }
 }
 
-/// What a report's `verification.baseline` says.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BaselineSummary {
-    /// The baseline report (path given, SHA-256, size).
-    pub report: SourceReport,
-    /// Findings not in the baseline.
-    pub new: u64,
-    /// Findings in the baseline too.
-    pub unchanged: u64,
-    /// Baseline findings no longer found.
-    pub fixed: u64,
-    /// How the gate treats them, for people.
-    pub gate_scope: String,
-}
+pub use crate::model::report::BaselineSummary;
 
 /// The sentence every output carries when a baseline decides the gate's scope.
 pub const GATE_SCOPE: &str = "with a baseline, --fail-on judges new findings only; unchanged ones are listed but do not fail the gate";
@@ -158,7 +145,7 @@ pub fn apply(report: &mut Report, base: &Baseline) {
     }
     let fixed = base.identities.difference(&seen).count() as u64;
     if let Some(v) = &mut report.verification {
-        v.gate = crate::verify::gate(&report.findings, v.fail_on);
+        v.gate = crate::model::report::gate(&report.findings, v.fail_on);
         v.baseline = Some(BaselineSummary {
             report: base.source.clone(),
             new,

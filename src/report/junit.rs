@@ -40,7 +40,7 @@ use std::net::{IpAddr, SocketAddr};
 use super::compliance::{FrameworkResult, Status};
 use super::model::{BaselineState, Endpoint, Finding, Report, Severity};
 use super::options::RenderOptions;
-use crate::verify::rules;
+use crate::model::rules;
 
 /// Render the report as a JUnit XML document (UTF-8, ending in a newline).
 pub fn render_junit(report: &Report) -> String {

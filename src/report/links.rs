@@ -3,7 +3,7 @@
 //! CI still reaches them. The base is `--docs-url`, by default the pages of
 //! the version that wrote the report in the project's repository.
 
-use crate::verify::rules;
+use crate::model::rules;
 
 /// Where the rule pages of this version are published: `<repository>/blob/v<version>/docs/rules/`.
 pub const DEFAULT_DOCS_URL: &str = concat!(

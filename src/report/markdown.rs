@@ -71,7 +71,7 @@ fn gate(r: &Report, out: &mut String) {
             let _ = writeln!(
                 out,
                 "**Gate {}** (`--fail-on {}`): {over}{new} unwaived finding{} at or above {}.",
-                md(&gate.to_uppercase()),
+                md(&gate.as_str().to_uppercase()),
                 on.as_str(),
                 plural(over as u64),
                 on.as_str()
@@ -396,7 +396,11 @@ fn flows(r: &Report, out: &mut String) {
             .entry(f.server.pod.as_ref().map(|p| p.namespace.as_str()))
             .or_default();
         t.flows += 1;
-        match f.tls.as_ref().filter(|_| f.protection == "tls") {
+        match f
+            .tls
+            .as_ref()
+            .filter(|_| f.protection == crate::model::Protection::Tls)
+        {
             None => t.not_tls += 1,
             Some(tls) => match tls.mutual {
                 Some(true) => t.yes += 1,

@@ -1,28 +1,24 @@
 //! The report: its model (`tls-audit/report/v1`) and how it is rendered.
 
 pub mod baseline;
-pub mod compliance;
-pub mod enrichment;
 mod escape;
-mod finding;
 mod github;
 mod html;
 pub mod identity;
 pub mod inventory;
 mod junit;
-mod key_exchange;
 pub mod links;
 pub mod manifests;
 mod markdown;
-pub mod metadata;
-pub mod model;
 pub mod options;
-mod probe;
 mod sarif;
 pub mod saved;
 mod table;
 mod yaml;
 
+pub use crate::compliance;
+pub use crate::model::report as model;
+pub use crate::model::{enrichment, metadata};
 pub use escape::{escape_json_controls, escape_json_string, is_invisible_control};
 pub use github::render_github;
 pub use html::{render_html, render_html_with};

@@ -36,7 +36,7 @@
 use super::identity;
 use super::model::{Finding, Report, Severity, Subject};
 use super::options::RenderOptions;
-use crate::verify::rules;
+use crate::model::rules;
 use serde_json::{Map, Value, json};
 
 /// The `$schema` written in every log.

@@ -352,7 +352,7 @@ fn findings(r: &Report, out: &mut String) {
             out,
             "gate --fail-on {}: {}",
             on.as_str(),
-            gate.to_uppercase()
+            gate.as_str().to_uppercase()
         );
     }
 }
@@ -403,7 +403,7 @@ fn row(f: &FlowRecord) -> [String; 11] {
     let endpoint = address;
     let protection = match &f.app_protocol {
         Some(p) => format!("{} ({})", f.protection, p),
-        None => f.protection.clone(),
+        None => f.protection.to_string(),
     };
     let (version, mtls, sni, identity) = match &f.tls {
         Some(t) => {
@@ -553,7 +553,7 @@ mod tests {
     fn names_width_wide_and_colour() {
         use super::{TableStyle, TableWriter};
         let mut f = flow();
-        f.server.pod = Some(crate::report::finding::PodRef {
+        f.server.pod = Some(crate::report::model::PodRef {
             namespace: "pay".into(),
             name: "api-7d9f".into(),
             service_account: "api".into(),

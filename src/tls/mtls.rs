@@ -38,7 +38,7 @@
 //! ordinary stacks, not proof against a hostile client; the policy's
 //! `mtls.evidence: observed` refuses inferred verdicts (see the README).
 
-use serde::{Deserialize, Serialize};
+pub use crate::model::inference::FlightInference;
 
 use super::hello::{ServerHello, ext};
 use super::session::TlsFacts;
@@ -119,30 +119,6 @@ impl Unknown {
             Unknown::PostHandshakeAuth => "post-handshake-auth",
         }
     }
-}
-
-/// The numbers a TLS 1.3 inference used.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FlightInference {
-    /// Length of the client's first encrypted record after the ServerHello.
-    pub client_first_record_len: u16,
-    /// What a record holding only Finished would measure for this suite.
-    pub finished_record_len: u16,
-    /// What a record holding only an empty Certificate would measure.
-    pub empty_certificate_record_len: u16,
-    /// The smallest record that could carry a Certificate message with a
-    /// certificate (or raw public key) in it, unpadded.
-    pub certificate_record_min_len: u16,
-    /// The most padding the client's own records allow on each record
-    /// (its smallest record, less a one-byte content and the inner type and
-    /// tag); None when the flight is too small for padding to matter.
-    pub max_padding: Option<u16>,
-    /// Lengths of the client's encrypted records, in order.
-    pub client_records: Vec<u16>,
-    /// Lengths of the server's encrypted records before the client's flight.
-    pub server_records: Vec<u16>,
-    /// The rule that matched, in words.
-    pub rule: String,
 }
 
 /// The client-authentication verdict for one connection.

@@ -11,9 +11,10 @@ use super::collect::Key;
 use super::flow_rules::Found;
 use super::rules::{self, Rule};
 use super::spiffe::{self, SpiffeId};
-use super::verifier::{End, Seen, Verifier, evidence, format_time};
-use crate::report::enrichment::ChainSource;
-use crate::report::model::Severity;
+use super::verifier::{End, Seen, Verifier, evidence};
+use crate::model::enrichment::ChainSource;
+use crate::model::report::Severity;
+use crate::model::time::format_time;
 use crate::x509::Certificate;
 
 /// The rules that need certificates.

@@ -7,7 +7,7 @@ use tls_parser::{
     TlsCipherAu, TlsCipherEnc, TlsCipherEncMode, TlsCipherKx, TlsCipherMac, TlsCipherSuite,
 };
 
-use crate::report::model::Severity;
+use crate::model::report::Severity;
 
 const CBC: Weakness = Weakness {
     id: "cbc",

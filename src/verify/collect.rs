@@ -13,7 +13,7 @@ use super::rules::{self, Rule};
 use super::selector::{FlowContext, OwnedContext, Selector};
 use super::underlay::{self, PendingEnd};
 use crate::coverage::Coverage;
-use crate::report::model::{
+use crate::model::report::{
     AppliedWaiver, Exempted, Finding, NotChecked, OriginFlow, Severity, Subject, WaiverStatus,
 };
 

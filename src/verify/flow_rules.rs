@@ -11,7 +11,7 @@ use super::rules::{self, Rule};
 use super::selector::OwnedContext;
 use super::underlay::PendingEnd;
 use super::verifier::{Seen, Verifier, evidence};
-use crate::report::model::{FlowSource, MutualInference, Severity, TlsRecord};
+use crate::model::report::{FlowSource, MutualInference, Severity, TlsRecord};
 
 /// Findings with the certificate they are about (none for flow rules).
 pub(super) type Found = Vec<(Candidate, Option<String>)>;

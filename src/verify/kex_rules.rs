@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::flow_rules::{Found, emit};
 use super::rules;
 use super::verifier::{Seen, Verifier};
-use crate::report::model::{KeyExchangeRecord, Severity, TlsRecord};
+use crate::model::report::{KeyExchangeRecord, Severity, TlsRecord};
 
 /// DHE primes below this are broken outright (Logjam, RFC 7919 §1).
 const BROKEN_DH_BITS: u32 = 1024;

@@ -17,11 +17,9 @@ mod cert_rules;
 pub mod chain;
 pub mod cipher;
 mod collect;
-pub mod controls;
 mod flow_rules;
 mod kex_rules;
 pub mod policy;
-pub mod rules;
 pub mod selector;
 pub mod spiffe;
 mod summary;
@@ -30,14 +28,17 @@ mod tests;
 pub mod underlay;
 mod verifier;
 
+pub use crate::model::report::{gate, gate_failures};
+pub use crate::model::time::{format_time, parse_time};
+pub use crate::model::{controls, rules};
 pub use collect::{Collected, MAX_FINDINGS};
 pub use policy::{DEFAULT_POLICY, Policy, PolicyError};
-pub use summary::{RunInfo, conclude, gate, gate_failures, policy_digest};
-pub use verifier::{Verifier, VerifyingSink, format_time, parse_time};
+pub use summary::{RunInfo, conclude, policy_digest};
+pub use verifier::{Verifier, VerifyingSink};
 
 use crate::capture::CaptureError;
 use crate::engine::{self, Config, MemorySink};
-use crate::report::Report;
+use crate::model::Report;
 use crate::tls::KeyLog;
 
 /// Analyse captures in memory and verify every flow: the library's

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::rules;
 use super::selector::Selector;
-use crate::report::model::Severity;
+use crate::model::report::Severity;
 
 /// The built-in policy text.
 pub const DEFAULT_POLICY: &str = include_str!("default-policy.yaml");

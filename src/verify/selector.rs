@@ -7,7 +7,8 @@ use std::net::IpAddr;
 
 use serde::Deserialize;
 
-use crate::report::model::PodRef;
+pub use crate::coverage::cluster_config::Cidr;
+use crate::model::report::PodRef;
 
 /// A set of flows.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -139,48 +140,16 @@ impl Selector {
     }
 }
 
-/// An address block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    net: IpAddr,
-    bits: u8,
-}
-
-impl Cidr {
-    /// Is `ip` inside (IPv4-mapped IPv6 addresses are not folded).
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.net, ip) {
-            (IpAddr::V4(n), IpAddr::V4(a)) => prefix_eq(&n.octets(), &a.octets(), self.bits),
-            (IpAddr::V6(n), IpAddr::V6(a)) => prefix_eq(&n.octets(), &a.octets(), self.bits),
-            _ => false,
-        }
-    }
-}
-
-fn prefix_eq(a: &[u8], b: &[u8], bits: u8) -> bool {
-    let full = usize::from(bits / 8);
-    let rest = bits % 8;
-    a[..full] == b[..full]
-        && (rest == 0 || {
-            let mask = 0xffu8 << (8 - rest);
-            a[full] & mask == b[full] & mask
-        })
-}
-
-/// `10.0.0.0/8`, `fd00::/64`, or a single address.
+/// `10.0.0.0/8`, `fd00::/64`, or a single address. The cluster config's
+/// type: a policy selector and the coverage check read an address alike
+/// (an IPv4-mapped IPv6 address is its IPv4 address).
 pub fn parse_cidr(s: &str) -> Result<Cidr, String> {
     let bad = || format!("`{s}` is not an IP address or CIDR block");
-    let (addr, bits) = match s.split_once('/') {
-        Some((a, b)) => (a, Some(b.parse::<u8>().map_err(|_| bad())?)),
-        None => (s, None),
-    };
-    let net: IpAddr = addr.trim().parse().map_err(|_| bad())?;
-    let max = if net.is_ipv4() { 32 } else { 128 };
-    let bits = bits.unwrap_or(max);
-    if bits > max {
-        return Err(bad());
+    if s.contains('/') {
+        s.parse().map_err(|_| bad())
+    } else {
+        s.trim().parse().map(Cidr::host).map_err(|_| bad())
     }
-    Ok(Cidr { net, bits })
 }
 
 #[cfg(test)]
@@ -230,6 +199,37 @@ mod tests {
         for bad in ["10.0.0.0/33", "fd00::/129", "ten", "10.0.0.0/x", ""] {
             assert!(parse_cidr(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn ipv4_mapped_addresses_fold_as_in_the_coverage_check() {
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        let config: Cidr = "10.0.0.0/8".parse().unwrap();
+        assert!(config.contains(mapped));
+        assert!(parse_cidr("10.0.0.0/8").unwrap().contains(mapped));
+        assert!(
+            parse_cidr("::ffff:10.0.0.1")
+                .unwrap()
+                .contains("10.0.0.1".parse().unwrap())
+        );
+        assert!(
+            !parse_cidr("10.0.0.0/8")
+                .unwrap()
+                .contains("::1".parse().unwrap())
+        );
+        let flow = FlowContext {
+            client_ip: Some(mapped),
+            server_ip: Some(mapped),
+            server_port: 443,
+            client_pod: None,
+            server_pod: None,
+            server_labels: None,
+            app_protocol: None,
+            certificate: None,
+        };
+        let sel: Selector =
+            serde_saphyr::from_str("{servers: [10.0.0.0/8], clients: [10.0.0.1]}").unwrap();
+        assert!(sel.matches(&flow));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::collect::{Collected, MAX_FINDINGS};
-use crate::report::model::{
+use crate::model::report::{
     Finding, InventorySource, PolicySource, Severity, TrustBundleSource, Verification, Warning,
 };
 
@@ -40,28 +40,6 @@ pub fn policy_digest(text: &str) -> String {
         .collect()
 }
 
-/// The gate's verdict against `--fail-on` (`pass` or `fail`; `None`
-/// without it): fail when a finding the gate judges (unwaived, and new when
-/// a baseline is given) is at least that severe.
-pub fn gate(findings: &[Finding], fail_on: Option<Severity>) -> Option<String> {
-    fail_on.map(|on| {
-        let failed = findings
-            .iter()
-            .any(|f| f.counts_for_gate() && f.severity >= on);
-        if failed { "fail" } else { "pass" }.to_string()
-    })
-}
-
-/// The findings that fail the gate at `on`, worst first.
-pub fn gate_failures(findings: &[Finding], on: Severity) -> Vec<&Finding> {
-    let mut failing: Vec<&Finding> = findings
-        .iter()
-        .filter(|f| f.counts_for_gate() && f.severity >= on)
-        .collect();
-    failing.sort_by_key(|f| std::cmp::Reverse(f.severity));
-    failing
-}
-
 /// The verification block, the findings, and warnings for the report.
 pub fn conclude(c: Collected, info: RunInfo) -> (Verification, Vec<Finding>, Vec<Warning>) {
     let mut counts: BTreeMap<String, u64> = Severity::ALL
@@ -76,7 +54,7 @@ pub fn conclude(c: Collected, info: RunInfo) -> (Verification, Vec<Finding>, Vec
             *counts.entry(f.severity.as_str().into()).or_default() += 1;
         }
     }
-    let gate = gate(&c.findings, info.fail_on);
+    let gate = crate::model::report::gate(&c.findings, info.fail_on);
     let mut warnings = Vec::new();
     for w in c.waivers.iter().filter(|w| w.status == "expired") {
         warnings.push(Warning {

@@ -16,7 +16,7 @@ use super::chain::tests::pem_block;
 use super::policy::Policy;
 use super::{Collected, Verifier, parse_time};
 use crate::inventory::Inventory;
-use crate::report::model::{FlowRecord, Severity, TlsRecord};
+use crate::model::report::{FlowRecord, Severity, TlsRecord};
 use crate::x509::Certificate;
 
 /// Flows are captured at 11:00; the pods started at 10:00.
@@ -118,7 +118,7 @@ fn rules(c: &Collected) -> Vec<&str> {
     c.findings.iter().map(|f| f.rule.as_str()).collect()
 }
 
-fn only<'a>(c: &'a Collected, rule: &str) -> &'a crate::report::model::Finding {
+fn only<'a>(c: &'a Collected, rule: &str) -> &'a crate::model::report::Finding {
     let found: Vec<_> = c.findings.iter().filter(|f| f.rule == rule).collect();
     assert_eq!(found.len(), 1, "{rule} in {:?}", rules(c));
     found[0]
@@ -496,7 +496,7 @@ fn severity_overrides_and_the_gate() {
     assert_eq!(only(&c, "TA-PLAINTEXT").severity, Severity::Low);
     let gate = |c: Collected, on: Severity| {
         let info = super::RunInfo {
-            policy: crate::report::model::PolicySource {
+            policy: crate::model::report::PolicySource {
                 source: "test".into(),
                 sha256: "0".repeat(64),
             },
@@ -505,7 +505,7 @@ fn severity_overrides_and_the_gate() {
             now: 0,
             fail_on: Some(on),
         };
-        super::conclude(c, info).0.gate.unwrap()
+        super::conclude(c, info).0.gate.unwrap().as_str()
     };
     let low = || Run::policy("severity: {TA-PLAINTEXT: low}").go(vec![plain.clone()]);
     assert_eq!(gate(low(), Severity::Medium), "pass");

@@ -4,10 +4,10 @@
 //! the wire evidence (ESP or WireGuard between two nodes) may come from
 //! flows that end later than the plaintext one.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::IpAddr;
 
-use serde::{Deserialize, Serialize};
+pub use crate::model::coverage::{CoverageMatrix, MatrixCell, WireEvidenceRecord};
 
 use super::verifier::End;
 use crate::coverage::cluster_config::ClusterConfig;
@@ -153,33 +153,6 @@ fn ordered(a: &str, b: &str) -> (String, String) {
 /// Is `c` a verdict that covers the flow?
 pub fn covers(c: &Coverage) -> bool {
     c.verdict == Verdict::Covered
-}
-
-/// Pod-to-pod underlay coverage between nodes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CoverageMatrix {
-    /// Node names, in snapshot order (rows and columns).
-    pub nodes: Vec<String>,
-    /// More nodes than [`MAX_MATRIX_NODES`] were in the snapshot.
-    pub truncated: bool,
-    /// `cells[i][j]`: pods on node i talking to pods on node j.
-    pub cells: Vec<Vec<MatrixCell>>,
-    /// Underlay kinds seen on the wire between node pairs.
-    pub wire: BTreeMap<String, WireEvidenceRecord>,
-}
-
-/// The wire evidence between two nodes, as reported.
-pub type WireEvidenceRecord = WireEvidence;
-
-/// One cell of the matrix.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MatrixCell {
-    /// `covered`, `not-covered` or `unknown`.
-    pub verdict: String,
-    /// `nitro`, `weave-ipsec`, `weave-nacl`, `wireguard`, `ipsec`, or null.
-    pub covered_by: Option<String>,
-    /// `observed`, `configured` or `inferred`.
-    pub confidence: String,
 }
 
 impl MatrixCell {

@@ -22,7 +22,8 @@ use crate::coverage::nitro::NitroTable;
 use crate::decode::underlay::Underlay;
 use crate::engine::FlowSink;
 use crate::inventory::{Inventory, Resolved};
-use crate::report::model::{FlowRecord, FlowSource, OriginFlow, PodRef, Severity, Subject};
+use crate::model::report::{FlowRecord, FlowSource, OriginFlow, PodRef, Severity, Subject};
+use crate::model::time::parse_time;
 use crate::x509::Certificate;
 
 /// Turns flow records into findings.
@@ -159,7 +160,7 @@ impl Verifier {
 
     /// A probed endpoint's checks that got no answer (timeouts, resets) are
     /// `not_checked` (`probe-no-answer`): never read as "not supported".
-    pub fn probe_record(&mut self, record: &crate::report::model::ProbeRecord) {
+    pub fn probe_record(&mut self, record: &crate::model::report::ProbeRecord) {
         if record.error.is_some() {
             return;
         }
@@ -392,24 +393,6 @@ pub(super) fn evidence(v: Value) -> BTreeMap<String, Value> {
         Value::Object(m) => m.into_iter().collect(),
         other => BTreeMap::from([("value".to_string(), other)]),
     }
-}
-
-/// Unix seconds of an RFC 3339 time as reports write it.
-pub fn parse_time(s: &str) -> Option<i64> {
-    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .ok()
-        .map(time::OffsetDateTime::unix_timestamp)
-}
-
-/// RFC 3339 (seconds) of Unix seconds.
-pub fn format_time(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| {
-            d.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| t.to_string())
 }
 
 /// A [`FlowSink`] that verifies each record before passing it on.

@@ -217,8 +217,9 @@ pub(crate) fn key_info(spki: &SubjectPublicKeyInfo<'_>) -> KeyInfo {
 /// Bit length of a big-endian unsigned integer, ignoring leading zeros.
 fn bit_length(bytes: &[u8]) -> Option<u32> {
     let start = bytes.iter().position(|&b| b != 0)?;
-    let significant = u32::try_from(bytes.len() - start).ok()?;
-    let top_bits = 8 - bytes[start].leading_zeros();
+    let rest = bytes.get(start..)?;
+    let significant = u32::try_from(rest.len()).ok()?;
+    let top_bits = 8u32.checked_sub(rest.first()?.leading_zeros())?;
     significant
         .checked_sub(1)?
         .checked_mul(8)?

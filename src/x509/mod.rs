@@ -9,6 +9,12 @@
 //! The string forms (names, serial, dates) are those of Python
 //! `cryptography`, the oracle of our test corpus; see `name.rs` for the
 //! distinguished-name rules.
+// Hostile input: no indexing or slicing, no arithmetic that can overflow
+// (unwrap, expect and panic are denied crate-wide in Cargo.toml).
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
 
 mod algo;
 mod name;
@@ -307,8 +313,8 @@ fn dotted_arcs(encoded: &[u8]) -> Option<String> {
                 // The first subidentifier packs the first two arcs.
                 let (top, second) = match arc {
                     0..40 => (0, arc),
-                    40..80 => (1, arc - 40),
-                    _ => (2, arc - 80),
+                    40..80 => (1, arc.saturating_sub(40)),
+                    _ => (2, arc.saturating_sub(80)),
                 };
                 out = format!("{top}.{second}");
             } else {
@@ -335,16 +341,7 @@ fn is_spiffe(uri: &str) -> bool {
         .is_some_and(|scheme| scheme.eq_ignore_ascii_case("spiffe:"))
 }
 
-/// Lowercase hex of `bytes`.
-pub(crate) fn hex_lower(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
-}
+pub(crate) use crate::hex::lower as hex_lower;
 
 /// The serial as `cryptography` + `format(sn, "X")` show it: the INTEGER
 /// content is two's complement, so a set top bit means a negative number.
@@ -416,7 +413,9 @@ fn prefix_len(mask: u128, width: u32) -> Option<u32> {
     let expected = if ones == 0 {
         0
     } else {
-        (u128::MAX >> (128 - ones)) << (width - ones)
+        // More one bits than the mask is wide cannot be contiguous from its top.
+        let shift = width.checked_sub(ones)?;
+        (u128::MAX >> 128u32.checked_sub(ones)?).checked_shl(shift)?
     };
     (mask == expected).then_some(ones)
 }

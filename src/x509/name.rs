@@ -102,7 +102,8 @@ fn decode_value<'a>(oid: &str, atv: &AttributeTypeAndValue<'a>) -> Option<Value<
             }
             let units = data
                 .chunks_exact(2)
-                .map(|c| u16::from_be_bytes([c[0], c[1]]));
+                .filter_map(|c| <[u8; 2]>::try_from(c).ok())
+                .map(u16::from_be_bytes);
             char::decode_utf16(units)
                 .collect::<Result<String, _>>()
                 .ok()
@@ -113,7 +114,8 @@ fn decode_value<'a>(oid: &str, atv: &AttributeTypeAndValue<'a>) -> Option<Value<
                 return None;
             }
             data.chunks_exact(4)
-                .map(|c| char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
+                .filter_map(|c| <[u8; 4]>::try_from(c).ok())
+                .map(|c| char::from_u32(u32::from_be_bytes(c)))
                 .collect::<Option<String>>()
                 .map(Value::Text)
         }
@@ -137,14 +139,14 @@ fn escape(value: &Value<'_>) -> String {
     let text = match value {
         Value::Bits([]) => return String::new(),
         Value::Bits(bytes) => {
-            let mut out = String::with_capacity(1 + 2 * bytes.len());
+            let mut out = String::with_capacity(bytes.len().saturating_mul(2).saturating_add(1));
             out.push('#');
             out.push_str(&super::hex_lower(bytes));
             return out;
         }
         Value::Text(text) => text,
     };
-    let mut out = String::with_capacity(text.len() + 4);
+    let mut out = String::with_capacity(text.len().saturating_add(4));
     for c in text.chars() {
         match c {
             '\\' | '"' | '+' | ',' | ';' | '<' | '>' => {

@@ -265,10 +265,10 @@ fn compare(flow: Option<&FlowRecord>, s: &Value) -> Vec<(&'static str, String, S
         return out;
     };
     let Some(t) = &f.tls else {
-        out.push(("protection", f.protection.clone(), "tls".into()));
+        out.push(("protection", f.protection.to_string(), "tls".into()));
         return out;
     };
-    out.push(("protection", f.protection.clone(), "tls".into()));
+    out.push(("protection", f.protection.to_string(), "tls".into()));
     if s["client_hello_seen"] == true {
         out.push((
             "sni",

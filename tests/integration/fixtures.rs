@@ -6,6 +6,7 @@
 
 use serde_json::Value;
 use tls_audit::engine::{self, Config};
+use tls_audit::model::Protection;
 use tls_audit::report::model::{FlowRecord, Report};
 
 use crate::corpus::{Tally, compare_case};
@@ -145,7 +146,7 @@ fn check_plaintext(name: &str, e: &Value, report: &Report, failures: &mut Vec<St
         failures.push(format!("{name}: no flow to port {port}"));
     }
     for f in flows {
-        if f.protection != "plaintext" || f.tls.is_some() {
+        if f.protection != Protection::Plaintext || f.tls.is_some() {
             failures.push(format!(
                 "{name}: protection {} (expected plaintext)",
                 f.protection
@@ -175,7 +176,7 @@ fn check_session(
         fail(format!("protection {} without TLS facts", flow.protection));
         return;
     };
-    if flow.protection != "tls" {
+    if flow.protection != Protection::Tls {
         fail(format!("protection {}", flow.protection));
     }
     let version = s["tls_version"].as_str().map(|v| v.replace(' ', ""));

@@ -1,5 +1,9 @@
 //! Integration tests: one test binary, a module per feature.
 
+// Helpers outside #[test] functions may unwrap, expect and panic too: a
+// failed assumption in a test is a failed test (Cargo.toml [lints.clippy]).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod agent;
 mod baseline;
 mod capture_window;
@@ -15,6 +19,7 @@ mod kex;
 mod keylog;
 mod kubectl;
 mod lab;
+mod layers;
 mod live;
 mod probe;
 mod probes;

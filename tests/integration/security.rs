@@ -208,7 +208,10 @@ fn rules_of(r: &Report) -> Vec<String> {
 }
 
 fn gate(r: &Report) -> Option<String> {
-    r.verification.as_ref().and_then(|v| v.gate.clone())
+    r.verification
+        .as_ref()
+        .and_then(|v| v.gate)
+        .map(|g| g.to_string())
 }
 
 fn hipaa(r: &Report, reference: &str) -> String {
@@ -349,7 +352,11 @@ fn cleartext_behind_a_client_hello_is_still_plaintext() {
     let r = support::verified(&[&pcap], Some(Severity::High));
     assert_eq!(r.flows.len(), 1);
     let f = &r.flows[0];
-    assert_eq!(f.protection, "plaintext", "{f:?}");
+    assert_eq!(
+        f.protection,
+        tls_audit::model::Protection::Plaintext,
+        "{f:?}"
+    );
     assert!(f.tls.is_none());
     assert!(
         rules_of(&r).iter().any(|x| x == "TA-PLAINTEXT"),

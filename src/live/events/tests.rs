@@ -240,14 +240,14 @@ fn a_restarted_agent_in_one_log_keeps_both_runs_apart() {
             .to_vec()
             .unwrap()
             .iter()
-            .any(|f| f.protection == "plaintext")
+            .any(|f| f.protection == crate::model::Protection::Plaintext)
     );
     assert!(
         back.flows
             .to_vec()
             .unwrap()
             .iter()
-            .any(|f| f.protection == "tls")
+            .any(|f| f.protection == crate::model::Protection::Tls)
     );
     assert_eq!(back.report.stats.flows, one.stats.flows + two.stats.flows);
     let kinds = warning_kinds(&back);

@@ -7,9 +7,9 @@ use std::fmt::Write;
 use super::charts::{self, Bar, Lifetime, Stack};
 use super::esc;
 use super::flows::FlowIndex;
+use crate::model::time::parse_time;
 use crate::report::compliance::Status;
 use crate::report::model::{Report, Severity};
-use crate::verify::parse_time;
 
 /// Colours of the charts (the same as the page's CSS).
 mod colour {
@@ -63,11 +63,11 @@ pub fn header(r: &Report, out: &mut String) {
                     .iter()
                     .filter(|f| f.waived.is_none() && f.severity >= on)
                     .count();
-                let class = if g == "fail" { "fail" } else { "pass" };
+                let class = g.as_str();
                 let _ = writeln!(
                     out,
                     "<div class=\"banner {class}\">Gate {}: {over} unwaived finding{} at or above {} (--fail-on {}).</div>",
-                    esc(&g.to_uppercase()),
+                    esc(&g.as_str().to_uppercase()),
                     if over == 1 { "" } else { "s" },
                     on.as_str(),
                     on.as_str()
@@ -110,7 +110,7 @@ pub fn summary(r: &Report, out: &mut String) {
         match f
             .tls
             .as_ref()
-            .filter(|_| f.protection == "tls")
+            .filter(|_| f.protection == crate::model::Protection::Tls)
             .map(|t| t.mutual)
         {
             Some(Some(true)) => t[0] += 1,

@@ -4,7 +4,7 @@
 //! PSK-only resumption lack forward secrecy; weak DHE and small curves are
 //! TA-WEAK-KEX; unknown key exchange is "not checked", never a verdict.
 
-use crate::report::model::{KeyExchangeRecord, Severity};
+use crate::model::report::{KeyExchangeRecord, Severity};
 
 use super::*;
 

@@ -4,7 +4,7 @@
 //! ServerHello say nothing about mutual TLS, and under `pod-to-pod` a probed
 //! server is in scope when it is a pod (the probe's client never is).
 
-use crate::report::model::FlowSource;
+use crate::model::report::FlowSource;
 
 use super::*;
 
@@ -12,7 +12,7 @@ use super::*;
 fn probe(protection: &str) -> FlowRecord {
     let mut f = flow(protection, ("10.9.9.9", 50000), ("10.0.0.2", 443));
     f.source = FlowSource::Probe;
-    f.role_source = "probe".into();
+    f.role_source = crate::model::RoleSource::Probe;
     f
 }
 

@@ -103,7 +103,7 @@ fn one_node_without_nitro_encryption_leaves_it_plaintext() {
 #[test]
 fn esp_seen_between_the_nodes_covers_it_whenever_it_comes() {
     let mut esp = flow("ipsec", ("10.9.0.1", 0), ("10.9.0.2", 0));
-    esp.transport = "esp".into();
+    esp.transport = crate::model::Transport::Esp;
     esp.app_protocol = Some("esp".into());
     let c = underlay_run(cluster("t3.medium", Some("t3.medium")))
         .go(vec![plaintext_between_pods(), esp]);

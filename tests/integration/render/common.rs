@@ -121,7 +121,7 @@ pub fn with_compliance(mut r: Report) -> Report {
     r.metadata = Some(metadata::of(
         &r,
         Some("fixture".into()),
-        metadata::pod_starts(&inventory),
+        inventory.pod_starts(),
     ));
     r
 }

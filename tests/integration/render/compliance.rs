@@ -23,7 +23,7 @@ fn control<'a>(r: &'a Report, reference: &str) -> &'a ControlResult {
 fn plaintext_flow(r: &Report) -> u64 {
     r.flows
         .iter()
-        .position(|f| f.protection == "plaintext")
+        .position(|f| f.protection == tls_audit::model::Protection::Plaintext)
         .expect("the fixture has a plaintext flow") as u64
 }
 

@@ -242,7 +242,7 @@ fn chromium_renders_screenshot_and_escapes() {
     // Filtered and sorted by the page's script, from the address bar.
     let run = dump(&browser, "filtered", &page, "?q=plaintext");
     let plain: Vec<u64> = (0..r.flows.len() as u64)
-        .filter(|&i| r.flows[i as usize].protection == "plaintext")
+        .filter(|&i| r.flows[i as usize].protection == tls_audit::model::Protection::Plaintext)
         .collect();
     assert_eq!(run.rows(), plain);
     let run = dump(&browser, "sorted", &page, "?sort=index&dir=desc");

@@ -97,8 +97,12 @@ fn each_fixture_counts_match_the_report_and_gate() {
         assert!(j["consumer"].as_str().unwrap().starts_with("junitparser"));
         let got = counts(&j);
         assert_eq!(got, expected(&r), "{capture}");
-        let gate = r.verification.as_ref().unwrap().gate.as_deref();
-        assert_eq!(got.1 > 0, gate == Some("fail"), "{capture}: gate {gate:?}");
+        let gate = r.verification.as_ref().unwrap().gate;
+        assert_eq!(
+            got.1 > 0,
+            gate == Some(tls_audit::model::Gate::Fail),
+            "{capture}: gate {gate:?}"
+        );
     }
 }
 

@@ -198,7 +198,7 @@ fn html_text(s: &str) -> String {
 fn namespaces_without_pods_and_facts_only() {
     let mut r = super::common::combined();
     for f in &mut r.flows {
-        if f.protection == "plaintext" {
+        if f.protection == tls_audit::model::Protection::Plaintext {
             f.server.pod = None;
         }
     }

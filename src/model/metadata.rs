@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{FlowRecord, PolicySource, Report};
+use super::report::{FlowRecord, PolicySource, Report};
 
 /// The audit trail of a report.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,11 +104,7 @@ impl SourceReport {
 
 /// SHA-256 of `bytes`, lower-case hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    ring::digest::digest(&ring::digest::SHA256, bytes)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex::lower(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
 }
 
 /// Builds [`Metadata`] from a report's header and its flows, seen one at a time.
@@ -171,7 +167,7 @@ impl MetadataBuilder {
                     started: self
                         .starts
                         .get(&(ns.clone(), name.clone()))
-                        .map(|t| crate::verify::format_time(*t))
+                        .map(|t| super::time::format_time(*t))
                         .or_else(|| previous_start(previous, ns, name)),
                 })
                 .collect(),
@@ -207,15 +203,6 @@ fn previous_start(previous: Option<&Metadata>, ns: &str, name: &str) -> Option<S
         .find(|p| p.namespace == ns && p.name == name)?
         .started
         .clone()
-}
-
-/// When each pod of a snapshot started.
-pub fn pod_starts(inventory: &crate::inventory::Inventory) -> PodStarts {
-    inventory
-        .pods()
-        .iter()
-        .filter_map(|p| Some(((p.namespace.clone(), p.name.clone()), p.start_time?)))
-        .collect()
 }
 
 /// The metadata of an in-memory report (with the pods' start times, when known).

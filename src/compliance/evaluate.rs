@@ -6,8 +6,8 @@ use super::{
     Compliance, ControlResult, Evidence, FrameworkResult, InScope, MAX_EVIDENCE_CERTIFICATES,
     MAX_EVIDENCE_FLOWS, Status, is_public,
 };
-use crate::report::model::{FlowRecord, Report};
-use crate::verify::controls::{Catalog, Control, Evaluation, Source};
+use crate::model::controls::{Catalog, Control, Evaluation, Source};
+use crate::model::report::{FlowRecord, Protection, Report};
 
 /// Flows counted, and the first few listed.
 #[derive(Debug, Clone, Default)]
@@ -130,7 +130,7 @@ impl<'c> Evaluator<'c> {
         }
         let c = &mut self.common;
         c.all.add(index);
-        let unprotected = matches!(f.protection.as_str(), "plaintext" | "unknown");
+        let unprotected = matches!(f.protection, Protection::Plaintext | Protection::Unknown);
         if unprotected {
             if public {
                 c.unprotected_public.add(index);
@@ -138,7 +138,7 @@ impl<'c> Evaluator<'c> {
                 c.unprotected_internal.add(index);
             }
         }
-        if let Some(tls) = f.tls.as_ref().filter(|_| f.protection == "tls") {
+        if let Some(tls) = f.tls.as_ref().filter(|_| f.protection == Protection::Tls) {
             c.tls.add(index);
             c.mutual[match tls.mutual {
                 Some(true) => 0,
@@ -715,8 +715,8 @@ fn admin_flow(
 }
 
 fn auth_flow(e: &Evaluation, acc: &mut Acc, index: u64, f: &FlowRecord) {
-    match f.protection.as_str() {
-        "plaintext" => {
+    match f.protection {
+        Protection::Plaintext => {
             let proto = f.app_protocol.as_deref().unwrap_or("");
             if e.login_protocols.iter().any(|p| p == proto) {
                 acc.bad.entry(proto.to_string()).or_default().add(index);
@@ -724,7 +724,7 @@ fn auth_flow(e: &Evaluation, acc: &mut Acc, index: u64, f: &FlowRecord) {
                 acc.review.entry(proto.to_string()).or_default().add(index);
             }
         }
-        "unknown" => acc.review.entry(UNPROVEN.into()).or_default().add(index),
+        Protection::Unknown => acc.review.entry(UNPROVEN.into()).or_default().add(index),
         _ => {}
     }
 }
@@ -745,7 +745,7 @@ fn note(reason: String) -> Evidence {
 }
 
 /// The certificate a finding is about, if it is a certificate finding.
-fn certificate_of(f: &crate::report::model::Finding) -> Vec<String> {
+fn certificate_of(f: &crate::model::report::Finding) -> Vec<String> {
     f.evidence
         .get("certificate")
         .and_then(|c| c.get("sha256"))

@@ -2,7 +2,7 @@
 //! and severity overrides name them, so an id is never renamed or reused.
 //! Each rule has a page in `docs/rules/<ID>.md` (a test keeps the two in step).
 
-use crate::report::model::Severity;
+use super::report::Severity;
 
 /// One rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

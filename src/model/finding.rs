@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::model::OriginFlow;
+use super::kinds::Gate;
+use super::report::OriginFlow;
 
 /// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -217,11 +218,11 @@ pub struct Verification {
     pub fail_on: Option<Severity>,
     /// `pass` or `fail` against `--fail-on`; null without it. With a
     /// baseline, judged on new findings only.
-    pub gate: Option<String>,
+    pub gate: Option<Gate>,
     /// The baseline compared with (`--baseline`) and what it showed;
     /// absent without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub baseline: Option<super::baseline::BaselineSummary>,
+    pub baseline: Option<BaselineSummary>,
     /// Checks that could not run, by rule and reason, with the flows affected.
     pub not_checked: Vec<NotChecked>,
     /// Flows the policy exempts from a rule, by rule and exemption name.
@@ -234,7 +235,7 @@ pub struct Verification {
     /// `--nodes`): which node pairs Nitro, WireGuard, IPsec or Weave
     /// encrypt, and the underlay kinds seen between them on the wire.
     #[serde(default)]
-    pub coverage_matrix: Option<crate::verify::underlay::CoverageMatrix>,
+    pub coverage_matrix: Option<super::coverage::CoverageMatrix>,
 }
 
 /// Where the policy came from.
@@ -301,4 +302,41 @@ pub struct WaiverStatus {
     pub status: String,
     /// Findings it accepted (active) or would have accepted (expired).
     pub matched: u64,
+}
+
+/// What a report's `verification.baseline` says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaselineSummary {
+    /// The baseline report (path given, SHA-256, size).
+    pub report: super::metadata::SourceReport,
+    /// Findings not in the baseline.
+    pub new: u64,
+    /// Findings in the baseline too.
+    pub unchanged: u64,
+    /// Baseline findings no longer found.
+    pub fixed: u64,
+    /// How the gate treats them, for people.
+    pub gate_scope: String,
+}
+
+/// The gate's verdict against `--fail-on` (`pass` or `fail`; `None`
+/// without it): fail when a finding the gate judges (unwaived, and new when
+/// a baseline is given) is at least that severe.
+pub fn gate(findings: &[Finding], fail_on: Option<Severity>) -> Option<Gate> {
+    fail_on.map(|on| {
+        let failed = findings
+            .iter()
+            .any(|f| f.counts_for_gate() && f.severity >= on);
+        if failed { Gate::Fail } else { Gate::Pass }
+    })
+}
+
+/// The findings that fail the gate at `on`, worst first.
+pub fn gate_failures(findings: &[Finding], on: Severity) -> Vec<&Finding> {
+    let mut failing: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.counts_for_gate() && f.severity >= on)
+        .collect();
+    failing.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    failing
 }

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::{ComplianceError, ControlResult, Status, evaluate};
-use crate::report::model::Report;
+use crate::model::report::Report;
 
 fn report(flows: Vec<Value>, findings: Vec<Value>) -> Report {
     let mut r: Report = serde_json::from_value(json!({

@@ -8,10 +8,12 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub use super::finding::{
-    AppliedWaiver, BaselineState, Exempted, Finding, InventorySource, NotChecked, PodRef,
-    PolicySource, Severity, Subject, TrustBundleSource, Verification, WaiverStatus, WorkloadRef,
+    AppliedWaiver, BaselineState, BaselineSummary, Exempted, Finding, InventorySource, NotChecked,
+    PodRef, PolicySource, Severity, Subject, TrustBundleSource, Verification, WaiverStatus,
+    WorkloadRef, gate, gate_failures,
 };
 pub use super::key_exchange::KeyExchangeRecord;
+pub use super::kinds::{Gate, Protection, RoleSource, Transport};
 pub use super::probe::{
     ClientAuth, GroupProbe, IdentityProbe, PlaintextProbe, ProbeError, ProbePod, ProbeRecord,
     SuiteProbe, VersionProbe,
@@ -135,7 +137,7 @@ impl Stats {
     /// Count one finished flow: in all, as TLS, as mutual TLS.
     pub fn count_flow(&mut self, f: &FlowRecord) {
         self.flows += 1;
-        if f.protection == "tls" {
+        if f.protection == Protection::Tls {
             self.tls_flows += 1;
         }
         if f.tls.as_ref().is_some_and(|t| t.mutual == Some(true)) {
@@ -185,7 +187,7 @@ pub struct Stats {
     pub bytes: u64,
     /// Flows reported.
     pub flows: u64,
-    /// Flows with `protection == "tls"`.
+    /// Flows with `protection == crate::model::Protection::Tls`.
     pub tls_flows: u64,
     /// Flows whose handshake was seen and that used a client certificate.
     pub mutual_tls_flows: u64,
@@ -266,15 +268,15 @@ pub struct FlowRecord {
     /// whose `client` is tls-audit.
     #[serde(default, skip_serializing_if = "FlowSource::is_capture")]
     pub source: FlowSource,
-    /// `tcp`, `udp` or `esp`.
-    pub transport: String,
+    /// `tcp`, `udp`, `esp` or `ip`.
+    pub transport: Transport,
     /// The side that opened the connection.
     pub client: Endpoint,
     /// The side that accepted it.
     pub server: Endpoint,
     /// How client and server were told apart: `syn`, `client-hello`, `port`;
     /// `probe` for probe records.
-    pub role_source: String,
+    pub role_source: RoleSource,
     /// First packet (RFC 3339, microseconds).
     pub first_seen: String,
     /// Last packet.
@@ -286,7 +288,7 @@ pub struct FlowRecord {
     /// `tls`; `plaintext` (a cleartext protocol tls-audit can name);
     /// `ssh`; `ipsec`, `wireguard`, `overlay`; or `unknown` (payload that is
     /// neither TLS nor a protocol tls-audit can name: encryption unproven).
-    pub protection: String,
+    pub protection: Protection,
     /// The application protocol, where named (`http/1.1`, `postgres`, `smtp`, `vxlan`...).
     pub app_protocol: Option<String>,
     /// TLS facts; null for flows that are not TLS over TCP (DTLS and QUIC
@@ -428,7 +430,7 @@ pub struct DecryptionRecord {
 #[serde(untagged)]
 pub enum MutualInference {
     /// TLS 1.3 encrypted flight sizes.
-    FlightSize(crate::tls::mtls::FlightInference),
+    FlightSize(super::inference::FlightInference),
     /// Inherited from an earlier full handshake.
     Resumed(ResumedFrom),
 }

@@ -160,7 +160,7 @@ pub fn for_rule(rule: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::rules;
+    use crate::model::rules;
 
     /// Every rule is mapped, every reference names a control, every control
     /// is used or explains why not.
@@ -178,7 +178,7 @@ mod tests {
             // classical key exchange fails no control today; it feeds the
             // crypto inventory instead).
             assert!(
-                !mapped.is_empty() || r.severity == crate::report::model::Severity::Info,
+                !mapped.is_empty() || r.severity == crate::model::report::Severity::Info,
                 "{}",
                 r.id
             );

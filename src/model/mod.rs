@@ -1,0 +1,23 @@
+//! The bottom layer: the `tls-audit/report/v1` model every other layer
+//! produces or reads, the rule and control catalogues, and the report's
+//! time format. It imports nothing above it (see the layer table in
+//! `lib.rs`), so parsers, `verify`, compliance and the renderers can all
+//! depend on it without depending on each other.
+
+pub mod compliance;
+pub mod controls;
+pub mod coverage;
+pub mod enrichment;
+mod finding;
+pub mod inference;
+pub mod inventory;
+mod key_exchange;
+pub mod kinds;
+pub mod metadata;
+mod probe;
+pub mod report;
+pub mod rules;
+pub mod time;
+
+pub use kinds::{Gate, Protection, RoleSource, Transport};
+pub use report::Report;
