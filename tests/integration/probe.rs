@@ -444,24 +444,15 @@ fn identity_runs(lab: &Lab) {
     );
 }
 
-/// The report validates against the published schema (Python jsonschema).
+/// The report validates against the published schema (Python jsonschema,
+/// through [`support::validate_with_schema`]).
 pub fn validate_schema(report: &Path) {
-    let schema = support::root().join("reports/report-v1.schema.json");
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import json,sys,jsonschema; s=json.load(open(sys.argv[1])); \
-             jsonschema.Draft202012Validator(s).validate(json.load(open(sys.argv[2])))",
-        ])
-        .arg(&schema)
-        .arg(report)
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "probe report does not validate: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    if let Some((n, errors)) =
+        support::validate_with_schema("report-v1.schema.json", &[report.to_path_buf()], false)
+    {
+        assert_eq!(n, 1);
+        assert!(errors.is_empty(), "report does not validate: {errors:?}");
+    }
 }
 
 /// Usage, input and configuration errors map to their exit codes; a
