@@ -13,8 +13,10 @@
 //! and HIPAA views; `report` renders a finished report.
 //!
 //! `enrich` (opt-in) sits between the engine and `verify`: for flows whose
-//! handshake hid the certificates it asks each server once, with a handshake
-//! that mirrors the captured one, and attaches the chain with its provenance.
+//! handshake hid the certificates it asks each server (a handshake that
+//! mirrors the captured one, and a second that checks the answer), and
+//! attaches the chain with its provenance; the agent does the same as it
+//! captures.
 //! `coverage` decides whether a plaintext flow is still encrypted underneath
 //! (Nitro, WireGuard, IPsec, Weave); `verify` applies it to plaintext
 //! findings.
