@@ -475,6 +475,11 @@ impl<A: Default + Buffered> FlowTable<A> {
     fn evict_oldest(&mut self, why: Exit, done: &mut dyn FnMut(Flow<A>, Exit)) {
         let mut ages: Vec<(Nanos, FlowKey)> =
             self.map.iter().map(|(k, f)| (f.last_seen, *k)).collect();
+        // Nothing to evict (a table configured with no room at all, which
+        // the CLI's bounds rule out): the new flow goes in regardless.
+        if ages.is_empty() {
+            return;
+        }
         let n = (ages.len() / 8).max(1);
         ages.select_nth_unstable(n - 1);
         ages.truncate(n);
@@ -671,6 +676,27 @@ mod tests {
         assert!(out.iter().all(|(_, e)| *e == Exit::Budget));
         // The oldest left: the newest flow is still there.
         assert!(out.iter().all(|(id, _)| *id < u64::from(n)));
+    }
+
+    /// A table with no room (max_flows 0, or a budget below one entry)
+    /// has nothing to evict: the flow goes in, nothing panics.
+    #[test]
+    fn a_table_without_room_does_not_panic() {
+        for cfg in [
+            FlowConfig {
+                max_flows: 0,
+                ..FlowConfig::default()
+            },
+            FlowConfig {
+                buffer_budget: 0,
+                ..FlowConfig::default()
+            },
+        ] {
+            let mut t: FlowTable<()> = FlowTable::new(cfg);
+            let (k, s) = FlowKey::of(6, sa("10.0.0.1:1"), sa("10.0.0.2:2"));
+            t.get_or_insert(k, s, 0, &mut |_, _| {});
+            assert_eq!(t.len(), 1);
+        }
     }
 
     #[test]
