@@ -7,7 +7,7 @@ use super::{
     MAX_EVIDENCE_FLOWS, Status, is_public,
 };
 use crate::model::controls::{Catalog, Control, Evaluation, Source};
-use crate::model::report::{FlowRecord, Protection, Report};
+use crate::model::report::{Finding, FlowRecord, Protection, Report};
 
 /// Flows counted, and the first few listed.
 #[derive(Debug, Clone, Default)]
@@ -305,10 +305,12 @@ impl<'c> Evaluator<'c> {
             if !f.controls.contains(&control.reference) {
                 continue;
             }
-            let (flow, public) = match self.finding_flow.get(i).copied().flatten() {
-                Some((idx, public)) => (Some(idx), public),
-                None => (None, false),
-            };
+            let public = self
+                .finding_flow
+                .get(i)
+                .copied()
+                .flatten()
+                .is_some_and(|(_, public)| public);
             let mut reason = format!("{}: {}", f.rule, f.message);
             let effect = if let Some(w) = &f.waived {
                 reason.push_str(&format!(" (waived until {}: {})", w.expires, w.reason));
@@ -321,15 +323,7 @@ impl<'c> Evaluator<'c> {
             } else {
                 Status::Fail
             };
-            out.push(Evidence {
-                effect,
-                reason,
-                rule: Some(f.rule.clone()),
-                finding: Some(i),
-                flows: flow.into_iter().collect(),
-                more_flows: f.occurrences.saturating_sub(1),
-                certificates: certificate_of(f),
-            });
+            out.push(self.of_finding(i, f, effect, reason));
         }
         let unprotected = match e.unprotected_flows.as_str() {
             "fail" => Some(Status::Fail),
@@ -406,18 +400,15 @@ impl<'c> Evaluator<'c> {
             if control.evaluation.review_rules.contains(&f.rule)
                 && f.controls.contains(&control.reference)
             {
-                out.push(Evidence {
-                    effect: Status::NeedsReview,
-                    reason: format!(
+                out.push(self.of_finding(
+                    i,
+                    f,
+                    Status::NeedsReview,
+                    format!(
                         "{}: {} (is its issuer in the inventory of trusted certificates?)",
                         f.rule, f.message
                     ),
-                    rule: Some(f.rule.clone()),
-                    finding: Some(i),
-                    flows: self.flow_of(i).into_iter().collect(),
-                    more_flows: f.occurrences.saturating_sub(1),
-                    certificates: certificate_of(f),
-                });
+                ));
             }
         }
         if c.certificates.is_empty() {
@@ -546,15 +537,12 @@ impl<'c> Evaluator<'c> {
             } else {
                 Status::Fail
             };
-            out.push(Evidence {
+            out.push(self.of_finding(
+                i,
+                f,
                 effect,
-                reason: format!("{} on an administrative flow: {}", f.rule, f.message),
-                rule: Some(f.rule.clone()),
-                finding: Some(i),
-                flows: self.flow_of(i).into_iter().collect(),
-                more_flows: f.occurrences.saturating_sub(1),
-                certificates: certificate_of(f),
-            });
+                format!("{} on an administrative flow: {}", f.rule, f.message),
+            ));
         }
         if acc.good.count > 0 && out.is_empty() {
             out.push(acc.good.evidence(
@@ -607,16 +595,16 @@ impl<'c> Evaluator<'c> {
         for (i, f) in report.findings.iter().enumerate() {
             if e.weak_rules.contains(&f.rule) {
                 out.push(Evidence {
-                    effect: Status::NeedsReview,
-                    reason: format!(
-                        "{}: {} (authentication factors may cross it)",
-                        f.rule, f.message
-                    ),
-                    rule: Some(f.rule.clone()),
-                    finding: Some(i),
-                    flows: self.flow_of(i).into_iter().collect(),
-                    more_flows: f.occurrences.saturating_sub(1),
                     certificates: Vec::new(),
+                    ..self.of_finding(
+                        i,
+                        f,
+                        Status::NeedsReview,
+                        format!(
+                            "{}: {} (authentication factors may cross it)",
+                            f.rule, f.message
+                        ),
+                    )
                 });
             }
         }
@@ -633,6 +621,20 @@ impl<'c> Evaluator<'c> {
     /// The flow index of finding `i`, if its flow was seen.
     fn flow_of(&self, i: usize) -> Option<u64> {
         self.finding_flow.get(i).copied().flatten().map(|(x, _)| x)
+    }
+
+    /// Finding `i` as evidence, with `effect` and `reason`: its rule, its
+    /// flow (when seen) and how many more, its certificates.
+    fn of_finding(&self, i: usize, f: &Finding, effect: Status, reason: String) -> Evidence {
+        Evidence {
+            effect,
+            reason,
+            rule: Some(f.rule.clone()),
+            finding: Some(i),
+            flows: self.flow_of(i).into_iter().collect(),
+            more_flows: f.occurrences.saturating_sub(1),
+            certificates: certificate_of(f),
+        }
     }
 
     /// Waivers are findings already; exemptions and checks that could not
@@ -745,7 +747,7 @@ fn note(reason: String) -> Evidence {
 }
 
 /// The certificate a finding is about, if it is a certificate finding.
-fn certificate_of(f: &crate::model::report::Finding) -> Vec<String> {
+fn certificate_of(f: &Finding) -> Vec<String> {
     f.evidence
         .get("certificate")
         .and_then(|c| c.get("sha256"))
