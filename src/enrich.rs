@@ -804,7 +804,7 @@ impl Reported {
             let src = ChainSource {
                 source: "probe".into(),
                 obtained_at: rec.last_seen.clone(),
-                endpoint: format!("{}", SocketAddrText(&rec.server.ip, rec.server.port)),
+                endpoint: rec.server.socket(),
                 sni: tls.sni.clone(),
                 alpn_offered: tls.alpn_offered.clone(),
                 version: None,
@@ -890,19 +890,6 @@ impl Reported {
             endpoints: self.endpoints.into_values().collect(),
             endpoints_over_limit: self.over_limit,
         })
-    }
-}
-
-/// `ip:port`, bracketing an IPv6 address.
-struct SocketAddrText<'a>(&'a str, u16);
-
-impl std::fmt::Display for SocketAddrText<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.0.contains(':') {
-            write!(f, "[{}]:{}", self.0, self.1)
-        } else {
-            write!(f, "{}:{}", self.0, self.1)
-        }
     }
 }
 

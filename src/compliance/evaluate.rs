@@ -119,11 +119,7 @@ impl<'c> Evaluator<'c> {
         let public = is_public(&f.client.ip) || is_public(&f.server.ip);
         let here: &[usize] = self
             .origins
-            .get(&(
-                endpoint(&f.client.ip, f.client.port),
-                endpoint(&f.server.ip, f.server.port),
-                f.first_seen.clone(),
-            ))
+            .get(&(f.client.socket(), f.server.socket(), f.first_seen.clone()))
             .map_or(&[], Vec::as_slice);
         for &i in here {
             self.finding_flow[i] = Some((index, public));
@@ -754,14 +750,6 @@ fn certificate_of(f: &Finding) -> Vec<String> {
         .and_then(|s| s.as_str())
         .map(|s| vec![s.to_string()])
         .unwrap_or_default()
-}
-
-/// `ip:port` as findings name endpoints (IPv6 in brackets).
-fn endpoint(ip: &str, port: u16) -> String {
-    match ip.parse::<std::net::IpAddr>() {
-        Ok(ip) => std::net::SocketAddr::new(ip, port).to_string(),
-        Err(_) => format!("{ip}:{port}"),
-    }
 }
 
 fn plural(n: usize) -> &'static str {

@@ -254,6 +254,24 @@ pub enum FlowSource {
     Probe,
 }
 
+/// `ip:port` as reports spell an endpoint: an address as `SocketAddr`
+/// writes it (IPv6 in brackets); text that is not an address, as given,
+/// bracketed when it holds a colon.
+pub fn socket_text(ip: &str, port: u16) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(addr) => std::net::SocketAddr::new(addr, port).to_string(),
+        Err(_) if ip.contains(':') => format!("[{ip}]:{port}"),
+        Err(_) => format!("{ip}:{port}"),
+    }
+}
+
+impl Endpoint {
+    /// `ip:port` ([`socket_text`]).
+    pub fn socket(&self) -> String {
+        socket_text(&self.ip, self.port)
+    }
+}
+
 impl FlowSource {
     /// Records from captures do not write the field.
     pub fn is_capture(&self) -> bool {

@@ -287,11 +287,7 @@ fn workload(e: &super::model::Endpoint) -> Option<String> {
 
 /// `ip:port`, with ` (svc namespace/name)` when the address is a Service's.
 fn endpoint(e: &super::model::Endpoint) -> String {
-    let addr = if e.ip.contains(':') {
-        format!("[{}]:{}", e.ip, e.port)
-    } else {
-        format!("{}:{}", e.ip, e.port)
-    };
+    let addr = e.socket();
     match &e.service {
         Some(s) => format!("{addr} (svc {s})"),
         None => addr,

@@ -387,20 +387,11 @@ fn named(e: &super::model::Endpoint, port: bool) -> String {
     match (name, port) {
         (Some(n), true) => format!("{}:{}", sanitize(&n), e.port),
         (Some(n), false) => sanitize(&n),
-        (None, _) => address(&e.ip, e.port),
-    }
-}
-
-fn address(ip: &str, port: u16) -> String {
-    if ip.contains(':') {
-        format!("[{ip}]:{port}")
-    } else {
-        format!("{ip}:{port}")
+        (None, _) => e.socket(),
     }
 }
 
 fn row(f: &FlowRecord) -> [String; 11] {
-    let endpoint = address;
     let protection = match &f.app_protocol {
         Some(p) => format!("{} ({})", f.protection, p),
         None => f.protection.to_string(),
@@ -468,8 +459,8 @@ fn row(f: &FlowRecord) -> [String; 11] {
         mtls,
         sanitize(&sni),
         sanitize(&identity),
-        endpoint(&f.client.ip, f.client.port),
-        endpoint(&f.server.ip, f.server.port),
+        f.client.socket(),
+        f.server.socket(),
         sanitize(&ja4),
         sanitize(&evidence),
     ]

@@ -50,7 +50,7 @@ impl<'r> FlowIndex<'r> {
         let mut certificates: BTreeMap<&str, CertSeen<'r>> = BTreeMap::new();
         for (i, f) in report.flows.iter().enumerate() {
             by_origin
-                .entry((socket(&f.client), socket(&f.server), f.first_seen.as_str()))
+                .entry((f.client.socket(), f.server.socket(), f.first_seen.as_str()))
                 .or_insert(i);
             let Some(tls) = &f.tls else { continue };
             for (chain, end, server) in [
@@ -114,21 +114,13 @@ impl<'r> FlowIndex<'r> {
     }
 }
 
-/// `ip:port` as findings spell endpoints.
-fn socket(e: &Endpoint) -> String {
-    match e.ip.parse::<std::net::IpAddr>() {
-        Ok(ip) => std::net::SocketAddr::new(ip, e.port).to_string(),
-        Err(_) => format!("{}:{}", e.ip, e.port),
-    }
-}
-
 /// A flow end for people: its pod, else its address (with the port of a server).
 pub fn end_label(e: &Endpoint, server: bool) -> String {
     match (&e.pod, &e.node) {
         (Some(p), _) => p.label(),
-        (None, Some(n)) if server => format!("{} (node {n})", socket(e)),
+        (None, Some(n)) if server => format!("{} (node {n})", e.socket()),
         (None, Some(n)) => format!("{} (node {n})", e.ip),
-        (None, None) if server => socket(e),
+        (None, None) if server => e.socket(),
         (None, None) => e.ip.clone(),
     }
 }
