@@ -163,9 +163,8 @@ pub struct EnrichingSink<S> {
     /// TLS servers seen in the capture, per address: the listener a client
     /// pod at that address serves (first seen).
     listeners: HashMap<IpAddr, EndpointKey>,
-    /// Where the handshakes come from.
-    vantage: String,
-    /// The run's record, counted as flows go on.
+    /// The run's record, counted as flows go on (its `vantage` is where
+    /// the handshakes come from).
     record: EnrichmentRecord,
     error: Option<std::io::Error>,
 }
@@ -174,7 +173,6 @@ impl<S: FlowSink> EnrichingSink<S> {
     /// A sink passing flows on to `inner` after enrichment.
     pub fn new(inner: S, cfg: EnrichConfig) -> Self {
         let permits = Arc::new(tokio::sync::Semaphore::new(cfg.probe.concurrency.max(1)));
-        let vantage = vantage();
         EnrichingSink {
             inner,
             cfg,
@@ -187,10 +185,9 @@ impl<S: FlowSink> EnrichingSink<S> {
             listeners: HashMap::new(),
             record: EnrichmentRecord {
                 method: "probe".into(),
-                vantage: vantage.clone(),
+                vantage: vantage(),
                 ..EnrichmentRecord::default()
             },
-            vantage,
             error: None,
         }
     }
@@ -490,7 +487,7 @@ impl<S: FlowSink> EnrichingSink<S> {
             {
                 Some((key, (i, a))) if a.usable() => {
                     tls.server_chain = a.chain.clone();
-                    let mut source = chain_source(key, a, &self.vantage);
+                    let mut source = chain_source(key, a, &self.record.vantage);
                     source.matches_wire = self
                         .wire_leaves
                         .get(&key.addr)
@@ -519,7 +516,7 @@ impl<S: FlowSink> EnrichingSink<S> {
             e.client_identity = Some(InferredIdentity {
                 evidence: "inferred".into(),
                 basis: basis.into(),
-                source: chain_source(key, a, &self.vantage),
+                source: chain_source(key, a, &self.record.vantage),
                 chain: a.chain.clone(),
             });
             self.record.client_identities += 1;
@@ -685,20 +682,19 @@ impl<S: FlowSink> FlowSink for EnrichingSink<S> {
 }
 
 /// Mark a flow whose hidden server chain nobody obtained (no enrichment
-/// record on it yet) with `why`; whether it was marked.
-pub fn mark_not_obtained(rec: &mut FlowRecord, why: &str) -> bool {
+/// record on it yet) with `why`.
+pub fn mark_not_obtained(rec: &mut FlowRecord, why: &str) {
     let source = rec.source;
     let Some(tls) = rec.tls.as_deref_mut() else {
-        return false;
+        return;
     };
     if !needs_server_chain(source, tls) || tls.enrichment.is_some() {
-        return false;
+        return;
     }
     tls.enrichment = Some(Box::new(TlsEnrichment {
         server_error: Some(why.to_string()),
         ..TlsEnrichment::default()
     }));
-    true
 }
 
 /// A captured TLS flow whose server chain the handshake hid.
