@@ -39,7 +39,7 @@ pub struct WireEvidence {
 pub struct CoverageMatrix {
     /// Node names, in snapshot order (rows and columns).
     pub nodes: Vec<String>,
-    /// More nodes than [`MAX_MATRIX_NODES`] were in the snapshot.
+    /// More nodes than `verify::underlay::MAX_MATRIX_NODES` were in the snapshot.
     pub truncated: bool,
     /// `cells[i][j]`: pods on node i talking to pods on node j.
     pub cells: Vec<Vec<MatrixCell>>,

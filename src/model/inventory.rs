@@ -21,9 +21,9 @@ pub struct CryptoInventory {
     pub configurations: Vec<CryptoUse>,
     /// Distinct certificates seen, by subject.
     pub certificates: Vec<CertificateUse>,
-    /// Flows of configurations beyond [`MAX_CONFIGURATIONS`] (counted only).
+    /// Flows of configurations beyond `report::inventory::MAX_CONFIGURATIONS` (counted only).
     pub flows_not_inventoried: u64,
-    /// Certificates beyond [`MAX_CERTIFICATES`] (counted only).
+    /// Certificates beyond `report::inventory::MAX_CERTIFICATES` (counted only).
     pub certificates_not_inventoried: u64,
 }
 
@@ -57,7 +57,7 @@ pub struct CryptoUse {
     pub first_seen: String,
     /// Last packet of the last flow.
     pub last_seen: String,
-    /// Workloads on either end (`namespace/pod`, else the client address), at most [`MAX_PLACES`].
+    /// Workloads on either end (`namespace/pod`, else the client address), at most `report::inventory::MAX_PLACES`.
     pub workloads: Vec<String>,
     /// Flows with a workload not listed (the list is full).
     pub more_workloads: u64,
@@ -101,7 +101,7 @@ pub struct CertificateUse {
     /// Last packet of the last flow that carried it.
     pub last_seen: String,
     /// Where it was presented: the server's `ip:port`, or the client's
-    /// address for client certificates; at most [`MAX_PLACES`].
+    /// address for client certificates; at most `report::inventory::MAX_PLACES`.
     pub seen_at: Vec<String>,
     /// Flows at an endpoint not listed (the list is full).
     pub more_seen_at: u64,

@@ -8,7 +8,7 @@
 //! to the ServerHello or alert), a plaintext request (`plaintext`), and,
 //! with an [`Identity`], a mutual-TLS handshake.
 //!
-//! Results are a [`ProbeRecord`](crate::report::model::ProbeRecord) per
+//! Results are a [`ProbeRecord`] per
 //! endpoint and `flows[]` records marked `"source": "probe"`, which
 //! [`report`] hands to the same [`Verifier`] as captured flows.
 //!
