@@ -56,6 +56,28 @@ fn pump(mut from: TcpStream, mut to: TcpStream, dir: Dir, log: Recorded) {
     let _ = to.shutdown(Shutdown::Write);
 }
 
+/// `openssl s_server -quiet ARGS` on 127.0.0.1:`port`, once it listens.
+fn loopback_s_server<'a>(
+    port: u16,
+    args: impl IntoIterator<Item = &'a std::ffi::OsStr>,
+) -> std::process::Child {
+    let server = Command::new("openssl")
+        .args(["s_server", "-quiet", "-accept"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl s_server");
+    let until = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < until, "s_server did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server
+}
+
 /// Run a real `openssl s_server` (`server_args`) and `openssl s_client`
 /// (`client_args`) on loopback through a relay that records the bytes each
 /// way, and write them as a pcap of one TCP connection between
@@ -63,20 +85,7 @@ fn pump(mut from: TcpStream, mut to: TcpStream, dir: Dir, log: Recorded) {
 /// 1 ms apart, starting at `t0_us`). Only loopback traffic is sent.
 fn openssl_capture(out: &Path, port: u16, t0_us: u64, server_args: &[&str], client_args: &[&str]) {
     let sport = free_port();
-    let mut server = Command::new("openssl")
-        .args(["s_server", "-quiet", "-accept"])
-        .arg(format!("127.0.0.1:{sport}"))
-        .args(server_args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("openssl s_server");
-    let until = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", sport)).is_err() {
-        assert!(Instant::now() < until, "s_server did not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut server = loopback_s_server(sport, server_args.iter().map(std::ffi::OsStr::new));
     let relay = TcpListener::bind("127.0.0.1:0").expect("relay");
     let rport = relay.local_addr().expect("addr").port();
     let log: Recorded = Arc::default();
@@ -566,23 +575,17 @@ fn a_probe_that_gets_no_answer_says_so() {
     }
     let pki = support::root().join("fixtures/pki");
     let sport = free_port();
-    let mut server = Command::new("openssl")
-        .args(["s_server", "-quiet", "-www", "-accept"])
-        .arg(format!("127.0.0.1:{sport}"))
-        .arg("-cert")
-        .arg(pki.join("server.crt"))
-        .arg("-key")
-        .arg(pki.join("server.key"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("openssl s_server");
-    let until = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", sport)).is_err() {
-        assert!(Instant::now() < until, "s_server did not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (cert, key) = (pki.join("server.crt"), pki.join("server.key"));
+    let mut server = loopback_s_server(
+        sport,
+        [
+            "-www".as_ref(),
+            "-cert".as_ref(),
+            cert.as_os_str(),
+            "-key".as_ref(),
+            key.as_os_str(),
+        ],
+    );
     let port = stalling_relay(sport);
     let out = Command::new(env!("CARGO_BIN_EXE_tls-audit"))
         .args(["probe", "--timeout", "400", "--no-plaintext", "-o", "json"])
