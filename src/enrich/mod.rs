@@ -317,19 +317,7 @@ impl<S: FlowSink> EnrichingSink<S> {
                 None if h.is_finished() => Ok(rt.block_on(&mut *h)),
                 None => continue,
             };
-            let failed = |e: crate::probe::ProbeFailure| {
-                (
-                    Mirrored {
-                        version: None,
-                        cipher: None,
-                        chain: Vec::new(),
-                        client_cert_requested: false,
-                        finished: time::OffsetDateTime::now_utc(),
-                        error: Some(e),
-                    },
-                    None,
-                )
-            };
+            let failed = |e| (Mirrored::failed(e), None);
             let (mirrored, same_on_repeat) = match waited {
                 Ok(Ok(m)) => m,
                 Ok(Err(e)) => failed(crate::probe::ProbeFailure::Io(std::io::Error::other(

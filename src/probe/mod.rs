@@ -258,6 +258,20 @@ pub struct Mirrored {
     pub error: Option<ProbeFailure>,
 }
 
+impl Mirrored {
+    /// A handshake that got nothing, and why (ended now).
+    pub fn failed(error: ProbeFailure) -> Mirrored {
+        Mirrored {
+            version: None,
+            cipher: None,
+            chain: Vec::new(),
+            client_cert_requested: false,
+            finished: time::OffsetDateTime::now_utc(),
+            error: Some(error),
+        }
+    }
+}
+
 /// One handshake that offers what a captured ClientHello offered (its
 /// server name, its ALPN list, TLS 1.3 alone when that is all it offered),
 /// so that a server choosing its certificate by SNI and ALPN (a mesh
@@ -283,17 +297,9 @@ pub async fn mirror(
         alpn: &alpn,
         wait_for_refusal: false,
     };
-    let failed = |e| Mirrored {
-        version: None,
-        cipher: None,
-        chain: Vec::new(),
-        client_cert_requested: false,
-        finished: time::OffsetDateTime::now_utc(),
-        error: Some(e),
-    };
     let hs = match tls::handshake_with(addr, sni, &offer, None, cfg).await {
         Ok(hs) => hs,
-        Err(e) => return failed(e),
+        Err(e) => return Mirrored::failed(e),
     };
     let chain: Vec<Vec<u8>> = hs.chain.iter().map(|c| c.as_ref().to_vec()).collect();
     let error = match hs.end {
