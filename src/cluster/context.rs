@@ -108,8 +108,18 @@ fn expired(e: &kube::Error) -> bool {
 /// [`MAX_FILE_BYTES`]. A continue token that expired mid-way (410) starts
 /// the list again in one request, as client-go's pager does.
 async fn list_raw(client: &Client, path: &str, timeout: Duration) -> Result<Vec<u8>, ClusterError> {
-    match list_pages(client, path, timeout, Some(PAGE)).await {
-        Err(Paging::Expired) => list_pages(client, path, timeout, None)
+    list_selected(client, path, &ListParams::default(), timeout).await
+}
+
+/// [`list_raw`] of the objects `base` selects (its label selector).
+async fn list_selected(
+    client: &Client,
+    path: &str,
+    base: &ListParams,
+    timeout: Duration,
+) -> Result<Vec<u8>, ClusterError> {
+    match list_pages(client, path, base, timeout, Some(PAGE)).await {
+        Err(Paging::Expired) => list_pages(client, path, base, timeout, None)
             .await
             .map_err(Paging::into_error),
         other => other.map_err(Paging::into_error),
@@ -137,6 +147,7 @@ impl Paging {
 async fn list_pages(
     client: &Client,
     path: &str,
+    base: &ListParams,
     timeout: Duration,
     limit: Option<u32>,
 ) -> Result<Vec<u8>, Paging> {
@@ -150,7 +161,7 @@ async fn list_pages(
     let mut total = 0u64;
     let mut token: Option<String> = None;
     for _ in 0..MAX_PAGES {
-        let mut lp = ListParams::default();
+        let mut lp = base.clone();
         if let Some(n) = limit {
             lp = lp.limit(n);
         }
@@ -239,11 +250,18 @@ pub async fn select(
     };
     let mut pods = Vec::new();
     if sel.names.is_empty() {
-        pods = match select_pages(&api, sel, timeout, Some(PAGE)).await {
-            Err(Paging::Expired) => select_pages(&api, sel, timeout, None).await,
-            other => other,
+        let path = match &sel.namespace {
+            Some(ns) => format!("/api/v1/namespaces/{ns}/pods"),
+            None => "/api/v1/pods".to_string(),
+        };
+        let mut lp = ListParams::default();
+        if let Some(s) = &sel.selector {
+            lp = lp.labels(s);
         }
-        .map_err(Paging::into_error)?;
+        let bytes = list_selected(client, &path, &lp, timeout).await?;
+        let list: kube::core::ObjectList<Pod> = serde_json::from_slice(&bytes)
+            .map_err(|e| ClusterError::Api(format!("{path}: not a list of pods: {e}")))?;
+        pods = list.items;
     } else {
         for name in &sel.names {
             let name = name.strip_prefix("pod/").unwrap_or(name);
@@ -261,46 +279,6 @@ pub async fn select(
         running
     });
     Ok((pods, skipped))
-}
-
-/// The selected pods, [`PAGE`] at a time (all at once without `limit`).
-async fn select_pages(
-    api: &Api<Pod>,
-    sel: &Selection,
-    timeout: Duration,
-    limit: Option<u32>,
-) -> Result<Vec<Pod>, Paging> {
-    let mut pods = Vec::new();
-    let mut token: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        let mut lp = ListParams::default();
-        if let Some(s) = &sel.selector {
-            lp = lp.labels(s);
-        }
-        if let Some(n) = limit {
-            lp = lp.limit(n);
-        }
-        if let Some(t) = &token {
-            lp = lp.continue_token(t);
-        }
-        let list = match tokio::time::timeout(timeout, api.list(&lp)).await {
-            Ok(Ok(l)) => l,
-            Ok(Err(e)) if token.is_some() && expired(&e) => return Err(Paging::Expired),
-            Ok(Err(e)) => return Err(Paging::Failed(ClusterError::from_kube(e))),
-            Err(_) => {
-                return Err(Paging::Failed(ClusterError::Timeout {
-                    what: "listing the selected pods".into(),
-                    after: timeout,
-                }));
-            }
-        };
-        pods.extend(list.items);
-        token = list.metadata.continue_.filter(|t| !t.is_empty());
-        if token.is_none() || limit.is_none() {
-            return Ok(pods);
-        }
-    }
-    Err(endless("the selected pods"))
 }
 
 /// `namespace/name`.
