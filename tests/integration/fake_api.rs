@@ -619,13 +619,8 @@ async fn list_pods(
     // Only the page's pods are copied (a 5,000-pod list is paged 11 times):
     // from the continue token's key, the page and one more (to know there
     // is more), and how many more match.
-    let start = query_param(&req.query, "continue")
-        .and_then(|t| {
-            base64::engine::general_purpose::STANDARD
-                .decode(t.as_bytes())
-                .ok()
-        })
-        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+    let start = continue_token(req)
+        .flatten()
         .and_then(|t| t["start"].as_str().map(str::to_string))
         .unwrap_or_default();
     let limit = query_param(&req.query, "limit")
@@ -655,6 +650,19 @@ async fn list_pods(
     respond(tls, code, "", body.to_string().as_bytes()).await
 }
 
+/// The request's continue token: None without one; `Some(None)` when it
+/// does not decode as the API server's (base64 JSON, `v: meta.k8s.io/v1`).
+fn continue_token(req: &Recorded) -> Option<Option<Value>> {
+    let token = query_param(&req.query, "continue").filter(|c| !c.is_empty())?;
+    Some(
+        base64::engine::general_purpose::STANDARD
+            .decode(token.as_bytes())
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .filter(|t| t["v"] == "meta.k8s.io/v1"),
+    )
+}
+
 /// One page of `list` as the API server's chunked LIST answers it
 /// (k8s.io/apiserver storage/etcd3 `GetList`, KEP-365): items in key order
 /// (namespace/name), at most `limit`; `metadata.continue` an opaque token
@@ -677,14 +685,9 @@ fn page(state: &Mutex<State>, mut list: Value, req: &Recorded, selected: bool) -
     let limit = query_param(&req.query, "limit")
         .and_then(|l| l.parse::<usize>().ok())
         .filter(|&l| l > 0);
-    let start = match query_param(&req.query, "continue").filter(|c| !c.is_empty()) {
+    let start = match continue_token(req) {
         None => None,
-        Some(token) => {
-            let decoded = STANDARD
-                .decode(token.as_bytes())
-                .ok()
-                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-                .filter(|t| t["v"] == "meta.k8s.io/v1");
+        Some(decoded) => {
             let Some(t) = decoded else {
                 let s = status(
                     400,
