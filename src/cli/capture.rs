@@ -55,9 +55,18 @@ pub(crate) struct CaptureArgs {
     /// Bytes kept per packet.
     #[arg(long, default_value_t = 262_144)]
     snaplen: u32,
-    /// The kernel's capture buffer, in MiB.
+    /// The kernel's capture buffer, in MiB, per worker (each worker's
+    /// socket has its own ring).
     #[arg(long, default_value_t = 32)]
     buffer_mib: u32,
+    /// Capture sockets and analysing threads: the kernel spreads the
+    /// interface's packets over them by flow (`PACKET_FANOUT`, hash mode;
+    /// both directions of a connection reach one worker). Default: the
+    /// cores this process may use (its CPU affinity and cgroup CPU limit).
+    /// 1 is one socket and one thread. Where fanout cannot be used the
+    /// capture goes on with one worker and says why.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    workers: Option<u16>,
     #[command(flatten)]
     engine: EngineArgs,
     #[command(flatten)]
@@ -94,11 +103,25 @@ pub(crate) fn capture_command(args: &CaptureArgs) -> i32 {
         buffer_bytes: args.buffer_mib.clamp(1, 2047) << 20,
         duration: args.duration,
         write_pcap: args.write_pcap.clone(),
+        workers: args.workers.map_or_else(default_workers, usize::from),
         ..LiveOptions::new(&args.interface)
     };
     match args.emit {
         Emit::Ndjson => ndjson(args, &opts, stop),
         Emit::Report => report(args, &opts, &stop),
+    }
+}
+
+/// One worker per core this process may use.
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+/// Say on standard error when fewer workers capture than were asked for
+/// (the report's warnings say it too).
+fn say_fallback(handle: &live::LiveHandle) {
+    if let Some(why) = handle.fallback() {
+        eprintln!("tls-audit: warning: {why}");
     }
 }
 
@@ -182,6 +205,7 @@ fn ndjson(args: &CaptureArgs, opts: &LiveOptions, stop: Arc<AtomicBool>) -> i32 
         Ok(h) => h,
         Err(e) => return fail(&e, Some(&events)),
     };
+    say_fallback(&handle);
     let served = match serve(args) {
         Ok(m) => m,
         Err(code) => return code,
@@ -195,6 +219,7 @@ fn ndjson(args: &CaptureArgs, opts: &LiveOptions, stop: Arc<AtomicBool>) -> i32 
             "link_type": handle.link_type(),
             "filter": opts.filter,
             "snaplen": opts.snaplen,
+            "workers": handle.workers(),
             "duration_seconds": opts.duration.map(|d| d.as_secs_f64()),
             "tool": { "name": "tls-audit", "version": env!("CARGO_PKG_VERSION") },
         }),
@@ -269,6 +294,7 @@ fn report(args: &CaptureArgs, opts: &LiveOptions, stop: &AtomicBool) -> i32 {
         Ok(h) => h,
         Err(e) => return fail(&e, None),
     };
+    say_fallback(&handle);
     let served = match serve(args) {
         Ok(m) => m,
         Err(code) => return code,
@@ -289,8 +315,12 @@ fn report(args: &CaptureArgs, opts: &LiveOptions, stop: &AtomicBool) -> i32 {
         },
         args.enrich.config(true).as_ref(),
     );
+    let workers = match handle.workers() {
+        1 => String::new(),
+        n => format!(", {n} workers"),
+    };
     eprintln!(
-        "tls-audit: listening on {} ({})",
+        "tls-audit: listening on {} ({}{workers})",
         opts.interface,
         handle.link_type()
     );

@@ -45,7 +45,7 @@ pub struct Analyzer<S: FlowSink> {
 struct Output<S> {
     sink: S,
     caches: record::Caches,
-    linker: resumption::Linker,
+    linker: SharedLinks,
     stats: Stats,
     oversized_messages: u64,
     flows_with_gaps: u64,
@@ -55,7 +55,94 @@ struct Output<S> {
     progress: bool,
 }
 
+/// Full handshakes' verdicts by the resumption material they issued.
+#[derive(Clone, Default)]
+struct SharedLinks(std::sync::Arc<std::sync::Mutex<resumption::Linker>>);
+
+impl SharedLinks {
+    fn lock(&self) -> std::sync::MutexGuard<'_, resumption::Linker> {
+        // A worker that panicked left the map as it was between two
+        // complete calls: still usable.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// What analyzers that split one capture's flows between them (the live
+/// agent's fanout workers) share: flow ids, so they stay unique and in
+/// creation order, and resumption origins, since a session resumed on a
+/// new connection may land on another worker than the handshake it
+/// resumes.
+#[derive(Clone, Default)]
+pub struct Shared {
+    links: SharedLinks,
+    ids: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// What an analysis counted, apart from its flows: [`Analyzer::close`]
+/// gives it, [`Totals::absorb`] adds up several analyzers' (fanout
+/// workers), [`Totals::report`] makes the report with its summary warnings.
+#[derive(Debug, Default)]
+pub struct Totals {
+    stats: Stats,
+    oversized_messages: u64,
+    flows_with_gaps: u64,
+}
+
+impl Totals {
+    /// The counters so far.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Add another analyzer's counts.
+    pub fn absorb(&mut self, o: &Totals) {
+        self.stats.absorb(&o.stats);
+        self.oversized_messages = self.oversized_messages.saturating_add(o.oversized_messages);
+        self.flows_with_gaps = self.flows_with_gaps.saturating_add(o.flows_with_gaps);
+    }
+
+    /// The report (its `flows` empty: they went to the sink), with the
+    /// warnings these counts call for after `warnings`.
+    pub fn report(self, inputs: Vec<model::Input>, mut warnings: Vec<Warning>) -> Report {
+        let stats = self.stats;
+        warnings.extend(summary_warnings(
+            &stats,
+            self.oversized_messages,
+            self.flows_with_gaps,
+        ));
+        Report {
+            schema: model::SCHEMA.to_string(),
+            tool: model::Tool {
+                name: "tls-audit".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            inputs,
+            stats,
+            warnings,
+            metadata: None,
+            verification: None,
+            findings: Vec::new(),
+            compliance: None,
+            inventory: None,
+            probes: Vec::new(),
+            enrichment: None,
+            flows: Vec::new(),
+        }
+    }
+}
+
 impl<S: FlowSink> Analyzer<S> {
+    /// A fresh engine writing finished flows to `sink`, sharing flow ids
+    /// and resumption origins with the other analyzers of the same capture.
+    pub fn with_shared(cfg: Config, sink: S, shared: &Shared) -> Self {
+        let mut a = Analyzer::new(cfg, sink);
+        a.out.linker = shared.links.clone();
+        a.table.share_ids(std::sync::Arc::clone(&shared.ids));
+        a
+    }
+
     /// A fresh engine writing finished flows to `sink`.
     pub fn new(cfg: Config, sink: S) -> Self {
         let progress = sink.wants_progress();
@@ -65,7 +152,7 @@ impl<S: FlowSink> Analyzer<S> {
             out: Output {
                 sink,
                 caches: record::Caches::default(),
-                linker: resumption::Linker::default(),
+                linker: SharedLinks::default(),
                 stats: Stats::default(),
                 oversized_messages: 0,
                 flows_with_gaps: 0,
@@ -127,7 +214,13 @@ impl<S: FlowSink> Analyzer<S> {
 
     /// Finish every flow; returns the report (its `flows` empty: they went
     /// to the sink) and the sink.
-    pub fn finish(mut self, inputs: Vec<model::Input>, mut warnings: Vec<Warning>) -> (Report, S) {
+    pub fn finish(self, inputs: Vec<model::Input>, warnings: Vec<Warning>) -> (Report, S) {
+        let (totals, sink) = self.close();
+        (totals.report(inputs, warnings), sink)
+    }
+
+    /// Finish every flow; returns what was counted and the sink.
+    pub fn close(mut self) -> (Totals, S) {
         for flow in self.table.drain() {
             self.out.finish(flow, Exit::End);
         }
@@ -152,30 +245,12 @@ impl<S: FlowSink> Analyzer<S> {
             .collect();
         stats.ip_fragments_reassembled = self.decoder.defrag_stats().0;
         stats.ip_fragments_dropped = self.decoder.defrag_stats().1;
-        warnings.extend(summary_warnings(
-            &stats,
-            out.oversized_messages,
-            out.flows_with_gaps,
-        ));
-        let report = Report {
-            schema: model::SCHEMA.to_string(),
-            tool: model::Tool {
-                name: "tls-audit".into(),
-                version: env!("CARGO_PKG_VERSION").into(),
-            },
-            inputs,
+        let totals = Totals {
             stats,
-            warnings,
-            metadata: None,
-            verification: None,
-            findings: Vec::new(),
-            compliance: None,
-            inventory: None,
-            probes: Vec::new(),
-            enrichment: None,
-            flows: Vec::new(),
+            oversized_messages: out.oversized_messages,
+            flows_with_gaps: out.flows_with_gaps,
         };
-        (report, self.out.sink)
+        (totals, self.out.sink)
     }
 }
 
@@ -347,7 +422,7 @@ impl<S: FlowSink> Output<S> {
         s.shrink();
         let verdict = crate::tls::mtls::decide(&s.facts);
         let link = resumption::Link::of(origin.server, &s.facts);
-        self.linker.register(
+        self.linker.lock().register(
             &link,
             resumption::Origin {
                 mutual: verdict.mutual,
@@ -387,8 +462,9 @@ impl<S: FlowSink> Output<S> {
         if let (Some(s), Some(tls)) = (flow.app.tls(), rec.tls.as_mut()) {
             let origin = origin_of(&flow);
             let link = resumption::Link::of(origin.server, &s.facts);
-            self.linker.resolve(&link, tls);
-            self.linker.register(
+            let mut linker = self.linker.lock();
+            linker.resolve(&link, tls);
+            linker.register(
                 &link,
                 resumption::Origin {
                     mutual: tls.mutual,

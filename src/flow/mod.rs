@@ -286,7 +286,9 @@ pub struct FlowTable<A> {
     /// Packets absorbed as stragglers of closed connections.
     pub stragglers: u64,
     cfg: FlowConfig,
-    next_id: u64,
+    /// The last flow id given, shared by the tables that split one capture
+    /// (the live agent's fanout workers) so ids stay unique.
+    next_id: std::sync::Arc<std::sync::atomic::AtomicU64>,
     last_sweep: Nanos,
     /// Packets since the last sweep: a sweep scans the whole table, so it
     /// waits for enough packets to pay for it, whatever the timestamps do.
@@ -309,7 +311,7 @@ impl<A: Default + Buffered> FlowTable<A> {
             closed: HashMap::with_hasher(foldhash::fast::RandomState::default()),
             stragglers: 0,
             cfg,
-            next_id: 0,
+            next_id: std::sync::Arc::default(),
             last_sweep: Nanos::MIN,
             since_sweep: 0,
             scanned: 0,
@@ -317,6 +319,12 @@ impl<A: Default + Buffered> FlowTable<A> {
             over_budget: 0,
             held: 0,
         }
+    }
+
+    /// Number flows from `ids`, shared with other tables, instead of from
+    /// this table's own count (call before the first packet).
+    pub fn share_ids(&mut self, ids: std::sync::Arc<std::sync::atomic::AtomicU64>) {
+        self.next_id = ids;
     }
 
     /// Flows currently tracked.
@@ -352,12 +360,14 @@ impl<A: Default + Buffered> FlowTable<A> {
             }
         }
         let cap = self.cfg.stream_cap;
-        let next_id = &mut self.next_id;
+        let next_id = &self.next_id;
         self.map.entry(key).or_insert_with(|| {
-            *next_id += 1;
+            let id = next_id
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                .wrapping_add(1);
             Flow {
                 key,
-                id: *next_id,
+                id,
                 first_seen: ts,
                 last_seen: ts,
                 packets: [0; 2],

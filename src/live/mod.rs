@@ -10,6 +10,7 @@
 //! the kernel had buffered is still read before the summary.
 
 mod events;
+mod fanout;
 mod metrics;
 mod source;
 mod sys;

@@ -28,6 +28,9 @@ pub struct LiveOptions {
     pub write_pcap: Option<PathBuf>,
     /// How often idle flows are finished and progress is reported.
     pub tick: Duration,
+    /// Capture sockets and analysing threads: above 1, the kernel spreads
+    /// packets over them by flow (`PACKET_FANOUT`).
+    pub workers: usize,
 }
 
 impl LiveOptions {
@@ -42,6 +45,7 @@ impl LiveOptions {
             duration: None,
             write_pcap: None,
             tick: Duration::from_secs(1),
+            workers: 1,
         }
     }
 }
@@ -75,7 +79,7 @@ pub enum StopReason {
 }
 
 impl StopReason {
-    fn as_str(&self) -> &'static str {
+    pub(super) fn as_str(&self) -> &'static str {
         match self {
             StopReason::Duration => "duration",
             StopReason::Signal => "signal",
@@ -101,11 +105,17 @@ const BATCH: usize = 4096;
 /// After the stop, how long what the kernel already buffered is still read.
 const DRAIN_LIMIT: Duration = Duration::from_millis(500);
 
-/// An open capture: the interface is listening and the filter is set.
+/// An open capture: the interface is listening and the filter is set, on
+/// one capture socket or, with `workers` above 1, one per worker joined in
+/// a fanout group.
 pub struct LiveHandle {
-    handle: Capture<Active>,
+    handles: Vec<Capture<Active>>,
     savefile: Option<pcap::Savefile>,
     link: LinkType,
+    /// The fanout group the handles share, when there are several.
+    group: Option<u16>,
+    /// Why there is one handle where more were asked for.
+    fallback: Option<String>,
 }
 
 impl LiveHandle {
@@ -113,24 +123,60 @@ impl LiveHandle {
     pub fn link_type(&self) -> String {
         self.link.name()
     }
+
+    /// Capture sockets, one per worker thread.
+    pub fn workers(&self) -> usize {
+        self.handles.len()
+    }
+
+    /// Why packet fanout is not used although more workers were asked
+    /// for (the capture goes on with one); `None` when it is used or was
+    /// not asked for.
+    pub fn fallback(&self) -> Option<&str> {
+        self.fallback.as_deref()
+    }
 }
 
 /// Open the interface for `opts`; errors name what is wrong (no such
-/// interface, no CAP_NET_RAW, a filter that does not compile).
+/// interface, no CAP_NET_RAW, a filter that does not compile). With
+/// `opts.workers` above 1, one socket per worker in a fanout group, or one
+/// socket and the reason in [`LiveHandle::fallback`].
 pub fn open(opts: &LiveOptions) -> Result<LiveHandle, LiveError> {
-    let handle = open_handle(opts)?;
+    let (handles, group, fallback) = if opts.workers <= 1 {
+        (vec![open_handle(opts, opts.filter.as_deref())?], None, None)
+    } else if opts.write_pcap.is_some() {
+        let why = format!(
+            "--write-pcap writes one file from one capture socket: capturing with one worker, not {}",
+            opts.workers
+        );
+        (
+            vec![open_handle(opts, opts.filter.as_deref())?],
+            None,
+            Some(why),
+        )
+    } else {
+        super::fanout::open_group(opts)?
+    };
+    let Some(first) = handles.first() else {
+        return Err(LiveError::Open {
+            interface: opts.interface.clone(),
+            detail: "no capture socket was opened".into(),
+        });
+    };
     let savefile = match &opts.write_pcap {
-        Some(path) => Some(handle.savefile(path).map_err(|e| LiveError::WritePcap {
+        Some(path) => Some(first.savefile(path).map_err(|e| LiveError::WritePcap {
             path: path.display().to_string(),
             detail: e.to_string(),
         })?),
         None => None,
     };
-    let link = LinkType(handle.get_datalink().0 as u32);
+    let link = LinkType(first.get_datalink().0 as u32);
     Ok(LiveHandle {
-        handle,
+        handles,
         savefile,
         link,
+        group,
+        fallback,
     })
 }
 
@@ -146,69 +192,38 @@ pub fn run<S: FlowSink>(
     on_tick: &mut dyn FnMut(&Progress),
 ) -> LiveOutcome<S> {
     let LiveHandle {
-        mut handle,
-        mut savefile,
+        mut handles,
+        savefile,
         link,
+        group,
+        fallback,
     } = live;
-    let nanos = sys::precision_is_nano(&handle);
-    let mut engine = Analyzer::new(*cfg, sink);
-    let started = super::wall_clock();
-    let start = Instant::now();
-    let deadline = opts.duration.map(|d| start + d);
-    let tick = opts.tick.max(Duration::from_millis(10));
-    let mut next_tick = start + tick;
-    let mut counters = Counters::default();
-    let mut window: Option<(Nanos, Nanos)> = None;
-    let stopped_by = loop {
-        if stop.load(Ordering::Relaxed) {
-            break StopReason::Signal;
-        }
-        let now = Instant::now();
-        if deadline.is_some_and(|d| now >= d) {
-            break StopReason::Duration;
-        }
-        let until = deadline.map_or(next_tick, |d| d.min(next_tick));
-        sys::wait_readable(&handle, until.saturating_duration_since(now));
-        if let Err(e) = read_batch(
-            &mut handle,
-            &mut engine,
-            savefile.as_mut(),
-            link,
-            nanos,
-            &mut window,
-        ) {
-            break StopReason::Error(e);
-        }
-        if Instant::now() >= next_tick {
-            // From now, not from the missed tick: a slow stretch does not
-            // turn into a burst of ticks.
-            next_tick = Instant::now() + tick;
-            engine.tick(super::wall_clock());
-            counters.update(&mut handle);
-            on_tick(&progress(&engine, &counters));
-        }
-    };
-    // What the kernel already holds was captured before the stop: read it.
-    if !matches!(stopped_by, StopReason::Error(_)) {
-        let drain_until = Instant::now() + DRAIN_LIMIT;
-        while Instant::now() < drain_until {
-            match read_batch(
-                &mut handle,
-                &mut engine,
-                savefile.as_mut(),
-                link,
-                nanos,
-                &mut window,
-            ) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-        }
-    }
-    counters.update(&mut handle);
-    on_tick(&progress(&engine, &counters));
     let mut warnings = Vec::new();
-    if let Some(f) = savefile.as_mut()
+    if let Some(why) = fallback {
+        warnings.push(Warning {
+            kind: "fanout-unavailable".into(),
+            message: why,
+        });
+    }
+    if let (Some(group), true) = (group, handles.len() > 1) {
+        return super::fanout::run(handles, group, link, opts, cfg, sink, stop, on_tick);
+    }
+    let Some(handle) = handles.pop() else {
+        // `open` never gives an empty list; end at once if it did.
+        let engine = Analyzer::new(*cfg, sink);
+        let (report, sink) = engine.finish(Vec::new(), warnings);
+        let why = "no capture socket".to_string();
+        return LiveOutcome {
+            report,
+            sink,
+            stopped_by: StopReason::Error(why),
+        };
+    };
+    let started = super::wall_clock();
+    let clock = Clock::start(opts);
+    let mut worker = Worker::new(handle, savefile, link, Analyzer::new(*cfg, sink));
+    let stopped_by = worker.capture(&clock, &|| stop.load(Ordering::Relaxed), on_tick);
+    if let Some(f) = worker.savefile.as_mut()
         && let Err(e) = f.flush()
     {
         warnings.push(Warning {
@@ -216,56 +231,239 @@ pub fn run<S: FlowSink>(
             message: format!("the capture file could not be completed: {e}"),
         });
     }
-    if counters.dropped + counters.if_dropped > 0 {
-        warnings.push(Warning {
-            kind: "capture-drops".into(),
-            message: format!(
-                "libpcap dropped {} packets (buffer full) and the interface {} more: flows may be incomplete",
-                counters.dropped, counters.if_dropped
-            ),
-        });
-    }
-    if let StopReason::Error(e) = &stopped_by {
-        warnings.push(Warning {
-            kind: "capture-failed".into(),
-            message: format!(
-                "the capture on {} failed and stopped early: {e}",
-                opts.interface
-            ),
-        });
-    }
-    let packets = engine.stats().packets;
-    let input = Input {
-        name: format!("live:{}", opts.interface),
-        format: "live".into(),
-        packets,
-        complete: !matches!(stopped_by, StopReason::Error(_)),
-        first_packet: window.map(|w| format_ts(w.0)),
-        last_packet: window.map(|w| format_ts(w.1)),
-        reported_by: None,
-        live: Some(LiveCapture {
-            interface: opts.interface.clone(),
-            link_type: link.name(),
-            filter: opts.filter.clone(),
-            snaplen: opts.snaplen,
-            started: format_ts(started),
-            ended: format_ts(super::wall_clock()),
-            stopped_by: stopped_by.as_str().into(),
-            received: counters.received,
-            dropped: counters.dropped,
-            if_dropped: counters.if_dropped,
-        }),
-    };
-    let (report, sink) = engine.finish(vec![input], warnings);
-    LiveOutcome {
-        report,
-        sink,
+    let counters = worker.counters.totals();
+    let window = worker.window;
+    let (totals, sink) = worker.engine.close();
+    let live = Ended {
+        started,
+        counters,
+        window,
         stopped_by,
+        fanout: None,
+    };
+    let input = live.input(opts, link, totals.stats().packets, &mut warnings);
+    LiveOutcome {
+        report: totals.report(vec![input], warnings),
+        sink,
+        stopped_by: live.stopped_by,
+    }
+}
+
+/// When the capture started and when it must end, shared by every worker.
+pub(super) struct Clock {
+    deadline: Option<Instant>,
+    tick: Duration,
+}
+
+impl Clock {
+    pub(super) fn start(opts: &LiveOptions) -> Self {
+        Clock {
+            deadline: opts.duration.map(|d| Instant::now() + d),
+            tick: opts.tick.max(Duration::from_millis(10)),
+        }
+    }
+}
+
+/// One capture socket and the engine it feeds.
+pub(super) struct Worker<S: FlowSink> {
+    handle: Capture<Active>,
+    savefile: Option<pcap::Savefile>,
+    pub(super) engine: Analyzer<S>,
+    link: LinkType,
+    nanos: bool,
+    counters: Counters,
+    pub(super) window: Option<(Nanos, Nanos)>,
+}
+
+impl<S: FlowSink> Worker<S> {
+    pub(super) fn new(
+        handle: Capture<Active>,
+        savefile: Option<pcap::Savefile>,
+        link: LinkType,
+        engine: Analyzer<S>,
+    ) -> Self {
+        let nanos = sys::precision_is_nano(&handle);
+        Worker {
+            handle,
+            savefile,
+            engine,
+            link,
+            nanos,
+            counters: Counters::default(),
+            window: None,
+        }
+    }
+
+    /// Read packets into the engine until the deadline or `stop()`, ticking
+    /// the engine and `on_tick`; then read what the kernel already holds.
+    pub(super) fn capture(
+        &mut self,
+        clock: &Clock,
+        stop: &dyn Fn() -> bool,
+        on_tick: &mut dyn FnMut(&Progress),
+    ) -> StopReason {
+        let mut next_tick = Instant::now() + clock.tick;
+        let stopped_by = loop {
+            if stop() {
+                break StopReason::Signal;
+            }
+            let now = Instant::now();
+            if clock.deadline.is_some_and(|d| now >= d) {
+                break StopReason::Duration;
+            }
+            let until = clock.deadline.map_or(next_tick, |d| d.min(next_tick));
+            sys::wait_readable(&self.handle, until.saturating_duration_since(now));
+            if let Err(e) = self.read_batch() {
+                break StopReason::Error(e);
+            }
+            if Instant::now() >= next_tick {
+                // From now, not from the missed tick: a slow stretch does not
+                // turn into a burst of ticks.
+                next_tick = Instant::now() + clock.tick;
+                self.engine.tick(super::wall_clock());
+                self.counters.update(&mut self.handle);
+                on_tick(&self.progress());
+            }
+        };
+        // What the kernel already holds was captured before the stop: read it.
+        if !matches!(stopped_by, StopReason::Error(_)) {
+            let drain_until = Instant::now() + DRAIN_LIMIT;
+            while Instant::now() < drain_until {
+                match self.read_batch() {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        }
+        self.counters.update(&mut self.handle);
+        on_tick(&self.progress());
+        stopped_by
+    }
+
+    /// Read what is buffered, up to a batch; returns how many packets.
+    fn read_batch(&mut self) -> Result<usize, String> {
+        for n in 0..BATCH {
+            match self.handle.next_packet() {
+                Ok(p) => {
+                    let ts = timestamp(&p.header.ts, self.nanos);
+                    self.window = Some(
+                        self.window
+                            .map_or((ts, ts), |(a, b)| (a.min(ts), b.max(ts))),
+                    );
+                    if let Some(f) = self.savefile.as_mut() {
+                        f.write(&p);
+                    }
+                    self.engine.packet(ts, self.link, p.data, p.header.len);
+                }
+                Err(pcap::Error::TimeoutExpired) => return Ok(n),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Ok(BATCH)
+    }
+
+    /// Counters so far.
+    pub(super) fn progress(&self) -> Progress {
+        Progress {
+            received: self.counters.received,
+            dropped: self.counters.dropped,
+            if_dropped: self.counters.if_dropped,
+            packets: self.engine.stats().packets,
+            active_flows: self.engine.active_flows(),
+            flows: self.engine.stats().flows,
+        }
+    }
+
+    /// libpcap's counters: received, dropped, dropped by the interface.
+    pub(super) fn counters(&self) -> LibpcapCounts {
+        self.counters.totals()
+    }
+}
+
+/// libpcap's totals for a capture.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct LibpcapCounts {
+    pub(super) received: u64,
+    pub(super) dropped: u64,
+    pub(super) if_dropped: u64,
+}
+
+impl LibpcapCounts {
+    pub(super) fn absorb(&mut self, o: &LibpcapCounts) {
+        self.received = self.received.saturating_add(o.received);
+        self.dropped = self.dropped.saturating_add(o.dropped);
+        self.if_dropped = self.if_dropped.saturating_add(o.if_dropped);
+    }
+}
+
+/// How a capture went, for its report input.
+pub(super) struct Ended {
+    pub(super) started: Nanos,
+    pub(super) counters: LibpcapCounts,
+    pub(super) window: Option<(Nanos, Nanos)>,
+    pub(super) stopped_by: StopReason,
+    pub(super) fanout: Option<crate::model::report::Fanout>,
+}
+
+impl Ended {
+    /// The report's input for this capture; the warnings its counters and
+    /// ending call for go to `warnings`.
+    pub(super) fn input(
+        &self,
+        opts: &LiveOptions,
+        link: LinkType,
+        packets: u64,
+        warnings: &mut Vec<Warning>,
+    ) -> Input {
+        let c = &self.counters;
+        if c.dropped + c.if_dropped > 0 {
+            warnings.push(Warning {
+                kind: "capture-drops".into(),
+                message: format!(
+                    "libpcap dropped {} packets (buffer full) and the interface {} more: flows may be incomplete",
+                    c.dropped, c.if_dropped
+                ),
+            });
+        }
+        if let StopReason::Error(e) = &self.stopped_by {
+            warnings.push(Warning {
+                kind: "capture-failed".into(),
+                message: format!(
+                    "the capture on {} failed and stopped early: {e}",
+                    opts.interface
+                ),
+            });
+        }
+        Input {
+            name: format!("live:{}", opts.interface),
+            format: "live".into(),
+            packets,
+            complete: !matches!(self.stopped_by, StopReason::Error(_)),
+            first_packet: self.window.map(|w| format_ts(w.0)),
+            last_packet: self.window.map(|w| format_ts(w.1)),
+            reported_by: None,
+            live: Some(LiveCapture {
+                interface: opts.interface.clone(),
+                link_type: link.name(),
+                filter: opts.filter.clone(),
+                snaplen: opts.snaplen,
+                started: format_ts(self.started),
+                ended: format_ts(super::wall_clock()),
+                stopped_by: self.stopped_by.as_str().into(),
+                received: c.received,
+                dropped: c.dropped,
+                if_dropped: c.if_dropped,
+                fanout: self.fanout.clone(),
+            }),
+        }
     }
 }
 
 /// Open and configure the interface.
-fn open_handle(opts: &LiveOptions) -> Result<Capture<Active>, LiveError> {
+pub(super) fn open_handle(
+    opts: &LiveOptions,
+    filter: Option<&str>,
+) -> Result<Capture<Active>, LiveError> {
     let name = opts.interface.as_str();
     let open_err = |e: pcap::Error| classify_open_error(name, &e.to_string());
     let inactive = Capture::from_device(name).map_err(open_err)?;
@@ -283,13 +481,18 @@ fn open_handle(opts: &LiveOptions) -> Result<Capture<Active>, LiveError> {
         // Older kernels or libpcaps lack it: then SLL it is.
         let _ = cap.set_datalink(Linktype(LinkType::LINUX_SLL2.0 as i32));
     }
-    if let Some(expr) = &opts.filter {
-        cap.filter(expr, true).map_err(|e| LiveError::Filter {
-            expr: expr.clone(),
-            detail: e.to_string(),
-        })?;
+    if let Some(expr) = filter {
+        set_filter(&mut cap, expr)?;
     }
     cap.setnonblock().map_err(open_err)
+}
+
+/// Put a BPF filter on an open handle.
+pub(super) fn set_filter(cap: &mut Capture<Active>, expr: &str) -> Result<(), LiveError> {
+    cap.filter(expr, true).map_err(|e| LiveError::Filter {
+        expr: expr.to_string(),
+        detail: e.to_string(),
+    })
 }
 
 fn classify_open_error(name: &str, detail: &str) -> LiveError {
@@ -318,32 +521,6 @@ fn classify_open_error(name: &str, detail: &str) -> LiveError {
         interface: name.to_string(),
         detail: detail.to_string(),
     }
-}
-
-/// Read what is buffered, up to a batch; returns how many packets.
-fn read_batch<S: FlowSink>(
-    handle: &mut Capture<Active>,
-    engine: &mut Analyzer<S>,
-    mut savefile: Option<&mut pcap::Savefile>,
-    link: LinkType,
-    nanos: bool,
-    window: &mut Option<(Nanos, Nanos)>,
-) -> Result<usize, String> {
-    for n in 0..BATCH {
-        match handle.next_packet() {
-            Ok(p) => {
-                let ts = timestamp(&p.header.ts, nanos);
-                *window = Some(window.map_or((ts, ts), |(a, b)| (a.min(ts), b.max(ts))));
-                if let Some(f) = savefile.as_deref_mut() {
-                    f.write(&p);
-                }
-                engine.packet(ts, link, p.data, p.header.len);
-            }
-            Err(pcap::Error::TimeoutExpired) => return Ok(n),
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-    Ok(BATCH)
 }
 
 // time_t and suseconds_t are i64 here but narrower on 32-bit targets.
@@ -380,15 +557,12 @@ impl Counters {
         self.if_dropped += u64::from(now.if_dropped.wrapping_sub(before.if_dropped));
         self.last = Some(now);
     }
-}
 
-fn progress<S: FlowSink>(engine: &Analyzer<S>, c: &Counters) -> Progress {
-    Progress {
-        received: c.received,
-        dropped: c.dropped,
-        if_dropped: c.if_dropped,
-        packets: engine.stats().packets,
-        active_flows: engine.active_flows(),
-        flows: engine.stats().flows,
+    fn totals(&self) -> LibpcapCounts {
+        LibpcapCounts {
+            received: self.received,
+            dropped: self.dropped,
+            if_dropped: self.if_dropped,
+        }
     }
 }

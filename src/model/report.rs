@@ -131,6 +131,38 @@ pub struct LiveCapture {
     pub dropped: u64,
     /// Packets the interface or driver dropped.
     pub if_dropped: u64,
+    /// With `--workers` above 1: the kernel's fanout group that spread the
+    /// packets over one capture socket per worker, and each worker's share
+    /// (the counters above are their sums). Absent with one socket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fanout: Option<Fanout>,
+}
+
+/// Packets spread over several capture sockets by the kernel
+/// (`PACKET_FANOUT` in hash mode: both directions of a flow reach one socket).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Fanout {
+    /// `hash` (the flow hash, with IP fragments reassembled first).
+    pub mode: String,
+    /// The group id the kernel gave the sockets.
+    pub group: u16,
+    /// Each worker's counters, in worker order.
+    pub workers: Vec<FanoutWorker>,
+}
+
+/// One fanout worker's share.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FanoutWorker {
+    /// Packets its socket received.
+    pub received: u64,
+    /// Packets its ring had no room for.
+    pub dropped: u64,
+    /// Packets the interface dropped, as its socket saw them.
+    pub if_dropped: u64,
+    /// Packets its engine analysed.
+    pub packets: u64,
+    /// Flows it finished.
+    pub flows: u64,
 }
 
 impl Stats {

@@ -70,7 +70,7 @@ impl Drop for Netns {
     }
 }
 
-fn run_ok(c: &mut Command) -> Output {
+pub(crate) fn run_ok(c: &mut Command) -> Output {
     let out = c.output().expect("spawn");
     assert!(
         out.status.success(),
@@ -81,7 +81,7 @@ fn run_ok(c: &mut Command) -> Output {
 }
 
 /// Root and the tools, or a skip notice (never in CI).
-fn can_run(test: &str) -> bool {
+pub(crate) fn can_run(test: &str) -> bool {
     let root = Command::new("id")
         .arg("-u")
         .output()

@@ -12,6 +12,7 @@ mod corpus;
 mod docs;
 mod enrich;
 mod fake_api;
+mod fanout;
 mod findings;
 mod fixtures;
 mod fuzz_regressions;
