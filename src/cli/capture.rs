@@ -62,9 +62,10 @@ pub(crate) struct CaptureArgs {
     /// Capture sockets and analysing threads: the kernel spreads the
     /// interface's packets over them by flow (`PACKET_FANOUT`, hash mode;
     /// both directions of a connection reach one worker). Default: the
-    /// cores this process may use (its CPU affinity and cgroup CPU limit).
-    /// 1 is one socket and one thread. Where fanout cannot be used the
-    /// capture goes on with one worker and says why.
+    /// cores this process may use (its CPU affinity and cgroup CPU limit),
+    /// or 1 with `--write-pcap` (one file is written from one socket). 1 is
+    /// one socket and one thread. Where fanout cannot be used the capture
+    /// goes on with one worker and says why.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     workers: Option<u16>,
     #[command(flatten)]
@@ -103,7 +104,11 @@ pub(crate) fn capture_command(args: &CaptureArgs) -> i32 {
         buffer_bytes: args.buffer_mib.clamp(1, 2047) << 20,
         duration: args.duration,
         write_pcap: args.write_pcap.clone(),
-        workers: args.workers.map_or_else(default_workers, usize::from),
+        workers: match (args.workers, &args.write_pcap) {
+            (Some(n), _) => usize::from(n),
+            (None, Some(_)) => 1,
+            (None, None) => default_workers(),
+        },
         ..LiveOptions::new(&args.interface)
     };
     match args.emit {
