@@ -7,13 +7,18 @@
 #
 # Two network namespaces joined by a veth pair; tcpreplay (pinned to CPU 0)
 # sends the capture out of one end at each rate in RATES (packets/s, LIMIT
-# packets per step, then --topspeed), and the reader (pinned to CPU 1, so
-# it has one core) captures the other end. For each tool and rate: packets
-# sent, the rate tcpreplay really achieved, what libpcap received and
-# dropped, the reader's CPU seconds and share of its core, peak RSS.
-# Then the agent alone under LOOPS replays with --unique-ip (every loop's
-# flows are new), --max-flows 20000: RSS sampled as it runs. BUFFER_MIB
-# (default 32) sets both readers' kernel ring. Prints numbers;
+# packets per step, then --topspeed), and the reader captures the other
+# end: tcpdump and `tls-audit capture --workers 1` pinned to CPU 1 (one
+# core), and for each N > 1 in WORKERS, `tls-audit capture --workers N`
+# (packet fanout) on CPUs 0..N-1, sharing CPU 0 with tcpreplay when the
+# machine has no more. For each tool and rate: packets sent, the rate
+# tcpreplay really achieved, what libpcap received and dropped, the
+# reader's CPU seconds and share of one core, peak RSS.
+# Then the agent alone (one worker) under LOOPS replays with --unique-ip
+# (every loop's flows are new), --max-flows 20000: RSS sampled as it runs
+# (SKIP_MEMORY=1 leaves it out).
+# BUFFER_MIB (default: the agent's default, 64) sets every reader's kernel
+# ring (per worker). NS_PREFIX names the namespaces. Prints numbers;
 # nothing passes or fails on them.
 set -euo pipefail
 
@@ -24,10 +29,12 @@ CAP=${1:-$BENCH_DIR/capture-500MB.pcap}
 RATES=${RATES:-"50000 100000 200000 300000 400000"}
 LIMIT=${LIMIT:-300000}
 LOOPS=${LOOPS:-6}
-BUFFER_MIB=${BUFFER_MIB:-32}   # the kernel ring, for both readers
+BUFFER_MIB=${BUFFER_MIB:-64}   # the kernel ring, for every reader (per worker)
+WORKERS=${WORKERS:-"1 2"}      # tls-audit rows: --workers N for each N
 export CARGO_TARGET_DIR=$REPO/target/bench
 BIN=$CARGO_TARGET_DIR/release/tls-audit
-TX=tlsa-lb-tx RX=tlsa-lb-rx
+NS_PREFIX=${NS_PREFIX:-tlsa-lb}
+TX=$NS_PREFIX-tx RX=$NS_PREFIX-rx
 
 log() { echo "live bench: $*" >&2; }
 [ "$(id -u)" = 0 ] || { log "must run as root"; exit 1; }
@@ -54,10 +61,12 @@ ip netns exec "$RX" ip link set tlsa-lb1 up
 start_reader() { # TOOL OUTFILE
     local tool=$1 out=$2
     case $tool in
-        tls-audit)
+        tls-audit/*)
+            local n=${tool#tls-audit/} cpus=1
+            [ "$n" = 1 ] || cpus=0-$((n - 1))
             ip netns exec "$RX" /usr/bin/time -f "%e %U %S %M" -o "$out.time" \
-                taskset -c 1 "$BIN" capture -i tlsa-lb1 --emit ndjson --buffer-mib "$BUFFER_MIB" \
-                >"$out.events" 2>"$out.err" &
+                taskset -c "$cpus" "$BIN" capture -i tlsa-lb1 --emit ndjson --buffer-mib "$BUFFER_MIB" \
+                --workers "$n" >"$out.events" 2>"$out.err" &
             READER_PID=$!
             for _ in $(seq 100); do grep -q '"event":"start"' "$out.events" 2>/dev/null && break; sleep 0.05; done ;;
         tcpdump)
@@ -79,7 +88,7 @@ stop_reader() {
 # received dropped if_dropped, from the reader's own report
 counts() { # TOOL OUTFILE
     case $1 in
-        tls-audit) python3 - "$2.events" <<'EOF'
+        tls-audit*) python3 - "$2.events" <<'EOF'
 import json, sys
 last = [json.loads(l) for l in open(sys.argv[1]) if l.strip()][-1]
 live = last["report"]["inputs"][0]["live"]
@@ -95,11 +104,14 @@ EOF
     esac
 }
 
-printf '%-10s %9s %9s %10s %10s %9s %9s %8s %6s %8s %7s\n' \
+readers=()
+for n in $WORKERS; do readers+=("tls-audit/$n"); done
+readers+=(tcpdump)
+printf '%-12s %9s %9s %10s %10s %9s %9s %8s %6s %8s %7s\n' \
     tool asked_pps sent achieved received dropped if_drop flows cpu_s core% rss_MiB | tee "$RUN/table"
 for rate in $RATES top; do
-    for tool in tls-audit tcpdump; do
-        out=$RUN/$tool-$rate
+    for tool in "${readers[@]}"; do
+        out=$RUN/${tool/\//-}-$rate
         start_reader "$tool" "$out"
         if [ "$rate" = top ]; then speed=(--topspeed); else speed=(--pps="$rate"); fi
         ip netns exec "$TX" taskset -c 0 tcpreplay -q -i tlsa-lb0 "${speed[@]}" --limit="$LIMIT" "$CAP" >"$out.replay" 2>&1 || true
@@ -111,18 +123,20 @@ for rate in $RATES top; do
         read -r _wall usr sys rss < "$out.time"
         cpu=$(awk -v u="$usr" -v s="$sys" 'BEGIN{printf "%.2f", u+s}')
         share=$(awk -v c="$cpu" -v t="${secs:-0}" 'BEGIN{ if (t>0) printf "%.0f", 100*c/(t+1.3); else print "-"}')
-        printf '%-10s %9s %9s %10.0f %10s %9s %9s %8s %6s %8s %7.1f\n' \
+        printf '%-12s %9s %9s %10.0f %10s %9s %9s %8s %6s %8s %7.1f\n' \
             "$tool" "$rate" "${sent:-?}" "${achieved:-0}" "$rcv" "$drp" "$ifd" "$flows" "$cpu" "$share" \
             "$(awk -v k="$rss" 'BEGIN{print k/1024}')" | tee -a "$RUN/table"
     done
 done
-echo "(core% = CPU seconds over the replay time plus the 1.3 s the reader also waited; sent = tcpreplay's count)"
+echo "(core% = CPU seconds over the replay time plus the 1.3 s the reader also waited, in % of one core; sent = tcpreplay's count; tls-audit/N = --workers N)"
+
+[ -z "${SKIP_MEMORY:-}" ] || { log "raw outputs in $RUN"; exit 0; }
 
 # Memory over a long run: every loop rewrites the addresses (--unique-ip), so
 # each loop's flows are new to the agent and the table turns over.
 log "memory: $LOOPS loops of the whole capture with --unique-ip at top speed, --max-flows 20000"
 out=$RUN/memory
-ip netns exec "$RX" taskset -c 1 "$BIN" capture -i tlsa-lb1 --emit ndjson --buffer-mib "$BUFFER_MIB" --max-flows 20000 \
+ip netns exec "$RX" taskset -c 1 "$BIN" capture -i tlsa-lb1 --emit ndjson --buffer-mib "$BUFFER_MIB" --workers 1 --max-flows 20000 \
     >"$out.events" 2>"$out.err" &
 READER_PID=$!
 for _ in $(seq 100); do grep -q '"event":"start"' "$out.events" 2>/dev/null && break; sleep 0.05; done
