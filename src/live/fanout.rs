@@ -203,7 +203,7 @@ pub(super) fn run<S: FlowSink>(
 ) -> LiveOutcome<S> {
     let n = handles.len();
     let started = super::wall_clock();
-    let clock = Clock::start(opts);
+    let clock = Clock::start_unsignalled(opts);
     let wcfg = worker_config(cfg, n);
     let shared = Shared::default();
     let progress = sink.wants_progress();

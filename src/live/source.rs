@@ -249,17 +249,31 @@ pub fn run<S: FlowSink>(
     }
 }
 
-/// When the capture started and when it must end, shared by every worker.
+/// When the capture must end and how often it ticks, shared by every worker.
 pub(super) struct Clock {
     deadline: Option<Instant>,
     tick: Duration,
+    /// The longest wait for packets before the stop flag is looked at
+    /// again: a signal interrupts the wait only in the thread it is
+    /// delivered to, so fanout workers look often.
+    max_wait: Duration,
 }
 
 impl Clock {
     pub(super) fn start(opts: &LiveOptions) -> Self {
+        let tick = opts.tick.max(Duration::from_millis(10));
         Clock {
             deadline: opts.duration.map(|d| Instant::now() + d),
-            tick: opts.tick.max(Duration::from_millis(10)),
+            tick,
+            max_wait: tick,
+        }
+    }
+
+    /// [`Clock::start`] for threads that a signal does not wake.
+    pub(super) fn start_unsignalled(opts: &LiveOptions) -> Self {
+        Clock {
+            max_wait: Duration::from_millis(50),
+            ..Clock::start(opts)
         }
     }
 }
@@ -311,7 +325,10 @@ impl<S: FlowSink> Worker<S> {
             if clock.deadline.is_some_and(|d| now >= d) {
                 break StopReason::Duration;
             }
-            let until = clock.deadline.map_or(next_tick, |d| d.min(next_tick));
+            let until = clock
+                .deadline
+                .map_or(next_tick, |d| d.min(next_tick))
+                .min(now + clock.max_wait);
             sys::wait_readable(&self.handle, until.saturating_duration_since(now));
             if let Err(e) = self.read_batch() {
                 break StopReason::Error(e);
