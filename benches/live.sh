@@ -18,7 +18,8 @@
 # (every loop's flows are new), --max-flows 20000: RSS sampled as it runs
 # (SKIP_MEMORY=1 leaves it out).
 # BUFFER_MIB (default: the agent's default, 64) sets every reader's kernel
-# ring (per worker). NS_PREFIX names the namespaces. Prints numbers;
+# ring (per worker), SNAPLEN (default: the agent's, 262144) its bytes kept
+# per packet. NS_PREFIX names the namespaces. Prints numbers;
 # nothing passes or fails on them.
 set -euo pipefail
 
@@ -31,6 +32,7 @@ LIMIT=${LIMIT:-300000}
 LOOPS=${LOOPS:-6}
 BUFFER_MIB=${BUFFER_MIB:-64}   # the kernel ring, for every reader (per worker)
 WORKERS=${WORKERS:-"1 2"}      # tls-audit rows: --workers N for each N
+SNAPLEN=${SNAPLEN:-262144}     # bytes kept per packet, for every reader
 export CARGO_TARGET_DIR=$REPO/target/bench
 BIN=$CARGO_TARGET_DIR/release/tls-audit
 NS_PREFIX=${NS_PREFIX:-tlsa-lb}
@@ -66,12 +68,12 @@ start_reader() { # TOOL OUTFILE
             [ "$n" = 1 ] || cpus=0-$((n - 1))
             ip netns exec "$RX" /usr/bin/time -f "%e %U %S %M" -o "$out.time" \
                 taskset -c "$cpus" "$BIN" capture -i tlsa-lb1 --emit ndjson --buffer-mib "$BUFFER_MIB" \
-                --workers "$n" >"$out.events" 2>"$out.err" &
+                --snaplen "$SNAPLEN" --workers "$n" >"$out.events" 2>"$out.err" &
             READER_PID=$!
             for _ in $(seq 100); do grep -q '"event":"start"' "$out.events" 2>/dev/null && break; sleep 0.05; done ;;
         tcpdump)
             ip netns exec "$RX" /usr/bin/time -f "%e %U %S %M" -o "$out.time" \
-                taskset -c 1 tcpdump -i tlsa-lb1 -n -s 0 -B $((BUFFER_MIB * 1024)) --immediate-mode -w /dev/null \
+                taskset -c 1 tcpdump -i tlsa-lb1 -n -s "$SNAPLEN" -B $((BUFFER_MIB * 1024)) --immediate-mode -w /dev/null \
                 2>"$out.err" &
             READER_PID=$!
             for _ in $(seq 100); do grep -q "listening on" "$out.err" 2>/dev/null && break; sleep 0.05; done ;;

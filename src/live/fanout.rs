@@ -18,21 +18,21 @@
 //! ring held.
 //!
 //! Opening: each socket gets a filter that passes nothing until every
-//! socket has joined the group, and what it queued before is thrown away,
-//! so no packet is seen twice (a socket outside the group sees every
-//! packet). Then the real filter goes on every socket. If a socket cannot
+//! socket has joined the group, and what it queued before (also the ring
+//! block handed over at its timeout) is thrown away, so no packet is seen
+//! twice (a socket outside the group sees every packet). Then the real filter goes on every socket. If a socket cannot
 //! be opened or joined, the capture goes on with the first socket alone
 //! and says why ([`super::LiveHandle::fallback`]).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pcap::{Active, Capture};
 
 use super::source::{
-    Clock, Ended, LibpcapCounts, LiveOptions, LiveOutcome, Progress, StopReason, Worker,
-    open_handle, set_filter,
+    BLOCK_WAIT, Clock, Ended, LibpcapCounts, LiveOptions, LiveOutcome, Progress, StopReason,
+    Worker, open_handle, set_filter,
 };
 use super::{LiveError, sys};
 use crate::capture::{LinkType, Nanos};
@@ -79,35 +79,41 @@ pub(super) fn open_group(opts: &LiveOptions) -> Result<Group, LiveError> {
     }
 }
 
-/// Discard what the first socket queued, make the group, then open, empty
-/// and join the others.
+/// Open the other sockets (passing nothing), throw away what every socket
+/// queued before its filter, then make the group and join them all.
 fn join_all(opts: &LiveOptions, handles: &mut Vec<Capture<Active>>) -> Result<u16, String> {
-    let first = handles.first_mut().ok_or("no first socket")?;
-    discard_queued(first)?;
+    for n in 1..opts.workers {
+        let h = open_handle(opts, Some(PASS_NOTHING))
+            .map_err(|e| format!("capture socket {} of {}: {e}", n + 1, opts.workers))?;
+        handles.push(h);
+    }
+    discard_queued(handles)?;
+    let (first, rest) = handles.split_first().ok_or("no first socket")?;
     let group =
         sys::fanout_create(first).map_err(|e| format!("setsockopt(PACKET_FANOUT) failed: {e}"))?;
-    for n in 1..opts.workers {
-        let mut h = open_handle(opts, Some(PASS_NOTHING))
-            .map_err(|e| format!("capture socket {} of {}: {e}", n + 1, opts.workers))?;
-        discard_queued(&mut h)?;
-        sys::fanout_join(&h, group)
+    for h in rest {
+        sys::fanout_join(h, group)
             .map_err(|e| format!("setsockopt(PACKET_FANOUT) to join group {group} failed: {e}"))?;
-        handles.push(h);
     }
     Ok(group)
 }
 
-/// Read out (and drop: the filter passes nothing) what the socket queued
-/// before its filter was set.
-fn discard_queued(h: &mut Capture<Active>) -> Result<(), String> {
-    // Nothing new enters the ring now, so this ends with the ring; the
-    // bound is a guard only.
-    for _ in 0..1_000_000 {
-        match h.next_packet() {
-            Ok(_) => {}
-            Err(pcap::Error::TimeoutExpired) => return Ok(()),
-            Err(e) => return Err(format!("emptying a capture socket: {e}")),
+/// Read out and drop what the sockets queued before their filter was set,
+/// including the ring block the kernel hands over only at its timeout.
+/// Nothing new enters (the filter passes nothing), so this ends.
+fn discard_queued(handles: &mut [Capture<Active>]) -> Result<(), String> {
+    let until = Instant::now() + BLOCK_WAIT;
+    while Instant::now() < until {
+        for h in handles.iter_mut() {
+            loop {
+                match h.next_packet() {
+                    Ok(_) => {}
+                    Err(pcap::Error::TimeoutExpired) => break,
+                    Err(e) => return Err(format!("emptying a capture socket: {e}")),
+                }
+            }
         }
+        std::thread::sleep(Duration::from_millis(10));
     }
     Ok(())
 }

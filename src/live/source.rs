@@ -105,6 +105,14 @@ const BATCH: usize = 4096;
 /// After the stop, how long what the kernel already buffered is still read.
 const DRAIN_LIMIT: Duration = Duration::from_millis(500);
 
+/// libpcap's read timeout, ms: with TPACKET_V3 (not immediate mode) the
+/// kernel hands over a ring block when it is full or this old.
+const BLOCK_TIMEOUT_MS: u16 = 100;
+
+/// How long a ring may still hold packets it has not handed over: a
+/// block's timeout and a margin. Reading until then drains it.
+pub(super) const BLOCK_WAIT: Duration = Duration::from_millis(BLOCK_TIMEOUT_MS as u64 + 60);
+
 /// An open capture: the interface is listening and the filter is set, on
 /// one capture socket or, with `workers` above 1, one per worker joined in
 /// a fanout group.
@@ -342,12 +350,20 @@ impl<S: FlowSink> Worker<S> {
                 on_tick(&self.progress());
             }
         };
-        // What the kernel already holds was captured before the stop: read it.
+        // What the kernel already holds was captured before the stop: read
+        // it, including the block it hands over only at its timeout.
         if !matches!(stopped_by, StopReason::Error(_)) {
-            let drain_until = Instant::now() + DRAIN_LIMIT;
-            while Instant::now() < drain_until {
+            let drain_from = Instant::now();
+            let drain_until = drain_from + DRAIN_LIMIT;
+            loop {
+                let now = Instant::now();
+                if now >= drain_until {
+                    break;
+                }
                 match self.read_batch() {
-                    Ok(0) | Err(_) => break,
+                    Err(_) => break,
+                    Ok(0) if now >= drain_from + BLOCK_WAIT => break,
+                    Ok(0) => sys::wait_readable(&self.handle, Duration::from_millis(20)),
                     Ok(_) => {}
                 }
             }
@@ -486,11 +502,17 @@ pub(super) fn open_handle(
     let inactive = Capture::from_device(name).map_err(open_err)?;
     let mut cap = inactive
         .promisc(false)
-        .immediate_mode(true)
+        // Not immediate mode: libpcap then uses TPACKET_V3, whose ring
+        // blocks hold packets at their own length. Immediate mode's
+        // TPACKET_V2 gives every packet a slot of the snap length where
+        // the interface offloads segmentation (a 32 MiB ring held 127
+        // packets: benches/README.md); the price is up to
+        // BLOCK_TIMEOUT_MS before a quiet link's packets are read.
+        .immediate_mode(false)
         .snaplen(i32::try_from(opts.snaplen).unwrap_or(i32::MAX))
         .buffer_size(i32::try_from(opts.buffer_bytes).unwrap_or(i32::MAX))
         .precision(Precision::Nano)
-        .timeout(100)
+        .timeout(i32::from(BLOCK_TIMEOUT_MS))
         .open()
         .map_err(open_err)?;
     if name == "any" {
