@@ -9,7 +9,7 @@
 # sends the capture out of one end at each rate in RATES (packets/s, LIMIT
 # packets per step, then --topspeed), and the reader captures the other
 # end: tcpdump and `tls-audit capture --workers 1` pinned to CPU 1 (one
-# core), and for each N > 1 in WORKERS, `tls-audit capture --workers N`
+# core; both in libpcap's default, non-immediate mode, TPACKET_V3), and for each N > 1 in WORKERS, `tls-audit capture --workers N`
 # (packet fanout) on CPUs 0..N-1, sharing CPU 0 with tcpreplay when the
 # machine has no more. For each tool and rate: packets sent, the rate
 # tcpreplay really achieved, what libpcap received and dropped, the
@@ -73,7 +73,7 @@ start_reader() { # TOOL OUTFILE
             for _ in $(seq 100); do grep -q '"event":"start"' "$out.events" 2>/dev/null && break; sleep 0.05; done ;;
         tcpdump)
             ip netns exec "$RX" /usr/bin/time -f "%e %U %S %M" -o "$out.time" \
-                taskset -c 1 tcpdump -i tlsa-lb1 -n -s "$SNAPLEN" -B $((BUFFER_MIB * 1024)) --immediate-mode -w /dev/null \
+                taskset -c 1 tcpdump -i tlsa-lb1 -n -s "$SNAPLEN" -B $((BUFFER_MIB * 1024)) -w /dev/null \
                 2>"$out.err" &
             READER_PID=$!
             for _ in $(seq 100); do grep -q "listening on" "$out.err" 2>/dev/null && break; sleep 0.05; done ;;

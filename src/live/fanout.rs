@@ -381,13 +381,44 @@ fn finish<S: FlowSink>(
             workers,
         }),
     };
-    let mut warnings: Vec<Warning> = Vec::new();
+    let mut warnings: Vec<Warning> = tunnel_warning(totals.stats()).into_iter().collect();
     let input = ended.input(opts, link, totals.stats().packets, &mut warnings);
     LiveOutcome {
         report: totals.report(vec![input], warnings),
         sink,
         stopped_by: ended.stopped_by,
     }
+}
+
+/// Tunnels carried in UDP, whose inner flows the kernel's fanout hash
+/// does not see (its flow dissector follows IP-in-IP and GRE to the inner
+/// header, not UDP encapsulations).
+const UDP_TUNNELS: [&str; 4] = ["vxlan", "geneve", "weave-sleeve", "gtp-u"];
+
+/// The kernel hashes a UDP tunnel's packets on their outer headers, and a
+/// tunnel's two directions carry different outer source ports: the two
+/// halves of a flow inside it can reach two workers and be reported as two
+/// partial flows. Said whenever such packets were seen, since which flows
+/// were split is not known.
+fn tunnel_warning(stats: &crate::model::report::Stats) -> Option<Warning> {
+    let seen: Vec<(&str, u64)> = stats
+        .tunnelled_packets
+        .iter()
+        .filter(|(k, _)| UDP_TUNNELS.contains(&k.as_str()))
+        .map(|(k, v)| (k.as_str(), *v))
+        .collect();
+    let n: u64 = seen.iter().map(|(_, v)| v).sum();
+    let kinds: Vec<&str> = seen.iter().map(|(k, _)| *k).collect();
+    (n > 0).then(|| Warning {
+        kind: "fanout-tunnels".into(),
+        message: format!(
+            "{n} packets came inside UDP tunnels ({}): with several workers the kernel spreads them by their outer \
+             headers, so the two directions of a flow inside them may have reached different workers and been \
+             reported as two partial flows; for exact results capture with --workers 1 or filter the tunnel out \
+             (the decapsulated copies on the pod interfaces are spread correctly)",
+            kinds.join(", ")
+        ),
+    })
 }
 
 #[cfg(test)]
@@ -403,6 +434,25 @@ mod tests {
         assert_eq!(c.flows.idle_timeout, cfg.flows.idle_timeout);
         let one = worker_config(&cfg, 1);
         assert_eq!(one.flows.max_flows, cfg.flows.max_flows);
+    }
+
+    #[test]
+    fn tunnelled_packets_are_warned_about() {
+        let mut stats = crate::model::report::Stats::default();
+        assert!(tunnel_warning(&stats).is_none());
+        // IP-in-IP and GRE are hashed on their inner header.
+        stats.tunnelled_packets.insert("gre".into(), 5);
+        assert!(tunnel_warning(&stats).is_none());
+        stats.tunnelled_packets.insert("vxlan".into(), 3);
+        stats.tunnelled_packets.insert("geneve".into(), 1);
+        let w = tunnel_warning(&stats).expect("warning");
+        assert_eq!(w.kind, "fanout-tunnels");
+        assert!(
+            w.message
+                .starts_with("4 packets came inside UDP tunnels (geneve, vxlan)"),
+            "{}",
+            w.message
+        );
     }
 
     #[test]
