@@ -5,7 +5,8 @@
 #
 #   sudo benches/live.sh [CAPTURE]        (default: the run.sh capture)
 #
-# Two network namespaces joined by a veth pair; tcpreplay (pinned to CPU 0)
+# Two network namespaces joined by a veth pair; tcpreplay (pinned to CPU 0,
+# the capture preloaded into memory)
 # sends the capture out of one end at each rate in RATES (packets/s, LIMIT
 # packets per step, then --topspeed), and the reader captures the other
 # end: tcpdump and `tls-audit capture --workers 1` pinned to CPU 1 (one
@@ -116,7 +117,7 @@ for rate in $RATES top; do
         out=$RUN/${tool/\//-}-$rate
         start_reader "$tool" "$out"
         if [ "$rate" = top ]; then speed=(--topspeed); else speed=(--pps="$rate"); fi
-        ip netns exec "$TX" taskset -c 0 tcpreplay -q -i tlsa-lb0 "${speed[@]}" --limit="$LIMIT" "$CAP" >"$out.replay" 2>&1 || true
+        ip netns exec "$TX" taskset -c 0 tcpreplay -q -K -i tlsa-lb0 "${speed[@]}" --limit="$LIMIT" "$CAP" >"$out.replay" 2>&1 || true
         stop_reader
         sent=$(sed -n 's/.*Actual: \([0-9]*\) packets.*/\1/p' "$out.replay" | head -1)
         secs=$(sed -n 's/.*packets ([0-9]* bytes) sent in \([0-9.]*\) seconds.*/\1/p' "$out.replay" | head -1)
