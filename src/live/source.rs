@@ -35,7 +35,8 @@ pub struct LiveOptions {
 
 impl LiveOptions {
     /// Defaults for an interface: whole packets (a certificate chain spans
-    /// full-size segments), a 32 MiB buffer for bursts, one tick a second.
+    /// full-size segments), a 32 MiB ring for bursts (about 30,000 packets
+    /// of 1 KB: benches/README.md), one tick a second, one worker.
     pub fn new(interface: &str) -> Self {
         LiveOptions {
             interface: interface.to_string(),
@@ -505,8 +506,8 @@ pub(super) fn open_handle(
         // Not immediate mode: libpcap then uses TPACKET_V3, whose ring
         // blocks hold packets at their own length. Immediate mode's
         // TPACKET_V2 gives every packet a slot of the snap length where
-        // the interface offloads segmentation (a 32 MiB ring held 127
-        // packets: benches/README.md); the price is up to
+        // the interface offloads segmentation (a 32 MiB ring holds about
+        // 127 packets: benches/README.md); the price is up to
         // BLOCK_TIMEOUT_MS before a quiet link's packets are read.
         .immediate_mode(false)
         .snaplen(i32::try_from(opts.snaplen).unwrap_or(i32::MAX))
