@@ -455,6 +455,55 @@ mod tests {
         );
     }
 
+    /// The fixture's full TLS 1.2 mutual handshake (client port 32898) on
+    /// one analyzer and the session that resumes it (32900) on another, as
+    /// two fanout workers would see them. Sharing state, the resumed flow
+    /// inherits its origin's client certificate; without it, it cannot.
+    #[test]
+    fn a_resumption_is_linked_across_workers() {
+        use crate::capture::{Item, MergedSource};
+        use crate::engine::MemorySink;
+
+        let run = |shared: Option<&Shared>| {
+            let new = || match shared {
+                Some(s) => Analyzer::with_shared(Config::default(), MemorySink::default(), s),
+                None => Analyzer::new(Config::default(), MemorySink::default()),
+            };
+            let mut workers = [new(), new()];
+            let path = concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/fixtures/captures/openssl-tls12-resumption.pcap"
+            );
+            let mut source = MergedSource::new(crate::engine::open_all(&[path]).unwrap());
+            source.for_each(&mut |item| {
+                let Item::Packet(p) = item else { return };
+                // Ethernet, IPv4: the TCP ports follow the IP header.
+                let ihl = usize::from(p.data[14] & 0x0f) * 4;
+                let ports = &p.data[14 + ihl..14 + ihl + 4];
+                let resumed =
+                    ports[..2] == 32900u16.to_be_bytes() || ports[2..] == 32900u16.to_be_bytes();
+                workers[usize::from(resumed)].packet(p.ts, p.link.unwrap(), p.data, p.orig_len);
+            });
+            let [a, b] = workers;
+            let (_, sa) = a.close();
+            let (_, sb) = b.close();
+            (sa.into_sorted(), sb.into_sorted())
+        };
+        let shared = Shared::default();
+        let (origin, resumed) = run(Some(&shared));
+        assert_eq!((origin.len(), resumed.len()), (1, 1));
+        assert_eq!(origin[0].client.port, 32898);
+        let tls = resumed[0].tls.as_ref().unwrap();
+        assert_eq!(tls.resumed, Some(true));
+        assert_eq!(tls.mutual, Some(true));
+        assert_eq!(tls.mutual_evidence.as_deref(), Some("resumed-session"));
+        // Apart, the worker with the resumption knows nothing of its origin.
+        let (_, apart) = run(None);
+        let tls = apart[0].tls.as_ref().unwrap();
+        assert_eq!(tls.mutual, None);
+        assert_eq!(tls.mutual_unknown_reason.as_deref(), Some("resumed"));
+    }
+
     #[test]
     fn progress_is_summed() {
         let p = Progress {
