@@ -3,6 +3,10 @@
 //! sidecar, or `any` on a node) straight into the engine; nothing is
 //! uploaded into the target container and no payload leaves the process.
 //!
+//! With several workers (`fanout`), the kernel spreads the interface's
+//! packets over one socket per worker thread by flow; each runs its own
+//! engine and their flows go to the one output.
+//!
 //! A blocking libpcap read never returns on an idle interface (its timeout
 //! only starts with the first packet on Linux), so the handle is put in
 //! non-blocking mode and waited on with `poll(2)` against the deadline and
