@@ -173,6 +173,7 @@ struct Done {
     counters: LibpcapCounts,
     window: Option<(Nanos, Nanos)>,
     stopped_by: StopReason,
+    unread: bool,
 }
 
 /// Counts a worker as arrived when dropped, also when it unwinds, so the
@@ -252,13 +253,14 @@ pub(super) fn run<S: FlowSink>(
                             std::thread::sleep(Duration::from_millis(1));
                         }
                         let counters = worker.counters();
-                        let window = worker.window;
+                        let (window, unread) = (worker.window, worker.unread);
                         let (totals, _) = worker.engine.close();
                         Done {
                             totals,
                             counters,
                             window,
                             stopped_by,
+                            unread,
                         }
                     })
             })
@@ -326,6 +328,7 @@ fn finish<S: FlowSink>(
     let mut counters = LibpcapCounts::default();
     let mut window: Option<(Nanos, Nanos)> = None;
     let mut stopped_by: Option<StopReason> = None;
+    let mut unread = false;
     let mut workers = Vec::with_capacity(results.len());
     let mut last = Vec::with_capacity(results.len());
     for (w, r) in results.into_iter().enumerate() {
@@ -343,6 +346,7 @@ fn finish<S: FlowSink>(
         };
         totals.absorb(&d.totals);
         counters.absorb(&d.counters);
+        unread |= d.unread;
         if let Some((a, b)) = d.window {
             window = Some(window.map_or((a, b), |(x, y)| (x.min(a), y.max(b))));
         }
@@ -380,6 +384,7 @@ fn finish<S: FlowSink>(
             group,
             workers,
         }),
+        unread,
     };
     let mut warnings: Vec<Warning> = tunnel_warning(totals.stats()).into_iter().collect();
     let input = ended.input(opts, link, totals.stats().packets, &mut warnings);

@@ -103,8 +103,10 @@ pub struct LiveOutcome<S> {
 /// at again.
 const BATCH: usize = 4096;
 
-/// After the stop, how long what the kernel already buffered is still read.
-const DRAIN_LIMIT: Duration = Duration::from_millis(500);
+/// After the stop, how long what the kernel already buffered is still read
+/// at most. A ring full of small packets (a SYN flood) can hold hundreds of
+/// thousands; a second signal ends the process at once.
+const DRAIN_LIMIT: Duration = Duration::from_secs(5);
 
 /// libpcap's read timeout, ms: with TPACKET_V3 (not immediate mode) the
 /// kernel hands over a ring block when it is full or this old.
@@ -242,6 +244,7 @@ pub fn run<S: FlowSink>(
     }
     let counters = worker.counters.totals();
     let window = worker.window;
+    let unread = worker.unread;
     let (totals, sink) = worker.engine.close();
     let live = Ended {
         started,
@@ -249,6 +252,7 @@ pub fn run<S: FlowSink>(
         window,
         stopped_by,
         fanout: None,
+        unread,
     };
     let input = live.input(opts, link, totals.stats().packets, &mut warnings);
     LiveOutcome {
@@ -296,6 +300,9 @@ pub(super) struct Worker<S: FlowSink> {
     nanos: bool,
     counters: Counters,
     pub(super) window: Option<(Nanos, Nanos)>,
+    /// The drain after the stop ran out of time with packets still in the
+    /// ring: they were received but not analysed.
+    pub(super) unread: bool,
 }
 
 impl<S: FlowSink> Worker<S> {
@@ -314,6 +321,7 @@ impl<S: FlowSink> Worker<S> {
             nanos,
             counters: Counters::default(),
             window: None,
+            unread: false,
         }
     }
 
@@ -359,6 +367,8 @@ impl<S: FlowSink> Worker<S> {
             loop {
                 let now = Instant::now();
                 if now >= drain_until {
+                    // Still reading when time ran out: packets are left.
+                    self.unread = true;
                     break;
                 }
                 match self.read_batch() {
@@ -437,6 +447,8 @@ pub(super) struct Ended {
     pub(super) window: Option<(Nanos, Nanos)>,
     pub(super) stopped_by: StopReason,
     pub(super) fanout: Option<crate::model::report::Fanout>,
+    /// Packets were left in a ring when the drain after the stop ran out.
+    pub(super) unread: bool,
 }
 
 impl Ended {
@@ -456,6 +468,17 @@ impl Ended {
                 message: format!(
                     "libpcap dropped {} packets (buffer full) and the interface {} more: flows may be incomplete",
                     c.dropped, c.if_dropped
+                ),
+            });
+        }
+        if self.unread {
+            warnings.push(Warning {
+                kind: "capture-unread".into(),
+                message: format!(
+                    "the capture stopped with packets still waiting in the kernel ring after {} s of reading them: \
+                     they were received (counted in inputs[].live.received) but not analysed; the analysis was \
+                     behind the traffic (inputs[].packets is what was analysed)",
+                    DRAIN_LIMIT.as_secs()
                 ),
             });
         }
