@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use clap::ValueEnum;
 
-use super::{Conclusion, EngineArgs, OutputArgs, exit, verification};
+use super::{EngineArgs, OutputArgs, Prepared, exit, publish, verification};
+use crate::audit::{AuditError, Status};
 use crate::cluster::audit::{self, Plan, PodResult, Progress};
 use crate::cluster::client::{self, ConnectOptions};
 use crate::cluster::context::{self, Selection};
@@ -189,29 +190,17 @@ impl PodArgs {
     }
 }
 
-/// Run `pod`; returns the exit code.
-pub fn pod_command(mut args: PodArgs) -> i32 {
+/// Run `pod`.
+pub fn pod_command(mut args: PodArgs) -> Result<Status, AuditError> {
     // Said on each pod's progress line as it happened.
     args.out.said = vec!["pod-failed", "api-warning"];
-    if let Err(m) = validate(&args) {
-        eprintln!("tls-audit: {m}");
-        return exit::USAGE;
-    }
-    let frameworks = match super::compliance_frameworks(&args.out.compliance) {
-        Ok(f) => f,
-        Err(code) => return code,
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    validate(&args).map_err(AuditError::Usage)?;
+    let prepared = Prepared::load(&args.out)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("tls-audit: cannot start the async runtime: {e}");
-            return exit::CLUSTER;
-        }
-    };
+        .map_err(|e| AuditError::Cluster(format!("cannot start the async runtime: {e}")))?;
     let gathered = runtime.block_on(async {
         // Ctrl-C: stop waiting, and report what was read; again: quit.
         tokio::spawn(async {
@@ -228,30 +217,13 @@ pub fn pod_command(mut args: PodArgs) -> i32 {
         });
         gather(&args).await
     });
-    let gathered = match gathered {
-        Ok(g) => g,
-        Err(e) => {
-            eprintln!("tls-audit: {e}");
-            return exit::CLUSTER;
-        }
-    };
+    let gathered = gathered.map_err(|e| AuditError::Cluster(e.to_string()))?;
     drop(runtime);
-    let (verifier, info, starts) =
-        match verification::load_with(&args.verify, Some(gathered.inventory), gathered.cni) {
-            Ok(v) => v,
-            Err(e) => {
-                eprintln!("tls-audit: {e}");
-                return exit::CONFIG;
-            }
-        };
-    let done = Conclusion {
-        info,
-        publish: super::Publish {
-            frameworks,
-            starts,
-            out: &args.out,
-        },
-    };
+    let loaded = args
+        .verify
+        .settings()
+        .load_with(Some(gathered.inventory), gathered.cni)?;
+    let (verifier, done, render) = prepared.conclusion(&args.out, loaded);
     let context_warnings = gathered.warnings.into_iter().map(|m| {
         (
             None,
@@ -262,15 +234,9 @@ pub fn pod_command(mut args: PodArgs) -> i32 {
         )
     });
     if !args.pcap.is_empty() {
-        let keys = match super::load_keylogs(&args.keylog) {
-            Ok(k) => k,
-            Err(e) => {
-                eprintln!("tls-audit: {e}");
-                return exit::CONFIG;
-            }
-        };
+        let keys = crate::audit::load_keylogs(&args.keylog)?;
         let extra = context_warnings.map(|(_, w)| w).collect();
-        return super::analyze_captures(
+        let audited = crate::audit::analyze_captures(
             &args.pcap,
             keys,
             &args.engine.config(),
@@ -278,7 +244,8 @@ pub fn pod_command(mut args: PodArgs) -> i32 {
             verifier,
             done,
             extra,
-        );
+        )?;
+        return publish(&audited, &args.out, &render);
     }
     let mut results = gathered.results;
     let probed = gathered.probed;
@@ -292,18 +259,20 @@ pub fn pod_command(mut args: PodArgs) -> i32 {
         )
     });
     if args.active_only && probed.is_empty() {
-        eprintln!("tls-audit: the selected pods declare no TCP port to probe; no report written");
-        for (_, w) in probe_skipped {
-            eprintln!("tls-audit: {}", w.message);
+        let why: Vec<String> = probe_skipped.map(|(_, w)| w.message).collect();
+        let mut message =
+            "the selected pods declare no TCP port to probe; no report written".to_string();
+        for w in why {
+            message.push_str("\ntls-audit: ");
+            message.push_str(&w);
         }
-        return exit::CLUSTER;
+        return Err(AuditError::Cluster(message));
     }
     if !args.active_only && probed.is_empty() && results.iter().all(|r| r.replayed.is_none()) {
         // Each pod's cause was said once, on its own progress line.
-        eprintln!(
-            "tls-audit: no pod could be audited (each pod's cause is above); no report written"
-        );
-        return exit::CLUSTER;
+        return Err(AuditError::Cluster(
+            "no pod could be audited (each pod's cause is above); no report written".into(),
+        ));
     }
     let added = results
         .iter()
@@ -320,7 +289,8 @@ pub fn pod_command(mut args: PodArgs) -> i32 {
     extra.extend(enrich_warning.map(|w| (None, w)));
     extra.extend(probe_skipped);
     extra.extend(context_warnings);
-    super::conclude_replays(replays, extra, probed, None, verifier, done)
+    let audited = crate::audit::conclude_replays(replays, extra, probed, None, verifier, done)?;
+    publish(&audited, &args.out, &render)
 }
 
 /// `--enrich probe`: flows whose hidden chain the node agents did not
