@@ -33,6 +33,7 @@
 //! (`cli::exit`).
 
 mod error;
+pub mod pod;
 mod settings;
 
 use std::path::{Path, PathBuf};

@@ -76,6 +76,10 @@ pub trait Progress: Send + Sync {
     fn tally(&self, pod: &str, tally: Tally);
     /// A pod is done (`error` when it failed).
     fn done(&self, pod: &str, summary: &str, failed: bool);
+    /// Something the run decided or saw that is about no single pod's
+    /// agent (a namespace routed to the node agents, a pod skipped, the
+    /// probe's counts).
+    fn note(&self, message: &str);
 }
 
 /// Audit `pods`; results in the order of `pods`.
