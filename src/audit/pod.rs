@@ -16,6 +16,7 @@ use crate::cluster::context::{self, Selection};
 use crate::cluster::{ClusterError, agents, cni, ephemeral, ports, preflight};
 use crate::coverage::cluster_config::ClusterConfig;
 use crate::inventory::Inventory;
+use crate::model::WarningKind;
 use crate::model::report::{Input, Warning};
 use crate::probe::{EndpointResult, ProbeConfig};
 
@@ -251,7 +252,7 @@ pub fn context_warnings(warnings: Vec<String>) -> Vec<Warning> {
     warnings
         .into_iter()
         .map(|message| Warning {
-            kind: "cluster-context".into(),
+            kind: WarningKind::ClusterContext,
             message,
         })
         .collect()
@@ -277,7 +278,7 @@ pub fn conclude(
     let probe_skipped: Vec<Warning> = probe_skipped
         .into_iter()
         .map(|message| Warning {
-            kind: "probe-skipped".into(),
+            kind: WarningKind::ProbeSkipped,
             message,
         })
         .collect();
@@ -522,7 +523,7 @@ fn unenriched(results: &mut [PodResult]) -> Option<Warning> {
         return None;
     }
     Some(Warning {
-        kind: "enrich-unavailable".into(),
+        kind: WarningKind::EnrichUnavailable,
         message: format!(
             "--enrich probe: {} run without --enrich probe (kubectl apply -k deploy/overlays/enrich); \
              the certificates their flows' handshakes hid stay unchecked (probe-not-enabled)",
@@ -541,14 +542,14 @@ pub fn split(
     for r in results {
         let container = r.container.clone().unwrap_or_default();
         let failed = r.error.as_ref().map(|e| Warning {
-            kind: "pod-failed".into(),
+            kind: WarningKind::PodFailed,
             message: format!("{}: {e}", r.pod),
         });
         extra.extend(r.api_warnings.iter().map(|w| {
             (
                 None,
                 Warning {
-                    kind: "api-warning".into(),
+                    kind: WarningKind::ApiWarning,
                     message: format!("{}: the API server warned: {w}", r.pod),
                 },
             )

@@ -163,7 +163,7 @@ pub(crate) struct OutputArgs {
     /// Warning kinds the command already said on standard error as they
     /// happened (`pod`'s per-pod failures): not repeated there at the end.
     #[arg(skip)]
-    pub(crate) said: Vec<&'static str>,
+    pub(crate) said: Vec<crate::model::WarningKind>,
 }
 
 /// Limits of the engine, shared by `analyze` and `capture`.
@@ -488,7 +488,7 @@ pub(crate) fn publish(
         for w in report
             .warnings
             .iter()
-            .filter(|w| !out.said.contains(&w.kind.as_str()))
+            .filter(|w| !out.said.contains(&w.kind))
         {
             eprintln!("tls-audit: warning: {}", report::sanitize(&w.message));
         }

@@ -17,6 +17,7 @@ use crate::audit::{AuditError, Status};
 use crate::cluster::agents;
 use crate::cluster::audit::Progress;
 use crate::cluster::client::ConnectOptions;
+use crate::model::WarningKind;
 
 /// `pod`'s arguments: kubectl's own flags, then the audit's.
 #[derive(Debug, clap::Args)]
@@ -194,7 +195,7 @@ impl PodArgs {
 /// Run `pod`.
 pub fn pod_command(mut args: PodArgs) -> Result<Status, AuditError> {
     // Said on each pod's progress line as it happened.
-    args.out.said = vec!["pod-failed", "api-warning"];
+    args.out.said = vec![WarningKind::PodFailed, WarningKind::ApiWarning];
     validate(&args).map_err(AuditError::Usage)?;
     let prepared = Prepared::load(&args.out)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -18,6 +18,7 @@ use super::context::pod_name;
 use super::ephemeral::{self, Started, Termination};
 use super::logs::{self, Ended, Follower, LineFilter, Tally};
 use crate::live::Replayed;
+use crate::model::WarningKind;
 
 /// Time after `--duration` allowed for the agent to write its last flows
 /// and summary and for the kubelet to close the log.
@@ -222,7 +223,9 @@ async fn audit_one(client: &Client, pod: Pod, plan: &Plan, progress: &dyn Progre
             // The agent said why it stopped: its error is the pod's
             // failure; "ended without a summary" would only repeat it.
             if agent_failed {
-                r.report.warnings.retain(|w| w.kind != "events-cut");
+                r.report
+                    .warnings
+                    .retain(|w| w.kind != WarningKind::EventsCut);
             }
             result.replayed = Some(r);
         }

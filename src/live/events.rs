@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 
 use crate::capture::format_ts;
 use crate::engine::{FlowOpened, FlowSink};
+use crate::model::WarningKind;
 use crate::report::model::{FlowRecord, Input, Report, Stats, Warning};
 use crate::x509::Certificate;
 
@@ -387,7 +388,7 @@ pub fn read_events(name: &str, input: impl BufRead) -> Result<Replayed, EventErr
     report.flows.clear();
     if !cut.is_empty() {
         report.warnings.push(Warning {
-            kind: "events-cut".into(),
+            kind: WarningKind::EventsCut,
             message: format!(
                 "{name}: {} of {runs} agent runs in the stream ended without a summary (the agent was \
                  stopped or its log cut); {} flows were read, {unfinished} of them from their handshake only",
@@ -398,7 +399,7 @@ pub fn read_events(name: &str, input: impl BufRead) -> Result<Replayed, EventErr
     }
     if runs > 1 {
         report.warnings.push(Warning {
-            kind: "events-restarted".into(),
+            kind: WarningKind::EventsRestarted,
             message: format!(
                 "{name}: the agent started {runs} times in this stream (restarted); each run's flows are kept"
             ),
@@ -406,13 +407,13 @@ pub fn read_events(name: &str, input: impl BufRead) -> Result<Replayed, EventErr
     }
     if skipped > 0 {
         report.warnings.push(Warning {
-            kind: "events-skipped".into(),
+            kind: WarningKind::EventsSkipped,
             message: format!("{name}: {skipped} lines were not events and were skipped"),
         });
     }
     if missing_seq > 0 {
         report.warnings.push(Warning {
-            kind: "events-lost".into(),
+            kind: WarningKind::EventsLost,
             message: format!(
                 "{name}: {missing_seq} event lines are missing (sequence numbers skip)"
             ),
@@ -420,7 +421,7 @@ pub fn read_events(name: &str, input: impl BufRead) -> Result<Replayed, EventErr
     }
     if uncounted > 0 {
         report.warnings.push(Warning {
-            kind: "events-lost".into(),
+            kind: WarningKind::EventsLost,
             message: format!(
                 "{name}: the agent's summary counts {uncounted} flows more or fewer than the stream carries; flow lines were lost or removed"
             ),
@@ -428,7 +429,7 @@ pub fn read_events(name: &str, input: impl BufRead) -> Result<Replayed, EventErr
     }
     if ders.unbacked > 0 {
         report.warnings.push(Warning {
-            kind: "agent-reported".into(),
+            kind: WarningKind::AgentReported,
             message: format!(
                 "{name}: {} flow records named certificates (or a TLS 1.2 handshake without any) the stream did not carry the bytes of; \
                  an agent's word is not evidence, so those certificates are not used (TA-CERT-UNCHECKED) and a client certificate \

@@ -217,8 +217,8 @@ pub struct Stats {
 /// A warning with a stable kind.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Warning {
-    /// Stable identifier, e.g. `truncated-capture`, `snaplen`, `flow-table-full`.
-    pub kind: String,
+    /// Stable identifier, e.g. `damaged-capture`, `snaplen`, `flow-table-full`.
+    pub kind: super::WarningKind,
     /// For people.
     pub message: String,
 }

@@ -37,6 +37,7 @@ pub use error::ProbeFailure;
 pub use target::{Host, Target, TargetError};
 pub use tls::{Identity, IdentityError};
 
+use crate::model::WarningKind;
 use crate::report::Report;
 use crate::report::model::{self, FlowRecord, ProbeRecord, Stats, Warning};
 use crate::verify::{RunInfo, Verifier, conclude};
@@ -196,7 +197,7 @@ pub fn incomplete_warning(record: &ProbeRecord) -> Option<Warning> {
         return None;
     }
     Some(Warning {
-        kind: "probe-incomplete".into(),
+        kind: WarningKind::ProbeIncomplete,
         message: format!(
             "{}: no answer to {}; those were not checked (not read as refused)",
             record.target,
@@ -214,7 +215,7 @@ pub fn failure_warning(record: &ProbeRecord) -> Option<Warning> {
         .map(|p| format!(" ({}/{} {})", p.namespace, p.name, p.container))
         .unwrap_or_default();
     Some(Warning {
-        kind: "probe-failed".into(),
+        kind: WarningKind::ProbeFailed,
         message: format!("{}{pod}: {} ({})", record.target, e.message, e.kind),
     })
 }

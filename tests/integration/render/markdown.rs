@@ -121,7 +121,7 @@ fn hostile_text_renders_as_text() {
         matched: 1,
     });
     r.warnings.push(tls_audit::report::model::Warning {
-        kind: "x".into(),
+        kind: tls_audit::model::WarningKind::Snaplen,
         message: super::common::HOSTILE.into(),
     });
     let (md, html) = render("hostile.md", &r);
@@ -180,7 +180,7 @@ fn hostile_text_renders_as_text() {
         html["html"]
             .as_str()
             .unwrap()
-            .contains(&format!("<li>x: {}</li>", html_text(&shown))),
+            .contains(&format!("<li>snaplen: {}</li>", html_text(&shown))),
         "{}",
         html["html"]
     );

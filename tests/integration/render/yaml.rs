@@ -33,7 +33,7 @@ fn yaml_reads_back_as_the_json_document() {
     hostile.findings[1].message = "yes".into();
     hostile.findings[2].message = "0x1F: null ~ - [a] {b} #c &d *e !f %g @h `i".into();
     hostile.warnings.push(tls_audit::report::model::Warning {
-        kind: "1.0".into(),
+        kind: tls_audit::model::WarningKind::Snaplen,
         message: "\u{2028}\u{feff}\t'\"".into(),
     });
     same_as_json("hostile", &hostile);
