@@ -23,7 +23,6 @@ fn same_as_json(name: &str, r: &Report) {
     assert_eq!(v["same"], true);
 }
 
-#[test]
 fn yaml_reads_back_as_the_json_document() {
     let r = super::common::with_compliance(super::common::combined());
     super::common::snapshot("combined.yaml", &render_yaml(&r));
@@ -37,4 +36,14 @@ fn yaml_reads_back_as_the_json_document() {
         message: "\u{2028}\u{feff}\t'\"".into(),
     });
     same_as_json("hostile", &hostile);
+}
+
+/// This module's tests, as the harness lists them (`main.rs`).
+pub(crate) fn tests() -> Vec<crate::runner::Test> {
+    use crate::runner::Test;
+    vec![Test::new(
+        module_path!(),
+        "yaml_reads_back_as_the_json_document",
+        yaml_reads_back_as_the_json_document,
+    )]
 }
