@@ -212,7 +212,7 @@ pub fn conclude_replays(
     let (mut sink, enrichment) = enriching.finish();
     let mut report = match merged {
         Some(r) => r,
-        None if !extra.is_empty() || !probed.is_empty() => crate::live::empty_report(),
+        None if !extra.is_empty() || !probed.is_empty() => Report::empty(),
         None => {
             return Err(AuditError::Usage(
                 "no event stream, pod or probed endpoint to report on".into(),

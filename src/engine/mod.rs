@@ -159,22 +159,10 @@ impl<S: FlowSink> Analyzer<S> {
             out.flows_with_gaps,
         ));
         let report = Report {
-            schema: model::SCHEMA.to_string(),
-            tool: model::Tool {
-                name: "tls-audit".into(),
-                version: env!("CARGO_PKG_VERSION").into(),
-            },
             inputs,
             stats,
             warnings,
-            metadata: None,
-            verification: None,
-            findings: Vec::new(),
-            compliance: None,
-            inventory: None,
-            probes: Vec::new(),
-            enrichment: None,
-            flows: Vec::new(),
+            ..Report::empty()
         };
         (report, self.out.sink)
     }

@@ -559,14 +559,6 @@ impl Ders {
     }
 }
 
-/// A report with nothing in it yet (no input, no flow), to which inputs
-/// that could not be read are added.
-pub fn empty_report() -> Report {
-    let mut r = HeaderCount::default().report("");
-    r.inputs.clear();
-    r
-}
-
 /// A header for a stream without a summary: counts from the flows read,
 /// one at a time.
 #[derive(Default)]
@@ -594,11 +586,6 @@ impl HeaderCount {
     fn report(self, name: &str) -> Report {
         let stats = self.stats;
         Report {
-            schema: crate::report::model::SCHEMA.to_string(),
-            tool: crate::report::model::Tool {
-                name: "tls-audit".into(),
-                version: env!("CARGO_PKG_VERSION").into(),
-            },
             inputs: vec![Input {
                 name: name.to_string(),
                 format: "events".into(),
@@ -610,15 +597,7 @@ impl HeaderCount {
                 reported_by: Some(name.to_string()),
             }],
             stats,
-            warnings: Vec::new(),
-            verification: None,
-            findings: Vec::new(),
-            flows: Vec::new(),
-            metadata: None,
-            compliance: None,
-            inventory: None,
-            probes: Vec::new(),
-            enrichment: None,
+            ..Report::empty()
         }
     }
 }

@@ -39,7 +39,7 @@ pub use tls::{Identity, IdentityError};
 
 use crate::model::WarningKind;
 use crate::report::Report;
-use crate::report::model::{self, FlowRecord, ProbeRecord, Stats, Warning};
+use crate::report::model::{FlowRecord, ProbeRecord, Stats, Warning};
 use crate::verify::{RunInfo, Verifier, conclude};
 
 /// How to probe.
@@ -149,22 +149,13 @@ pub fn report(results: Vec<EndpointResult>, mut verifier: Verifier, info: RunInf
     warnings.extend(more);
     let stats = stats(&flows);
     Report {
-        schema: model::SCHEMA.to_string(),
-        tool: model::Tool {
-            name: "tls-audit".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
-        inputs: Vec::new(),
         stats,
         warnings,
         verification: Some(verification),
         findings,
-        metadata: None,
-        compliance: None,
-        inventory: None,
         probes,
-        enrichment: None,
         flows,
+        ..Report::empty()
     }
 }
 
