@@ -123,42 +123,71 @@ pub async fn gather(
                 .unwrap_or(conn.default_namespace.clone()),
         )
     };
-    let timeout = req.request_timeout;
     if req.saved_captures {
-        let ctx = context::fetch(&conn.client, namespace.as_deref(), timeout)
+        let context = read_context(req, &conn.client, namespace.as_deref())
             .await
             .map_err(|e| e.reaching(&conn.server))?;
-        let (cni, mut warnings) = read_cni(req, &conn.client).await;
-        warnings.extend(ctx.warnings);
         return Ok(Gathered {
-            context: Context {
-                inventory: ctx.inventory,
-                cni,
-                warnings,
-            },
+            context,
             pods: Pods::default(),
         });
     }
-    let needs = match req.via {
-        _ if req.probe_only => preflight::probe_only_needs(namespace.as_deref()),
-        _ if req.enrich => preflight::node_agent_needs(namespace.as_deref(), &req.agents_namespace),
+    preflight::check(
+        &conn.client,
+        &needs(req, namespace.as_deref()),
+        req.request_timeout,
+    )
+    .await
+    .map_err(|e| e.reaching(&conn.server))?;
+    let pods = select(req, &conn.client, namespace.as_deref(), progress.as_ref()).await?;
+    let context = read_context(req, &conn.client, namespace.as_deref()).await?;
+    let (declared, probe_skipped) = if req.probe || req.probe_only {
+        ports::declared_ports(&pods)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let results = capture(req, &conn.client, namespace.as_deref(), pods, &progress).await?;
+    // After the capture, so the agent does not record the probe's own
+    // handshakes (legacy ClientHellos, plaintext requests) as pod traffic.
+    let probed = probe_declared(req, declared, progress.as_ref()).await;
+    Ok(Gathered {
+        context,
+        pods: Pods {
+            results,
+            probed,
+            probe_skipped,
+        },
+    })
+}
+
+/// The permissions the way of reaching the pods needs.
+fn needs(req: &PodRequest, namespace: Option<&str>) -> Vec<preflight::Need> {
+    match req.via {
+        _ if req.probe_only => preflight::probe_only_needs(namespace),
+        _ if req.enrich => preflight::node_agent_needs(namespace, &req.agents_namespace),
         Via::Auto => {
-            let mut n = preflight::ephemeral_needs(namespace.as_deref());
-            n.extend(preflight::namespace_needs(namespace.as_deref()));
+            let mut n = preflight::ephemeral_needs(namespace);
+            n.extend(preflight::namespace_needs(namespace));
             n
         }
-        Via::Ephemeral => preflight::ephemeral_needs(namespace.as_deref()),
-        Via::NodeAgents => preflight::node_agent_needs(namespace.as_deref(), &req.agents_namespace),
-    };
-    preflight::check(&conn.client, &needs, timeout)
-        .await
-        .map_err(|e| e.reaching(&conn.server))?;
+        Via::Ephemeral => preflight::ephemeral_needs(namespace),
+        Via::NodeAgents => preflight::node_agent_needs(namespace, &req.agents_namespace),
+    }
+}
+
+/// The running pods selected (by name or label); those skipped are noted.
+async fn select(
+    req: &PodRequest,
+    client: &kube::Client,
+    namespace: Option<&str>,
+    progress: &dyn Progress,
+) -> Result<Vec<k8s_openapi::api::core::v1::Pod>, ClusterError> {
     let sel = Selection {
         names: req.names.clone(),
-        namespace: namespace.clone(),
+        namespace: namespace.map(str::to_string),
         selector: req.selector.clone(),
     };
-    let (pods, skipped) = context::select(&conn.client, &sel, timeout).await?;
+    let (pods, skipped) = context::select(client, &sel, req.request_timeout).await?;
     for (name, why) in &skipped {
         progress.note(&format!("{name}: skipped ({why})"));
     }
@@ -170,23 +199,47 @@ pub async fn gather(
             "no running pod matches {where_}"
         )));
     }
-    let ctx = context::fetch(&conn.client, sel.namespace.as_deref(), timeout).await?;
-    let (declared, probe_skipped) = if req.probe || req.probe_only {
-        ports::declared_ports(&pods)
-    } else {
-        (Vec::new(), Vec::new())
-    };
+    Ok(pods)
+}
+
+/// The cluster's pods, nodes and Services, and its CNI's settings.
+async fn read_context(
+    req: &PodRequest,
+    client: &kube::Client,
+    namespace: Option<&str>,
+) -> Result<Context, ClusterError> {
+    let ctx = context::fetch(client, namespace, req.request_timeout).await?;
+    let (cni, mut warnings) = read_cni(req, client).await;
+    warnings.extend(ctx.warnings);
+    Ok(Context {
+        inventory: ctx.inventory,
+        cni,
+        warnings,
+    })
+}
+
+/// Each pod's agent: an ephemeral container or its node's agent, as
+/// routed; with `--via auto`, pods refused by a cluster-wide Pod Security
+/// default are read through their node's agent after all.
+async fn capture(
+    req: &PodRequest,
+    client: &kube::Client,
+    namespace: Option<&str>,
+    pods: Vec<k8s_openapi::api::core::v1::Pod>,
+    progress: &Arc<dyn Progress>,
+) -> Result<Vec<PodResult>, ClusterError> {
+    let timeout = req.request_timeout;
     let (in_pods, on_nodes) = match req.via {
         _ if req.probe_only => (Vec::new(), Vec::new()),
         // Enrichment is the node agents' (validated: not --via ephemeral).
         _ if req.enrich => (Vec::new(), pods),
-        Via::Auto => route_by_pod_security(&conn.client, pods, timeout, progress.as_ref()).await,
+        Via::Auto => route_by_pod_security(client, pods, timeout, progress.as_ref()).await,
         Via::Ephemeral => (pods, Vec::new()),
         Via::NodeAgents => (Vec::new(), pods),
     };
     if req.via == Via::Auto && !req.enrich && !on_nodes.is_empty() {
-        let needs = preflight::node_agent_needs(namespace.as_deref(), &req.agents_namespace);
-        preflight::check(&conn.client, &needs, timeout).await?;
+        let needs = preflight::node_agent_needs(namespace, &req.agents_namespace);
+        preflight::check(client, &needs, timeout).await?;
     }
     let plan = Plan {
         duration: req.duration,
@@ -207,44 +260,28 @@ pub async fn gather(
         if in_pods.is_empty() {
             return Vec::new();
         }
-        audit::audit_pods(&conn.client, in_pods, &plan, Arc::clone(&progress)).await
+        audit::audit_pods(client, in_pods, &plan, Arc::clone(progress)).await
     };
     let agents_run = async {
         if on_nodes.is_empty() {
             return Ok(Vec::new());
         }
         agents::audit_via_agents(
-            &conn.client,
+            client,
             &on_nodes,
             &req.agents_namespace,
             req.duration,
             timeout,
-            Arc::clone(&progress),
+            Arc::clone(progress),
         )
         .await
     };
     let (mut results, from_agents) = tokio::join!(ephemeral_run, agents_run);
     results.extend(from_agents?);
     if req.via == Via::Auto && !req.enrich {
-        results = reroute_refused(req, &conn.client, results, tried, Arc::clone(&progress)).await?;
+        results = reroute_refused(req, client, results, tried, Arc::clone(progress)).await?;
     }
-    // After the capture, so the agent does not record the probe's own
-    // handshakes (legacy ClientHellos, plaintext requests) as pod traffic.
-    let probed = probe_declared(req, declared, progress.as_ref()).await;
-    let (cni, mut warnings) = read_cni(req, &conn.client).await;
-    warnings.extend(ctx.warnings);
-    Ok(Gathered {
-        context: Context {
-            inventory: ctx.inventory,
-            cni,
-            warnings,
-        },
-        pods: Pods {
-            results,
-            probed,
-            probe_skipped,
-        },
-    })
+    Ok(results)
 }
 
 /// The `cluster-context` warnings: what could not be read from the cluster.
