@@ -37,6 +37,7 @@ use super::source::{
 use super::{LiveError, sys};
 use crate::capture::{LinkType, Nanos};
 use crate::engine::{Analyzer, Config, FlowOpened, FlowSink, Shared, Totals};
+use crate::model::WarningKind;
 use crate::model::report::{Fanout, FanoutWorker, FlowRecord, Warning};
 
 /// A filter no packet passes (`len <= 0`), for a socket not yet in the
@@ -415,7 +416,7 @@ fn tunnel_warning(stats: &crate::model::report::Stats) -> Option<Warning> {
     let n: u64 = seen.iter().map(|(_, v)| v).sum();
     let kinds: Vec<&str> = seen.iter().map(|(k, _)| *k).collect();
     (n > 0).then(|| Warning {
-        kind: "fanout-tunnels".into(),
+        kind: WarningKind::FanoutTunnels,
         message: format!(
             "{n} packets came inside UDP tunnels ({}): with several workers the kernel spreads them by their outer \
              headers, so the two directions of a flow inside them may have reached different workers and been \

@@ -9,6 +9,7 @@ use pcap::{Active, Capture, Device, Linktype, Precision};
 use super::{LiveError, sys};
 use crate::capture::{LinkType, Nanos, format_ts};
 use crate::engine::{Analyzer, Config, FlowSink};
+use crate::model::WarningKind;
 use crate::report::model::{Input, LiveCapture, Report, Warning};
 
 /// What to capture and for how long.
@@ -212,7 +213,7 @@ pub fn run<S: FlowSink>(
     let mut warnings = Vec::new();
     if let Some(why) = fallback {
         warnings.push(Warning {
-            kind: "fanout-unavailable".into(),
+            kind: WarningKind::FanoutUnavailable,
             message: why,
         });
     }
@@ -238,7 +239,7 @@ pub fn run<S: FlowSink>(
         && let Err(e) = f.flush()
     {
         warnings.push(Warning {
-            kind: "write-pcap".into(),
+            kind: WarningKind::WritePcap,
             message: format!("the capture file could not be completed: {e}"),
         });
     }
@@ -464,7 +465,7 @@ impl Ended {
         let c = &self.counters;
         if c.dropped + c.if_dropped > 0 {
             warnings.push(Warning {
-                kind: "capture-drops".into(),
+                kind: WarningKind::CaptureDrops,
                 message: format!(
                     "libpcap dropped {} packets (buffer full) and the interface {} more: flows may be incomplete",
                     c.dropped, c.if_dropped
@@ -473,7 +474,7 @@ impl Ended {
         }
         if self.unread {
             warnings.push(Warning {
-                kind: "capture-unread".into(),
+                kind: WarningKind::CaptureUnread,
                 message: format!(
                     "the capture stopped with packets still waiting in the kernel ring after {} s of reading them: \
                      they were received (counted in inputs[].live.received) but not analysed; the analysis was \
@@ -484,7 +485,7 @@ impl Ended {
         }
         if let StopReason::Error(e) = &self.stopped_by {
             warnings.push(Warning {
-                kind: "capture-failed".into(),
+                kind: WarningKind::CaptureFailed,
                 message: format!(
                     "the capture on {} failed and stopped early: {e}",
                     opts.interface

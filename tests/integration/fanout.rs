@@ -8,8 +8,8 @@
 //! which this checks rather than assumes); both workers must have had
 //! flows; and where fanout cannot be used the agent says so.
 //!
-//! Needs root and the tools scripts/install-deps.sh installs; skips with a
-//! notice otherwise (and must run in CI). Run it under the namespace lock.
+//! Needs root and the tools scripts/install-deps.sh installs (`NEEDS`):
+//! ignored otherwise, failed in CI. Run it under the namespace lock.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -17,7 +17,8 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::agent::{can_run, run_ok};
+use crate::agent::run_ok;
+use crate::runner::Need;
 use crate::support::{self, Killed, temp_dir, wait_until};
 
 const AGENT: &str = env!("CARGO_BIN_EXE_tls-audit");
@@ -86,6 +87,15 @@ fn in_ns(ns: &str, prog: &str) -> Command {
     c.args(["netns", "exec", ns, prog]);
     c
 }
+
+/// What the fanout tests need: root, and the tools they drive.
+const NEEDS: &[Need] = &[
+    Need::Root,
+    Need::Tool("ip"),
+    Need::Tool("ss"),
+    Need::Tool("openssl"),
+    Need::Tool("curl"),
+];
 
 /// Connections the traffic pattern makes.
 const CONNECTIONS: u64 = 16 + 8 + 2 * RESUMPTIONS;
@@ -217,11 +227,7 @@ fn findings(report: &Value) -> BTreeMap<String, u64> {
     m
 }
 
-#[test]
 fn two_workers_give_the_flows_and_verdicts_of_one() {
-    if !can_run("two_workers_give_the_flows_and_verdicts_of_one") {
-        return;
-    }
     let dir = temp_dir("fanout");
     let pair = Pair::new("eq");
     let _servers = servers(&pair);
@@ -306,11 +312,7 @@ fn two_workers_give_the_flows_and_verdicts_of_one() {
     );
 }
 
-#[test]
 fn without_fanout_the_agent_says_so_and_captures_with_one_worker() {
-    if !can_run("without_fanout_the_agent_says_so") {
-        return;
-    }
     let dir = temp_dir("fanout-fallback");
     let pair = Pair::new("fb");
     let _servers = servers(&pair);
@@ -347,4 +349,22 @@ fn without_fanout_the_agent_says_so_and_captures_with_one_worker() {
     let from_file: Value = serde_json::from_slice(&from_file.stdout).unwrap();
     assert_eq!(from_file["stats"]["flows"], CONNECTIONS);
     assert_eq!(from_file["stats"]["packets"], report["stats"]["packets"]);
+}
+
+pub(crate) fn tests() -> Vec<crate::runner::Test> {
+    use crate::runner::Test;
+    vec![
+        Test::new(
+            module_path!(),
+            "two_workers_give_the_flows_and_verdicts_of_one",
+            two_workers_give_the_flows_and_verdicts_of_one,
+        )
+        .needs(NEEDS),
+        Test::new(
+            module_path!(),
+            "without_fanout_the_agent_says_so_and_captures_with_one_worker",
+            without_fanout_the_agent_says_so_and_captures_with_one_worker,
+        )
+        .needs(NEEDS),
+    ]
 }
