@@ -32,6 +32,7 @@
 //! maps [`AuditError`] and [`Status`] to exit codes in one place
 //! (`cli::exit`).
 
+pub mod capture;
 mod error;
 pub mod pod;
 mod settings;

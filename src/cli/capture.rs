@@ -3,7 +3,7 @@
 //! plugin reads from the pod's log) or a report, and optionally Prometheus
 //! metrics for an agent that keeps running.
 
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -13,9 +13,9 @@ use clap::ValueEnum;
 use serde_json::json;
 
 use super::{EngineArgs, OutputArgs, Prepared, exit, publish, verification};
-use crate::audit::{self, AuditError, Status};
-use crate::live::{self, EventSink, LiveOptions, Metrics, MetricsSink, Progress};
-use crate::verify;
+use crate::audit::capture;
+use crate::audit::{AuditError, Status};
+use crate::live::{self, EventSink, LiveOptions};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct CaptureArgs {
@@ -127,42 +127,22 @@ fn say_fallback(handle: &live::LiveHandle) {
     }
 }
 
-/// Metrics served, once the interface is open (so a scrape that answers
-/// means the capture runs), and the verifier that counts their findings.
-struct Served {
-    metrics: Metrics,
-    judge: Option<verify::Verifier>,
-    /// The endpoint's port and the local addresses it answers on.
-    own: Option<(u16, Vec<IpAddr>)>,
-}
-
-fn serve(args: &CaptureArgs) -> Result<Served, AuditError> {
-    let metrics = Metrics::default();
-    let Some(addr) = &args.metrics_addr else {
-        return Ok(Served {
-            metrics,
-            judge: None,
-            own: None,
-        });
-    };
-    let fail = AuditError::Config;
-    let token = match &args.metrics_token_file {
-        Some(path) => Some(read_token(path).map_err(fail)?),
+/// The metrics endpoint, once the interface is open (so a scrape that
+/// answers means the capture runs).
+fn serve(args: &CaptureArgs) -> Result<capture::Served, AuditError> {
+    let addr = match &args.metrics_addr {
+        Some(a) => Some(parse_listen(a).map_err(AuditError::Config)?),
         None => None,
     };
-    let mut judge = args.verify.settings().load()?.verifier;
-    let a = parse_listen(addr).map_err(fail)?;
-    let bound = live::serve_metrics(a, metrics.clone(), live::MetricsServer { token })
-        .map_err(|e| fail(format!("cannot serve metrics on {a}: {e}")))?;
-    let addrs = own_addresses(bound);
-    metrics.set_own_endpoint(bound.port(), addrs.clone());
-    judge.exempt_own_endpoint(bound.port(), addrs.iter().map(IpAddr::to_string).collect());
-    eprintln!("tls-audit: metrics on http://{bound}/metrics, liveness on /healthz");
-    Ok(Served {
-        metrics,
-        judge: Some(judge),
-        own: Some((bound.port(), addrs)),
-    })
+    let token = match &args.metrics_token_file {
+        Some(path) => Some(read_token(path).map_err(AuditError::Config)?),
+        None => None,
+    };
+    let served = capture::serve(addr, token, &args.verify.settings())?;
+    if let Some((bound, _)) = &served.own {
+        eprintln!("tls-audit: metrics on http://{bound}/metrics, liveness on /healthz");
+    }
+    Ok(served)
 }
 
 /// The token's first line (a Secret mounted as a file).
@@ -176,26 +156,6 @@ fn read_token(path: &std::path::Path) -> Result<String, String> {
     Ok(token)
 }
 
-/// The addresses the endpoint answers on: the one it is bound to, or,
-/// bound to every address, this host's (its interfaces' addresses), so
-/// that only flows to this agent's own endpoint are taken for scrapes, not
-/// another pod's service on the same port.
-fn own_addresses(bound: SocketAddr) -> Vec<IpAddr> {
-    if !bound.ip().is_unspecified() {
-        return vec![bound.ip()];
-    }
-    let mut out: Vec<IpAddr> = pcap::Device::list()
-        .map(|ds| {
-            ds.into_iter()
-                .flat_map(|d| d.addresses.into_iter().map(|a| a.addr))
-                .collect()
-        })
-        .unwrap_or_default();
-    out.sort();
-    out.dedup();
-    out
-}
-
 fn ndjson(
     args: &CaptureArgs,
     opts: &LiveOptions,
@@ -207,88 +167,29 @@ fn ndjson(
     let handle = live::open(opts).map_err(|e| failed(e, Some(&events)))?;
     say_fallback(&handle);
     let served = serve(args)?;
-    let metrics = served.metrics.clone();
-    // `start` means listening: a reader may begin the traffic it audits.
-    events.emit(
-        "start",
-        json!({
-            "interface": opts.interface,
-            "link_type": handle.link_type(),
-            "filter": opts.filter,
-            "snaplen": opts.snaplen,
-            "workers": handle.workers(),
-            "duration_seconds": opts.duration.map(|d| d.as_secs_f64()),
-            "tool": { "name": "tls-audit", "version": env!("CARGO_PKG_VERSION") },
-        }),
-    );
-    // Enrichment first, so the events and the metrics get the chains.
-    let sink = crate::enrich::Enrichment::new(
-        MetricsSink {
-            metrics: metrics.clone(),
-            judge: served.judge,
-            inner: events.clone(),
-        },
-        args.enrich.config(true).as_ref(),
-    );
-    let mut ticks = 0u64;
-    let mut on_tick = |p: &Progress| {
-        metrics.record_progress(p);
-        ticks += 1;
-        if ticks.is_multiple_of(10) {
-            events.emit("stats", progress_json(p));
-        }
-    };
-    let outcome = live::run(
+    let streamed = capture::stream_events(
         handle,
         opts,
         &args.engine.config(),
-        sink,
+        args.enrich.config(true).as_ref(),
+        served,
+        &events,
         &stop,
-        &mut on_tick,
-    );
-    // Flows still waiting for a handshake go out before the summary.
-    let (_, enrichment) = outcome.sink.finish();
-    let mut report = outcome.report;
-    report.enrichment = enrichment;
-    events.summary(&report);
-    if let Some(e) = events.take_error() {
-        // A reader that closed the pipe chose to stop, as for `| head`.
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            eprintln!("tls-audit: the event reader went away; capture stopped");
-            return Ok(Status::Clean);
-        }
-        return Err(AuditError::Write {
-            to: "standard output (events)".into(),
-            source: e,
-        });
-    }
-    say_counts(&report);
-    if report.inputs.iter().all(|i| i.complete) {
-        Ok(Status::Clean)
+    )?;
+    if streamed.reader_gone {
+        eprintln!("tls-audit: the event reader went away; capture stopped");
     } else {
-        Ok(Status::Partial)
+        say_counts(&streamed.report);
     }
+    Ok(streamed.status)
 }
 
 fn report(args: &CaptureArgs, opts: &LiveOptions, stop: &AtomicBool) -> Result<Status, AuditError> {
     let prepared = Prepared::load(&args.out)?;
-    let (mut verifier, done, render) =
-        prepared.conclusion(&args.out, args.verify.settings().load()?);
+    let (verifier, done, render) = prepared.conclusion(&args.out, args.verify.settings().load()?);
     let handle = live::open(opts).map_err(|e| failed(e, None))?;
     say_fallback(&handle);
     let served = serve(args)?;
-    let metrics = served.metrics.clone();
-    if let Some((port, addrs)) = &served.own {
-        verifier.exempt_own_endpoint(*port, addrs.iter().map(IpAddr::to_string).collect());
-    }
-    let sink = crate::enrich::Enrichment::new(
-        MetricsSink {
-            metrics: metrics.clone(),
-            judge: served.judge,
-            inner: audit::verifying_spill(verifier)?,
-        },
-        args.enrich.config(true).as_ref(),
-    );
     let workers = match handle.workers() {
         1 => String::new(),
         n => format!(", {n} workers"),
@@ -298,20 +199,17 @@ fn report(args: &CaptureArgs, opts: &LiveOptions, stop: &AtomicBool) -> Result<S
         opts.interface,
         handle.link_type()
     );
-    let mut on_tick = |p: &Progress| metrics.record_progress(p);
-    let outcome = live::run(
+    let audited = capture::capture_report(
         handle,
         opts,
         &args.engine.config(),
-        sink,
+        args.enrich.config(true).as_ref(),
+        served,
+        verifier,
+        done,
         stop,
-        &mut on_tick,
-    );
-    let (sink, enrichment) = outcome.sink.finish();
-    let mut report = outcome.report;
-    report.enrichment = enrichment;
-    say_counts(&report);
-    let audited = done.conclude(report, sink.inner, false)?;
+        &say_counts,
+    )?;
     publish(&audited, &args.out, &render)
 }
 
@@ -336,17 +234,6 @@ fn failed(e: live::LiveError, events: Option<&EventSink>) -> AuditError {
     AuditError::Live(e)
 }
 
-fn progress_json(p: &Progress) -> serde_json::Value {
-    json!({
-        "received": p.received,
-        "dropped": p.dropped,
-        "if_dropped": p.if_dropped,
-        "packets": p.packets,
-        "active_flows": p.active_flows,
-        "flows": p.flows,
-    })
-}
-
 /// `:9090` listens on every address; `host:port` as given.
 fn parse_listen(addr: &str) -> Result<SocketAddr, String> {
     let full = if addr.starts_with(':') {
@@ -363,7 +250,6 @@ fn parse_listen(addr: &str) -> Result<SocketAddr, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::FlowSink;
 
     #[test]
     fn listen_addresses() {
@@ -373,16 +259,5 @@ mod tests {
             "127.0.0.1:0"
         );
         assert!(parse_listen("9090").is_err());
-    }
-
-    #[test]
-    fn sinks_pass_progress_through() {
-        let events = EventSink::new(Box::new(std::io::sink()));
-        let s = MetricsSink {
-            metrics: Metrics::default(),
-            judge: None,
-            inner: events,
-        };
-        assert!(s.wants_progress());
     }
 }
