@@ -86,6 +86,11 @@ struct AnalyzeArgs {
     /// Only handshakes are decrypted, never application data.
     #[arg(long, value_name = "FILE")]
     keylog: Vec<PathBuf>,
+    /// Threads analysing the captures' flows (default: the available
+    /// CPUs); the report is the same whatever the number, and 1 analyses
+    /// everything on one thread (docs/performance.md).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    threads: Option<u16>,
     #[command(flatten)]
     enrich: EnrichArgs,
     #[command(flatten)]
@@ -378,6 +383,9 @@ fn analyze(args: AnalyzeArgs) -> i32 {
         Err(code) => return code,
     };
     let mut cfg = args.engine.config();
+    cfg.threads = args
+        .threads
+        .map_or_else(engine::default_threads, usize::from);
     cfg.read = crate::capture::ReadLimits {
         gzip_max_ratio: args.gunzip_max_ratio,
         gzip_floor: args.gunzip_floor_mib.saturating_mul(1 << 20),
