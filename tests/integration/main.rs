@@ -27,4 +27,5 @@ mod render;
 mod schema;
 mod security;
 mod support;
+mod threads;
 mod underlay;
