@@ -88,7 +88,7 @@ struct AnalyzeArgs {
     keylog: Vec<PathBuf>,
     /// Threads analysing the captures' flows (default: the available
     /// CPUs); the report is the same whatever the number, and 1 analyses
-    /// everything on one thread (docs/performance.md).
+    /// everything on one thread (docs/threads.md).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     threads: Option<u16>,
     #[command(flatten)]

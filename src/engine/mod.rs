@@ -35,7 +35,7 @@ pub struct Config {
     /// Threads analysing a capture's flows: 0 or 1 analyses everything
     /// on the calling thread; more shards flows across that many workers
     /// behind a reader thread, with the same report
-    /// (`docs/performance.md`). Live captures ignore it.
+    /// (`docs/threads.md`). Live captures ignore it.
     pub threads: usize,
 }
 

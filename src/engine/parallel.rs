@@ -30,11 +30,13 @@
 use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use crate::capture::{CaptureReader, Item, LinkType, MergedSource, Nanos};
 use crate::decode::{Decoded, Decoder, L4, TcpFlags, TcpSegment, Underlay};
-use crate::flow::{Exit, Flow, FlowConfig, FlowKey, FlowTable, Side};
+use crate::flow::{Buffered, Exit, Flow, FlowConfig, FlowKey, FlowTable, Side};
 use crate::model::report::{Report, Stats, Warning};
 use crate::tls::KeyLog;
 
@@ -72,6 +74,19 @@ enum Event {
     Secrets { source: String, text: Vec<u8> },
 }
 
+/// Set by the worker once its flow is decided: nothing reads the flow's
+/// TCP payload after that (only lengths and flags are counted), so the
+/// reader stops copying it. Only a hint: the reader may see it late and
+/// copy a few payloads for nothing, never early.
+#[derive(Default)]
+struct Decided(Arc<AtomicBool>);
+
+impl Buffered for Decided {
+    fn buffered(&self) -> usize {
+        0
+    }
+}
+
 /// A decoded packet, owned: its payload sits in the batch's arena.
 struct Pkt {
     ts: Nanos,
@@ -83,6 +98,10 @@ struct Pkt {
     truncated: bool,
     inside: Option<Underlay>,
     cut: bool,
+    /// On a flow's first packet: the flag its worker sets once decided.
+    decided: Option<Decided>,
+    /// The payload was left out: the flow was decided (see [`Decided`]).
+    elided: bool,
 }
 
 /// The transport header fields a worker needs (ports come from the key).
@@ -233,7 +252,7 @@ struct ReaderEnd {
 /// The reader thread: frames in, events out to the workers.
 struct Reader {
     decoder: Decoder,
-    table: FlowTable<()>,
+    table: FlowTable<Decided>,
     stats: Stats,
     keys: KeyLog,
     routes: Routes,
@@ -373,6 +392,9 @@ impl Reader {
             // What the table needs of the flow: when it was last seen and
             // whether it closed or was reset (`on_tcp` sets the same).
             flow.last_seen = ts;
+            let first = flow.packets == [0, 0];
+            flow.packets[side] += 1;
+            let decided = flow.app.0.load(Ordering::Acquire);
             let (l4, payload, closed) = match (d.l4, &mut flow.tcp) {
                 (L4::Tcp(seg), Some(tcp)) => {
                     tcp.fin[side] |= seg.flags.fin;
@@ -383,10 +405,20 @@ impl Reader {
                         flags: seg.flags,
                         payload_len: seg.payload_len,
                     };
-                    (wire, seg.payload, tcp.fin[0] && tcp.fin[1])
+                    // SYN data is kept whatever the flow (`on_tcp` reads it).
+                    let payload = if decided && !seg.flags.syn {
+                        &[][..]
+                    } else {
+                        seg.payload
+                    };
+                    (wire, payload, tcp.fin[0] && tcp.fin[1])
                 }
                 (L4::Udp { payload, .. }, _) => (Wire::Udp, payload, false),
                 _ => (Wire::Esp, &[][..], false),
+            };
+            let elided = match d.l4 {
+                L4::Tcp(seg) => payload.len() < seg.payload.len(),
+                _ => false,
             };
             let pkt = Pkt {
                 ts,
@@ -398,6 +430,8 @@ impl Reader {
                 truncated: d.truncated,
                 inside: d.inside,
                 cut,
+                decided: first.then(|| Decided(Arc::clone(&flow.app.0))),
+                elided,
             };
             routes.packet(pkt, payload);
             if closed {
@@ -427,6 +461,8 @@ impl Reader {
 
 /// A worker's flows and what they need.
 struct Shard {
+    /// The flags of undecided flows, set when they are decided.
+    decided: std::collections::HashMap<FlowKey, Decided>,
     caches: record::Caches,
     keys: KeyLog,
     counts: FinishCounts,
@@ -441,6 +477,9 @@ impl FlowWork for Shard {
     }
 
     fn settle(&mut self, flow: &mut Flow<FlowAnalysis>) {
+        if let Some(flag) = self.decided.remove(&flow.key) {
+            flag.0.store(true, Ordering::Release);
+        }
         if let Some((link, origin)) = settle(flow, &mut self.caches) {
             self.outcomes
                 .push((self.seq, Outcome::Settled(link, origin)));
@@ -450,6 +489,7 @@ impl FlowWork for Shard {
 
 impl Shard {
     fn finished(&mut self, flow: Flow<FlowAnalysis>, exit: Exit) {
+        self.decided.remove(&flow.key);
         let done = finish(flow, exit, &mut self.caches, &self.keys, &mut self.counts);
         self.outcomes.push((self.seq, Outcome::Finished(done)));
     }
@@ -465,6 +505,7 @@ fn work(
 ) {
     let mut table: FlowTable<FlowAnalysis> = FlowTable::new(share);
     let mut shard = Shard {
+        decided: std::collections::HashMap::new(),
         caches: record::Caches::default(),
         keys,
         counts: FinishCounts::default(),
@@ -480,6 +521,13 @@ fn work(
                     // A flow this worker finished early (its share of the
                     // budget) starts again, as a new flow would.
                     let (flow, created) = table.get_or_insert_with_id(p.key, p.side, p.ts, seq);
+                    if let Some(flag) = p.decided {
+                        shard.decided.insert(p.key, flag);
+                    }
+                    // Left out for a decided flow; should a flow restarted
+                    // here (its share of the budget) get one, its bytes are
+                    // missing: said as a cut packet is, never guessed.
+                    flow.truncated |= p.elided && !flow.app.decided;
                     let held_before = flow.buffered();
                     update_flow(flow, p.side, p.ts, &d, p.cut, &mut shard);
                     let held_after = flow.buffered();
