@@ -47,9 +47,9 @@ use super::{
 };
 
 /// Events the reader gathers before it hands a batch to every worker.
-const BATCH_EVENTS: usize = 512;
+const BATCH_EVENTS: usize = 2048;
 /// Payload bytes the reader gathers before it hands batches out.
-const BATCH_BYTES: usize = 512 << 10;
+const BATCH_BYTES: usize = 1 << 20;
 /// Batches waiting per worker: the reader stops when a worker falls behind,
 /// so memory stays bounded whatever the capture.
 const QUEUE: usize = 4;
@@ -171,9 +171,9 @@ struct Batch {
 /// What a worker's flows produced, for the merge.
 enum Outcome {
     /// A handshake was decided: its verdict, for resumptions of it.
-    Settled(resumption::Link, resumption::Origin),
+    Settled(Box<(resumption::Link, resumption::Origin)>),
     /// A flow finished.
-    Finished(Finished),
+    Finished(Box<Finished>),
 }
 
 /// A worker's answer to a batch; `end` with its totals after the last.
@@ -206,18 +206,22 @@ pub(super) fn run<S: FlowSink>(
     let mut out = Output::new(sink, KeyLog::default());
     let (end, totals) = std::thread::scope(|scope| {
         let (answers, answered) = sync_channel::<Answer>(QUEUE * n);
+        // Handled batches go back to the reader to be filled again: fresh
+        // ones cost an allocation that grows and a page fault per page.
+        let (spare, spares) = std::sync::mpsc::channel::<Batch>();
         let mut to_workers = Vec::with_capacity(n);
         let mut workers = Vec::with_capacity(n);
         for i in 0..n {
             let (tx, rx) = sync_channel::<Batch>(QUEUE);
             let answers = answers.clone();
+            let spare = spare.clone();
             let keys = keys.clone();
             to_workers.push(tx);
-            workers.push(scope.spawn(move || work(i, rx, answers, share, keys)));
+            workers.push(scope.spawn(move || work(i, rx, answers, spare, share, keys)));
         }
-        drop(answers);
+        drop((answers, spare));
         let flows = cfg.flows;
-        let reader = scope.spawn(move || read(readers, flows, keys, to_workers));
+        let reader = scope.spawn(move || read(readers, flows, keys, to_workers, spares));
         let totals = merge(answered, n, &mut out);
         for w in workers {
             if let Err(panic) = w.join() {
@@ -257,6 +261,8 @@ struct Reader {
     keys: KeyLog,
     routes: Routes,
     to_workers: Vec<SyncSender<Batch>>,
+    /// Batches the workers are done with.
+    spares: Receiver<Batch>,
     /// A worker stopped answering (it panicked): stop reading.
     broken: bool,
 }
@@ -307,6 +313,7 @@ fn read(
     flows: FlowConfig,
     keys: KeyLog,
     to_workers: Vec<SyncSender<Batch>>,
+    spares: Receiver<Batch>,
 ) -> ReaderEnd {
     let mut r = Reader {
         decoder: Decoder::new(),
@@ -320,6 +327,7 @@ fn read(
             pending_bytes: 0,
         },
         to_workers,
+        spares,
         broken: false,
     };
     let mut source = MergedSource::new(readers);
@@ -448,7 +456,7 @@ impl Reader {
     fn flush(&mut self) {
         let upto = self.routes.seq;
         for (b, tx) in self.routes.batches.iter_mut().zip(&self.to_workers) {
-            let mut batch = std::mem::take(b);
+            let mut batch = std::mem::replace(b, self.spares.try_recv().unwrap_or_default());
             batch.upto = upto;
             if tx.send(batch).is_err() {
                 self.broken = true;
@@ -482,7 +490,7 @@ impl FlowWork for Shard {
         }
         if let Some((link, origin)) = settle(flow, &mut self.caches) {
             self.outcomes
-                .push((self.seq, Outcome::Settled(link, origin)));
+                .push((self.seq, Outcome::Settled(Box::new((link, origin)))));
         }
     }
 }
@@ -491,7 +499,8 @@ impl Shard {
     fn finished(&mut self, flow: Flow<FlowAnalysis>, exit: Exit) {
         self.decided.remove(&flow.key);
         let done = finish(flow, exit, &mut self.caches, &self.keys, &mut self.counts);
-        self.outcomes.push((self.seq, Outcome::Finished(done)));
+        self.outcomes
+            .push((self.seq, Outcome::Finished(Box::new(done))));
     }
 }
 
@@ -500,6 +509,7 @@ fn work(
     worker: usize,
     batches: Receiver<Batch>,
     answers: SyncSender<Answer>,
+    spare: std::sync::mpsc::Sender<Batch>,
     share: FlowConfig,
     keys: KeyLog,
 ) {
@@ -512,8 +522,8 @@ fn work(
         seq: 0,
         outcomes: Vec::new(),
     };
-    for batch in batches {
-        for (seq, event) in batch.events {
+    for mut batch in batches {
+        for (seq, event) in batch.events.drain(..) {
             shard.seq = seq;
             match event {
                 Event::Packet(p) => {
@@ -557,6 +567,9 @@ fn work(
         if answers.send(answer).is_err() {
             return;
         }
+        batch.arena.clear();
+        // The reader may have ended: then the batch is simply dropped.
+        let _ = spare.send(batch);
     }
     // Flows a worker restarted after finishing them early: the reader does
     // not know them, so they end here, after everything else.
@@ -630,8 +643,8 @@ fn release<S: FlowSink>(
             return;
         };
         match outcome {
-            Outcome::Settled(link, origin) => out.linker.register(&link, origin),
-            Outcome::Finished(done) => out.deliver(done),
+            Outcome::Settled(settled) => out.linker.register(&settled.0, settled.1),
+            Outcome::Finished(done) => out.deliver(*done),
         }
     }
 }

@@ -53,9 +53,9 @@ fn first_difference(a: &str, b: &str) -> String {
         .position(|(x, y)| x != y)
         .unwrap_or(a.len().min(b.len()));
     let around = |s: &str| {
-        let from = s.floor_char_boundary(at.saturating_sub(300));
-        let to = s.ceil_char_boundary((at + 300).min(s.len()));
-        s[from..to].to_string()
+        let bytes = s.as_bytes();
+        let window = &bytes[at.saturating_sub(300)..(at + 300).min(bytes.len())];
+        String::from_utf8_lossy(window).into_owned()
     };
     format!(
         "byte {at}:\n  1 thread: …{}…\n  threaded: …{}…",
@@ -114,9 +114,12 @@ fn every_fixture_capture_reports_the_same_on_any_thread_count() {
     same_for(&all, &[2, 3], &["json", "table"]);
 }
 
+/// Captured frames with their microsecond timestamps.
+type Frames = Vec<(u64, Vec<u8>)>;
+
 /// Frames of a little-endian microsecond pcap (what tcpdump wrote the
 /// fixtures as), with its link type; `None` for other formats.
-fn frames(path: &Path) -> Option<(u32, Vec<(u64, Vec<u8>)>)> {
+fn frames(path: &Path) -> Option<(u32, Frames)> {
     let data = std::fs::read(path).unwrap();
     let word = |at: usize| u32::from_le_bytes(data[at..at + 4].try_into().unwrap());
     if data.len() < 24 || word(0) != 0xa1b2_c3d4 {
