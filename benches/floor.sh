@@ -8,9 +8,9 @@
 # same warm file, and prints medians of wall time, user+sys CPU and peak RSS
 # with each tool's ratio to the bare read measured in the same rounds.
 # Without NAME=BINARY it times target/bench/release/tls-audit (build it with
-# `CARGO_TARGET_DIR=target/bench cargo build --release`); `analyze` uses
-# every CPU it may (`--threads`): add `--threads 1` after the binary
-# (NAME="BINARY --threads 1") for the one-thread engine. Several binaries
+# `CARGO_TARGET_DIR=target/bench cargo build --release`). Words after a
+# binary are added to its command line: NAME="BINARY --threads 2" (see
+# threads.sh). Several binaries
 # (e.g. before=... after=...) are timed in the same rounds, so they compare
 # with each other and with tcpdump under the same machine load. run.sh does
 # the full comparison with tshark; this is the quick loop for one change.

@@ -86,11 +86,13 @@ struct AnalyzeArgs {
     /// Only handshakes are decrypted, never application data.
     #[arg(long, value_name = "FILE")]
     keylog: Vec<PathBuf>,
-    /// Threads analysing the captures' flows (default: the available
-    /// CPUs); the report is the same whatever the number, and 1 analyses
-    /// everything on one thread (docs/threads.md).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
-    threads: Option<u16>,
+    /// Threads analysing the captures: 1 does everything on one thread;
+    /// N > 1 adds a reader thread and N flow workers; 0: a worker per
+    /// available CPU. The report is the same whatever N; docs/threads.md
+    /// says what more threads cost and when they pay off.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(0..=256))]
+    threads: u16,
     #[command(flatten)]
     enrich: EnrichArgs,
     #[command(flatten)]
@@ -383,9 +385,10 @@ fn analyze(args: AnalyzeArgs) -> i32 {
         Err(code) => return code,
     };
     let mut cfg = args.engine.config();
-    cfg.threads = args
-        .threads
-        .map_or_else(engine::default_threads, usize::from);
+    cfg.threads = match args.threads {
+        0 => engine::available_threads(),
+        n => usize::from(n),
+    };
     cfg.read = crate::capture::ReadLimits {
         gzip_max_ratio: args.gunzip_max_ratio,
         gzip_floor: args.gunzip_floor_mib.saturating_mul(1 << 20),

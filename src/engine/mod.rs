@@ -35,7 +35,8 @@ pub struct Config {
     /// Threads analysing a capture's flows: 0 or 1 analyses everything
     /// on the calling thread; more shards flows across that many workers
     /// behind a reader thread, with the same report
-    /// (`docs/threads.md`). Live captures ignore it.
+    /// (`docs/threads.md`). Live captures ignore it; the CLI's
+    /// `--threads 0` asks for [`available_threads`].
     pub threads: usize,
 }
 
@@ -679,9 +680,9 @@ fn summary_warnings(
     w
 }
 
-/// Threads for `--threads` when none is given: the CPUs this process may
-/// use (one when that cannot be told).
-pub fn default_threads() -> usize {
+/// Threads for `--threads 0`: the CPUs this process may use (one when
+/// that cannot be told).
+pub fn available_threads() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 

@@ -47,12 +47,12 @@ use super::{
 };
 
 /// Events the reader gathers before it hands a batch to every worker.
-const BATCH_EVENTS: usize = 2048;
+const BATCH_EVENTS: usize = 1024;
 /// Payload bytes the reader gathers before it hands batches out.
-const BATCH_BYTES: usize = 1 << 20;
+const BATCH_BYTES: usize = 256 << 10;
 /// Batches waiting per worker: the reader stops when a worker falls behind,
 /// so memory stays bounded whatever the capture.
-const QUEUE: usize = 4;
+const QUEUE: usize = 2;
 
 /// The worker that owns a flow. The key is canonical (both directions of
 /// a connection have the same key), so both directions go to one worker.
