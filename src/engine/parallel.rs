@@ -192,6 +192,8 @@ struct WorkerTotals {
 }
 
 /// Analyse captures with `cfg.threads` workers; see the module header.
+/// Should the system refuse a thread, everything is analysed on the
+/// calling thread instead (the report is the same).
 pub(super) fn run<S: FlowSink>(
     readers: Vec<CaptureReader>,
     cfg: &Config,
@@ -204,7 +206,7 @@ pub(super) fn run<S: FlowSink>(
         ..cfg.flows
     };
     let mut out = Output::new(sink, KeyLog::default());
-    let (end, totals) = std::thread::scope(|scope| {
+    let ran = std::thread::scope(|scope| {
         let (answers, answered) = sync_channel::<Answer>(QUEUE * n);
         // Handled batches go back to the reader to be filled again: fresh
         // ones cost an allocation that grows and a page fault per page.
@@ -215,13 +217,35 @@ pub(super) fn run<S: FlowSink>(
             let (tx, rx) = sync_channel::<Batch>(QUEUE);
             let answers = answers.clone();
             let spare = spare.clone();
-            let keys = keys.clone();
+            let own_keys = keys.clone();
             to_workers.push(tx);
-            workers.push(scope.spawn(move || work(i, rx, answers, spare, share, keys)));
+            let spawned = std::thread::Builder::new()
+                .name(format!("tls-audit-w{i}"))
+                .spawn_scoped(scope, move || work(i, rx, answers, spare, share, own_keys));
+            match spawned {
+                Ok(w) => workers.push(w),
+                // The workers started see their queues close and end.
+                Err(_) => return Err((readers, keys)),
+            }
         }
         drop((answers, spare));
+        // The inputs go to the reader once it runs, so that they are still
+        // here should it not start.
+        let (give, take) = sync_channel::<(Vec<CaptureReader>, KeyLog)>(1);
         let flows = cfg.flows;
-        let reader = scope.spawn(move || read(readers, flows, keys, to_workers, spares));
+        let spawned = std::thread::Builder::new()
+            .name("tls-audit-reader".into())
+            .spawn_scoped(scope, move || {
+                let (readers, keys) = take.recv().ok()?;
+                Some(read(readers, flows, keys, to_workers, spares))
+            });
+        let reader = match spawned {
+            Ok(r) => r,
+            Err(_) => return Err((readers, keys)),
+        };
+        if let Err(refused) = give.send((readers, keys)) {
+            return Err(refused.0);
+        }
         let totals = merge(answered, n, &mut out);
         for w in workers {
             if let Err(panic) = w.join() {
@@ -229,10 +253,19 @@ pub(super) fn run<S: FlowSink>(
             }
         }
         match reader.join() {
-            Ok(end) => (end, totals),
+            Ok(Some(end)) => Ok((end, totals)),
+            // It started, so it had the inputs: not reached.
+            Ok(None) => Ok((ReaderEnd::default(), totals)),
             Err(panic) => std::panic::resume_unwind(panic),
         }
     });
+    let (end, totals) = match ran {
+        Ok(ran) => ran,
+        Err((readers, keys)) => {
+            let one = Config { threads: 1, ..*cfg };
+            return super::run_with_keys(readers, &one, out.sink, keys);
+        }
+    };
     let ReaderEnd {
         mut stats,
         inputs,
@@ -247,6 +280,7 @@ pub(super) fn run<S: FlowSink>(
 
 /// What the reader knows at the end: the packet, table and decoder
 /// counters, the inputs and their warnings.
+#[derive(Default)]
 struct ReaderEnd {
     stats: Stats,
     inputs: Vec<crate::model::report::Input>,
