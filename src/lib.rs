@@ -26,8 +26,11 @@
 //! tls-audit pod` (the agent as an ephemeral container, its log replayed,
 //! the cluster's pods, Services, nodes and CNI settings); `probe` asks
 //! endpoints directly (rustls handshakes, hand-built legacy ClientHellos,
-//! plaintext requests) and hands its records to the same `verify`; `cli` is
-//! the command-line edge.
+//! plaintext requests) and hands its records to the same `verify`. `audit`
+//! is the façade every report-writing command goes through: inputs and
+//! options in, a verified and annotated report and its status out, or one
+//! `AuditError`. `cli` is the command-line edge: arguments into `audit`
+//! calls, reports rendered, errors and status mapped to exit codes.
 //!
 //! ## Layers
 //!
@@ -53,7 +56,8 @@
 //! | 9 | `probe` |
 //! | 10 | `enrich`, `live` |
 //! | 11 | `cluster` |
-//! | 12 | `cli` |
+//! | 12 | `audit` |
+//! | 13 | `cli` |
 //!
 //! tls-audit keeps handshake metadata only. Application payload is never
 //! stored or printed: after a flow's handshake is decided its bytes are only
@@ -63,6 +67,7 @@
 // not wrap); unwrap, expect and panic outside tests are denied.
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod capture;
 pub mod cli;
 pub mod cluster;

@@ -24,11 +24,19 @@ pub struct InputSummary {
 
 /// All inputs, merged.
 pub struct MergedSource {
-    readers: Vec<CaptureReader>,
-    heads: Vec<Option<PacketBuf>>,
-    summaries: Vec<InputSummary>,
-    /// Decryption Secrets Blocks already handed out, per input.
-    secrets_given: Vec<usize>,
+    inputs: Vec<Input>,
+}
+
+/// One input: its reader, the packet read ahead for the merge, and what
+/// happened to it.
+struct Input {
+    /// The input's place among the inputs (`PacketBuf::source`).
+    index: usize,
+    reader: CaptureReader,
+    head: Option<PacketBuf>,
+    summary: InputSummary,
+    /// Decryption Secrets Blocks already handed out.
+    secrets_given: usize,
 }
 
 /// What `for_each` hands out, in order.
@@ -48,66 +56,43 @@ pub enum Item<'a> {
 impl MergedSource {
     /// Merge these readers; they are read lazily.
     pub fn new(readers: Vec<CaptureReader>) -> Self {
-        let summaries = readers
-            .iter()
-            .map(|r| InputSummary {
-                name: r.name().to_string(),
-                ..InputSummary::default()
+        let inputs = readers
+            .into_iter()
+            .enumerate()
+            .map(|(index, reader)| {
+                let mut input = Input {
+                    index,
+                    summary: InputSummary {
+                        name: reader.name().to_string(),
+                        ..InputSummary::default()
+                    },
+                    reader,
+                    head: None,
+                    secrets_given: 0,
+                };
+                input.refill(PacketBuf::default());
+                input
             })
             .collect();
-        let mut merged = MergedSource {
-            heads: vec![None; readers.len()],
-            secrets_given: vec![0; readers.len()],
-            readers,
-            summaries,
-        };
-        for i in 0..merged.readers.len() {
-            merged.refill(i, PacketBuf::default());
-        }
-        merged
-    }
-
-    fn refill(&mut self, i: usize, mut buf: PacketBuf) {
-        match self.readers[i].next_into(&mut buf) {
-            ReadOutcome::Packet => {
-                buf.source = i;
-                let s = &mut self.summaries[i];
-                s.packets += 1;
-                widen(&mut s.window, buf.ts);
-                self.heads[i] = Some(buf);
-            }
-            ReadOutcome::End => self.heads[i] = None,
-            ReadOutcome::Damaged(why) => {
-                self.summaries[i].damage = Some(why);
-                self.heads[i] = None;
-            }
-            // `next_into` reads on past secrets blocks.
-            ReadOutcome::Secrets => self.heads[i] = None,
-        }
-        self.summaries[i].format = self.readers[i].format();
-        self.summaries[i].ignored_secrets = self.readers[i].ignored_secrets().to_vec();
+        MergedSource { inputs }
     }
 
     /// The next packet in time order, swapped into `out` (whose old buffer is reused).
     pub fn next_into(&mut self, out: &mut PacketBuf) -> bool {
-        let mut best: Option<usize> = None;
-        for (i, head) in self.heads.iter().enumerate() {
-            if let Some(p) = head {
-                let better = match best.and_then(|b| self.heads[b].as_ref()) {
-                    Some(cur) => p.ts < cur.ts,
-                    None => true,
-                };
-                if better {
-                    best = Some(i);
-                }
-            }
-        }
-        let Some(i) = best else { return false };
-        let Some(head) = self.heads[i].take() else {
+        // The earliest head; of equal ones, the first input's.
+        let Some(input) = self
+            .inputs
+            .iter_mut()
+            .filter(|input| input.head.is_some())
+            .min_by_key(|input| input.head.as_ref().map(|p| p.ts))
+        else {
+            return false;
+        };
+        let Some(head) = input.head.take() else {
             return false;
         };
         let spare = std::mem::replace(out, head);
-        self.refill(i, spare);
+        input.refill(spare);
         true
     }
 
@@ -117,37 +102,8 @@ impl MergedSource {
     pub fn for_each(&mut self, f: &mut dyn FnMut(Item<'_>)) {
         // Secrets blocks read with the first packets come before them.
         self.give_secrets(f);
-        if self.readers.len() == 1 {
-            // The head read by `new` first, then the rest without copying.
-            if let Some(head) = self.heads[0].take() {
-                f(Item::Packet(super::Packet {
-                    ts: head.ts,
-                    link: head.link,
-                    data: &head.data,
-                    orig_len: head.orig_len,
-                }));
-                // The window must follow every packet, not only the head:
-                // with one input it was the head's instant alone.
-                let mut window = self.summaries[0].window;
-                loop {
-                    let step = self.readers[0].next_with(&mut |p| {
-                        widen(&mut window, p.ts);
-                        f(Item::Packet(p))
-                    });
-                    match step {
-                        ReadOutcome::Packet => self.summaries[0].packets += 1,
-                        ReadOutcome::Secrets => self.give_secrets(f),
-                        ReadOutcome::End => break,
-                        ReadOutcome::Damaged(why) => {
-                            self.summaries[0].damage = Some(why);
-                            break;
-                        }
-                    }
-                }
-                self.summaries[0].window = window;
-            }
-            self.summaries[0].format = self.readers[0].format();
-            self.summaries[0].ignored_secrets = self.readers[0].ignored_secrets().to_vec();
+        if let [input] = self.inputs.as_mut_slice() {
+            input.for_each(f);
             return;
         }
         let mut buf = PacketBuf::default();
@@ -165,27 +121,97 @@ impl MergedSource {
 
     /// Hand out the secrets blocks read since the last call.
     fn give_secrets(&mut self, f: &mut dyn FnMut(Item<'_>)) {
-        for (i, r) in self.readers.iter().enumerate() {
-            for text in &r.decryption_secrets()[self.secrets_given[i]..] {
-                f(Item::Secrets {
-                    input: r.name(),
-                    text,
-                });
-            }
-            self.secrets_given[i] = r.decryption_secrets().len();
+        for input in &mut self.inputs {
+            input.give_secrets(f);
         }
     }
 
     /// Per-input summaries (complete once `next_into` has returned false).
-    pub fn summaries(&self) -> &[InputSummary] {
-        &self.summaries
+    pub fn summaries(&self) -> Vec<InputSummary> {
+        self.inputs.iter().map(|i| i.summary.clone()).collect()
     }
 
     /// Secrets from pcapng Decryption Secrets Blocks of every input.
     pub fn decryption_secrets(&self) -> impl Iterator<Item = &[u8]> {
-        self.readers
+        self.inputs
             .iter()
-            .flat_map(|r| r.decryption_secrets().iter().map(Vec::as_slice))
+            .flat_map(|i| i.reader.decryption_secrets().iter().map(Vec::as_slice))
+    }
+}
+
+impl Input {
+    /// Read the next packet into `buf` as this input's head.
+    fn refill(&mut self, mut buf: PacketBuf) {
+        self.head = match self.reader.next_into(&mut buf) {
+            ReadOutcome::Packet => {
+                buf.source = self.index;
+                let s = &mut self.summary;
+                s.packets = s.packets.saturating_add(1);
+                widen(&mut s.window, buf.ts);
+                Some(buf)
+            }
+            ReadOutcome::End => None,
+            ReadOutcome::Damaged(why) => {
+                self.summary.damage = Some(why);
+                None
+            }
+            // `next_into` reads on past secrets blocks.
+            ReadOutcome::Secrets => None,
+        };
+        self.note_format();
+    }
+
+    /// The only input: the head read by `new` first, then the rest straight
+    /// from the read buffer, without copying.
+    fn for_each(&mut self, f: &mut dyn FnMut(Item<'_>)) {
+        if let Some(head) = self.head.take() {
+            f(Item::Packet(super::Packet {
+                ts: head.ts,
+                link: head.link,
+                data: &head.data,
+                orig_len: head.orig_len,
+            }));
+            // The window must follow every packet, not only the head:
+            // with one input it was the head's instant alone.
+            let mut window = self.summary.window;
+            loop {
+                let step = self.reader.next_with(&mut |p| {
+                    widen(&mut window, p.ts);
+                    f(Item::Packet(p))
+                });
+                match step {
+                    ReadOutcome::Packet => {
+                        self.summary.packets = self.summary.packets.saturating_add(1);
+                    }
+                    ReadOutcome::Secrets => self.give_secrets(f),
+                    ReadOutcome::End => break,
+                    ReadOutcome::Damaged(why) => {
+                        self.summary.damage = Some(why);
+                        break;
+                    }
+                }
+            }
+            self.summary.window = window;
+        }
+        self.note_format();
+    }
+
+    /// What the reader has learnt of the format and the ignored secrets.
+    fn note_format(&mut self) {
+        self.summary.format = self.reader.format();
+        self.summary.ignored_secrets = self.reader.ignored_secrets().to_vec();
+    }
+
+    /// Hand out the secrets blocks read since the last call.
+    fn give_secrets(&mut self, f: &mut dyn FnMut(Item<'_>)) {
+        let secrets = self.reader.decryption_secrets();
+        for text in secrets.iter().skip(self.secrets_given) {
+            f(Item::Secrets {
+                input: self.reader.name(),
+                text,
+            });
+        }
+        self.secrets_given = secrets.len();
     }
 }
 

@@ -5,6 +5,12 @@
 //! A damaged file is not an error once it has yielded its header: the
 //! packets before the damage are analysed and the damage becomes a warning,
 //! the way tshark reads a truncated capture as far as it goes.
+// Hostile input: no indexing or slicing, no arithmetic that can overflow
+// (unwrap, expect and panic are denied crate-wide in Cargo.toml).
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
 
 mod gzip;
 mod merge;

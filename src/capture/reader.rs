@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::io::Read;
+use std::num::{NonZeroU64, NonZeroU128};
 
 use pcap_parser::pcapng::{Block, SecretsType};
 use pcap_parser::traits::PcapReaderIterator;
@@ -69,7 +70,7 @@ pub enum ReadOutcome {
 struct Interface {
     link: LinkType,
     /// Units per second of the timestamps.
-    resolution: u64,
+    resolution: NonZeroU64,
     offset_secs: i64,
 }
 
@@ -154,7 +155,7 @@ impl CaptureReader {
         if head.is_empty() {
             return Err(CaptureError::Empty { name: name.into() });
         }
-        let magic_hex = hex(&head[..head.len().min(4)]);
+        let magic_hex = hex(head.get(..4).unwrap_or(&head));
         let inner = pcap_parser::create_reader(INITIAL_BUFFER, reader).map_err(|e| match e {
             PcapError::Eof => CaptureError::Empty { name: name.into() },
             other => CaptureError::NotACapture {
@@ -247,7 +248,8 @@ impl CaptureReader {
                             MAX_RECORD >> 20
                         ));
                     }
-                    self.buffer_size *= 2;
+                    // Below MAX_RECORD: doubling does not saturate.
+                    self.buffer_size = self.buffer_size.saturating_mul(2);
                     if !self.inner.grow(self.buffer_size) {
                         return ReadOutcome::Damaged("cannot grow the read buffer".into());
                     }
@@ -291,12 +293,19 @@ impl State {
                 let frac = if self.legacy_nanos {
                     i64::from(b.ts_usec)
                 } else {
-                    i64::from(b.ts_usec) * 1000
+                    i64::from(b.ts_usec).saturating_mul(1000)
                 };
-                let ts = i64::from(b.ts_sec) * 1_000_000_000 + frac;
+                // At most 2^32 seconds and 2^32 milliseconds: no saturation.
+                let ts = i64::from(b.ts_sec)
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(frac);
                 self.last_ts = ts;
-                let len = (b.caplen as usize).min(b.data.len());
-                Some(packet(ts, self.legacy_link, &b.data[..len], b.origlen))
+                Some(packet(
+                    ts,
+                    self.legacy_link,
+                    captured(b.data, b.caplen),
+                    b.origlen,
+                ))
             }
             PcapBlockOwned::NG(block) => self.take_ng_block(block),
         }
@@ -313,7 +322,8 @@ impl State {
             Block::InterfaceDescription(idb) => {
                 self.interfaces.push(Interface {
                     link: LinkType(idb.linktype.0 as u32),
-                    resolution: idb.ts_resolution().unwrap_or(1_000_000).max(1),
+                    resolution: NonZeroU64::new(idb.ts_resolution().unwrap_or(1_000_000))
+                        .unwrap_or(NonZeroU64::MIN),
                     offset_secs: idb.ts_offset(),
                 });
                 None
@@ -323,15 +333,15 @@ impl State {
                 let raw = u64::from(epb.ts_high) << 32 | u64::from(epb.ts_low);
                 let ts = match iface {
                     Some(i) => to_nanos(raw, i.resolution, i.offset_secs),
-                    None => to_nanos(raw, 1_000_000, 0),
+                    None => to_nanos(raw, MICROSECONDS, 0),
                 };
                 self.last_ts = ts;
-                let data = &epb.data[..(epb.caplen as usize).min(epb.data.len())];
+                let data = captured(epb.data, epb.caplen);
                 Some(packet(ts, iface.map(|i| i.link), data, epb.origlen))
             }
             Block::SimplePacket(spb) => {
                 // Simple packets carry no timestamp: keep the previous one.
-                let data = &spb.data[..(spb.origlen as usize).min(spb.data.len())];
+                let data = captured(spb.data, spb.origlen);
                 let link = self.interfaces.first().map(|i| i.link);
                 Some(packet(self.last_ts, link, data, spb.origlen))
             }
@@ -340,7 +350,7 @@ impl State {
                 let kind = dsb.secrets_type.0;
                 let room = self.ignored_secrets.len() < MAX_SECRET_TYPES;
                 match self.ignored_secrets.iter_mut().find(|(t, _)| *t == kind) {
-                    Some((_, n)) => *n += 1,
+                    Some((_, n)) => *n = n.saturating_add(1),
                     None if room => self.ignored_secrets.push((kind, 1)),
                     None => {}
                 }
@@ -350,8 +360,12 @@ impl State {
                 // The secrets length, not the 4-byte padded data.
                 let len = usize::try_from(dsb.secrets_len).unwrap_or(usize::MAX);
                 let data = dsb.data.get(..len).unwrap_or(dsb.data);
-                if self.secrets_bytes + data.len() <= MAX_SECRETS {
-                    self.secrets_bytes += data.len();
+                if let Some(total) = self
+                    .secrets_bytes
+                    .checked_add(data.len())
+                    .filter(|&total| total <= MAX_SECRETS)
+                {
+                    self.secrets_bytes = total;
                     self.secrets.push(data.to_vec());
                 }
                 None
@@ -370,10 +384,24 @@ fn packet(ts: Nanos, link: Option<LinkType>, data: &[u8], orig_len: u32) -> Pack
     }
 }
 
-fn to_nanos(ts: u64, resolution: u64, offset_secs: i64) -> Nanos {
+/// The first `len` bytes of a block's data (the captured length), or all
+/// of them when it says more than there are.
+fn captured(data: &[u8], len: u32) -> &[u8] {
+    data.get(..len as usize).unwrap_or(data)
+}
+
+/// The pcapng default timestamp resolution (no `if_tsresol`).
+const MICROSECONDS: NonZeroU64 = match NonZeroU64::new(1_000_000) {
+    Some(n) => n,
+    None => NonZeroU64::MIN,
+};
+
+fn to_nanos(ts: u64, resolution: NonZeroU64, offset_secs: i64) -> Nanos {
     let secs = ts / resolution;
     let frac = ts % resolution;
-    let nanos = (u128::from(frac) * 1_000_000_000 / u128::from(resolution)) as i64;
+    // frac < 2^64, so frac * 10^9 < 2^94: no saturation.
+    let nanos =
+        (u128::from(frac).saturating_mul(1_000_000_000) / NonZeroU128::from(resolution)) as i64;
     (secs as i64)
         .saturating_add(offset_secs)
         .saturating_mul(1_000_000_000)
@@ -409,10 +437,14 @@ impl<R: Read> SniffMagic<R> {
     fn peek(&mut self, n: usize) -> std::io::Result<Vec<u8>> {
         let mut chunk = [0u8; 4096];
         while self.head.len() < n {
-            let want = (n - self.head.len()).min(chunk.len());
-            match self.inner.read(&mut chunk[..want]) {
+            let want = n.saturating_sub(self.head.len()).min(chunk.len());
+            let Some(room) = chunk.get_mut(..want) else {
+                break;
+            };
+            match self.inner.read(room) {
                 Ok(0) => break,
-                Ok(k) => self.head.extend_from_slice(&chunk[..k]),
+                // A reader reports at most the bytes it was given room for.
+                Ok(k) => self.head.extend_from_slice(room.get(..k).unwrap_or(room)),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
@@ -426,9 +458,10 @@ impl<R: Read> SniffMagic<R> {
     /// length (bounded here to 64 KiB).
     fn peek_header(&mut self) -> std::io::Result<Vec<u8>> {
         let head = self.peek(12)?;
-        if head.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]) && head.len() >= 12 {
-            let le = head[8..12] == [0x4d, 0x3c, 0x2b, 0x1a];
-            let raw = [head[4], head[5], head[6], head[7]];
+        // Block type, block length, byte-order magic.
+        if let [0x0a, 0x0d, 0x0d, 0x0a, l0, l1, l2, l3, m0, m1, m2, m3, ..] = *head.as_slice() {
+            let le = [m0, m1, m2, m3] == [0x4d, 0x3c, 0x2b, 0x1a];
+            let raw = [l0, l1, l2, l3];
             let len = if le {
                 u32::from_le_bytes(raw)
             } else {
@@ -442,12 +475,13 @@ impl<R: Read> SniffMagic<R> {
 
 impl<R: Read> Read for SniffMagic<R> {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        if self.pos < self.head.len() {
+        let held = self.head.get(self.pos..).unwrap_or_default();
+        if !held.is_empty() {
             // Hand back the peeked bytes and as much as one more read gives:
             // the pcap reader decides the format from its first read.
-            let n = (self.head.len() - self.pos).min(out.len());
-            out[..n].copy_from_slice(&self.head[self.pos..self.pos + n]);
-            self.pos += n;
+            let n = held.len().min(out.len());
+            out.iter_mut().zip(held).for_each(|(o, &h)| *o = h);
+            self.pos = self.pos.saturating_add(n);
             return Ok(n);
         }
         self.inner.read(out)
@@ -542,8 +576,11 @@ mod tests {
 
     #[test]
     fn pcapng_resolution_is_honoured() {
-        assert_eq!(to_nanos(1_500_000, 1_000_000, 0), 1_500_000_000);
-        assert_eq!(to_nanos(3, 2, 10), 11_500_000_000);
-        assert_eq!(to_nanos(1, 1_000_000_000, 0), 1);
+        let per_second = |n| NonZeroU64::new(n).unwrap();
+        assert_eq!(to_nanos(1_500_000, MICROSECONDS, 0), 1_500_000_000);
+        assert_eq!(to_nanos(3, per_second(2), 10), 11_500_000_000);
+        assert_eq!(to_nanos(1, per_second(1_000_000_000), 0), 1);
+        // The largest timestamp at the finest resolution: no overflow.
+        assert_eq!(to_nanos(u64::MAX, per_second(u64::MAX), 0), 1_000_000_000);
     }
 }

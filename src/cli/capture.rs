@@ -12,8 +12,8 @@ use std::time::Duration;
 use clap::ValueEnum;
 use serde_json::json;
 
-use super::{Conclusion, EngineArgs, OutputArgs, exit, verification};
-use crate::engine;
+use super::{EngineArgs, OutputArgs, Prepared, exit, publish, verification};
+use crate::audit::{self, AuditError, Status};
 use crate::live::{self, EventSink, LiveOptions, Metrics, MetricsSink, Progress};
 use crate::verify;
 
@@ -72,8 +72,8 @@ enum Emit {
     Report,
 }
 
-/// Run `capture`; returns the exit code.
-pub(crate) fn capture_command(args: &CaptureArgs) -> i32 {
+/// Run `capture`.
+pub(crate) fn capture_command(args: &CaptureArgs) -> Result<Status, AuditError> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // A second signal ends the process at once, without the summary.
@@ -83,10 +83,7 @@ pub(crate) fn capture_command(args: &CaptureArgs) -> i32 {
             Arc::clone(&stop),
         )
         .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&stop)));
-        if let Err(e) = registered {
-            eprintln!("tls-audit: cannot handle signals: {e}");
-            return exit::CONFIG;
-        }
+        registered.map_err(|e| AuditError::Config(format!("cannot handle signals: {e}")))?;
     }
     let opts = LiveOptions {
         filter: args.bpf.clone(),
@@ -111,7 +108,7 @@ struct Served {
     own: Option<(u16, Vec<IpAddr>)>,
 }
 
-fn serve(args: &CaptureArgs) -> Result<Served, i32> {
+fn serve(args: &CaptureArgs) -> Result<Served, AuditError> {
     let metrics = Metrics::default();
     let Some(addr) = &args.metrics_addr else {
         return Ok(Served {
@@ -120,15 +117,12 @@ fn serve(args: &CaptureArgs) -> Result<Served, i32> {
             own: None,
         });
     };
-    let fail = |e: String| {
-        eprintln!("tls-audit: {e}");
-        exit::CONFIG
-    };
+    let fail = AuditError::Config;
     let token = match &args.metrics_token_file {
         Some(path) => Some(read_token(path).map_err(fail)?),
         None => None,
     };
-    let (mut judge, _, _) = verification::load(&args.verify).map_err(fail)?;
+    let mut judge = args.verify.settings().load()?.verifier;
     let a = parse_listen(addr).map_err(fail)?;
     let bound = live::serve_metrics(a, metrics.clone(), live::MetricsServer { token })
         .map_err(|e| fail(format!("cannot serve metrics on {a}: {e}")))?;
@@ -174,18 +168,16 @@ fn own_addresses(bound: SocketAddr) -> Vec<IpAddr> {
     out
 }
 
-fn ndjson(args: &CaptureArgs, opts: &LiveOptions, stop: Arc<AtomicBool>) -> i32 {
+fn ndjson(
+    args: &CaptureArgs,
+    opts: &LiveOptions,
+    stop: Arc<AtomicBool>,
+) -> Result<Status, AuditError> {
     let events = EventSink::new(Box::new(std::io::stdout()));
     // A reader that goes away (a closed pipe) ends the capture.
     events.stop_on_error(Arc::clone(&stop));
-    let handle = match live::open(opts) {
-        Ok(h) => h,
-        Err(e) => return fail(&e, Some(&events)),
-    };
-    let served = match serve(args) {
-        Ok(m) => m,
-        Err(code) => return code,
-    };
+    let handle = live::open(opts).map_err(|e| failed(e, Some(&events)))?;
+    let served = serve(args)?;
     let metrics = served.metrics.clone();
     // `start` means listening: a reader may begin the traffic it audits.
     events.emit(
@@ -233,48 +225,28 @@ fn ndjson(args: &CaptureArgs, opts: &LiveOptions, stop: Arc<AtomicBool>) -> i32 
         // A reader that closed the pipe chose to stop, as for `| head`.
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             eprintln!("tls-audit: the event reader went away; capture stopped");
-            return exit::OK;
+            return Ok(Status::Clean);
         }
-        eprintln!("tls-audit: cannot write events: {e}");
-        return exit::OUTPUT;
+        return Err(AuditError::Write {
+            to: "standard output (events)".into(),
+            source: e,
+        });
     }
     say_counts(&report);
     if report.inputs.iter().all(|i| i.complete) {
-        exit::OK
+        Ok(Status::Clean)
     } else {
-        exit::PARTIAL
+        Ok(Status::Partial)
     }
 }
 
-fn report(args: &CaptureArgs, opts: &LiveOptions, stop: &AtomicBool) -> i32 {
-    let frameworks = match super::compliance_frameworks(&args.out.compliance) {
-        Ok(f) => f,
-        Err(code) => return code,
-    };
-    let (verifier, info, starts) = match verification::load(&args.verify) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("tls-audit: {e}");
-            return exit::CONFIG;
-        }
-    };
-    let spill = match engine::SpillSink::new() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("tls-audit: cannot create a temporary file: {e}");
-            return exit::OUTPUT;
-        }
-    };
-    let handle = match live::open(opts) {
-        Ok(h) => h,
-        Err(e) => return fail(&e, None),
-    };
-    let served = match serve(args) {
-        Ok(m) => m,
-        Err(code) => return code,
-    };
+fn report(args: &CaptureArgs, opts: &LiveOptions, stop: &AtomicBool) -> Result<Status, AuditError> {
+    let prepared = Prepared::load(&args.out)?;
+    let (mut verifier, done, render) =
+        prepared.conclusion(&args.out, args.verify.settings().load()?);
+    let handle = live::open(opts).map_err(|e| failed(e, None))?;
+    let served = serve(args)?;
     let metrics = served.metrics.clone();
-    let mut verifier = verifier;
     if let Some((port, addrs)) = &served.own {
         verifier.exempt_own_endpoint(*port, addrs.iter().map(IpAddr::to_string).collect());
     }
@@ -282,10 +254,7 @@ fn report(args: &CaptureArgs, opts: &LiveOptions, stop: &AtomicBool) -> i32 {
         MetricsSink {
             metrics: metrics.clone(),
             judge: served.judge,
-            inner: verify::VerifyingSink {
-                verifier,
-                inner: spill,
-            },
+            inner: audit::verifying_spill(verifier)?,
         },
         args.enrich.config(true).as_ref(),
     );
@@ -307,15 +276,8 @@ fn report(args: &CaptureArgs, opts: &LiveOptions, stop: &AtomicBool) -> i32 {
     let mut report = outcome.report;
     report.enrichment = enrichment;
     say_counts(&report);
-    let done = Conclusion {
-        info,
-        publish: super::Publish {
-            frameworks,
-            starts,
-            out: &args.out,
-        },
-    };
-    done.write(report, sink.inner)
+    let audited = done.conclude(report, sink.inner, false)?;
+    publish(&audited, &args.out, &render)
 }
 
 /// libpcap's counters on standard error, where a log reader expects them.
@@ -330,16 +292,13 @@ fn say_counts(report: &crate::report::Report) {
     }
 }
 
-fn fail(e: &live::LiveError, events: Option<&EventSink>) -> i32 {
-    eprintln!("tls-audit: {e}");
+/// A capture that could not start: said in the event stream too, when
+/// there is one, so its reader knows why it ends.
+fn failed(e: live::LiveError, events: Option<&EventSink>) -> AuditError {
     if let Some(ev) = events {
         ev.emit("error", json!({ "message": e.to_string() }));
     }
-    if e.is_usage() {
-        exit::USAGE
-    } else {
-        exit::INPUT
-    }
+    AuditError::Live(e)
 }
 
 fn progress_json(p: &Progress) -> serde_json::Value {

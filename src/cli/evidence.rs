@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::exit;
+use crate::audit::{AuditError, Status};
 use crate::report::baseline::{self, Baseline, Diff};
 use crate::report::links::{DEFAULT_DOCS_URL, docs_base};
 use crate::report::manifests::Manifests;
@@ -44,31 +44,20 @@ pub(crate) struct Evidence {
 }
 
 impl EvidenceArgs {
-    /// Read the baseline and manifests and check the URL; the error is
-    /// printed and its exit code returned.
-    pub(crate) fn load(&self) -> Result<Evidence, i32> {
+    /// Read the baseline and manifests.
+    pub(crate) fn load(&self) -> Result<Evidence, AuditError> {
         let docs_url = self
             .docs_url
             .clone()
             .unwrap_or_else(|| DEFAULT_DOCS_URL.to_string());
         let baseline = match &self.baseline {
-            Some(p) => match Baseline::load(p) {
-                Ok(b) => Some(b),
-                Err(e) => {
-                    eprintln!("tls-audit: --baseline: {e}");
-                    return Err(exit::CONFIG);
-                }
-            },
+            Some(p) => Some(
+                Baseline::load(p).map_err(|e| AuditError::Config(format!("--baseline: {e}")))?,
+            ),
             None => None,
         };
         let manifests = match &self.manifests {
-            Some(dir) => match Manifests::load(dir) {
-                Ok(m) => Some(m),
-                Err(e) => {
-                    eprintln!("tls-audit: {e}");
-                    return Err(exit::CONFIG);
-                }
-            },
+            Some(dir) => Some(Manifests::load(dir).map_err(|e| AuditError::Config(e.to_string()))?),
             None => None,
         };
         Ok(Evidence {
@@ -127,11 +116,9 @@ fn failed_line(failing: &[&Finding], on: Severity, against_baseline: bool) -> St
     )
 }
 
-/// Mark the report's findings against the baseline, if one was given, and
-/// say on standard error what the gate judges.
-pub(crate) fn apply_baseline(report: &mut Report, baseline: Option<&Baseline>) {
-    let Some(b) = baseline else { return };
-    baseline::apply(report, b);
+/// Say on standard error what the baseline (if one was given) made of
+/// the findings, and what the gate judges.
+pub(crate) fn say_baseline(report: &Report) {
     if let Some(s) = report
         .verification
         .as_ref()
@@ -179,27 +166,15 @@ enum DiffFormat {
     Markdown,
 }
 
-/// Run `tls-audit diff`; returns the exit code.
-pub(crate) fn diff_command(args: &DiffArgs) -> i32 {
+/// Run `tls-audit diff`.
+pub(crate) fn diff_command(args: &DiffArgs) -> Result<Status, AuditError> {
     use std::io::IsTerminal;
     let docs = args
         .docs_url
         .clone()
         .unwrap_or_else(|| DEFAULT_DOCS_URL.to_string());
-    let read = |p: &PathBuf| {
-        baseline::read_report(p).map_err(|e| {
-            eprintln!("tls-audit: {e}");
-            exit::INPUT
-        })
-    };
-    let base = match read(&args.base) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
-    let head = match read(&args.head) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
+    let base = baseline::read_report(&args.base)?;
+    let head = baseline::read_report(&args.head)?;
     let diff = Diff::of(base, head);
     let terminal = args.output.is_none() && std::io::stdout().is_terminal();
     let format = args.format.unwrap_or(if terminal {
@@ -212,18 +187,16 @@ pub(crate) fn diff_command(args: &DiffArgs) -> i32 {
         DiffFormat::Json => diff.render_json(),
         DiffFormat::Markdown => diff.render_markdown(&docs),
     };
-    if let Err(code) = super::write_to(args.output.as_ref(), |out| {
+    super::write_to(args.output.as_ref(), |out| {
         out.write_all(text.as_bytes())?;
         out.flush()
-    }) {
-        return code;
-    }
+    })?;
     match args.fail_on {
         Some(on) if diff.fails(on) => {
             let failing = crate::verify::gate_failures(&diff.new, on);
             eprintln!("{}", failed_line(&failing, on, true));
-            exit::FINDINGS
+            Ok(Status::Findings)
         }
-        _ => exit::OK,
+        _ => Ok(Status::Clean),
     }
 }

@@ -1,4 +1,6 @@
 //! Exit codes: a public contract for scripts and CI, documented in docs/cli.md.
+//! Every command returns a `Status` or an `AuditError`; `of_status` and
+//! `of_error` are the only places either becomes a number.
 
 /// The report was written and every input was read completely.
 pub const OK: i32 = 0;
@@ -38,3 +40,25 @@ pub const CLUSTER: i32 = 7;
 /// A second SIGINT or SIGTERM ended a live capture at once, without its
 /// summary or report (the first one stops it cleanly).
 pub const INTERRUPTED: i32 = 130;
+
+/// The exit code of an audit that could not run or write its report.
+pub fn of_error(e: &crate::audit::AuditError) -> i32 {
+    use crate::audit::ErrorClass;
+    match e.class() {
+        ErrorClass::Usage => USAGE,
+        ErrorClass::Input => INPUT,
+        ErrorClass::Config => CONFIG,
+        ErrorClass::Cluster => CLUSTER,
+        ErrorClass::Output => OUTPUT,
+    }
+}
+
+/// The exit code of an audit that wrote its report.
+pub fn of_status(s: crate::audit::Status) -> i32 {
+    use crate::audit::Status;
+    match s {
+        Status::Clean => OK,
+        Status::Findings => FINDINGS,
+        Status::Partial => PARTIAL,
+    }
+}

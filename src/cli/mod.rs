@@ -1,5 +1,7 @@
-//! The command-line edge: argument parsing, output, exit codes. The work is
-//! in the library; this module only wires it to files and the terminal.
+//! The command-line edge: argument parsing, rendering, exit codes. The work
+//! is in the library (`crate::audit` runs an audit); this module turns
+//! arguments into its calls, writes what comes back to files and the
+//! terminal, and maps its errors and status to exit codes (`exit`).
 
 mod capture;
 mod evidence;
@@ -16,10 +18,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::audit::{self, AuditError, Audited, Conclusion, Publish, Status};
 use crate::engine::{self, Config};
 use crate::flow::FlowConfig;
-use crate::report::compliance::Evaluator;
-use crate::report::metadata::MetadataBuilder;
 use crate::report::{self, Report, inventory};
 use crate::verify;
 use crate::verify::controls::{Catalog, Source};
@@ -169,7 +170,7 @@ pub(crate) struct OutputArgs {
     /// Warning kinds the command already said on standard error as they
     /// happened (`pod`'s per-pod failures): not repeated there at the end.
     #[arg(skip)]
-    pub(crate) said: Vec<&'static str>,
+    pub(crate) said: Vec<crate::model::WarningKind>,
 }
 
 /// Limits of the engine, shared by `analyze` and `capture`.
@@ -302,20 +303,16 @@ fn render_inventory(inv: &inventory::CryptoInventory, format: Format) -> String 
     }
 }
 
-/// The frameworks `--compliance` names, or the usage error to print.
+/// The frameworks `--compliance` names.
 pub(crate) fn compliance_frameworks(
     names: &[String],
-) -> Result<Option<(&'static Catalog, Vec<&'static Source>)>, i32> {
+) -> Result<Option<(&'static Catalog, Vec<&'static Source>)>, AuditError> {
     if names.is_empty() {
         return Ok(None);
     }
-    match report::compliance::frameworks(names) {
-        Ok(chosen) => Ok(Some(chosen)),
-        Err(e) => {
-            eprintln!("tls-audit: --compliance: {e}");
-            Err(exit::USAGE)
-        }
-    }
+    report::compliance::frameworks(names)
+        .map(Some)
+        .map_err(|e| AuditError::Usage(format!("--compliance: {e}")))
 }
 
 /// Run the command line; returns the process exit code.
@@ -336,15 +333,22 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    match cli.command {
+    let ran = match cli.command {
         Command::Analyze(args) => analyze(*args),
         Command::Capture(args) => capture::capture_command(&args),
         Command::Probe(args) => probe::probe_command(*args),
         Command::Policy(args) => verification::policy_command(&args),
-        Command::Rules => verification::rules_command(),
+        Command::Rules => Ok(verification::rules_command()),
         Command::Report(args) => rerender::report_command(&args),
         Command::Diff(args) => evidence::diff_command(&args),
         Command::Pod(args) => pod::pod_command(*args),
+    };
+    match ran {
+        Ok(status) => exit::of_status(status),
+        Err(e) => {
+            eprintln!("tls-audit: {e}");
+            exit::of_error(&e)
+        }
     }
 }
 
@@ -379,11 +383,9 @@ enum ParseFail {
     Usage(String),
 }
 
-fn analyze(args: AnalyzeArgs) -> i32 {
-    let frameworks = match compliance_frameworks(&args.out.compliance) {
-        Ok(f) => f,
-        Err(code) => return code,
-    };
+fn analyze(args: AnalyzeArgs) -> Result<Status, AuditError> {
+    let prepared = Prepared::load(&args.out)?;
+    let loaded = args.verify.settings().load()?;
     let mut cfg = args.engine.config();
     cfg.threads = match args.threads {
         0 => engine::available_threads(),
@@ -393,398 +395,129 @@ fn analyze(args: AnalyzeArgs) -> i32 {
         gzip_max_ratio: args.gunzip_max_ratio,
         gzip_floor: args.gunzip_floor_mib.saturating_mul(1 << 20),
     };
-    let (verifier, info, starts) = match verification::load(&args.verify) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("tls-audit: {e}");
-            return exit::CONFIG;
-        }
-    };
-    let keys = match load_keylogs(&args.keylog) {
-        Ok(k) => k,
-        Err(e) => {
-            eprintln!("tls-audit: {e}");
-            return exit::CONFIG;
-        }
-    };
-    let done = Conclusion {
-        info,
-        publish: Publish {
-            frameworks,
-            starts,
-            out: &args.out,
-        },
-    };
+    let keys = audit::load_keylogs(&args.keylog)?;
     let enrich = args.enrich.config(false).map(|mut c| {
-        c.declared = verifier.declared_ports().map(std::sync::Arc::new);
+        c.declared = loaded.verifier.declared_ports().map(std::sync::Arc::new);
         c
     });
-    if !args.events.is_empty() {
-        return replay_events(&args.events, enrich.as_ref(), verifier, done);
-    }
-    analyze_captures(
-        &args.captures,
-        keys,
-        &cfg,
-        enrich.as_ref(),
-        verifier,
-        done,
-        Vec::new(),
-    )
-}
-
-/// Analyse capture files with the key logs and verify them.
-pub(crate) fn analyze_captures(
-    captures: &[String],
-    keys: crate::tls::KeyLog,
-    cfg: &Config,
-    enrich: Option<&crate::enrich::EnrichConfig>,
-    verifier: verify::Verifier,
-    done: Conclusion<'_>,
-    extra: Vec<crate::report::model::Warning>,
-) -> i32 {
-    let readers = match engine::open_all_with(captures, cfg.read) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("tls-audit: {e}");
-            return exit::INPUT;
-        }
-    };
-    // Finished flows go to an unlinked temporary file, so memory stays flat
-    // however many flows the captures hold.
-    let spill = match engine::SpillSink::new() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("tls-audit: cannot create a temporary file: {e}");
-            return exit::OUTPUT;
-        }
-    };
-    let sink = verify::VerifyingSink {
-        verifier,
-        inner: spill,
-    };
-    let sink = crate::enrich::Enrichment::new(sink, enrich);
-    let (mut report, sink) = engine::run_with_keys(readers, cfg, sink, keys);
-    let (sink, enrichment) = sink.finish();
-    report.enrichment = enrichment;
-    report.warnings.extend(extra);
-    done.write(report, sink)
-}
-
-/// `analyze --events`: the flows of saved event streams go through
-/// verification as if they had just been captured.
-fn replay_events(
-    names: &[String],
-    enrich: Option<&crate::enrich::EnrichConfig>,
-    verifier: verify::Verifier,
-    done: Conclusion<'_>,
-) -> i32 {
-    let mut replays = Vec::new();
-    for name in names {
-        let replayed = if name == "-" {
-            crate::live::read_events("<stdin>", std::io::stdin().lock())
-        } else {
-            match std::fs::File::open(name) {
-                Ok(f) => crate::live::read_events(name, std::io::BufReader::new(f)),
-                Err(e) => {
-                    eprintln!("tls-audit: cannot open {name}: {e}");
-                    return exit::INPUT;
-                }
-            }
-        };
-        match replayed {
-            Ok(r) => replays.push(r),
-            Err(e) => {
-                eprintln!("tls-audit: {e}");
-                return exit::INPUT;
-            }
-        }
-    }
-    conclude_replays(replays, Vec::new(), Vec::new(), enrich, verifier, done)
-}
-
-/// Verify the flows of rebuilt event streams, and those of probed
-/// endpoints (`pod --active`), merge their headers into one report (with
-/// `extra` inputs and warnings, e.g. pods that could not be audited) and
-/// write it. An endpoint that could not be probed makes the run partial,
-/// as in `tls-audit probe`.
-pub(crate) fn conclude_replays(
-    replays: Vec<crate::live::Replayed>,
-    extra: Vec<(Option<report::model::Input>, report::model::Warning)>,
-    probed: Vec<crate::probe::EndpointResult>,
-    enrich: Option<&crate::enrich::EnrichConfig>,
-    verifier: verify::Verifier,
-    done: Conclusion<'_>,
-) -> i32 {
-    let spill = match engine::SpillSink::new() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("tls-audit: cannot create a temporary file: {e}");
-            return exit::OUTPUT;
-        }
-    };
-    let verifying = verify::VerifyingSink {
-        verifier,
-        inner: spill,
-    };
-    // Replayed flows are records like captured ones: with --enrich they
-    // get the chains their handshakes hid, before verification.
-    let mut enriching = crate::enrich::Enrichment::new(verifying, enrich);
-    // What the agents enriched themselves (`capture --enrich probe`).
-    let mut reported = crate::enrich::Reported::default();
-    let mut merged: Option<Report> = None;
-    let mut id = 0u64;
-    for mut replayed in replays {
-        // One record at a time from the stream's temporary file.
-        for flow in replayed.flows.iter() {
-            let flow = match flow {
-                Ok(f) => f,
-                Err(e) => {
-                    eprintln!("tls-audit: cannot read back a temporary file: {e}");
-                    return exit::OUTPUT;
-                }
-            };
-            id += 1;
-            let mut flow = flow;
-            if let Some(why) = replayed.unenriched {
-                crate::enrich::mark_not_obtained(&mut flow, why);
-            }
-            reported.observe(&flow);
-            engine::FlowSink::flow(&mut enriching, id, flow);
-        }
-        match &mut merged {
-            None => merged = Some(replayed.report),
-            Some(m) => {
-                m.inputs.extend(replayed.report.inputs);
-                m.stats.absorb(&replayed.report.stats);
-                m.warnings.extend(replayed.report.warnings);
-            }
-        }
-    }
-    let (mut sink, enrichment) = enriching.finish();
-    let mut report = match merged {
-        Some(r) => r,
-        None if !extra.is_empty() || !probed.is_empty() => crate::live::empty_report(),
-        None => return exit::USAGE,
-    };
-    // The agents' summaries are claims; their flows carry the chains.
-    report.enrichment = crate::enrich::merge_records(enrichment, reported.record());
-    for (input, warning) in extra {
-        report.inputs.extend(input);
-        report.warnings.push(warning);
-    }
-    // The probe's flows after the captured ones, in order of first packet,
-    // verified by the same verifier (so with the same inventory).
-    let partial = probed.iter().any(|r| r.record.error.is_some());
-    let mut probe_flows = Vec::new();
-    for r in probed {
-        report
-            .warnings
-            .extend(crate::probe::failure_warning(&r.record));
-        report
-            .warnings
-            .extend(crate::probe::incomplete_warning(&r.record));
-        sink.verifier.probe_record(&r.record);
-        probe_flows.extend(r.flows);
-        report.probes.push(r.record);
-    }
-    probe_flows.sort_by(|a, b| a.first_seen.cmp(&b.first_seen));
-    report.stats.absorb(&crate::probe::stats(&probe_flows));
-    for flow in probe_flows {
-        id += 1;
-        engine::FlowSink::flow(&mut sink, id, flow);
-    }
-    // The agent's report carried no verification: this run's is the one.
-    report.verification = None;
-    report.findings.clear();
-    report.metadata = None;
-    report.compliance = None;
-    done.write_partial(report, sink, partial)
-}
-
-/// What turns an analysed run into a written report: verification's
-/// conclusions, compliance views, metadata, and the output settings.
-pub(crate) struct Conclusion<'a> {
-    pub(crate) info: verify::RunInfo,
-    pub(crate) publish: Publish<'a>,
-}
-
-impl Conclusion<'_> {
-    /// Conclude and write the report; returns the exit code.
-    pub(crate) fn write(
-        self,
-        report: Report,
-        sink: verify::VerifyingSink<engine::SpillSink>,
-    ) -> i32 {
-        self.write_partial(report, sink, false)
-    }
-
-    /// [`Conclusion::write`]; `partial` when something other than the
-    /// inputs was incomplete (an endpoint that could not be probed).
-    pub(crate) fn write_partial(
-        self,
-        mut report: Report,
-        sink: verify::VerifyingSink<engine::SpillSink>,
-        partial: bool,
-    ) -> i32 {
-        let (_, _, collected) = sink.verifier.finish();
-        let (verification, findings, warnings) = verify::conclude(collected, self.info);
-        report.verification = Some(verification);
-        report.findings = findings;
-        report.warnings.extend(warnings);
-        let flows = match sink.inner.into_spilled() {
-            Ok(f) => f,
-            Err(e) => {
-                eprintln!("tls-audit: cannot write the temporary file: {e}");
-                return exit::OUTPUT;
-            }
-        };
-        self.publish.write(report, &flows, partial)
-    }
-}
-
-/// What a verified report gets before it is written: compliance views,
-/// metadata, and the output settings.
-pub(crate) struct Publish<'a> {
-    pub(crate) frameworks: Option<(&'static Catalog, Vec<&'static Source>)>,
-    pub(crate) starts: crate::report::metadata::PodStarts,
-    pub(crate) out: &'a OutputArgs,
-}
-
-impl Publish<'_> {
-    /// Annotate and write a verified report whose flows are in `flows`;
-    /// `partial` when some input could not be read whole (besides
-    /// `inputs[].complete`). Returns the exit code.
-    pub(crate) fn write(self, mut report: Report, flows: &engine::Spilled, partial: bool) -> i32 {
-        let evidence = match self.out.evidence.load() {
-            Ok(e) => e,
-            Err(code) => return code,
-        };
-        evidence::apply_baseline(&mut report, evidence.baseline.as_ref());
-        let failed = report
-            .verification
-            .as_ref()
-            .is_some_and(|v| v.gate == Some(crate::model::Gate::Fail));
-        let meta = MetadataBuilder::with_pod_starts(self.starts);
-        if let Err(e) = annotate(
-            &mut report,
-            flows,
-            self.frameworks,
-            meta,
-            self.out.cluster_name.clone(),
-        ) {
-            eprintln!("tls-audit: cannot read the temporary file: {e}");
-            return exit::OUTPUT;
-        }
-        let dest = self.out.dest.resolved();
-        let output = dest.file.as_ref();
-        let to_terminal = output.is_none() && std::io::stdout().is_terminal();
-        let format = dest.format.unwrap_or(if to_terminal {
-            Format::Table
-        } else {
-            Format::Json
-        });
-        if let Err(code) = write_out(output, &report, flows, format, &evidence.render, dest.wide) {
-            return code;
-        }
-        if let Some(path) = output
-            && (std::io::stderr().is_terminal() || format == Format::Json)
-        {
-            eprintln!(
-                "tls-audit: {} ({} TLS), {} written to {}",
-                report::plural(report.stats.flows, "flow"),
-                report.stats.tls_flows,
-                report::plural(
-                    u64::try_from(report.findings.len()).unwrap_or(u64::MAX),
-                    "finding"
-                ),
-                path.display()
-            );
-        }
-        // The table prints its warnings itself; elsewhere they go to stderr.
-        if format != Format::Table || output.is_some() {
-            for w in report
-                .warnings
-                .iter()
-                .filter(|w| !self.out.said.contains(&w.kind.as_str()))
-            {
-                eprintln!("tls-audit: warning: {}", report::sanitize(&w.message));
-            }
-        }
-        if let Some(line) = evidence::gate_line(&report) {
-            eprintln!("{line}");
-        }
-        if partial && !failed {
-            return exit::PARTIAL;
-        }
-        exit_code(&report, failed)
-    }
-}
-
-/// Add the metadata, and the compliance views when asked for, in one pass
-/// over the spilled flows.
-fn annotate(
-    report: &mut Report,
-    flows: &engine::Spilled,
-    frameworks: Option<(&'static Catalog, Vec<&'static Source>)>,
-    mut meta: MetadataBuilder,
-    cluster: Option<String>,
-) -> std::io::Result<()> {
-    let mut eval = frameworks.map(|(c, f)| Evaluator::new(c, f, report));
-    let mut index = 0u64;
-    let mut inv = inventory::InventoryBuilder::default();
-    flows.for_each(|f| {
-        meta.flow(&f);
-        inv.flow(&f);
-        if let Some(e) = &mut eval {
-            e.flow(index, &f);
-        }
-        index += 1;
-        Ok(())
-    })?;
-    report.inventory = Some(inv.finish());
-    if let Some(e) = eval {
-        report.compliance = Some(e.finish(report));
-    }
-    report.metadata = Some(meta.finish(report, cluster));
-    Ok(())
-}
-
-/// Largest key log file read.
-const MAX_KEYLOG_BYTES: u64 = 256 << 20;
-
-pub(crate) fn load_keylogs(paths: &[PathBuf]) -> Result<crate::tls::KeyLog, String> {
-    let mut keys = crate::tls::KeyLog::default();
-    for p in paths {
-        let too_big = std::fs::metadata(p).is_ok_and(|m| m.len() > MAX_KEYLOG_BYTES);
-        if too_big {
-            return Err(format!("key log {} is larger than 256 MiB", p.display()));
-        }
-        let text =
-            std::fs::read(p).map_err(|e| format!("cannot read key log {}: {e}", p.display()))?;
-        keys.add(&p.display().to_string(), &text);
-    }
-    Ok(keys)
-}
-
-fn exit_code(report: &Report, gate_failed: bool) -> i32 {
-    if gate_failed {
-        exit::FINDINGS
-    } else if report.inputs.iter().all(|i| i.complete) {
-        exit::OK
+    let (verifier, done, render) = prepared.conclusion(&args.out, loaded);
+    let audited = if args.events.is_empty() {
+        audit::analyze_captures(
+            &args.captures,
+            keys,
+            &cfg,
+            enrich.as_ref(),
+            verifier,
+            done,
+            Vec::new(),
+        )?
     } else {
-        exit::PARTIAL
+        let replays = audit::read_event_streams(&args.events)?;
+        audit::conclude_replays(
+            replays,
+            Vec::new(),
+            Vec::new(),
+            enrich.as_ref(),
+            verifier,
+            done,
+        )?
+    };
+    publish(&audited, &args.out, &render)
+}
+
+/// What the output options load to before anything is analysed: the
+/// compliance views asked for, the baseline, the manifests.
+pub(crate) struct Prepared {
+    frameworks: Option<(&'static Catalog, Vec<&'static Source>)>,
+    evidence: evidence::Evidence,
+}
+
+impl Prepared {
+    /// Check `--compliance` and read `--baseline` and `--manifests`.
+    pub(crate) fn load(out: &OutputArgs) -> Result<Self, AuditError> {
+        Ok(Prepared {
+            frameworks: compliance_frameworks(&out.compliance)?,
+            evidence: out.evidence.load()?,
+        })
+    }
+
+    /// With verification loaded: the verifier, what concludes the run, and
+    /// the rendering options.
+    pub(crate) fn conclusion(
+        self,
+        out: &OutputArgs,
+        loaded: audit::Loaded,
+    ) -> (verify::Verifier, Conclusion, report::RenderOptions) {
+        let done = Conclusion {
+            info: loaded.info,
+            publish: Publish {
+                frameworks: self.frameworks,
+                starts: loaded.starts,
+                cluster_name: out.cluster_name.clone(),
+                baseline: self.evidence.baseline,
+            },
+        };
+        (loaded.verifier, done, self.evidence.render)
     }
 }
 
-fn write_out(
+/// Write an audited report as the output options say, and say on standard
+/// error what a reader of the terminal or the log needs: the baseline's
+/// counts, where the report went, the warnings, the gate's line.
+pub(crate) fn publish(
+    audited: &Audited,
+    out: &OutputArgs,
+    render: &report::RenderOptions,
+) -> Result<Status, AuditError> {
+    let report = &audited.report;
+    evidence::say_baseline(report);
+    let dest = out.dest.resolved();
+    let output = dest.file.as_ref();
+    let to_terminal = output.is_none() && std::io::stdout().is_terminal();
+    let format = dest.format.unwrap_or(if to_terminal {
+        Format::Table
+    } else {
+        Format::Json
+    });
+    write_out(output, report, &audited.flows, format, render, dest.wide)?;
+    if let Some(path) = output
+        && (std::io::stderr().is_terminal() || format == Format::Json)
+    {
+        eprintln!(
+            "tls-audit: {} ({} TLS), {} written to {}",
+            report::plural(report.stats.flows, "flow"),
+            report.stats.tls_flows,
+            report::plural(
+                u64::try_from(report.findings.len()).unwrap_or(u64::MAX),
+                "finding"
+            ),
+            path.display()
+        );
+    }
+    // The table prints its warnings itself; elsewhere they go to stderr.
+    if format != Format::Table || output.is_some() {
+        for w in report
+            .warnings
+            .iter()
+            .filter(|w| !out.said.contains(&w.kind))
+        {
+            eprintln!("tls-audit: warning: {}", report::sanitize(&w.message));
+        }
+    }
+    if let Some(line) = evidence::gate_line(report) {
+        eprintln!("{line}");
+    }
+    Ok(audited.status)
+}
+
+pub(crate) fn write_out(
     path: Option<&PathBuf>,
     report: &Report,
     flows: &engine::Spilled,
     format: Format,
     opts: &report::RenderOptions,
     wide: bool,
-) -> Result<(), i32> {
+) -> Result<(), AuditError> {
     let render = |out: &mut dyn Write| match format {
         Format::Json => report::write_json_streamed(report, out, |emit| flows.for_each_json(emit)),
         Format::Table => {
@@ -823,26 +556,20 @@ fn write_out(
     write_to(path, render)
 }
 
-/// Write to `path` (else standard output) with `render`; errors are said
-/// and become `exit::OUTPUT`, except a closed pipe.
-fn write_to(
+/// Write to `path` (else standard output) with `render`; a closed pipe is
+/// not an error.
+pub(crate) fn write_to(
     path: Option<&PathBuf>,
     render: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> Result<(), i32> {
+) -> Result<(), AuditError> {
     let result = match path {
-        Some(p) => std::fs::File::create(p)
-            .and_then(|f| render(&mut std::io::BufWriter::new(f)))
-            .map_err(|e| (p.display().to_string(), e)),
-        None => render(&mut std::io::BufWriter::new(std::io::stdout().lock()))
-            .map_err(|e| ("standard output".to_string(), e)),
+        Some(p) => std::fs::File::create(p).and_then(|f| render(&mut std::io::BufWriter::new(f))),
+        None => render(&mut std::io::BufWriter::new(std::io::stdout().lock())),
     };
     match result {
         Ok(()) => Ok(()),
         // A closed pipe (`| head`) is the reader's choice, not a failure.
-        Err((_, e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err((what, e)) => {
-            eprintln!("tls-audit: cannot write the report to {what}: {e}");
-            Err(exit::OUTPUT)
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(AuditError::write(path, e)),
     }
 }

@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{OutputArgs, Publish, exit, verification};
-use crate::engine::{FlowSink, SpillSink};
-use crate::probe::{self, Identity, ProbeConfig, Target};
+use super::{OutputArgs, Prepared, publish, verification};
+use crate::audit::{self, AuditError, Status};
+use crate::probe::{Identity, ProbeConfig, Target};
 
 #[derive(Debug, clap::Args)]
 pub(super) struct ProbeArgs {
@@ -50,59 +50,30 @@ pub(super) struct ProbeArgs {
     verify: verification::VerifyArgs,
 }
 
-/// Run `tls-audit probe`; returns the exit code.
-pub(super) fn probe_command(args: ProbeArgs) -> i32 {
+/// Run `tls-audit probe`.
+pub(super) fn probe_command(args: ProbeArgs) -> Result<Status, AuditError> {
     let mut targets = Vec::new();
     for t in &args.targets {
-        match Target::parse(t) {
-            Ok(t) => targets.push(t),
-            Err(e) => {
-                eprintln!("tls-audit: {e}");
-                return exit::USAGE;
-            }
-        }
+        targets.push(Target::parse(t).map_err(|e| AuditError::Usage(e.to_string()))?);
     }
     if let Some(path) = &args.targets_file {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("tls-audit: cannot read {}: {e}", path.display());
-                return exit::INPUT;
-            }
-        };
-        match Target::parse_list(&text) {
-            Ok(t) => targets.extend(t),
-            Err(e) => {
-                eprintln!("tls-audit: {}: {e}", path.display());
-                return exit::INPUT;
-            }
-        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| AuditError::Input(format!("cannot read {}: {e}", path.display())))?;
+        let listed = Target::parse_list(&text)
+            .map_err(|e| AuditError::Input(format!("{}: {e}", path.display())))?;
+        targets.extend(listed);
     }
     if targets.is_empty() {
-        eprintln!("tls-audit: probe needs at least one HOST:PORT (or --targets FILE)");
-        return exit::USAGE;
+        return Err(AuditError::Usage(
+            "probe needs at least one HOST:PORT (or --targets FILE)".into(),
+        ));
     }
     let identity = match (&args.cert, &args.key) {
-        (Some(c), Some(k)) => match load_identity(c, k) {
-            Ok(i) => Some(i),
-            Err(e) => {
-                eprintln!("tls-audit: {e}");
-                return exit::CONFIG;
-            }
-        },
+        (Some(c), Some(k)) => Some(load_identity(c, k)?),
         _ => None,
     };
-    let frameworks = match super::compliance_frameworks(&args.out.compliance) {
-        Ok(f) => f,
-        Err(code) => return code,
-    };
-    let (verifier, info, starts) = match verification::load(&args.verify) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("tls-audit: {e}");
-            return exit::CONFIG;
-        }
-    };
+    let prepared = Prepared::load(&args.out)?;
+    let loaded = args.verify.settings().load()?;
     let io = Duration::from_millis(args.timeout.max(1));
     let cfg = ProbeConfig {
         connect_timeout: io,
@@ -116,44 +87,16 @@ pub(super) fn probe_command(args: ProbeArgs) -> i32 {
         identity,
         ..ProbeConfig::default()
     };
-    let results = match probe::probe_blocking(&targets, &cfg) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("tls-audit: cannot start the probe runtime: {e}");
-            return exit::OUTPUT;
-        }
-    };
-    let failed = results.iter().filter(|r| r.record.error.is_some()).count();
-    let mut report = probe::report(results, verifier, info);
-    // The flows go where a capture's go, so every format, the compliance
-    // views and the metadata treat them alike.
-    let mut spill = match SpillSink::new() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("tls-audit: cannot create a temporary file: {e}");
-            return exit::OUTPUT;
-        }
-    };
-    for (i, f) in report.flows.drain(..).enumerate() {
-        spill.flow(i as u64 + 1, f);
-    }
-    let flows = match spill.into_spilled() {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("tls-audit: cannot write the temporary file: {e}");
-            return exit::OUTPUT;
-        }
-    };
-    let publish = Publish {
-        frameworks,
-        starts,
-        out: &args.out,
-    };
-    publish.write(report, &flows, failed > 0)
+    let (verifier, done, render) = prepared.conclusion(&args.out, loaded);
+    let audited = audit::probe(&targets, &cfg, verifier, done)?;
+    publish(&audited, &args.out, &render)
 }
 
-fn load_identity(cert: &PathBuf, key: &PathBuf) -> Result<Identity, String> {
-    let c = std::fs::read(cert).map_err(|e| format!("cannot read {}: {e}", cert.display()))?;
-    let k = std::fs::read(key).map_err(|e| format!("cannot read {}: {e}", key.display()))?;
-    Identity::from_pem(&c, &k).map_err(|e| format!("--cert/--key: {e}"))
+fn load_identity(cert: &PathBuf, key: &PathBuf) -> Result<Identity, AuditError> {
+    let read = |p: &PathBuf| {
+        std::fs::read(p)
+            .map_err(|e| AuditError::Config(format!("cannot read {}: {e}", p.display())))
+    };
+    let (c, k) = (read(cert)?, read(key)?);
+    Identity::from_pem(&c, &k).map_err(|e| AuditError::Config(format!("--cert/--key: {e}")))
 }

@@ -23,6 +23,9 @@ impl Progress for Lines {
         let word = if failed { "failed" } else { "done" };
         eprintln!("tls-audit: {pod}: {word}: {}", sanitize(summary));
     }
+    fn note(&self, message: &str) {
+        eprintln!("tls-audit: {}", sanitize(message));
+    }
 }
 
 /// A spinner per pod, and while its agent captures, a live line: time
@@ -77,6 +80,11 @@ impl Progress for Live {
         let mark = if failed { "✗" } else { "✓" };
         self.bar(pod)
             .finish_with_message(format!("{mark} {}", sanitize(summary)));
+    }
+    fn note(&self, message: &str) {
+        // Above the bars, which are drawn again after it.
+        self.multi
+            .suspend(|| eprintln!("tls-audit: {}", sanitize(message)));
     }
 }
 

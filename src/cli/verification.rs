@@ -1,15 +1,11 @@
-//! Loading what verification needs (policy, cluster snapshot, trust
-//! bundle) and the `policy` and `rules` commands.
+//! Verification's options (policy, cluster snapshot, trust bundle...; loaded
+//! by `audit::VerifySettings`) and the `policy` and `rules` commands.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::coverage::cluster_config::ClusterConfig;
-use crate::coverage::nitro::NitroTable;
-use crate::inventory::Inventory;
-use crate::report::metadata::PodStarts;
-use crate::report::model::{InventorySource, PolicySource, Severity, TrustBundleSource};
-use crate::verify::chain::TrustBundle;
-use crate::verify::{self, DEFAULT_POLICY, Policy, RunInfo, Verifier, rules};
+use crate::audit::{AuditError, Status, VerifySettings, read_policy};
+use crate::report::model::Severity;
+use crate::verify::{self, DEFAULT_POLICY, rules};
 
 /// Verification options of `analyze` and `probe`.
 #[derive(Debug, clap::Args)]
@@ -45,93 +41,24 @@ pub struct VerifyArgs {
     pub now: Option<i64>,
 }
 
-/// Everything loaded; errors are for people and map to `exit::CONFIG`.
-/// Also returns when the snapshot's pods started, for the report's metadata.
-pub fn load(args: &VerifyArgs) -> Result<(Verifier, RunInfo, PodStarts), String> {
-    let inventory = match (&args.pods, &args.nodes) {
-        (None, None) => None,
-        (pods, nodes) => {
-            Some(Inventory::load(pods.as_deref(), nodes.as_deref()).map_err(|e| e.to_string())?)
+impl VerifyArgs {
+    /// Where verification's inputs are.
+    pub fn settings(&self) -> VerifySettings {
+        VerifySettings {
+            policy: self.policy.clone(),
+            pods: self.pods.clone(),
+            nodes: self.nodes.clone(),
+            trust_bundle: self.trust_bundle.clone(),
+            cluster_config: self.cluster_config.clone(),
+            nitro_table: self.nitro_table.clone(),
+            fail_on: self.fail_on,
+            now: self.now,
         }
-    };
-    load_with(args, inventory, None)
-}
-
-/// As [`load`], with an inventory built elsewhere (the live cluster's) and
-/// the CNI settings read from it (a `--cluster-config` file wins).
-pub fn load_with(
-    args: &VerifyArgs,
-    inventory: Option<Inventory>,
-    discovered: Option<ClusterConfig>,
-) -> Result<(Verifier, RunInfo, PodStarts), String> {
-    let (policy, source, text) = match &args.policy {
-        Some(path) => {
-            let text = read_text(path, "policy")?;
-            let policy =
-                Policy::from_yaml(&text).map_err(|e| format!("policy {}: {e}", path.display()))?;
-            (policy, path.display().to_string(), text)
-        }
-        None => (
-            Policy::default(),
-            "built-in".to_string(),
-            DEFAULT_POLICY.to_string(),
-        ),
-    };
-    let bundle = match &args.trust_bundle {
-        Some(path) => {
-            let pem = std::fs::read(path)
-                .map_err(|e| format!("cannot read trust bundle {}: {e}", path.display()))?;
-            Some((
-                path,
-                TrustBundle::from_pem(&pem)
-                    .map_err(|e| format!("trust bundle {}: {e}", path.display()))?,
-            ))
-        }
-        None => None,
-    };
-    let now = args
-        .now
-        .unwrap_or_else(|| time::OffsetDateTime::now_utc().unix_timestamp());
-    let info = RunInfo {
-        policy: PolicySource {
-            source,
-            sha256: verify::policy_digest(&text),
-        },
-        inventory: inventory.as_ref().map(|i| InventorySource {
-            pods: i.pods().len(),
-            nodes: i.nodes().len(),
-        }),
-        trust_bundle: bundle.as_ref().map(|(p, b)| TrustBundleSource {
-            path: p.display().to_string(),
-            anchors: b.len(),
-        }),
-        now,
-        fail_on: args.fail_on,
-    };
-    let cluster = match (&args.cluster_config, discovered) {
-        (Some(p), _) => ClusterConfig::from_path(p).map_err(|e| e.to_string())?,
-        (None, Some(c)) => c,
-        (None, None) => ClusterConfig::default(),
-    };
-    let nitro = match &args.nitro_table {
-        Some(p) => NitroTable::from_path(p).map_err(|e| e.to_string())?,
-        None => NitroTable::builtin().map_err(|e| format!("built-in Nitro table: {e}"))?,
-    };
-    let starts = inventory
-        .as_ref()
-        .map(Inventory::pod_starts)
-        .unwrap_or_default();
-    let verifier =
-        Verifier::new(policy, inventory, bundle.map(|(_, b)| b), now).with_underlay(cluster, nitro);
-    Ok((verifier, info, starts))
+    }
 }
 
 fn parse_now(s: &str) -> Result<i64, String> {
     verify::parse_time(s).ok_or_else(|| "not an RFC 3339 time (2026-11-27T12:00:00Z)".into())
-}
-
-fn read_text(path: &Path, what: &str) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("cannot read {what} {}: {e}", path.display()))
 }
 
 /// `tls-audit policy`.
@@ -145,43 +72,34 @@ pub struct PolicyArgs {
     pub check: Option<PathBuf>,
 }
 
-/// Run `tls-audit policy`; returns the exit code.
-pub fn policy_command(args: &PolicyArgs) -> i32 {
-    use super::exit;
+/// Run `tls-audit policy`.
+pub fn policy_command(args: &PolicyArgs) -> Result<Status, AuditError> {
     match &args.check {
-        Some(path) => match read_text(path, "policy").and_then(|t| {
-            Policy::from_yaml(&t).map_err(|e| format!("policy {}: {e}", path.display()))
-        }) {
-            Ok(p) => {
-                println!(
-                    "{}: valid ({} waivers, {} severity overrides)",
-                    path.display(),
-                    p.waivers.len(),
-                    p.severity.len()
-                );
-                exit::OK
-            }
-            Err(e) => {
-                eprintln!("tls-audit: {e}");
-                exit::CONFIG
-            }
-        },
+        Some(path) => {
+            let (p, _) = read_policy(path)?;
+            println!(
+                "{}: valid ({} waivers, {} severity overrides)",
+                path.display(),
+                p.waivers.len(),
+                p.severity.len()
+            );
+            Ok(Status::Clean)
+        }
         None if args.default => {
             print!("{DEFAULT_POLICY}");
-            exit::OK
+            Ok(Status::Clean)
         }
-        None => {
-            eprintln!("tls-audit: policy needs --default or --check FILE");
-            exit::USAGE
-        }
+        None => Err(AuditError::Usage(
+            "policy needs --default or --check FILE".into(),
+        )),
     }
 }
 
 /// Run `tls-audit rules`: the catalogue, one rule per line.
-pub fn rules_command() -> i32 {
+pub fn rules_command() -> Status {
     for r in rules::ALL {
         println!("{:<24} {:<8} {}", r.id, r.severity.as_str(), r.title);
     }
     println!("\nEach rule is documented in docs/rules/<ID>.md.");
-    super::exit::OK
+    Status::Clean
 }

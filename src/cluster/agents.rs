@@ -10,6 +10,7 @@
 //! window closes come from their handshake event; certificates the agent
 //! sent before the window are known by digest only.
 
+use crate::model::WarningKind;
 use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -182,7 +183,9 @@ async fn read_agent(
                 Ok(mut r) => {
                     // A window on a running agent never has its summary:
                     // that is the design, not a cut stream.
-                    r.report.warnings.retain(|w| w.kind != "events-cut");
+                    r.report
+                        .warnings
+                        .retain(|w| w.kind != WarningKind::EventsCut);
                     for i in &mut r.report.inputs {
                         i.format = "node-agent".into();
                         i.complete = true;

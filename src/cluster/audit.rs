@@ -18,6 +18,7 @@ use super::context::pod_name;
 use super::ephemeral::{self, Started, Termination};
 use super::logs::{self, Ended, Follower, LineFilter, Tally};
 use crate::live::Replayed;
+use crate::model::WarningKind;
 
 /// Time after `--duration` allowed for the agent to write its last flows
 /// and summary and for the kubelet to close the log.
@@ -76,6 +77,10 @@ pub trait Progress: Send + Sync {
     fn tally(&self, pod: &str, tally: Tally);
     /// A pod is done (`error` when it failed).
     fn done(&self, pod: &str, summary: &str, failed: bool);
+    /// Something the run decided or saw that is about no single pod's
+    /// agent (a namespace routed to the node agents, a pod skipped, the
+    /// probe's counts).
+    fn note(&self, message: &str);
 }
 
 /// Audit `pods`; results in the order of `pods`.
@@ -148,67 +153,15 @@ async fn audit_one(client: &Client, pod: Pod, plan: &Plan, progress: &dyn Progre
             plan.duration,
         );
     }
-    let params = LogParams {
-        container: Some(container.clone()),
-        follow: true,
-        ..LogParams::default()
-    };
-    let deadline = Instant::now() + plan.duration + GRACE;
-    let mut follower = Follower::new(format!("{name} ({container})"), LineFilter::All);
-    let tick = |t| progress.tally(&name, t);
-    let mut exit = None;
-    let mut settle_until: Option<Instant> = None;
-    let ended = loop {
-        let before = follower.lines_passed();
-        let stream = match logs::open(&api, &short, &params, deadline).await {
-            Ok(s) => s,
-            Err(e) if follower.connections() == 0 => {
+    let (follower, ended, exit) =
+        match follow(&api, &short, &name, &container, plan, progress, &mut result).await {
+            Ok(f) => f,
+            Err(e) => {
                 progress.done(&name, &e.to_string(), true);
                 result.error = Some(e);
                 return result;
             }
-            // The log was read before: what was read stands.
-            Err(_) => break Ended::Eof,
         };
-        let ended = follower.read(stream, deadline, &tick).await;
-        if ended != Ended::Eof {
-            break ended;
-        }
-        // The log closed. The container ended, or the connection was
-        // dropped while it runs: the kubelet's status tells which.
-        if follower.lines_passed() > before {
-            settle_until = None;
-        }
-        let until = *settle_until.get_or_insert_with(|| Instant::now() + TERMINATION_WAIT);
-        let left = until.saturating_duration_since(Instant::now());
-        let look = ephemeral::wait_terminated(
-            &api,
-            &short,
-            &container,
-            left.min(SETTLE).max(Duration::from_millis(100)),
-            plan.request_timeout,
-        )
-        .await;
-        match look {
-            Ok(Termination::Exited(code)) => {
-                exit = Some(code);
-                break ended;
-            }
-            Ok(Termination::PodGone) => {
-                result.error = Some(ClusterError::PodNotFound(name.clone()));
-                break ended;
-            }
-            Ok(Termination::NotYet)
-                if Instant::now() < until
-                    && Instant::now() < deadline
-                    && follower.connections() < MAX_CONNECTIONS => {}
-            Ok(Termination::NotYet) => break ended,
-            Err(e) => {
-                result.error = Some(e);
-                break ended;
-            }
-        }
-    };
     let read = follower.finish(ended).await;
     result.ended = Some(read.ended);
     judge_end(&mut result, &read, exit);
@@ -218,7 +171,9 @@ async fn audit_one(client: &Client, pod: Pod, plan: &Plan, progress: &dyn Progre
             // The agent said why it stopped: its error is the pod's
             // failure; "ended without a summary" would only repeat it.
             if agent_failed {
-                r.report.warnings.retain(|w| w.kind != "events-cut");
+                r.report
+                    .warnings
+                    .retain(|w| w.kind != WarningKind::EventsCut);
             }
             result.replayed = Some(r);
         }
@@ -240,6 +195,79 @@ async fn audit_one(client: &Client, pod: Pod, plan: &Plan, progress: &dyn Progre
     };
     progress.done(&name, &summary, result.error.is_some());
     result
+}
+
+/// Follow the agent's log until it ends: the deadline, its end with the
+/// container's, or the pod gone. A log that closes while the container
+/// runs (a dropped connection) is opened again. Err when the log could
+/// not be opened at all; what else went wrong is the pod's `error`.
+async fn follow(
+    api: &Api<Pod>,
+    short: &str,
+    name: &str,
+    container: &str,
+    plan: &Plan,
+    progress: &dyn Progress,
+    result: &mut PodResult,
+) -> Result<(Follower, Ended, Option<i32>), ClusterError> {
+    let params = LogParams {
+        container: Some(container.to_string()),
+        follow: true,
+        ..LogParams::default()
+    };
+    let deadline = Instant::now() + plan.duration + GRACE;
+    let mut follower = Follower::new(format!("{name} ({container})"), LineFilter::All);
+    let tick = |t| progress.tally(name, t);
+    let mut exit = None;
+    let mut settle_until: Option<Instant> = None;
+    let ended = loop {
+        let before = follower.lines_passed();
+        let stream = match logs::open(api, short, &params, deadline).await {
+            Ok(s) => s,
+            Err(e) if follower.connections() == 0 => return Err(e),
+            // The log was read before: what was read stands.
+            Err(_) => break Ended::Eof,
+        };
+        let ended = follower.read(stream, deadline, &tick).await;
+        if ended != Ended::Eof {
+            break ended;
+        }
+        // The log closed. The container ended, or the connection was
+        // dropped while it runs: the kubelet's status tells which.
+        if follower.lines_passed() > before {
+            settle_until = None;
+        }
+        let until = *settle_until.get_or_insert_with(|| Instant::now() + TERMINATION_WAIT);
+        let left = until.saturating_duration_since(Instant::now());
+        let look = ephemeral::wait_terminated(
+            api,
+            short,
+            container,
+            left.min(SETTLE).max(Duration::from_millis(100)),
+            plan.request_timeout,
+        )
+        .await;
+        match look {
+            Ok(Termination::Exited(code)) => {
+                exit = Some(code);
+                break ended;
+            }
+            Ok(Termination::PodGone) => {
+                result.error = Some(ClusterError::PodNotFound(name.to_string()));
+                break ended;
+            }
+            Ok(Termination::NotYet)
+                if Instant::now() < until
+                    && Instant::now() < deadline
+                    && follower.connections() < MAX_CONNECTIONS => {}
+            Ok(Termination::NotYet) => break ended,
+            Err(e) => {
+                result.error = Some(e);
+                break ended;
+            }
+        }
+    };
+    Ok((follower, ended, exit))
 }
 
 /// The pod's outcome from how its log ended and the container's exit

@@ -451,7 +451,7 @@ impl CoveredBy {
 
 /// The answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-pub enum Verdict {
+pub enum CoverageStatus {
     /// Something under TLS encrypts the flow on the wire.
     #[serde(rename = "covered")]
     Covered,
@@ -463,13 +463,13 @@ pub enum Verdict {
     Unknown,
 }
 
-impl Verdict {
+impl CoverageStatus {
     /// The report's name.
     pub fn as_str(self) -> &'static str {
         match self {
-            Verdict::Covered => "covered",
-            Verdict::NotCovered => "not-covered",
-            Verdict::Unknown => "unknown",
+            CoverageStatus::Covered => "covered",
+            CoverageStatus::NotCovered => "not-covered",
+            CoverageStatus::Unknown => "unknown",
         }
     }
 }
@@ -516,7 +516,7 @@ pub struct Coverage {
     /// The mechanism, when covered.
     pub covered_by: Option<CoveredBy>,
     /// Covered, not covered, or unknown.
-    pub verdict: Verdict,
+    pub verdict: CoverageStatus,
     /// The reasoning, in evaluation order: endpoints, wire, CNI, Nitro.
     pub reasons: Vec<Reason>,
     /// What the verdict rests on.
@@ -568,7 +568,7 @@ impl Notes {
     fn finish(
         self,
         covered_by: Option<CoveredBy>,
-        verdict: Verdict,
+        verdict: CoverageStatus,
         confidence: Confidence,
     ) -> Coverage {
         Coverage {
@@ -607,15 +607,19 @@ pub fn coverage(
                 flow.b.describe()
             ),
         );
-        return notes.finish(None, Verdict::NotCovered, Confidence::Configured);
+        return notes.finish(None, CoverageStatus::NotCovered, Confidence::Configured);
     }
 
     let cni = cni_layer(flow, same_node, cfg, wire, &mut notes);
     let nitro = nitro_layer(flow, &caps, cfg, &mut notes);
     let (covered_by, verdict, confidence) = match (cni, nitro) {
-        (Layer::Covered(by, c), _) | (_, Layer::Covered(by, c)) => (Some(by), Verdict::Covered, c),
-        (Layer::NotCovered(c1), Layer::NotCovered(c2)) => (None, Verdict::NotCovered, c1.min(c2)),
-        _ => (None, Verdict::Unknown, Confidence::Inferred),
+        (Layer::Covered(by, c), _) | (_, Layer::Covered(by, c)) => {
+            (Some(by), CoverageStatus::Covered, c)
+        }
+        (Layer::NotCovered(c1), Layer::NotCovered(c2)) => {
+            (None, CoverageStatus::NotCovered, c1.min(c2))
+        }
+        _ => (None, CoverageStatus::Unknown, Confidence::Inferred),
     };
     notes.finish(covered_by, verdict, confidence)
 }

@@ -70,7 +70,7 @@ fn both_nitro_encrypting_nodes_are_covered_by_nitro_with_assumptions_stated() {
         &cfg(VPC_CNI),
         &none(),
     );
-    assert_eq!(c.verdict, Verdict::Covered);
+    assert_eq!(c.verdict, CoverageStatus::Covered);
     assert_eq!(c.covered_by, Some(CoveredBy::Nitro));
     assert_eq!(c.confidence, Confidence::Inferred);
     assert_eq!(
@@ -98,7 +98,7 @@ fn mixed_nitro_and_non_nitro_nodes_are_not_covered() {
         &cfg(VPC_CNI),
         &none(),
     );
-    assert_eq!(c.verdict, Verdict::NotCovered);
+    assert_eq!(c.verdict, CoverageStatus::NotCovered);
     assert_eq!(c.covered_by, None);
     // VPC CNI (configured) and t3 from the table (inferred): the weaker.
     assert_eq!(c.confidence, Confidence::Inferred);
@@ -124,7 +124,7 @@ fn two_non_nitro_nodes_without_cluster_config_are_unknown() {
         &none(),
     );
     // Nitro rules it out, but the CNI might encrypt: nobody said.
-    assert_eq!(c.verdict, Verdict::Unknown);
+    assert_eq!(c.verdict, CoverageStatus::Unknown);
     assert_eq!(c.confidence, Confidence::Inferred);
     assert!(c.has_reason(reason::CNI_NOT_DESCRIBED));
     assert_eq!(
@@ -157,7 +157,7 @@ fn labels_decide_and_raise_confidence_when_the_vpc_is_configured() {
         &cfg(VPC_CNI),
         &none(),
     );
-    assert_eq!(assumed.verdict, Verdict::Covered);
+    assert_eq!(assumed.verdict, CoverageStatus::Covered);
     assert_eq!(assumed.covered_by, Some(CoveredBy::Nitro));
     assert_eq!(assumed.confidence, Confidence::Inferred);
     assert!(assumed.has_reason(reason::NITRO_SAME_VPC_ASSUMED));
@@ -169,7 +169,7 @@ fn labels_decide_and_raise_confidence_when_the_vpc_is_configured() {
         &shared,
         &none(),
     );
-    assert_eq!(c.verdict, Verdict::Covered);
+    assert_eq!(c.verdict, CoverageStatus::Covered);
     assert_eq!(c.confidence, Confidence::Configured);
     assert!(c.has_reason(reason::NITRO_SAME_VPC_CONFIGURED));
     assert!(!c.has_reason(reason::NITRO_SAME_VPC_ASSUMED));
@@ -192,7 +192,7 @@ fn label_overriding_the_table_is_used_and_reported() {
         &cfg(VPC_CNI),
         &none(),
     );
-    assert_eq!(c.verdict, Verdict::NotCovered);
+    assert_eq!(c.verdict, CoverageStatus::NotCovered);
     // The decisive "no" is a label: configured; VPC CNI: configured.
     assert_eq!(c.confidence, Confidence::Configured);
     assert_eq!(c.disagreements.len(), 1);
@@ -216,7 +216,7 @@ fn unknown_instance_type_is_never_covered_by_nitro() {
             &cfg(VPC_CNI),
             &none(),
         );
-        assert_eq!(c.verdict, Verdict::Unknown, "{}", other.name);
+        assert_eq!(c.verdict, CoverageStatus::Unknown, "{}", other.name);
         assert_eq!(c.covered_by, None);
         assert!(c.has_reason(reason::NITRO_TYPE_UNKNOWN));
         assert!(!c.has_reason(reason::NITRO_BOTH_ENCRYPT));
@@ -240,7 +240,7 @@ fn unknown_instance_type_is_never_covered_by_nitro() {
         &cfg(VPC_CNI),
         &none(),
     );
-    assert_eq!(c.verdict, Verdict::Unknown);
+    assert_eq!(c.verdict, CoverageStatus::Unknown);
 }
 
 #[test]
@@ -254,7 +254,7 @@ fn unknown_instance_type_can_still_be_covered_by_the_cni() {
         &calico,
         &none(),
     );
-    assert_eq!(c.verdict, Verdict::Covered);
+    assert_eq!(c.verdict, CoverageStatus::Covered);
     assert_eq!(c.covered_by, Some(CoveredBy::WireGuard));
     assert_eq!(c.confidence, Confidence::Configured);
     assert!(c.has_reason(reason::NITRO_TYPE_UNKNOWN));
@@ -270,7 +270,7 @@ fn nitro_needs_one_vpc_and_one_region() {
         &apart,
         &none(),
     );
-    assert_eq!(c.verdict, Verdict::Unknown);
+    assert_eq!(c.verdict, CoverageStatus::Unknown);
     assert!(c.has_reason(reason::NITRO_VPC_NOT_SHARED));
 
     let eu = node(
@@ -291,7 +291,7 @@ fn nitro_needs_one_vpc_and_one_region() {
         &cfg(VPC_CNI),
         &none(),
     );
-    assert_eq!(c.verdict, Verdict::NotCovered);
+    assert_eq!(c.verdict, CoverageStatus::NotCovered);
     assert_eq!(c.confidence, Confidence::Configured);
     assert!(c.has_reason(reason::NITRO_DIFFERENT_REGION));
     let eu2 = node(
@@ -319,7 +319,7 @@ fn vpc_encryption_controls_enforce_covers_any_instance_type() {
         &enforce,
         &none(),
     );
-    assert_eq!(c.verdict, Verdict::Covered);
+    assert_eq!(c.verdict, CoverageStatus::Covered);
     assert_eq!(c.covered_by, Some(CoveredBy::Nitro));
     assert_eq!(c.confidence, Confidence::Configured);
     assert!(c.has_reason(reason::VPC_ENCRYPTION_CONTROLS_ENFORCE));
@@ -332,7 +332,7 @@ fn vpc_encryption_controls_enforce_covers_any_instance_type() {
         &monitor,
         &none(),
     );
-    assert_eq!(c.verdict, Verdict::NotCovered);
+    assert_eq!(c.verdict, CoverageStatus::NotCovered);
 }
 
 // ---- Same node, Fargate, unresolved -------------------------------------
@@ -352,7 +352,7 @@ fn same_node_pods_are_never_covered_whatever_else_says_so() {
         &calico,
         &wire,
     );
-    assert_eq!(c.verdict, Verdict::NotCovered);
+    assert_eq!(c.verdict, CoverageStatus::NotCovered);
     assert_eq!(c.covered_by, None);
     assert_eq!(c.confidence, Confidence::Configured);
     assert_eq!(c.reason_ids(), [reason::SAME_NODE]);
@@ -370,7 +370,7 @@ fn pod_to_its_own_node_and_same_address_are_same_node() {
     );
     assert_eq!(
         (c.verdict, c.reason_ids()),
-        (Verdict::NotCovered, vec![reason::SAME_NODE])
+        (CoverageStatus::NotCovered, vec![reason::SAME_NODE])
     );
     // Node known only by name on one side.
     let c = run(
@@ -379,7 +379,7 @@ fn pod_to_its_own_node_and_same_address_are_same_node() {
         &cfg(VPC_CNI),
         &none(),
     );
-    assert_eq!(c.verdict, Verdict::NotCovered);
+    assert_eq!(c.verdict, CoverageStatus::NotCovered);
     assert!(c.has_reason(reason::SAME_NODE));
     // Same address (even unresolved): loopback-like, never on the wire.
     let c = run(
@@ -388,7 +388,7 @@ fn pod_to_its_own_node_and_same_address_are_same_node() {
         &cfg(VPC_CNI),
         &none(),
     );
-    assert_eq!(c.verdict, Verdict::NotCovered);
+    assert_eq!(c.verdict, CoverageStatus::NotCovered);
     assert!(c.has_reason(reason::SAME_NODE));
 }
 
@@ -418,7 +418,7 @@ fn fargate_is_unknown_and_never_covered_by_nitro_or_cni() {
             &calico,
             &none(),
         );
-        assert_eq!(c.verdict, Verdict::Unknown, "{}", f.name);
+        assert_eq!(c.verdict, CoverageStatus::Unknown, "{}", f.name);
         assert_eq!(c.covered_by, None);
         assert_eq!(c.confidence, Confidence::Inferred);
         assert!(c.has_reason(reason::FARGATE));
@@ -446,7 +446,7 @@ fn fargate_with_a_non_encrypting_peer_is_not_covered() {
         &none(),
     );
     // Nitro needs both ends; t3 alone rules it out. No CNI on Fargate.
-    assert_eq!(c.verdict, Verdict::NotCovered);
+    assert_eq!(c.verdict, CoverageStatus::NotCovered);
     assert!(c.has_reason(reason::FARGATE));
     assert!(c.has_reason(reason::NITRO_NOT_ENCRYPTING));
 }
@@ -467,7 +467,7 @@ fn fargate_is_covered_only_when_vpc_encryption_controls_enforce() {
         &enforce,
         &none(),
     );
-    assert_eq!(c.verdict, Verdict::Covered);
+    assert_eq!(c.verdict, CoverageStatus::Covered);
     assert_eq!(c.covered_by, Some(CoveredBy::Nitro));
     assert!(c.has_reason(reason::FARGATE));
 }
@@ -482,7 +482,7 @@ fn unresolved_endpoint_is_unknown_even_with_cni_encryption() {
         &calico,
         &none(),
     );
-    assert_eq!(c.verdict, Verdict::Unknown);
+    assert_eq!(c.verdict, CoverageStatus::Unknown);
     assert_eq!(c.reason_ids(), [reason::ENDPOINT_UNRESOLVED]);
     assert!(
         c.reasons[0]
@@ -501,7 +501,7 @@ fn pod_with_unknown_node_is_unknown() {
         &calico,
         &none(),
     );
-    assert_eq!(c.verdict, Verdict::Unknown);
+    assert_eq!(c.verdict, CoverageStatus::Unknown);
     assert!(c.has_reason(reason::NODE_UNKNOWN));
     assert!(!c.has_reason(reason::CNI_WIREGUARD));
 }

@@ -22,6 +22,7 @@ pub use sink::{FlowOpened, FlowSink, MemorySink, SpillSink, Spilled};
 use crate::capture::{CaptureError, CaptureReader, Item, LinkType, MergedSource, Nanos};
 use crate::decode::{Decoded, Decoder, L4, TcpSegment, underlay};
 use crate::flow::{Exit, Flow, FlowConfig, FlowKey, FlowTable, RoleSource, Side, endpoint};
+use crate::model::WarningKind;
 use crate::model::report::{self as model, Report, Stats, Warning};
 use crate::tls::KeyLog;
 
@@ -191,22 +192,10 @@ fn conclude(
         shards,
     ));
     Report {
-        schema: model::SCHEMA.to_string(),
-        tool: model::Tool {
-            name: "tls-audit".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
         inputs,
         stats,
         warnings,
-        metadata: None,
-        verification: None,
-        findings: Vec::new(),
-        compliance: None,
-        inventory: None,
-        probes: Vec::new(),
-        enrichment: None,
-        flows: Vec::new(),
+        ..Report::empty()
     }
 }
 
@@ -570,7 +559,7 @@ fn keylog_warnings(keys: &KeyLog) -> Vec<Warning> {
         return Vec::new();
     }
     vec![Warning {
-        kind: "keylog-lines".into(),
+        kind: WarningKind::KeylogLines,
         message: format!(
             "{} key log lines could not be read and were skipped: {}",
             keys.bad_lines,
@@ -590,7 +579,7 @@ fn ignored_secrets_warning(s: &crate::capture::InputSummary) -> Option<Warning> 
         .map(|&(kind, n)| format!("{n} of type {}", secrets_type_name(kind)))
         .collect();
     Some(Warning {
-        kind: "decryption-secrets-ignored".into(),
+        kind: WarningKind::DecryptionSecretsIgnored,
         message: format!(
             "{}: Decryption Secrets Blocks ignored ({}): only TLS key logs (TLSK) are used",
             s.name,
@@ -629,7 +618,7 @@ fn summary_warnings(
     let mut w = Vec::new();
     if stats.truncated_packets > 0 {
         w.push(Warning {
-            kind: "snaplen".into(),
+            kind: WarningKind::Snaplen,
             message: format!(
                 "{} packets were cut by the capture's snap length; their flows were analysed as far as the bytes go",
                 stats.truncated_packets
@@ -638,7 +627,7 @@ fn summary_warnings(
     }
     if stats.evicted_flows > 0 {
         w.push(Warning {
-            kind: "flow-table-full".into(),
+            kind: WarningKind::FlowTableFull,
             message: format!(
                 "{} flows were evicted from the full flow table before they ended (raise --max-flows)",
                 stats.evicted_flows
@@ -647,7 +636,7 @@ fn summary_warnings(
     }
     if stats.buffer_budget_flows > 0 {
         w.push(Warning {
-            kind: "buffer-budget".into(),
+            kind: WarningKind::BufferBudget,
             message: format!(
                 "{} flows were finished before they ended: the flow table's entries and buffers together \
                  exceeded the memory budget (raise --buffer-budget-mib; a flood of new or undecided flows does this){}",
@@ -661,19 +650,19 @@ fn summary_warnings(
     }
     if gaps > 0 {
         w.push(Warning {
-            kind: "capture-gaps".into(),
+            kind: WarningKind::CaptureGaps,
             message: format!("{gaps} TCP flows have bytes the capture missed (see tcp.gaps)"),
         });
     }
     if oversized > 0 {
         w.push(Warning {
-            kind: "oversized-handshake".into(),
+            kind: WarningKind::OversizedHandshake,
             message: format!("{oversized} flows had a handshake message too large to reassemble"),
         });
     }
     if let Some(n) = stats.decode_errors.get("unsupported_link_type") {
         w.push(Warning {
-            kind: "unsupported-link-type".into(),
+            kind: WarningKind::UnsupportedLinkType,
             message: format!("{n} packets have a link type tls-audit does not decode"),
         });
     }
@@ -783,7 +772,7 @@ fn inputs_of(
             }
             if let Some(why) = &s.damage {
                 warnings.push(Warning {
-                    kind: "damaged-capture".into(),
+                    kind: WarningKind::DamagedCapture,
                     message: format!(
                         "{}: {why}; the {} packets before it were analysed",
                         s.name, s.packets
@@ -804,7 +793,7 @@ fn inputs_of(
         .collect();
     if unknown_link {
         warnings.push(Warning {
-            kind: "packet-without-interface".into(),
+            kind: WarningKind::PacketWithoutInterface,
             message: "pcapng packets referred to an interface that was never described".into(),
         });
     }

@@ -3,6 +3,12 @@
 //!
 //! The table is generic over what the layers above keep per flow (`A`), so
 //! this module knows nothing about TLS.
+// Hostile input: no indexing or slicing, no arithmetic that can overflow
+// (unwrap, expect and panic are denied crate-wide in Cargo.toml).
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
 
 pub mod reassembly;
 
@@ -157,11 +163,12 @@ impl<A: Buffered> Flow<A> {
     /// Bytes this flow holds: its analysis's buffers and TCP reassembly's
     /// out-of-order segments.
     pub fn buffered(&self) -> usize {
-        let tcp = self
-            .tcp
-            .as_ref()
-            .map_or(0, |t| t.streams[0].buffered() + t.streams[1].buffered());
-        self.app.buffered() + tcp
+        let tcp = self.tcp.as_ref().map_or(0, |t| {
+            t.streams[0]
+                .buffered()
+                .saturating_add(t.streams[1].buffered())
+        });
+        self.app.buffered().saturating_add(tcp)
     }
 }
 
@@ -367,7 +374,8 @@ impl<A: Default + Buffered> FlowTable<A> {
         if !self.map.contains_key(&key) {
             if self.map.len() >= self.cfg.max_flows {
                 self.evict_oldest(Exit::Evicted, done);
-            } else if (self.map.len() + 1).saturating_mul(ENTRY_BYTES) > self.cfg.buffer_budget / 2
+            } else if self.map.len().saturating_add(1).saturating_mul(ENTRY_BYTES)
+                > self.cfg.buffer_budget / 2
             {
                 // Entries take at most half of the memory budget, so a
                 // flood of new flows cannot crowd out the buffers of the
@@ -378,7 +386,7 @@ impl<A: Default + Buffered> FlowTable<A> {
         let cap = self.cfg.stream_cap;
         let next_id = &mut self.next_id;
         self.map.entry(key).or_insert_with(|| {
-            *next_id += 1;
+            *next_id = next_id.saturating_add(1);
             Flow::new(key, *next_id, side, ts, cap)
         })
     }
@@ -439,7 +447,7 @@ impl<A: Default + Buffered> FlowTable<A> {
             self.closed.remove(key);
             return false;
         }
-        self.stragglers += 1;
+        self.stragglers = self.stragglers.saturating_add(1);
         true
     }
 
@@ -512,15 +520,16 @@ impl<A: Default + Buffered> FlowTable<A> {
             return;
         }
         let n = (ages.len() / 8).max(1);
-        ages.select_nth_unstable(n - 1);
+        // 1 <= n <= ages.len(): the n oldest.
+        ages.select_nth_unstable(n.saturating_sub(1));
         ages.truncate(n);
         // Oldest first, whatever order the map gave (see `sweep`).
         ages.sort_unstable();
         for (_, k) in ages {
             if let Some(f) = self.take(&k) {
                 match why {
-                    Exit::Budget => self.over_budget += 1,
-                    _ => self.evicted += 1,
+                    Exit::Budget => self.over_budget = self.over_budget.saturating_add(1),
+                    _ => self.evicted = self.evicted.saturating_add(1),
                 }
                 done(f, why);
             }
@@ -560,11 +569,11 @@ impl<A: Default + Buffered> FlowTable<A> {
     /// memory stays bounded whatever the packets do, and the loss is
     /// counted and said rather than silent.
     pub fn account(&mut self, before: usize, after: usize, done: &mut dyn FnMut(Flow<A>, Exit)) {
-        self.held = (self.held + after).saturating_sub(before);
+        self.held = self.held.saturating_add(after).saturating_sub(before);
         if self.footprint() <= self.cfg.buffer_budget {
             return;
         }
-        let target = self.cfg.buffer_budget / 8 * 7;
+        let target = (self.cfg.buffer_budget / 8).saturating_mul(7);
         let mut holders: Vec<(Nanos, FlowKey)> = self
             .map
             .iter()
@@ -577,7 +586,7 @@ impl<A: Default + Buffered> FlowTable<A> {
                 break;
             }
             if let Some(f) = self.take(&k) {
-                self.over_budget += 1;
+                self.over_budget = self.over_budget.saturating_add(1);
                 done(f, Exit::Budget);
             }
         }

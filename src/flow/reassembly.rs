@@ -71,7 +71,8 @@ impl Reassembler {
 
     /// Bytes held: out-of-order segments and unacknowledged SYN data.
     pub fn buffered(&self) -> usize {
-        self.pending_bytes + self.syn_data.as_ref().map_or(0, Vec::len)
+        self.pending_bytes
+            .saturating_add(self.syn_data.as_ref().map_or(0, Vec::len))
     }
 
     /// Stop delivering and free buffers: the rest of the stream is only counted.
@@ -144,10 +145,9 @@ impl Reassembler {
         if rel < 0 {
             // Before the start we know (mid-stream pickup): keep what overlaps.
             let skip = rel.unsigned_abs() as usize;
-            if skip < payload.len() {
-                self.insert(0, &payload[skip..], out);
-            } else {
-                self.stats.retransmissions += 1;
+            match payload.get(skip..) {
+                Some(overlap) if !overlap.is_empty() => self.insert(0, overlap, out),
+                _ => self.stats.retransmissions = self.stats.retransmissions.saturating_add(1),
             }
             return;
         }
@@ -172,13 +172,15 @@ impl Reassembler {
     }
 
     fn insert(&mut self, offset: u64, payload: &[u8], out: &mut dyn FnMut(Chunk<'_>)) {
-        let end = offset + payload.len() as u64;
+        // Offsets are below 2^31 (and `next` near the byte cap): no saturation.
+        let end = offset.saturating_add(payload.len() as u64);
         if end <= self.next {
-            self.stats.retransmissions += 1;
+            self.stats.retransmissions = self.stats.retransmissions.saturating_add(1);
             return;
         }
-        if offset <= self.next {
-            let fresh = &payload[(self.next - offset) as usize..];
+        if let Some(delivered) = self.next.checked_sub(offset) {
+            // offset <= next < end: the bytes from `next` on are new.
+            let fresh = payload.get(delivered as usize..).unwrap_or_default();
             if self.pending.is_empty() {
                 self.deliver(fresh, out);
             } else {
@@ -188,7 +190,7 @@ impl Reassembler {
             }
             return;
         }
-        self.stats.out_of_order += 1;
+        self.stats.out_of_order = self.stats.out_of_order.saturating_add(1);
         self.hold(offset, payload);
         if self.pending_bytes > MAX_PENDING_BYTES || self.pending.len() > MAX_PENDING_SEGMENTS {
             self.skip_hole(out);
@@ -199,10 +201,10 @@ impl Reassembler {
     /// (the first copy of any byte wins).
     fn hold(&mut self, offset: u64, payload: &[u8]) {
         let mut start = offset;
-        let end = offset + payload.len() as u64;
+        let end = offset.saturating_add(payload.len() as u64);
         let mut pieces = Vec::new();
         for (&o, held) in self.pending.range(..end) {
-            let held_end = o + held.len() as u64;
+            let held_end = o.saturating_add(held.len() as u64);
             if held_end <= start {
                 continue;
             }
@@ -218,8 +220,12 @@ impl Reassembler {
             pieces.push((start, end));
         }
         for (s, e) in pieces {
-            let slice = &payload[(s - offset) as usize..(e - offset) as usize];
-            self.pending_bytes += slice.len();
+            // offset <= s < e <= end: a part of `payload`.
+            let (from, to) = (s.saturating_sub(offset), e.saturating_sub(offset));
+            let Some(slice) = payload.get(from as usize..to as usize) else {
+                continue;
+            };
+            self.pending_bytes = self.pending_bytes.saturating_add(slice.len());
             self.pending.insert(s, slice.to_vec());
         }
     }
@@ -231,10 +237,11 @@ impl Reassembler {
                 break;
             }
             let data = entry.remove();
-            self.pending_bytes -= data.len();
-            let end = o + data.len() as u64;
-            if end > self.next {
-                let fresh = &data[(self.next - o) as usize..];
+            // `pending_bytes` is the sum of the held lengths.
+            self.pending_bytes = self.pending_bytes.saturating_sub(data.len());
+            // o <= next: what is held from `next` on is new.
+            let delivered = self.next.saturating_sub(o);
+            if let Some(fresh) = data.get(delivered as usize..).filter(|f| !f.is_empty()) {
                 self.deliver(fresh, out);
             }
         }
@@ -244,10 +251,9 @@ impl Reassembler {
         let Some((&o, _)) = self.pending.first_key_value() else {
             return;
         };
-        if o > self.next {
-            let missing = o - self.next;
-            self.stats.gaps += 1;
-            self.stats.gap_bytes += missing;
+        if let Some(missing) = o.checked_sub(self.next).filter(|&m| m > 0) {
+            self.stats.gaps = self.stats.gaps.saturating_add(1);
+            self.stats.gap_bytes = self.stats.gap_bytes.saturating_add(missing);
             if !self.is_done() {
                 out(Chunk::Gap(missing));
             }
@@ -258,14 +264,15 @@ impl Reassembler {
 
     fn deliver(&mut self, fresh: &[u8], out: &mut dyn FnMut(Chunk<'_>)) {
         let room = self.cap.saturating_sub(self.next) as usize;
-        let n = fresh.len().min(room);
-        if n < fresh.len() && !self.closed {
+        // The first `room` bytes, or all of them.
+        let delivered = fresh.get(..room).unwrap_or(fresh);
+        if delivered.len() < fresh.len() && !self.closed {
             self.stats.capped = true;
         }
-        if n > 0 && !self.closed {
-            out(Chunk::Data(&fresh[..n]));
+        if !delivered.is_empty() && !self.closed {
+            out(Chunk::Data(delivered));
         }
-        self.next += fresh.len() as u64;
+        self.next = self.next.saturating_add(fresh.len() as u64);
     }
 }
 

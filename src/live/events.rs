@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 
 use crate::capture::format_ts;
 use crate::engine::{FlowOpened, FlowSink};
+use crate::model::WarningKind;
 use crate::report::model::{FlowRecord, Input, Report, Stats, Warning};
 use crate::x509::Certificate;
 
@@ -262,50 +263,79 @@ struct Line {
 /// one log (a sidecar's container restart) starts a new run at its `start`
 /// line; its flows are kept apart from the first run's, not mixed by id.
 pub fn read_events(name: &str, input: impl BufRead) -> Result<Replayed, EventError> {
-    let io = |source| EventError::Io {
-        name: name.to_string(),
-        source,
-    };
-    // Keyed by (run, flow id): ids start again at 1 in each run.
-    let mut table = Table::new().map_err(io)?;
-    let mut summaries: BTreeMap<u32, Report> = BTreeMap::new();
-    let mut run = 0u32;
-    let mut seen_event = false;
-    let mut skipped = 0u64;
-    let mut missing_seq = 0u64;
-    let mut next_seq = 0u64;
-    let mut ders = Ders::default();
-    // `flow` events read per run, to hold against the summary's count.
-    let mut flow_events: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut stream = Stream::new(name)?;
     for (n, line) in bounded_lines(input).enumerate() {
-        let lineno = n + 1;
-        let line = line.map_err(|source| EventError::Io {
+        let line = line.map_err(|source| stream.io(source))?;
+        stream.line(n + 1, &line)?;
+    }
+    stream.finish()
+}
+
+/// An event stream being read: its flows (keyed by run and flow id: ids
+/// start again at 1 in each run), its runs' summaries, and what was odd.
+struct Stream<'n> {
+    name: &'n str,
+    table: Table,
+    summaries: BTreeMap<u32, Report>,
+    run: u32,
+    seen_event: bool,
+    skipped: u64,
+    missing_seq: u64,
+    next_seq: u64,
+    ders: Ders,
+    /// `flow` events read per run, to hold against the summary's count.
+    flow_events: BTreeMap<u32, u64>,
+}
+
+impl<'n> Stream<'n> {
+    fn new(name: &'n str) -> Result<Self, EventError> {
+        let table = Table::new().map_err(|source| EventError::Io {
             name: name.to_string(),
             source,
         })?;
+        Ok(Stream {
+            name,
+            table,
+            summaries: BTreeMap::new(),
+            run: 0,
+            seen_event: false,
+            skipped: 0,
+            missing_seq: 0,
+            next_seq: 0,
+            ders: Ders::default(),
+            flow_events: BTreeMap::new(),
+        })
+    }
+
+    fn io(&self, source: std::io::Error) -> EventError {
+        EventError::Io {
+            name: self.name.to_string(),
+            source,
+        }
+    }
+
+    /// One line of the stream (`lineno` from 1).
+    fn line(&mut self, lineno: usize, line: &[u8]) -> Result<(), EventError> {
         let bad = |problem: String| EventError::Line {
-            name: name.to_string(),
+            name: self.name.to_string(),
             line: lineno,
             problem,
         };
-        let text = String::from_utf8_lossy(&line);
+        let text = String::from_utf8_lossy(line);
         let text = text.trim();
         if !text.starts_with('{') {
             if !text.is_empty() {
-                skipped += 1;
+                self.skipped += 1;
             }
-            continue;
+            return Ok(());
         }
-        let value: Value = match serde_json::from_str(text) {
-            Ok(v) => v,
-            Err(_) => {
-                skipped += 1;
-                continue;
-            }
+        let Ok(value) = serde_json::from_str::<Value>(text) else {
+            self.skipped += 1;
+            return Ok(());
         };
         let Some(schema) = value.get("schema").and_then(Value::as_str) else {
-            skipped += 1;
-            continue;
+            self.skipped += 1;
+            return Ok(());
         };
         if schema != EVENT_SCHEMA {
             return Err(bad(format!(
@@ -313,135 +343,198 @@ pub fn read_events(name: &str, input: impl BufRead) -> Result<Replayed, EventErr
             )));
         }
         let ev: Line = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
-        ders.add(&ev.certificates, &mut table).map_err(io)?;
+        self.ders
+            .add(&ev.certificates, &mut self.table)
+            .map_err(|e| self.io(e))?;
         if ev.event == "start" {
-            if seen_event {
-                run = run.saturating_add(1);
+            if self.seen_event {
+                self.run = self.run.saturating_add(1);
             }
-            next_seq = 0;
+            self.next_seq = 0;
         }
-        seen_event = true;
+        self.seen_event = true;
         if let Some(seq) = ev.seq {
-            missing_seq = missing_seq.saturating_add(seq.saturating_sub(next_seq));
-            next_seq = seq.saturating_add(1);
+            self.missing_seq = self
+                .missing_seq
+                .saturating_add(seq.saturating_sub(self.next_seq));
+            self.next_seq = seq.saturating_add(1);
         }
+        let run = self.run;
         match ev.event.as_str() {
             "flow" => {
                 let (Some(id), Some(flow)) = (ev.id, ev.flow) else {
                     return Err(bad("a flow event without its id or record".into()));
                 };
-                table
-                    .close((run, id), &ders.restore(flow, true))
-                    .map_err(io)?;
-                *flow_events.entry(run).or_default() += 1;
+                let flow = self.ders.restore(flow, true);
+                self.table.close((run, id), &flow).map_err(|e| self.io(e))?;
+                *self.flow_events.entry(run).or_default() += 1;
             }
             "handshake" => {
                 if let (Some(id), Some(flow)) = (ev.id, ev.flow) {
-                    table
-                        .opened((run, id), &ders.restore(flow, false))
-                        .map_err(io)?;
+                    let flow = self.ders.restore(flow, false);
+                    self.table
+                        .opened((run, id), &flow)
+                        .map_err(|e| self.io(e))?;
                 }
             }
             "summary" => {
                 let Some(report) = ev.report else {
                     return Err(bad("a summary event without its report".into()));
                 };
-                summaries.insert(run, report);
+                self.summaries.insert(run, report);
             }
             // start, flow-opened, stats, and events a later v1 adds.
             _ => {}
         }
+        Ok(())
     }
-    let unfinished = table
-        .end_open(|flow| flow.ended_by = Some("stream-ended".into()))
-        .map_err(io)?;
-    // Runs without a summary: their header is counted from their flows.
-    let runs = run + 1;
-    let cut: Vec<u32> = (0..runs).filter(|r| !summaries.contains_key(r)).collect();
-    let mut report: Option<Report> = None;
-    let mut uncounted = 0u64;
-    for r in 0..runs {
-        let header = match summaries.remove(&r) {
-            Some(h) => {
-                let read = flow_events.get(&r).copied().unwrap_or(0);
-                uncounted = uncounted.saturating_add(h.stats.flows.abs_diff(read));
-                agent_said(name, h)
-            }
-            None => {
-                let mut header = HeaderCount::default();
-                table.each_of_run(r, |f| header.add(f)).map_err(io)?;
-                header.report(name)
-            }
-        };
-        match &mut report {
-            None => report = Some(header),
-            Some(m) => {
-                m.inputs.extend(header.inputs);
-                m.stats.absorb(&header.stats);
-                m.warnings.extend(header.warnings);
+
+    /// The stream read: each run's header (its summary, or counted from
+    /// its flows when it has none) merged, the flows, and the warnings on
+    /// what the stream lacked.
+    fn finish(mut self) -> Result<Replayed, EventError> {
+        let name = self.name;
+        let unfinished = self
+            .table
+            .end_open(|flow| flow.ended_by = Some("stream-ended".into()))
+            .map_err(|e| self.io(e))?;
+        let runs = self.run + 1;
+        let cut: Vec<u32> = (0..runs)
+            .filter(|r| !self.summaries.contains_key(r))
+            .collect();
+        let mut report: Option<Report> = None;
+        let mut uncounted = 0u64;
+        for r in 0..runs {
+            let header = match self.summaries.remove(&r) {
+                Some(h) => {
+                    let read = self.flow_events.get(&r).copied().unwrap_or(0);
+                    uncounted = uncounted.saturating_add(h.stats.flows.abs_diff(read));
+                    agent_said(name, h)
+                }
+                None => {
+                    let mut header = HeaderCount::default();
+                    self.table
+                        .each_of_run(r, |f| header.add(f))
+                        .map_err(|e| self.io(e))?;
+                    header.report(name)
+                }
+            };
+            match &mut report {
+                None => report = Some(header),
+                Some(m) => {
+                    m.inputs.extend(header.inputs);
+                    m.stats.absorb(&header.stats);
+                    m.warnings.extend(header.warnings);
+                }
             }
         }
+        let io = |source| EventError::Io {
+            name: name.to_string(),
+            source,
+        };
+        let flows = self.table.finish().map_err(io)?;
+        let mut report = report.unwrap_or_else(|| HeaderCount::default().report(name));
+        report.flows.clear();
+        let lacks = Lacks {
+            cut: cut.len(),
+            runs,
+            read: flows.len(),
+            unfinished,
+            skipped: self.skipped,
+            missing_seq: self.missing_seq,
+            uncounted,
+            unbacked: self.ders.unbacked,
+        };
+        report.warnings.extend(lacks.warnings(name));
+        Ok(Replayed {
+            report,
+            flows,
+            unenriched: None,
+        })
     }
-    let flows = table.finish().map_err(io)?;
-    let mut report = report.unwrap_or_else(|| HeaderCount::default().report(name));
-    report.flows.clear();
-    if !cut.is_empty() {
-        report.warnings.push(Warning {
-            kind: "events-cut".into(),
-            message: format!(
-                "{name}: {} of {runs} agent runs in the stream ended without a summary (the agent was \
-                 stopped or its log cut); {} flows were read, {unfinished} of them from their handshake only",
-                cut.len(),
-                flows.len()
-            ),
-        });
+}
+
+/// What a stream lacked, counted as it was read.
+struct Lacks {
+    /// Runs without a summary, of `runs`.
+    cut: usize,
+    runs: u32,
+    /// Flows read, `unfinished` of them from their handshake only.
+    read: usize,
+    unfinished: usize,
+    /// Lines that were not events.
+    skipped: u64,
+    /// Event lines missing (sequence gaps).
+    missing_seq: u64,
+    /// Flows the summaries count more or fewer than the stream carries.
+    uncounted: u64,
+    /// Flow records naming certificates whose bytes the stream lacks.
+    unbacked: u64,
+}
+
+impl Lacks {
+    fn warnings(&self, name: &str) -> Vec<Warning> {
+        let mut out = Vec::new();
+        let mut say = |kind, message| out.push(Warning { kind, message });
+        if self.cut > 0 {
+            say(
+                WarningKind::EventsCut,
+                format!(
+                    "{name}: {} of {} agent runs in the stream ended without a summary (the agent was \
+                     stopped or its log cut); {} flows were read, {} of them from their handshake only",
+                    self.cut, self.runs, self.read, self.unfinished
+                ),
+            );
+        }
+        if self.runs > 1 {
+            say(
+                WarningKind::EventsRestarted,
+                format!(
+                    "{name}: the agent started {} times in this stream (restarted); each run's flows are kept",
+                    self.runs
+                ),
+            );
+        }
+        if self.skipped > 0 {
+            say(
+                WarningKind::EventsSkipped,
+                format!(
+                    "{name}: {} lines were not events and were skipped",
+                    self.skipped
+                ),
+            );
+        }
+        if self.missing_seq > 0 {
+            say(
+                WarningKind::EventsLost,
+                format!(
+                    "{name}: {} event lines are missing (sequence numbers skip)",
+                    self.missing_seq
+                ),
+            );
+        }
+        if self.uncounted > 0 {
+            say(
+                WarningKind::EventsLost,
+                format!(
+                    "{name}: the agent's summary counts {} flows more or fewer than the stream carries; flow lines were lost or removed",
+                    self.uncounted
+                ),
+            );
+        }
+        if self.unbacked > 0 {
+            say(
+                WarningKind::AgentReported,
+                format!(
+                    "{name}: {} flow records named certificates (or a TLS 1.2 handshake without any) the stream did not carry the bytes of; \
+                     an agent's word is not evidence, so those certificates are not used (TA-CERT-UNCHECKED) and a client certificate \
+                     without its bytes does not show mutual TLS",
+                    self.unbacked
+                ),
+            );
+        }
+        out
     }
-    if runs > 1 {
-        report.warnings.push(Warning {
-            kind: "events-restarted".into(),
-            message: format!(
-                "{name}: the agent started {runs} times in this stream (restarted); each run's flows are kept"
-            ),
-        });
-    }
-    if skipped > 0 {
-        report.warnings.push(Warning {
-            kind: "events-skipped".into(),
-            message: format!("{name}: {skipped} lines were not events and were skipped"),
-        });
-    }
-    if missing_seq > 0 {
-        report.warnings.push(Warning {
-            kind: "events-lost".into(),
-            message: format!(
-                "{name}: {missing_seq} event lines are missing (sequence numbers skip)"
-            ),
-        });
-    }
-    if uncounted > 0 {
-        report.warnings.push(Warning {
-            kind: "events-lost".into(),
-            message: format!(
-                "{name}: the agent's summary counts {uncounted} flows more or fewer than the stream carries; flow lines were lost or removed"
-            ),
-        });
-    }
-    if ders.unbacked > 0 {
-        report.warnings.push(Warning {
-            kind: "agent-reported".into(),
-            message: format!(
-                "{name}: {} flow records named certificates (or a TLS 1.2 handshake without any) the stream did not carry the bytes of; \
-                 an agent's word is not evidence, so those certificates are not used (TA-CERT-UNCHECKED) and a client certificate \
-                 without its bytes does not show mutual TLS",
-                ders.unbacked
-            ),
-        });
-    }
-    Ok(Replayed {
-        report,
-        flows,
-        unenriched: None,
-    })
 }
 
 /// The header of an agent's summary, labelled as the agent's word: its
@@ -558,14 +651,6 @@ impl Ders {
     }
 }
 
-/// A report with nothing in it yet (no input, no flow), to which inputs
-/// that could not be read are added.
-pub fn empty_report() -> Report {
-    let mut r = HeaderCount::default().report("");
-    r.inputs.clear();
-    r
-}
-
 /// A header for a stream without a summary: counts from the flows read,
 /// one at a time.
 #[derive(Default)]
@@ -593,11 +678,6 @@ impl HeaderCount {
     fn report(self, name: &str) -> Report {
         let stats = self.stats;
         Report {
-            schema: crate::report::model::SCHEMA.to_string(),
-            tool: crate::report::model::Tool {
-                name: "tls-audit".into(),
-                version: env!("CARGO_PKG_VERSION").into(),
-            },
             inputs: vec![Input {
                 name: name.to_string(),
                 format: "events".into(),
@@ -609,15 +689,7 @@ impl HeaderCount {
                 reported_by: Some(name.to_string()),
             }],
             stats,
-            warnings: Vec::new(),
-            verification: None,
-            findings: Vec::new(),
-            flows: Vec::new(),
-            metadata: None,
-            compliance: None,
-            inventory: None,
-            probes: Vec::new(),
-            enrichment: None,
+            ..Report::empty()
         }
     }
 }

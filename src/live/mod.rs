@@ -14,7 +14,7 @@ mod metrics;
 mod source;
 mod sys;
 
-pub use events::{EVENT_SCHEMA, EventError, EventSink, Flows, Replayed, empty_report, read_events};
+pub use events::{EVENT_SCHEMA, EventError, EventSink, Flows, Replayed, read_events};
 pub use metrics::{Metrics, MetricsServer, MetricsSink, serve_metrics};
 pub use source::{LiveHandle, LiveOptions, LiveOutcome, Progress, StopReason, open, run};
 

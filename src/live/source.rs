@@ -9,6 +9,7 @@ use pcap::{Active, Capture, Device, Linktype, Precision};
 use super::{LiveError, sys};
 use crate::capture::{LinkType, Nanos, format_ts};
 use crate::engine::{Analyzer, Config, FlowSink};
+use crate::model::WarningKind;
 use crate::report::model::{Input, LiveCapture, Report, Warning};
 
 /// What to capture and for how long.
@@ -212,13 +213,13 @@ pub fn run<S: FlowSink>(
         && let Err(e) = f.flush()
     {
         warnings.push(Warning {
-            kind: "write-pcap".into(),
+            kind: WarningKind::WritePcap,
             message: format!("the capture file could not be completed: {e}"),
         });
     }
     if counters.dropped + counters.if_dropped > 0 {
         warnings.push(Warning {
-            kind: "capture-drops".into(),
+            kind: WarningKind::CaptureDrops,
             message: format!(
                 "libpcap dropped {} packets (buffer full) and the interface {} more: flows may be incomplete",
                 counters.dropped, counters.if_dropped
@@ -227,7 +228,7 @@ pub fn run<S: FlowSink>(
     }
     if let StopReason::Error(e) = &stopped_by {
         warnings.push(Warning {
-            kind: "capture-failed".into(),
+            kind: WarningKind::CaptureFailed,
             message: format!(
                 "the capture on {} failed and stopped early: {e}",
                 opts.interface

@@ -106,6 +106,77 @@ words! {
     }
 }
 
+words! {
+    /// What a warning is about (`warnings[].kind`): a stable identifier
+    /// that scripts match on.
+    pub enum WarningKind {
+        /// A capture was damaged or cut; read up to the damage.
+        DamagedCapture = "damaged-capture",
+        /// Packets were cut short by the snap length.
+        Snaplen = "snaplen",
+        /// Flows were evicted at the flow-table limit.
+        FlowTableFull = "flow-table-full",
+        /// TCP streams had holes that never filled.
+        CaptureGaps = "capture-gaps",
+        /// A handshake message was larger than the reassembly bound.
+        OversizedHandshake = "oversized-handshake",
+        /// A capture's link type is not decoded.
+        UnsupportedLinkType = "unsupported-link-type",
+        /// pcapng packets named an interface never described.
+        PacketWithoutInterface = "packet-without-interface",
+        /// Key log lines that could not be read.
+        KeylogLines = "keylog-lines",
+        /// pcapng Decryption Secrets Blocks of a kind not used.
+        DecryptionSecretsIgnored = "decryption-secrets-ignored",
+        /// No cluster snapshot: pod-level checks were not made.
+        NoInventory = "no-inventory",
+        /// More findings than are kept.
+        FindingsLimit = "findings-limit",
+        /// A policy waiver has expired.
+        WaiverExpired = "waiver-expired",
+        /// The live capture dropped packets.
+        CaptureDrops = "capture-drops",
+        /// The live capture failed.
+        CaptureFailed = "capture-failed",
+        /// The packets could not be saved (`--write-pcap`).
+        WritePcap = "write-pcap",
+        /// An event stream ended without its summary.
+        EventsCut = "events-cut",
+        /// Events are missing from a stream (sequence gaps).
+        EventsLost = "events-lost",
+        /// Lines of an event stream that are not events.
+        EventsSkipped = "events-skipped",
+        /// Flows were finished early at the memory budget.
+        BufferBudget = "buffer-budget",
+        /// An endpoint could not be probed.
+        ProbeFailed = "probe-failed",
+        /// Something could not be read from the cluster.
+        ClusterContext = "cluster-context",
+        /// A pod was not audited fully.
+        PodFailed = "pod-failed",
+        /// The API server sent a `Warning` header.
+        ApiWarning = "api-warning",
+        /// A pod declares nothing to probe.
+        ProbeSkipped = "probe-skipped",
+        /// An agent restarted within a stream.
+        EventsRestarted = "events-restarted",
+        /// Certificates sent in the clear were not read.
+        CertificatesUnread = "certificates-unread",
+        /// What an agent reported about itself.
+        AgentReported = "agent-reported",
+        /// A probe did not finish every step.
+        ProbeIncomplete = "probe-incomplete",
+        /// Identity enrichment could not be had.
+        EnrichUnavailable = "enrich-unavailable",
+    }
+}
+
+impl PartialEq<&str> for WarningKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

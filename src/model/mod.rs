@@ -19,5 +19,5 @@ pub mod report;
 pub mod rules;
 pub mod time;
 
-pub use kinds::{Gate, Protection, RoleSource, Transport};
+pub use kinds::{Gate, Protection, RoleSource, Transport, WarningKind};
 pub use report::Report;

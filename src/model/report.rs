@@ -69,6 +69,31 @@ pub struct Report {
     pub flows: Vec<FlowRecord>,
 }
 
+impl Report {
+    /// A report by this tool with nothing in it yet: no input, no flow, no
+    /// verification. Every report starts here.
+    pub fn empty() -> Report {
+        Report {
+            schema: SCHEMA.to_string(),
+            tool: Tool {
+                name: "tls-audit".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            metadata: None,
+            inputs: Vec::new(),
+            stats: Stats::default(),
+            warnings: Vec::new(),
+            verification: None,
+            findings: Vec::new(),
+            compliance: None,
+            inventory: None,
+            probes: Vec::new(),
+            enrichment: None,
+            flows: Vec::new(),
+        }
+    }
+}
+
 /// Tool identification.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Tool {
@@ -217,8 +242,8 @@ pub struct Stats {
 /// A warning with a stable kind.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Warning {
-    /// Stable identifier, e.g. `truncated-capture`, `snaplen`, `flow-table-full`.
-    pub kind: String,
+    /// Stable identifier, e.g. `damaged-capture`, `snaplen`, `flow-table-full`.
+    pub kind: super::WarningKind,
     /// For people.
     pub message: String,
 }

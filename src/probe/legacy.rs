@@ -172,9 +172,8 @@ pub enum Answer {
     NotTls,
 }
 
-/// More bytes are needed to answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Incomplete;
+/// More bytes are needed to answer (the record reader's own type).
+pub use crate::tls::record::Incomplete;
 
 /// Largest record body TLS allows (2^14 plus expansion).
 const MAX_RECORD: usize = (1 << 14) + 2048;

@@ -37,8 +37,9 @@ pub use error::ProbeFailure;
 pub use target::{Host, Target, TargetError};
 pub use tls::{Identity, IdentityError};
 
+use crate::model::WarningKind;
 use crate::report::Report;
-use crate::report::model::{self, FlowRecord, ProbeRecord, Stats, Warning};
+use crate::report::model::{FlowRecord, ProbeRecord, Stats, Warning};
 use crate::verify::{RunInfo, Verifier, conclude};
 
 /// How to probe.
@@ -148,22 +149,13 @@ pub fn report(results: Vec<EndpointResult>, mut verifier: Verifier, info: RunInf
     warnings.extend(more);
     let stats = stats(&flows);
     Report {
-        schema: model::SCHEMA.to_string(),
-        tool: model::Tool {
-            name: "tls-audit".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
-        inputs: Vec::new(),
         stats,
         warnings,
         verification: Some(verification),
         findings,
-        metadata: None,
-        compliance: None,
-        inventory: None,
         probes,
-        enrichment: None,
         flows,
+        ..Report::empty()
     }
 }
 
@@ -196,7 +188,7 @@ pub fn incomplete_warning(record: &ProbeRecord) -> Option<Warning> {
         return None;
     }
     Some(Warning {
-        kind: "probe-incomplete".into(),
+        kind: WarningKind::ProbeIncomplete,
         message: format!(
             "{}: no answer to {}; those were not checked (not read as refused)",
             record.target,
@@ -214,7 +206,7 @@ pub fn failure_warning(record: &ProbeRecord) -> Option<Warning> {
         .map(|p| format!(" ({}/{} {})", p.namespace, p.name, p.container))
         .unwrap_or_default();
     Some(Warning {
-        kind: "probe-failed".into(),
+        kind: WarningKind::ProbeFailed,
         message: format!("{}{pod}: {} ({})", record.target, e.message, e.kind),
     })
 }

@@ -20,7 +20,7 @@ const MAX_ANSWER: usize = 4096;
 
 /// What an answer means.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub enum PlaintextAnswer {
     /// Plaintext served: the protocol, when named.
     Accepted(Option<&'static str>),
     /// Refused: why (`tls-alert`, `tls-record` for another TLS record,
@@ -31,32 +31,32 @@ pub enum Verdict {
 }
 
 /// Judge the `answer` to `request` (either may be cut short).
-pub fn classify(request: &[u8], answer: &[u8], port: u16) -> Verdict {
+pub fn classify(request: &[u8], answer: &[u8], port: u16) -> PlaintextAnswer {
     match answer {
-        [] => Verdict::Silent,
+        [] => PlaintextAnswer::Silent,
         // A TLS record: an alert, or another record (a confused
         // ServerHello...). TLS only, named for what it is.
-        [21, 3, ..] => Verdict::Refused("tls-alert"),
-        [20 | 22..=24, 3, ..] => Verdict::Refused("tls-record"),
+        [21, 3, ..] => PlaintextAnswer::Refused("tls-alert"),
+        [20 | 22..=24, 3, ..] => PlaintextAnswer::Refused("tls-record"),
         a if a.starts_with(b"HTTP/") => {
             let text = String::from_utf8_lossy(a);
             // nginx answers cleartext on an ssl port with a 400 page (its
             // internal code 497) saying so: a refusal, not service.
             if text.contains("plain HTTP request was sent to HTTPS port") {
-                Verdict::Refused("https-port-refusal")
+                PlaintextAnswer::Refused("https-port-refusal")
             } else {
-                Verdict::Accepted(Some("http/1.1"))
+                PlaintextAnswer::Accepted(Some("http/1.1"))
             }
         }
         // An h2 frame header whose type is SETTINGS (4), stream 0.
         [_, _, _, 4, _, 0, 0, 0, 0, ..] if request.starts_with(b"PRI * HTTP/2.0") => {
-            Verdict::Accepted(Some("h2"))
+            PlaintextAnswer::Accepted(Some("h2"))
         }
         // Named from the answer alone: the request is always ours. SSH
         // answers in clear text but encrypts what follows.
         a => match crate::plaintext::detect(&[], a, port) {
-            Some(crate::plaintext::AppProtocol::Ssh) => Verdict::Refused("ssh"),
-            p => Verdict::Accepted(p.map(|p| p.as_str())),
+            Some(crate::plaintext::AppProtocol::Ssh) => PlaintextAnswer::Refused("ssh"),
+            p => PlaintextAnswer::Accepted(p.map(|p| p.as_str())),
         },
     }
 }
@@ -107,26 +107,27 @@ pub(crate) async fn probe(
                 bytes = (request.len() + answer.len()) as u64;
                 let v = classify(request, &answer, addr.port());
                 let e = match &v {
-                    Verdict::Silent => "deadline".to_string(),
-                    Verdict::Refused("https-port-refusal" | "ssh") | Verdict::Accepted(_) => {
-                        first_line(&answer)
-                    }
-                    Verdict::Refused(why) => (*why).to_string(),
+                    PlaintextAnswer::Silent => "deadline".to_string(),
+                    PlaintextAnswer::Refused("https-port-refusal" | "ssh")
+                    | PlaintextAnswer::Accepted(_) => first_line(&answer),
+                    PlaintextAnswer::Refused(why) => (*why).to_string(),
                 };
                 (v, e)
             }
-            Err(ProbeFailure::Closed(_)) => (Verdict::Refused("closed"), "closed".to_string()),
-            Err(e) => (Verdict::Silent, format!("{}: {e}", e.kind())),
+            Err(ProbeFailure::Closed(_)) => {
+                (PlaintextAnswer::Refused("closed"), "closed".to_string())
+            }
+            Err(e) => (PlaintextAnswer::Silent, format!("{}: {e}", e.kind())),
         };
         last = PlaintextProbe {
             accepted: match verdict {
-                Verdict::Accepted(_) => Some(true),
-                Verdict::Refused(_) => Some(false),
-                Verdict::Silent => None,
+                PlaintextAnswer::Accepted(_) => Some(true),
+                PlaintextAnswer::Refused(_) => Some(false),
+                PlaintextAnswer::Silent => None,
             },
             request: Some(name.to_string()),
             protocol: match verdict {
-                Verdict::Accepted(p) => p.map(str::to_string),
+                PlaintextAnswer::Accepted(p) => p.map(str::to_string),
                 _ => None,
             },
             evidence,
@@ -135,8 +136,10 @@ pub(crate) async fn probe(
         // may still hide an h2c-only server.
         if matches!(
             verdict,
-            Verdict::Accepted(_)
-                | Verdict::Refused("tls-alert" | "tls-record" | "https-port-refusal" | "ssh")
+            PlaintextAnswer::Accepted(_)
+                | PlaintextAnswer::Refused(
+                    "tls-alert" | "tls-record" | "https-port-refusal" | "ssh"
+                )
         ) {
             break;
         }
@@ -182,35 +185,35 @@ mod tests {
         let get = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
         assert_eq!(
             classify(get, b"HTTP/1.0 200 OK\r\nServer: SimpleHTTP\r\n", 80),
-            Verdict::Accepted(Some("http/1.1"))
+            PlaintextAnswer::Accepted(Some("http/1.1"))
         );
         assert_eq!(
             classify(get, &[21, 3, 3, 0, 2, 2, 50], 443),
-            Verdict::Refused("tls-alert")
+            PlaintextAnswer::Refused("tls-alert")
         );
         // Issue 22 item 9: a TLS answer that is not an alert is not called one.
         assert_eq!(
             classify(get, &[22, 3, 3, 0, 4, 2, 0, 0, 0], 443),
-            Verdict::Refused("tls-record")
+            PlaintextAnswer::Refused("tls-record")
         );
         let nginx = b"HTTP/1.1 400 Bad Request\r\nServer: nginx\r\n\r\n<html><head><title>400 The plain HTTP request was sent to HTTPS port</title>";
         assert_eq!(
             classify(get, nginx, 443),
-            Verdict::Refused("https-port-refusal")
+            PlaintextAnswer::Refused("https-port-refusal")
         );
-        assert_eq!(classify(get, b"", 443), Verdict::Silent);
+        assert_eq!(classify(get, b"", 443), PlaintextAnswer::Silent);
         assert_eq!(
             classify(get, b"SSH-2.0-OpenSSH_9.2p1\r\n", 2222),
-            Verdict::Refused("ssh")
+            PlaintextAnswer::Refused("ssh")
         );
         assert_eq!(
             classify(get, b"\x01\x02garbage", 7000),
-            Verdict::Accepted(None)
+            PlaintextAnswer::Accepted(None)
         );
         let settings = [0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 100];
         assert_eq!(
             classify(H2_PREFACE, &settings, 80),
-            Verdict::Accepted(Some("h2"))
+            PlaintextAnswer::Accepted(Some("h2"))
         );
     }
 

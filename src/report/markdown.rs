@@ -49,7 +49,7 @@ pub fn render_markdown_with(report: &Report, opts: &RenderOptions) -> String {
     if !report.warnings.is_empty() {
         out.push_str("\n### Warnings\n\n");
         for w in &report.warnings {
-            let _ = writeln!(out, "- {}: {}", md(&w.kind), md(&w.message));
+            let _ = writeln!(out, "- {}: {}", md(w.kind.as_str()), md(&w.message));
         }
     }
     out

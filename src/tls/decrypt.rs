@@ -111,7 +111,7 @@ fn expand_label_with(
     out: &mut [u8],
 ) -> Option<()> {
     let length = u16::try_from(out.len()).ok()?.to_be_bytes();
-    let label_len = [u8::try_from(prefix.len() + label.len()).ok()?];
+    let label_len = [u8::try_from(prefix.len().checked_add(label.len())?).ok()?];
     let context_len = [u8::try_from(context.len()).ok()?];
     let info: [&[u8]; 6] = [&length, &label_len, prefix, label, &context_len, context];
     let prk = hkdf::Prk::new_less_safe(alg, secret);
@@ -185,13 +185,14 @@ impl RecordDecrypter {
                 &mut buf,
             )
             .map_err(|_| OpenError::Authentication)?;
-        let end = plain
+        // The content type is the last byte that is not padding.
+        let (len, &content_type) = plain
             .iter()
-            .rposition(|b| *b != 0)
+            .enumerate()
+            .rfind(|(_, b)| **b != 0)
             .ok_or(OpenError::NoContentType)?;
-        let content_type = plain[end];
-        let len = end;
-        self.seq += 1;
+        // 2^64 records cannot be sent (RFC 8446 §5.3: the number never wraps).
+        self.seq = self.seq.saturating_add(1);
         buf.truncate(len);
         Ok((content_type, buf))
     }

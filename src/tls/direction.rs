@@ -106,7 +106,7 @@ impl Direction {
 
     /// Bytes held in buffers (the table's memory budget counts them).
     pub fn buffered(&self) -> usize {
-        self.buf.capacity() + self.hs.capacity()
+        self.buf.capacity().saturating_add(self.hs.capacity())
     }
 
     /// Free the buffers (the session has decided; nothing more is parsed).
@@ -145,15 +145,11 @@ impl Direction {
 
     /// Feed stream bytes; events go to `on`, which may switch `encrypted` on
     /// through the returned flag (it is consulted between records).
-    pub fn feed(&mut self, mut data: &[u8], on: &mut dyn FnMut(Event<'_>) -> Reply) {
+    pub fn feed(&mut self, data: &[u8], on: &mut dyn FnMut(Event<'_>) -> Reply) {
         if self.mode == Mode::Broken {
             return;
         }
-        if self.skip > 0 {
-            let n = self.skip.min(data.len());
-            self.skip -= n;
-            data = &data[n..];
-        }
+        let data = pass_over(data, &mut self.skip);
         if data.is_empty() {
             return;
         }
@@ -161,7 +157,8 @@ impl Direction {
             // The common case: parse straight from the segment and keep
             // only an unfinished record's bytes.
             let used = self.drain(data, on);
-            self.buf.extend_from_slice(&data[used..]);
+            self.buf
+                .extend_from_slice(data.get(used..).unwrap_or_default());
         } else {
             let mut buf = std::mem::take(&mut self.buf);
             buf.extend_from_slice(data);
@@ -179,8 +176,11 @@ impl Direction {
         if self.mode == Mode::Broken {
             return;
         }
-        if self.skip as u64 >= n && self.buf.is_empty() {
-            self.skip -= n as usize;
+        if self.buf.is_empty()
+            && let Some(left) = (self.skip as u64).checked_sub(n)
+        {
+            // Below `skip`, so it fits.
+            self.skip = left as usize;
             return;
         }
         // Whatever was half-read is lost; look for the next record.
@@ -196,9 +196,9 @@ impl Direction {
     /// Parse what `input` holds; returns how many bytes were used (the rest
     /// is an unfinished record or header to keep for the next segment).
     fn drain(&mut self, input: &[u8], on: &mut dyn FnMut(Event<'_>) -> Reply) -> usize {
-        let mut at = 0;
+        // What is left of `input`; every step moves it on to a suffix.
+        let mut rest = input;
         loop {
-            let rest = &input[at..];
             if rest.is_empty() {
                 break;
             }
@@ -214,7 +214,7 @@ impl Direction {
                     }
                     match record::search_sync(rest) {
                         Sync::At(k) => {
-                            at += k;
+                            rest = rest.get(k..).unwrap_or_default();
                             self.resync_due = 0;
                             self.resync_early = 0;
                             self.mode = Mode::Records;
@@ -225,14 +225,15 @@ impl Direction {
                                 on(Event::NotTls);
                                 break;
                             }
-                            let step = len + RESYNC_STEP;
+                            // At most MAX_RESYNC_WINDOW here: no saturation.
+                            let step = len.saturating_add(RESYNC_STEP);
                             self.resync_due = match miss {
                                 // A record that the next segments complete:
                                 // look again then, not 1 KiB later.
                                 Sync::Pending { until }
                                     if until < step && self.resync_early < MAX_EARLY_RESYNCS =>
                                 {
-                                    self.resync_early += 1;
+                                    self.resync_early = self.resync_early.saturating_add(1);
                                     until
                                 }
                                 _ => step,
@@ -254,11 +255,13 @@ impl Direction {
                         header_len,
                         len,
                     })) => {
-                        let Some(msg) = rest.get(header_len..header_len + len) else {
+                        let Some((msg, after)) =
+                            rest.get(header_len..).and_then(|r| r.split_at_checked(len))
+                        else {
                             break;
                         };
                         on(Event::Sslv2Hello(msg_type, msg));
-                        at += header_len + len;
+                        rest = after;
                         // An SSL 2.0 server goes on in SSL 2.0 framing, which
                         // we do not read; a client may switch to records.
                         self.mode = if msg_type == 4 {
@@ -276,6 +279,9 @@ impl Direction {
                         break;
                     }
                     Ok(Some(h)) => {
+                        let Some((header, after)) = rest.split_first_chunk::<5>() else {
+                            break; // parse_header saw 5 bytes; not reached
+                        };
                         let body_len = usize::from(h.len);
                         let decrypt = self.encrypted
                             && self.decrypter.is_some()
@@ -288,49 +294,50 @@ impl Direction {
                                         | content_type::ALERT
                                         | content_type::CHANGE_CIPHER_SPEC
                                 );
-                        if wanted && rest.len() < 5 + body_len {
+                        let whole = after.split_at_checked(body_len);
+                        if wanted && whole.is_none() {
                             break; // need the whole body
                         }
-                        self.records += 1;
+                        self.records = self.records.saturating_add(1);
                         let reply = on(Event::Record(h, self.encrypted));
                         self.apply(reply);
-                        if decrypt {
-                            self.decrypt_record(&rest[..5 + body_len], on);
-                            at += 5 + body_len;
-                        } else if wanted {
-                            self.plaintext_record(h.content_type, &rest[5..5 + body_len], on);
-                            at += 5 + body_len;
-                        } else {
-                            // Skip the body without keeping it.
-                            let have = rest.len() - 5;
-                            if have >= body_len {
-                                at += 5 + body_len;
-                            } else {
-                                self.skip = body_len - have;
-                                at = input.len();
+                        match whole {
+                            Some((body, next)) => {
+                                if decrypt {
+                                    self.decrypt_record(header, body, on);
+                                } else if wanted {
+                                    self.plaintext_record(h.content_type, body, on);
+                                }
+                                rest = next;
+                            }
+                            None => {
+                                // Skip the body without keeping it: what is
+                                // here now, and the rest as it arrives.
+                                self.skip = body_len.saturating_sub(after.len());
+                                rest = &[];
                             }
                         }
                     }
                 },
             }
         }
-        at.min(input.len())
+        // `rest` is a suffix of `input`.
+        input.len().saturating_sub(rest.len())
     }
 
     /// Open one encrypted record (header and body) and read what it holds.
-    fn decrypt_record(&mut self, record: &[u8], on: &mut dyn FnMut(Event<'_>) -> Reply) {
+    fn decrypt_record(
+        &mut self,
+        header: &[u8; 5],
+        body: &[u8],
+        on: &mut dyn FnMut(Event<'_>) -> Reply,
+    ) {
         let Some(d) = self.decrypter.as_mut() else {
             return;
         };
-        let mut header = [0u8; 5];
-        header.copy_from_slice(&record[..5]);
-        match d.open(&header, &record[5..]) {
+        match d.open(header, body) {
             Ok((content_type::HANDSHAKE, plain)) => self.handshake_bytes(&plain, on),
-            Ok((content_type::ALERT, plain)) => {
-                for a in plain.chunks_exact(2) {
-                    on(Event::Alert(a[0], a[1]));
-                }
-            }
+            Ok((content_type::ALERT, plain)) => alerts(&plain, on),
             // Handshake keys never open application data; anything else
             // inside is not ours to read.
             Ok(_) => {}
@@ -347,39 +354,34 @@ impl Direction {
                 let reply = on(Event::ChangeCipherSpec);
                 self.apply(reply);
             }
-            content_type::ALERT => {
-                for a in body.chunks_exact(2) {
-                    on(Event::Alert(a[0], a[1]));
-                }
-            }
+            content_type::ALERT => alerts(body, on),
             _ => self.handshake_bytes(body, on),
         }
     }
 
-    fn handshake_bytes(&mut self, mut body: &[u8], on: &mut dyn FnMut(Event<'_>) -> Reply) {
-        if self.hs_skip > 0 {
-            let n = self.hs_skip.min(body.len());
-            self.hs_skip -= n;
-            body = &body[n..];
-        }
+    fn handshake_bytes(&mut self, body: &[u8], on: &mut dyn FnMut(Event<'_>) -> Reply) {
+        let body = pass_over(body, &mut self.hs_skip);
         self.hs.extend_from_slice(body);
+        // Bytes of `hs` read as whole messages.
         let mut at = 0;
-        while self.hs.len() - at >= 4 {
-            let h = &self.hs[at..];
-            let len = u32::from_be_bytes([0, h[1], h[2], h[3]]) as usize;
+        // A 4-byte header: type and a 3-byte length.
+        while let Some((&[msg_type, l0, l1, l2], after)) =
+            self.hs.get(at..).and_then(<[u8]>::split_first_chunk::<4>)
+        {
+            let len = u32::from_be_bytes([0, l0, l1, l2]) as usize;
             if len > MAX_HANDSHAKE_MESSAGE {
-                on(Event::Oversized(h[0], len));
+                on(Event::Oversized(msg_type, len));
                 // Pass over the rest of it, so the next message is read in step.
-                self.hs_skip = (4 + len).saturating_sub(h.len());
+                self.hs_skip = len.saturating_sub(after.len());
                 self.hs.clear();
                 return;
             }
-            if h.len() < 4 + len {
+            let Some((body, next)) = after.split_at_checked(len) else {
                 break;
-            }
-            let msg_type = h[0];
-            let body = h[4..4 + len].to_vec();
-            at += 4 + len;
+            };
+            let body = body.to_vec();
+            // `next` is a suffix of `hs`.
+            at = self.hs.len().saturating_sub(next.len());
             let reply = on(Event::Handshake(msg_type, &body));
             if self.apply(reply) {
                 // Anything after this message in the record is ciphertext
@@ -389,6 +391,21 @@ impl Direction {
             }
         }
         self.hs.drain(..at);
+    }
+}
+
+/// Pass over up to `*skip` bytes at the front of `data`, counting them off.
+fn pass_over<'d>(data: &'d [u8], skip: &mut usize) -> &'d [u8] {
+    let (passed, rest) = data.split_at_checked(*skip).unwrap_or((data, &[]));
+    *skip = skip.saturating_sub(passed.len());
+    rest
+}
+
+/// The alerts in a record body: level and description, two bytes each (a
+/// trailing odd byte is not an alert).
+fn alerts(body: &[u8], on: &mut dyn FnMut(Event<'_>) -> Reply) {
+    for &[level, description] in body.as_chunks::<2>().0 {
+        on(Event::Alert(level, description));
     }
 }
 

@@ -172,15 +172,16 @@ impl ClientHello {
             ..ClientHello::default()
         };
         // SSL 2.0 cipher specs are 3 bytes; those starting with 0 are TLS suites.
-        for spec in specs.chunks_exact(3) {
-            if spec[0] == 0 {
-                ch.cipher_suites
-                    .push(u16::from_be_bytes([spec[1], spec[2]]));
+        for &[kind, high, low] in specs.as_chunks::<3>().0 {
+            if kind == 0 {
+                ch.cipher_suites.push(u16::from_be_bytes([high, low]));
             }
         }
-        // The challenge is the right-aligned client random (RFC 6101 E.1).
-        let n = challenge.len().min(32);
-        ch.random[32 - n..].copy_from_slice(&challenge[challenge.len() - n..]);
+        // The challenge is the right-aligned client random (RFC 6101 E.1):
+        // its last bytes, up to 32, end the random.
+        for (slot, &byte) in ch.random.iter_mut().rev().zip(challenge.iter().rev()) {
+            *slot = byte;
+        }
         Some(ch)
     }
 
@@ -308,8 +309,10 @@ pub fn digest(b: &[u8]) -> [u8; 32] {
 }
 
 fn u16s(b: &[u8]) -> Vec<u16> {
-    b.chunks_exact(2)
-        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+    b.as_chunks::<2>()
+        .0
+        .iter()
+        .map(|&c| u16::from_be_bytes(c))
         .collect()
 }
 

@@ -139,27 +139,23 @@ pub fn ja4(ch: &ClientHello, transport: Transport) -> String {
 /// First and last character of the first ALPN value when both are ASCII
 /// alphanumerics, else the first and last hex digit of its bytes.
 fn alpn_chars(first: Option<&[u8]>) -> String {
-    let Some(p) = first.filter(|p| !p.is_empty()) else {
+    let Some((&f, &l)) = first.and_then(|p| p.first().zip(p.last())) else {
         return "00".into();
     };
-    let (f, l) = (p[0], p[p.len() - 1]);
     if f.is_ascii_alphanumeric() && l.is_ascii_alphanumeric() {
         return format!("{}{}", f as char, l as char);
     }
-    let hex: Vec<char> = format!("{f:02x}{l:02x}").chars().collect();
-    format!("{}{}", hex[0], hex[3])
+    // The first hex digit of the first byte, the last of the last.
+    format!("{:x}{:x}", f >> 4, l & 0x0f)
 }
 
 /// `0a0b,1301,...`: lowercase 4-digit hex joined by commas.
 fn hex_list(out: &mut String, values: &[u16]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     for (i, v) in values.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        for shift in [12, 8, 4, 0] {
-            out.push(HEX[usize::from((v >> shift) & 0xf)] as char);
-        }
+        out.push_str(&crate::hex::lower(&v.to_be_bytes()));
     }
 }
 
@@ -167,13 +163,10 @@ fn truncated_sha256(s: &str, empty: bool) -> String {
     if empty {
         return "000000000000".into();
     }
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let d = ring::digest::digest(&ring::digest::SHA256, s.as_bytes());
-    let mut out = String::with_capacity(12);
-    for b in &d.as_ref()[..6] {
-        out.push(HEX[usize::from(b >> 4)] as char);
-        out.push(HEX[usize::from(b & 0xf)] as char);
-    }
+    // The first 12 hex digits (6 bytes) of the digest.
+    let mut out = crate::hex::lower(d.as_ref());
+    out.truncate(12);
     out
 }
 

@@ -14,17 +14,6 @@
 //! schemes are the IANA "TLS SignatureScheme" registry. Unknown code points
 //! are data (`0xNNNN`), never errors.
 
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
-
 use super::wire::Reader;
 
 /// The kind of a key-exchange group, as far as post-quantum migration cares.

@@ -61,9 +61,10 @@ impl KeyLog {
         for (i, line) in text.split(|b| *b == b'\n').enumerate() {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             if let Err(why) = self.add_line(line) {
-                self.bad_lines += 1;
+                self.bad_lines = self.bad_lines.saturating_add(1);
                 if self.problems.len() < MAX_PROBLEMS {
-                    self.problems.push(format!("{source}:{}: {why}", i + 1));
+                    let line_number = i.saturating_add(1);
+                    self.problems.push(format!("{source}:{line_number}: {why}"));
                 }
             }
         }
@@ -87,7 +88,7 @@ impl KeyLog {
                 .iter()
                 .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_') =>
             {
-                self.ignored += 1;
+                self.ignored = self.ignored.saturating_add(1);
                 return Ok(());
             }
             _ => return Err("the label is not an NSS key log label"),
@@ -113,14 +114,13 @@ impl KeyLog {
 }
 
 fn hex(s: &[u8]) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
+    let (pairs, []) = s.as_chunks::<2>() else {
         return None;
-    }
-    s.chunks(2)
-        .map(|p| {
-            let d = |c: u8| (c as char).to_digit(16);
-            Some((d(p[0])? * 16 + d(p[1])?) as u8)
-        })
+    };
+    let digit = |c: u8| (c as char).to_digit(16).and_then(|d| u8::try_from(d).ok());
+    pairs
+        .iter()
+        .map(|&[high, low]| Some(digit(high)? << 4 | digit(low)?))
         .collect()
 }
 

@@ -9,6 +9,12 @@
 //!
 //! With a key log (`keylog`), TLS 1.3 handshake records are opened
 //! (`decrypt`) and read like cleartext ones; application data never is.
+// Hostile input: no indexing or slicing, no arithmetic that can overflow
+// (unwrap, expect and panic are denied crate-wide in Cargo.toml).
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
 
 pub mod decrypt;
 mod direction;

@@ -291,21 +291,34 @@ fn infer_tls13(f: &TlsFacts, sh: &ServerHello) -> Mutual {
     };
     let ch = f.client_hello.as_ref();
     let offers = |e| ch.is_some_and(|ch| ch.extensions.contains(&e));
-    // Inner lengths (content + 1) of the unpadded layouts.
-    let finished = 4 + hash + 1;
-    let empty_cert = EMPTY_CERTIFICATE + 1;
-    let empty_cert_and_finished = EMPTY_CERTIFICATE + 4 + hash + 1;
     let smallest_key = if offers(ext::CLIENT_CERTIFICATE_TYPE) {
         MIN_RAW_PUBLIC_KEY
     } else {
         MIN_CERTIFICATE_DER
     };
-    let certificate_min = CERTIFICATE_OVERHEAD + smallest_key + 1;
+    // Inner lengths (content + 1) of the unpadded layouts, and the records
+    // (inner length and tag) of three of them.
+    // Proven: hash <= 48 and tag <= 16 (suite_sizes), the other terms are
+    // the constants above (at most 128): every sum is below 300.
+    #[allow(clippy::arithmetic_side_effects)]
+    let (finished, empty_cert, empty_cert_and_finished, certificate_min, records) = {
+        let finished = 4 + hash + 1;
+        let empty_cert = EMPTY_CERTIFICATE + 1;
+        let certificate_min = CERTIFICATE_OVERHEAD + smallest_key + 1;
+        (
+            finished,
+            empty_cert,
+            EMPTY_CERTIFICATE + 4 + hash + 1,
+            certificate_min,
+            [finished + tag, empty_cert + tag, certificate_min + tag],
+        )
+    };
+    let [finished_record, empty_cert_record, certificate_record] = records;
     let mut inference = FlightInference {
         client_first_record_len: first,
-        finished_record_len: finished + tag,
-        empty_certificate_record_len: empty_cert + tag,
-        certificate_record_min_len: certificate_min + tag,
+        finished_record_len: finished_record,
+        empty_certificate_record_len: empty_cert_record,
+        certificate_record_min_len: certificate_record,
         max_padding: None,
         client_records: f.client_flight.clone(),
         server_records: f.server_flight.clone(),

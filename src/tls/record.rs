@@ -57,7 +57,7 @@ pub struct Incomplete;
 
 /// Is this a plausible record header? `Ok(None)` means it is not TLS.
 pub fn parse_header(b: &[u8]) -> Result<Option<RecordHeader>, Incomplete> {
-    if b.len() < 5 {
+    let [content_type, v0, v1, l0, l1, ..] = *b else {
         // Reject early on the bytes we have, so a plaintext stream is not held back.
         if let Some(&t) = b.first()
             && !(content_type::CHANGE_CIPHER_SPEC..=content_type::HEARTBEAT).contains(&t)
@@ -75,11 +75,11 @@ pub fn parse_header(b: &[u8]) -> Result<Option<RecordHeader>, Incomplete> {
             return Ok(None);
         }
         return Err(Incomplete);
-    }
+    };
     let h = RecordHeader {
-        content_type: b[0],
-        version: u16::from_be_bytes([b[1], b[2]]),
-        len: u16::from_be_bytes([b[3], b[4]]),
+        content_type,
+        version: u16::from_be_bytes([v0, v1]),
+        len: u16::from_be_bytes([l0, l1]),
     };
     let plausible = (content_type::CHANGE_CIPHER_SPEC..=content_type::HEARTBEAT)
         .contains(&h.content_type)
@@ -110,20 +110,20 @@ fn sslv2_hello(b: &[u8]) -> Result<Option<Header>, Incomplete> {
     if first & 0x80 == 0 {
         return Ok(None);
     }
-    if b.len() < 7 {
+    let [_, len_low, msg_type, b3, b4, b5, b6, ..] = *b else {
         return Err(Incomplete);
-    }
-    let len = usize::from(u16::from_be_bytes([first & 0x7f, b[1]]));
-    let ok = match b[2] {
+    };
+    let len = usize::from(u16::from_be_bytes([first & 0x7f, len_low]));
+    let ok = match msg_type {
         1 => {
-            let version = u16::from_be_bytes([b[3], b[4]]);
+            let version = u16::from_be_bytes([b3, b4]);
             (version == 0x0002 || (0x0300..=0x0304).contains(&version)) && len >= 9
         }
-        4 => u16::from_be_bytes([b[5], b[6]]) == 0x0002 && b[3] <= 1 && len >= 11,
+        4 => u16::from_be_bytes([b5, b6]) == 0x0002 && b3 <= 1 && len >= 11,
         _ => false,
     };
     Ok(ok.then_some(Header::Sslv2Hello {
-        msg_type: b[2],
+        msg_type,
         header_len: 2,
         len,
     }))
@@ -162,13 +162,14 @@ pub fn find_sync(b: &[u8]) -> Option<usize> {
 /// smallest buffer length at which a plausible but unconfirmed record
 /// would be complete (with the header after it).
 pub fn search_sync(b: &[u8]) -> Sync {
-    let limit = b.len().saturating_sub(4);
     let mut until: Option<usize> = None;
-    for k in 0..limit {
-        let Ok(Some(h)) = parse_header(&b[k..]) else {
+    // A header is 5 bytes: every offset with a whole header after it.
+    for (k, header) in b.windows(5).enumerate() {
+        let Ok(Some(h)) = parse_header(header) else {
             continue;
         };
-        let next = k + 5 + usize::from(h.len);
+        // Offsets are bounded by the slice: saturation is unreachable.
+        let next = k.saturating_add(5).saturating_add(usize::from(h.len));
         if next == b.len() {
             return Sync::At(k);
         }
@@ -176,7 +177,7 @@ pub fn search_sync(b: &[u8]) -> Sync {
             Some(Ok(Some(_))) => return Sync::At(k),
             Some(Ok(None)) => None,
             // The header after it is cut short: decidable with 5 more bytes.
-            Some(Err(Incomplete)) => Some(next + 5),
+            Some(Err(Incomplete)) => Some(next.saturating_add(5)),
             // The record itself ends beyond the buffer.
             None => Some(next),
         };

@@ -189,7 +189,8 @@ impl TlsSession {
 
     /// Whether direction `d` stopped looking like TLS.
     pub fn is_broken(&self, d: usize) -> bool {
-        self.dirs[d].is_broken()
+        let [first, second] = &self.dirs;
+        if d & 1 == 0 { first } else { second }.is_broken()
     }
 
     /// Feed stream bytes of direction `d` (0 or 1). `keys` opens TLS 1.3
@@ -201,6 +202,12 @@ impl TlsSession {
             client,
             facts,
         } = self;
+        let [first, second] = dirs;
+        let (this, that) = if d == 0 {
+            (first, second)
+        } else {
+            (second, first)
+        };
         let mut other: Reply = None;
         let mut ctx = Ctx {
             facts,
@@ -209,13 +216,14 @@ impl TlsSession {
             other: &mut other,
             keys,
         };
-        dirs[d].feed(data, &mut |e| on_event(&mut ctx, e));
-        dirs[d ^ 1].apply(other);
+        this.feed(data, &mut |e| on_event(&mut ctx, e));
+        that.apply(other);
     }
 
     /// The capture lost `n` bytes of direction `d`.
     pub fn gap(&mut self, d: usize, n: u64) {
-        self.dirs[d & 1].gap(n);
+        let [first, second] = &mut self.dirs;
+        if d & 1 == 0 { first } else { second }.gap(n);
     }
 
     /// Bytes held in the parsing buffers of both directions.
@@ -263,7 +271,11 @@ impl Decryption {
             && self.suite_supported
             && !self.unsupported_draft
             && self.failed.is_none()
-            && (0..2).any(|i| self.secrets[i] && !self.finished[i])
+            && self
+                .secrets
+                .iter()
+                .zip(&self.finished)
+                .any(|(&secret, &finished)| secret && !finished)
     }
 }
 
@@ -294,7 +306,8 @@ fn on_event(ctx: &mut Ctx<'_>, e: Event<'_>) -> Reply {
                     .as_ref()
                     .is_some_and(ServerHello::is_tls13);
                 if h.content_type == content_type::APPLICATION_DATA {
-                    facts.app_records[usize::from(from_client == Some(false))] += 1;
+                    let count = of_side(&mut facts.app_records, from_client == Some(false));
+                    *count = count.saturating_add(1);
                 }
                 if tls13 {
                     if from_client == Some(true) {
@@ -308,7 +321,7 @@ fn on_event(ctx: &mut Ctx<'_>, e: Event<'_>) -> Reply {
                     }
                 }
             } else if encrypted && h.content_type == content_type::ALERT {
-                facts.encrypted_alerts += 1;
+                facts.encrypted_alerts = facts.encrypted_alerts.saturating_add(1);
             }
             None
         }
@@ -337,7 +350,7 @@ fn on_event(ctx: &mut Ctx<'_>, e: Event<'_>) -> Reply {
                 .as_ref()
                 .is_some_and(ServerHello::is_tls13);
             let is_client = client.map(|c| c == d).unwrap_or(false);
-            facts.ccs[usize::from(!is_client)] = true;
+            *of_side(&mut facts.ccs, !is_client) = true;
             // Abbreviated: the server's flight ended in its ChangeCipherSpec
             // with no Certificate and no ServerHelloDone. A full handshake
             // without a Certificate (PSK, anonymous suites) still sends
@@ -388,11 +401,17 @@ fn decrypt_failed(facts: &mut TlsFacts, from_client: bool, why: OpenError) -> Re
         && dec.messages[0] == 0
         && dec.early_data_skipped < MAX_EARLY_DATA_RECORDS
     {
-        dec.early_data_skipped += 1;
+        dec.early_data_skipped = dec.early_data_skipped.saturating_add(1);
         return None;
     }
     dec.failed.get_or_insert((from_client, why));
     Some(Switch::StopDecrypting)
+}
+
+/// The first (client's) or the second (server's) of a per-side pair.
+fn of_side<T>(pair: &mut [T; 2], second: bool) -> &mut T {
+    let [first, other] = pair;
+    if second { other } else { first }
 }
 
 /// At a TLS 1.3 ServerHello: keys for both directions, if the key log has
@@ -466,7 +485,8 @@ fn on_handshake(ctx: &mut Ctx<'_>, t: u8, body: &[u8]) -> Reply {
         && client.is_some()
     {
         // Only decrypted messages arrive once a TLS 1.3 session has keys.
-        dec.messages[usize::from(*client != Some(d))] += 1;
+        let count = of_side(&mut dec.messages, *client != Some(d));
+        *count = count.saturating_add(1);
     }
     match t {
         hs::CLIENT_HELLO => {
@@ -570,7 +590,7 @@ fn on_handshake(ctx: &mut Ctx<'_>, t: u8, body: &[u8]) -> Reply {
             // Seen only when decrypted: that side's flight is complete.
             let from_client = *client == Some(d);
             let dec = facts.decryption.as_mut()?;
-            dec.finished[usize::from(!from_client)] = true;
+            *of_side(&mut dec.finished, !from_client) = true;
             Some(Switch::StopDecrypting)
         }
         _ => None,

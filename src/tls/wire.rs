@@ -20,28 +20,32 @@ impl<'a> Reader<'a> {
 
     /// Take `n` bytes.
     pub fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if n > self.b.len() {
-            return None;
-        }
-        let (head, tail) = self.b.split_at(n);
+        let (head, tail) = self.b.split_at_checked(n)?;
         self.b = tail;
         Some(head)
     }
 
+    /// Take `N` bytes as an array.
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let (head, tail) = self.b.split_first_chunk::<N>()?;
+        self.b = tail;
+        Some(*head)
+    }
+
     /// One byte.
     pub fn u8(&mut self) -> Option<u8> {
-        self.take(1).map(|b| b[0])
+        self.array().map(u8::from_be_bytes)
     }
 
     /// A big-endian u16.
     pub fn u16(&mut self) -> Option<u16> {
-        self.take(2).map(|b| u16::from_be_bytes([b[0], b[1]]))
+        self.array().map(u16::from_be_bytes)
     }
 
     /// A big-endian u24.
     pub fn u24(&mut self) -> Option<u32> {
-        self.take(3)
-            .map(|b| u32::from_be_bytes([0, b[0], b[1], b[2]]))
+        self.array()
+            .map(|[b0, b1, b2]| u32::from_be_bytes([0, b0, b1, b2]))
     }
 
     /// A vector with a 1-byte length.

@@ -185,16 +185,16 @@ pub struct ChainCheck {
 
 /// Outcome of checking one signature with one key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Verdict {
+enum SignatureCheck {
     Good,
     Bad,
     Unsupported(Unsupported),
 }
 
-impl Verdict {
+impl SignatureCheck {
     /// Whether the pair may still be an issuing link (not proven wrong).
     fn links(self) -> bool {
-        self != Verdict::Bad
+        self != SignatureCheck::Bad
     }
 }
 
@@ -255,16 +255,16 @@ fn rsa_size_refused(child: &X509Certificate<'_>, key: &SubjectPublicKeyInfo<'_>)
     refused.then_some(bits)
 }
 
-fn verify_with(child: &X509Certificate<'_>, key: &SubjectPublicKeyInfo<'_>) -> Verdict {
+fn verify_with(child: &X509Certificate<'_>, key: &SubjectPublicKeyInfo<'_>) -> SignatureCheck {
     if let Some(bits) = rsa_size_refused(child, key) {
-        return Verdict::Unsupported(Unsupported::RsaKeyBits(bits));
+        return SignatureCheck::Unsupported(Unsupported::RsaKeyBits(bits));
     }
     match child.verify_signature(Some(key)) {
-        Ok(()) => Verdict::Good,
+        Ok(()) => SignatureCheck::Good,
         Err(X509Error::SignatureUnsupportedAlgorithm) => {
-            Verdict::Unsupported(Unsupported::Algorithm)
+            SignatureCheck::Unsupported(Unsupported::Algorithm)
         }
-        Err(_) => Verdict::Bad,
+        Err(_) => SignatureCheck::Bad,
     }
 }
 
@@ -275,20 +275,20 @@ enum Key<'k, 's> {
     Anchor(&'k [u8]),
 }
 
-fn compute_verdict(child: &X509Certificate<'_>, key: Key<'_, '_>) -> Verdict {
+fn compute_verdict(child: &X509Certificate<'_>, key: Key<'_, '_>) -> SignatureCheck {
     match key {
         Key::Chain(spki) => verify_with(child, spki),
         Key::Anchor(der) => match SubjectPublicKeyInfo::from_der(der) {
             Ok((_, spki)) => verify_with(child, &spki),
-            Err(_) => Verdict::Unsupported(Unsupported::AnchorKey),
+            Err(_) => SignatureCheck::Unsupported(Unsupported::AnchorKey),
         },
     }
 }
 
-type Cache = HashMap<(Digest, Digest), Verdict>;
+type Cache = HashMap<(Digest, Digest), SignatureCheck>;
 
 /// Inserts into a bounded cache, clearing it first when it is full.
-fn remember(cache: &mut Cache, key: (Digest, Digest), verdict: Verdict, capacity: usize) {
+fn remember(cache: &mut Cache, key: (Digest, Digest), verdict: SignatureCheck, capacity: usize) {
     if cache.len() >= capacity {
         cache.clear();
     }
@@ -296,20 +296,20 @@ fn remember(cache: &mut Cache, key: (Digest, Digest), verdict: Verdict, capacity
 }
 
 /// Verdicts for one chain, on top of the long-lived cache.
-struct Verifier<'c> {
+struct ChainSignatures<'c> {
     cache: &'c mut Cache,
     /// (child index, signer certificate digest) → verdict, for this chain.
-    memo: HashMap<(usize, Digest), Verdict>,
+    memo: HashMap<(usize, Digest), SignatureCheck>,
 }
 
-impl Verifier<'_> {
+impl ChainSignatures<'_> {
     fn verify(
         &mut self,
         index: usize,
         child: &Entry<'_>,
         signer: Digest,
         key: Key<'_, '_>,
-    ) -> Verdict {
+    ) -> SignatureCheck {
         if let Some(verdict) = self.memo.get(&(index, signer)) {
             return *verdict;
         }
@@ -327,7 +327,11 @@ impl Verifier<'_> {
     }
 
     fn good_count(&self) -> u32 {
-        let good = self.memo.values().filter(|v| **v == Verdict::Good).count();
+        let good = self
+            .memo
+            .values()
+            .filter(|v| **v == SignatureCheck::Good)
+            .count();
         u32::try_from(good).unwrap_or(u32::MAX)
     }
 }
@@ -441,7 +445,7 @@ enum DeadEnd {
     /// Self-issued, not in the bundle.
     SelfIssued(usize),
     /// A bundle anchor has the issuer's name but rejects the signature.
-    AnchorRejected(usize, usize, Verdict),
+    AnchorRejected(usize, usize, SignatureCheck),
     /// Every sent issuer candidate fails the signature check.
     BrokenLink(usize),
     /// The issuers were already examined (a loop).
@@ -453,7 +457,7 @@ struct Pass<'c, 'a> {
     slots: Vec<Slot<'a>>,
     candidates: Vec<Vec<usize>>,
     bundle: Option<&'c TrustBundle>,
-    verifier: Verifier<'c>,
+    verifier: ChainSignatures<'c>,
     problems: Vec<ChainProblem>,
 }
 
@@ -476,21 +480,21 @@ impl Pass<'_, '_> {
         self.problems.push(ChainProblem::at(kind, index, detail));
     }
 
-    /// Verdict of `child`'s signature under the key of sent certificate `issuer`.
-    fn verify_chain(&mut self, child: usize, issuer: usize) -> Verdict {
+    /// SignatureCheck of `child`'s signature under the key of sent certificate `issuer`.
+    fn verify_chain(&mut self, child: usize, issuer: usize) -> SignatureCheck {
         let (Some(Slot::Cert(c)), Some(Slot::Cert(i))) =
             (self.slots.get(child), self.slots.get(issuer))
         else {
-            return Verdict::Bad;
+            return SignatureCheck::Bad;
         };
         self.verifier
             .verify(child, c, i.digest, Key::Chain(i.key()))
     }
 
-    /// Verdict of `child`'s signature under the key of bundle anchor `anchor`.
-    fn verify_anchor(&mut self, child: usize, anchor: &Anchor) -> Verdict {
+    /// SignatureCheck of `child`'s signature under the key of bundle anchor `anchor`.
+    fn verify_anchor(&mut self, child: usize, anchor: &Anchor) -> SignatureCheck {
         let Some(Slot::Cert(c)) = self.slots.get(child) else {
-            return Verdict::Bad;
+            return SignatureCheck::Bad;
         };
         self.verifier
             .verify(child, c, anchor.digest, Key::Anchor(&anchor.spki))
@@ -581,11 +585,11 @@ impl Pass<'_, '_> {
         let mut bad = None;
         for j in self.candidates[i].clone() {
             match self.verify_chain(i, j) {
-                Verdict::Good => return Some(j),
-                Verdict::Unsupported(why) => {
+                SignatureCheck::Good => return Some(j),
+                SignatureCheck::Unsupported(why) => {
                     unsupported.get_or_insert((j, why));
                 }
-                Verdict::Bad => {
+                SignatureCheck::Bad => {
                     bad.get_or_insert(j);
                 }
             }
@@ -634,7 +638,7 @@ impl Pass<'_, '_> {
             None => "no trust bundle was given",
         };
         let unchecked = match self.verifier.memo.get(&(0, digest)) {
-            Some(Verdict::Unsupported(_)) => "; its self-signature could not be checked",
+            Some(SignatureCheck::Unsupported(_)) => "; its self-signature could not be checked",
             _ => "",
         };
         let detail = format!(
@@ -685,7 +689,7 @@ impl Pass<'_, '_> {
                     continue;
                 };
                 match self.verify_anchor(node, anchor) {
-                    Verdict::Good => return Ok(()),
+                    SignatureCheck::Good => return Ok(()),
                     verdict => {
                         rejected.get_or_insert((a, verdict));
                     }
@@ -743,7 +747,7 @@ impl Pass<'_, '_> {
             Some(DeadEnd::AnchorRejected(i, a, verdict)) => {
                 let anchor = bundle.anchors.get(a).map_or("", |x| x.name.as_str());
                 let outcome = match verdict {
-                    Verdict::Unsupported(why) => format!("cannot be checked ({why})"),
+                    SignatureCheck::Unsupported(why) => format!("cannot be checked ({why})"),
                     _ => "does not verify".to_owned(),
                 };
                 let detail = format!(
@@ -857,7 +861,7 @@ impl ChainChecker {
             slots,
             candidates,
             bundle: self.bundle.as_ref(),
-            verifier: Verifier {
+            verifier: ChainSignatures {
                 cache: &mut self.cache,
                 memo: HashMap::new(),
             },

@@ -1,5 +1,6 @@
 //! The report's `verification` block, its warnings, and the gate verdict.
 
+use crate::model::WarningKind;
 use std::collections::BTreeMap;
 
 use super::collect::{Collected, MAX_FINDINGS};
@@ -58,7 +59,7 @@ pub fn conclude(c: Collected, info: RunInfo) -> (Verification, Vec<Finding>, Vec
     let mut warnings = Vec::new();
     for w in c.waivers.iter().filter(|w| w.status == "expired") {
         warnings.push(Warning {
-            kind: "waiver-expired".into(),
+            kind: WarningKind::WaiverExpired,
             message: format!(
                 "waiver {} ({}) expired on {} and no longer applies; it matched {} finding(s)",
                 w.index, w.rule, w.expires, w.matched
@@ -67,7 +68,7 @@ pub fn conclude(c: Collected, info: RunInfo) -> (Verification, Vec<Finding>, Vec
     }
     if c.dropped > 0 {
         warnings.push(Warning {
-            kind: "findings-limit".into(),
+            kind: WarningKind::FindingsLimit,
             message: format!(
                 "{} distinct findings over the limit of {MAX_FINDINGS} were not kept; the counts are incomplete",
                 c.dropped
@@ -76,7 +77,7 @@ pub fn conclude(c: Collected, info: RunInfo) -> (Verification, Vec<Finding>, Vec
     }
     if c.not_checked.iter().any(|n| n.reason == "no-inventory") {
         warnings.push(Warning {
-            kind: "no-inventory".into(),
+            kind: WarningKind::NoInventory,
             message: "without pods (--pods), pod-to-pod mTLS, pod lifetime and SPIFFE identity checks did not run (see verification.not_checked)".into(),
         });
     }
@@ -89,7 +90,7 @@ pub fn conclude(c: Collected, info: RunInfo) -> (Verification, Vec<Finding>, Vec
         let flows: u64 = unread.iter().map(|n| n.flows).sum();
         let reasons: Vec<&str> = unread.iter().map(|n| n.reason.as_str()).collect();
         warnings.push(Warning {
-            kind: "certificates-unread".into(),
+            kind: WarningKind::CertificatesUnread,
             message: format!(
                 "certificates sent in the clear were not read on {flows} flow(s) ({}); no certificate rule ran on them (TA-CERT-UNCHECKED, verification.not_checked)",
                 reasons.join(", ")

@@ -12,7 +12,9 @@ pub use crate::model::coverage::{CoverageMatrix, MatrixCell, WireEvidenceRecord}
 use super::verifier::End;
 use crate::coverage::cluster_config::ClusterConfig;
 use crate::coverage::nitro::NitroTable;
-use crate::coverage::{self, Coverage, EndKind, FlowEnd, FlowEnds, NodeRef, Verdict, WireEvidence};
+use crate::coverage::{
+    self, Coverage, CoverageStatus, EndKind, FlowEnd, FlowEnds, NodeRef, WireEvidence,
+};
 use crate::decode::underlay::Underlay;
 use crate::inventory::Inventory;
 
@@ -152,7 +154,7 @@ fn ordered(a: &str, b: &str) -> (String, String) {
 
 /// Is `c` a verdict that covers the flow?
 pub fn covers(c: &Coverage) -> bool {
-    c.verdict == Verdict::Covered
+    c.verdict == CoverageStatus::Covered
 }
 
 impl MatrixCell {

@@ -3,8 +3,8 @@
 //! loopback, so the traffic never leaves it. The agent's run beside
 //! tcpdump over every real-stack scenario is in `live.rs`.
 //!
-//! Needs root and the tools scripts/install-deps.sh installs; skips with a
-//! notice otherwise (and must run in CI).
+//! Needs root and the tools scripts/install-deps.sh installs (`NEEDS`):
+//! ignored otherwise, failed in CI.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::runner::Need;
 use crate::support::{self, Killed, temp_dir, wait_until};
 
 const AGENT: &str = env!("CARGO_BIN_EXE_tls-audit");
@@ -80,30 +81,16 @@ fn run_ok(c: &mut Command) -> Output {
     out
 }
 
-/// Root and the tools, or a skip notice (never in CI).
-fn can_run(test: &str) -> bool {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    let tools = ["ip", "ss", "openssl", "curl", "setpriv", "setcap"]
-        .iter()
-        .all(|t| {
-            Command::new("sh")
-                .args(["-c", &format!("command -v {t}")])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        });
-    if root && tools {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none() || !root,
-        "{test}: the agent test must run in CI (tools={tools})"
-    );
-    eprintln!("NOTICE: {test} skipped (root={root}, tools={tools})");
-    false
-}
+/// What every agent test needs: root, and the tools it drives.
+const NEEDS: &[Need] = &[
+    Need::Root,
+    Need::Tool("ip"),
+    Need::Tool("ss"),
+    Need::Tool("openssl"),
+    Need::Tool("curl"),
+    Need::Tool("setpriv"),
+    Need::Tool("setcap"),
+];
 
 /// The agent's event lines, parsed.
 fn events(stdout: &[u8]) -> Vec<Value> {
@@ -127,11 +114,7 @@ fn assert_well_formed(events: &[Value]) {
     assert_eq!(events.last().map(|e| &e["event"]), Some(&"summary".into()));
 }
 
-#[test]
 fn duration_ends_on_time_on_an_idle_link() {
-    if !can_run("duration_ends_on_time_on_an_idle_link") {
-        return;
-    }
     let ns = Netns::new("tlsa-agent-idle");
     let t0 = Instant::now();
     let out = ns
@@ -199,11 +182,7 @@ fn duration_ends_on_time_on_an_idle_link() {
     }
 }
 
-#[test]
 fn sigterm_mid_flow_still_gives_the_summary_and_the_open_flow() {
-    if !can_run("sigterm_mid_flow") {
-        return;
-    }
     let ns = Netns::new("tlsa-agent-term");
     let root_ca = support::root().join("fixtures/pki/root-ca.crt");
     let _server = ns.tls_server(
@@ -298,11 +277,7 @@ fn sigterm_mid_flow_still_gives_the_summary_and_the_open_flow() {
     assert_eq!(of_kind(&ev, "handshake")[0]["id"], flows[0]["id"]);
 }
 
-#[test]
 fn metrics_and_report_from_a_running_agent() {
-    if !can_run("metrics_and_report") {
-        return;
-    }
     let ns = Netns::new("tlsa-agent-metrics");
     let _server = ns.tls_server(8443, &[]);
     let dir = temp_dir("agent-metrics");
@@ -399,11 +374,7 @@ fn metrics_and_report_from_a_running_agent() {
     }
 }
 
-#[test]
 fn tls12_certificates_become_expiry_metrics() {
-    if !can_run("tls12_certificates_become_expiry_metrics") {
-        return;
-    }
     let ns = Netns::new("tlsa-agent-expiry");
     let _server = ns.tls_server(8443, &["-tls1_2"]);
     let agent = ns
@@ -459,11 +430,7 @@ fn tls12_certificates_become_expiry_metrics() {
     drop(agent);
 }
 
-#[test]
 fn bad_interface_filter_and_missing_capability_are_said_clearly() {
-    if !can_run("bad_inputs") {
-        return;
-    }
     let ns = Netns::new("tlsa-agent-bad");
     let run = |c: &mut Command| {
         let o = c.output().expect("agent");
@@ -523,11 +490,7 @@ fn bad_interface_filter_and_missing_capability_are_said_clearly() {
 /// DaemonSet), and a non-root user with the binary's file capability (the
 /// image's default user, outside Kubernetes); without either, a clear
 /// refusal.
-#[test]
 fn privileges_as_the_manifests_grant_them() {
-    if !can_run("privileges") {
-        return;
-    }
     let ns = Netns::new("tlsa-agent-caps");
     let dir = PathBuf::from(format!("/tmp/tlsa-agent-caps-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -600,11 +563,7 @@ fn privileges_as_the_manifests_grant_them() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
 fn a_reader_that_goes_away_ends_the_capture() {
-    if !can_run("reader_goes_away") {
-        return;
-    }
     let ns = Netns::new("tlsa-agent-pipe");
     let _server = ns.tls_server(8443, &[]);
     let mut agent = ns
@@ -635,4 +594,53 @@ fn a_reader_that_goes_away_ends_the_capture() {
     std::io::Read::read_to_string(agent.stderr.as_mut().unwrap(), &mut err).unwrap();
     assert_eq!(status.code(), Some(0), "{err}");
     assert!(err.contains("the event reader went away"), "{err}");
+}
+
+/// This module's tests, as the harness lists them (`main.rs`).
+pub(crate) fn tests() -> Vec<crate::runner::Test> {
+    use crate::runner::Test;
+    vec![
+        Test::new(
+            module_path!(),
+            "duration_ends_on_time_on_an_idle_link",
+            duration_ends_on_time_on_an_idle_link,
+        )
+        .needs(NEEDS),
+        Test::new(
+            module_path!(),
+            "sigterm_mid_flow_still_gives_the_summary_and_the_open_flow",
+            sigterm_mid_flow_still_gives_the_summary_and_the_open_flow,
+        )
+        .needs(NEEDS),
+        Test::new(
+            module_path!(),
+            "metrics_and_report_from_a_running_agent",
+            metrics_and_report_from_a_running_agent,
+        )
+        .needs(NEEDS),
+        Test::new(
+            module_path!(),
+            "tls12_certificates_become_expiry_metrics",
+            tls12_certificates_become_expiry_metrics,
+        )
+        .needs(NEEDS),
+        Test::new(
+            module_path!(),
+            "bad_interface_filter_and_missing_capability_are_said_clearly",
+            bad_interface_filter_and_missing_capability_are_said_clearly,
+        )
+        .needs(NEEDS),
+        Test::new(
+            module_path!(),
+            "privileges_as_the_manifests_grant_them",
+            privileges_as_the_manifests_grant_them,
+        )
+        .needs(NEEDS),
+        Test::new(
+            module_path!(),
+            "a_reader_that_goes_away_ends_the_capture",
+            a_reader_that_goes_away_ends_the_capture,
+        )
+        .needs(NEEDS),
+    ]
 }

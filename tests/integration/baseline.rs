@@ -70,7 +70,6 @@ fn report(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-#[test]
 fn a_redeploy_passes_and_a_new_plaintext_flow_fails_the_gate() {
     let d = temp_dir("baseline-ci-recipe");
     let pods = root().join("fixtures/cluster/pods.json");
@@ -327,7 +326,6 @@ fn a_redeploy_passes_and_a_new_plaintext_flow_fails_the_gate() {
     );
 }
 
-#[test]
 fn bad_baseline_and_docs_url_are_refused() {
     let d = temp_dir("baseline-bad");
     let junk = d.join("junk.json");
@@ -352,4 +350,21 @@ fn bad_baseline_and_docs_url_are_refused() {
     ]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("absolute"), "{stderr}");
+}
+
+/// This module's tests, as the harness lists them (`main.rs`).
+pub(crate) fn tests() -> Vec<crate::runner::Test> {
+    use crate::runner::Test;
+    vec![
+        Test::new(
+            module_path!(),
+            "a_redeploy_passes_and_a_new_plaintext_flow_fails_the_gate",
+            a_redeploy_passes_and_a_new_plaintext_flow_fails_the_gate,
+        ),
+        Test::new(
+            module_path!(),
+            "bad_baseline_and_docs_url_are_refused",
+            bad_baseline_and_docs_url_are_refused,
+        ),
+    ]
 }

@@ -76,7 +76,6 @@ fn window(r: &Value, i: usize) -> (String, String) {
     )
 }
 
-#[test]
 fn one_input_spans_its_first_to_its_last_packet() {
     // Issue 17: with one input, first_packet == last_packet == the first
     // packet's time.
@@ -87,7 +86,6 @@ fn one_input_spans_its_first_to_its_last_packet() {
     assert_eq!(window(&r, 0), expected);
 }
 
-#[test]
 fn several_inputs_each_keep_their_own_window() {
     let names = ["gnutls-tls12-mutual", "nginx-http-plaintext-80"];
     let paths: Vec<String> = names.iter().map(|n| fixture(n)).collect();
@@ -98,7 +96,6 @@ fn several_inputs_each_keep_their_own_window() {
     }
 }
 
-#[test]
 fn standard_input_has_the_same_window_as_the_file() {
     let name = "nginx-curl-tls12-mutual";
     let bytes = std::fs::read(fixture(name)).unwrap();
@@ -107,7 +104,6 @@ fn standard_input_has_the_same_window_as_the_file() {
     assert_eq!(window(&r, 0), capinfos_window(name));
 }
 
-#[test]
 fn event_streams_keep_the_agents_window_or_count_it_from_their_flows() {
     let events = root().join("fixtures/events/openssl-tls12-mutual.events.ndjson");
     let text = std::fs::read_to_string(&events).unwrap();
@@ -157,4 +153,31 @@ fn event_streams_keep_the_agents_window_or_count_it_from_their_flows() {
     let got = window(&r, 0);
     assert_eq!(got, (first.to_string(), last.to_string()));
     assert!(Path::new(&cut).is_file());
+}
+
+/// This module's tests, as the harness lists them (`main.rs`).
+pub(crate) fn tests() -> Vec<crate::runner::Test> {
+    use crate::runner::Test;
+    vec![
+        Test::new(
+            module_path!(),
+            "one_input_spans_its_first_to_its_last_packet",
+            one_input_spans_its_first_to_its_last_packet,
+        ),
+        Test::new(
+            module_path!(),
+            "several_inputs_each_keep_their_own_window",
+            several_inputs_each_keep_their_own_window,
+        ),
+        Test::new(
+            module_path!(),
+            "standard_input_has_the_same_window_as_the_file",
+            standard_input_has_the_same_window_as_the_file,
+        ),
+        Test::new(
+            module_path!(),
+            "event_streams_keep_the_agents_window_or_count_it_from_their_flows",
+            event_streams_keep_the_agents_window_or_count_it_from_their_flows,
+        ),
+    ]
 }

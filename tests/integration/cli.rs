@@ -21,7 +21,6 @@ fn run(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-#[test]
 fn not_a_capture_is_exit_3_with_one_line() {
     let d = temp_dir("cli-not-a-capture");
     let f = d.join("notes.txt");
@@ -33,7 +32,6 @@ fn not_a_capture_is_exit_3_with_one_line() {
     assert!(stderr.contains("not a pcap or pcapng capture"), "{stderr}");
 }
 
-#[test]
 fn empty_and_missing_files_are_exit_3() {
     let d = temp_dir("cli-empty");
     let f = d.join("empty.pcap");
@@ -46,7 +44,6 @@ fn empty_and_missing_files_are_exit_3() {
     assert!(stderr.contains("No such file"), "{stderr}");
 }
 
-#[test]
 fn usage_errors_are_exit_2() {
     let (code, _, stderr) = run(&["analyze"]);
     assert_eq!(code, 2);
@@ -55,7 +52,6 @@ fn usage_errors_are_exit_2() {
     assert_eq!(code, 2);
 }
 
-#[test]
 fn truncated_capture_gives_a_partial_report_and_exit_4() {
     let d = temp_dir("cli-truncated");
     let mut bytes = pcap_with_hellos(&[40001, 40002], 1_700_000_000_000_000, "api.pay.svc");
@@ -78,7 +74,6 @@ fn truncated_capture_gives_a_partial_report_and_exit_4() {
     assert!(stderr.contains("truncated"), "{stderr}");
 }
 
-#[test]
 fn corrupt_record_length_is_bounded_and_partial() {
     let d = temp_dir("cli-corrupt");
     let mut bytes = pcap_with_hellos(&[40001], 1_700_000_000_000_000, "a.example");
@@ -96,7 +91,6 @@ fn corrupt_record_length_is_bounded_and_partial() {
     assert_eq!(r["warnings"][0]["kind"], "damaged-capture");
 }
 
-#[test]
 fn stdin_stream_equals_the_file() {
     let d = temp_dir("cli-stdin");
     let bytes = pcap_with_hellos(&[40001, 40002, 40003], 1_700_000_000_000_000, "s.example");
@@ -124,7 +118,6 @@ fn stdin_stream_equals_the_file() {
     assert_eq!(b["stats"]["tls_flows"], 3);
 }
 
-#[test]
 fn several_files_merge_in_time_order() {
     let d = temp_dir("cli-merge");
     // Interleaved in time: file a holds the 1st and 3rd connection, b the 2nd.
@@ -155,7 +148,6 @@ fn several_files_merge_in_time_order() {
     assert_eq!(r["inputs"].as_array().unwrap().len(), 3);
 }
 
-#[test]
 fn table_is_one_line_per_flow() {
     let d = temp_dir("cli-table");
     let f = d.join("two.pcap");
@@ -173,7 +165,6 @@ fn table_is_one_line_per_flow() {
     assert!(stdout.contains("2 flows (2 TLS, 0 mutual TLS)"), "{stdout}");
 }
 
-#[test]
 fn closed_pipe_is_not_an_error() {
     let d = temp_dir("cli-pipe");
     let ports: Vec<u16> = (43000..43400).collect();
@@ -205,7 +196,6 @@ fn closed_pipe_is_not_an_error() {
     );
 }
 
-#[test]
 fn flow_table_cap_evicts_and_says_so() {
     let d = temp_dir("cli-evict");
     let ports: Vec<u16> = (44000..44100).collect();
@@ -250,7 +240,6 @@ fn fixture(name: &str) -> String {
 }
 
 /// `--fail-on` is the CI gate: exit 1 when an unwaived finding reaches it.
-#[test]
 fn fail_on_gates_the_exit_code() {
     let pcap = fixture("captures/nginx-http-plaintext-80.pcap");
     let (code, stdout, _) = run(&["analyze", &pcap, "--fail-on", "high", "-o", "json"]);
@@ -269,7 +258,6 @@ fn fail_on_gates_the_exit_code() {
     assert_eq!(code, 2, "{stderr}");
 }
 
-#[test]
 fn a_waiver_passes_the_gate_until_it_expires() {
     let d = temp_dir("cli-waiver");
     let policy = d.join("policy.yaml");
@@ -311,7 +299,6 @@ fn a_waiver_passes_the_gate_until_it_expires() {
 
 /// A policy, snapshot or trust bundle that cannot be used stops the run
 /// before any capture is read: exit 6, one line naming the file and place.
-#[test]
 fn bad_configuration_is_exit_6() {
     let d = temp_dir("cli-config");
     let policy = d.join("policy.yaml");
@@ -353,7 +340,6 @@ fn bad_configuration_is_exit_6() {
     assert_eq!(code, 6);
 }
 
-#[test]
 fn the_printed_default_policy_is_valid_and_complete() {
     let (code, stdout, _) = run(&["policy", "--default"]);
     assert_eq!(code, 0);
@@ -370,7 +356,6 @@ fn the_printed_default_policy_is_valid_and_complete() {
     }
 }
 
-#[test]
 fn table_shows_findings_with_pods_and_the_gate() {
     let (code, stdout, _) = run(&[
         "analyze",
@@ -394,7 +379,6 @@ fn table_shows_findings_with_pods_and_the_gate() {
 /// A saved report renders again without the captures; its JSON comes back
 /// the same, except that its metadata now names the saved report and its
 /// SHA-256 (`rendered_from`).
-#[test]
 fn a_saved_report_renders_again() {
     let d = temp_dir("cli-rerender");
     let saved = d.join("saved.json");
@@ -439,7 +423,6 @@ fn a_saved_report_renders_again() {
 /// names the file. `analyze --output json` used to write a file named
 /// `json`; old scripts (`-o json --output FILE`) still work, with a note;
 /// ambiguous spellings are refused with the one-line fix.
-#[test]
 fn output_is_the_format_flag_and_old_scripts_keep_working() {
     let d = temp_dir("cli-output-flag");
     let f = d.join("one.pcap");
@@ -518,7 +501,6 @@ fn output_is_the_format_flag_and_old_scripts_keep_working() {
 /// records that compress about 1,000 to 1) is read only up to the cap: the
 /// input is incomplete, the warning names the cap, exit 4; with the cap off
 /// the same file is read to its end.
-#[test]
 fn a_gzip_bomb_stops_at_the_decompression_cap() {
     let d = temp_dir("cli-gzip-bomb");
     let mut bytes = pcap_with_hellos(&[40001, 40002], 1_700_000_000_000_000, "api.pay.svc");
@@ -554,7 +536,6 @@ fn a_gzip_bomb_stops_at_the_decompression_cap() {
 /// Issue 22 (display): JSON and SARIF wrote U+202E and U+009B raw, so
 /// `cat report.json` on a terminal showed a reordered or hidden name. They
 /// are `\uXXXX` escapes now; the JSON value is the same.
-#[test]
 fn json_and_sarif_escape_bidi_and_c1_controls() {
     let d = temp_dir("cli-bidi-json");
     let sni = "evil\u{202e}moc.rab\u{9b}31m";
@@ -577,4 +558,106 @@ fn json_and_sarif_escape_bidi_and_c1_controls() {
         );
     }
     assert!(sarif.contains(r"\u202e"), "{sarif}");
+}
+
+/// This module's tests, as the harness lists them (`main.rs`).
+pub(crate) fn tests() -> Vec<crate::runner::Test> {
+    use crate::runner::Test;
+    vec![
+        Test::new(
+            module_path!(),
+            "not_a_capture_is_exit_3_with_one_line",
+            not_a_capture_is_exit_3_with_one_line,
+        ),
+        Test::new(
+            module_path!(),
+            "empty_and_missing_files_are_exit_3",
+            empty_and_missing_files_are_exit_3,
+        ),
+        Test::new(
+            module_path!(),
+            "usage_errors_are_exit_2",
+            usage_errors_are_exit_2,
+        ),
+        Test::new(
+            module_path!(),
+            "truncated_capture_gives_a_partial_report_and_exit_4",
+            truncated_capture_gives_a_partial_report_and_exit_4,
+        ),
+        Test::new(
+            module_path!(),
+            "corrupt_record_length_is_bounded_and_partial",
+            corrupt_record_length_is_bounded_and_partial,
+        ),
+        Test::new(
+            module_path!(),
+            "stdin_stream_equals_the_file",
+            stdin_stream_equals_the_file,
+        ),
+        Test::new(
+            module_path!(),
+            "several_files_merge_in_time_order",
+            several_files_merge_in_time_order,
+        ),
+        Test::new(
+            module_path!(),
+            "table_is_one_line_per_flow",
+            table_is_one_line_per_flow,
+        ),
+        Test::new(
+            module_path!(),
+            "closed_pipe_is_not_an_error",
+            closed_pipe_is_not_an_error,
+        ),
+        Test::new(
+            module_path!(),
+            "flow_table_cap_evicts_and_says_so",
+            flow_table_cap_evicts_and_says_so,
+        ),
+        Test::new(
+            module_path!(),
+            "fail_on_gates_the_exit_code",
+            fail_on_gates_the_exit_code,
+        ),
+        Test::new(
+            module_path!(),
+            "a_waiver_passes_the_gate_until_it_expires",
+            a_waiver_passes_the_gate_until_it_expires,
+        ),
+        Test::new(
+            module_path!(),
+            "bad_configuration_is_exit_6",
+            bad_configuration_is_exit_6,
+        ),
+        Test::new(
+            module_path!(),
+            "the_printed_default_policy_is_valid_and_complete",
+            the_printed_default_policy_is_valid_and_complete,
+        ),
+        Test::new(
+            module_path!(),
+            "table_shows_findings_with_pods_and_the_gate",
+            table_shows_findings_with_pods_and_the_gate,
+        ),
+        Test::new(
+            module_path!(),
+            "a_saved_report_renders_again",
+            a_saved_report_renders_again,
+        ),
+        Test::new(
+            module_path!(),
+            "output_is_the_format_flag_and_old_scripts_keep_working",
+            output_is_the_format_flag_and_old_scripts_keep_working,
+        ),
+        Test::new(
+            module_path!(),
+            "a_gzip_bomb_stops_at_the_decompression_cap",
+            a_gzip_bomb_stops_at_the_decompression_cap,
+        ),
+        Test::new(
+            module_path!(),
+            "json_and_sarif_escape_bidi_and_c1_controls",
+            json_and_sarif_escape_bidi_and_c1_controls,
+        ),
+    ]
 }

@@ -21,12 +21,8 @@ pub struct Disagreement {
     pub oracle: String,
 }
 
-#[test]
 fn engine_agrees_with_tshark_on_the_corpus() {
-    let Some(shared) = support::shared() else {
-        eprintln!("NOTICE: ../shared/corpus is absent; corpus agreement test skipped");
-        return;
-    };
+    let shared = support::needed_shared();
     let corpus = shared.join("corpus");
     let manifest: Value =
         serde_json::from_str(&std::fs::read_to_string(corpus.join("MANIFEST.json")).unwrap())
@@ -157,7 +153,6 @@ pub fn compare_case(
 
 /// The corpus captures copied into the repository (fixtures/corpus, with
 /// their licenses in NOTICE.md) agree with tshark without needing ../shared.
-#[test]
 fn in_repo_corpus_copies_agree_with_tshark() {
     let dir = support::root().join("fixtures").join("corpus");
     let index: Value =
@@ -425,4 +420,22 @@ fn upstream_version(v: &str) -> Option<String> {
         }
         .to_string(),
     )
+}
+
+/// This module's tests, as the harness lists them (`main.rs`).
+pub(crate) fn tests() -> Vec<crate::runner::Test> {
+    use crate::runner::{Need, Test};
+    vec![
+        Test::new(
+            module_path!(),
+            "engine_agrees_with_tshark_on_the_corpus",
+            engine_agrees_with_tshark_on_the_corpus,
+        )
+        .needs(&[Need::Shared("corpus/MANIFEST.json")]),
+        Test::new(
+            module_path!(),
+            "in_repo_corpus_copies_agree_with_tshark",
+            in_repo_corpus_copies_agree_with_tshark,
+        ),
+    ]
 }

@@ -131,7 +131,6 @@ fn commands(block: &str) -> Vec<(&'static str, Vec<String>, String)> {
     out
 }
 
-#[test]
 fn every_command_in_the_readme_and_docs_parses() {
     let mut checked = 0;
     let mut readme = 0;
@@ -171,7 +170,6 @@ fn every_command_in_the_readme_and_docs_parses() {
 }
 
 /// The check itself: a misspelt option and a wrong value are caught.
-#[test]
 fn a_wrong_option_or_value_fails_the_help_path() {
     let block = "tls-audit analyze x.pcap --fail-onn high\nkubectl tls-audit pod --via nodes\n";
     let cmds = commands(block);
@@ -229,7 +227,6 @@ fn links(text: &str) -> Vec<String> {
     out
 }
 
-#[test]
 fn every_link_in_the_readme_and_docs_resolves() {
     let mut broken = vec![];
     let mut checked = 0;
@@ -267,7 +264,6 @@ fn every_link_in_the_readme_and_docs_resolves() {
     assert!(checked >= 30, "only {checked} links found");
 }
 
-#[test]
 fn the_readme_stays_short_and_points_to_the_docs() {
     let text = std::fs::read_to_string(root().join("README.md")).expect("README");
     let lines = text.lines().count();
@@ -304,7 +300,6 @@ fn the_readme_stays_short_and_points_to_the_docs() {
 
 /// The table the README shows is the one the demo prints: the demo's
 /// captures and cluster snapshot (read from scripts/demo.sh), `-o table`.
-#[test]
 fn the_readme_shows_what_the_demo_prints() {
     let demo = std::fs::read_to_string(root().join("scripts/demo.sh")).expect("demo.sh");
     let captures: Vec<&str> = demo
@@ -339,4 +334,36 @@ fn the_readme_shows_what_the_demo_prints() {
         printed.trim(),
         "README.md's demo table is stale"
     );
+}
+
+/// This module's tests, as the harness lists them (`main.rs`).
+pub(crate) fn tests() -> Vec<crate::runner::Test> {
+    use crate::runner::Test;
+    vec![
+        Test::new(
+            module_path!(),
+            "every_command_in_the_readme_and_docs_parses",
+            every_command_in_the_readme_and_docs_parses,
+        ),
+        Test::new(
+            module_path!(),
+            "a_wrong_option_or_value_fails_the_help_path",
+            a_wrong_option_or_value_fails_the_help_path,
+        ),
+        Test::new(
+            module_path!(),
+            "every_link_in_the_readme_and_docs_resolves",
+            every_link_in_the_readme_and_docs_resolves,
+        ),
+        Test::new(
+            module_path!(),
+            "the_readme_stays_short_and_points_to_the_docs",
+            the_readme_stays_short_and_points_to_the_docs,
+        ),
+        Test::new(
+            module_path!(),
+            "the_readme_shows_what_the_demo_prints",
+            the_readme_shows_what_the_demo_prints,
+        ),
+    ]
 }

@@ -135,7 +135,6 @@ pub fn assert_matches_snapshot(d: &BTreeMap<String, Vec<String>>, live: bool) {
     }
 }
 
-#[test]
 fn fixture_captures_produce_the_recorded_findings() {
     let d = digest_dir(&support::root().join("fixtures/captures"));
     assert!(d.len() >= 20, "fixtures missing");
@@ -149,7 +148,6 @@ fn fixture_captures_produce_the_recorded_findings() {
 
 /// What the snapshot must say, stated independently of it: each scenario's
 /// configuration implies these findings.
-#[test]
 fn findings_follow_from_how_the_stacks_were_configured() {
     let d = digest_dir(&support::root().join("fixtures/captures"));
     let has = |scenario: &str, needle: &str| d[scenario].iter().any(|l| l.contains(needle));
@@ -193,4 +191,21 @@ fn findings_follow_from_how_the_stacks_were_configured() {
         "openssl-tls12-mtu576-longchain",
         "expected=\"spiffe://cluster.local/ns/pay/sa/api\""
     ));
+}
+
+/// This module's tests, as the harness lists them (`main.rs`).
+pub(crate) fn tests() -> Vec<crate::runner::Test> {
+    use crate::runner::Test;
+    vec![
+        Test::new(
+            module_path!(),
+            "fixture_captures_produce_the_recorded_findings",
+            fixture_captures_produce_the_recorded_findings,
+        ),
+        Test::new(
+            module_path!(),
+            "findings_follow_from_how_the_stacks_were_configured",
+            findings_follow_from_how_the_stacks_were_configured,
+        ),
+    ]
 }

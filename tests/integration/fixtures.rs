@@ -24,7 +24,6 @@ pub struct Checked {
     pub inferred: usize,
 }
 
-#[test]
 fn real_stacks_are_reported_as_configured() {
     let n = check_capture_dir(&support::root().join("fixtures").join("captures"));
     assert!(
@@ -275,4 +274,14 @@ fn check_session(
             fail(format!("client SPIFFE ID {:?}", leaf(&t.client_chain)));
         }
     }
+}
+
+/// This module's tests, as the harness lists them (`main.rs`).
+pub(crate) fn tests() -> Vec<crate::runner::Test> {
+    use crate::runner::Test;
+    vec![Test::new(
+        module_path!(),
+        "real_stacks_are_reported_as_configured",
+        real_stacks_are_reported_as_configured,
+    )]
 }

@@ -48,7 +48,6 @@ fn inputs(dir: &Path) -> Vec<std::path::PathBuf> {
     v
 }
 
-#[test]
 fn fuzz_corpus_and_regressions_replay_without_panics() {
     let fuzz = support::root().join("fuzz");
     let mut failures = Vec::new();
@@ -81,4 +80,14 @@ fn fuzz_corpus_and_regressions_replay_without_panics() {
         "fuzz inputs that panic:\n{}",
         failures.join("\n")
     );
+}
+
+/// This module's tests, as the harness lists them (`main.rs`).
+pub(crate) fn tests() -> Vec<crate::runner::Test> {
+    use crate::runner::Test;
+    vec![Test::new(
+        module_path!(),
+        "fuzz_corpus_and_regressions_replay_without_panics",
+        fuzz_corpus_and_regressions_replay_without_panics,
+    )]
 }

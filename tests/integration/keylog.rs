@@ -206,7 +206,6 @@ pub fn check_keyed_dir(dir: &Path) -> usize {
     checked
 }
 
-#[test]
 fn fixture_handshakes_decrypt_as_configured_and_as_tshark_reads_them() {
     if support::shared().is_none() {
         eprintln!(
@@ -220,12 +219,8 @@ fn fixture_handshakes_decrypt_as_configured_and_as_tshark_reads_them() {
 
 /// Secrets inside the capture (pcapng Decryption Secrets Block), from the
 /// JA4 test suite: the server chain is the one tshark reads with them.
-#[test]
 fn secrets_embedded_in_pcapng_are_used() {
-    let Some(shared) = support::shared() else {
-        eprintln!("NOTICE: ../shared absent: DSB corpus test skipped");
-        return;
-    };
+    let shared = support::needed_shared();
     let pcap = shared.join("corpus/ja4/http2-with-cookies.pcapng/http2-with-cookies.pcapng");
     let report = analyze(&pcap, KeyLog::default());
     let oracle = tshark_with_keys(&pcap, None).unwrap();
@@ -257,7 +252,6 @@ fn only_tls(report: &Report) -> &tls_audit::report::model::TlsRecord {
     report.flows.iter().find_map(|f| f.tls.as_deref()).unwrap()
 }
 
-#[test]
 fn keys_of_other_connections_change_nothing() {
     let report = analyze(
         &fixture("openssl-tls13-mutual.pcap"),
@@ -274,7 +268,6 @@ fn keys_of_other_connections_change_nothing() {
 
 /// A wrong server secret: the server's records do not authenticate. The
 /// failure is reported per flow; the client's flight still decrypts.
-#[test]
 fn wrong_keys_are_evidence() {
     let text = std::fs::read_to_string(fixture("openssl-tls13-mutual.keys")).unwrap();
     let bad: String = text
@@ -304,7 +297,6 @@ fn wrong_keys_are_evidence() {
 }
 
 /// One byte of the server's first encrypted record changed in the capture.
-#[test]
 fn tampered_ciphertext_fails_authentication() {
     let mut bytes = std::fs::read(fixture("openssl-tls13-server-only.pcap")).unwrap();
     // The ServerHello record (16 03 03 .. .. 02), then the first encrypted
@@ -332,7 +324,6 @@ fn find(hay: &[u8], needle: &[u8], also: impl Fn(usize, &[u8]) -> bool) -> Optio
 
 /// The capture ends inside the server's encrypted flight: partial, and the
 /// report says the input was damaged.
-#[test]
 fn a_cut_capture_is_partial() {
     let full = std::fs::read(fixture("openssl-tls13-mutual.pcap")).unwrap();
     let sh = find(&full, &[0x16, 0x03, 0x03], |at, b| {
@@ -360,7 +351,6 @@ fn a_cut_capture_is_partial() {
     assert_eq!(t.mutual, None);
 }
 
-#[test]
 fn cli_reads_key_logs_and_reports_bad_lines() {
     let d = temp_dir("keylog-cli");
     let keys = d.join("keys.txt");
@@ -427,12 +417,8 @@ fn message_count(records: &Value) -> u32 {
 /// key log): drafts before 25 authenticate records without additional
 /// data; read that way the handshake decrypts like tshark reads it, instead
 /// of the `authentication-failed` that claimed wrong keys or tampering.
-#[test]
 fn draft_20_handshake_decrypts() {
-    let Some(shared) = support::shared() else {
-        eprintln!("NOTICE: ../shared absent: TLS 1.3 draft test skipped");
-        return;
-    };
+    let shared = support::needed_shared();
     let ws = shared.join("conformance/wireshark");
     let pcap = ws.join("captures/tls13-20-chacha20poly1305.pcap");
     let report = analyze(
@@ -451,12 +437,8 @@ fn draft_20_handshake_decrypts() {
 /// A WireGuard key log in a pcapng Decryption Secrets Block (Wireshark's
 /// `wireguard-ping-tcp-dsb`) is not a TLS key log: it is counted and
 /// ignored, never parsed into `keylog-lines` warnings.
-#[test]
 fn other_secrets_blocks_are_counted_not_read() {
-    let Some(shared) = support::shared() else {
-        eprintln!("NOTICE: ../shared absent: Decryption Secrets Block test skipped");
-        return;
-    };
+    let shared = support::needed_shared();
     let pcap = shared.join("conformance/wireshark/captures/wireguard-ping-tcp-dsb.pcapng");
     let report = analyze(&pcap, KeyLog::default());
     let kinds: Vec<&str> = report.warnings.iter().map(|w| w.kind.as_str()).collect();
@@ -471,4 +453,59 @@ fn other_secrets_blocks_are_counted_not_read() {
         "{}",
         ignored.message
     );
+}
+
+/// This module's tests, as the harness lists them (`main.rs`).
+pub(crate) fn tests() -> Vec<crate::runner::Test> {
+    use crate::runner::{Need, Test};
+    vec![
+        Test::new(
+            module_path!(),
+            "fixture_handshakes_decrypt_as_configured_and_as_tshark_reads_them",
+            fixture_handshakes_decrypt_as_configured_and_as_tshark_reads_them,
+        ),
+        Test::new(
+            module_path!(),
+            "secrets_embedded_in_pcapng_are_used",
+            secrets_embedded_in_pcapng_are_used,
+        )
+        .needs(&[Need::Shared("corpus/ja4")]),
+        Test::new(
+            module_path!(),
+            "keys_of_other_connections_change_nothing",
+            keys_of_other_connections_change_nothing,
+        ),
+        Test::new(
+            module_path!(),
+            "wrong_keys_are_evidence",
+            wrong_keys_are_evidence,
+        ),
+        Test::new(
+            module_path!(),
+            "tampered_ciphertext_fails_authentication",
+            tampered_ciphertext_fails_authentication,
+        ),
+        Test::new(
+            module_path!(),
+            "a_cut_capture_is_partial",
+            a_cut_capture_is_partial,
+        ),
+        Test::new(
+            module_path!(),
+            "cli_reads_key_logs_and_reports_bad_lines",
+            cli_reads_key_logs_and_reports_bad_lines,
+        ),
+        Test::new(
+            module_path!(),
+            "draft_20_handshake_decrypts",
+            draft_20_handshake_decrypts,
+        )
+        .needs(&[Need::Shared("conformance/wireshark")]),
+        Test::new(
+            module_path!(),
+            "other_secrets_blocks_are_counted_not_read",
+            other_secrets_blocks_are_counted_not_read,
+        )
+        .needs(&[Need::Shared("conformance/wireshark")]),
+    ]
 }

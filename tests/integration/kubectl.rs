@@ -89,7 +89,6 @@ fn expected_container(name: &str, target: &str, duration: &str) -> Value {
     c
 }
 
-#[test]
 fn one_pod_audit_sends_the_exact_requests_and_reports_the_replayed_flows() {
     let api = FakeApi::start("one-pod");
     api.script(
@@ -214,7 +213,6 @@ fn one_pod_audit_sends_the_exact_requests_and_reports_the_replayed_flows() {
     assert_eq!(report["verification"]["inventory"]["nodes"], 2);
 }
 
-#[test]
 fn a_selector_audits_three_pods_and_one_failing_is_reported_beside_the_others() {
     let api = FakeApi::start("selector");
     for (i, ip) in [(2, "10.200.0.22"), (3, "10.200.0.23")] {
@@ -296,7 +294,6 @@ fn a_selector_audits_three_pods_and_one_failing_is_reported_beside_the_others() 
     );
 }
 
-#[test]
 fn a_denied_permission_is_one_line_naming_verb_resource_and_the_role() {
     let api = FakeApi::start("denied");
     api.deny("patch pods/ephemeralcontainers");
@@ -324,7 +321,6 @@ fn single_failure(test: &str, script: Script) -> (i32, String, FakeApi) {
     (code, stderr, api)
 }
 
-#[test]
 fn ephemeral_containers_disabled_is_said_plainly() {
     let s = status(
         404,
@@ -349,7 +345,6 @@ fn ephemeral_containers_disabled_is_said_plainly() {
     );
 }
 
-#[test]
 fn an_image_pull_back_off_names_the_reason_and_the_flag() {
     let script = Script {
         patch: PatchAnswer::Accept {
@@ -377,7 +372,6 @@ fn an_image_pull_back_off_names_the_reason_and_the_flag() {
     assert!(only(&api.requests(), "GET", "/log").is_empty());
 }
 
-#[test]
 fn an_agent_that_never_starts_times_out_with_the_flag_named() {
     let api = FakeApi::start("never");
     let script = Script {
@@ -403,7 +397,6 @@ fn an_agent_that_never_starts_times_out_with_the_flag_named() {
     assert!(stderr.contains("(--pod-running-timeout)"), "{stderr}");
 }
 
-#[test]
 fn an_agent_that_exits_early_is_reported_with_its_code_and_message() {
     let log = b"{\"schema\":\"tls-audit/event/v1\",\"seq\":0,\"event\":\"error\",\"message\":\"cannot open eth0: You don't have permission to capture on that device (socket: Operation not permitted); the agent needs CAP_NET_RAW\"}\n".to_vec();
     let (code, stderr, _) = single_failure(
@@ -427,7 +420,6 @@ fn an_agent_that_exits_early_is_reported_with_its_code_and_message() {
     assert!(stderr.contains("needs CAP_NET_RAW"), "{stderr}");
 }
 
-#[test]
 fn a_running_agent_of_the_same_image_is_reused_not_added_again() {
     let api = FakeApi::start("reuse");
     let mut pod = api.pod(&format!("pay/{POD}"));
@@ -456,7 +448,6 @@ fn a_running_agent_of_the_same_image_is_reused_not_added_again() {
     assert_eq!(report["flows"][0]["tls"]["version"], "TLS1.2");
 }
 
-#[test]
 fn a_throttled_list_is_retried_by_the_client() {
     let api = FakeApi::start("retry");
     api.throttle_once("/api/v1/nodes");
@@ -475,7 +466,6 @@ fn a_throttled_list_is_retried_by_the_client() {
     );
 }
 
-#[test]
 fn the_table_names_the_pods() {
     let api = FakeApi::start("table");
     api.script(
@@ -489,7 +479,6 @@ fn the_table_names_the_pods() {
     assert!(stdout.contains("plaintext"), "{stdout}");
 }
 
-#[test]
 fn a_peer_at_a_service_ip_is_named_by_its_service() {
     let api = FakeApi::start("service");
     // The agent in the client pod sees the ClusterIP before kube-proxy
@@ -507,7 +496,6 @@ fn a_peer_at_a_service_ip_is_named_by_its_service() {
     assert!(server.get("pod").is_none());
 }
 
-#[test]
 fn a_saved_capture_is_audited_with_the_live_cluster_context() {
     let api = FakeApi::start("pcap");
     let pcap = root()
@@ -545,7 +533,6 @@ fn a_saved_capture_is_audited_with_the_live_cluster_context() {
     assert_eq!(report["flows"][0]["client"]["pod"]["namespace"], "web");
 }
 
-#[test]
 fn node_agents_are_read_on_the_pods_nodes_and_filtered_to_the_pods_addresses() {
     let api = FakeApi::start("node-agents");
     // A window in the middle of the agent's stream: sequence numbers far
@@ -614,16 +601,8 @@ fn node_agents_are_read_on_the_pods_nodes_and_filtered_to_the_pods_addresses() {
 }
 
 /// The real kubectl, if installed: plugin discovery, help, and one audit.
-#[test]
 fn kubectl_finds_the_plugin_and_runs_an_audit() {
-    let Some(kubectl) = which("kubectl") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "kubectl is missing in CI (scripts/install-deps.sh installs it)"
-        );
-        eprintln!("NOTICE: kubectl not installed; plugin discovery test skipped");
-        return;
-    };
+    let kubectl = which("kubectl").expect("kubectl (listed as needed)");
     let api = FakeApi::start("kubectl");
     api.script(
         &format!("pay/{POD}"),
@@ -700,7 +679,6 @@ fn which(name: &str) -> Option<std::path::PathBuf> {
     })
 }
 
-#[test]
 fn the_krew_manifest_names_the_plugin_and_the_binary_cargo_builds() {
     let text = std::fs::read_to_string(root().join("plugins/tls-audit.yaml")).expect("manifest");
     let m: Value = serde_saphyr::from_str(&text).expect("yaml");
@@ -759,7 +737,6 @@ fn plaintext_verdict(report: &Value) -> (String, String, Value) {
 /// covers the plaintext flow between the two nodes; with the nodes in its
 /// trusted subnets it does not; a --cluster-config file wins, and then the
 /// cluster is not asked.
-#[test]
 fn the_cni_is_read_from_the_cluster_for_underlay_coverage() {
     const WEAVE: &str = "/apis/apps/v1/namespaces/kube-system/daemonsets/weave-net";
     let audit = |test: &str, trusted: Option<&str>, extra: &[&str]| {
@@ -894,7 +871,6 @@ fn flows_to<'a>(report: &'a Value, ip: &str, port: u16) -> Vec<&'a Value> {
 
 /// `--active-only`: the declared TCP ports of the selected pods probed at
 /// their pod IPs, nothing added to the pods, one report naming the pods.
-#[test]
 fn active_only_probes_the_declared_ports_without_an_agent() {
     let api = FakeApi::start("active-only");
     let (a, b) = probed_pods(&api);
@@ -1026,7 +1002,6 @@ fn active_only_probes_the_declared_ports_without_an_agent() {
 
 /// `--active` with the capture: one report with the replayed (captured)
 /// flows and the probe's, and the capture's requests as before.
-#[test]
 fn active_adds_the_probe_to_the_capture() {
     let api = FakeApi::start("active");
     let (a, _b) = probed_pods(&api);
@@ -1087,7 +1062,6 @@ fn active_adds_the_probe_to_the_capture() {
 }
 
 /// The probe's flags need --active; --active-only takes no capture flags.
-#[test]
 fn active_flags_are_checked() {
     let api = FakeApi::start("active-flags");
     for args in [
@@ -1131,7 +1105,6 @@ fn validate(api: &FakeApi, report: &str) {
 /// Ctrl-C while the agent still captures: the plugin stops waiting and
 /// writes the report with the flows read so far, says the stream was cut,
 /// and exits 4 (partial), long before --duration.
-#[test]
 fn ctrl_c_writes_the_report_with_what_was_read() {
     let api = FakeApi::start("ctrl-c");
     // The agent's events so far: no summary yet, it is still running.
@@ -1238,7 +1211,6 @@ fn warning_kinds(report: &Value) -> Vec<String> {
 /// Issue 16 (1): the runtime merges the agent's stderr (its start line
 /// and libpcap's counters) into the log the kubelet serves; a real audit
 /// warns about nothing. Issue 16 (5): requests say who sends them.
-#[test]
 fn the_agents_stderr_in_its_log_is_not_a_warning_and_requests_name_the_plugin() {
     let api = one_pod("stderr-merged", "openssl-tls12-mutual");
     let (code, stdout, stderr) = run(&api, &[POD, "--duration", "2s", "-o", "json"]);
@@ -1261,7 +1233,6 @@ fn the_agents_stderr_in_its_log_is_not_a_warning_and_requests_name_the_plugin() 
 /// Issue 16 (2): Pod Security `enforce` answers the PATCH with 403
 /// Forbidden and a `violates PodSecurity` Status; with `--via ephemeral`
 /// (no automatic route) that is one line with the advice, exit 7.
-#[test]
 fn a_pod_security_403_is_recognised_with_its_advice() {
     let api = one_pod("psa-403", "openssl-tls12-mutual");
     api.label_namespace("pay", "pod-security.kubernetes.io/enforce", "baseline");
@@ -1298,7 +1269,6 @@ fn a_pod_security_403_is_recognised_with_its_advice() {
 /// Issue 22 (privileges): a namespace that enforces baseline or
 /// restricted is read through the node agents automatically (no PATCH, no
 /// relabelling); the preflight asked for `get namespaces`.
-#[test]
 fn a_restricted_namespace_is_audited_through_the_node_agents_automatically() {
     let api = FakeApi::start("psa-auto");
     api.label_namespace("pay", "pod-security.kubernetes.io/enforce", "restricted");
@@ -1331,7 +1301,6 @@ fn a_restricted_namespace_is_audited_through_the_node_agents_automatically() {
 
 /// Issue 16 (2): Pod Security `warn` admits with a `Warning: 299` header;
 /// the plugin says it and the report keeps it.
-#[test]
 fn a_pod_security_warning_header_is_said_and_reported() {
     let api = one_pod("psa-warn", "openssl-tls12-mutual");
     api.label_namespace("pay", "pod-security.kubernetes.io/warn", "baseline");
@@ -1358,7 +1327,6 @@ fn a_pod_security_warning_header_is_said_and_reported() {
 /// written (exit 4, partial): no flows, the pod's failure as a
 /// `pod-failed` warning, its input incomplete; not "ended without a
 /// summary" (issue 16 (4)), and the cause said once on stderr.
-#[test]
 fn the_only_agent_failing_at_once_gives_a_partial_report_naming_its_error_once() {
     let api = FakeApi::start("agent-fails");
     let log = b"{\"schema\":\"tls-audit/event/v1\",\"seq\":0,\"event\":\"error\",\"message\":\"no interface eth0 (available: lo)\"}\ntls-audit: no interface eth0 (available: lo)\n".to_vec();
@@ -1398,7 +1366,6 @@ fn the_only_agent_failing_at_once_gives_a_partial_report_naming_its_error_once()
 /// Issue 16 (5): the kubelet posts the agent's `terminated` status a few
 /// seconds after its log ends; an agent that failed without an error
 /// event is caught (before: five reads in 2 s lost it and the pod passed).
-#[test]
 fn a_termination_posted_late_is_waited_for() {
     let api = FakeApi::start("late-exit");
     // A run cut short: a start and nothing else, then exit 1.
@@ -1434,7 +1401,6 @@ fn a_termination_posted_late_is_waited_for() {
 
 /// Issue 16 (5): a log connection dropped while the agent still runs is
 /// followed again; what the new connection replays is not counted twice.
-#[test]
 fn a_log_dropped_while_the_agent_runs_is_followed_again() {
     let api = FakeApi::start("log-dropped");
     let key = format!("pay/{POD}");
@@ -1461,7 +1427,6 @@ fn a_log_dropped_while_the_agent_runs_is_followed_again() {
 
 /// Issue 16 (4): a refused connection names the server's URL; `pod
 /// --help` does not offer flags `pod` refuses.
-#[test]
 fn a_refused_connection_names_the_server_and_help_offers_what_works() {
     let api = FakeApi::start("refused");
     // A port that was bound, then freed: nothing listens there.
@@ -1496,7 +1461,6 @@ fn a_refused_connection_names_the_server_and_help_offers_what_works() {
 
 /// kubectl's connection flags: `--server` and `--token` without a
 /// kubeconfig, `--certificate-authority`, and impersonation headers.
-#[test]
 fn kubectl_connection_flags_reach_the_server_as_kubectl_sends_them() {
     let api = one_pod("flags", "openssl-tls12-mutual");
     let kc = std::fs::read_to_string(&api.kubeconfig).expect("kubeconfig");
@@ -1565,12 +1529,8 @@ fn kubectl_connection_flags_reach_the_server_as_kubectl_sends_them() {
 /// Issue 16: on a terminal, each pod has a live line while its agent
 /// captures (elapsed of --duration, flows, TLS, mutual, plaintext). The
 /// plugin runs under `script`, which gives it a pseudo-terminal for stderr.
-#[test]
 fn a_terminal_shows_a_live_line_per_pod() {
-    let Some(script) = which("script") else {
-        eprintln!("NOTICE: `script` (util-linux) not installed; live-line test skipped");
-        return;
-    };
+    let script = which("script").expect("`script` (listed as needed)");
     let api = one_pod("live-line", "openssl-tls12-mutual");
     let report = api.dir.join("live.json");
     let command = format!(
@@ -1601,7 +1561,6 @@ fn a_terminal_shows_a_live_line_per_pod() {
 /// agent (the API server's admission configuration sets a cluster-wide
 /// default, invisible in the labels): with `--via auto`, the refused pod
 /// is read through the node agent on its node instead.
-#[test]
 fn a_refusal_by_a_cluster_wide_default_is_rerouted_to_the_node_agents() {
     let api = FakeApi::start("psa-default");
     let psa = format!(
@@ -1664,7 +1623,6 @@ const DAEMONSET_ARGS: &[&str] = &[
 /// would be allowed; a TLS 1.3 flow's server chain, hidden on the wire,
 /// comes with the agent's handshake's provenance and its DER (checked), and
 /// the run's enrichment record is labelled as the agent's.
-#[test]
 fn enrich_probe_reads_the_enriching_node_agents() {
     let api = FakeApi::start("enrich-node-agents");
     let mut args = DAEMONSET_ARGS.to_vec();
@@ -1716,7 +1674,6 @@ fn enrich_probe_reads_the_enriching_node_agents() {
 
 /// Node agents without enrichment: said, naming the agent; and an agent
 /// inside the pod is refused for enrichment before anything is asked.
-#[test]
 fn enrich_probe_says_when_the_agents_do_not_enrich_and_refuses_ephemeral() {
     let api = FakeApi::start("enrich-not-enabled");
     node_agent_with_args(&api, events("openssl-tls12-mutual"), DAEMONSET_ARGS);
@@ -1762,7 +1719,6 @@ fn add_filler_pods(api: &FakeApi, n: usize) {
 /// kubectl and client-go page them, so a large cluster is not one answer;
 /// the pages join into one inventory (the audited pod's peer, on the last
 /// page, is still named).
-#[test]
 fn cluster_lists_are_paged() {
     let api = one_pod("paged", "openssl-tls12-mutual");
     add_filler_pods(&api, 1203);
@@ -1792,7 +1748,6 @@ fn cluster_lists_are_paged() {
 /// A continue token the server no longer honours (410 Expired, after an
 /// etcd compaction): the list starts again in one request, as client-go's
 /// pager does, and nothing is lost.
-#[test]
 fn an_expired_continue_token_starts_the_list_again() {
     let api = one_pod("paged-expired", "openssl-tls12-mutual");
     add_filler_pods(&api, 600);
@@ -1824,8 +1779,6 @@ fn an_expired_continue_token_starts_the_list_again() {
 /// ends at once (it does not capture for `--duration`), so the whole wall
 /// time is the plugin's overhead. Prints numbers; asserts nothing about
 /// time.
-#[test]
-#[ignore = "benchmark: run by benches/kubectl.sh"]
 fn bench_plugin_overhead() {
     let runs = 5;
     let median = |mut v: Vec<f64>| {
@@ -1893,7 +1846,6 @@ fn bench_plugin_overhead() {
 /// An enriching agent enriches a flow when it ends: a flow still open when
 /// the audit window closes (read from its `handshake` event) has no chain
 /// yet, and says so (`probe-pending`), not `certificates-encrypted`.
-#[test]
 fn enrich_probe_marks_flows_still_open_as_pending() {
     let api = FakeApi::start("enrich-pending");
     let mut args = DAEMONSET_ARGS.to_vec();
@@ -1930,4 +1882,199 @@ fn enrich_probe_marks_flows_still_open_as_pending() {
         "{not_checked}"
     );
     assert!(!warning_kinds(&report).contains(&"enrich-unavailable".to_string()));
+}
+
+/// This module's tests, as the harness lists them (`main.rs`).
+pub(crate) fn tests() -> Vec<crate::runner::Test> {
+    use crate::runner::{Need, Test};
+    vec![
+        Test::new(
+            module_path!(),
+            "one_pod_audit_sends_the_exact_requests_and_reports_the_replayed_flows",
+            one_pod_audit_sends_the_exact_requests_and_reports_the_replayed_flows,
+        ),
+        Test::new(
+            module_path!(),
+            "a_selector_audits_three_pods_and_one_failing_is_reported_beside_the_others",
+            a_selector_audits_three_pods_and_one_failing_is_reported_beside_the_others,
+        ),
+        Test::new(
+            module_path!(),
+            "a_denied_permission_is_one_line_naming_verb_resource_and_the_role",
+            a_denied_permission_is_one_line_naming_verb_resource_and_the_role,
+        ),
+        Test::new(
+            module_path!(),
+            "ephemeral_containers_disabled_is_said_plainly",
+            ephemeral_containers_disabled_is_said_plainly,
+        ),
+        Test::new(
+            module_path!(),
+            "an_image_pull_back_off_names_the_reason_and_the_flag",
+            an_image_pull_back_off_names_the_reason_and_the_flag,
+        ),
+        Test::new(
+            module_path!(),
+            "an_agent_that_never_starts_times_out_with_the_flag_named",
+            an_agent_that_never_starts_times_out_with_the_flag_named,
+        ),
+        Test::new(
+            module_path!(),
+            "an_agent_that_exits_early_is_reported_with_its_code_and_message",
+            an_agent_that_exits_early_is_reported_with_its_code_and_message,
+        ),
+        Test::new(
+            module_path!(),
+            "a_running_agent_of_the_same_image_is_reused_not_added_again",
+            a_running_agent_of_the_same_image_is_reused_not_added_again,
+        ),
+        Test::new(
+            module_path!(),
+            "a_throttled_list_is_retried_by_the_client",
+            a_throttled_list_is_retried_by_the_client,
+        ),
+        Test::new(
+            module_path!(),
+            "the_table_names_the_pods",
+            the_table_names_the_pods,
+        ),
+        Test::new(
+            module_path!(),
+            "a_peer_at_a_service_ip_is_named_by_its_service",
+            a_peer_at_a_service_ip_is_named_by_its_service,
+        ),
+        Test::new(
+            module_path!(),
+            "a_saved_capture_is_audited_with_the_live_cluster_context",
+            a_saved_capture_is_audited_with_the_live_cluster_context,
+        ),
+        Test::new(
+            module_path!(),
+            "node_agents_are_read_on_the_pods_nodes_and_filtered_to_the_pods_addresses",
+            node_agents_are_read_on_the_pods_nodes_and_filtered_to_the_pods_addresses,
+        ),
+        Test::new(
+            module_path!(),
+            "kubectl_finds_the_plugin_and_runs_an_audit",
+            kubectl_finds_the_plugin_and_runs_an_audit,
+        )
+        .needs(&[Need::Tool("kubectl")]),
+        Test::new(
+            module_path!(),
+            "the_krew_manifest_names_the_plugin_and_the_binary_cargo_builds",
+            the_krew_manifest_names_the_plugin_and_the_binary_cargo_builds,
+        ),
+        Test::new(
+            module_path!(),
+            "the_cni_is_read_from_the_cluster_for_underlay_coverage",
+            the_cni_is_read_from_the_cluster_for_underlay_coverage,
+        ),
+        Test::new(
+            module_path!(),
+            "active_only_probes_the_declared_ports_without_an_agent",
+            active_only_probes_the_declared_ports_without_an_agent,
+        ),
+        Test::new(
+            module_path!(),
+            "active_adds_the_probe_to_the_capture",
+            active_adds_the_probe_to_the_capture,
+        ),
+        Test::new(
+            module_path!(),
+            "active_flags_are_checked",
+            active_flags_are_checked,
+        ),
+        Test::new(
+            module_path!(),
+            "ctrl_c_writes_the_report_with_what_was_read",
+            ctrl_c_writes_the_report_with_what_was_read,
+        ),
+        Test::new(
+            module_path!(),
+            "the_agents_stderr_in_its_log_is_not_a_warning_and_requests_name_the_plugin",
+            the_agents_stderr_in_its_log_is_not_a_warning_and_requests_name_the_plugin,
+        ),
+        Test::new(
+            module_path!(),
+            "a_pod_security_403_is_recognised_with_its_advice",
+            a_pod_security_403_is_recognised_with_its_advice,
+        ),
+        Test::new(
+            module_path!(),
+            "a_restricted_namespace_is_audited_through_the_node_agents_automatically",
+            a_restricted_namespace_is_audited_through_the_node_agents_automatically,
+        ),
+        Test::new(
+            module_path!(),
+            "a_pod_security_warning_header_is_said_and_reported",
+            a_pod_security_warning_header_is_said_and_reported,
+        ),
+        Test::new(
+            module_path!(),
+            "the_only_agent_failing_at_once_gives_a_partial_report_naming_its_error_once",
+            the_only_agent_failing_at_once_gives_a_partial_report_naming_its_error_once,
+        ),
+        Test::new(
+            module_path!(),
+            "a_termination_posted_late_is_waited_for",
+            a_termination_posted_late_is_waited_for,
+        ),
+        Test::new(
+            module_path!(),
+            "a_log_dropped_while_the_agent_runs_is_followed_again",
+            a_log_dropped_while_the_agent_runs_is_followed_again,
+        ),
+        Test::new(
+            module_path!(),
+            "a_refused_connection_names_the_server_and_help_offers_what_works",
+            a_refused_connection_names_the_server_and_help_offers_what_works,
+        ),
+        Test::new(
+            module_path!(),
+            "kubectl_connection_flags_reach_the_server_as_kubectl_sends_them",
+            kubectl_connection_flags_reach_the_server_as_kubectl_sends_them,
+        ),
+        Test::new(
+            module_path!(),
+            "a_terminal_shows_a_live_line_per_pod",
+            a_terminal_shows_a_live_line_per_pod,
+        )
+        .needs(&[Need::Tool("script")]),
+        Test::new(
+            module_path!(),
+            "a_refusal_by_a_cluster_wide_default_is_rerouted_to_the_node_agents",
+            a_refusal_by_a_cluster_wide_default_is_rerouted_to_the_node_agents,
+        ),
+        Test::new(
+            module_path!(),
+            "enrich_probe_reads_the_enriching_node_agents",
+            enrich_probe_reads_the_enriching_node_agents,
+        ),
+        Test::new(
+            module_path!(),
+            "enrich_probe_says_when_the_agents_do_not_enrich_and_refuses_ephemeral",
+            enrich_probe_says_when_the_agents_do_not_enrich_and_refuses_ephemeral,
+        ),
+        Test::new(
+            module_path!(),
+            "cluster_lists_are_paged",
+            cluster_lists_are_paged,
+        ),
+        Test::new(
+            module_path!(),
+            "an_expired_continue_token_starts_the_list_again",
+            an_expired_continue_token_starts_the_list_again,
+        ),
+        Test::new(
+            module_path!(),
+            "bench_plugin_overhead",
+            bench_plugin_overhead,
+        )
+        .ignored("benchmark: run by benches/kubectl.sh"),
+        Test::new(
+            module_path!(),
+            "enrich_probe_marks_flows_still_open_as_pending",
+            enrich_probe_marks_flows_still_open_as_pending,
+        ),
+    ]
 }

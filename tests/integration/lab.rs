@@ -15,8 +15,8 @@
 //! the captures already in DIR instead of running the lab (no root needed).
 //!
 //! Running the lab needs root and the tools scripts/install-deps.sh
-//! installs; it skips with a notice otherwise (in CI, as root, it must run,
-//! with every stack). The few lab captures committed in `fixtures/lab` are
+//! installs; it is ignored otherwise (in CI it must run, with every
+//! stack). The few lab captures committed in `fixtures/lab` are
 //! compared the same way in every run, without privileges.
 
 use std::path::{Path, PathBuf};
@@ -26,20 +26,15 @@ use serde_json::Value;
 
 use crate::support::{self, temp_dir};
 
-#[test]
 fn lab_stacks_agree_with_their_configuration() {
     let dir = match std::env::var_os("TLSA_LAB_DIR") {
         Some(d) => PathBuf::from(d),
-        None => match run_lab() {
-            Some(d) => d,
-            None => return,
-        },
+        None => run_lab(),
     };
     check_dir(&dir);
 }
 
 /// The few lab captures committed in fixtures/lab (no root needed).
-#[test]
 fn lab_fixtures_agree_with_their_configuration() {
     let n = check_dir(&support::root().join("fixtures").join("lab"));
     assert!(n >= 10, "{n} cases in fixtures/lab");
@@ -73,26 +68,18 @@ fn check_dir(dir: &Path) -> usize {
     t.cases
 }
 
-/// Runs tests/lab/run-lab.sh into a fresh directory; None (with a notice)
-/// when the machine cannot.
-fn run_lab() -> Option<PathBuf> {
-    let root_user = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    let missing: Vec<&str> = ["ip", "tcpdump", "tshark", "openssl", "ethtool", "python3"]
-        .into_iter()
-        .filter(|t| !have(t))
-        .collect();
+/// The lab's tools (and root), unless a lab directory made earlier is
+/// given (`TLSA_LAB_DIR`).
+const LAB_TOOLS: [&str; 6] = ["ip", "tcpdump", "tshark", "openssl", "ethtool", "python3"];
+
+fn lab_runnable() -> bool {
+    std::env::var_os("TLSA_LAB_DIR").is_some()
+        || (support::is_root() && LAB_TOOLS.iter().all(|t| have(t)))
+}
+
+/// Runs tests/lab/run-lab.sh into a fresh directory.
+fn run_lab() -> PathBuf {
     let ci = std::env::var_os("CI").is_some();
-    if !root_user || !missing.is_empty() {
-        assert!(
-            !(ci && root_user),
-            "the stack lab must run in CI (missing: {missing:?})"
-        );
-        eprintln!("NOTICE: stack lab skipped (root={root_user}, missing tools: {missing:?})");
-        return None;
-    }
     let examples = PathBuf::from(env!("CARGO_BIN_EXE_tls-audit"))
         .parent()
         .map(|p| p.join("examples"))
@@ -113,7 +100,7 @@ fn run_lab() -> Option<PathBuf> {
             eprintln!("NOTICE: lab case skipped: {line}");
         }
     }
-    Some(out)
+    out
 }
 
 fn have(tool: &str) -> bool {
@@ -305,4 +292,25 @@ fn compare_conn(case: &str, mode: &str, keyed: bool, c: &Value, f: &Value, t: &m
             String::new()
         },
     );
+}
+
+/// This module's tests, as the harness lists them (`main.rs`).
+pub(crate) fn tests() -> Vec<crate::runner::Test> {
+    use crate::runner::{Need, Test};
+    vec![
+        Test::new(
+            module_path!(),
+            "lab_stacks_agree_with_their_configuration",
+            lab_stacks_agree_with_their_configuration,
+        )
+        .needs(&[Need::Check(
+            "root and ip, tcpdump, tshark, openssl, ethtool, python3 (or TLSA_LAB_DIR)",
+            lab_runnable,
+        )]),
+        Test::new(
+            module_path!(),
+            "lab_fixtures_agree_with_their_configuration",
+            lab_fixtures_agree_with_their_configuration,
+        ),
+    ]
 }

@@ -155,7 +155,6 @@ fn violations(layers: &BTreeMap<String, u32>, module: &str, file: &str, code: &s
         .collect()
 }
 
-#[test]
 fn no_module_imports_its_own_layer_or_above() {
     let src = root().join("src");
     let lib_rs = std::fs::read_to_string(src.join("lib.rs")).expect("src/lib.rs");
@@ -197,7 +196,6 @@ fn no_module_imports_its_own_layer_or_above() {
     );
 }
 
-#[test]
 fn the_check_catches_upward_and_grouped_imports() {
     let layers = layer_table(
         "//! | layer | modules |\n//! |---|---|\n//! | 0 | `model` |\n//! | 1 | `verify`, `compliance` |\n//! | 2 | `cli` |\n",
@@ -228,4 +226,55 @@ fn the_check_catches_upward_and_grouped_imports() {
         violations(&layers, "model", "m.rs", "use crate::nowhere::X;"),
         ["m.rs:1: crate::nowhere: not a module in the layer table"]
     );
+}
+
+/// The integration binary has its own harness (`runner.rs`): a function
+/// marked `#[test]` there would be compiled out and never run, silently.
+/// Each test is a plain function listed in its module's `tests()` (an
+/// unlisted one is dead code, which clippy refuses).
+fn integration_tests_are_listed_not_attributed() {
+    let mut found = Vec::new();
+    let mut stack = vec![root().join("tests/integration")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                let text = std::fs::read_to_string(&p).unwrap();
+                for (n, line) in text.lines().enumerate() {
+                    let t = line.trim_start();
+                    if t.starts_with("#[test]") || t.starts_with("#[tokio::test") {
+                        found.push(format!("{}:{}", p.display(), n + 1));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "attributed tests that would never run: {found:?}"
+    );
+}
+
+/// This module's tests, as the harness lists them (`main.rs`).
+pub(crate) fn tests() -> Vec<crate::runner::Test> {
+    use crate::runner::Test;
+    vec![
+        Test::new(
+            module_path!(),
+            "integration_tests_are_listed_not_attributed",
+            integration_tests_are_listed_not_attributed,
+        ),
+        Test::new(
+            module_path!(),
+            "no_module_imports_its_own_layer_or_above",
+            no_module_imports_its_own_layer_or_above,
+        ),
+        Test::new(
+            module_path!(),
+            "the_check_catches_upward_and_grouped_imports",
+            the_check_catches_upward_and_grouped_imports,
+        ),
+    ]
 }

@@ -2,51 +2,17 @@
 //! stacks (OpenSSL, GnuTLS, nginx + curl, rustls) across them with tcpdump
 //! listening (fixtures/gen/make-captures.sh, into a temporary directory),
 //! and checks the engine and the verifier on what was just captured, as
-//! for the committed fixtures. Needs root, the tools scripts/install-deps.sh installs, and the
-//! corpus oracle in ../shared; skips with a notice otherwise (in CI, only
-//! when ../shared is absent).
+//! for the committed fixtures. Needs root, the tools scripts/install-deps.sh
+//! installs, and the corpus oracle in ../shared (listed in `tests()`:
+//! ignored where one is missing, failed in CI).
 
 use std::process::Command;
 
 use crate::fixtures::check_capture_dir;
 use crate::support::{self, temp_dir};
 
-#[test]
 fn live_captures_of_real_stacks() {
-    let root_user = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    let tools = [
-        "ip",
-        "tcpdump",
-        "tshark",
-        "openssl",
-        "gnutls-serv",
-        "nginx",
-        "curl",
-    ]
-    .iter()
-    .all(|t| {
-        Command::new("sh")
-            .args(["-c", &format!("command -v {t}")])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
-    let shared = support::shared();
-    if !(root_user && tools && shared.is_some()) {
-        // CI runs as root with ../shared beside the clone and the tools
-        // installed by scripts/install-deps.sh: there the test must run.
-        assert!(
-            !(std::env::var_os("CI").is_some() && root_user && shared.is_some()),
-            "the live namespace test must run in CI (root={root_user} tools={tools})"
-        );
-        eprintln!(
-            "NOTICE: live namespace test skipped (root={root_user}, tools={tools}, ../shared={})",
-            shared.is_some()
-        );
-        return;
-    }
+    let shared = support::needed_shared();
     // `cargo test` builds the examples (as plain binaries) next to the tests.
     let examples = std::path::PathBuf::from(env!("CARGO_BIN_EXE_tls-audit"))
         .parent()
@@ -64,10 +30,7 @@ fn live_captures_of_real_stacks() {
         .env("CAPTURE_OUT", &out)
         .env("RUSTLS_PEER", &rustls_peer)
         .env("AGENT", env!("CARGO_BIN_EXE_tls-audit"))
-        .env(
-            "TSHARK_FACTS",
-            shared.unwrap().join("corpus/tshark_facts.py"),
-        )
+        .env("TSHARK_FACTS", shared.join("corpus/tshark_facts.py"))
         .status()
         .expect("run make-captures.sh");
     assert!(status.success(), "make-captures.sh failed");
@@ -193,4 +156,27 @@ fn agent_agrees_with_tcpdump(dir: &std::path::Path) -> usize {
         "live: the agent's events give the same flows, findings and counters as tcpdump in {n} scenarios"
     );
     n
+}
+
+/// This module's tests, as the harness lists them (`main.rs`).
+pub(crate) fn tests() -> Vec<crate::runner::Test> {
+    use crate::runner::{Need, Test};
+    vec![
+        Test::new(
+            module_path!(),
+            "live_captures_of_real_stacks",
+            live_captures_of_real_stacks,
+        )
+        .needs(&[
+            Need::Root,
+            Need::Shared("corpus/MANIFEST.json"),
+            Need::Tool("ip"),
+            Need::Tool("tcpdump"),
+            Need::Tool("tshark"),
+            Need::Tool("openssl"),
+            Need::Tool("gnutls-serv"),
+            Need::Tool("nginx"),
+            Need::Tool("curl"),
+        ]),
+    ]
 }

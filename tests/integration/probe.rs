@@ -3,8 +3,8 @@
 //! `tlsa-prb-*`, so it runs beside the other namespace tests), every verdict
 //! asserted; then testssl.sh and sslyze on the same endpoints, agreement
 //! printed as a table (`compare`). Needs root and the tools
-//! scripts/install-deps.sh installs; skips with a notice otherwise (never
-//! in CI as root).
+//! scripts/install-deps.sh installs (`LAB_NEEDS`): ignored otherwise,
+//! failed in CI.
 
 mod compare;
 
@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
+use crate::runner::Need;
 use crate::support::{self, temp_dir};
 
 /// The server namespace's address.
@@ -87,36 +88,17 @@ fn lab_script() -> PathBuf {
     support::root().join("tests/integration/probe/lab.sh")
 }
 
-/// Root and every tool the lab needs; otherwise a notice (a failure in CI).
-pub fn lab_possible(extra: &[&str]) -> bool {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    let missing: Vec<&str> = [
-        "ip",
-        "nft",
-        "openssl",
-        "gnutls-serv",
-        "nginx",
-        "python3",
-        "ss",
-    ]
-    .iter()
-    .chain(extra)
-    .filter(|t| !have(t))
-    .copied()
-    .collect();
-    if root && missing.is_empty() {
-        return true;
-    }
-    assert!(
-        !(std::env::var_os("CI").is_some() && root),
-        "the probe lab must run in CI (missing: {missing:?})"
-    );
-    eprintln!("NOTICE: probe lab skipped (root={root}, missing tools: {missing:?})");
-    false
-}
+/// Root and every tool the lab needs.
+const LAB_NEEDS: &[Need] = &[
+    Need::Root,
+    Need::Tool("ip"),
+    Need::Tool("nft"),
+    Need::Tool("openssl"),
+    Need::Tool("gnutls-serv"),
+    Need::Tool("nginx"),
+    Need::Tool("python3"),
+    Need::Tool("ss"),
+];
 
 pub fn have(tool: &str) -> bool {
     Command::new("sh")
@@ -258,11 +240,7 @@ const EXPECTED: &[Expect] = &[
     Expect { port: 8080, versions: NO_TLS, client_auth: "unknown", plaintext: Y, rules: &["TA-PLAINTEXT-ACCEPTED"] },
 ];
 
-#[test]
 fn probe_verdicts_on_real_servers() {
-    if !lab_possible(&[]) {
-        return;
-    }
     let lab = Lab::up("probe-lab");
     let pki = |f: &str| lab.pki.join(f).to_str().unwrap().to_string();
     let mut targets: Vec<String> = EXPECTED
@@ -457,7 +435,6 @@ pub fn validate_schema(report: &Path) {
 
 /// Usage, input and configuration errors map to their exit codes; a
 /// closed loopback port is a report with a `refused` probe (exit 4).
-#[test]
 fn probe_command_line_errors_and_a_closed_port() {
     let run = |args: &[&str]| {
         let o = Command::new(env!("CARGO_BIN_EXE_tls-audit"))
@@ -508,4 +485,22 @@ fn probe_command_line_errors_and_a_closed_port() {
     assert!(p.get("pod").is_none(), "{p}");
     assert_eq!(report["warnings"][0]["kind"], "probe-failed");
     assert!(report["flows"].as_array().unwrap().is_empty());
+}
+
+/// This module's tests, as the harness lists them (`main.rs`).
+pub(crate) fn tests() -> Vec<crate::runner::Test> {
+    use crate::runner::Test;
+    vec![
+        Test::new(
+            module_path!(),
+            "probe_verdicts_on_real_servers",
+            probe_verdicts_on_real_servers,
+        )
+        .needs(LAB_NEEDS),
+        Test::new(
+            module_path!(),
+            "probe_command_line_errors_and_a_closed_port",
+            probe_command_line_errors_and_a_closed_port,
+        ),
+    ]
 }

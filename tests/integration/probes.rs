@@ -39,7 +39,6 @@ pub fn agent_args(c: &Value) -> Vec<String> {
         .collect()
 }
 
-#[test]
 fn every_agent_container_has_net_raw_only_and_valid_arguments() {
     let mut seen = 0;
     for file in ["ephemeral-container.yaml", "sidecar.yaml", "daemonset.yaml"] {
@@ -79,7 +78,6 @@ fn every_agent_container_has_net_raw_only_and_valid_arguments() {
     assert_eq!(seen, 3);
 }
 
-#[test]
 fn the_node_agent_lives_in_its_own_privileged_namespace() {
     let docs = documents("daemonset.yaml");
     let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
@@ -97,7 +95,6 @@ fn the_node_agent_lives_in_its_own_privileged_namespace() {
     assert!(args.contains(&"--interface=any".to_string()), "{args:?}");
 }
 
-#[test]
 fn the_auditor_role_grants_what_the_plugin_uses() {
     let role = &documents("rbac.yaml")[0];
     assert_eq!(role["kind"], "ClusterRole");
@@ -131,7 +128,6 @@ fn the_auditor_role_grants_what_the_plugin_uses() {
 /// token the ServiceAccount admission plugin mounts into every container
 /// without a mount of its own at the token's path; the agent has one (an
 /// empty directory), so it receives no token.
-#[test]
 fn the_sidecar_agent_receives_no_service_account_token() {
     let patch = &documents("sidecar.yaml")[0];
     let spec = &patch["spec"]["template"]["spec"];
@@ -150,4 +146,31 @@ fn the_sidecar_agent_receives_no_service_account_token() {
         .find(|v| v["name"] == mount["name"])
         .expect("its volume");
     assert!(volume.get("emptyDir").is_some(), "{volume}");
+}
+
+/// This module's tests, as the harness lists them (`main.rs`).
+pub(crate) fn tests() -> Vec<crate::runner::Test> {
+    use crate::runner::Test;
+    vec![
+        Test::new(
+            module_path!(),
+            "every_agent_container_has_net_raw_only_and_valid_arguments",
+            every_agent_container_has_net_raw_only_and_valid_arguments,
+        ),
+        Test::new(
+            module_path!(),
+            "the_node_agent_lives_in_its_own_privileged_namespace",
+            the_node_agent_lives_in_its_own_privileged_namespace,
+        ),
+        Test::new(
+            module_path!(),
+            "the_auditor_role_grants_what_the_plugin_uses",
+            the_auditor_role_grants_what_the_plugin_uses,
+        ),
+        Test::new(
+            module_path!(),
+            "the_sidecar_agent_receives_no_service_account_token",
+            the_sidecar_agent_receives_no_service_account_token,
+        ),
+    ]
 }

@@ -238,7 +238,6 @@ fn hipaa(r: &Report, reference: &str) -> String {
 /// 66,000-byte junk certificate after it (over the 64 KiB stream cap).
 /// The padded chain must not pass the gate or HIPAA 164.312(e)(1) on
 /// checks that never ran, and must say why.
-#[test]
 fn a_padded_certificate_chain_does_not_pass_the_gate() {
     if !can_run("a_padded_certificate_chain", &["openssl", "python3"]) {
         return;
@@ -312,7 +311,6 @@ fn a_padded_certificate_chain_does_not_pass_the_gate() {
 /// boundary, starts with a real OpenSSL ClientHello; the server answers in
 /// HTTP and the client goes on with `GET /secret-data`. Every byte is
 /// cleartext: TA-PLAINTEXT, not "tls (http/1.1)".
-#[test]
 fn cleartext_behind_a_client_hello_is_still_plaintext() {
     if !can_run("cleartext_behind_a_client_hello", &["openssl"]) {
         return;
@@ -426,7 +424,6 @@ fn write_lines(path: &Path, lines: &[serde_json::Value]) {
 /// summary warning claiming all traffic is mutual TLS. The forged facts
 /// must not pass the gate; what the stream said is labelled as the
 /// agent's, and the input names the event file.
-#[test]
 fn a_forged_event_stream_does_not_pass_and_is_labelled() {
     let dir = temp_dir("security-forged-events");
     let mutual = event_lines("openssl-tls12-mutual.events.ndjson");
@@ -497,7 +494,6 @@ fn a_forged_event_stream_does_not_pass_and_is_labelled() {
 /// Issue 22 item 3: the cleartext flow's line removed and the sequence
 /// numbers renumbered so none skips: the summary's flow count still shows
 /// that a flow line is missing.
-#[test]
 fn a_removed_flow_line_is_noticed() {
     let dir = temp_dir("security-removed-flow");
     let mut lines = event_lines("nginx-http-plaintext-80.events.ndjson");
@@ -568,7 +564,6 @@ fn stalling_relay(server: u16) -> u16 {
 /// Issue 22 item 9: a server that completes TLS 1.2 and 1.3 but stalls
 /// every older version was reported as accepting "TLS1.3 TLS1.2" with no
 /// warning: timed-out checks must be said, never read as "not supported".
-#[test]
 fn a_probe_that_gets_no_answer_says_so() {
     if !can_run("a_probe_that_gets_no_answer", &["openssl"]) {
         return;
@@ -659,7 +654,6 @@ fn peak_rss_kib(args: &[&std::ffi::OsStr]) -> (i32, u64) {
 /// memory (200,000 mutual-TLS flows: 666 MiB). The records now wait
 /// in a temporary file: 20,000 mutual-TLS flows (the fixture's flow under
 /// new ids, its certificates' bytes sent once) stay within a flat peak.
-#[test]
 fn replaying_many_flows_keeps_memory_flat() {
     let dir = temp_dir("security-replay-memory");
     let lines = event_lines("openssl-tls12-mutual.events.ndjson");
@@ -720,7 +714,6 @@ fn replaying_many_flows_keeps_memory_flat() {
 /// `flows` array into a spill file now: 50,000 saved flows (the plaintext
 /// fixture's flow, repeated; 23 MB of JSON) re-rendered as JSON and as the
 /// table stay within a flat peak (100,000: 154 MiB before, 21 MiB now).
-#[test]
 fn re_rendering_many_flows_keeps_memory_flat() {
     let dir = temp_dir("security-rerender-memory");
     let one = Command::new(env!("CARGO_BIN_EXE_tls-audit"))
@@ -776,4 +769,46 @@ fn re_rendering_many_flows_keeps_memory_flat() {
     let back: serde_json::Value = serde_json::from_slice(&again.stdout).expect("re-rendered");
     assert_eq!(back["flows"].as_array().map(Vec::len), Some(n));
     assert_eq!(back["flows"][n - 1].to_string(), flow);
+}
+
+/// This module's tests, as the harness lists them (`main.rs`).
+pub(crate) fn tests() -> Vec<crate::runner::Test> {
+    use crate::runner::Test;
+    vec![
+        Test::new(
+            module_path!(),
+            "a_padded_certificate_chain_does_not_pass_the_gate",
+            a_padded_certificate_chain_does_not_pass_the_gate,
+        ),
+        Test::new(
+            module_path!(),
+            "cleartext_behind_a_client_hello_is_still_plaintext",
+            cleartext_behind_a_client_hello_is_still_plaintext,
+        ),
+        Test::new(
+            module_path!(),
+            "a_forged_event_stream_does_not_pass_and_is_labelled",
+            a_forged_event_stream_does_not_pass_and_is_labelled,
+        ),
+        Test::new(
+            module_path!(),
+            "a_removed_flow_line_is_noticed",
+            a_removed_flow_line_is_noticed,
+        ),
+        Test::new(
+            module_path!(),
+            "a_probe_that_gets_no_answer_says_so",
+            a_probe_that_gets_no_answer_says_so,
+        ),
+        Test::new(
+            module_path!(),
+            "replaying_many_flows_keeps_memory_flat",
+            replaying_many_flows_keeps_memory_flat,
+        ),
+        Test::new(
+            module_path!(),
+            "re_rendering_many_flows_keeps_memory_flat",
+            re_rendering_many_flows_keeps_memory_flat,
+        ),
+    ]
 }

@@ -16,6 +16,12 @@ pub fn shared() -> Option<PathBuf> {
         .then_some(p)
 }
 
+/// `../shared`, for a test the harness lists as needing it (so it runs
+/// only where it is, and fails in CI where it is not).
+pub fn needed_shared() -> PathBuf {
+    shared().expect("../shared is absent, yet the test ran (its needs list omits it?)")
+}
+
 /// `ip:port` as tshark_facts and the fixtures spell endpoints (IPv6 in brackets).
 pub fn ep(ip: &str, port: u16) -> String {
     if ip.contains(':') {
@@ -319,4 +325,12 @@ pub fn fixture_tls_server(ns: &str, ip: &str, port: u16, cert: &str, extra: &[&s
     let k = Killed(child);
     wait_until("s_server listening", || ns_listening(ns, port));
     k
+}
+
+/// Whether the tests run as root (network namespaces, raw sockets).
+pub fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }

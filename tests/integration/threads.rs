@@ -90,7 +90,6 @@ fn report(json: &str) -> serde_json::Value {
     serde_json::from_str(json).expect("a JSON report")
 }
 
-#[test]
 fn every_fixture_capture_reports_the_same_on_any_thread_count() {
     let dir = support::root().join("fixtures").join("captures");
     let mut pcaps: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -217,7 +216,6 @@ fn many_flows(dir: &Path, copies: u32, gap_us: u64) -> (PathBuf, PathBuf) {
 /// Thousands of flows, interleaved: same flows, same order, same findings,
 /// same resumption links, whatever the thread count; also when the flow
 /// table is full (evictions) and when flows go idle.
-#[test]
 fn thousands_of_concurrent_flows_report_the_same_on_any_thread_count() {
     let dir = support::temp_dir("threads-many");
     let (pcap, keylog) = many_flows(&dir, 150, 20_000);
@@ -259,7 +257,6 @@ fn thousands_of_concurrent_flows_report_the_same_on_any_thread_count() {
 /// holds 1/N of it, so the flows finished early can differ from one
 /// thread's; the report must say so (never differ silently), and one
 /// thread's must not.
-#[test]
 fn a_worker_reaching_its_share_of_the_budget_is_said() {
     let mut w = PcapWriter::new(1);
     let server = ([10, 9, 0, 2], 443);
@@ -312,13 +309,8 @@ fn a_worker_reaching_its_share_of_the_budget_is_said() {
 }
 
 /// The corpus (`../shared/corpus`), one thread against two.
-#[test]
 fn the_corpus_reports_the_same_on_two_threads() {
-    let Some(shared) = support::shared() else {
-        eprintln!("NOTICE: ../shared/corpus is absent; threaded corpus comparison skipped");
-        return;
-    };
-    let corpus = shared.join("corpus");
+    let corpus = support::needed_shared().join("corpus");
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(corpus.join("MANIFEST.json")).unwrap())
             .unwrap();
@@ -335,4 +327,32 @@ fn the_corpus_reports_the_same_on_two_threads() {
         checked += 1;
     }
     assert!(checked >= 300, "{checked} corpus captures");
+}
+
+/// This module's tests, as the harness lists them (`main.rs`).
+pub(crate) fn tests() -> Vec<crate::runner::Test> {
+    use crate::runner::{Need, Test};
+    vec![
+        Test::new(
+            module_path!(),
+            "every_fixture_capture_reports_the_same_on_any_thread_count",
+            every_fixture_capture_reports_the_same_on_any_thread_count,
+        ),
+        Test::new(
+            module_path!(),
+            "thousands_of_concurrent_flows_report_the_same_on_any_thread_count",
+            thousands_of_concurrent_flows_report_the_same_on_any_thread_count,
+        ),
+        Test::new(
+            module_path!(),
+            "a_worker_reaching_its_share_of_the_budget_is_said",
+            a_worker_reaching_its_share_of_the_budget_is_said,
+        ),
+        Test::new(
+            module_path!(),
+            "the_corpus_reports_the_same_on_two_threads",
+            the_corpus_reports_the_same_on_two_threads,
+        )
+        .needs(&[Need::Shared("corpus/MANIFEST.json")]),
+    ]
 }

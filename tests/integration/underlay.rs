@@ -287,7 +287,6 @@ fn tshark_agrees_on_ipsec(outer: &Path, scratch: &str) {
     );
 }
 
-#[test]
 fn committed_wireguard_captures() {
     check_dir(
         &support::root().join("fixtures/captures-underlay"),
@@ -295,7 +294,6 @@ fn committed_wireguard_captures() {
     );
 }
 
-#[test]
 fn committed_ipsec_captures() {
     let dir = support::root().join("fixtures/captures-underlay");
     check_dir(&dir, &IPSEC);
@@ -303,34 +301,25 @@ fn committed_ipsec_captures() {
     check_agent_events(&dir.join("ipsec-node-b.events.ndjson"), &IPSEC);
 }
 
-/// The same, on captures made now (root, wg, boringtun-cli).
-#[test]
-fn live_wireguard_between_namespaces() {
-    let have = |t: &str| {
-        Command::new("sh")
-            .args(["-c", &format!("command -v {t}")])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    let cargo_bin = std::env::var_os("CARGO_HOME")
+/// boringtun-cli, on PATH or where `cargo install` put it.
+fn boringtun() -> Option<PathBuf> {
+    let on_path = Command::new("sh")
+        .args(["-c", "command -v boringtun-cli"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if on_path {
+        return Some(PathBuf::from("boringtun-cli"));
+    }
+    std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
-        .map(|h| h.join("bin/boringtun-cli"));
-    let boringtun = if have("boringtun-cli") {
-        Some(PathBuf::from("boringtun-cli"))
-    } else {
-        cargo_bin.filter(|p| p.is_file())
-    };
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    let (Some(boringtun), true, true, true) = (boringtun, root, have("wg"), have("tcpdump")) else {
-        eprintln!(
-            "NOTICE: live WireGuard test skipped (needs root, wg, tcpdump and boringtun-cli)"
-        );
-        return;
-    };
+        .map(|h| h.join("bin/boringtun-cli"))
+        .filter(|p| p.is_file())
+}
+
+/// The same, on captures made now (root, wg, boringtun-cli).
+fn live_wireguard_between_namespaces() {
+    let boringtun = boringtun().expect("boringtun-cli (listed as needed)");
     let out = temp_dir("live-wireguard");
     let status = Command::new("bash")
         .arg(support::root().join("fixtures/gen/make-wireguard-captures.sh"))
@@ -346,38 +335,7 @@ fn live_wireguard_between_namespaces() {
 
 /// The same, on IPsec captures made now: strongSwan's charon in each
 /// namespace, ESP in userspace (kernel-libipsec; this kernel has no ESP).
-#[test]
 fn live_ipsec_between_namespaces() {
-    let have = |t: &str| {
-        Command::new("sh")
-            .args(["-c", &format!("command -v {t}")])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    let strongswan = [
-        "/usr/lib/ipsec/charon",
-        "/usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so",
-        "/usr/lib/ipsec/plugins/libstrongswan-gcm.so",
-        "/usr/lib/ipsec/plugins/libstrongswan-openssl.so",
-    ]
-    .iter()
-    .all(|p| Path::new(p).exists());
-    if !(root
-        && strongswan
-        && have("swanctl")
-        && have("tcpdump")
-        && Path::new("/dev/net/tun").exists())
-    {
-        eprintln!(
-            "NOTICE: live IPsec test skipped (needs root, tcpdump, /dev/net/tun and strongSwan: \
-             strongswan-charon, strongswan-swanctl, libcharon-extra-plugins, libstrongswan-standard-plugins)"
-        );
-        return;
-    }
     let out = temp_dir("live-ipsec");
     let status = Command::new("bash")
         .arg(support::root().join("fixtures/gen/make-ipsec-captures.sh"))
@@ -389,4 +347,47 @@ fn live_ipsec_between_namespaces() {
     check_dir(&out, &IPSEC);
     tshark_agrees_on_ipsec(&out.join("ipsec-outer.pcap"), "ipsec-tshark-live");
     check_agent_events(&out.join("ipsec-node-b.events.ndjson"), &IPSEC);
+}
+
+/// This module's tests, as the harness lists them (`main.rs`).
+pub(crate) fn tests() -> Vec<crate::runner::Test> {
+    use crate::runner::{Need, Test};
+    vec![
+        Test::new(
+            module_path!(),
+            "committed_wireguard_captures",
+            committed_wireguard_captures,
+        ),
+        Test::new(
+            module_path!(),
+            "committed_ipsec_captures",
+            committed_ipsec_captures,
+        ),
+        Test::new(
+            module_path!(),
+            "live_wireguard_between_namespaces",
+            live_wireguard_between_namespaces,
+        )
+        .needs(&[
+            Need::Root,
+            Need::Tool("wg"),
+            Need::Tool("tcpdump"),
+            Need::Check("boringtun-cli", || boringtun().is_some()),
+        ]),
+        Test::new(
+            module_path!(),
+            "live_ipsec_between_namespaces",
+            live_ipsec_between_namespaces,
+        )
+        .needs(&[
+            Need::Root,
+            Need::Tool("swanctl"),
+            Need::Tool("tcpdump"),
+            Need::Tool("/dev/net/tun"),
+            Need::Tool("/usr/lib/ipsec/charon"),
+            Need::Tool("/usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so"),
+            Need::Tool("/usr/lib/ipsec/plugins/libstrongswan-gcm.so"),
+            Need::Tool("/usr/lib/ipsec/plugins/libstrongswan-openssl.so"),
+        ]),
+    ]
 }

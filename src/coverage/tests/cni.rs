@@ -12,7 +12,7 @@ fn weave_with_password_covers_via_ipsec_or_nacl() {
         &fastdp,
         &none(),
     );
-    assert_eq!(c.verdict, Verdict::Covered);
+    assert_eq!(c.verdict, CoverageStatus::Covered);
     assert_eq!(c.covered_by, Some(CoveredBy::WeaveIpsec));
     assert_eq!(c.confidence, Confidence::Configured);
     assert!(c.has_reason(reason::WEAVE_ENCRYPTED));
@@ -38,7 +38,7 @@ fn weave_without_password_is_not_covered_unless_nitro() {
         &open,
         &none(),
     );
-    assert_eq!(c.verdict, Verdict::NotCovered);
+    assert_eq!(c.verdict, CoverageStatus::NotCovered);
     assert!(c.has_reason(reason::WEAVE_NO_PASSWORD));
     let c = run(
         pod("10.32.0.5", &n.m6i),
@@ -46,7 +46,7 @@ fn weave_without_password_is_not_covered_unless_nitro() {
         &open,
         &none(),
     );
-    assert_eq!(c.verdict, Verdict::Covered);
+    assert_eq!(c.verdict, CoverageStatus::Covered);
     assert_eq!(c.covered_by, Some(CoveredBy::Nitro));
     assert!(c.has_reason(reason::WEAVE_NO_PASSWORD));
 }
@@ -63,7 +63,7 @@ fn weave_peers_both_in_trusted_subnets_are_not_covered() {
         &trusted,
         &none(),
     );
-    assert_eq!(c.verdict, Verdict::NotCovered);
+    assert_eq!(c.verdict, CoverageStatus::NotCovered);
     assert_eq!(c.confidence, Confidence::Inferred);
     assert!(c.has_reason(reason::WEAVE_TRUSTED_SUBNETS));
     assert!(!c.has_reason(reason::WEAVE_ENCRYPTED));
@@ -81,7 +81,7 @@ fn weave_peers_both_in_trusted_subnets_are_not_covered() {
         &trusted,
         &none(),
     );
-    assert_eq!(c.verdict, Verdict::Covered);
+    assert_eq!(c.verdict, CoverageStatus::Covered);
     assert_eq!(c.covered_by, Some(CoveredBy::WeaveIpsec));
 }
 
@@ -96,7 +96,7 @@ fn weave_trusted_subnets_with_unknown_node_addresses_are_unknown() {
         &trusted,
         &none(),
     );
-    assert_eq!(c.verdict, Verdict::Unknown);
+    assert_eq!(c.verdict, CoverageStatus::Unknown);
     assert!(c.has_reason(reason::WEAVE_TRUSTED_UNDETERMINED));
 }
 
@@ -110,7 +110,7 @@ fn weave_does_not_cover_host_network_endpoints() {
         &w,
         &none(),
     );
-    assert_eq!(c.verdict, Verdict::NotCovered);
+    assert_eq!(c.verdict, CoverageStatus::NotCovered);
     assert!(c.has_reason(reason::CNI_HOST_NOT_ENCRYPTED));
 }
 
@@ -129,7 +129,7 @@ fn calico_wireguard_covers_when_enabled_for_the_ip_family() {
     assert_eq!(
         (c.verdict, c.covered_by, c.confidence),
         (
-            Verdict::Covered,
+            CoverageStatus::Covered,
             Some(CoveredBy::WireGuard),
             Confidence::Configured
         )
@@ -143,12 +143,12 @@ fn calico_wireguard_covers_when_enabled_for_the_ip_family() {
         &off,
         &none(),
     );
-    assert_eq!(c.verdict, Verdict::NotCovered);
+    assert_eq!(c.verdict, CoverageStatus::NotCovered);
     assert!(c.has_reason(reason::CNI_ENCRYPTION_DISABLED));
 
     // IPv6 pods with only IPv4 WireGuard on.
     let c = run(pod("fd00::7", &n.t3), pod("fd00::8", &n.m5), &on, &none());
-    assert_eq!(c.verdict, Verdict::NotCovered);
+    assert_eq!(c.verdict, CoverageStatus::NotCovered);
     assert!(
         c.reasons
             .iter()
@@ -167,7 +167,7 @@ fn calico_on_vpc_cni_and_host_encryption() {
     let chained = cfg(r#"{"cni": "aws-vpc-cni", "calico": {"wireguard_enabled": true}}"#);
     let host = FlowEnd::host_network(ip("10.0.4.40"), &n.m5);
     let c = run(pod("192.168.3.7", &n.t3), host.clone(), &chained, &none());
-    assert_eq!(c.verdict, Verdict::NotCovered);
+    assert_eq!(c.verdict, CoverageStatus::NotCovered);
     assert!(c.has_reason(reason::CNI_HOST_NOT_ENCRYPTED));
     let with_host = cfg(
         r#"{"cni": "aws-vpc-cni", "calico": {"wireguard_enabled": true, "wireguard_host_encryption_enabled": true}}"#,
@@ -211,7 +211,7 @@ fn cilium_wireguard_ipsec_and_off() {
     let host = FlowEnd::host_network(ip("10.0.4.40"), &n.m5);
     let no_node = cfg(r#"{"cni": "cilium", "cilium": {"wireguard": true, "ipsec": false}}"#);
     let c = run(pod("10.1.0.7", &n.t3), host.clone(), &no_node, &none());
-    assert_eq!(c.verdict, Verdict::NotCovered);
+    assert_eq!(c.verdict, CoverageStatus::NotCovered);
     let node_enc = cfg(
         r#"{"cni": "cilium", "cilium": {"wireguard": true, "ipsec": false, "node_encryption": true}}"#,
     );
@@ -223,11 +223,15 @@ fn cilium_wireguard_ipsec_and_off() {
 fn flannel_backends() {
     let n = nodes();
     let cases = [
-        ("wireguard", Verdict::Covered, Some(CoveredBy::WireGuard)),
-        ("ipsec", Verdict::Covered, Some(CoveredBy::Ipsec)),
-        ("vxlan", Verdict::NotCovered, None),
-        ("host-gw", Verdict::NotCovered, None),
-        ("other", Verdict::Unknown, None),
+        (
+            "wireguard",
+            CoverageStatus::Covered,
+            Some(CoveredBy::WireGuard),
+        ),
+        ("ipsec", CoverageStatus::Covered, Some(CoveredBy::Ipsec)),
+        ("vxlan", CoverageStatus::NotCovered, None),
+        ("host-gw", CoverageStatus::NotCovered, None),
+        ("other", CoverageStatus::Unknown, None),
     ];
     for (backend, verdict, by) in cases {
         let config = cfg(&format!(
@@ -257,7 +261,7 @@ fn cni_without_its_section_or_other_cni_is_unknown() {
             &cfg(json),
             &none(),
         );
-        assert_eq!(c.verdict, Verdict::Unknown, "{json}");
+        assert_eq!(c.verdict, CoverageStatus::Unknown, "{json}");
         assert!(c.has_reason(reason::CNI_NOT_DESCRIBED), "{json}");
     }
 }

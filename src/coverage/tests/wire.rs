@@ -12,7 +12,7 @@ fn wire_esp_overrides_a_config_without_encryption_and_is_reported() {
         &cfg(VPC_CNI),
         &wire,
     );
-    assert_eq!(c.verdict, Verdict::Covered);
+    assert_eq!(c.verdict, CoverageStatus::Covered);
     assert_eq!(c.covered_by, Some(CoveredBy::Ipsec));
     assert_eq!(c.confidence, Confidence::Observed);
     assert!(c.has_reason(reason::WIRE_ENCRYPTED_UNDERLAY));
@@ -35,7 +35,7 @@ fn wire_confirming_config_is_observed_without_disagreement() {
     assert_eq!(
         (c.verdict, c.covered_by, c.confidence),
         (
-            Verdict::Covered,
+            CoverageStatus::Covered,
             Some(CoveredBy::WireGuard),
             Confidence::Observed
         )
@@ -60,7 +60,7 @@ fn wire_flow_in_clear_beats_configured_wireguard() {
         &calico,
         &wire,
     );
-    assert_eq!(c.verdict, Verdict::NotCovered);
+    assert_eq!(c.verdict, CoverageStatus::NotCovered);
     // Observed (wire) and inferred (t3/m5 from the table): the weaker.
     assert_eq!(c.confidence, Confidence::Inferred);
     assert!(c.has_reason(reason::WIRE_FLOW_IN_CLEAR));
@@ -107,7 +107,7 @@ fn wire_plain_overlay_against_weave_password() {
         &password,
         &wire,
     );
-    assert_eq!(c.verdict, Verdict::NotCovered);
+    assert_eq!(c.verdict, CoverageStatus::NotCovered);
     assert!(c.has_reason(reason::WIRE_PLAIN_UNDERLAY));
     assert_eq!(c.disagreements.len(), 1);
     assert!(c.disagreements[0].contains("weave-ipsec encrypts it"));
@@ -122,7 +122,7 @@ fn wire_plain_overlay_against_weave_password() {
         &trusted,
         &wire,
     );
-    assert_eq!(c.verdict, Verdict::NotCovered);
+    assert_eq!(c.verdict, CoverageStatus::NotCovered);
     assert!(c.has_reason(reason::WEAVE_TRUSTED_SUBNETS));
     assert!(c.disagreements.is_empty());
 }
@@ -150,7 +150,7 @@ fn weave_wire_kinds_map_to_weave_mechanisms() {
     let mut plain = WireEvidence::default();
     plain.record_weave_sleeve(false);
     let c = run(pod("10.32.0.5", &n.t3), pod("10.40.0.6", &n.m5), &w, &plain);
-    assert_eq!(c.verdict, Verdict::NotCovered);
+    assert_eq!(c.verdict, CoverageStatus::NotCovered);
     assert!(
         c.reasons
             .iter()
@@ -169,7 +169,7 @@ fn mixed_wire_evidence_makes_configured_coverage_unknown() {
         &calico,
         &wire,
     );
-    assert_eq!(c.verdict, Verdict::Unknown);
+    assert_eq!(c.verdict, CoverageStatus::Unknown);
     assert!(c.has_reason(reason::WIRE_MIXED_UNDERLAY));
     assert_eq!(c.disagreements.len(), 1);
     assert!(c.disagreements[0].contains("both encrypted and plaintext"));
@@ -181,7 +181,7 @@ fn mixed_wire_evidence_makes_configured_coverage_unknown() {
         &off,
         &wire,
     );
-    assert_eq!(c.verdict, Verdict::NotCovered);
+    assert_eq!(c.verdict, CoverageStatus::NotCovered);
     assert!(c.disagreements.is_empty());
 }
 
@@ -198,7 +198,7 @@ fn wire_evidence_without_config_is_enough() {
     assert_eq!(
         (c.verdict, c.covered_by, c.confidence),
         (
-            Verdict::Covered,
+            CoverageStatus::Covered,
             Some(CoveredBy::WireGuard),
             Confidence::Observed
         )
@@ -217,7 +217,7 @@ fn node_pair_evidence_is_not_used_for_host_network_flows() {
         &calico,
         &wire,
     );
-    assert_eq!(c.verdict, Verdict::NotCovered);
+    assert_eq!(c.verdict, CoverageStatus::NotCovered);
     assert!(c.has_reason(reason::WIRE_NOT_APPLICABLE));
     assert!(c.has_reason(reason::CNI_HOST_NOT_ENCRYPTED));
     assert!(c.disagreements.is_empty());
@@ -240,7 +240,7 @@ fn weave_handshake_against_password_setting() {
     // A handshake is control plane only: it does not decide coverage.
     assert_eq!(
         (c.verdict, c.confidence),
-        (Verdict::Covered, Confidence::Configured)
+        (CoverageStatus::Covered, Confidence::Configured)
     );
 
     let mut wire = WireEvidence::default();
@@ -345,7 +345,7 @@ fn every_emitted_reason_id_is_listed() {
                         emitted += 1;
                     }
                     // Covered always names the mechanism, and only then.
-                    assert_eq!(c.covered_by.is_some(), c.verdict == Verdict::Covered);
+                    assert_eq!(c.covered_by.is_some(), c.verdict == CoverageStatus::Covered);
                 }
             }
         }
@@ -388,7 +388,7 @@ fn coverage_serializes_with_report_names() {
         assert_eq!(by.as_str(), name);
         assert_eq!(serde_json::to_value(by).expect("serialize"), name);
     }
-    assert_eq!(Verdict::NotCovered.as_str(), "not-covered");
+    assert_eq!(CoverageStatus::NotCovered.as_str(), "not-covered");
     assert_eq!(Confidence::Observed.as_str(), "observed");
     assert!(
         Confidence::Inferred < Confidence::Configured
@@ -442,7 +442,7 @@ fn node_pair_evidence_is_not_used_for_fargate_or_unplaced_ends() {
         &cfg(VPC_CNI),
         &wire,
     );
-    assert_eq!((c.verdict, c.covered_by), (Verdict::Unknown, None));
+    assert_eq!((c.verdict, c.covered_by), (CoverageStatus::Unknown, None));
     assert!(c.has_reason(reason::WIRE_NOT_APPLICABLE));
     assert!(
         c.reasons
@@ -458,7 +458,7 @@ fn node_pair_evidence_is_not_used_for_fargate_or_unplaced_ends() {
         &cfg(VPC_CNI),
         &esp,
     );
-    assert_eq!(c.verdict, Verdict::Unknown);
+    assert_eq!(c.verdict, CoverageStatus::Unknown);
     assert_eq!(
         c.reason_ids(),
         [reason::ENDPOINT_UNRESOLVED, reason::WIRE_NOT_APPLICABLE]
@@ -475,7 +475,7 @@ fn node_pair_evidence_is_not_used_for_fargate_or_unplaced_ends() {
         &cfg(VPC_CNI),
         &clear,
     );
-    assert_eq!(c.verdict, Verdict::NotCovered);
+    assert_eq!(c.verdict, CoverageStatus::NotCovered);
     assert!(c.has_reason(reason::WIRE_FLOW_IN_CLEAR));
 }
 
@@ -493,7 +493,7 @@ fn cni_coverage_is_preferred_over_nitro_when_both_apply() {
     assert_eq!(
         (c.verdict, c.covered_by, c.confidence),
         (
-            Verdict::Covered,
+            CoverageStatus::Covered,
             Some(CoveredBy::WireGuard),
             Confidence::Configured
         )

@@ -16,13 +16,26 @@ const MAX_PODS: usize = 50;
 /// The summary and scope section.
 pub fn scope(r: &Report, opts: &RenderOptions, out: &mut String) {
     out.push_str("<section id=\"scope\" class=\"page\">\n<h2>Summary and scope</h2>\n<table class=\"kv\"><tbody>\n");
-    let mut row = |k: &str, v: String| {
+    let mut rows = Vec::new();
+    audited(r, opts, &mut rows);
+    verified(r, opts, &mut rows);
+    for (k, v) in rows {
         let _ = writeln!(
             out,
             "<tr><th scope=\"row\">{}</th><td>{v}</td></tr>",
-            esc(k)
+            esc(&k)
         );
-    };
+    }
+    out.push_str("</tbody></table>\n");
+    captures(r, opts, out);
+    controls(r, out);
+    out.push_str("</section>\n");
+}
+
+/// The rows on what was audited: the tool, the cluster, its namespaces
+/// and pods, the traffic.
+fn audited(r: &Report, opts: &RenderOptions, rows: &mut Vec<(String, String)>) {
+    let mut row = |k: &str, v: String| rows.push((k.to_string(), v));
     let m = r.metadata.as_ref();
     row(
         "report",
@@ -77,6 +90,12 @@ pub fn scope(r: &Report, opts: &RenderOptions, out: &mut String) {
         r.stats.flows, r.stats.tls_flows, r.stats.mutual_tls_flows, r.stats.packets
     );
     row("traffic", totals);
+}
+
+/// The rows on what it was judged by: policy, trust bundle, waivers,
+/// findings, baseline.
+fn verified(r: &Report, opts: &RenderOptions, rows: &mut Vec<(String, String)>) {
+    let mut row = |k: &str, v: String| rows.push((k.to_string(), v));
     if let Some(v) = &r.verification {
         row(
             "policy",
@@ -158,9 +177,10 @@ pub fn scope(r: &Report, opts: &RenderOptions, out: &mut String) {
             "not verified: the report holds facts only".into(),
         );
     }
-    out.push_str("</tbody></table>\n");
+}
 
-    // Captures by name, with their windows and durations.
+/// Captures by name, with their windows and durations.
+fn captures(r: &Report, opts: &RenderOptions, out: &mut String) {
     out.push_str(
         "<h3>Captures</h3>\n<table><thead><tr><th class=\"num\">#</th><th>input</th><th>format</th>\
          <th class=\"num\">packets</th><th>first packet</th><th>last packet</th><th class=\"num\">duration</th></tr></thead><tbody>\n",
@@ -191,8 +211,10 @@ pub fn scope(r: &Report, opts: &RenderOptions, out: &mut String) {
         );
     }
     out.push_str("</tbody></table>\n");
+}
 
-    // Each framework's controls and their status.
+/// Each framework's controls and their status.
+fn controls(r: &Report, out: &mut String) {
     if let Some(c) = &r.compliance {
         for fw in &c.frameworks {
             let counts: Vec<String> = fw
@@ -224,7 +246,6 @@ pub fn scope(r: &Report, opts: &RenderOptions, out: &mut String) {
             let _ = writeln!(out, "<p class=\"muted\">{}</p>", esc(&fw.document));
         }
     }
-    out.push_str("</section>\n");
 }
 
 /// An identifier or number that must not wrap: kept on one line, cut with

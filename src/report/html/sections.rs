@@ -532,7 +532,7 @@ pub fn warnings(r: &Report, out: &mut String) {
         let _ = write!(
             out,
             "<li><code>{}</code> {}</li>",
-            esc(&w.kind),
+            esc(w.kind.as_str()),
             esc(&w.message)
         );
     }

@@ -420,7 +420,7 @@ fn cache_gives_same_result() {
 fn cache_is_bounded() {
     let mut cache = Cache::new();
     for k in 0..5u8 {
-        remember(&mut cache, ([k; 32], [0; 32]), Verdict::Good, 2);
+        remember(&mut cache, ([k; 32], [0; 32]), SignatureCheck::Good, 2);
         assert!(cache.len() <= 2);
     }
 }

@@ -27,7 +27,6 @@ fn plaintext_flow(r: &Report) -> u64 {
         .expect("the fixture has a plaintext flow") as u64
 }
 
-#[test]
 fn fixture_statuses_follow_the_flows() {
     let r = super::common::with_compliance(super::common::combined());
     let c = r.compliance.as_ref().unwrap();
@@ -94,7 +93,6 @@ fn fixture_statuses_follow_the_flows() {
     assert_eq!(inv.status, Status::NeedsReview);
 }
 
-#[test]
 fn plaintext_to_a_public_address_fails_pci_4_2_1() {
     let mut r = super::common::combined();
     let plain = plaintext_flow(&r) as usize;
@@ -115,7 +113,6 @@ fn plaintext_to_a_public_address_fails_pci_4_2_1() {
     assert_eq!(pci.evidence[0].flows, [plain as u64]);
 }
 
-#[test]
 fn every_renderer_shows_the_views() {
     let r = super::common::with_compliance(super::common::combined());
     let md = render_markdown(&r);
@@ -160,7 +157,6 @@ fn tls_audit() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tls-audit"))
 }
 
-#[test]
 fn cli_adds_views_and_the_source_digest() {
     let dir = crate::support::temp_dir("compliance-cli");
     let saved = dir.join("saved.json");
@@ -214,7 +210,6 @@ fn cli_adds_views_and_the_source_digest() {
     );
 }
 
-#[test]
 fn analyze_writes_views_and_capture_windows() {
     let root = crate::support::root();
     let out = tls_audit()
@@ -252,4 +247,36 @@ fn analyze_writes_views_and_capture_windows() {
         control(&r, "PCI DSS 4.0.1 4.2.1").status,
         Status::NeedsReview
     );
+}
+
+/// This module's tests, as the harness lists them (`main.rs`).
+pub(crate) fn tests() -> Vec<crate::runner::Test> {
+    use crate::runner::Test;
+    vec![
+        Test::new(
+            module_path!(),
+            "fixture_statuses_follow_the_flows",
+            fixture_statuses_follow_the_flows,
+        ),
+        Test::new(
+            module_path!(),
+            "plaintext_to_a_public_address_fails_pci_4_2_1",
+            plaintext_to_a_public_address_fails_pci_4_2_1,
+        ),
+        Test::new(
+            module_path!(),
+            "every_renderer_shows_the_views",
+            every_renderer_shows_the_views,
+        ),
+        Test::new(
+            module_path!(),
+            "cli_adds_views_and_the_source_digest",
+            cli_adds_views_and_the_source_digest,
+        ),
+        Test::new(
+            module_path!(),
+            "analyze_writes_views_and_capture_windows",
+            analyze_writes_views_and_capture_windows,
+        ),
+    ]
 }

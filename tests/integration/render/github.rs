@@ -6,7 +6,6 @@ use tls_audit::report::compliance::Status;
 use tls_audit::report::model::Severity;
 use tls_audit::report::render_github;
 
-#[test]
 fn one_annotation_per_finding_and_control() {
     let r = super::common::with_compliance(super::common::combined());
     let out = render_github(&r);
@@ -39,7 +38,6 @@ fn one_annotation_per_finding_and_control() {
     );
 }
 
-#[test]
 fn hostile_text_is_escaped() {
     let r = super::common::hostile();
     let out = render_github(&r);
@@ -66,4 +64,21 @@ fn hostile_text_is_escaped() {
         out.lines()
             .any(|l| l.starts_with("::notice title=TA-WEAK-CIPHER"))
     );
+}
+
+/// This module's tests, as the harness lists them (`main.rs`).
+pub(crate) fn tests() -> Vec<crate::runner::Test> {
+    use crate::runner::Test;
+    vec![
+        Test::new(
+            module_path!(),
+            "one_annotation_per_finding_and_control",
+            one_annotation_per_finding_and_control,
+        ),
+        Test::new(
+            module_path!(),
+            "hostile_text_is_escaped",
+            hostile_text_is_escaped,
+        ),
+    ]
 }

@@ -46,7 +46,6 @@ fn hostile() -> Report {
     r
 }
 
-#[test]
 fn page_content_snapshot() {
     let r = super::common::with_compliance(super::common::combined());
     let html = render_html(&r);
@@ -75,7 +74,6 @@ fn page_content_snapshot() {
     assert!(html.contains("default-src 'none'; style-src 'sha256-"));
 }
 
-#[test]
 fn hostile_text_stays_text_in_the_markup() {
     let html = render_html(&hostile());
     assert_eq!(
@@ -193,9 +191,8 @@ fn dump(browser: &Path, name: &str, file: &Path, suffix: &str) -> Run {
     run
 }
 
-#[test]
 fn the_console_check_can_fail() {
-    let Some(browser) = chromium() else { return };
+    let browser = chromium().expect("chromium (listed as needed)");
     let page = super::common::write(
         "broken.html",
         "<!DOCTYPE html><p>x</p><script>undefinedFunction();</script>",
@@ -208,9 +205,8 @@ fn the_console_check_can_fail() {
     );
 }
 
-#[test]
 fn chromium_renders_screenshot_and_escapes() {
-    let Some(browser) = chromium() else { return };
+    let browser = chromium().expect("chromium (listed as needed)");
     let r = super::common::with_compliance(super::common::combined());
     let page = super::common::write("combined.html", &render_html(&r));
     let shot = page.with_extension("png");
@@ -285,7 +281,6 @@ fn many(n: usize) -> Report {
     r
 }
 
-#[test]
 fn ten_thousand_flows_stay_usable() {
     let r = many(10_000);
     let start = Instant::now();
@@ -357,16 +352,10 @@ fn poppler(tool: &str) -> Option<PathBuf> {
 /// the official documents and no internal notes, numbers from 1, and every
 /// page rasterises (pdftoppm). The PNG pages are kept beside the PDF for a
 /// person to look at.
-#[test]
 fn the_printed_pdf_reads_as_evidence() {
-    let Some(browser) = chromium() else { return };
-    let (Some(pdftoppm), Some(pdftotext), Some(pdfinfo)) = (
-        poppler("pdftoppm"),
-        poppler("pdftotext"),
-        poppler("pdfinfo"),
-    ) else {
-        return;
-    };
+    let browser = chromium().expect("chromium (listed as needed)");
+    let tool = |t: &str| poppler(t).expect("poppler-utils (listed as needed)");
+    let (pdftoppm, pdftotext, pdfinfo) = (tool("pdftoppm"), tool("pdftotext"), tool("pdfinfo"));
     let r = super::common::with_compliance(super::common::combined());
     let page = super::common::write("audit.html", &render_html(&r));
     let pdf = page.with_extension("pdf");
@@ -488,7 +477,6 @@ fn the_printed_pdf_reads_as_evidence() {
 
 /// Without JavaScript the page still shows its content: the flows as
 /// markup (numbered from 1), findings, controls.
-#[test]
 fn the_page_reads_without_javascript() {
     let r = super::common::with_compliance(super::common::combined());
     let html = render_html(&r);
@@ -515,4 +503,54 @@ fn the_page_reads_without_javascript() {
         "href=\"{}TA-NO-MTLS.md\"",
         tls_audit::report::links::DEFAULT_DOCS_URL
     )));
+}
+
+/// This module's tests, as the harness lists them (`main.rs`).
+pub(crate) fn tests() -> Vec<crate::runner::Test> {
+    use crate::runner::{Need, Test};
+    vec![
+        Test::new(
+            module_path!(),
+            "page_content_snapshot",
+            page_content_snapshot,
+        ),
+        Test::new(
+            module_path!(),
+            "hostile_text_stays_text_in_the_markup",
+            hostile_text_stays_text_in_the_markup,
+        ),
+        Test::new(
+            module_path!(),
+            "the_console_check_can_fail",
+            the_console_check_can_fail,
+        )
+        .needs(&[Need::Tool("/usr/bin/chromium")]),
+        Test::new(
+            module_path!(),
+            "chromium_renders_screenshot_and_escapes",
+            chromium_renders_screenshot_and_escapes,
+        )
+        .needs(&[Need::Tool("/usr/bin/chromium")]),
+        Test::new(
+            module_path!(),
+            "ten_thousand_flows_stay_usable",
+            ten_thousand_flows_stay_usable,
+        ),
+        Test::new(
+            module_path!(),
+            "the_printed_pdf_reads_as_evidence",
+            the_printed_pdf_reads_as_evidence,
+        )
+        .needs(&[
+            Need::Tool("/usr/bin/chromium"),
+            Need::Tool("/usr/bin/pdftoppm"),
+            Need::Tool("/usr/bin/pdftotext"),
+            Need::Tool("/usr/bin/pdfinfo"),
+        ]),
+        Test::new(
+            module_path!(),
+            "the_page_reads_without_javascript",
+            the_page_reads_without_javascript,
+        ),
+    ]
 }

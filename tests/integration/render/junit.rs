@@ -89,7 +89,6 @@ fn case<'a>(j: &'a Value, suite: &str, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {suite} {name}"))
 }
 
-#[test]
 fn each_fixture_counts_match_the_report_and_gate() {
     for capture in super::common::CAPTURES {
         let r = super::common::report(&[capture], Some(Severity::High));
@@ -106,7 +105,6 @@ fn each_fixture_counts_match_the_report_and_gate() {
     }
 }
 
-#[test]
 fn combined_fixtures_fail_where_the_gate_does() {
     let r = super::common::combined();
     let j = parse("combined.junit.xml", &r);
@@ -166,7 +164,6 @@ fn combined_fixtures_fail_where_the_gate_does() {
     );
 }
 
-#[test]
 fn without_a_gate_every_unwaived_finding_fails() {
     let r = super::common::report(&super::common::CAPTURES, None);
     let j = parse("ungated.junit.xml", &r);
@@ -177,7 +174,6 @@ fn without_a_gate_every_unwaived_finding_fails() {
     assert_eq!(c["results"][0]["type"], "medium");
 }
 
-#[test]
 fn hostile_text_round_trips_as_text() {
     let r = super::common::hostile();
     let xml = render_junit(&r);
@@ -217,7 +213,6 @@ fn hostile_text_round_trips_as_text() {
     );
 }
 
-#[test]
 fn a_facts_only_report_is_skipped_not_passed() {
     let mut r = super::common::combined();
     r.verification = None;
@@ -229,10 +224,46 @@ fn a_facts_only_report_is_skipped_not_passed() {
     );
 }
 
-#[test]
 fn output_is_deterministic_and_survives_the_json_report() {
     let r = super::common::hostile();
     let again: Report = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
     assert_eq!(render_junit(&r), render_junit(&again));
     assert_eq!(render_junit(&r), render_junit(&super::common::hostile()));
+}
+
+/// This module's tests, as the harness lists them (`main.rs`).
+pub(crate) fn tests() -> Vec<crate::runner::Test> {
+    use crate::runner::Test;
+    vec![
+        Test::new(
+            module_path!(),
+            "each_fixture_counts_match_the_report_and_gate",
+            each_fixture_counts_match_the_report_and_gate,
+        ),
+        Test::new(
+            module_path!(),
+            "combined_fixtures_fail_where_the_gate_does",
+            combined_fixtures_fail_where_the_gate_does,
+        ),
+        Test::new(
+            module_path!(),
+            "without_a_gate_every_unwaived_finding_fails",
+            without_a_gate_every_unwaived_finding_fails,
+        ),
+        Test::new(
+            module_path!(),
+            "hostile_text_round_trips_as_text",
+            hostile_text_round_trips_as_text,
+        ),
+        Test::new(
+            module_path!(),
+            "a_facts_only_report_is_skipped_not_passed",
+            a_facts_only_report_is_skipped_not_passed,
+        ),
+        Test::new(
+            module_path!(),
+            "output_is_deterministic_and_survives_the_json_report",
+            output_is_deterministic_and_survives_the_json_report,
+        ),
+    ]
 }

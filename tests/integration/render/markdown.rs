@@ -31,7 +31,6 @@ fn table(html: &Value, head: &[&str]) -> Vec<Vec<String>> {
         .unwrap_or_else(|| panic!("no table {head:?}: {html}"))
 }
 
-#[test]
 fn combined_summary_key_lines() {
     let (md, html) = render("combined.md", &super::common::combined());
     assert!(md.starts_with("## tls-audit report\n\n"));
@@ -76,7 +75,6 @@ fn combined_summary_key_lines() {
     );
 }
 
-#[test]
 fn each_fixture_gate_line() {
     for (capture, line) in [
         (
@@ -103,7 +101,6 @@ fn each_fixture_gate_line() {
     has_line(&md, "**No gate** (`--fail-on` not given).");
 }
 
-#[test]
 fn hostile_text_renders_as_text() {
     let mut r = super::common::hostile();
     let v = r.verification.as_mut().unwrap();
@@ -121,7 +118,7 @@ fn hostile_text_renders_as_text() {
         matched: 1,
     });
     r.warnings.push(tls_audit::report::model::Warning {
-        kind: "x".into(),
+        kind: tls_audit::model::WarningKind::Snaplen,
         message: super::common::HOSTILE.into(),
     });
     let (md, html) = render("hostile.md", &r);
@@ -180,7 +177,7 @@ fn hostile_text_renders_as_text() {
         html["html"]
             .as_str()
             .unwrap()
-            .contains(&format!("<li>x: {}</li>", html_text(&shown))),
+            .contains(&format!("<li>snaplen: {}</li>", html_text(&shown))),
         "{}",
         html["html"]
     );
@@ -194,7 +191,6 @@ fn html_text(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-#[test]
 fn namespaces_without_pods_and_facts_only() {
     let mut r = super::common::combined();
     for f in &mut r.flows {
@@ -225,14 +221,12 @@ fn namespaces_without_pods_and_facts_only() {
     assert!(!md.contains("### Findings") && md.contains("### Flows"));
 }
 
-#[test]
 fn output_is_deterministic() {
     let r = super::common::hostile();
     let again: Report = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
     assert_eq!(render_markdown(&r), render_markdown(&again));
 }
 
-#[test]
 fn long_finding_lists_are_cut_and_counted() {
     let mut r = super::common::combined();
     let one = r.findings[0].clone();
@@ -246,4 +240,41 @@ fn long_finding_lists_are_cut_and_counted() {
         &md,
         "7 more findings not shown here; the JSON report has them all.",
     );
+}
+
+/// This module's tests, as the harness lists them (`main.rs`).
+pub(crate) fn tests() -> Vec<crate::runner::Test> {
+    use crate::runner::Test;
+    vec![
+        Test::new(
+            module_path!(),
+            "combined_summary_key_lines",
+            combined_summary_key_lines,
+        ),
+        Test::new(
+            module_path!(),
+            "each_fixture_gate_line",
+            each_fixture_gate_line,
+        ),
+        Test::new(
+            module_path!(),
+            "hostile_text_renders_as_text",
+            hostile_text_renders_as_text,
+        ),
+        Test::new(
+            module_path!(),
+            "namespaces_without_pods_and_facts_only",
+            namespaces_without_pods_and_facts_only,
+        ),
+        Test::new(
+            module_path!(),
+            "output_is_deterministic",
+            output_is_deterministic,
+        ),
+        Test::new(
+            module_path!(),
+            "long_finding_lists_are_cut_and_counted",
+            long_finding_lists_are_cut_and_counted,
+        ),
+    ]
 }

@@ -13,3 +13,17 @@ mod junit;
 mod markdown;
 mod sarif;
 mod yaml;
+
+/// This module's tests, as the harness lists them (`main.rs`).
+pub(crate) fn tests() -> Vec<crate::runner::Test> {
+    let lists: [fn() -> Vec<crate::runner::Test>; 7] = [
+        compliance::tests,
+        github::tests,
+        html::tests,
+        junit::tests,
+        markdown::tests,
+        sarif::tests,
+        yaml::tests,
+    ];
+    lists.iter().flat_map(|list| list()).collect()
+}

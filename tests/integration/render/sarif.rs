@@ -58,7 +58,6 @@ fn run(log: &Value) -> &Value {
     &log["runs"][0]
 }
 
-#[test]
 fn every_fixture_is_valid_sarif_with_one_result_per_finding() {
     for capture in super::common::CAPTURES {
         let r = super::common::report(&[capture], Some(Severity::High));
@@ -80,7 +79,6 @@ fn every_fixture_is_valid_sarif_with_one_result_per_finding() {
     }
 }
 
-#[test]
 fn rules_are_the_catalogue() {
     let log = validate("combined.sarif", &super::common::combined());
     let driver = &run(&log)["tool"]["driver"];
@@ -123,7 +121,6 @@ fn rules_are_the_catalogue() {
     assert_eq!(no_mtls["name"], "NoMtls");
 }
 
-#[test]
 fn combined_results_levels_locations_and_notifications() {
     let r = super::common::combined();
     let log = validate("combined-detail.sarif", &r);
@@ -168,7 +165,6 @@ fn combined_results_levels_locations_and_notifications() {
     );
 }
 
-#[test]
 fn hostile_text_and_waivers() {
     let r = super::common::hostile();
     let log = validate("hostile.sarif", &r);
@@ -219,7 +215,6 @@ fn fingerprints(log: &Value) -> Vec<String> {
         .collect()
 }
 
-#[test]
 fn fingerprints_are_stable_and_distinct() {
     let r = super::common::combined();
     let log: Value = serde_json::from_str(&render_sarif(&r)).unwrap();
@@ -263,7 +258,6 @@ fn fingerprints_are_stable_and_distinct() {
     assert_eq!(moved_fps[2..], fps[2..]);
 }
 
-#[test]
 fn facts_only_report_is_valid_with_no_results() {
     let mut r = super::common::combined();
     r.verification = None;
@@ -279,7 +273,6 @@ fn facts_only_report_is_valid_with_no_results() {
     );
 }
 
-#[test]
 fn output_is_deterministic() {
     let r = super::common::hostile();
     let again: Report = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
@@ -288,7 +281,6 @@ fn output_is_deterministic() {
 
 /// The validation is live: a relative `helpUri` (which SARIF requires to be
 /// absolute), an unknown level and an unknown property are caught.
-#[test]
 fn the_validators_reject_what_sarif_forbids() {
     let good: Value = serde_json::from_str(&render_sarif(&super::common::combined())).unwrap();
     let mut log = good.clone();
@@ -314,7 +306,6 @@ fn the_validators_reject_what_sarif_forbids() {
 
 /// Issue 17: a redeploy renames every pod (a new pod-template-hash, new
 /// random suffixes, new IPs); the alerts must stay the same alerts.
-#[test]
 fn a_redeploy_keeps_the_fingerprints() {
     let r = super::common::combined();
     let fps = fingerprints(&serde_json::from_str(&render_sarif(&r)).unwrap());
@@ -346,7 +337,6 @@ fn a_redeploy_keeps_the_fingerprints() {
 /// `--manifests`: results point at the file and line of the workload's
 /// manifest; others keep their synthetic artifact. With a baseline each
 /// result says new or unchanged.
-#[test]
 fn manifests_and_baseline_states() {
     use tls_audit::report::RenderOptions;
     use tls_audit::report::baseline::{self, Baseline};
@@ -406,7 +396,6 @@ fn manifests_and_baseline_states() {
 }
 
 /// The GitHub check is live: what `upload-sarif` refuses is caught.
-#[test]
 fn the_github_check_rejects_what_code_scanning_refuses() {
     let good: Value = serde_json::from_str(&render_sarif(&super::common::combined())).unwrap();
     let mut log = good.clone();
@@ -429,4 +418,66 @@ fn the_github_check_rejects_what_code_scanning_refuses() {
     assert!(out.contains("region.startLine"), "{out}");
     assert!(out.contains("helpUri must be an absolute"), "{out}");
     assert!(out.contains("github: 4 errors"), "{out}");
+}
+
+/// This module's tests, as the harness lists them (`main.rs`).
+pub(crate) fn tests() -> Vec<crate::runner::Test> {
+    use crate::runner::Test;
+    vec![
+        Test::new(
+            module_path!(),
+            "every_fixture_is_valid_sarif_with_one_result_per_finding",
+            every_fixture_is_valid_sarif_with_one_result_per_finding,
+        ),
+        Test::new(
+            module_path!(),
+            "rules_are_the_catalogue",
+            rules_are_the_catalogue,
+        ),
+        Test::new(
+            module_path!(),
+            "combined_results_levels_locations_and_notifications",
+            combined_results_levels_locations_and_notifications,
+        ),
+        Test::new(
+            module_path!(),
+            "hostile_text_and_waivers",
+            hostile_text_and_waivers,
+        ),
+        Test::new(
+            module_path!(),
+            "fingerprints_are_stable_and_distinct",
+            fingerprints_are_stable_and_distinct,
+        ),
+        Test::new(
+            module_path!(),
+            "facts_only_report_is_valid_with_no_results",
+            facts_only_report_is_valid_with_no_results,
+        ),
+        Test::new(
+            module_path!(),
+            "output_is_deterministic",
+            output_is_deterministic,
+        ),
+        Test::new(
+            module_path!(),
+            "the_validators_reject_what_sarif_forbids",
+            the_validators_reject_what_sarif_forbids,
+        ),
+        Test::new(
+            module_path!(),
+            "a_redeploy_keeps_the_fingerprints",
+            a_redeploy_keeps_the_fingerprints,
+        ),
+        Test::new(
+            module_path!(),
+            "manifests_and_baseline_states",
+            manifests_and_baseline_states,
+        ),
+        Test::new(
+            module_path!(),
+            "the_github_check_rejects_what_code_scanning_refuses",
+            the_github_check_rejects_what_code_scanning_refuses,
+        ),
+    ]
 }

@@ -23,7 +23,6 @@ fn same_as_json(name: &str, r: &Report) {
     assert_eq!(v["same"], true);
 }
 
-#[test]
 fn yaml_reads_back_as_the_json_document() {
     let r = super::common::with_compliance(super::common::combined());
     super::common::snapshot("combined.yaml", &render_yaml(&r));
@@ -33,8 +32,18 @@ fn yaml_reads_back_as_the_json_document() {
     hostile.findings[1].message = "yes".into();
     hostile.findings[2].message = "0x1F: null ~ - [a] {b} #c &d *e !f %g @h `i".into();
     hostile.warnings.push(tls_audit::report::model::Warning {
-        kind: "1.0".into(),
+        kind: tls_audit::model::WarningKind::Snaplen,
         message: "\u{2028}\u{feff}\t'\"".into(),
     });
     same_as_json("hostile", &hostile);
+}
+
+/// This module's tests, as the harness lists them (`main.rs`).
+pub(crate) fn tests() -> Vec<crate::runner::Test> {
+    use crate::runner::Test;
+    vec![Test::new(
+        module_path!(),
+        "yaml_reads_back_as_the_json_document",
+        yaml_reads_back_as_the_json_document,
+    )]
 }
