@@ -8,7 +8,9 @@
 # same warm file, and prints medians of wall time, user+sys CPU and peak RSS
 # with each tool's ratio to the bare read measured in the same rounds.
 # Without NAME=BINARY it times target/bench/release/tls-audit (build it with
-# `CARGO_TARGET_DIR=target/bench cargo build --release`). Several binaries
+# `CARGO_TARGET_DIR=target/bench cargo build --release`). Words after a
+# binary are added to its command line: NAME="BINARY --threads 2" (see
+# threads.sh). Several binaries
 # (e.g. before=... after=...) are timed in the same rounds, so they compare
 # with each other and with tcpdump under the same machine load. run.sh does
 # the full comparison with tshark; this is the quick loop for one change.
@@ -39,9 +41,15 @@ trap 'rm -rf "$T"' EXIT
 tab=$'\t'
 echo "tcpdump${tab}tcpdump${tab}-r${tab}$CAP${tab}-w${tab}/dev/null" >"$T/tools"
 for nb in "$@"; do
-    name=${nb%%=*} bin=${nb#*=}
+    # NAME=BINARY [ARGS...]: words after the binary are added to its
+    # command line (e.g. "t2=target/bench/release/tls-audit --threads 2").
+    name=${nb%%=*}
+    read -ra words <<<"${nb#*=}"
+    bin=${words[0]}
     [ -x "$bin" ] || { echo "floor: not executable: $bin" >&2; exit 1; }
-    echo "$name${tab}$bin${tab}analyze${tab}$CAP${tab}-o${tab}json" >>"$T/tools"
+    line="$name${tab}$bin${tab}analyze${tab}$CAP${tab}-o${tab}json"
+    for w in "${words[@]:1}"; do line+="${tab}$w"; done
+    echo "$line" >>"$T/tools"
 done
 
 cat "$CAP" >/dev/null

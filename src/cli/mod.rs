@@ -87,6 +87,13 @@ struct AnalyzeArgs {
     /// Only handshakes are decrypted, never application data.
     #[arg(long, value_name = "FILE")]
     keylog: Vec<PathBuf>,
+    /// Threads analysing the captures: 1 does everything on one thread;
+    /// N > 1 adds a reader thread and N flow workers; 0: a worker per
+    /// available CPU. The report is the same whatever N; docs/threads.md
+    /// says what more threads cost and when they pay off.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(0..=256))]
+    threads: u16,
     #[command(flatten)]
     enrich: EnrichArgs,
     #[command(flatten)]
@@ -380,6 +387,10 @@ fn analyze(args: AnalyzeArgs) -> Result<Status, AuditError> {
     let prepared = Prepared::load(&args.out)?;
     let loaded = args.verify.settings().load()?;
     let mut cfg = args.engine.config();
+    cfg.threads = match args.threads {
+        0 => engine::available_threads(),
+        n => usize::from(n),
+    };
     cfg.read = crate::capture::ReadLimits {
         gzip_max_ratio: args.gunzip_max_ratio,
         gzip_floor: args.gunzip_floor_mib.saturating_mul(1 << 20),

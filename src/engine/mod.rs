@@ -10,6 +10,7 @@ mod analysis;
 pub mod certs;
 mod datagram;
 mod key_exchange;
+mod parallel;
 mod record;
 mod resumption;
 mod sink;
@@ -20,7 +21,7 @@ pub use sink::{FlowOpened, FlowSink, MemorySink, SpillSink, Spilled};
 
 use crate::capture::{CaptureError, CaptureReader, Item, LinkType, MergedSource, Nanos};
 use crate::decode::{Decoded, Decoder, L4, TcpSegment, underlay};
-use crate::flow::{Exit, Flow, FlowConfig, FlowKey, FlowTable, RoleSource, endpoint};
+use crate::flow::{Exit, Flow, FlowConfig, FlowKey, FlowTable, RoleSource, Side, endpoint};
 use crate::model::WarningKind;
 use crate::model::report::{self as model, Report, Stats, Warning};
 use crate::tls::KeyLog;
@@ -32,6 +33,12 @@ pub struct Config {
     pub flows: FlowConfig,
     /// How far a gzip-compressed capture may expand.
     pub read: crate::capture::ReadLimits,
+    /// Threads analysing a capture's flows: 0 or 1 analyses everything
+    /// on the calling thread; more shards flows across that many workers
+    /// behind a reader thread, with the same report
+    /// (`docs/threads.md`). Live captures ignore it; the CLI's
+    /// `--threads 0` asks for [`available_threads`].
+    pub threads: usize,
 }
 
 /// Packets in, flow records out (to a [`FlowSink`]).
@@ -48,8 +55,7 @@ struct Output<S> {
     caches: record::Caches,
     linker: SharedLinks,
     stats: Stats,
-    oversized_messages: u64,
-    flows_with_gaps: u64,
+    counts: FinishCounts,
     /// TLS 1.3 handshake secrets (key log files and pcapng DSBs).
     keys: KeyLog,
     /// The sink wants flows as they open and decide (live output).
@@ -87,8 +93,7 @@ pub struct Shared {
 #[derive(Debug, Default)]
 pub struct Totals {
     stats: Stats,
-    oversized_messages: u64,
-    flows_with_gaps: u64,
+    counts: FinishCounts,
 }
 
 impl Totals {
@@ -100,24 +105,26 @@ impl Totals {
     /// Add another analyzer's counts.
     pub fn absorb(&mut self, o: &Totals) {
         self.stats.absorb(&o.stats);
-        self.oversized_messages = self.oversized_messages.saturating_add(o.oversized_messages);
-        self.flows_with_gaps = self.flows_with_gaps.saturating_add(o.flows_with_gaps);
+        self.counts.absorb(o.counts);
     }
 
     /// The report (its `flows` empty: they went to the sink), with the
     /// warnings these counts call for after `warnings`.
-    pub fn report(self, inputs: Vec<model::Input>, mut warnings: Vec<Warning>) -> Report {
-        let stats = self.stats;
-        warnings.extend(summary_warnings(
-            &stats,
-            self.oversized_messages,
-            self.flows_with_gaps,
-        ));
-        Report {
-            inputs,
-            stats,
-            warnings,
-            ..Report::empty()
+    pub fn report(self, inputs: Vec<model::Input>, warnings: Vec<Warning>) -> Report {
+        conclude(self.stats, self.counts, inputs, warnings, None)
+    }
+}
+
+impl<S: FlowSink> Output<S> {
+    fn new(sink: S, keys: KeyLog) -> Self {
+        Output {
+            progress: sink.wants_progress(),
+            sink,
+            caches: record::Caches::default(),
+            linker: SharedLinks::default(),
+            stats: Stats::default(),
+            counts: FinishCounts::default(),
+            keys,
         }
     }
 }
@@ -134,20 +141,10 @@ impl<S: FlowSink> Analyzer<S> {
 
     /// A fresh engine writing finished flows to `sink`.
     pub fn new(cfg: Config, sink: S) -> Self {
-        let progress = sink.wants_progress();
         Analyzer {
             decoder: Decoder::new(),
             table: FlowTable::new(cfg.flows),
-            out: Output {
-                sink,
-                caches: record::Caches::default(),
-                linker: SharedLinks::default(),
-                stats: Stats::default(),
-                oversized_messages: 0,
-                flows_with_gaps: 0,
-                keys: KeyLog::default(),
-                progress,
-            },
+            out: Output::new(sink, KeyLog::default()),
         }
     }
 
@@ -184,13 +181,7 @@ impl<S: FlowSink> Analyzer<S> {
 
     /// Analyse one captured frame.
     pub fn packet(&mut self, ts: Nanos, link: LinkType, data: &[u8], orig_len: u32) {
-        let stats = &mut self.out.stats;
-        stats.packets += 1;
-        stats.bytes += u64::from(orig_len);
-        let cut = (orig_len as usize) > data.len();
-        if cut {
-            stats.truncated_packets += 1;
-        }
+        let cut = count_frame(&mut self.out.stats, data, orig_len);
         let Self {
             decoder,
             table,
@@ -213,33 +204,69 @@ impl<S: FlowSink> Analyzer<S> {
         for flow in self.table.drain() {
             self.out.finish(flow, Exit::End);
         }
-        let out = &mut self.out;
-        let mut stats = std::mem::take(&mut out.stats);
+        let mut stats = std::mem::take(&mut self.out.stats);
         stats.evicted_flows = self.table.evicted;
         stats.buffer_budget_flows = self.table.over_budget;
         stats.packets_after_close = self.table.stragglers;
-        stats.decode_errors = self
-            .decoder
-            .stats
-            .errors
-            .iter()
-            .map(|(k, v)| (k.to_string(), *v))
-            .collect();
-        stats.tunnelled_packets = self
-            .decoder
-            .stats
-            .tunnelled
-            .iter()
-            .map(|(k, v)| (k.to_string(), *v))
-            .collect();
-        stats.ip_fragments_reassembled = self.decoder.defrag_stats().0;
-        stats.ip_fragments_dropped = self.decoder.defrag_stats().1;
+        decoder_stats(&mut stats, &self.decoder);
         let totals = Totals {
             stats,
-            oversized_messages: out.oversized_messages,
-            flows_with_gaps: out.flows_with_gaps,
+            counts: self.out.counts,
         };
         (totals, self.out.sink)
+    }
+}
+
+/// Count a captured frame; returns whether the snap length cut it.
+fn count_frame(stats: &mut Stats, data: &[u8], orig_len: u32) -> bool {
+    stats.packets += 1;
+    stats.bytes += u64::from(orig_len);
+    let cut = (orig_len as usize) > data.len();
+    if cut {
+        stats.truncated_packets += 1;
+    }
+    cut
+}
+
+/// The decoder's counters into the report's.
+fn decoder_stats(stats: &mut Stats, decoder: &Decoder) {
+    stats.decode_errors = decoder
+        .stats
+        .errors
+        .iter()
+        .map(|(k, v)| (k.to_string(), *v))
+        .collect();
+    stats.tunnelled_packets = decoder
+        .stats
+        .tunnelled
+        .iter()
+        .map(|(k, v)| (k.to_string(), *v))
+        .collect();
+    stats.ip_fragments_reassembled = decoder.defrag_stats().0;
+    stats.ip_fragments_dropped = decoder.defrag_stats().1;
+}
+
+/// The report of a finished run, its flows (in the sink) aside.
+/// `shards` is set when flows were analysed by that many workers, each
+/// holding its share of the memory budget.
+fn conclude(
+    stats: Stats,
+    counts: FinishCounts,
+    inputs: Vec<model::Input>,
+    mut warnings: Vec<Warning>,
+    shards: Option<usize>,
+) -> Report {
+    warnings.extend(summary_warnings(
+        &stats,
+        counts.oversized_messages,
+        counts.flows_with_gaps,
+        shards,
+    ));
+    Report {
+        inputs,
+        stats,
+        warnings,
+        ..Report::empty()
     }
 }
 
@@ -250,41 +277,106 @@ fn on_packet<S: FlowSink>(
     d: &Decoded<'_>,
     cut: bool,
 ) {
-    let (proto, sport, dport, payload_len) = match d.l4 {
-        L4::Tcp(t) => (6u8, t.src_port, t.dst_port, t.payload_len as u64),
-        L4::Udp {
-            src_port,
-            dst_port,
-            payload,
-        } => (17, src_port, dst_port, payload.len() as u64),
-        L4::Esp => (50, 0, 0, u64::from(d.ip_len)),
-        L4::Other(_) => {
-            out.stats.other_ip_packets += 1;
-            return;
-        }
+    let Some((key, side)) = key_of(d) else {
+        out.stats.other_ip_packets += 1;
+        return;
     };
-    let (key, side) = FlowKey::of(proto, endpoint(d.src, sport), endpoint(d.dst, dport));
-    if let L4::Tcp(seg) = d.l4 {
-        let starts = seg.flags.syn && !seg.flags.ack;
-        if table.is_straggler(&key, starts) {
-            return;
-        }
-        if starts {
-            table.restart_if_reset(&key, &mut |f, exit| out.finish(f, exit));
-        }
-    }
-    let flow = table.get_or_insert(key, side, ts, &mut |f, exit| out.finish(f, exit));
+    let Some(flow) = admit(table, key, side, ts, d, &mut |f, exit| out.finish(f, exit)) else {
+        return;
+    };
     if flow.packets == [0, 0] && out.progress {
         out.sink.opened(
             flow.id,
             &FlowOpened {
-                transport: record::transport_name(proto),
-                src: endpoint(d.src, sport),
-                dst: endpoint(d.dst, dport),
+                transport: record::transport_name(key.proto),
+                src: key.endpoint(side),
+                dst: key.endpoint(side ^ 1),
                 ts,
             },
         );
     }
+    // Only TCP flows buffer (reassembly, handshake parsing): count what
+    // this segment changes for the memory budget.
+    let held_before = flow.buffered();
+    update_flow(flow, side, ts, d, cut, out);
+    if flow.tcp.is_some() {
+        let closed = flow.is_closed();
+        let held_after = flow.buffered();
+        table.account(held_before, held_after, &mut |f, exit| out.finish(f, exit));
+        if closed {
+            table.close(&key, ts, &mut |f, exit| out.finish(f, exit));
+        }
+    }
+}
+
+/// A decoded packet's flow key and the side that sent it; `None` for IP
+/// protocols without flows (counted as `other_ip_packets`).
+fn key_of(d: &Decoded<'_>) -> Option<(FlowKey, Side)> {
+    let (proto, sport, dport) = match d.l4 {
+        L4::Tcp(t) => (6u8, t.src_port, t.dst_port),
+        L4::Udp {
+            src_port, dst_port, ..
+        } => (17, src_port, dst_port),
+        L4::Esp => (50, 0, 0),
+        L4::Other(_) => return None,
+    };
+    Some(FlowKey::of(
+        proto,
+        endpoint(d.src, sport),
+        endpoint(d.dst, dport),
+    ))
+}
+
+/// The table's part of a packet: a straggler of a closed connection is
+/// absorbed (`None`), a new SYN restarts a reset connection, and the flow
+/// is found or created (finishing idle or evicted flows through `done`).
+/// The one-thread engine and the sharded one's dispatcher both decide flow
+/// lifetimes here, so they split flows alike.
+fn admit<'t, A: Default + crate::flow::Buffered>(
+    table: &'t mut FlowTable<A>,
+    key: FlowKey,
+    side: Side,
+    ts: Nanos,
+    d: &Decoded<'_>,
+    done: &mut dyn FnMut(Flow<A>, Exit),
+) -> Option<&'t mut Flow<A>> {
+    if let L4::Tcp(seg) = d.l4 {
+        let starts = seg.flags.syn && !seg.flags.ack;
+        if table.is_straggler(&key, starts) {
+            return None;
+        }
+        if starts {
+            table.restart_if_reset(&key, done);
+        }
+    }
+    Some(table.get_or_insert(key, side, ts, done))
+}
+
+/// What analysing a flow's packets needs from whoever runs it: the key
+/// log, and what becomes of a handshake once it is decided.
+trait FlowWork {
+    /// TLS 1.3 handshake secrets.
+    fn keys(&self) -> &KeyLog;
+    /// The flow's handshake was just decided.
+    fn settle(&mut self, flow: &mut Flow<FlowAnalysis>);
+}
+
+/// A packet's effect on its own flow: counters, underlay, reassembly and
+/// handshake parsing. Nothing here looks at other flows.
+fn update_flow(
+    flow: &mut Flow<FlowAnalysis>,
+    side: Side,
+    ts: Nanos,
+    d: &Decoded<'_>,
+    cut: bool,
+    work: &mut impl FlowWork,
+) {
+    let payload_len = match d.l4 {
+        L4::Tcp(t) => t.payload_len as u64,
+        L4::Udp { payload, .. } => payload.len() as u64,
+        L4::Esp => u64::from(d.ip_len),
+        L4::Other(_) => 0,
+    };
     flow.last_seen = ts;
     flow.packets[side] += 1;
     flow.bytes[side] += payload_len;
@@ -297,19 +389,10 @@ fn on_packet<S: FlowSink>(
             if flow.packets == [1, 0] || flow.packets == [0, 1] {
                 flow.app.underlay = underlay::classify_tcp(seg.src_port, seg.dst_port);
             }
-            // Only TCP flows buffer (reassembly, handshake parsing): count
-            // what this segment changes for the memory budget.
-            let held_before = flow.buffered();
             let was_decided = flow.app.decided;
-            on_tcp(flow, side, &seg, &out.keys);
+            on_tcp(flow, side, &seg, work.keys());
             if flow.app.decided && !was_decided {
-                out.settle(flow);
-            }
-            let closed = flow.is_closed();
-            let held_after = flow.buffered();
-            table.account(held_before, held_after, &mut |f, exit| out.finish(f, exit));
-            if closed {
-                table.close(&key, ts, &mut |f, exit| out.finish(f, exit));
+                work.settle(flow);
             }
         }
         L4::Udp {
@@ -397,60 +480,37 @@ fn split_streams(
     }
 }
 
-impl<S: FlowSink> Output<S> {
+impl<S: FlowSink> FlowWork for Output<S> {
+    fn keys(&self) -> &KeyLog {
+        &self.keys
+    }
+
     /// The handshake is decided: read its certificates now and free what the
     /// parsers held, so a long-lived connection costs little until it ends;
     /// and remember its verdict for sessions that will resume it.
     fn settle(&mut self, flow: &mut Flow<FlowAnalysis>) {
-        let origin = origin_of(flow);
-        let AppState::Tls(s) = &mut flow.app.state else {
-            return;
-        };
-        self.caches.certs.intern(&mut s.facts.server_chain);
-        self.caches.certs.intern(&mut s.facts.client_chain);
-        s.shrink();
-        let verdict = crate::tls::mtls::decide(&s.facts);
-        let link = resumption::Link::of(origin.server, &s.facts);
-        self.linker.lock().register(
-            &link,
-            resumption::Origin {
-                mutual: verdict.mutual,
-                requested: verdict.client_cert_requested,
-                group: key_exchange::record(&s.facts).group_id,
-                ..origin
-            },
-        );
-        if self.progress {
+        if let Some((link, origin)) = settle(flow, &mut self.caches) {
+            self.linker.lock().register(&link, origin);
+        }
+        if self.progress && flow.app.tls().is_some() {
             let rec = record::build(flow, Exit::End, &mut self.caches);
             self.sink.decided(flow.id, &rec);
         }
     }
+}
 
-    fn finish(&mut self, mut flow: Flow<FlowAnalysis>, exit: Exit) {
-        // Give up on holes that never filled, so the last bytes are analysed.
-        if let Some(tcp) = &mut flow.tcp {
-            if !flow.app.decided {
-                let hint = flow.client.map(|(c, _)| c);
-                for side in 0..2 {
-                    let fs = tcp.syn[side];
-                    let keys = &self.keys;
-                    tcp.streams[side].flush(&mut |c| flow.app.on_chunk(side, c, fs, hint, keys));
-                }
-            }
-            if tcp.streams.iter().any(|s| s.stats.gaps > 0) {
-                self.flows_with_gaps += 1;
-            }
-        }
-        flow.app.finalize();
-        if let Some(s) = flow.app.tls()
-            && s.facts.oversized.is_some()
-        {
-            self.oversized_messages += 1;
-        }
-        let mut rec = record::build(&flow, exit, &mut self.caches);
-        if let (Some(s), Some(tls)) = (flow.app.tls(), rec.tls.as_mut()) {
-            let origin = origin_of(&flow);
-            let link = resumption::Link::of(origin.server, &s.facts);
+impl<S: FlowSink> Output<S> {
+    fn finish(&mut self, flow: Flow<FlowAnalysis>, exit: Exit) {
+        let done = finish(flow, exit, &mut self.caches, &self.keys, &mut self.counts);
+        self.deliver(done);
+    }
+
+    /// A finished flow's record goes out, in the order flows finish: a
+    /// resumed session inherits the verdict of the handshake it resumes,
+    /// the flow becomes an origin for later resumptions, and it is counted.
+    fn deliver(&mut self, done: Finished) {
+        let Finished { id, mut rec, link } = done;
+        if let (Some((link, origin)), Some(tls)) = (link, rec.tls.as_mut()) {
             let mut linker = self.linker.lock();
             linker.resolve(&link, tls);
             linker.register(
@@ -464,7 +524,99 @@ impl<S: FlowSink> Output<S> {
             );
         }
         self.stats.count_flow(&rec);
-        self.sink.flow(flow.id, rec);
+        self.sink.flow(id, rec);
+    }
+}
+
+/// A decided TLS handshake: its certificates read, its parsers' buffers
+/// freed, and the verdict it registers for resumptions of it.
+fn settle(
+    flow: &mut Flow<FlowAnalysis>,
+    caches: &mut record::Caches,
+) -> Option<(resumption::Link, resumption::Origin)> {
+    let origin = origin_of(flow);
+    let AppState::Tls(s) = &mut flow.app.state else {
+        return None;
+    };
+    caches.certs.intern(&mut s.facts.server_chain);
+    caches.certs.intern(&mut s.facts.client_chain);
+    s.shrink();
+    let verdict = crate::tls::mtls::decide(&s.facts);
+    let link = resumption::Link::of(origin.server, &s.facts);
+    Some((
+        link,
+        resumption::Origin {
+            mutual: verdict.mutual,
+            requested: verdict.client_cert_requested,
+            group: key_exchange::record(&s.facts).group_id,
+            ..origin
+        },
+    ))
+}
+
+/// Counted as flows finish, for the report's warnings.
+#[derive(Debug, Default, Clone, Copy)]
+struct FinishCounts {
+    oversized_messages: u64,
+    flows_with_gaps: u64,
+}
+
+impl FinishCounts {
+    fn absorb(&mut self, o: FinishCounts) {
+        self.oversized_messages = self.oversized_messages.saturating_add(o.oversized_messages);
+        self.flows_with_gaps = self.flows_with_gaps.saturating_add(o.flows_with_gaps);
+    }
+}
+
+/// A finished flow's record, before resumption linking (which needs the
+/// flows that finished before it).
+struct Finished {
+    id: u64,
+    rec: model::FlowRecord,
+    /// Its resumption material and origin (TLS flows).
+    link: Option<(resumption::Link, resumption::Origin)>,
+}
+
+/// Build a finished flow's record: everything that needs the flow alone.
+fn finish(
+    mut flow: Flow<FlowAnalysis>,
+    exit: Exit,
+    caches: &mut record::Caches,
+    keys: &KeyLog,
+    counts: &mut FinishCounts,
+) -> Finished {
+    // Give up on holes that never filled, so the last bytes are analysed.
+    if let Some(tcp) = &mut flow.tcp {
+        if !flow.app.decided {
+            let hint = flow.client.map(|(c, _)| c);
+            for side in 0..2 {
+                let fs = tcp.syn[side];
+                tcp.streams[side].flush(&mut |c| flow.app.on_chunk(side, c, fs, hint, keys));
+            }
+        }
+        if tcp.streams.iter().any(|s| s.stats.gaps > 0) {
+            counts.flows_with_gaps += 1;
+        }
+    }
+    flow.app.finalize();
+    if let Some(s) = flow.app.tls()
+        && s.facts.oversized.is_some()
+    {
+        counts.oversized_messages += 1;
+    }
+    let rec = record::build(&flow, exit, caches);
+    let link = flow
+        .app
+        .tls()
+        .map(|s| {
+            let origin = origin_of(&flow);
+            (resumption::Link::of(origin.server, &s.facts), origin)
+        })
+        .filter(|_| rec.tls.is_some());
+    Finished {
+        id: flow.id,
+        rec,
+        link,
     }
 }
 
@@ -536,7 +688,12 @@ fn secrets_type_name(kind: u32) -> String {
     }
 }
 
-fn summary_warnings(stats: &Stats, oversized: u64, gaps: u64) -> Vec<Warning> {
+fn summary_warnings(
+    stats: &Stats,
+    oversized: u64,
+    gaps: u64,
+    shards: Option<usize>,
+) -> Vec<Warning> {
     let mut w = Vec::new();
     if stats.truncated_packets > 0 {
         w.push(Warning {
@@ -561,8 +718,12 @@ fn summary_warnings(stats: &Stats, oversized: u64, gaps: u64) -> Vec<Warning> {
             kind: WarningKind::BufferBudget,
             message: format!(
                 "{} flows were finished before they ended: the flow table's entries and buffers together \
-                 exceeded the memory budget (raise --buffer-budget-mib; a flood of new or undecided flows does this)",
-                stats.buffer_budget_flows
+                 exceeded the memory budget (raise --buffer-budget-mib; a flood of new or undecided flows does this){}",
+                stats.buffer_budget_flows,
+                shards.map_or(String::new(), |n| format!(
+                    "; with --threads {n} each of the {n} workers held 1/{n} of the budget for its flows' buffers \
+                     and reached it, so which flows were finished early can differ from --threads 1"
+                ))
             ),
         });
     }
@@ -585,6 +746,12 @@ fn summary_warnings(stats: &Stats, oversized: u64, gaps: u64) -> Vec<Warning> {
         });
     }
     w
+}
+
+/// Threads for `--threads 0`: the CPUs this process may use (one when
+/// that cannot be told).
+pub fn available_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// Analyse capture files (merged in time order; `-` is standard input),
@@ -641,6 +808,9 @@ pub fn run_with_keys<S: FlowSink>(
     sink: S,
     keys: KeyLog,
 ) -> (Report, S) {
+    if cfg.threads > 1 && !sink.wants_progress() {
+        return parallel::run(readers, cfg, sink, keys);
+    }
     let mut source = MergedSource::new(readers);
     let mut engine = Analyzer::new(*cfg, sink);
     engine.out.keys = keys;
@@ -653,13 +823,25 @@ pub fn run_with_keys<S: FlowSink>(
         },
         Item::Secrets { input, text } => {
             blocks += 1;
-            engine.add_secrets(
-                &format!("{input} (Decryption Secrets Block {blocks})"),
-                text,
-            );
+            engine.add_secrets(&secrets_source(input, blocks), text);
         }
     });
-    let mut warnings = keylog_warnings(engine.keys());
+    let (inputs, warnings) = inputs_of(&source, engine.keys(), unknown_link);
+    engine.finish(inputs, warnings)
+}
+
+/// How a pcapng Decryption Secrets Block is named in key log problems.
+fn secrets_source(input: &str, block: u64) -> String {
+    format!("{input} (Decryption Secrets Block {block})")
+}
+
+/// The report's inputs, and the warnings about the inputs and key logs.
+fn inputs_of(
+    source: &MergedSource,
+    keys: &KeyLog,
+    unknown_link: bool,
+) -> (Vec<model::Input>, Vec<Warning>) {
+    let mut warnings = keylog_warnings(keys);
     let inputs = source
         .summaries()
         .iter()
@@ -694,7 +876,7 @@ pub fn run_with_keys<S: FlowSink>(
             message: "pcapng packets referred to an interface that was never described".into(),
         });
     }
-    engine.finish(inputs, warnings)
+    (inputs, warnings)
 }
 
 #[cfg(test)]

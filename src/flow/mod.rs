@@ -172,6 +172,30 @@ impl<A: Buffered> Flow<A> {
     }
 }
 
+impl<A: Default> Flow<A> {
+    /// A flow whose first packet, sent by `side`, was seen at `ts`.
+    fn new(key: FlowKey, id: u64, side: Side, ts: Nanos, stream_cap: usize) -> Self {
+        Flow {
+            key,
+            id,
+            first_seen: ts,
+            last_seen: ts,
+            packets: [0; 2],
+            bytes: [0; 2],
+            client: None,
+            first_sender: side,
+            tcp: (key.proto == 6).then(|| TcpState {
+                streams: [Reassembler::new(stream_cap), Reassembler::new(stream_cap)],
+                syn: [false; 2],
+                fin: [false; 2],
+                rst: false,
+            }),
+            truncated: false,
+            app: A::default(),
+        }
+    }
+}
+
 impl<A> Flow<A> {
     /// Record the client side unless a stronger source already decided it.
     pub fn set_client(&mut self, side: Side, source: RoleSource) {
@@ -374,25 +398,32 @@ impl<A: Default + Buffered> FlowTable<A> {
             let id = next_id
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
                 .saturating_add(1);
-            Flow {
-                key,
-                id,
-                first_seen: ts,
-                last_seen: ts,
-                packets: [0; 2],
-                bytes: [0; 2],
-                client: None,
-                first_sender: side,
-                tcp: (key.proto == 6).then(|| TcpState {
-                    streams: [Reassembler::new(cap), Reassembler::new(cap)],
-                    syn: [false; 2],
-                    fin: [false; 2],
-                    rst: false,
-                }),
-                truncated: false,
-                app: A::default(),
-            }
+            Flow::new(key, id, side, ts, cap)
         })
+    }
+
+    /// The flow under `key`, created with `id` if there is none, without
+    /// sweeping or evicting: for a shard of a table whose owner decides
+    /// when flows end (`engine::parallel`). Returns whether it was created.
+    pub fn get_or_insert_with_id(
+        &mut self,
+        key: FlowKey,
+        side: Side,
+        ts: Nanos,
+        id: u64,
+    ) -> (&mut Flow<A>, bool) {
+        let cap = self.cfg.stream_cap;
+        let mut created = false;
+        let flow = self.map.entry(key).or_insert_with(|| {
+            created = true;
+            Flow::new(key, id, side, ts, cap)
+        });
+        (flow, created)
+    }
+
+    /// Take a flow out of the table (its owner decided that it ended).
+    pub fn remove(&mut self, key: &FlowKey) -> Option<Flow<A>> {
+        self.take(key)
     }
 
     /// Finish a closed connection now and remember its key for a while, so

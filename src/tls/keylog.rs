@@ -29,7 +29,7 @@ pub struct HandshakeSecrets {
 }
 
 /// Handshake secrets by client random.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct KeyLog {
     by_random: HashMap<[u8; 32], HandshakeSecrets>,
     /// Lines with a label other than the two handshake secrets (ignored).

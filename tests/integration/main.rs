@@ -32,10 +32,11 @@ mod runner;
 mod schema;
 mod security;
 mod support;
+mod threads;
 mod underlay;
 
 fn main() -> std::process::ExitCode {
-    let lists: [fn() -> Vec<runner::Test>; 23] = [
+    let lists: &[fn() -> Vec<runner::Test>] = &[
         agent::tests,
         baseline::tests,
         capture_window::tests,
@@ -58,6 +59,7 @@ fn main() -> std::process::ExitCode {
         render::tests,
         schema::tests,
         security::tests,
+        threads::tests,
         underlay::tests,
     ];
     runner::main(lists.iter().flat_map(|list| list()).collect())
