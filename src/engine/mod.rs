@@ -60,7 +60,27 @@ struct Output<S> {
     keys: KeyLog,
     /// The sink wants flows as they open and decide (live output).
     progress: bool,
+    /// With other analyzers of the same capture (fanout workers): how long
+    /// a resumed session whose origin is not known yet waits for it (the
+    /// worker that has the origin's packets may be a block behind).
+    hold_for: Option<std::time::Duration>,
+    /// Resumed sessions waiting for their origin, oldest first.
+    held: std::collections::VecDeque<Held>,
 }
+
+/// A finished resumed session waiting for its origin's verdict.
+struct Held {
+    until: std::time::Instant,
+    done: Finished,
+}
+
+/// Resumed sessions held at most; past it they go out unresolved.
+const MAX_HELD: usize = 4096;
+
+/// How long a resumed session waits for its origin on another worker: ten
+/// times the capture's ring block timeout (100 ms), the longest a worker's
+/// packets wait in the kernel.
+const HOLD_FOR_ORIGIN: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Full handshakes' verdicts by the resumption material they issued.
 #[derive(Clone, Default)]
@@ -125,6 +145,8 @@ impl<S: FlowSink> Output<S> {
             stats: Stats::default(),
             counts: FinishCounts::default(),
             keys,
+            hold_for: None,
+            held: std::collections::VecDeque::new(),
         }
     }
 }
@@ -135,6 +157,7 @@ impl<S: FlowSink> Analyzer<S> {
     pub fn with_shared(cfg: Config, sink: S, shared: &Shared) -> Self {
         let mut a = Analyzer::new(cfg, sink);
         a.out.linker = shared.links.clone();
+        a.out.hold_for = Some(HOLD_FOR_ORIGIN);
         a.table.share_ids(std::sync::Arc::clone(&shared.ids));
         a
     }
@@ -166,6 +189,7 @@ impl<S: FlowSink> Analyzer<S> {
         let out = &mut self.out;
         self.table
             .expire_idle(now, &mut |f, exit| out.finish(f, exit));
+        out.release(false);
         out.sink.tick();
     }
 
@@ -204,6 +228,7 @@ impl<S: FlowSink> Analyzer<S> {
         for flow in self.table.drain() {
             self.out.finish(flow, Exit::End);
         }
+        self.out.release(true);
         let mut stats = std::mem::take(&mut self.out.stats);
         stats.evicted_flows = self.table.evicted;
         stats.buffer_budget_flows = self.table.over_budget;
@@ -509,6 +534,45 @@ impl<S: FlowSink> Output<S> {
     /// resumed session inherits the verdict of the handshake it resumes,
     /// the flow becomes an origin for later resumptions, and it is counted.
     fn deliver(&mut self, done: Finished) {
+        if let (Some(wait), Some((link, _)), Some(tls)) =
+            (self.hold_for, &done.link, done.rec.tls.as_ref())
+            && self.held.len() < MAX_HELD
+            && self.linker.lock().lacks_origin(link, tls)
+        {
+            self.held.push_back(Held {
+                until: std::time::Instant::now() + wait,
+                done,
+            });
+            return;
+        }
+        self.send(done);
+    }
+
+    /// Held resumed sessions go out once their origin is known, or once
+    /// they have waited long enough (`all`: now, the capture is over and
+    /// every worker has read its packets), in the order they were held.
+    fn release(&mut self, all: bool) {
+        if self.held.is_empty() {
+            return;
+        }
+        let now = std::time::Instant::now();
+        let held = std::mem::take(&mut self.held);
+        for h in held {
+            let ready = all
+                || h.until <= now
+                || match (&h.done.link, h.done.rec.tls.as_ref()) {
+                    (Some((link, _)), Some(tls)) => !self.linker.lock().lacks_origin(link, tls),
+                    _ => true,
+                };
+            if ready {
+                self.send(h.done);
+            } else {
+                self.held.push_back(h);
+            }
+        }
+    }
+
+    fn send(&mut self, done: Finished) {
         let Finished { id, mut rec, link } = done;
         if let (Some((link, origin)), Some(tls)) = (link, rec.tls.as_mut()) {
             let mut linker = self.linker.lock();

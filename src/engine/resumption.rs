@@ -97,16 +97,29 @@ impl Linker {
         }
     }
 
+    /// Whether `tls` is a resumed session whose origin this linker has not
+    /// seen (yet: with fanout workers, it may still be on its way).
+    pub fn lacks_origin(&self, link: &Link, tls: &TlsRecord) -> bool {
+        is_resumed(tls)
+            && !link
+                .offered_ticket
+                .is_some_and(|t| self.origins.contains_key(&(link.server, Key::Ticket(t))))
+            && !link.offered_session_id.as_ref().is_some_and(|sid| {
+                self.origins
+                    .contains_key(&(link.server, Key::SessionId(sid.clone())))
+            })
+    }
+
     /// A resumed session inherits the verdict of the handshake it resumes,
     /// when that handshake was seen.
     pub fn resolve(&self, link: &Link, tls: &mut TlsRecord) {
+        if !is_resumed(tls) {
+            return;
+        }
         let kex_resumed = tls
             .key_exchange
             .as_ref()
             .is_some_and(|k| k.unknown_reason.as_deref() == Some("resumed"));
-        if tls.mutual_unknown_reason.as_deref() != Some("resumed") && !kex_resumed {
-            return;
-        }
         let by_ticket = link
             .offered_ticket
             .and_then(|t| self.origins.get(&(link.server, Key::Ticket(t))))
@@ -140,4 +153,13 @@ impl Linker {
             },
         }));
     }
+}
+
+/// A resumed session: its verdict or its key exchange is the origin's.
+fn is_resumed(tls: &TlsRecord) -> bool {
+    tls.mutual_unknown_reason.as_deref() == Some("resumed")
+        || tls
+            .key_exchange
+            .as_ref()
+            .is_some_and(|k| k.unknown_reason.as_deref() == Some("resumed"))
 }

@@ -510,6 +510,55 @@ mod tests {
         assert_eq!(tls.mutual_unknown_reason.as_deref(), Some("resumed"));
     }
 
+    /// The resumed session's worker reads it, to its end, before the
+    /// origin's worker has read the origin (its ring block came later): the
+    /// resumed flow waits for the origin and still inherits its verdict.
+    #[test]
+    fn a_resumption_read_before_its_origin_waits_for_it() {
+        use crate::capture::{Item, MergedSource};
+        use crate::engine::MemorySink;
+
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/captures/openssl-tls12-resumption.pcap"
+        );
+        let mut source = MergedSource::new(crate::engine::open_all(&[path]).unwrap());
+        let (mut origin, mut resumed) = (Vec::new(), Vec::new());
+        source.for_each(&mut |item| {
+            let Item::Packet(p) = item else { return };
+            let ihl = usize::from(p.data[14] & 0x0f) * 4;
+            let ports = &p.data[14 + ihl..14 + ihl + 4];
+            let is_resumed =
+                ports[..2] == 32900u16.to_be_bytes() || ports[2..] == 32900u16.to_be_bytes();
+            let packet = (p.ts, p.link.unwrap(), p.data.to_vec(), p.orig_len);
+            if is_resumed {
+                resumed.push(packet);
+            } else {
+                origin.push(packet);
+            }
+        });
+        let shared = Shared::default();
+        let mut a = Analyzer::with_shared(Config::default(), MemorySink::default(), &shared);
+        let mut b = Analyzer::with_shared(Config::default(), MemorySink::default(), &shared);
+        for (ts, link, data, len) in &resumed {
+            b.packet(*ts, *link, data, *len);
+        }
+        // The resumed connection ended: it waits, not yet out.
+        assert_eq!(b.active_flows(), 0);
+        for (ts, link, data, len) in &origin {
+            a.packet(*ts, *link, data, *len);
+        }
+        let last = origin.last().unwrap().0;
+        b.tick(last);
+        let (_, sb) = b.close();
+        let (_, _) = a.close();
+        let flows = sb.into_sorted();
+        assert_eq!(flows.len(), 1);
+        let tls = flows[0].tls.as_ref().unwrap();
+        assert_eq!(tls.mutual, Some(true), "{tls:?}");
+        assert_eq!(tls.mutual_evidence.as_deref(), Some("resumed-session"));
+    }
+
     #[test]
     fn progress_is_summed() {
         let p = Progress {
