@@ -241,7 +241,7 @@ pub fn conclude_replays(
         probe_flows.extend(r.flows);
         report.probes.push(r.record);
     }
-    probe_flows.sort_by(|a, b| a.first_seen.cmp(&b.first_seen));
+    probe_flows.sort_by_key(|f| f.first_seen);
     report.stats.absorb(&crate::probe::stats(&probe_flows));
     for flow in probe_flows {
         id += 1;

@@ -119,7 +119,11 @@ impl<'c> Evaluator<'c> {
         let public = is_public(&f.client.ip) || is_public(&f.server.ip);
         let here: &[usize] = self
             .origins
-            .get(&(f.client.socket(), f.server.socket(), f.first_seen.clone()))
+            .get(&(
+                f.client.socket(),
+                f.server.socket(),
+                f.first_seen.to_string(),
+            ))
             .map_or(&[], Vec::as_slice);
         for &i in here {
             self.finding_flow[i] = Some((index, public));

@@ -35,7 +35,7 @@ fn report(flows: Vec<Value>, findings: Vec<Value>) -> Report {
 fn flow(n: u32, server: &str, port: u16, protection: &str, app: Option<&str>) -> Value {
     json!({"transport": "tcp", "client": {"ip": "10.0.0.1", "port": 40000 + n},
         "server": {"ip": server, "port": port}, "role_source": "syn",
-        "first_seen": format!("2026-11-27T11:00:0{n}.000000Z"), "last_seen": "x", "packets": 4,
+        "first_seen": format!("2026-11-27T11:00:0{n}.000000Z"), "last_seen": "2026-11-27T11:00:09.000000Z", "packets": 4,
         "bytes": 100, "protection": protection, "app_protocol": app, "tls": null, "tcp": null,
         "inside": null, "ended_by": null, "truncated": false})
 }

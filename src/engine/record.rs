@@ -1,12 +1,12 @@
 //! A finished flow becomes a report record.
 
-use crate::capture::format_ts;
 use crate::decode::Underlay;
 use crate::flow::{Exit, Flow, Side};
 use crate::model::report::{
     AlertRecord, DecryptionRecord, Endpoint, FlowRecord, FlowSource, MutualInference, Protection,
     TcpRecord, TlsRecord, Transport,
 };
+use crate::model::time::CaptureTime;
 use crate::plaintext::AppProtocol;
 use crate::tls::hello::is_grease;
 use crate::tls::session::Decryption;
@@ -52,8 +52,8 @@ pub fn build(flow: &Flow<FlowAnalysis>, exit: Exit, caches: &mut Caches) -> Flow
         client: ep(client),
         server: ep(server),
         role_source: role_source.reported(),
-        first_seen: format_ts(flow.first_seen),
-        last_seen: format_ts(flow.last_seen),
+        first_seen: CaptureTime::from_nanos(flow.first_seen),
+        last_seen: CaptureTime::from_nanos(flow.last_seen),
         packets: flow.packets.iter().sum(),
         bytes: payload,
         protection,

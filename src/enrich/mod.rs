@@ -376,14 +376,10 @@ impl<S: FlowSink> EnrichingSink<S> {
         if let Some(k) = self.listeners.get(&ip) {
             return (server, vec![(k.clone(), "client-listener")]);
         }
-        let at = time::OffsetDateTime::parse(
-            &rec.first_seen,
-            &time::format_description::well_known::Rfc3339,
-        )
-        .map(time::OffsetDateTime::unix_timestamp);
-        let declared = match (&self.cfg.declared, at) {
-            (Some(d), Ok(at)) => d.at(ip, at),
-            _ => &[],
+        let at = rec.first_seen.unix_seconds();
+        let declared = match &self.cfg.declared {
+            Some(d) => d.at(ip, at),
+            None => &[],
         };
         let client = declared
             .iter()

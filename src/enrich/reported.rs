@@ -50,7 +50,7 @@ impl Reported {
             }
             let src = ChainSource {
                 source: "probe".into(),
-                obtained_at: rec.last_seen.clone(),
+                obtained_at: rec.last_seen.to_string(),
                 endpoint: rec.server.socket(),
                 sni: tls.sni.clone(),
                 alpn_offered: tls.alpn_offered.clone(),

@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 use crate::capture::format_ts;
 use crate::engine::{FlowOpened, FlowSink};
 use crate::model::WarningKind;
+use crate::model::time::CaptureTime;
 use crate::report::model::{FlowRecord, Input, Report, Stats, Warning};
 use crate::x509::Certificate;
 
@@ -656,8 +657,8 @@ impl Ders {
 #[derive(Default)]
 struct HeaderCount {
     stats: Stats,
-    first: Option<String>,
-    last: Option<String>,
+    first: Option<CaptureTime>,
+    last: Option<CaptureTime>,
 }
 
 impl HeaderCount {
@@ -666,12 +667,11 @@ impl HeaderCount {
         stats.count_flow(f);
         stats.packets = stats.packets.saturating_add(f.packets);
         stats.bytes = stats.bytes.saturating_add(f.bytes);
-        // Same-format RFC 3339 strings order as the times do.
-        if self.first.as_ref().is_none_or(|t| f.first_seen < *t) {
-            self.first = Some(f.first_seen.clone());
+        if self.first.is_none_or(|t| f.first_seen < t) {
+            self.first = Some(f.first_seen);
         }
-        if self.last.as_ref().is_none_or(|t| f.last_seen > *t) {
-            self.last = Some(f.last_seen.clone());
+        if self.last.is_none_or(|t| f.last_seen > t) {
+            self.last = Some(f.last_seen);
         }
     }
 
@@ -684,8 +684,8 @@ impl HeaderCount {
                 packets: stats.packets,
                 complete: false,
                 live: None,
-                first_packet: self.first,
-                last_packet: self.last,
+                first_packet: self.first.map(|t| t.to_string()),
+                last_packet: self.last.map(|t| t.to_string()),
                 reported_by: Some(name.to_string()),
             }],
             stats,

@@ -504,7 +504,7 @@ mod tests {
         let m = Metrics::default();
         let mut f: FlowRecord = serde_json::from_value(serde_json::json!({
             "transport": "tcp", "client": {"ip": "10.0.0.1", "port": 1}, "server": {"ip": "10.0.0.2", "port": 443},
-            "role_source": "syn", "first_seen": "x", "last_seen": "y", "packets": 1, "bytes": 1,
+            "role_source": "syn", "first_seen": "2026-11-27T11:00:00.000000Z", "last_seen": "2026-11-27T11:00:01.000000Z", "packets": 1, "bytes": 1,
             "protection": "tls", "app_protocol": null, "tcp": null, "inside": null, "ended_by": null, "truncated": false,
             "tls": {"handshake_seen": true, "version": "TLS1.3", "cipher_suite": null, "sni": null, "alpn_offered": [],
               "alpn": null, "resumed": null, "client_cert_requested": null, "mutual": null, "mutual_evidence": null,

@@ -54,9 +54,9 @@ pub struct CryptoUse {
     /// Flows using it.
     pub flows: u64,
     /// First packet of the first flow (RFC 3339).
-    pub first_seen: String,
+    pub first_seen: super::time::CaptureTime,
     /// Last packet of the last flow.
-    pub last_seen: String,
+    pub last_seen: super::time::CaptureTime,
     /// Workloads on either end (`namespace/pod`, else the client address), at most `report::inventory::MAX_PLACES`.
     pub workloads: Vec<String>,
     /// Flows with a workload not listed (the list is full).
@@ -97,9 +97,9 @@ pub struct CertificateUse {
     /// Flows that carried it.
     pub flows: u64,
     /// First packet of the first flow that carried it.
-    pub first_seen: String,
+    pub first_seen: super::time::CaptureTime,
     /// Last packet of the last flow that carried it.
-    pub last_seen: String,
+    pub last_seen: super::time::CaptureTime,
     /// Where it was presented: the server's `ip:port`, or the client's
     /// address for client certificates; at most `report::inventory::MAX_PLACES`.
     pub seen_at: Vec<String>,

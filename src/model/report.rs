@@ -353,9 +353,9 @@ pub struct FlowRecord {
     /// `probe` for probe records.
     pub role_source: RoleSource,
     /// First packet (RFC 3339, microseconds).
-    pub first_seen: String,
+    pub first_seen: super::time::CaptureTime,
     /// Last packet.
-    pub last_seen: String,
+    pub last_seen: super::time::CaptureTime,
     /// Packets in both directions.
     pub packets: u64,
     /// Transport payload bytes in both directions.

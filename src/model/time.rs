@@ -17,3 +17,103 @@ pub fn format_time(t: i64) -> String {
         })
         .unwrap_or_else(|| t.to_string())
 }
+
+/// A packet's time as a flow record carries it (`first_seen`,
+/// `last_seen`): microseconds since the Unix epoch, written as RFC 3339
+/// UTC with six fraction digits (`2026-12-05T10:00:00.123456Z`; a time
+/// outside years 1-9999 as `@SECONDS.MICROS`), and read back from that
+/// text, so consumers compare and compute with times, not strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct CaptureTime {
+    micros: i64,
+}
+
+impl CaptureTime {
+    /// The time of a capture timestamp (nanoseconds; the microsecond it
+    /// falls in, as the report writes it).
+    pub fn from_nanos(nanos: i64) -> Self {
+        CaptureTime {
+            micros: nanos.div_euclid(1000),
+        }
+    }
+
+    /// Nanoseconds since the Unix epoch (of the microsecond).
+    pub fn nanos(self) -> i64 {
+        self.micros.saturating_mul(1000)
+    }
+
+    /// Whole Unix seconds.
+    pub fn unix_seconds(self) -> i64 {
+        self.micros.div_euclid(1_000_000)
+    }
+
+    /// Read the text a report writes (any RFC 3339 time is accepted; its
+    /// fraction is cut to microseconds).
+    pub fn parse(s: &str) -> Option<Self> {
+        if let Some(rest) = s.strip_prefix('@') {
+            let (secs, frac) = rest.split_once('.')?;
+            let secs: i64 = secs.parse().ok()?;
+            if frac.len() != 6 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let frac: i64 = frac.parse().ok()?;
+            return Some(CaptureTime {
+                micros: secs.checked_mul(1_000_000)?.checked_add(frac)?,
+            });
+        }
+        let t =
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+        let nanos = i64::try_from(t.unix_timestamp_nanos()).ok()?;
+        Some(CaptureTime::from_nanos(nanos))
+    }
+}
+
+impl std::fmt::Display for CaptureTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::capture::format_ts(self.nanos()))
+    }
+}
+
+impl serde::Serialize for CaptureTime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for CaptureTime {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        CaptureTime::parse(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 time: {s:?}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capture_times_read_back_as_written() {
+        for nanos in [
+            0,
+            1_764_930_000_123_456_789,
+            -1_500,
+            i64::MAX / 1000 * 1000,
+            253_402_300_800_000_000,
+        ] {
+            let t = CaptureTime::from_nanos(nanos);
+            let text = t.to_string();
+            assert_eq!(text, crate::capture::format_ts(nanos));
+            assert_eq!(CaptureTime::parse(&text), Some(t), "{text}");
+            let json = serde_json::to_string(&t).unwrap();
+            assert_eq!(serde_json::from_str::<CaptureTime>(&json).unwrap(), t);
+        }
+        assert_eq!(
+            CaptureTime::parse("2026-12-05T10:00:01.5Z").map(CaptureTime::unix_seconds),
+            Some(1_796_464_801)
+        );
+        assert!(CaptureTime::parse("x").is_none());
+        assert!(CaptureTime::parse("@1.5").is_none());
+        assert!(serde_json::from_str::<CaptureTime>("\"yesterday\"").is_err());
+    }
+}

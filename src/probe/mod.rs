@@ -140,7 +140,7 @@ pub fn report(results: Vec<EndpointResult>, mut verifier: Verifier, info: RunInf
     }
     // In order of first packet, as in capture reports (RFC 3339 UTC with
     // fixed-width fractions sorts as text).
-    flows.sort_by(|a, b| a.first_seen.cmp(&b.first_seen));
+    flows.sort_by_key(|f| f.first_seen);
     for f in &mut flows {
         verifier.flow(f);
     }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use rustls::pki_types::CertificateDer;
 
 use super::tls::ALPN;
+use crate::model::time::CaptureTime;
 use crate::model::{Protection, RoleSource, Transport};
 use crate::report::model::{AlertRecord, Endpoint, FlowRecord, FlowSource, TlsRecord};
 use crate::tls::names::{cipher_suite_name, version_name};
@@ -15,8 +16,12 @@ use crate::x509::Certificate;
 
 /// RFC 3339 with microseconds, as capture records write times.
 pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
-    let nanos = t.unix_timestamp_nanos();
-    crate::capture::format_ts(i64::try_from(nanos).unwrap_or(i64::MAX))
+    capture_time(t).to_string()
+}
+
+/// A connection's time as a flow record carries it.
+pub(crate) fn capture_time(t: time::OffsetDateTime) -> CaptureTime {
+    CaptureTime::from_nanos(i64::try_from(t.unix_timestamp_nanos()).unwrap_or(i64::MAX))
 }
 
 /// Times and sizes of one connection.
@@ -43,8 +48,8 @@ pub(crate) fn flow(c: &Conn, protection: Protection, app: Option<&str>) -> FlowR
         client: ep(c.local),
         server: ep(Some(c.server)),
         role_source: RoleSource::Probe,
-        first_seen: rfc3339(c.started),
-        last_seen: rfc3339(c.finished),
+        first_seen: capture_time(c.started),
+        last_seen: capture_time(c.finished),
         packets: 0,
         bytes: c.bytes,
         protection,

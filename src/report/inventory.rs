@@ -31,6 +31,7 @@
 use std::collections::BTreeMap;
 
 use super::model::{FlowRecord, KeyExchangeRecord, TlsRecord};
+use crate::model::time::CaptureTime;
 use crate::x509::Certificate;
 
 /// Distinct configurations kept; flows of further ones are counted in
@@ -100,8 +101,8 @@ impl InventoryBuilder {
                     certificate_key: key.6.clone(),
                     certificate_signature: key.7.clone(),
                     unknown: key.8.clone(),
-                    first_seen: f.first_seen.clone(),
-                    last_seen: f.last_seen.clone(),
+                    first_seen: f.first_seen,
+                    last_seen: f.last_seen,
                     ..CryptoUse::default()
                 };
                 touch_use(&mut u, f, &workloads, &server);
@@ -150,8 +151,8 @@ impl InventoryBuilder {
                     key: key_name(c),
                     signature_algorithm: c.signature_algorithm.clone(),
                     is_ca: c.is_ca,
-                    first_seen: f.first_seen.clone(),
-                    last_seen: f.last_seen.clone(),
+                    first_seen: f.first_seen,
+                    last_seen: f.last_seen,
                     ..CertificateUse::default()
                 }),
         };
@@ -254,14 +255,9 @@ fn touch_use(u: &mut CryptoUse, f: &FlowRecord, workloads: &[Option<String>; 2],
     add_place(&mut u.endpoints, &mut u.more_endpoints, server);
 }
 
-fn widen(first: &mut String, last: &mut String, f: &FlowRecord) {
-    // RFC 3339 UTC with a fixed number of digits: text order is time order.
-    if f.first_seen < *first {
-        *first = f.first_seen.clone();
-    }
-    if f.last_seen > *last {
-        *last = f.last_seen.clone();
-    }
+fn widen(first: &mut CaptureTime, last: &mut CaptureTime, f: &FlowRecord) {
+    *first = (*first).min(f.first_seen);
+    *last = (*last).max(f.last_seen);
 }
 
 fn add_place(list: &mut Vec<String>, more: &mut u64, place: &str) {
@@ -368,8 +364,8 @@ impl CryptoUse {
             opt(&self.certificate_key),
             opt(&self.certificate_signature),
             self.flows.to_string(),
-            self.first_seen.clone(),
-            self.last_seen.clone(),
+            self.first_seen.to_string(),
+            self.last_seen.to_string(),
             places(&self.workloads, self.more_workloads),
             places(&self.endpoints, self.more_endpoints),
             self.unknown.join(" "),
@@ -420,8 +416,8 @@ pub fn render_certificates_csv(inv: &CryptoInventory) -> String {
             flag(c.is_ca),
             c.roles.join(" "),
             c.flows.to_string(),
-            c.first_seen.clone(),
-            c.last_seen.clone(),
+            c.first_seen.to_string(),
+            c.last_seen.to_string(),
             places(&c.seen_at, c.more_seen_at),
             places(&c.workloads, c.more_workloads),
             c.sha256.clone(),

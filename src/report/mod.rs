@@ -94,7 +94,7 @@ mod tests {
         )
         .unwrap();
         let flow = r#"{"transport":"tcp","client":{"ip":"10.0.0.1","port":1},"server":{"ip":"10.0.0.2","port":2},
-            "role_source":"syn","first_seen":"x","last_seen":"y","packets":1,"bytes":0,"protection":"unknown",
+            "role_source":"syn","first_seen":"2026-11-27T11:00:00.000000Z","last_seen":"2026-11-27T11:00:01.000000Z","packets":1,"bytes":0,"protection":"unknown",
             "app_protocol":null,"tls":null,"tcp":null,"inside":null,"ended_by":null,"truncated":false}"#;
         for n in 0..3 {
             r.flows = (0..n)

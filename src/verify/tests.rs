@@ -445,7 +445,7 @@ fn identical_findings_are_counted_once() {
     let a = flow("plaintext", ("10.0.0.1", 1), ("10.0.0.2", 80));
     let mut b = a.clone();
     b.client.port = 2;
-    b.first_seen = "2026-11-27T11:30:00.000000Z".into();
+    b.first_seen = crate::model::time::CaptureTime::parse("2026-11-27T11:30:00.000000Z").unwrap();
     let c = Run::default().go(vec![a, b]);
     let f = only(&c, "TA-PLAINTEXT");
     assert_eq!(f.occurrences, 2);

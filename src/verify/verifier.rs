@@ -23,7 +23,6 @@ use crate::decode::underlay::Underlay;
 use crate::engine::FlowSink;
 use crate::inventory::{Inventory, Resolved};
 use crate::model::report::{FlowRecord, FlowSource, OriginFlow, PodRef, Severity, Subject};
-use crate::model::time::parse_time;
 use crate::x509::Certificate;
 
 /// Turns flow records into findings.
@@ -202,9 +201,7 @@ impl Verifier {
     /// policy (before waivers), once per flow (the agent's metrics count
     /// them).
     pub fn flow(&mut self, rec: &mut FlowRecord) -> Vec<(&'static str, Severity)> {
-        // Engine records always carry a time; one that does not parse is
-        // judged as unknown rather than as 1970 (see `Seen::at`).
-        let at = parse_time(&rec.first_seen);
+        let at = Some(rec.first_seen.unix_seconds());
         let client = self.resolve(&rec.client.ip, rec.client.port, at);
         let server = self.resolve(&rec.server.ip, rec.server.port, at);
         rec.client.pod.clone_from(&client.pod);
@@ -218,7 +215,7 @@ impl Verifier {
             origin: OriginFlow {
                 client: client.endpoint.clone(),
                 server: server.endpoint.clone(),
-                first_seen: rec.first_seen.clone(),
+                first_seen: rec.first_seen.to_string(),
             },
             client,
             server,

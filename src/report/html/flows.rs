@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::{esc, json_island};
+use crate::model::time::CaptureTime;
 use crate::report::model::{Endpoint, FlowRecord, Report};
 use crate::x509::Certificate;
 
@@ -35,7 +36,7 @@ pub struct CertSeen<'r> {
     /// Sent as a leaf (first in its chain).
     pub leaf: bool,
     /// The first flow's first packet, and the presenter's pod, if a leaf.
-    pub seen_at: &'r str,
+    pub seen_at: CaptureTime,
     /// The presenting pod (namespace, name), if known.
     pub pod: Option<(&'r str, &'r str)>,
 }
@@ -46,11 +47,15 @@ const MAX_PRESENTERS: usize = 5;
 impl<'r> FlowIndex<'r> {
     /// Index `report`.
     pub fn new(report: &'r Report) -> Self {
-        let mut by_origin: HashMap<(String, String, &str), usize> = HashMap::new();
+        let mut by_origin: HashMap<(String, String, String), usize> = HashMap::new();
         let mut certificates: BTreeMap<&str, CertSeen<'r>> = BTreeMap::new();
         for (i, f) in report.flows.iter().enumerate() {
             by_origin
-                .entry((f.client.socket(), f.server.socket(), f.first_seen.as_str()))
+                .entry((
+                    f.client.socket(),
+                    f.server.socket(),
+                    f.first_seen.to_string(),
+                ))
                 .or_insert(i);
             let Some(tls) = &f.tls else { continue };
             for (chain, end, server) in [
@@ -67,7 +72,7 @@ impl<'r> FlowIndex<'r> {
                             first_flow: i,
                             presenters: Vec::new(),
                             leaf: false,
-                            seen_at: &f.first_seen,
+                            seen_at: f.first_seen,
                             pod: None,
                         });
                     seen.flows += 1;
@@ -78,7 +83,7 @@ impl<'r> FlowIndex<'r> {
                                 .pod
                                 .as_ref()
                                 .map(|p| (p.namespace.as_str(), p.name.as_str()));
-                            seen.seen_at = &f.first_seen;
+                            seen.seen_at = f.first_seen;
                         }
                     }
                     if seen.presenters.len() < MAX_PRESENTERS && !seen.presenters.contains(&who) {
@@ -95,7 +100,7 @@ impl<'r> FlowIndex<'r> {
                     .get(&(
                         f.flow.client.clone(),
                         f.flow.server.clone(),
-                        f.flow.first_seen.as_str(),
+                        f.flow.first_seen.clone(),
                     ))
                     .copied()
             })

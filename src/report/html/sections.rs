@@ -219,7 +219,7 @@ fn lifetimes(r: &Report, out: &mut String) {
             let from = parse_time(c.cert.not_before.as_deref()?)?;
             let until = parse_time(c.cert.not_after.as_deref()?)?;
             let validity = until - from;
-            let seen = parse_time(c.seen_at);
+            let seen = Some(c.seen_at.unix_seconds());
             let pod_age = match (c.pod, seen) {
                 (Some(pod), Some(at)) => starts.get(&pod).map(|start| at - start),
                 _ => None,

@@ -12,7 +12,7 @@ fn validity_is_judged_at_capture_time() {
         ..Leaf::default()
     };
     let mut late = served(leaf);
-    late.first_seen = "2027-02-01T00:00:00Z".into();
+    late.first_seen = crate::model::time::CaptureTime::parse("2027-02-01T00:00:00Z").unwrap();
     let c = Run::policy("certificates: {max_workload_validity: 90d}").go(vec![late]);
     let f = only(&c, "TA-CERT-EXPIRED");
     assert_eq!(f.evidence["captured_at"], "2027-02-01T00:00:00Z");
@@ -29,7 +29,7 @@ fn validity_is_judged_at_capture_time() {
         ..Leaf::default()
     };
     let mut old = served(leaf);
-    old.first_seen = "2020-01-01T12:00:00Z".into();
+    old.first_seen = crate::model::time::CaptureTime::parse("2020-01-01T12:00:00Z").unwrap();
     old.client.ip = "10.9.9.9".into();
     let c = Run::default().go(vec![old]);
     assert_eq!(rules(&c), Vec::<&str>::new());
@@ -376,7 +376,7 @@ fn weak_key_and_weak_signature_from_openssl() {
     let made = small.not_before_unix.unwrap() + 60;
     let at_made = |chain: Vec<Arc<Certificate>>| {
         let mut f = tls_flow(|t| t.server_chain = chain);
-        f.first_seen = crate::verify::format_time(made);
+        f.first_seen = crate::model::time::CaptureTime::from_nanos(made * 1_000_000_000);
         f
     };
     let c = Run::policy("certificates: {expiry_warning: 1s}").go(vec![at_made(vec![small])]);

@@ -239,7 +239,7 @@ fn analyze_writes_views_and_capture_windows() {
     let w = &m.capture_windows[0];
     assert_eq!(
         w.first_packet.as_deref(),
-        Some(r.flows[0].first_seen.as_str())
+        Some(r.flows[0].first_seen.to_string().as_str())
     );
     assert!(w.last_packet >= w.first_packet);
     assert!(m.pods.iter().all(|p| p.started.is_some()));
