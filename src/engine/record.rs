@@ -3,8 +3,8 @@
 use crate::decode::Underlay;
 use crate::flow::{Exit, Flow, Side};
 use crate::model::report::{
-    AlertRecord, DecryptionRecord, Endpoint, FlowRecord, FlowSource, MutualInference, Protection,
-    TcpRecord, TlsRecord, Transport,
+    AlertRecord, DecryptionRecord, Endpoint, FlowRecord, FlowSource, FlowTls, MutualInference,
+    Protection, TcpRecord, Transport,
 };
 use crate::model::time::CaptureTime;
 use crate::plaintext::AppProtocol;
@@ -80,7 +80,7 @@ pub fn build(flow: &Flow<FlowAnalysis>, exit: Exit, caches: &mut Caches) -> Flow
     }
 }
 
-type Classified = (Protection, Option<String>, Option<Box<TlsRecord>>);
+type Classified = (Protection, Option<String>, Option<Box<FlowTls>>);
 
 fn classify(
     flow: &Flow<FlowAnalysis>,
@@ -139,7 +139,7 @@ fn classify(
     }
 }
 
-fn tls_record(s: &TlsSession, starttls: bool, capped: bool, caches: &mut Caches) -> TlsRecord {
+fn tls_record(s: &TlsSession, starttls: bool, capped: bool, caches: &mut Caches) -> FlowTls {
     let f = &s.facts;
     let ch = f.client_hello.as_ref();
     let sh = f.server_hello.as_ref();
@@ -160,7 +160,7 @@ fn tls_record(s: &TlsSession, starttls: bool, capped: bool, caches: &mut Caches)
         notes.push(format!("{} encrypted alert records", f.encrypted_alerts));
     }
     let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    TlsRecord {
+    FlowTls {
         handshake_seen: ch.is_some() || sh.is_some(),
         version: chosen.map(|h| names::version_name(h.version)),
         cipher_suite: chosen.map(|h| names::cipher_suite_name(h.cipher_suite)),

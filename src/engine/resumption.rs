@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 
 use crate::capture::{Nanos, format_ts};
 
-use crate::model::report::{MutualInference, OriginFlow, ResumedFrom, TlsRecord};
+use crate::model::report::{FlowTls, MutualInference, OriginFlow, ResumedFrom};
 use crate::tls::TlsFacts;
 
 /// What a flow offers or issues for resumption (digests and IDs only).
@@ -99,7 +99,7 @@ impl Linker {
 
     /// Whether `tls` is a resumed session whose origin this linker has not
     /// seen (yet: with fanout workers, it may still be on its way).
-    pub fn lacks_origin(&self, link: &Link, tls: &TlsRecord) -> bool {
+    pub fn lacks_origin(&self, link: &Link, tls: &FlowTls) -> bool {
         is_resumed(tls)
             && !link
                 .offered_ticket
@@ -112,7 +112,7 @@ impl Linker {
 
     /// A resumed session inherits the verdict of the handshake it resumes,
     /// when that handshake was seen.
-    pub fn resolve(&self, link: &Link, tls: &mut TlsRecord) {
+    pub fn resolve(&self, link: &Link, tls: &mut FlowTls) {
         if !is_resumed(tls) {
             return;
         }
@@ -156,7 +156,7 @@ impl Linker {
 }
 
 /// A resumed session: its verdict or its key exchange is the origin's.
-fn is_resumed(tls: &TlsRecord) -> bool {
+fn is_resumed(tls: &FlowTls) -> bool {
     tls.mutual_unknown_reason.as_deref() == Some("resumed")
         || tls
             .key_exchange

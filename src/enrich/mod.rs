@@ -41,7 +41,7 @@ use crate::probe::{Mirrored, ProbeConfig, mirror};
 use crate::report::enrichment::{
     ChainSource, EnrichedEndpoint, EnrichmentRecord, InferredIdentity, TlsEnrichment,
 };
-use crate::report::model::{FlowRecord, FlowSource, TlsRecord};
+use crate::report::model::{FlowRecord, FlowSource, FlowTls};
 use crate::tls::names::{cipher_suite_name, version_name};
 use crate::x509::Certificate;
 
@@ -99,7 +99,7 @@ struct EndpointKey {
 }
 
 impl EndpointKey {
-    fn of(rec: &FlowRecord, tls: &TlsRecord) -> Option<EndpointKey> {
+    fn of(rec: &FlowRecord, tls: &FlowTls) -> Option<EndpointKey> {
         let ip: IpAddr = rec.server.ip.parse().ok()?;
         Some(EndpointKey {
             addr: SocketAddr::new(ip, rec.server.port),
@@ -693,7 +693,7 @@ pub fn mark_not_obtained(rec: &mut FlowRecord, why: &str) {
 }
 
 /// A captured TLS flow whose server chain the handshake hid.
-fn needs_server_chain(source: FlowSource, tls: &TlsRecord) -> bool {
+fn needs_server_chain(source: FlowSource, tls: &FlowTls) -> bool {
     source == FlowSource::Capture
         && tls.handshake_seen
         && tls.server_chain.is_empty()

@@ -3,6 +3,11 @@
 //! time format. It imports nothing above it (see the layer table in
 //! `lib.rs`), so parsers, `verify`, compliance and the renderers can all
 //! depend on it without depending on each other.
+//!
+//! Names: a `…Record` type (`FlowRecord`, `TcpRecord`, `ProbeRecord`...)
+//! is an entry of the report; the one exception the name would invite,
+//! a flow's `tls` object, is `FlowTls`, since a TLS record is the wire
+//! unit `tls::record` frames.
 
 pub mod compliance;
 pub mod controls;

@@ -368,7 +368,7 @@ pub struct FlowRecord {
     pub app_protocol: Option<String>,
     /// TLS facts; null for flows that are not TLS over TCP (DTLS and QUIC
     /// are recognised by `app_protocol`, not parsed).
-    pub tls: Option<Box<TlsRecord>>,
+    pub tls: Option<Box<FlowTls>>,
     /// TCP observations; null for other transports.
     pub tcp: Option<TcpRecord>,
     /// Encapsulation the flow was found inside (`vxlan`, `geneve`), if any.
@@ -398,9 +398,16 @@ pub struct TcpRecord {
     pub out_of_order: [u32; 2],
 }
 
-/// The TLS facts of a flow.
+/// A TLS record's old name: it was never a TLS record (the wire unit of
+/// `tls::record`) but a flow's `tls` object.
+#[deprecated(note = "renamed FlowTls: a flow's `tls` object, not a TLS record")]
+pub type TlsRecord = FlowTls;
+
+/// The TLS facts of a flow: its report's `tls` object (named for the flow,
+/// not "record": a TLS record is the wire unit `tls::record` frames). The
+/// model's other `…Record` types are entries of the report.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct TlsRecord {
+pub struct FlowTls {
     /// A ClientHello or ServerHello was captured.
     pub handshake_seen: bool,
     /// Negotiated version: `SSL3.0`, `TLS1.0`, `TLS1.1`, `TLS1.2`, `TLS1.3` (drafts: `TLS1.3-draft-NN`).

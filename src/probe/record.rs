@@ -10,7 +10,7 @@ use rustls::pki_types::CertificateDer;
 use super::tls::ALPN;
 use crate::model::time::CaptureTime;
 use crate::model::{Protection, RoleSource, Transport};
-use crate::report::model::{AlertRecord, Endpoint, FlowRecord, FlowSource, TlsRecord};
+use crate::report::model::{AlertRecord, Endpoint, FlowRecord, FlowSource, FlowTls};
 use crate::tls::names::{cipher_suite_name, version_name};
 use crate::x509::Certificate;
 
@@ -78,7 +78,7 @@ pub(crate) struct TlsFacts<'a> {
 }
 
 /// The `tls` object of a probe flow.
-pub(crate) fn tls_record(f: &TlsFacts<'_>) -> TlsRecord {
+pub(crate) fn tls_record(f: &TlsFacts<'_>) -> FlowTls {
     let certs = |chain: &[CertificateDer<'static>]| -> Vec<Arc<Certificate>> {
         chain
             .iter()
@@ -91,7 +91,7 @@ pub(crate) fn tls_record(f: &TlsFacts<'_>) -> TlsRecord {
             .collect()
     };
     let (mutual, basis) = f.mutual;
-    TlsRecord {
+    FlowTls {
         handshake_seen: true,
         version: Some(version_name(f.version)),
         cipher_suite: f.cipher.map(cipher_suite_name),

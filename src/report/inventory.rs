@@ -30,7 +30,7 @@
 
 use std::collections::BTreeMap;
 
-use super::model::{FlowRecord, KeyExchangeRecord, TlsRecord};
+use super::model::{FlowRecord, FlowTls, KeyExchangeRecord};
 use crate::model::time::CaptureTime;
 use crate::x509::Certificate;
 
@@ -198,7 +198,7 @@ impl CryptoInventory {
     }
 }
 
-fn use_key(tls: &TlsRecord, k: Option<&KeyExchangeRecord>) -> UseKey {
+fn use_key(tls: &FlowTls, k: Option<&KeyExchangeRecord>) -> UseKey {
     let leaf = tls.server_chain.first();
     let mut unknown = Vec::new();
     if leaf.is_none() {

@@ -11,7 +11,7 @@ use super::rules::{self, Rule};
 use super::selector::OwnedContext;
 use super::underlay::PendingEnd;
 use super::verifier::{Seen, Verifier, evidence};
-use crate::model::report::{FlowSource, MutualInference, Severity, TlsRecord};
+use crate::model::report::{FlowSource, FlowTls, MutualInference, Severity};
 
 /// Findings with the certificate they are about (none for flow rules).
 pub(super) type Found = Vec<(Candidate, Option<String>)>;
@@ -222,7 +222,7 @@ fn mutual(v: &mut Verifier, seen: &Seen<'_>, out: &mut Found) {
 /// TA-MTLS-UNKNOWN reasons that a client can bring about at will.
 const CLIENT_CONTROLLED: [&str; 3] = ["flight-ambiguous", "post-handshake-auth", "inferred-only"];
 
-fn inference(tls: &TlsRecord) -> Value {
+fn inference(tls: &FlowTls) -> Value {
     match &tls.mutual_inference {
         Some(MutualInference::FlightSize(f)) => serde_json::to_value(f).unwrap_or_default(),
         Some(MutualInference::Resumed(r)) => serde_json::to_value(r).unwrap_or_default(),
@@ -230,7 +230,7 @@ fn inference(tls: &TlsRecord) -> Value {
     }
 }
 
-fn version(v: &mut Verifier, seen: &Seen<'_>, tls: &TlsRecord, out: &mut Found) {
+fn version(v: &mut Verifier, seen: &Seen<'_>, tls: &FlowTls, out: &mut Found) {
     let Some(name) = tls.version.as_deref() else {
         v.collector
             .not_checked(&rules::TLS_VERSION, "handshake-not-seen");
@@ -268,7 +268,7 @@ fn version(v: &mut Verifier, seen: &Seen<'_>, tls: &TlsRecord, out: &mut Found) 
     });
 }
 
-fn cipher_suite(v: &mut Verifier, seen: &Seen<'_>, tls: &TlsRecord, out: &mut Found) {
+fn cipher_suite(v: &mut Verifier, seen: &Seen<'_>, tls: &FlowTls, out: &mut Found) {
     let Some(name) = tls.cipher_suite.as_deref() else {
         return;
     };

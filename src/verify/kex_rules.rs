@@ -9,13 +9,13 @@ use serde_json::{Value, json};
 use super::flow_rules::{Found, emit};
 use super::rules;
 use super::verifier::{Seen, Verifier};
-use crate::model::report::{KeyExchangeRecord, Severity, TlsRecord};
+use crate::model::report::{FlowTls, KeyExchangeRecord, Severity};
 
 /// DHE primes below this are broken outright (Logjam, RFC 7919 §1).
 const BROKEN_DH_BITS: u32 = 1024;
 
 /// Run the key-exchange rules on one TLS flow.
-pub(super) fn check(v: &mut Verifier, seen: &Seen<'_>, tls: &TlsRecord, out: &mut Found) {
+pub(super) fn check(v: &mut Verifier, seen: &Seen<'_>, tls: &FlowTls, out: &mut Found) {
     let Some(k) = tls.key_exchange.as_ref() else {
         // Reports of probes or of older versions carry no key exchange.
         return;
@@ -26,7 +26,7 @@ pub(super) fn check(v: &mut Verifier, seen: &Seen<'_>, tls: &TlsRecord, out: &mu
 }
 
 /// The evidence every key-exchange finding carries.
-fn facts(tls: &TlsRecord, k: &KeyExchangeRecord) -> Value {
+fn facts(tls: &FlowTls, k: &KeyExchangeRecord) -> Value {
     json!({
         "version": tls.version,
         "cipher_suite": tls.cipher_suite,
@@ -44,7 +44,7 @@ fn facts(tls: &TlsRecord, k: &KeyExchangeRecord) -> Value {
 fn forward_secrecy(
     v: &mut Verifier,
     seen: &Seen<'_>,
-    tls: &TlsRecord,
+    tls: &FlowTls,
     k: &KeyExchangeRecord,
     out: &mut Found,
 ) {
@@ -77,13 +77,7 @@ fn forward_secrecy(
     });
 }
 
-fn weak(
-    v: &mut Verifier,
-    seen: &Seen<'_>,
-    tls: &TlsRecord,
-    k: &KeyExchangeRecord,
-    out: &mut Found,
-) {
+fn weak(v: &mut Verifier, seen: &Seen<'_>, tls: &FlowTls, k: &KeyExchangeRecord, out: &mut Found) {
     let rule = &rules::WEAK_KEX;
     let policy = v.policy.key_exchange.clone();
     let bits = k.group_bits.unwrap_or(0);
@@ -125,7 +119,7 @@ fn weak(
 fn post_quantum(
     v: &mut Verifier,
     seen: &Seen<'_>,
-    tls: &TlsRecord,
+    tls: &FlowTls,
     k: &KeyExchangeRecord,
     out: &mut Found,
 ) {

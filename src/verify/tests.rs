@@ -16,7 +16,7 @@ use super::chain::tests::pem_block;
 use super::policy::Policy;
 use super::{Collected, Verifier, parse_time};
 use crate::inventory::Inventory;
-use crate::model::report::{FlowRecord, Severity, TlsRecord};
+use crate::model::report::{FlowRecord, FlowTls, Severity};
 use crate::x509::Certificate;
 
 /// Flows are captured at 11:00; the pods started at 10:00.
@@ -56,7 +56,7 @@ fn flow(protection: &str, client: (&str, u16), server: (&str, u16)) -> FlowRecor
     .unwrap()
 }
 
-fn tls() -> TlsRecord {
+fn tls() -> FlowTls {
     serde_json::from_value(json!({
         "handshake_seen": true, "version": "TLS1.2",
         "cipher_suite": "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "sni": null,
@@ -71,7 +71,7 @@ fn tls() -> TlsRecord {
 }
 
 /// A TLS flow from the frontend pod to the api pod.
-fn tls_flow(edit: impl FnOnce(&mut TlsRecord)) -> FlowRecord {
+fn tls_flow(edit: impl FnOnce(&mut FlowTls)) -> FlowRecord {
     let mut f = flow("tls", ("10.0.0.1", 40000), ("10.0.0.2", 443));
     let mut t = tls();
     edit(&mut t);

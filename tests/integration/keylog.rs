@@ -248,7 +248,7 @@ fn fixture(name: &str) -> PathBuf {
     support::root().join("fixtures/captures").join(name)
 }
 
-fn only_tls(report: &Report) -> &tls_audit::report::model::TlsRecord {
+fn only_tls(report: &Report) -> &tls_audit::report::model::FlowTls {
     report.flows.iter().find_map(|f| f.tls.as_deref()).unwrap()
 }
 

@@ -16,7 +16,7 @@ fn probe(protection: &str) -> FlowRecord {
     f
 }
 
-fn probe_tls(edit: impl FnOnce(&mut TlsRecord)) -> FlowRecord {
+fn probe_tls(edit: impl FnOnce(&mut FlowTls)) -> FlowRecord {
     let mut f = probe("tls");
     let mut t = tls();
     edit(&mut t);
