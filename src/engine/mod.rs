@@ -322,9 +322,9 @@ fn on_packet<S: FlowSink>(
     }
     // Only TCP flows buffer (reassembly, handshake parsing): count what
     // this segment changes for the memory budget.
-    let held_before = flow.buffered();
+    let held_before = flow.tcp.is_some().then(|| flow.buffered());
     update_flow(flow, side, ts, d, cut, out);
-    if flow.tcp.is_some() {
+    if let Some(held_before) = held_before {
         let closed = flow.is_closed();
         let held_after = flow.buffered();
         table.account(held_before, held_after, &mut |f, exit| out.finish(f, exit));

@@ -100,14 +100,23 @@ impl Linker {
     /// Whether `tls` is a resumed session whose origin this linker has not
     /// seen (yet: with fanout workers, it may still be on its way).
     pub fn lacks_origin(&self, link: &Link, tls: &FlowTls) -> bool {
-        is_resumed(tls)
-            && !link
-                .offered_ticket
-                .is_some_and(|t| self.origins.contains_key(&(link.server, Key::Ticket(t))))
-            && !link.offered_session_id.as_ref().is_some_and(|sid| {
+        is_resumed(tls) && self.origin(link).is_none()
+    }
+
+    /// The full handshake `link` resumes, and what matched it: the ticket
+    /// it offered, else its session id.
+    fn origin(&self, link: &Link) -> Option<(&Origin, &'static str)> {
+        let by_ticket = link
+            .offered_ticket
+            .and_then(|t| self.origins.get(&(link.server, Key::Ticket(t))))
+            .map(|o| (o, "session-ticket"));
+        by_ticket.or_else(|| {
+            link.offered_session_id.as_ref().and_then(|s| {
                 self.origins
-                    .contains_key(&(link.server, Key::SessionId(sid.clone())))
+                    .get(&(link.server, Key::SessionId(s.clone())))
+                    .map(|o| (o, "session-id"))
             })
+        })
     }
 
     /// A resumed session inherits the verdict of the handshake it resumes,
@@ -120,18 +129,7 @@ impl Linker {
             .key_exchange
             .as_ref()
             .is_some_and(|k| k.unknown_reason.as_deref() == Some("resumed"));
-        let by_ticket = link
-            .offered_ticket
-            .and_then(|t| self.origins.get(&(link.server, Key::Ticket(t))))
-            .map(|o| (o, "session-ticket"));
-        let by_sid = || {
-            link.offered_session_id.as_ref().and_then(|s| {
-                self.origins
-                    .get(&(link.server, Key::SessionId(s.clone())))
-                    .map(|o| (o, "session-id"))
-            })
-        };
-        let Some((o, matched_by)) = by_ticket.or_else(by_sid) else {
+        let Some((o, matched_by)) = self.origin(link) else {
             return;
         };
         if let (Some(k), Some(g), true) = (tls.key_exchange.as_mut(), o.group, kex_resumed) {
