@@ -8,6 +8,7 @@ use super::{
 };
 use crate::model::controls::{Catalog, Control, Evaluation, Source};
 use crate::model::report::{Finding, FlowRecord, Protection, Report};
+use crate::model::time::CaptureTime;
 
 /// Flows counted, and the first few listed.
 #[derive(Debug, Clone, Default)]
@@ -80,7 +81,7 @@ pub struct Evaluator<'c> {
     frameworks: Vec<&'c Source>,
     controls: Vec<(usize, &'c Control, Acc)>,
     /// (client, server, first_seen) of each finding's first flow → findings.
-    origins: HashMap<(String, String, String), Vec<usize>>,
+    origins: HashMap<(String, String, CaptureTime), Vec<usize>>,
     /// Per finding: its flow's index and whether the flow is public.
     finding_flow: Vec<Option<(u64, bool)>>,
     common: Common,
@@ -90,13 +91,14 @@ impl<'c> Evaluator<'c> {
     /// An evaluator for `frameworks`, over the findings of `report` (whose
     /// flows are given to [`Evaluator::flow`], in order).
     pub fn new(catalog: &'c Catalog, frameworks: Vec<&'c Source>, report: &Report) -> Self {
-        let mut origins: HashMap<(String, String, String), Vec<usize>> = HashMap::new();
+        let mut origins: HashMap<(String, String, CaptureTime), Vec<usize>> = HashMap::new();
         for (i, f) in report.findings.iter().enumerate() {
-            let key = (
-                f.flow.client.clone(),
-                f.flow.server.clone(),
-                f.flow.first_seen.clone(),
-            );
+            // A finding names its flow by text; a time that does not read
+            // names no flow.
+            let Some(at) = CaptureTime::parse(&f.flow.first_seen) else {
+                continue;
+            };
+            let key = (f.flow.client.clone(), f.flow.server.clone(), at);
             origins.entry(key).or_default().push(i);
         }
         let controls = frameworks
@@ -119,11 +121,7 @@ impl<'c> Evaluator<'c> {
         let public = is_public(&f.client.ip) || is_public(&f.server.ip);
         let here: &[usize] = self
             .origins
-            .get(&(
-                f.client.socket(),
-                f.server.socket(),
-                f.first_seen.to_string(),
-            ))
+            .get(&(f.client.socket(), f.server.socket(), f.first_seen))
             .map_or(&[], Vec::as_slice);
         for &i in here {
             self.finding_flow[i] = Some((index, public));

@@ -47,15 +47,11 @@ const MAX_PRESENTERS: usize = 5;
 impl<'r> FlowIndex<'r> {
     /// Index `report`.
     pub fn new(report: &'r Report) -> Self {
-        let mut by_origin: HashMap<(String, String, String), usize> = HashMap::new();
+        let mut by_origin: HashMap<(String, String, CaptureTime), usize> = HashMap::new();
         let mut certificates: BTreeMap<&str, CertSeen<'r>> = BTreeMap::new();
         for (i, f) in report.flows.iter().enumerate() {
             by_origin
-                .entry((
-                    f.client.socket(),
-                    f.server.socket(),
-                    f.first_seen.to_string(),
-                ))
+                .entry((f.client.socket(), f.server.socket(), f.first_seen))
                 .or_insert(i);
             let Some(tls) = &f.tls else { continue };
             for (chain, end, server) in [
@@ -96,12 +92,11 @@ impl<'r> FlowIndex<'r> {
             .findings
             .iter()
             .map(|f| {
+                // A finding names its flow by text; a time that does not
+                // read names no flow.
+                let at = CaptureTime::parse(&f.flow.first_seen)?;
                 by_origin
-                    .get(&(
-                        f.flow.client.clone(),
-                        f.flow.server.clone(),
-                        f.flow.first_seen.clone(),
-                    ))
+                    .get(&(f.flow.client.clone(), f.flow.server.clone(), at))
                     .copied()
             })
             .collect();
