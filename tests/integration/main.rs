@@ -25,6 +25,7 @@ mod kubectl;
 mod lab;
 mod layers;
 mod live;
+mod long_functions;
 mod probe;
 mod probes;
 mod render;
@@ -54,6 +55,7 @@ fn main() -> std::process::ExitCode {
         lab::tests,
         layers::tests,
         live::tests,
+        long_functions::tests,
         probe::tests,
         probes::tests,
         render::tests,
