@@ -198,131 +198,155 @@ impl Direction {
     fn drain(&mut self, input: &[u8], on: &mut dyn FnMut(Event<'_>) -> Reply) -> usize {
         // What is left of `input`; every step moves it on to a suffix.
         let mut rest = input;
-        loop {
-            if rest.is_empty() {
-                break;
-            }
-            match self.mode {
-                Mode::Broken => break,
-                Mode::Resync => {
-                    // Search again only once enough new bytes arrived: a
-                    // stream of tiny segments would otherwise cost a full
-                    // rescan each (quadratic; found by fuzzing).
-                    let len = rest.len();
-                    if len < self.resync_due && len <= MAX_RESYNC_WINDOW {
-                        break;
-                    }
-                    match record::search_sync(rest) {
-                        Sync::At(k) => {
-                            rest = rest.get(k..).unwrap_or_default();
-                            self.resync_due = 0;
-                            self.resync_early = 0;
-                            self.mode = Mode::Records;
-                        }
-                        miss => {
-                            if len > MAX_RESYNC_WINDOW {
-                                self.mode = Mode::Broken;
-                                on(Event::NotTls);
-                                break;
-                            }
-                            // At most MAX_RESYNC_WINDOW here: no saturation.
-                            let step = len.saturating_add(RESYNC_STEP);
-                            self.resync_due = match miss {
-                                // A record that the next segments complete:
-                                // look again then, not 1 KiB later.
-                                Sync::Pending { until }
-                                    if until < step && self.resync_early < MAX_EARLY_RESYNCS =>
-                                {
-                                    self.resync_early = self.resync_early.saturating_add(1);
-                                    until
-                                }
-                                _ => step,
-                            };
-                            break;
-                        }
-                    }
-                }
-                Mode::Start => match record::parse_start(rest) {
-                    Err(Incomplete) => break,
-                    Ok(None) => {
-                        self.mode = Mode::Broken;
-                        on(Event::NotTls);
-                        break;
-                    }
-                    Ok(Some(Header::Record(_))) => self.mode = Mode::Records,
-                    Ok(Some(Header::Sslv2Hello {
-                        msg_type,
-                        header_len,
-                        len,
-                    })) => {
-                        let Some((msg, after)) =
-                            rest.get(header_len..).and_then(|r| r.split_at_checked(len))
-                        else {
-                            break;
-                        };
-                        on(Event::Sslv2Hello(msg_type, msg));
-                        rest = after;
-                        // An SSL 2.0 server goes on in SSL 2.0 framing, which
-                        // we do not read; a client may switch to records.
-                        self.mode = if msg_type == 4 {
-                            Mode::Broken
-                        } else {
-                            Mode::Records
-                        };
-                    }
-                },
-                Mode::Records => match record::parse_header(rest) {
-                    Err(Incomplete) => break,
-                    Ok(None) => {
-                        self.mode = Mode::Broken;
-                        on(Event::NotTls);
-                        break;
-                    }
-                    Ok(Some(h)) => {
-                        let Some((header, after)) = rest.split_first_chunk::<5>() else {
-                            break; // parse_header saw 5 bytes; not reached
-                        };
-                        let body_len = usize::from(h.len);
-                        let decrypt = self.encrypted
-                            && self.decrypter.is_some()
-                            && h.content_type == content_type::APPLICATION_DATA;
-                        let wanted = decrypt
-                            || !self.encrypted
-                                && matches!(
-                                    h.content_type,
-                                    content_type::HANDSHAKE
-                                        | content_type::ALERT
-                                        | content_type::CHANGE_CIPHER_SPEC
-                                );
-                        let whole = after.split_at_checked(body_len);
-                        if wanted && whole.is_none() {
-                            break; // need the whole body
-                        }
-                        self.records = self.records.saturating_add(1);
-                        let reply = on(Event::Record(h, self.encrypted));
-                        self.apply(reply);
-                        match whole {
-                            Some((body, next)) => {
-                                if decrypt {
-                                    self.decrypt_record(header, body, on);
-                                } else if wanted {
-                                    self.plaintext_record(h.content_type, body, on);
-                                }
-                                rest = next;
-                            }
-                            None => {
-                                // Skip the body without keeping it: what is
-                                // here now, and the rest as it arrives.
-                                self.skip = body_len.saturating_sub(after.len());
-                                rest = &[];
-                            }
-                        }
-                    }
-                },
+        while !rest.is_empty() {
+            let next = match self.mode {
+                Mode::Broken => None,
+                Mode::Resync => self.resync(rest, on),
+                Mode::Start => self.start(rest, on),
+                Mode::Records => self.record(rest, on),
+            };
+            match next {
+                Some(next) => rest = next,
+                None => break,
             }
         }
         // `rest` is a suffix of `input`.
         input.len().saturating_sub(rest.len())
+    }
+
+    /// Look for a record boundary in `rest`. Returns what is left from the
+    /// boundary on, or `None` to wait for more bytes (or when the search
+    /// gave up and the stream is not TLS).
+    fn resync<'a>(
+        &mut self,
+        rest: &'a [u8],
+        on: &mut dyn FnMut(Event<'_>) -> Reply,
+    ) -> Option<&'a [u8]> {
+        // Search again only once enough new bytes arrived: a stream of tiny
+        // segments would otherwise cost a full rescan each (quadratic;
+        // found by fuzzing).
+        let len = rest.len();
+        if len < self.resync_due && len <= MAX_RESYNC_WINDOW {
+            return None;
+        }
+        let miss = match record::search_sync(rest) {
+            Sync::At(k) => {
+                self.resync_due = 0;
+                self.resync_early = 0;
+                self.mode = Mode::Records;
+                return Some(rest.get(k..).unwrap_or_default());
+            }
+            miss => miss,
+        };
+        if len > MAX_RESYNC_WINDOW {
+            self.mode = Mode::Broken;
+            on(Event::NotTls);
+            return None;
+        }
+        // At most MAX_RESYNC_WINDOW here: no saturation.
+        let step = len.saturating_add(RESYNC_STEP);
+        self.resync_due = match miss {
+            // A record that the next segments complete: look again then,
+            // not 1 KiB later.
+            Sync::Pending { until } if until < step && self.resync_early < MAX_EARLY_RESYNCS => {
+                self.resync_early = self.resync_early.saturating_add(1);
+                until
+            }
+            _ => step,
+        };
+        None
+    }
+
+    /// The first bytes of the stream: a TLS record header (read on as
+    /// records) or an SSL 2.0-framed hello (handed on whole). Returns what
+    /// is left, or `None` to wait for more bytes or when it is not TLS.
+    fn start<'a>(
+        &mut self,
+        rest: &'a [u8],
+        on: &mut dyn FnMut(Event<'_>) -> Reply,
+    ) -> Option<&'a [u8]> {
+        match record::parse_start(rest) {
+            Err(Incomplete) => None,
+            Ok(None) => {
+                self.mode = Mode::Broken;
+                on(Event::NotTls);
+                None
+            }
+            Ok(Some(Header::Record(_))) => {
+                self.mode = Mode::Records;
+                Some(rest)
+            }
+            Ok(Some(Header::Sslv2Hello {
+                msg_type,
+                header_len,
+                len,
+            })) => {
+                let (msg, after) = rest.get(header_len..)?.split_at_checked(len)?;
+                on(Event::Sslv2Hello(msg_type, msg));
+                // An SSL 2.0 server goes on in SSL 2.0 framing, which we do
+                // not read; a client may switch to records.
+                self.mode = if msg_type == 4 {
+                    Mode::Broken
+                } else {
+                    Mode::Records
+                };
+                Some(after)
+            }
+        }
+    }
+
+    /// One record at the start of `rest`: its header goes to the session,
+    /// its body is read when wanted (cleartext handshake, alert and
+    /// ChangeCipherSpec, or ciphertext we hold keys for) and skipped
+    /// otherwise. Returns what follows it, or `None` to wait for more
+    /// bytes or when it is not TLS.
+    fn record<'a>(
+        &mut self,
+        rest: &'a [u8],
+        on: &mut dyn FnMut(Event<'_>) -> Reply,
+    ) -> Option<&'a [u8]> {
+        let h = match record::parse_header(rest) {
+            Err(Incomplete) => return None,
+            Ok(None) => {
+                self.mode = Mode::Broken;
+                on(Event::NotTls);
+                return None;
+            }
+            Ok(Some(h)) => h,
+        };
+        // parse_header saw 5 bytes; the `?` is not taken.
+        let (header, after) = rest.split_first_chunk::<5>()?;
+        let body_len = usize::from(h.len);
+        let decrypt = self.encrypted
+            && self.decrypter.is_some()
+            && h.content_type == content_type::APPLICATION_DATA;
+        let wanted = decrypt
+            || !self.encrypted
+                && matches!(
+                    h.content_type,
+                    content_type::HANDSHAKE
+                        | content_type::ALERT
+                        | content_type::CHANGE_CIPHER_SPEC
+                );
+        let whole = after.split_at_checked(body_len);
+        if wanted && whole.is_none() {
+            return None; // need the whole body
+        }
+        self.records = self.records.saturating_add(1);
+        let reply = on(Event::Record(h, self.encrypted));
+        self.apply(reply);
+        let Some((body, next)) = whole else {
+            // Skip the body without keeping it: what is here now, and the
+            // rest as it arrives.
+            self.skip = body_len.saturating_sub(after.len());
+            return Some(&[]);
+        };
+        if decrypt {
+            self.decrypt_record(header, body, on);
+        } else if wanted {
+            self.plaintext_record(h.content_type, body, on);
+        }
+        Some(next)
     }
 
     /// Open one encrypted record (header and body) and read what it holds.

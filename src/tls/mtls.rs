@@ -296,47 +296,10 @@ fn infer_tls13(f: &TlsFacts, sh: &ServerHello) -> Mutual {
     } else {
         MIN_CERTIFICATE_DER
     };
-    // Inner lengths (content + 1) of the unpadded layouts, and the records
-    // (inner length and tag) of three of them.
-    // Proven: hash <= 48 and tag <= 16 (suite_sizes), the other terms are
-    // the constants above (at most 128): every sum is below 300.
-    #[allow(clippy::arithmetic_side_effects)]
-    let (finished, empty_cert, empty_cert_and_finished, certificate_min, records) = {
-        let finished = 4 + hash + 1;
-        let empty_cert = EMPTY_CERTIFICATE + 1;
-        let certificate_min = CERTIFICATE_OVERHEAD + smallest_key + 1;
-        (
-            finished,
-            empty_cert,
-            EMPTY_CERTIFICATE + 4 + hash + 1,
-            certificate_min,
-            [finished + tag, empty_cert + tag, certificate_min + tag],
-        )
-    };
-    let [finished_record, empty_cert_record, certificate_record] = records;
-    let mut inference = FlightInference {
-        client_first_record_len: first,
-        finished_record_len: finished_record,
-        empty_certificate_record_len: empty_cert_record,
-        certificate_record_min_len: certificate_record,
-        max_padding: None,
-        client_records: f.client_flight.clone(),
-        server_records: f.server_flight.clone(),
-        rule: String::new(),
-    };
-    let verdict =
-        |mutual: Option<bool>, requested, rule: &str, inference: FlightInference| Mutual {
-            mutual,
-            evidence: mutual.is_some().then_some(Evidence::EncryptedFlightSize),
-            client_cert_requested: requested,
-            unknown: mutual.is_none().then_some(Unknown::FlightAmbiguous),
-            inference: Some(FlightInference {
-                rule: rule.to_string(),
-                ..inference
-            }),
-        };
+    let layouts = Layouts::new(hash, smallest_key);
+    let inference = layouts.inference(f, first, tag);
     let Some(xs) = inner_lengths(&f.client_flight, tag) else {
-        return verdict(
+        return flight_verdict(
             None,
             None,
             "a client record is shorter than its tag",
@@ -349,29 +312,88 @@ fn infer_tls13(f: &TlsFacts, sh: &ServerHello) -> Mutual {
     let x1 = *x1;
     if offers(ext::EARLY_DATA) {
         // 0-RTT records (other keys, any size) can stand before the flight.
-        return verdict(
+        return flight_verdict(
             None,
             None,
             "the client offered early data: 0-RTT records cannot be told from its flight",
             inference,
         );
     }
-    if x1 < certificate_min {
-        // Too small for any certificate whatever the padding. Was one asked
-        // for? Only exact layouts say.
-        let x2 = rest.first().copied();
-        let (requested, rule) = if x1 == finished {
+    if x1 < layouts.certificate_min {
+        // Too small for any certificate whatever the padding.
+        let (requested, rule) = layouts.requested_without_certificate(x1, rest.first().copied());
+        return flight_verdict(Some(false), requested, rule, inference);
+    }
+    certificate_beyond_padding(&xs, layouts.certificate_min, inference)
+}
+
+/// Inner lengths (content + 1 byte inner type) of the unpadded layouts a
+/// client's first TLS 1.3 record can have.
+struct Layouts {
+    /// A Finished alone.
+    finished: u16,
+    /// An empty Certificate alone.
+    empty_cert: u16,
+    /// An empty Certificate and a Finished in one record.
+    empty_cert_and_finished: u16,
+    /// A Certificate with the smallest certificate (or raw key) in it.
+    certificate_min: u16,
+}
+
+impl Layouts {
+    /// The layouts for a suite's hash length and the smallest key the
+    /// client could send.
+    // Proven: hash <= 48 (suite_sizes), the other terms are the constants
+    // above (at most 128): every sum is below 300.
+    #[allow(clippy::arithmetic_side_effects)]
+    fn new(hash: u16, smallest_key: u16) -> Self {
+        Layouts {
+            finished: 4 + hash + 1,
+            empty_cert: EMPTY_CERTIFICATE + 1,
+            empty_cert_and_finished: EMPTY_CERTIFICATE + 4 + hash + 1,
+            certificate_min: CERTIFICATE_OVERHEAD + smallest_key + 1,
+        }
+    }
+
+    /// The numbers the inference shows, its rule not yet chosen: the
+    /// client's first record and the records (inner length and `tag`) of
+    /// three layouts.
+    // Proven: tag <= 16 (suite_sizes) and each layout is below 300.
+    #[allow(clippy::arithmetic_side_effects)]
+    fn inference(&self, f: &TlsFacts, first: u16, tag: u16) -> FlightInference {
+        FlightInference {
+            client_first_record_len: first,
+            finished_record_len: self.finished + tag,
+            empty_certificate_record_len: self.empty_cert + tag,
+            certificate_record_min_len: self.certificate_min + tag,
+            max_padding: None,
+            client_records: f.client_flight.clone(),
+            server_records: f.server_flight.clone(),
+            rule: String::new(),
+        }
+    }
+
+    /// A first record `x1` too small for a certificate (and the second,
+    /// `x2`): was one asked for? Only exact layouts say.
+    fn requested_without_certificate(
+        &self,
+        x1: u16,
+        x2: Option<u16>,
+    ) -> (Option<bool>, &'static str) {
+        if x1 == self.finished {
             (
                 Some(false),
                 "first record is exactly a Finished: no certificate, none requested",
             )
-        } else if x1 == empty_cert_and_finished || (x1 == empty_cert && x2 == Some(finished)) {
+        } else if x1 == self.empty_cert_and_finished
+            || (x1 == self.empty_cert && x2 == Some(self.finished))
+        {
             (
                 Some(true),
                 "first record is an empty Certificate: requested, none sent",
             )
-        } else if let Some(pad) = x1.checked_sub(empty_cert).filter(|&p| p > 0)
-            && x2.and_then(|x2| x2.checked_sub(finished)) == Some(pad)
+        } else if let Some(pad) = x1.checked_sub(self.empty_cert).filter(|&p| p > 0)
+            && x2.and_then(|x2| x2.checked_sub(self.finished)) == Some(pad)
         {
             (
                 Some(true),
@@ -382,17 +404,25 @@ fn infer_tls13(f: &TlsFacts, sh: &ServerHello) -> Mutual {
                 None,
                 "first record is too small to hold a certificate under any padding; whether one was requested is not visible",
             )
-        };
-        return verdict(Some(false), requested, rule, inference);
+        }
     }
-    // Large enough for a certificate. Padding could inflate a Finished to
-    // any size, but a client that pads pads every record: its smallest
-    // record bounds the padding.
+}
+
+/// A first record large enough for a certificate (inner lengths `xs`, at
+/// least one). Padding could inflate a Finished to any size, but a client
+/// that pads pads every record: its smallest record bounds the padding,
+/// and only a first record beyond that bound shows a certificate.
+fn certificate_beyond_padding(
+    xs: &[u16],
+    certificate_min: u16,
+    mut inference: FlightInference,
+) -> Mutual {
+    let x1 = xs.first().copied().unwrap_or_default();
     let smallest = xs.iter().copied().min().unwrap_or(x1);
     let max_padding = smallest.saturating_sub(2);
     inference.max_padding = Some(max_padding);
-    if rest.is_empty() {
-        return verdict(
+    if xs.len() < 2 {
+        return flight_verdict(
             None,
             None,
             "the client sent a single record: padding cannot be bounded, so its size does not show a certificate",
@@ -400,19 +430,38 @@ fn infer_tls13(f: &TlsFacts, sh: &ServerHello) -> Mutual {
         );
     }
     if x1.saturating_sub(max_padding) >= certificate_min {
-        verdict(
+        flight_verdict(
             Some(true),
             Some(true),
             "first record is larger than the smallest certificate-carrying message by more than the padding the client's records allow: it carries a certificate",
             inference,
         )
     } else {
-        verdict(
+        flight_verdict(
             None,
             None,
             "the client's records allow enough padding to explain the first record's size without a certificate",
             inference,
         )
+    }
+}
+
+/// A verdict from the encrypted flight's sizes, with the rule that gave it.
+fn flight_verdict(
+    mutual: Option<bool>,
+    requested: Option<bool>,
+    rule: &str,
+    inference: FlightInference,
+) -> Mutual {
+    Mutual {
+        mutual,
+        evidence: mutual.is_some().then_some(Evidence::EncryptedFlightSize),
+        client_cert_requested: requested,
+        unknown: mutual.is_none().then_some(Unknown::FlightAmbiguous),
+        inference: Some(FlightInference {
+            rule: rule.to_string(),
+            ..inference
+        }),
     }
 }
 

@@ -7,7 +7,7 @@ use super::hello::{ClientHello, ServerHello, ext};
 use super::kex;
 use super::keylog::KeyLog;
 use super::messages;
-use super::record::content_type;
+use super::record::{RecordHeader, content_type};
 use crate::x509::Certificate;
 use std::sync::Arc;
 
@@ -292,48 +292,23 @@ struct Ctx<'a> {
 /// Handle one event of the direction being fed; the reply switches that
 /// direction's record protection.
 fn on_event(ctx: &mut Ctx<'_>, e: Event<'_>) -> Reply {
-    let (d, client) = (ctx.d, &mut *ctx.client);
+    let d = ctx.d;
+    let from_client = ctx.client.map(|c| c == d);
     let facts = &mut *ctx.facts;
-    let from_client = client.map(|c| c == d);
     match e {
         Event::Record(h, encrypted) => {
-            facts.record_version.get_or_insert(h.version);
-            if h.content_type == content_type::APPLICATION_DATA
-                || (encrypted && h.content_type == content_type::HANDSHAKE)
-            {
-                let tls13 = facts
-                    .server_hello
-                    .as_ref()
-                    .is_some_and(ServerHello::is_tls13);
-                if h.content_type == content_type::APPLICATION_DATA {
-                    let count = of_side(&mut facts.app_records, from_client == Some(false));
-                    *count = count.saturating_add(1);
-                }
-                if tls13 {
-                    if from_client == Some(true) {
-                        if facts.client_flight.len() < MAX_FLIGHT_RECORDS {
-                            facts.client_flight.push(h.len);
-                        }
-                    } else if facts.client_flight.is_empty()
-                        && facts.server_flight.len() < MAX_FLIGHT_RECORDS
-                    {
-                        facts.server_flight.push(h.len);
-                    }
-                }
-            } else if encrypted && h.content_type == content_type::ALERT {
-                facts.encrypted_alerts = facts.encrypted_alerts.saturating_add(1);
-            }
+            on_record(facts, from_client, h, encrypted);
             None
         }
         Event::Sslv2Hello(1, msg) => {
             if facts.client_hello.is_none() {
                 facts.client_hello = ClientHello::parse_sslv2(msg);
-                client.get_or_insert(d);
+                ctx.client.get_or_insert(d);
             }
             None
         }
         Event::Sslv2Hello(_, msg) => {
-            client.get_or_insert(d ^ 1);
+            ctx.client.get_or_insert(d ^ 1);
             if facts.server_hello.is_none() {
                 let (sh, cert) = super::hello::parse_sslv2_server_hello(msg);
                 facts.server_hello = Some(sh);
@@ -344,29 +319,7 @@ fn on_event(ctx: &mut Ctx<'_>, e: Event<'_>) -> Reply {
             None
         }
         Event::Handshake(t, body) => on_handshake(ctx, t, body),
-        Event::ChangeCipherSpec => {
-            let tls13 = facts
-                .server_hello
-                .as_ref()
-                .is_some_and(ServerHello::is_tls13);
-            let is_client = client.map(|c| c == d).unwrap_or(false);
-            *of_side(&mut facts.ccs, !is_client) = true;
-            // Abbreviated: the server's flight ended in its ChangeCipherSpec
-            // with no Certificate and no ServerHelloDone. A full handshake
-            // without a Certificate (PSK, anonymous suites) still sends
-            // ServerHelloDone.
-            if !is_client
-                && facts.server_hello.is_some()
-                && facts.server_chain.is_none()
-                && !facts.server_hello_done
-                && !tls13
-            {
-                facts.abbreviated = true;
-            }
-            // A TLS 1.3 middlebox-compatibility CCS changes nothing, nor does
-            // one before the ServerHello (it follows a HelloRetryRequest).
-            (facts.server_hello.is_some() && !tls13).then_some(Switch::Encrypted(true))
-        }
+        Event::ChangeCipherSpec => on_change_cipher_spec(facts, from_client == Some(true)),
         Event::Alert(level, description) => {
             if facts.alerts.len() < MAX_ALERTS {
                 facts.alerts.push(Alert {
@@ -384,6 +337,65 @@ fn on_event(ctx: &mut Ctx<'_>, e: Event<'_>) -> Reply {
         Event::NotTls => None,
         Event::DecryptFailed(why) => decrypt_failed(facts, from_client == Some(true), why),
     }
+}
+
+/// Whether the connection's ServerHello says TLS 1.3.
+fn is_tls13(facts: &TlsFacts) -> bool {
+    facts
+        .server_hello
+        .as_ref()
+        .is_some_and(ServerHello::is_tls13)
+}
+
+/// A record header: its version, the count of application data records
+/// per side, the sizes of a TLS 1.3 flight's encrypted records (the
+/// client's, and the server's before the client's first), and the
+/// encrypted alerts.
+fn on_record(facts: &mut TlsFacts, from_client: Option<bool>, h: RecordHeader, encrypted: bool) {
+    facts.record_version.get_or_insert(h.version);
+    if h.content_type == content_type::APPLICATION_DATA
+        || (encrypted && h.content_type == content_type::HANDSHAKE)
+    {
+        if h.content_type == content_type::APPLICATION_DATA {
+            let count = of_side(&mut facts.app_records, from_client == Some(false));
+            *count = count.saturating_add(1);
+        }
+        if is_tls13(facts) {
+            if from_client == Some(true) {
+                if facts.client_flight.len() < MAX_FLIGHT_RECORDS {
+                    facts.client_flight.push(h.len);
+                }
+            } else if facts.client_flight.is_empty()
+                && facts.server_flight.len() < MAX_FLIGHT_RECORDS
+            {
+                facts.server_flight.push(h.len);
+            }
+        }
+    } else if encrypted && h.content_type == content_type::ALERT {
+        facts.encrypted_alerts = facts.encrypted_alerts.saturating_add(1);
+    }
+}
+
+/// A cleartext ChangeCipherSpec: that side's records are ciphertext from
+/// here on (before TLS 1.3), and a server's may mark the handshake as
+/// abbreviated.
+fn on_change_cipher_spec(facts: &mut TlsFacts, is_client: bool) -> Reply {
+    let tls13 = is_tls13(facts);
+    *of_side(&mut facts.ccs, !is_client) = true;
+    // Abbreviated: the server's flight ended in its ChangeCipherSpec with no
+    // Certificate and no ServerHelloDone. A full handshake without a
+    // Certificate (PSK, anonymous suites) still sends ServerHelloDone.
+    if !is_client
+        && facts.server_hello.is_some()
+        && facts.server_chain.is_none()
+        && !facts.server_hello_done
+        && !tls13
+    {
+        facts.abbreviated = true;
+    }
+    // A TLS 1.3 middlebox-compatibility CCS changes nothing, nor does one
+    // before the ServerHello (it follows a HelloRetryRequest).
+    (facts.server_hello.is_some() && !tls13).then_some(Switch::Encrypted(true))
 }
 
 /// A record did not open. Early data (0-RTT) comes before a client's
@@ -477,77 +489,30 @@ fn alpn_of_encrypted_extensions(body: &[u8]) -> Option<String> {
     None
 }
 
+/// Handle one complete handshake message of the direction being fed.
 fn on_handshake(ctx: &mut Ctx<'_>, t: u8, body: &[u8]) -> Reply {
-    let (d, client) = (ctx.d, &mut *ctx.client);
+    count_decrypted(ctx);
+    let d = ctx.d;
+    let from_client = *ctx.client == Some(d);
     let facts = &mut *ctx.facts;
-    if let Some(dec) = facts.decryption.as_mut()
-        && dec.keys_found
-        && client.is_some()
-    {
-        // Only decrypted messages arrive once a TLS 1.3 session has keys.
-        let count = of_side(&mut dec.messages, *client != Some(d));
-        *count = count.saturating_add(1);
-    }
     match t {
         hs::CLIENT_HELLO => {
             if facts.client_hello.is_none() {
                 facts.client_hello = ClientHello::parse(body);
             }
-            client.get_or_insert(d);
+            ctx.client.get_or_insert(d);
             None
         }
-        hs::SERVER_HELLO => {
-            let sh = ServerHello::parse(body)?;
-            client.get_or_insert(d ^ 1);
-            if sh.is_hrr {
-                facts.hello_retry_request = true;
-                facts.retry_request.get_or_insert(sh);
-                return None;
-            }
-            let tls13 = sh.is_tls13();
-            if tls13 {
-                // Everything after the ServerHello is encrypted, both ways:
-                // opened where the key log has the secrets.
-                let (server, client_side) = handshake_keys(facts, &sh, ctx.keys);
-                facts.server_hello = Some(sh);
-                *ctx.other = Some(client_side);
-                return Some(server);
-            }
-            facts.server_hello = Some(sh);
-            None
-        }
+        hs::SERVER_HELLO => on_server_hello(ctx, body),
         hs::CERTIFICATE => {
-            let tls13 = facts
-                .server_hello
-                .as_ref()
-                .is_some_and(ServerHello::is_tls13);
-            let chain = if tls13 {
-                messages::certificate_tls13(body)
-            } else {
-                messages::certificate_tls12(body)
-            };
-            let is_client = client.map(|c| c == d).unwrap_or(false);
-            let slot = if is_client {
-                &mut facts.client_chain
-            } else {
-                &mut facts.server_chain
-            };
-            if slot.is_none() {
-                *slot = Some(
-                    chain
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(ChainCert::Der)
-                        .collect(),
-                );
-            }
+            on_certificate(facts, from_client, body);
             None
         }
         hs::CERTIFICATE_REQUEST => {
             facts.certificate_request = true;
             None
         }
-        hs::SERVER_KEY_EXCHANGE if *client != Some(d) => {
+        hs::SERVER_KEY_EXCHANGE if !from_client => {
             facts.server_key_exchange_seen = true;
             if let Some(sh) = facts.server_hello.as_ref() {
                 let suite = kex::SuiteKex::of_suite(sh.cipher_suite);
@@ -556,19 +521,14 @@ fn on_handshake(ctx: &mut Ctx<'_>, t: u8, body: &[u8]) -> Reply {
             }
             None
         }
-        hs::CERTIFICATE_VERIFY if *client != Some(d) => {
+        hs::CERTIFICATE_VERIFY if !from_client => {
             if facts.server_certificate_verify.is_none() {
                 facts.server_certificate_verify = kex::certificate_verify_scheme(body);
             }
             None
         }
         hs::NEW_SESSION_TICKET => {
-            // TLS ≤ 1.2 (RFC 5077): lifetime hint, then the ticket.
-            let ticket = body.get(4..).and_then(|b| {
-                let n = usize::from(u16::from_be_bytes([*b.first()?, *b.get(1)?]));
-                b.get(2..2 + n)
-            });
-            if let Some(t) = ticket.filter(|t| !t.is_empty()) {
+            if let Some(t) = issued_ticket(body) {
                 facts.issued_ticket = Some(super::hello::digest(t));
             }
             None
@@ -582,19 +542,85 @@ fn on_handshake(ctx: &mut Ctx<'_>, t: u8, body: &[u8]) -> Reply {
             None
         }
         // The server's; Chrome sends its own (ALPS, with no ALPN in it).
-        hs::ENCRYPTED_EXTENSIONS if *client != Some(d) => {
+        hs::ENCRYPTED_EXTENSIONS if !from_client => {
             facts.encrypted_alpn = alpn_of_encrypted_extensions(body);
             None
         }
         hs::FINISHED => {
             // Seen only when decrypted: that side's flight is complete.
-            let from_client = *client == Some(d);
             let dec = facts.decryption.as_mut()?;
             *of_side(&mut dec.finished, !from_client) = true;
             Some(Switch::StopDecrypting)
         }
         _ => None,
     }
+}
+
+/// Count a decrypted handshake message for its side: only decrypted
+/// messages arrive once a TLS 1.3 session has keys.
+fn count_decrypted(ctx: &mut Ctx<'_>) {
+    if let Some(dec) = ctx.facts.decryption.as_mut()
+        && dec.keys_found
+        && ctx.client.is_some()
+    {
+        let count = of_side(&mut dec.messages, *ctx.client != Some(ctx.d));
+        *count = count.saturating_add(1);
+    }
+}
+
+/// A ServerHello (its sender is the server). A HelloRetryRequest is kept
+/// aside; a TLS 1.3 one turns both directions to ciphertext, opened where
+/// the key log has the secrets.
+fn on_server_hello(ctx: &mut Ctx<'_>, body: &[u8]) -> Reply {
+    let sh = ServerHello::parse(body)?;
+    ctx.client.get_or_insert(ctx.d ^ 1);
+    let facts = &mut *ctx.facts;
+    if sh.is_hrr {
+        facts.hello_retry_request = true;
+        facts.retry_request.get_or_insert(sh);
+        return None;
+    }
+    if !sh.is_tls13() {
+        facts.server_hello = Some(sh);
+        return None;
+    }
+    // Everything after the ServerHello is encrypted, both ways.
+    let (server, client_side) = handshake_keys(facts, &sh, ctx.keys);
+    facts.server_hello = Some(sh);
+    *ctx.other = Some(client_side);
+    Some(server)
+}
+
+/// A Certificate message: the first one of each side is its chain (empty
+/// when the message holds none or does not parse).
+fn on_certificate(facts: &mut TlsFacts, from_client: bool, body: &[u8]) {
+    let chain = if is_tls13(facts) {
+        messages::certificate_tls13(body)
+    } else {
+        messages::certificate_tls12(body)
+    };
+    let slot = if from_client {
+        &mut facts.client_chain
+    } else {
+        &mut facts.server_chain
+    };
+    if slot.is_none() {
+        *slot = Some(
+            chain
+                .unwrap_or_default()
+                .into_iter()
+                .map(ChainCert::Der)
+                .collect(),
+        );
+    }
+}
+
+/// The ticket of a TLS ≤ 1.2 NewSessionTicket (RFC 5077: lifetime hint,
+/// then the ticket), if not empty.
+fn issued_ticket(body: &[u8]) -> Option<&[u8]> {
+    let b = body.get(4..)?;
+    let n = usize::from(u16::from_be_bytes([*b.first()?, *b.get(1)?]));
+    b.get(2..2 + n).filter(|t| !t.is_empty())
 }
 
 /// True when the ClientHello offered a PSK or early data (resumption attempts).
