@@ -149,26 +149,44 @@ impl Metrics {
     /// The metrics in Prometheus text exposition format (0.0.4).
     pub fn render(&self, now: Nanos) -> String {
         let s = self.state();
-        let now_secs = now.div_euclid(1_000_000_000);
         let mut out = String::new();
+        build_info(&mut out);
+        s.write_flows(&mut out);
+        s.write_findings(&mut out);
+        s.write_identities(&mut out);
+        s.write_key_exchange(&mut out);
+        s.write_certs(&mut out, now.div_euclid(1_000_000_000));
+        s.write_counters(&mut out);
+        out
+    }
+}
+
+/// The build-info family: the agent's version.
+fn build_info(out: &mut String) {
+    family(
+        out,
+        "tls_audit_build_info",
+        "gauge",
+        "Always 1; the agent's version in a label.",
+    );
+    let _ = writeln!(
+        out,
+        "tls_audit_build_info{{version=\"{}\"}} 1",
+        label(env!("CARGO_PKG_VERSION"))
+    );
+}
+
+/// The families written from the state, one method each, in the order
+/// of the exposition.
+impl State {
+    fn write_flows(&self, out: &mut String) {
         family(
-            &mut out,
-            "tls_audit_build_info",
-            "gauge",
-            "Always 1; the agent's version in a label.",
-        );
-        let _ = writeln!(
             out,
-            "tls_audit_build_info{{version=\"{}\"}} 1",
-            label(env!("CARGO_PKG_VERSION"))
-        );
-        family(
-            &mut out,
             "tls_audit_flows_total",
             "counter",
             "Flows finished, by protection, mutual TLS (yes/no/unknown; empty when not TLS) and TLS version (other: none of the known ones). The agent's own metrics scrapes are not counted here.",
         );
-        for ((protection, mutual, version), n) in &s.flows {
+        for ((protection, mutual, version), n) in &self.flows {
             let _ = writeln!(
                 out,
                 "tls_audit_flows_total{{protection=\"{}\",mutual=\"{}\",version=\"{}\"}} {n}",
@@ -177,25 +195,31 @@ impl Metrics {
                 version
             );
         }
+    }
+
+    fn write_findings(&self, out: &mut String) {
         family(
-            &mut out,
+            out,
             "tls_audit_findings_total",
             "counter",
             "Flows that broke a rule, by rule id and severity under the agent's policy (before waivers).",
         );
-        for ((rule, severity), n) in &s.findings {
+        for ((rule, severity), n) in &self.findings {
             let _ = writeln!(
                 out,
                 "tls_audit_findings_total{{rule=\"{rule}\",severity=\"{severity}\"}} {n}"
             );
         }
+    }
+
+    fn write_identities(&self, out: &mut String) {
         family(
-            &mut out,
+            out,
             "tls_audit_cert_expiry_timestamp_seconds",
             "gauge",
             "When the leaf certificate last seen for a workload identity expires (Unix seconds), by role, identity (the SPIFFE ID, else the subject) and the pod's namespace and name when the agent knows them.",
         );
-        let mut ids: Vec<_> = s.identities.iter().collect();
+        let mut ids: Vec<_> = self.identities.iter().collect();
         ids.sort_by(|a, b| a.0.cmp(b.0));
         for ((role, identity, namespace, pod), c) in ids {
             let _ = writeln!(
@@ -207,26 +231,33 @@ impl Metrics {
                 c.not_after
             );
         }
+    }
+
+    fn write_key_exchange(&self, out: &mut String) {
         family(
-            &mut out,
+            out,
             "tls_audit_key_exchange_flows_total",
             "counter",
             "TLS flows finished, by negotiated key-exchange group (IANA name; rsa, dhe, psk... without a named group; other: unregistered; empty: not seen), post-quantum (yes/no/unknown) and TLS version.",
         );
-        for ((group, pq, version), n) in &s.key_exchange {
+        for ((group, pq, version), n) in &self.key_exchange {
             let _ = writeln!(
                 out,
                 "tls_audit_key_exchange_flows_total{{group=\"{group}\",post_quantum=\"{pq}\",version=\"{}\"}} {n}",
                 label(version)
             );
         }
+    }
+
+    /// The deprecated per-certificate family, relative to `now_secs`.
+    fn write_certs(&self, out: &mut String, now_secs: i64) {
         family(
-            &mut out,
+            out,
             "tls_audit_cert_expiry_seconds",
             "gauge",
             "DEPRECATED (removed in the next release; use tls_audit_cert_expiry_timestamp_seconds): seconds until a leaf certificate seen on the wire expires (negative: expired).",
         );
-        let mut certs: Vec<(&String, &CertSeries)> = s.certs.iter().collect();
+        let mut certs: Vec<(&String, &CertSeries)> = self.certs.iter().collect();
         certs.sort_by(|a, b| a.0.cmp(b.0));
         for (sha256, c) in certs {
             let _ = writeln!(
@@ -240,7 +271,12 @@ impl Metrics {
                 c.not_after.saturating_sub(now_secs)
             );
         }
-        let p = s.progress;
+    }
+
+    /// The single-value families: the capture loop's counters and the
+    /// series bound.
+    fn write_counters(&self, out: &mut String) {
+        let p = self.progress;
         let counters: [(&str, &str, &str, String); 7] = [
             (
                 "tls_audit_packets_received_total",
@@ -276,20 +312,19 @@ impl Metrics {
                 "tls_audit_cert_series",
                 "gauge",
                 "Certificate expiry series kept per family (at most 1000).",
-                s.identities.len().max(s.certs.len()).to_string(),
+                self.identities.len().max(self.certs.len()).to_string(),
             ),
             (
                 "tls_audit_own_scrapes_total",
                 "counter",
                 "Flows to the agent's own metrics endpoint (not audited).",
-                s.own_flows.to_string(),
+                self.own_flows.to_string(),
             ),
         ];
         for (name, kind, help, value) in counters {
-            family(&mut out, name, kind, help);
+            family(out, name, kind, help);
             let _ = writeln!(out, "{name} {value}");
         }
-        out
     }
 }
 

@@ -19,7 +19,6 @@ const LIMIT: usize = 80;
 /// Functions over [`LIMIT`] today, each with its length: (file under
 /// `src/`, function name, lines). They may get shorter, never longer.
 const ALLOWED: &[(&str, &str, usize)] = &[
-    ("live/metrics.rs", "render", 144),
     ("probe/endpoint.rs", "run", 124),
     ("coverage/by_nitro.rs", "nitro_layer", 119),
     ("report/html/sections.rs", "summary", 107),
