@@ -84,6 +84,36 @@ async fn run(
     let addr = target.resolve(cfg.resolve_timeout).await?;
     out.record.address = Some(addr.to_string());
     let sni = target.sni();
+    let full = full_handshakes(addr, sni, cfg, out).await?;
+    if !full.iter().any(|h| h.version == Some(TLS12)) && !is_failure(out.record.versions.last()) {
+        other_tls12_suites(addr, sni, cfg, out).await?;
+    }
+    if cfg.legacy {
+        legacy_versions(addr, sni, cfg, out).await?;
+        weak_suites(addr, sni, cfg, out).await?;
+    }
+    if cfg.groups && full.iter().any(|h| h.version == Some(0x0304)) {
+        out.record.groups = super::groups::probe_groups(addr, sni, cfg).await?;
+    }
+    client_auth_of(addr, sni, &full, out);
+    if cfg.plaintext {
+        plaintext(addr, sni, cfg, out).await;
+    }
+    if let Some(id) = &cfg.identity {
+        let version = full.first().and_then(|h| h.version);
+        out.record.identity = Some(identity(addr, sni, cfg, id, version, out).await?);
+    }
+    Ok(())
+}
+
+/// TLS 1.3 and 1.2 handshakes with rustls, each version's answer recorded;
+/// returns the handshakes that completed in the version asked for.
+async fn full_handshakes(
+    addr: SocketAddr,
+    sni: Option<&str>,
+    cfg: &ProbeConfig,
+    out: &mut EndpointResult,
+) -> Result<Vec<Handshake>, ProbeFailure> {
     let mut full: Vec<Handshake> = Vec::new();
     for v in [&rustls::version::TLS13, &rustls::version::TLS12] {
         let mut h = tls::handshake(addr, sni, v, None, cfg).await?;
@@ -109,43 +139,63 @@ async fn run(
             full.push(h);
         }
     }
-    let tls12_full = full.iter().any(|h| h.version == Some(TLS12));
-    if !tls12_full && !is_failure(out.record.versions.last()) {
-        // rustls has only ECDHE+AEAD suites: the server may still speak
-        // TLS 1.2 with others.
-        let (probe, ends) = hello_probe(addr, TLS12, TLS12_SUITES, sni, cfg).await?;
+    Ok(full)
+}
+
+/// rustls has only ECDHE+AEAD suites: the server may still speak TLS 1.2
+/// with others. An acceptance replaces the TLS 1.2 answer.
+async fn other_tls12_suites(
+    addr: SocketAddr,
+    sni: Option<&str>,
+    cfg: &ProbeConfig,
+    out: &mut EndpointResult,
+) -> Result<(), ProbeFailure> {
+    let (probe, ends) = hello_probe(addr, TLS12, TLS12_SUITES, sni, cfg).await?;
+    if let Some(ends) = ends {
+        add_hello_flow(
+            out,
+            ends,
+            sni,
+            &probe,
+            "probe: TLS 1.2 accepted with a suite rustls does not offer; read up to the ServerHello",
+        );
+        if let Some(v) = out.record.versions.last_mut() {
+            *v = probe;
+        }
+    }
+    Ok(())
+}
+
+/// TLS 1.1, 1.0 and SSL 3.0 with hand-built ClientHellos.
+async fn legacy_versions(
+    addr: SocketAddr,
+    sni: Option<&str>,
+    cfg: &ProbeConfig,
+    out: &mut EndpointResult,
+) -> Result<(), ProbeFailure> {
+    for v in [TLS11, TLS10, SSL3] {
+        let (probe, ends) = hello_probe(addr, v, LEGACY_SUITES, sni, cfg).await?;
         if let Some(ends) = ends {
             add_hello_flow(
                 out,
                 ends,
                 sni,
                 &probe,
-                "probe: TLS 1.2 accepted with a suite rustls does not offer; read up to the ServerHello",
+                "probe: legacy version accepted; read up to the ServerHello",
             );
-            if let Some(v) = out.record.versions.last_mut() {
-                *v = probe;
-            }
         }
+        out.record.versions.push(probe);
     }
-    if cfg.legacy {
-        for v in [TLS11, TLS10, SSL3] {
-            let (probe, ends) = hello_probe(addr, v, LEGACY_SUITES, sni, cfg).await?;
-            if let Some(ends) = ends {
-                add_hello_flow(
-                    out,
-                    ends,
-                    sni,
-                    &probe,
-                    "probe: legacy version accepted; read up to the ServerHello",
-                );
-            }
-            out.record.versions.push(probe);
-        }
-        weak_suites(addr, sni, cfg, out).await?;
-    }
-    if cfg.groups && full.iter().any(|h| h.version == Some(0x0304)) {
-        out.record.groups = super::groups::probe_groups(addr, sni, cfg).await?;
-    }
+    Ok(())
+}
+
+/// A flow per full handshake, and the client-certificate policy they show.
+fn client_auth_of(
+    addr: SocketAddr,
+    sni: Option<&str>,
+    full: &[Handshake],
+    out: &mut EndpointResult,
+) {
     let verdicts: Vec<(ClientAuth, &Handshake)> =
         full.iter().map(|h| (client_auth(h), h)).collect();
     for (auth, h) in &verdicts {
@@ -154,51 +204,64 @@ async fn run(
     if let Some((auth, _)) = pick(&verdicts) {
         out.record.client_auth = auth.clone();
     }
-    if cfg.plaintext {
-        let host = sni.map_or_else(|| addr.to_string(), str::to_string);
-        let started = time::OffsetDateTime::now_utc();
-        let (p, local, bytes) = super::plaintext::probe(addr, &host, cfg).await;
-        if p.accepted == Some(true) {
-            let conn = record::Conn {
-                local,
-                server: addr,
-                started,
-                finished: time::OffsetDateTime::now_utc(),
-                bytes,
-            };
-            let protection = if p.protocol.is_some() {
-                Protection::Plaintext
-            } else {
-                Protection::Unknown
-            };
-            out.flows
-                .push(record::flow(&conn, protection, p.protocol.as_deref()));
-        }
-        out.record.plaintext = p;
+}
+
+/// A plaintext request; a flow when the endpoint answered it.
+async fn plaintext(
+    addr: SocketAddr,
+    sni: Option<&str>,
+    cfg: &ProbeConfig,
+    out: &mut EndpointResult,
+) {
+    let host = sni.map_or_else(|| addr.to_string(), str::to_string);
+    let started = time::OffsetDateTime::now_utc();
+    let (p, local, bytes) = super::plaintext::probe(addr, &host, cfg).await;
+    if p.accepted == Some(true) {
+        let conn = record::Conn {
+            local,
+            server: addr,
+            started,
+            finished: time::OffsetDateTime::now_utc(),
+            bytes,
+        };
+        let protection = if p.protocol.is_some() {
+            Protection::Plaintext
+        } else {
+            Protection::Unknown
+        };
+        out.flows
+            .push(record::flow(&conn, protection, p.protocol.as_deref()));
     }
-    if let Some(id) = &cfg.identity {
-        let version = full.first().and_then(|h| h.version);
-        out.record.identity = Some(match version {
-            None => IdentityProbe {
-                accepted: None,
-                version: None,
-                detail: Some("no TLS 1.2 or 1.3 handshake to present it in".into()),
-                error: None,
-            },
-            Some(v) => {
-                let ver: &'static SupportedProtocolVersion = if v == 0x0304 {
-                    &rustls::version::TLS13
-                } else {
-                    &rustls::version::TLS12
-                };
-                let h = tls::handshake(addr, sni, ver, Some(id), cfg).await?;
-                let (probe, flow) = identity_result(addr, sni, &h, id);
-                out.flows.extend(flow);
-                probe
-            }
+    out.record.plaintext = p;
+}
+
+/// The handshake with the given identity, in the `version` of the first
+/// full handshake (none: nothing to present it in).
+async fn identity(
+    addr: SocketAddr,
+    sni: Option<&str>,
+    cfg: &ProbeConfig,
+    id: &tls::Identity,
+    version: Option<u16>,
+    out: &mut EndpointResult,
+) -> Result<IdentityProbe, ProbeFailure> {
+    let Some(v) = version else {
+        return Ok(IdentityProbe {
+            accepted: None,
+            version: None,
+            detail: Some("no TLS 1.2 or 1.3 handshake to present it in".into()),
+            error: None,
         });
-    }
-    Ok(())
+    };
+    let ver: &'static SupportedProtocolVersion = if v == 0x0304 {
+        &rustls::version::TLS13
+    } else {
+        &rustls::version::TLS12
+    };
+    let h = tls::handshake(addr, sni, ver, Some(id), cfg).await?;
+    let (probe, flow) = identity_result(addr, sni, &h, id);
+    out.flows.extend(flow);
+    Ok(probe)
 }
 
 fn is_timeout(end: &End) -> bool {

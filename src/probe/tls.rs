@@ -276,17 +276,7 @@ pub(crate) async fn handshake_with(
     cfg: &ProbeConfig,
 ) -> Result<Handshake, ProbeFailure> {
     let seen = Arc::new(Seen::default());
-    let mut config = ClientConfig::builder_with_provider(provider())
-        .with_protocol_versions(offer.versions)
-        .map_err(ProbeFailure::Tls)?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(RecordingVerifier(Arc::clone(&seen))))
-        .with_client_cert_resolver(Arc::new(RecordingResolver {
-            seen: Arc::clone(&seen),
-            identity: identity.map(|i| Arc::clone(&i.key)),
-        }));
-    config.alpn_protocols = offer.alpn.to_vec();
-    config.resumption = rustls::client::Resumption::disabled();
+    let config = client_config(offer, identity, &seen)?;
     let name = match sni.map(|s| ServerName::try_from(s.to_string())) {
         Some(Ok(n)) => n,
         _ => ServerName::IpAddress(addr.ip().into()),
@@ -302,46 +292,15 @@ pub(crate) async fn handshake_with(
     let mut tls = ClientConnection::new(Arc::new(config), name).map_err(ProbeFailure::Tls)?;
     let mut buf = vec![0u8; 18 * 1024];
     let began = Instant::now();
-    let deadline = began + cfg.io_timeout;
-    let mut end = loop {
-        if let Err(e) = flush(&mut tls, &mut sock).await {
-            break End::Failed(e);
-        }
-        if !tls.is_handshaking() {
-            break End::Completed;
-        }
-        match sock.read(&mut buf, Some(deadline), "handshake").await {
-            Ok(Got::Data(n)) => {
-                if let Err(e) = feed(&mut tls, buf.get(..n).unwrap_or_default()) {
-                    // Send our own alert, if rustls queued one; then stop.
-                    let _ = flush(&mut tls, &mut sock).await;
-                    break match e {
-                        Fed::Alert(a) => End::AlertDuring(a),
-                        Fed::Failure(f) => End::Failed(f),
-                    };
-                }
-            }
-            Ok(Got::Eof) => break End::Failed(ProbeFailure::Closed("the handshake")),
-            Err(e) => break End::Failed(e),
-        }
-    };
+    let mut end = complete(&mut tls, &mut sock, &mut buf, began + cfg.io_timeout).await;
     let requested = seen.request.lock().map(|r| r.is_some()).unwrap_or(false);
     let tls13 = tls.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3);
     let http = tls.alpn_protocol() == Some(b"http/1.1".as_slice());
     let waited =
         offer.wait_for_refusal && matches!(end, End::Completed) && requested && (tls13 || http);
     if waited {
-        if http {
-            let host = sni.map_or_else(|| addr.ip().to_string(), str::to_string);
-            let req = super::plaintext::http1_request(&host);
-            if let Err(e) = std::io::Write::write_all(&mut tls.writer(), req.as_bytes()) {
-                end = End::Failed(ProbeFailure::Io(e));
-            }
-        }
-        if matches!(end, End::Completed) {
-            let wait = refusal_wait(began.elapsed(), cfg.alert_wait);
-            end = wait_for_refusal(&mut tls, &mut sock, &mut buf, wait).await;
-        }
+        let host = http.then(|| sni.map_or_else(|| addr.ip().to_string(), str::to_string));
+        end = await_refusal(&mut tls, &mut sock, &mut buf, host, began, cfg.alert_wait).await;
     }
     if matches!(end, End::Completed | End::Served(_)) {
         tls.send_close_notify();
@@ -362,6 +321,80 @@ pub(crate) async fn handshake_with(
     };
     sock.close().await;
     Ok(out)
+}
+
+/// The rustls client for `offer`: it accepts any server certificate and
+/// records it, and records a CertificateRequest (answering it with
+/// `identity`, if given), in `seen`; no resumption.
+fn client_config(
+    offer: &Offer<'_>,
+    identity: Option<&Identity>,
+    seen: &Arc<Seen>,
+) -> Result<ClientConfig, ProbeFailure> {
+    let mut config = ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(offer.versions)
+        .map_err(ProbeFailure::Tls)?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(RecordingVerifier(Arc::clone(seen))))
+        .with_client_cert_resolver(Arc::new(RecordingResolver {
+            seen: Arc::clone(seen),
+            identity: identity.map(|i| Arc::clone(&i.key)),
+        }));
+    config.alpn_protocols = offer.alpn.to_vec();
+    config.resumption = rustls::client::Resumption::disabled();
+    Ok(config)
+}
+
+/// Run the handshake until it completes, fails, or the server sends an
+/// alert (ours, if rustls queued one, is sent before stopping).
+async fn complete(
+    tls: &mut ClientConnection,
+    sock: &mut Conn,
+    buf: &mut [u8],
+    deadline: Instant,
+) -> End {
+    loop {
+        if let Err(e) = flush(tls, sock).await {
+            return End::Failed(e);
+        }
+        if !tls.is_handshaking() {
+            return End::Completed;
+        }
+        match sock.read(buf, Some(deadline), "handshake").await {
+            Ok(Got::Data(n)) => {
+                if let Err(e) = feed(tls, buf.get(..n).unwrap_or_default()) {
+                    let _ = flush(tls, sock).await;
+                    return match e {
+                        Fed::Alert(a) => End::AlertDuring(a),
+                        Fed::Failure(f) => End::Failed(f),
+                    };
+                }
+            }
+            Ok(Got::Eof) => return End::Failed(ProbeFailure::Closed("the handshake")),
+            Err(e) => return End::Failed(e),
+        }
+    }
+}
+
+/// After a completed handshake in which a certificate was requested: send
+/// one HTTP request when ALPN chose `http/1.1` (`http_host` names the
+/// host), then wait for the refusal (see [`refusal_wait`]).
+async fn await_refusal(
+    tls: &mut ClientConnection,
+    sock: &mut Conn,
+    buf: &mut [u8],
+    http_host: Option<String>,
+    began: Instant,
+    alert_wait: Duration,
+) -> End {
+    if let Some(host) = http_host {
+        let req = super::plaintext::http1_request(&host);
+        if let Err(e) = std::io::Write::write_all(&mut tls.writer(), req.as_bytes()) {
+            return End::Failed(ProbeFailure::Io(e));
+        }
+    }
+    let wait = refusal_wait(began.elapsed(), alert_wait);
+    wait_for_refusal(tls, sock, buf, wait).await
 }
 
 /// How long to wait for a refusal: the refusal is one round trip after our
