@@ -11,9 +11,21 @@ pub(super) fn nitro_layer(
     cfg: &ClusterConfig,
     notes: &mut Notes,
 ) -> Layer {
-    let ends = flow.ends();
-    if ends.iter().any(|e| e.kind == EndKind::Unresolved) {
-        return Layer::Unknown;
+    if let Some(layer) = by_path(flow, cfg, notes) {
+        return layer;
+    }
+    if let Some(layer) = by_instance_types(flow, caps, notes) {
+        return layer;
+    }
+    both_encrypt(flow, caps, cfg, notes)
+}
+
+/// What the path decides before the instance types are looked at: an end
+/// not resolved, nodes not in one VPC or Region, or VPC Encryption
+/// Controls in enforce mode. `None`: the instance types decide.
+fn by_path(flow: &FlowEnds<'_>, cfg: &ClusterConfig, notes: &mut Notes) -> Option<Layer> {
+    if flow.ends().iter().any(|e| e.kind == EndKind::Unresolved) {
+        return Some(Layer::Unknown);
     }
     if cfg.nodes_share_vpc() == Some(false) {
         notes.reason(
@@ -21,7 +33,7 @@ pub(super) fn nitro_layer(
             "the cluster config says the nodes are not all in one VPC (or peered VPCs): Nitro \
              encryption cannot be established for a node pair",
         );
-        return Layer::Unknown;
+        return Some(Layer::Unknown);
     }
     if let (Some(ra), Some(rb)) = (flow.a.region(), flow.b.region())
         && ra != rb
@@ -33,7 +45,7 @@ pub(super) fn nitro_layer(
                  encryption needs one Region"
             ),
         );
-        return Layer::NotCovered(Confidence::Configured);
+        return Some(Layer::NotCovered(Confidence::Configured));
     }
     if cfg.encryption_controls() == EncryptionControls::Enforce {
         notes.reason(
@@ -47,9 +59,19 @@ pub(super) fn nitro_layer(
             reason::NITRO_NO_HOP_ASSUMED,
             "no NAT, internet or transit gateway (which enforce mode can exclude) is assumed on              the path; such hops are invisible to the capture and end Nitro encryption",
         );
-        return Layer::Covered(CoveredBy::Nitro, Confidence::Configured);
+        return Some(Layer::Covered(CoveredBy::Nitro, Confidence::Configured));
     }
+    None
+}
 
+/// An end on Fargate, or on an instance type that does not encrypt in
+/// transit or is not known to. `None`: both ends' types encrypt.
+fn by_instance_types(
+    flow: &FlowEnds<'_>,
+    caps: &[NodeCapability; 2],
+    notes: &mut Notes,
+) -> Option<Layer> {
+    let ends = flow.ends();
     let mut not_encrypting = Vec::new();
     let mut unknown = false;
     for (end, cap) in ends.iter().zip(caps) {
@@ -80,12 +102,20 @@ pub(super) fn nitro_layer(
         }
     }
     if let Some(c) = not_encrypting.into_iter().max() {
-        return Layer::NotCovered(c);
+        return Some(Layer::NotCovered(c));
     }
-    if unknown {
-        return Layer::Unknown;
-    }
+    unknown.then_some(Layer::Unknown)
+}
 
+/// Both ends on types that encrypt: covered, with the hops a capture
+/// cannot see stated as assumptions, and labelled as configured only when
+/// the cluster config and the type labels say so.
+fn both_encrypt(
+    flow: &FlowEnds<'_>,
+    caps: &[NodeCapability; 2],
+    cfg: &ClusterConfig,
+    notes: &mut Notes,
+) -> Layer {
     let [ca, cb] = caps;
     notes.reason(
         reason::NITRO_BOTH_ENCRYPT,
