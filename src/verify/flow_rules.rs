@@ -114,6 +114,7 @@ fn cleartext(v: &mut Verifier, seen: &Seen<'_>, rule: &'static Rule, out: &mut F
     }
 }
 
+/// TA-NO-MTLS and its kin, where the inventory asks for mutual TLS.
 fn mutual(v: &mut Verifier, seen: &Seen<'_>, out: &mut Found) {
     let probe = seen.rec.source == FlowSource::Probe;
     // A probe connection read only up to the ServerHello (legacy versions,
@@ -130,22 +131,8 @@ fn mutual(v: &mut Verifier, seen: &Seen<'_>, out: &mut Found) {
             return;
         }
     }
-    let unknown = &rules::MTLS_UNKNOWN;
     let Some(tls) = seen.rec.tls.as_deref() else {
-        // DTLS and QUIC are recognised, not parsed.
-        let app = seen.rec.app_protocol.clone().unwrap_or_default();
-        emit(
-            v,
-            seen,
-            unknown,
-            unknown.severity,
-            "not-parsed",
-            out,
-            || {
-                let ev = json!({"reason": "not-parsed", "app_protocol": app});
-                (format!("{app} handshake not parsed"), ev)
-            },
-        );
+        handshake_not_parsed(v, seen, out);
         return;
     };
     // A "yes" resting on the size inference, when the policy asks for
@@ -154,69 +141,102 @@ fn mutual(v: &mut Verifier, seen: &Seen<'_>, out: &mut Found) {
         && tls.mutual_evidence.as_deref() == Some("encrypted-flight-size");
     match tls.mutual {
         Some(true) if !inferred_only => {}
-        Some(false) => {
-            let basis = tls.mutual_evidence.as_deref().unwrap_or("");
-            // The probe saw the server ask for a certificate and go on
-            // without one: optional client authentication.
-            let rule = if probe && tls.client_cert_requested == Some(true) {
-                &rules::MTLS_OPTIONAL
-            } else {
-                &rules::NO_MTLS
-            };
-            emit(v, seen, rule, rule.severity, basis, out, || {
-                let inferred = basis == "encrypted-flight-size";
-                let how = if inferred {
-                    "inferred from the size of the client's encrypted flight"
-                } else if rule.id == rules::MTLS_OPTIONAL.id {
-                    "requested but not required: the server accepted the probe without one"
-                } else if probe {
-                    "the server accepted the probe without one"
-                } else {
-                    "observed"
-                };
-                let ev = json!({
-                    "mutual": false,
-                    "basis": tls.mutual_evidence,
-                    "inferred": inferred,
-                    "inference": inference(tls),
-                    "client_cert_requested": tls.client_cert_requested,
-                    "version": tls.version,
-                });
-                (format!("no client certificate ({how})"), ev)
-            });
-        }
-        Some(true) | None => {
-            let reason = if inferred_only {
-                "inferred-only"
-            } else {
-                tls.mutual_unknown_reason.as_deref().unwrap_or("")
-            };
-            // Reasons the client controls (padding every record, offering
-            // post-handshake authentication, padding only its handshake)
-            // must not turn a missing certificate into a lesser finding:
-            // they take TA-NO-MTLS's severity.
-            let severity = if CLIENT_CONTROLLED.contains(&reason) {
-                rules::NO_MTLS.severity
-            } else {
-                unknown.severity
-            };
-            emit(v, seen, unknown, severity, reason, out, || {
-                let ev = json!({
-                    "reason": reason,
-                    "inference": inference(tls),
-                    "version": tls.version,
-                    "handshake_seen": tls.handshake_seen,
-                    "resumed": tls.resumed,
-                });
-                let msg = if inferred_only {
-                    "a client certificate is only inferred from record sizes; the policy asks for observed evidence".to_string()
-                } else {
-                    format!("cannot tell whether the client sent a certificate ({reason})")
-                };
-                (msg, ev)
-            });
-        }
+        Some(false) => no_client_certificate(v, seen, tls, out),
+        Some(true) | None => client_certificate_unknown(v, seen, tls, inferred_only, out),
     }
+}
+
+/// DTLS and QUIC are recognised, not parsed: TA-MTLS-UNKNOWN.
+fn handshake_not_parsed(v: &mut Verifier, seen: &Seen<'_>, out: &mut Found) {
+    let unknown = &rules::MTLS_UNKNOWN;
+    let app = seen.rec.app_protocol.clone().unwrap_or_default();
+    emit(
+        v,
+        seen,
+        unknown,
+        unknown.severity,
+        "not-parsed",
+        out,
+        || {
+            let ev = json!({"reason": "not-parsed", "app_protocol": app});
+            (format!("{app} handshake not parsed"), ev)
+        },
+    );
+}
+
+/// No client certificate (observed, or inferred from the flight's size):
+/// TA-NO-MTLS, or TA-MTLS-OPTIONAL when the probe saw the server ask for
+/// one and go on without it.
+fn no_client_certificate(v: &mut Verifier, seen: &Seen<'_>, tls: &FlowTls, out: &mut Found) {
+    let probe = seen.rec.source == FlowSource::Probe;
+    let basis = tls.mutual_evidence.as_deref().unwrap_or("");
+    let rule = if probe && tls.client_cert_requested == Some(true) {
+        &rules::MTLS_OPTIONAL
+    } else {
+        &rules::NO_MTLS
+    };
+    emit(v, seen, rule, rule.severity, basis, out, || {
+        let inferred = basis == "encrypted-flight-size";
+        let how = if inferred {
+            "inferred from the size of the client's encrypted flight"
+        } else if rule.id == rules::MTLS_OPTIONAL.id {
+            "requested but not required: the server accepted the probe without one"
+        } else if probe {
+            "the server accepted the probe without one"
+        } else {
+            "observed"
+        };
+        let ev = json!({
+            "mutual": false,
+            "basis": tls.mutual_evidence,
+            "inferred": inferred,
+            "inference": inference(tls),
+            "client_cert_requested": tls.client_cert_requested,
+            "version": tls.version,
+        });
+        (format!("no client certificate ({how})"), ev)
+    });
+}
+
+/// Whether the client sent a certificate is undecided, or only inferred
+/// where the policy asks for observed evidence: TA-MTLS-UNKNOWN.
+fn client_certificate_unknown(
+    v: &mut Verifier,
+    seen: &Seen<'_>,
+    tls: &FlowTls,
+    inferred_only: bool,
+    out: &mut Found,
+) {
+    let unknown = &rules::MTLS_UNKNOWN;
+    let reason = if inferred_only {
+        "inferred-only"
+    } else {
+        tls.mutual_unknown_reason.as_deref().unwrap_or("")
+    };
+    // Reasons the client controls (padding every record, offering
+    // post-handshake authentication, padding only its handshake) must not
+    // turn a missing certificate into a lesser finding: they take
+    // TA-NO-MTLS's severity.
+    let severity = if CLIENT_CONTROLLED.contains(&reason) {
+        rules::NO_MTLS.severity
+    } else {
+        unknown.severity
+    };
+    emit(v, seen, unknown, severity, reason, out, || {
+        let ev = json!({
+            "reason": reason,
+            "inference": inference(tls),
+            "version": tls.version,
+            "handshake_seen": tls.handshake_seen,
+            "resumed": tls.resumed,
+        });
+        let msg = if inferred_only {
+            "a client certificate is only inferred from record sizes; the policy asks for observed evidence".to_string()
+        } else {
+            format!("cannot tell whether the client sent a certificate ({reason})")
+        };
+        (msg, ev)
+    });
 }
 
 /// TA-MTLS-UNKNOWN reasons that a client can bring about at will.
