@@ -204,7 +204,6 @@ impl<'c> Evaluator<'c> {
 
     fn control(&self, control: &Control, acc: &Acc, report: &Report) -> ControlResult {
         let e = &control.evaluation;
-        let c = &self.common;
         let (mut evidence, in_scope, noun) = match e.method.as_str() {
             "certificate-inventory" => self.inventory(control, report),
             "protocol-inventory" => self.protocols(control, report),
@@ -215,12 +214,8 @@ impl<'c> Evaluator<'c> {
         if !e.method.ends_with("-inventory") {
             evidence.extend(self.policy_gaps(control, report));
         }
-        for ev in &mut evidence {
-            if e.cap == "needs-review" && ev.effect == Status::Fail {
-                ev.effect = Status::NeedsReview;
-                ev.reason
-                    .push_str(" (addressable: needs review, see the caveat)");
-            }
+        if e.cap == "needs-review" {
+            cap_at_review(&mut evidence);
         }
         let worst = evidence.iter().map(|e| e.effect).max();
         let status = match worst {
@@ -230,9 +225,9 @@ impl<'c> Evaluator<'c> {
         };
         if status == Status::Pass && evidence.is_empty() {
             let sample = if e.in_scope == "tls-flows" {
-                &c.tls
+                &self.common.tls
             } else {
-                &c.all
+                &self.common.all
             };
             evidence.push(sample.evidence(
                 Status::Pass,
@@ -243,37 +238,7 @@ impl<'c> Evaluator<'c> {
             ));
         }
         evidence.sort_by_key(|e| std::cmp::Reverse(e.effect));
-        let failing = evidence.iter().filter(|e| e.effect == Status::Fail).count();
-        let review = evidence
-            .iter()
-            .filter(|e| e.effect == Status::NeedsReview)
-            .count();
-        let mut summary = match status {
-            Status::NotApplicable => format!("No {noun} in scope were seen."),
-            Status::Pass => format!(
-                "{} {noun} in scope; nothing speaks against the control.",
-                in_scope.flows
-            ),
-            Status::NeedsReview => format!(
-                "{} {noun} in scope; {review} item{} need{} review, none fails the control.",
-                in_scope.flows,
-                plural(review),
-                if review == 1 { "s" } else { "" }
-            ),
-            Status::Fail => format!(
-                "{} {noun} in scope; {failing} item{} fail{} the control, {review} need{} review.",
-                in_scope.flows,
-                plural(failing),
-                if failing == 1 { "s" } else { "" },
-                if review == 1 { "s" } else { "" }
-            ),
-        };
-        if e.in_scope == "tls-flows" && c.tls.count > 0 && e.method == "findings" {
-            summary.push_str(&format!(
-                " Mutual TLS on {} of {} TLS flows ({} without, {} undecided).",
-                c.mutual[0], c.tls.count, c.mutual[1], c.mutual[2]
-            ));
-        }
+        let summary = self.summary(e, status, noun, in_scope.flows, &evidence);
         ControlResult {
             reference: control.reference.clone(),
             id: control.id.clone(),
@@ -290,6 +255,47 @@ impl<'c> Evaluator<'c> {
         }
     }
 
+    /// A control's one-paragraph summary: its status in words, with the
+    /// items that fail or need review counted, and the mutual TLS tally
+    /// where the control is about TLS flows' findings.
+    fn summary(
+        &self,
+        e: &Evaluation,
+        status: Status,
+        noun: &str,
+        flows: u64,
+        evidence: &[Evidence],
+    ) -> String {
+        let c = &self.common;
+        let failing = evidence.iter().filter(|e| e.effect == Status::Fail).count();
+        let review = evidence
+            .iter()
+            .filter(|e| e.effect == Status::NeedsReview)
+            .count();
+        let mut summary = match status {
+            Status::NotApplicable => format!("No {noun} in scope were seen."),
+            Status::Pass => format!("{flows} {noun} in scope; nothing speaks against the control."),
+            Status::NeedsReview => format!(
+                "{flows} {noun} in scope; {review} item{} need{} review, none fails the control.",
+                plural(review),
+                if review == 1 { "s" } else { "" }
+            ),
+            Status::Fail => format!(
+                "{flows} {noun} in scope; {failing} item{} fail{} the control, {review} need{} review.",
+                plural(failing),
+                if failing == 1 { "s" } else { "" },
+                if review == 1 { "s" } else { "" }
+            ),
+        };
+        if e.in_scope == "tls-flows" && c.tls.count > 0 && e.method == "findings" {
+            summary.push_str(&format!(
+                " Mutual TLS on {} of {} TLS flows ({} without, {} undecided).",
+                c.mutual[0], c.tls.count, c.mutual[1], c.mutual[2]
+            ));
+        }
+        summary
+    }
+
     /// `findings`: the findings that name the control, judged by scope.
     fn findings(
         &self,
@@ -298,6 +304,42 @@ impl<'c> Evaluator<'c> {
     ) -> (Vec<Evidence>, InScope, &'static str) {
         let e = &control.evaluation;
         let c = &self.common;
+        let mut out = self.named_findings(control, report);
+        let unprotected = match e.unprotected_flows.as_str() {
+            "fail" => Some(Status::Fail),
+            "review" => Some(Status::NeedsReview),
+            _ => None,
+        };
+        if let Some(effect) = unprotected {
+            out.extend(self.unprotected(e, effect));
+        }
+        let flows = match e.in_scope.as_str() {
+            "tls-flows" if unprotected.is_some() => {
+                c.tls.count + c.unprotected_public.count + c.unprotected_internal.count
+            }
+            "tls-flows" => c.tls.count,
+            _ => c.all.count,
+        };
+        let noun = if e.in_scope == "tls-flows" && unprotected.is_none() {
+            "TLS flows"
+        } else {
+            "flows"
+        };
+        (
+            out,
+            InScope {
+                flows,
+                certificates: 0,
+            },
+            noun,
+        )
+    }
+
+    /// The findings that name the control: each fails it, or needs review
+    /// when waived, of a review-only rule, or on internal addresses only
+    /// where the control is about public networks.
+    fn named_findings(&self, control: &Control, report: &Report) -> Vec<Evidence> {
+        let e = &control.evaluation;
         let mut out = Vec::new();
         for (i, f) in report.findings.iter().enumerate() {
             if !f.controls.contains(&control.reference) {
@@ -323,57 +365,40 @@ impl<'c> Evaluator<'c> {
             };
             out.push(self.of_finding(i, f, effect, reason));
         }
-        let unprotected = match e.unprotected_flows.as_str() {
-            "fail" => Some(Status::Fail),
-            "review" => Some(Status::NeedsReview),
-            _ => None,
-        };
-        if let Some(effect) = unprotected {
-            let what = "plaintext or of unproven encryption";
-            if c.unprotected_public.count > 0 {
-                out.push(c.unprotected_public.evidence(
-                    effect,
-                    format!(
-                        "{} flows {what}, with a public address",
-                        c.unprotected_public.count
-                    ),
-                ));
-            }
-            if c.unprotected_internal.count > 0 {
-                let effect = if e.scope == "public-networks" {
-                    Status::NeedsReview
-                } else {
-                    effect
-                };
-                out.push(c.unprotected_internal.evidence(
-                    effect,
-                    format!(
-                        "{} flows {what}, between internal addresses",
-                        c.unprotected_internal.count
-                    ),
-                ));
-            }
+        out
+    }
+
+    /// Plaintext and unproven-encryption flows, with `effect` (those
+    /// between internal addresses only need review where the control is
+    /// about public networks).
+    fn unprotected(&self, e: &Evaluation, effect: Status) -> Vec<Evidence> {
+        let c = &self.common;
+        let what = "plaintext or of unproven encryption";
+        let mut out = Vec::new();
+        if c.unprotected_public.count > 0 {
+            out.push(c.unprotected_public.evidence(
+                effect,
+                format!(
+                    "{} flows {what}, with a public address",
+                    c.unprotected_public.count
+                ),
+            ));
         }
-        let flows = match e.in_scope.as_str() {
-            "tls-flows" if unprotected.is_some() => {
-                c.tls.count + c.unprotected_public.count + c.unprotected_internal.count
-            }
-            "tls-flows" => c.tls.count,
-            _ => c.all.count,
-        };
-        let noun = if e.in_scope == "tls-flows" && unprotected.is_none() {
-            "TLS flows"
-        } else {
-            "flows"
-        };
-        (
-            out,
-            InScope {
-                flows,
-                certificates: 0,
-            },
-            noun,
-        )
+        if c.unprotected_internal.count > 0 {
+            let effect = if e.scope == "public-networks" {
+                Status::NeedsReview
+            } else {
+                effect
+            };
+            out.push(c.unprotected_internal.evidence(
+                effect,
+                format!(
+                    "{} flows {what}, between internal addresses",
+                    c.unprotected_internal.count
+                ),
+            ));
+        }
+        out
     }
 
     /// `certificate-inventory`: every certificate seen, and what kept the
@@ -752,6 +777,16 @@ fn certificate_of(f: &Finding) -> Vec<String> {
         .and_then(|s| s.as_str())
         .map(|s| vec![s.to_string()])
         .unwrap_or_default()
+}
+
+/// An addressable specification never fails: what would fail it needs
+/// review.
+fn cap_at_review(evidence: &mut [Evidence]) {
+    for ev in evidence.iter_mut().filter(|ev| ev.effect == Status::Fail) {
+        ev.effect = Status::NeedsReview;
+        ev.reason
+            .push_str(" (addressable: needs review, see the caveat)");
+    }
 }
 
 fn plural(n: usize) -> &'static str {

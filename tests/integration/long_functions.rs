@@ -23,8 +23,6 @@ const ALLOWED: &[(&str, &str, usize)] = &[
     ("report/html/sections.rs", "compliance", 103),
     ("decode/mod.rs", "decode_ip", 97),
     ("report/junit.rs", "render_junit_with", 92),
-    ("compliance/evaluate.rs", "control", 87),
-    ("compliance/evaluate.rs", "findings", 84),
     ("report/html/scope.rs", "verified", 84),
     ("engine/parallel.rs", "run", 83),
     ("engine/parallel.rs", "work", 83),
