@@ -10,6 +10,7 @@
 //! window closes come from their handshake event; certificates the agent
 //! sent before the window are known by digest only.
 
+use crate::live::Replayed;
 use crate::model::WarningKind;
 use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
@@ -22,7 +23,7 @@ use kube::Client;
 use kube::api::{Api, ListParams, LogParams};
 use tokio::time::Instant;
 
-use super::audit::{PodResult, Progress};
+use super::audit::{PodResult, Progress, not_an_event_stream};
 use super::context::pod_name;
 use super::logs::{self, LineFilter};
 use super::{ClusterError, timed};
@@ -172,42 +173,30 @@ async fn read_agent(
     };
     progress.step(&label, "reading the node agent's events");
     let name = agent.metadata.name.clone().unwrap_or_default();
-    match logs::follow(api, &name, &params, label.clone(), deadline, filter, |t| {
+    let followed = logs::follow(api, &name, &params, label.clone(), deadline, filter, |t| {
         progress.tally(&label, t)
     })
-    .await
-    {
+    .await;
+    let replayed = match followed {
         Ok(read) => {
             result.ended = Some(read.ended);
-            match read.replayed {
-                Ok(mut r) => {
-                    // A window on a running agent never has its summary:
-                    // that is the design, not a cut stream.
-                    r.report
-                        .warnings
-                        .retain(|w| w.kind != WarningKind::EventsCut);
-                    for i in &mut r.report.inputs {
-                        i.format = "node-agent".into();
-                        i.complete = true;
-                    }
-                    let n = r.flows.len();
-                    result.replayed = Some(r);
-                    progress.done(
-                        &label,
-                        &format!(
-                            "{} of the selected pods",
-                            crate::report::plural(u64::try_from(n).unwrap_or(u64::MAX), "flow")
-                        ),
-                        false,
-                    );
-                }
-                Err(e) => {
-                    let e =
-                        ClusterError::Api(format!("the agent's log is not an event stream: {e}"));
-                    progress.done(&label, &e.to_string(), true);
-                    result.error = Some(e);
-                }
-            }
+            read.replayed.map_err(|e| not_an_event_stream(&e))
+        }
+        Err(e) => Err(e),
+    };
+    match replayed {
+        Ok(mut r) => {
+            as_window(&mut r);
+            let n = r.flows.len();
+            result.replayed = Some(r);
+            progress.done(
+                &label,
+                &format!(
+                    "{} of the selected pods",
+                    crate::report::plural(u64::try_from(n).unwrap_or(u64::MAX), "flow")
+                ),
+                false,
+            );
         }
         Err(e) => {
             progress.done(&label, &e.to_string(), true);
@@ -215,4 +204,17 @@ async fn read_agent(
         }
     }
     result
+}
+
+/// What a running agent's events replay to, read as a window on it: the
+/// window never has the agent's summary (that is the design, not a cut
+/// stream), and its inputs are the node agent's, complete for the window.
+fn as_window(r: &mut Replayed) {
+    r.report
+        .warnings
+        .retain(|w| w.kind != WarningKind::EventsCut);
+    for i in &mut r.report.inputs {
+        i.format = "node-agent".into();
+        i.complete = true;
+    }
 }

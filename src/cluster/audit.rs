@@ -17,7 +17,7 @@ use super::ClusterError;
 use super::context::pod_name;
 use super::ephemeral::{self, Started, Termination};
 use super::logs::{self, Ended, Follower, LineFilter, Tally};
-use crate::live::Replayed;
+use crate::live::{EventError, Replayed};
 use crate::model::WarningKind;
 
 /// Time after `--duration` allowed for the agent to write its last flows
@@ -163,8 +163,17 @@ async fn audit_one(client: &Client, pod: Pod, plan: &Plan, progress: &dyn Progre
             }
         };
     let read = follower.finish(ended).await;
+    let ended = read.ended;
+    take_events(&mut result, read, exit);
+    progress.done(&name, &summary(&result, ended), result.error.is_some());
+    result
+}
+
+/// What the agent's log gave: how it ended, the replayed report, or why
+/// there is none.
+fn take_events(result: &mut PodResult, read: logs::LogRead, exit: Option<i32>) {
     result.ended = Some(read.ended);
-    judge_end(&mut result, &read, exit);
+    judge_end(result, &read, exit);
     let agent_failed = read.agent_error.is_some();
     match read.replayed {
         Ok(mut r) => {
@@ -177,24 +186,28 @@ async fn audit_one(client: &Client, pod: Pod, plan: &Plan, progress: &dyn Progre
             }
             result.replayed = Some(r);
         }
-        Err(e) if result.error.is_none() => {
-            result.error = Some(ClusterError::Api(format!(
-                "the agent's log is not an event stream: {e}"
-            )));
-        }
+        Err(e) if result.error.is_none() => result.error = Some(not_an_event_stream(&e)),
         Err(_) => {}
     }
+}
+
+/// The error for an agent log that does not read as events.
+pub(super) fn not_an_event_stream(e: &EventError) -> ClusterError {
+    ClusterError::Api(format!("the agent's log is not an event stream: {e}"))
+}
+
+/// The pod's line in the progress: its error, or its flows and how the
+/// log ended.
+fn summary(result: &PodResult, ended: Ended) -> String {
     let flows = result.replayed.as_ref().map_or(0, |r| r.flows.len());
     let flows = crate::report::plural(u64::try_from(flows).unwrap_or(u64::MAX), "flow");
-    let summary = match (&result.error, read.ended) {
+    match (&result.error, ended) {
         (Some(e), _) => e.to_string(),
         (None, Ended::Eof) => flows,
         (None, Ended::Deadline) => format!("{flows} (log cut at the deadline)"),
         (None, Ended::TooLong) => format!("{flows} (log cut: over 512 MiB)"),
         (None, Ended::Interrupted) => format!("{flows} (interrupted)"),
-    };
-    progress.done(&name, &summary, result.error.is_some());
-    result
+    }
 }
 
 /// Follow the agent's log until it ends: the deadline, its end with the

@@ -161,29 +161,9 @@ async fn list_pages(
     let mut total = 0u64;
     let mut token: Option<String> = None;
     for _ in 0..MAX_PAGES {
-        let mut lp = base.clone();
-        if let Some(n) = limit {
-            lp = lp.limit(n);
-        }
-        if let Some(t) = &token {
-            lp = lp.continue_token(t);
-        }
-        let req = kube::core::Request::new(path)
-            .list(&lp)
-            .map_err(|e| Paging::Failed(ClusterError::Api(e.to_string())))?;
-        let what = format!("listing {path}");
+        let req = page_request(path, base, limit, token.as_deref())?;
         let left = MAX_FILE_BYTES.saturating_sub(total);
-        let bytes = match tokio::time::timeout(timeout, read_body(client, req, left)).await {
-            Ok(Ok(b)) => b,
-            Ok(Err(e)) if token.is_some() && expired(&e) => return Err(Paging::Expired),
-            Ok(Err(e)) => return Err(Paging::Failed(ClusterError::from_kube(e))),
-            Err(_) => {
-                return Err(Paging::Failed(ClusterError::Timeout {
-                    what,
-                    after: timeout,
-                }));
-            }
-        };
+        let bytes = fetch_page(client, req, left, timeout, path, token.is_some()).await?;
         total = total.saturating_add(bytes.len() as u64);
         if total > MAX_FILE_BYTES {
             return Err(too_large());
@@ -214,6 +194,53 @@ async fn list_pages(
     if token.is_some() {
         return Err(endless(path));
     }
+    serde_json::to_vec(&one_list(head, items)).map_err(|_| too_large())
+}
+
+/// The request for one page of `path`: `limit` items (all when `None`)
+/// from the `token` the previous page gave.
+fn page_request(
+    path: &str,
+    base: &ListParams,
+    limit: Option<u32>,
+    token: Option<&str>,
+) -> Result<http::Request<Vec<u8>>, Paging> {
+    let mut lp = base.clone();
+    if let Some(n) = limit {
+        lp = lp.limit(n);
+    }
+    if let Some(t) = token {
+        lp = lp.continue_token(t);
+    }
+    kube::core::Request::new(path)
+        .list(&lp)
+        .map_err(|e| Paging::Failed(ClusterError::Api(e.to_string())))
+}
+
+/// One page's body, at most `left` bytes, within `timeout`. A later page
+/// (`continued`) whose token expired asks for the list to start over.
+async fn fetch_page(
+    client: &Client,
+    req: http::Request<Vec<u8>>,
+    left: u64,
+    timeout: Duration,
+    path: &str,
+    continued: bool,
+) -> Result<Vec<u8>, Paging> {
+    match tokio::time::timeout(timeout, read_body(client, req, left)).await {
+        Ok(Ok(b)) => Ok(b),
+        Ok(Err(e)) if continued && expired(&e) => Err(Paging::Expired),
+        Ok(Err(e)) => Err(Paging::Failed(ClusterError::from_kube(e))),
+        Err(_) => Err(Paging::Failed(ClusterError::Timeout {
+            what: format!("listing {path}"),
+            after: timeout,
+        })),
+    }
+}
+
+/// The pages joined into one List: the first page's head with every
+/// page's items, and no paging metadata.
+fn one_list(head: Option<serde_json::Value>, items: Vec<serde_json::Value>) -> serde_json::Value {
     let mut list = head.unwrap_or_default();
     list["items"] = serde_json::Value::Array(items);
     if let Some(meta) = list
@@ -223,7 +250,7 @@ async fn list_pages(
         meta.remove("continue");
         meta.remove("remainingItemCount");
     }
-    serde_json::to_vec(&list).map_err(|_| too_large())
+    list
 }
 
 /// Which pods to audit.

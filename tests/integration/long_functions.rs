@@ -26,9 +26,6 @@ const ALLOWED: &[(&str, &str, usize)] = &[
     ("report/html/scope.rs", "verified", 84),
     ("engine/parallel.rs", "run", 83),
     ("engine/parallel.rs", "work", 83),
-    ("cluster/agents.rs", "read_agent", 82),
-    ("cluster/audit.rs", "audit_one", 81),
-    ("cluster/context.rs", "list_pages", 81),
     ("report/html/sections.rs", "findings", 81),
 ];
 
