@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 
 use serde_json::json;
 
-use super::{AuditError, Audited, Conclusion, Status, VerifySettings};
+use super::{AuditError, Audited, Conclusion, Status};
 use crate::engine::Config;
 use crate::enrich::{EnrichConfig, Enrichment};
 use crate::live::{self, EventSink, LiveHandle, LiveOptions, Metrics, MetricsSink, Progress};
@@ -28,12 +28,13 @@ pub struct Served {
 }
 
 /// Serve metrics on `addr` (`token`: what `/metrics` requires as a
-/// bearer token), judged with the verification `settings`; without an
-/// address, metrics are kept but not served.
+/// bearer token), their findings counted by the verifier `judge` gives
+/// (asked for only when there is an address); without an address, metrics
+/// are kept but not served.
 pub fn serve(
     addr: Option<SocketAddr>,
     token: Option<String>,
-    settings: &VerifySettings,
+    judge: impl FnOnce() -> Result<Verifier, AuditError>,
 ) -> Result<Served, AuditError> {
     let metrics = Metrics::default();
     let Some(addr) = addr else {
@@ -43,7 +44,7 @@ pub fn serve(
             own: None,
         });
     };
-    let mut judge = settings.load()?.verifier;
+    let mut judge = judge()?;
     let bound = live::serve_metrics(addr, metrics.clone(), live::MetricsServer { token })
         .map_err(|e| AuditError::Config(format!("cannot serve metrics on {addr}: {e}")))?;
     let addrs = own_addresses(bound);

@@ -48,14 +48,32 @@ pub struct Loaded {
 impl VerifySettings {
     /// Load everything, the snapshot from `pods` and `nodes`.
     pub fn load(&self) -> Result<Loaded, AuditError> {
-        let inventory = match (&self.pods, &self.nodes) {
+        self.load_with(self.inventory()?, None)
+    }
+
+    /// As [`VerifySettings::load`], and a second verifier from the same
+    /// inputs (read once): a capture's metrics judge every flow apart from
+    /// its report.
+    pub fn load_with_judge(&self) -> Result<(Loaded, Verifier), AuditError> {
+        let (inputs, info, starts) = self.read(self.inventory()?, None)?;
+        let judge = inputs.clone().verifier();
+        let loaded = Loaded {
+            verifier: inputs.verifier(),
+            info,
+            starts,
+        };
+        Ok((loaded, judge))
+    }
+
+    /// The snapshot from `pods` and `nodes`, if either is given.
+    fn inventory(&self) -> Result<Option<Inventory>, AuditError> {
+        Ok(match (&self.pods, &self.nodes) {
             (None, None) => None,
             (pods, nodes) => Some(
                 Inventory::load(pods.as_deref(), nodes.as_deref())
                     .map_err(|e| AuditError::Config(e.to_string()))?,
             ),
-        };
-        self.load_with(inventory, None)
+        })
     }
 
     /// As [`VerifySettings::load`], with an inventory built elsewhere (the
@@ -66,6 +84,21 @@ impl VerifySettings {
         inventory: Option<Inventory>,
         discovered: Option<ClusterConfig>,
     ) -> Result<Loaded, AuditError> {
+        let (inputs, info, starts) = self.read(inventory, discovered)?;
+        Ok(Loaded {
+            verifier: inputs.verifier(),
+            info,
+            starts,
+        })
+    }
+
+    /// Read what a verifier is built from, what the report says of it, and
+    /// the snapshot's pod starts.
+    fn read(
+        &self,
+        inventory: Option<Inventory>,
+        discovered: Option<ClusterConfig>,
+    ) -> Result<(Inputs, RunInfo, PodStarts), AuditError> {
         let (policy, source, text) = match &self.policy {
             Some(path) => {
                 let (policy, text) = read_policy(path)?;
@@ -123,13 +156,33 @@ impl VerifySettings {
             .as_ref()
             .map(Inventory::pod_starts)
             .unwrap_or_default();
-        let verifier = Verifier::new(policy, inventory, bundle.map(|(_, b)| b), now)
-            .with_underlay(cluster, nitro);
-        Ok(Loaded {
-            verifier,
-            info,
-            starts,
-        })
+        let inputs = Inputs {
+            policy,
+            inventory,
+            bundle: bundle.map(|(_, b)| b),
+            now,
+            cluster,
+            nitro,
+        };
+        Ok((inputs, info, starts))
+    }
+}
+
+/// What [`Verifier::new`] and [`Verifier::with_underlay`] take, as read.
+#[derive(Clone)]
+struct Inputs {
+    policy: Policy,
+    inventory: Option<Inventory>,
+    bundle: Option<TrustBundle>,
+    now: i64,
+    cluster: ClusterConfig,
+    nitro: NitroTable,
+}
+
+impl Inputs {
+    fn verifier(self) -> Verifier {
+        Verifier::new(self.policy, self.inventory, self.bundle, self.now)
+            .with_underlay(self.cluster, self.nitro)
     }
 }
 

@@ -16,6 +16,7 @@ use super::{EngineArgs, OutputArgs, Prepared, exit, publish, verification};
 use crate::audit::capture;
 use crate::audit::{AuditError, Status};
 use crate::live::{self, EventSink, LiveOptions};
+use crate::verify::Verifier;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct CaptureArgs {
@@ -128,8 +129,12 @@ fn say_fallback(handle: &live::LiveHandle) {
 }
 
 /// The metrics endpoint, once the interface is open (so a scrape that
-/// answers means the capture runs).
-fn serve(args: &CaptureArgs) -> Result<capture::Served, AuditError> {
+/// answers means the capture runs); `judge` gives the verifier of its
+/// findings, asked for only when metrics are served.
+fn serve(
+    args: &CaptureArgs,
+    judge: impl FnOnce() -> Result<Verifier, AuditError>,
+) -> Result<capture::Served, AuditError> {
     let addr = match &args.metrics_addr {
         Some(a) => Some(parse_listen(a).map_err(AuditError::Config)?),
         None => None,
@@ -138,7 +143,7 @@ fn serve(args: &CaptureArgs) -> Result<capture::Served, AuditError> {
         Some(path) => Some(read_token(path).map_err(AuditError::Config)?),
         None => None,
     };
-    let served = capture::serve(addr, token, &args.verify.settings())?;
+    let served = capture::serve(addr, token, judge)?;
     if let Some((bound, _)) = &served.own {
         eprintln!("tls-audit: metrics on http://{bound}/metrics, liveness on /healthz");
     }
@@ -166,7 +171,7 @@ fn ndjson(
     events.stop_on_error(Arc::clone(&stop));
     let handle = live::open(opts).map_err(|e| failed(e, Some(&events)))?;
     say_fallback(&handle);
-    let served = serve(args)?;
+    let served = serve(args, || Ok(args.verify.settings().load()?.verifier))?;
     let streamed = capture::stream_events(
         handle,
         opts,
@@ -186,10 +191,12 @@ fn ndjson(
 
 fn report(args: &CaptureArgs, opts: &LiveOptions, stop: &AtomicBool) -> Result<Status, AuditError> {
     let prepared = Prepared::load(&args.out)?;
-    let (verifier, done, render) = prepared.conclusion(&args.out, args.verify.settings().load()?);
+    // Read once: the report's verifier, and the metrics' judge.
+    let (loaded, judge) = args.verify.settings().load_with_judge()?;
+    let (verifier, done, render) = prepared.conclusion(&args.out, loaded);
     let handle = live::open(opts).map_err(|e| failed(e, None))?;
     say_fallback(&handle);
-    let served = serve(args)?;
+    let served = serve(args, || Ok(judge))?;
     let workers = match handle.workers() {
         1 => String::new(),
         n => format!(", {n} workers"),
