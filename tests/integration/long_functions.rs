@@ -126,8 +126,13 @@ fn blank_literals(code: &str) -> String {
             blank(&mut out, c);
             i += 1;
             if chars.get(i) == Some(&'\\') {
+                // The escaped character, whatever it is ('\'' too).
                 blank(&mut out, '\\');
                 i += 1;
+                if i < chars.len() {
+                    blank(&mut out, chars[i]);
+                    i += 1;
+                }
             }
             while i < chars.len() && chars[i] != '\'' {
                 blank(&mut out, chars[i]);
@@ -318,7 +323,8 @@ fn the_counter_skips_literals_comments_and_tests() {
                 trait T {\n    fn declared(&self);\n    fn provided(&self) {}\n}\n\
                 #[cfg(test)]\nmod tests {\n    fn helper() {\n    }\n}\n\
                 #[cfg(test)]\nfn only_in_tests() {}\n\
-                fn pointer(f: fn(u8) -> u8) -> u8 { f(1) }\n";
+                fn pointer(f: fn(u8) -> u8) -> u8 { f(1) }\n\
+                fn quote() -> [char; 2] {\n    ['\\'', '{']\n}\n";
     assert_eq!(
         function_lengths(code),
         [
@@ -326,6 +332,7 @@ fn the_counter_skips_literals_comments_and_tests() {
             ("long".to_string(), 8),
             ("provided".to_string(), 1),
             ("pointer".to_string(), 1),
+            ("quote".to_string(), 3),
         ]
     );
     assert!(is_test_file(Path::new("tls/session/decryption_tests.rs")));
