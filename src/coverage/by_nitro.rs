@@ -57,7 +57,8 @@ fn by_path(flow: &FlowEnds<'_>, cfg: &ClusterConfig, notes: &mut Notes) -> Optio
         // transit) the capture cannot see: the same assumption as below.
         notes.reason(
             reason::NITRO_NO_HOP_ASSUMED,
-            "no NAT, internet or transit gateway (which enforce mode can exclude) is assumed on              the path; such hops are invisible to the capture and end Nitro encryption",
+            "no NAT, internet or transit gateway (which enforce mode can exclude) is assumed on \
+             the path; such hops are invisible to the capture and end Nitro encryption",
         );
         return Some(Layer::Covered(CoveredBy::Nitro, Confidence::Configured));
     }

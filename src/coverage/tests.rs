@@ -325,6 +325,9 @@ fn vpc_encryption_controls_enforce_covers_any_instance_type() {
     assert!(c.has_reason(reason::VPC_ENCRYPTION_CONTROLS_ENFORCE));
     // A capture cannot see gateways enforce mode may exclude: assumed, and said.
     assert!(c.has_reason(reason::NITRO_NO_HOP_ASSUMED));
+    for r in &c.reasons {
+        assert!(!r.detail.contains("  "), "{}: {:?}", r.id, r.detail);
+    }
     let monitor = cfg(r#"{"cni": "aws-vpc-cni", "vpc": {"encryption_controls": "monitor"}}"#);
     let c = run(
         pod("192.168.3.7", &n.t3),
