@@ -12,26 +12,53 @@ use crate::model::report::FlowRecord;
 /// Receives each flow record once, as its flow finishes (not in order).
 /// Live consumers can also hear of flows as they open and as their
 /// handshakes are decided.
+///
+/// A sink that wraps another (verifies, counts or enriches records, then
+/// passes them on) names it in [`FlowSink::inner`]: every method it does
+/// not state is passed on to that sink unchanged.
 pub trait FlowSink {
     /// A finished flow and its creation order.
     fn flow(&mut self, id: u64, record: FlowRecord);
 
+    /// The sink this one passes records on to; `None` (the default) at the
+    /// end of the chain, where the other methods' defaults do nothing.
+    fn inner(&self) -> Option<&dyn FlowSink> {
+        None
+    }
+
+    /// [`FlowSink::inner`], to pass a call on.
+    fn inner_mut(&mut self) -> Option<&mut dyn FlowSink> {
+        None
+    }
+
     /// Whether [`FlowSink::opened`] and [`FlowSink::decided`] are wanted:
     /// building a record at decision time costs, so only live output asks.
     fn wants_progress(&self) -> bool {
-        false
+        self.inner().is_some_and(|s| s.wants_progress())
     }
 
     /// A flow's first packet was seen.
-    fn opened(&mut self, _id: u64, _opened: &FlowOpened) {}
+    fn opened(&mut self, id: u64, opened: &FlowOpened) {
+        if let Some(s) = self.inner_mut() {
+            s.opened(id, opened);
+        }
+    }
 
     /// A TLS flow's handshake is decided: the record as it stands then
     /// (counters still running; the record given to `flow` is the final one).
-    fn decided(&mut self, _id: u64, _record: &FlowRecord) {}
+    fn decided(&mut self, id: u64, record: &FlowRecord) {
+        if let Some(s) = self.inner_mut() {
+            s.decided(id, record);
+        }
+    }
 
     /// A live capture's clock ticked (about once a second, with or without
     /// packets): a sink that holds flows may pass some on.
-    fn tick(&mut self) {}
+    fn tick(&mut self) {
+        if let Some(s) = self.inner_mut() {
+            s.tick();
+        }
+    }
 }
 
 /// The first packet of a flow: who sent it to whom. (The client is only

@@ -567,32 +567,18 @@ impl<S: FlowSink> FlowSink for Enrichment<S> {
         }
     }
 
-    fn wants_progress(&self) -> bool {
-        match self {
-            Enrichment::Off(s) => s.wants_progress(),
-            Enrichment::On(e) => e.wants_progress(),
-        }
+    fn inner(&self) -> Option<&dyn FlowSink> {
+        Some(match self {
+            Enrichment::Off(s) => s,
+            Enrichment::On(e) => &**e,
+        })
     }
 
-    fn opened(&mut self, id: u64, opened: &crate::engine::FlowOpened) {
-        match self {
-            Enrichment::Off(s) => s.opened(id, opened),
-            Enrichment::On(e) => e.opened(id, opened),
-        }
-    }
-
-    fn decided(&mut self, id: u64, record: &FlowRecord) {
-        match self {
-            Enrichment::Off(s) => s.decided(id, record),
-            Enrichment::On(e) => e.decided(id, record),
-        }
-    }
-
-    fn tick(&mut self) {
-        match self {
-            Enrichment::Off(s) => s.tick(),
-            Enrichment::On(e) => e.tick(),
-        }
+    fn inner_mut(&mut self) -> Option<&mut dyn FlowSink> {
+        Some(match self {
+            Enrichment::Off(s) => s,
+            Enrichment::On(e) => &mut **e,
+        })
     }
 }
 
@@ -663,16 +649,12 @@ impl<S: FlowSink> FlowSink for EnrichingSink<S> {
         self.inner.tick();
     }
 
-    fn wants_progress(&self) -> bool {
-        self.inner.wants_progress()
+    fn inner(&self) -> Option<&dyn FlowSink> {
+        Some(&self.inner)
     }
 
-    fn opened(&mut self, id: u64, opened: &crate::engine::FlowOpened) {
-        self.inner.opened(id, opened);
-    }
-
-    fn decided(&mut self, id: u64, record: &FlowRecord) {
-        self.inner.decided(id, record);
+    fn inner_mut(&mut self) -> Option<&mut dyn FlowSink> {
+        Some(&mut self.inner)
     }
 }
 

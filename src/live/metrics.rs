@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use super::Progress;
 use crate::capture::Nanos;
-use crate::engine::{FlowOpened, FlowSink};
+use crate::engine::FlowSink;
 use crate::report::model::{Endpoint, FlowRecord, Severity};
 use crate::verify::Verifier;
 
@@ -492,20 +492,12 @@ impl<S: FlowSink> FlowSink for MetricsSink<S> {
         self.inner.flow(id, record);
     }
 
-    fn wants_progress(&self) -> bool {
-        self.inner.wants_progress()
+    fn inner(&self) -> Option<&dyn FlowSink> {
+        Some(&self.inner)
     }
 
-    fn opened(&mut self, id: u64, opened: &FlowOpened) {
-        self.inner.opened(id, opened);
-    }
-
-    fn decided(&mut self, id: u64, record: &FlowRecord) {
-        self.inner.decided(id, record);
-    }
-
-    fn tick(&mut self) {
-        self.inner.tick();
+    fn inner_mut(&mut self) -> Option<&mut dyn FlowSink> {
+        Some(&mut self.inner)
     }
 }
 

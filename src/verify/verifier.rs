@@ -406,19 +406,11 @@ impl<S: FlowSink> FlowSink for VerifyingSink<S> {
         self.inner.flow(id, record);
     }
 
-    fn wants_progress(&self) -> bool {
-        self.inner.wants_progress()
+    fn inner(&self) -> Option<&dyn FlowSink> {
+        Some(&self.inner)
     }
 
-    fn opened(&mut self, id: u64, opened: &crate::engine::FlowOpened) {
-        self.inner.opened(id, opened);
-    }
-
-    fn decided(&mut self, id: u64, record: &FlowRecord) {
-        self.inner.decided(id, record);
-    }
-
-    fn tick(&mut self) {
-        self.inner.tick();
+    fn inner_mut(&mut self) -> Option<&mut dyn FlowSink> {
+        Some(&mut self.inner)
     }
 }
