@@ -505,6 +505,58 @@ impl<S: FlowSink> FlowSink for MetricsSink<S> {
 mod tests {
     use super::*;
 
+    /// What reached the end of a chain of sinks.
+    #[derive(Default)]
+    struct Heard {
+        opened: Vec<u64>,
+        ticks: u32,
+    }
+
+    impl FlowSink for Heard {
+        fn flow(&mut self, _id: u64, _record: FlowRecord) {}
+
+        fn wants_progress(&self) -> bool {
+            true
+        }
+
+        fn opened(&mut self, id: u64, _opened: &crate::engine::FlowOpened) {
+            self.opened.push(id);
+        }
+
+        fn tick(&mut self) {
+            self.ticks += 1;
+        }
+    }
+
+    /// The metrics sink states only `flow`: the rest reaches its inner sink
+    /// through `FlowSink`'s defaults.
+    #[test]
+    fn the_metrics_sink_passes_progress_on() {
+        let mut s = MetricsSink {
+            metrics: Metrics::default(),
+            judge: None,
+            inner: Heard::default(),
+        };
+        assert!(s.wants_progress());
+        let at = std::net::SocketAddr::from(([10, 0, 0, 1], 443));
+        let opened = crate::engine::FlowOpened {
+            transport: "tcp",
+            src: at,
+            dst: at,
+            ts: 0,
+        };
+        s.opened(7, &opened);
+        s.tick();
+        s.tick();
+        assert_eq!((s.inner.opened.as_slice(), s.inner.ticks), (&[7][..], 2));
+        let end = MetricsSink {
+            metrics: Metrics::default(),
+            judge: None,
+            inner: crate::engine::MemorySink::default(),
+        };
+        assert!(!end.wants_progress());
+    }
+
     #[test]
     fn label_values_are_escaped_and_bounded() {
         assert_eq!(label("a\"b\\c\nd\x07e"), "a\\\"b\\\\c\\nde");
