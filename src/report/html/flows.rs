@@ -92,11 +92,12 @@ impl<'r> FlowIndex<'r> {
             .findings
             .iter()
             .map(|f| {
-                // A finding names its flow by text; a time that does not
-                // read names no flow.
-                let at = CaptureTime::parse(&f.flow.first_seen)?;
                 by_origin
-                    .get(&(f.flow.client.clone(), f.flow.server.clone(), at))
+                    .get(&(
+                        f.flow.client.clone(),
+                        f.flow.server.clone(),
+                        f.flow.first_seen,
+                    ))
                     .copied()
             })
             .collect();

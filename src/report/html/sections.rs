@@ -403,7 +403,7 @@ pub fn findings(r: &Report, index: &FlowIndex<'_>, docs: &str, out: &mut String)
                 "{} → {} at {}",
                 esc(&f.flow.client),
                 esc(&f.flow.server),
-                esc(&f.flow.first_seen)
+                esc(&f.flow.first_seen.to_string())
             ),
         };
         let cert = f
