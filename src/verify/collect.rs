@@ -348,6 +348,28 @@ fn ip_of(endpoint: &str) -> &str {
 mod tests {
     use super::*;
 
+    fn subject(role: &str, endpoint: &str) -> Subject {
+        Subject {
+            role: role.into(),
+            endpoint: endpoint.into(),
+            pod: None,
+            node: None,
+        }
+    }
+
+    fn context(server_port: u16) -> FlowContext<'static> {
+        FlowContext {
+            client_ip: None,
+            server_ip: None,
+            server_port,
+            client_pod: None,
+            server_pod: None,
+            server_labels: None,
+            app_protocol: None,
+            certificate: None,
+        }
+    }
+
     #[test]
     fn ip_of_endpoints() {
         assert_eq!(ip_of("10.0.0.1:443"), "10.0.0.1");
@@ -360,28 +382,13 @@ mod tests {
     #[test]
     fn findings_equal_on_shown_fields_are_ordered_by_key() {
         let policy = Policy::default();
-        let subject = |role: &str, endpoint: &str| Subject {
-            role: role.into(),
-            endpoint: endpoint.into(),
-            pod: None,
-            node: None,
-        };
         let flow = OriginFlow {
             client: "10.0.0.1:5000".into(),
             server: "10.0.0.2:443".into(),
             first_seen: crate::model::time::CaptureTime::parse("2026-12-05T10:00:00.000000Z")
                 .unwrap(),
         };
-        let ctx = FlowContext {
-            client_ip: None,
-            server_ip: None,
-            server_port: 443,
-            client_pod: None,
-            server_pod: None,
-            server_labels: None,
-            app_protocol: None,
-            certificate: None,
-        };
+        let ctx = context(443);
         let digests: Vec<String> = (0..40)
             .map(|i| format!("{:064x}", i * 7919 % 101))
             .collect();
@@ -425,27 +432,12 @@ mod tests {
     fn last_seen_is_the_latest_occurrence_by_time() {
         use crate::model::time::CaptureTime;
         let policy = Policy::default();
-        let subject = |role: &str, endpoint: &str| Subject {
-            role: role.into(),
-            endpoint: endpoint.into(),
-            pod: None,
-            node: None,
-        };
         let at = |text: &str| OriginFlow {
             client: "10.0.0.1:5000".into(),
             server: "10.0.0.2:80".into(),
             first_seen: CaptureTime::parse(text).unwrap(),
         };
-        let ctx = FlowContext {
-            client_ip: None,
-            server_ip: None,
-            server_port: 80,
-            client_pod: None,
-            server_pod: None,
-            server_labels: None,
-            app_protocol: None,
-            certificate: None,
-        };
+        let ctx = context(80);
         let key = Key::certificate(rules::CERT_LIFETIME.id, Some("10.0.0.2:80"), "d".into());
         let mut c = Collector::new(&policy, 0);
         let first = at("2026-12-05T10:00:00.000000Z");
