@@ -18,10 +18,22 @@
 //! ```
 //!
 //! The test `the_compiler_refuses_unescaped_markup` compiles such misuses
-//! against this file with rustc and checks that each is refused.
+//! against this very file with rustc and checks that each is refused, with
+//! the error it should be refused with, and that the right use compiles in
+//! the same harness. (A `compile_fail` doctest cannot do it: the module is
+//! private, so a doctest would fail to compile for that reason alone.)
 //!
-//! The flow table's data is the one other way in: [`json_island`], JSON in
-//! which nothing can close its `<script type="application/json">`.
+//! Limits, on purpose: `raw` takes any `&'static str`, so a string leaked
+//! with `Box::leak` would pass; that is not a mistake anyone makes by
+//! forgetting. The flow table's data is the one other way in:
+//! [`json_island`], JSON text in which nothing can close its
+//! `<script type="application/json">` (for that element only: it leaves
+//! quotes as they are).
+//!
+//! Not maud or askama: their escapers do not make control and
+//! bidirectional characters visible (and maud's leaves `'` as it is), so
+//! the page would change, and maud's `PreEscaped` has a public field that
+//! wraps any `String`; the type here is a few dozen lines.
 
 use std::fmt::Write;
 
