@@ -26,10 +26,13 @@ pub fn bars(title: &str, bars: &[Bar<'_>]) -> Html {
     for (i, b) in bars.iter().enumerate() {
         let y = 4 + ROW * i as u32;
         let len = ((WIDTH - LABEL - 60) as f64 * b.value as f64 / max as f64).round() as u32;
-        html!(&mut s; "<text x=\"" (LABEL - 6) "\" y=\"" (y + 14) "\" text-anchor=\"end\">" (clip(&b.label, 20))
-            "</text><rect x=\"" (LABEL) "\" y=\"" (y) "\" width=\"" (len.max(u32::from(b.value > 0)))
-            "\" height=\"" (ROW - 6) "\" fill=\"" (b.colour) "\"><title>" (b.label) ": " (b.value)
-            "</title></rect><text x=\"" (LABEL + len + 6) "\" y=\"" (y + 14) "\">" (b.value) "</text>");
+        html!(&mut s;
+            "<text x=\"" (LABEL - 6) "\" y=\"" (y + 14) "\" text-anchor=\"end\">"
+            (clip(&b.label, 20)) "</text>"
+            "<rect x=\"" (LABEL) "\" y=\"" (y) "\" width=\"" (len.max(u32::from(b.value > 0)))
+            "\" height=\"" (ROW - 6) "\" fill=\"" (b.colour) "\">"
+            "<title>" (b.label) ": " (b.value) "</title></rect>"
+            "<text x=\"" (LABEL + len + 6) "\" y=\"" (y + 14) "\">" (b.value) "</text>");
     }
     html!(&mut s; "</svg>");
     s
@@ -52,20 +55,25 @@ pub fn stacks(title: &str, rows: &[Stack<'_>]) -> Html {
     for (i, r) in rows.iter().enumerate() {
         let y = 4 + ROW * i as u32;
         let total: u64 = r.parts.iter().map(|p| p.0).sum();
-        html!(&mut s; "<text x=\"" (LABEL - 6) "\" y=\"" (y + 14) "\" text-anchor=\"end\">" (clip(&r.label, 20)) "</text>");
+        html!(&mut s;
+            "<text x=\"" (LABEL - 6) "\" y=\"" (y + 14) "\" text-anchor=\"end\">"
+            (clip(&r.label, 20)) "</text>");
         let mut x = LABEL as f64;
         for (value, colour, name) in &r.parts {
             if *value == 0 || total == 0 {
                 continue;
             }
             let w = span * *value as f64 / total as f64;
-            html!(&mut s; "<rect x=\"" (Fixed(x, 1)) "\" y=\"" (y) "\" width=\"" (Fixed(w, 1)) "\" height=\"" (ROW - 6)
-                "\" fill=\"" (colour) "\"><title>" (r.label) ": " (name) " " (value) " of " (total) "</title></rect>");
+            html!(&mut s;
+                "<rect x=\"" (Fixed(x, 1)) "\" y=\"" (y) "\" width=\"" (Fixed(w, 1))
+                "\" height=\"" (ROW - 6) "\" fill=\"" (colour) "\">"
+                "<title>" (r.label) ": " (name) " " (value) " of " (total) "</title></rect>");
             x += w;
         }
         let first = r.parts.first().map_or(0, |p| p.0);
         let pct = (first * 100).checked_div(total).unwrap_or(0);
-        html!(&mut s; "<text x=\"" (LABEL as f64 + span + 6.0) "\" y=\"" (y + 14) "\">" (pct) "%</text>");
+        html!(&mut s;
+            "<text x=\"" (LABEL as f64 + span + 6.0) "\" y=\"" (y + 14) "\">" (pct) "%</text>");
     }
     html!(&mut s; "</svg>");
     s
@@ -99,7 +107,9 @@ pub fn lifetimes(title: &str, rows: &[Lifetime]) -> Html {
     let row = 26u32;
     let height = row * rows.len().max(1) as u32 + 40;
     let mut s = Html::new();
-    html!(&mut s; "<svg class=\"lifetime\" role=\"img\" aria-label=\"" (title) "\" viewBox=\"0 0 " (width) " " (height)
+    html!(&mut s;
+        "<svg class=\"lifetime\" role=\"img\" aria-label=\"" (title)
+        "\" viewBox=\"0 0 " (width) " " (height)
         "\" width=\"100%\" preserveAspectRatio=\"xMinYMin meet\"><title>" (title) "</title>");
     for (secs, name) in [
         (60, "1 min"),
@@ -111,23 +121,29 @@ pub fn lifetimes(title: &str, rows: &[Lifetime]) -> Html {
         (3650 * 86400, "10 y"),
     ] {
         let at = Fixed(x(secs), 1);
-        html!(&mut s; "<line class=\"axis\" x1=\"" (at) "\" x2=\"" (at) "\" y1=\"0\" y2=\"" (height - 22)
-            "\" stroke-dasharray=\"2 3\"/><text class=\"small\" x=\"" (at) "\" y=\"" (height - 8)
+        html!(&mut s;
+            "<line class=\"axis\" x1=\"" (at) "\" x2=\"" (at) "\" y1=\"0\" y2=\"" (height - 22)
+            "\" stroke-dasharray=\"2 3\"/>"
+            "<text class=\"small\" x=\"" (at) "\" y=\"" (height - 8)
             "\" text-anchor=\"middle\">" (name) "</text>");
     }
     for (i, r) in rows.iter().enumerate() {
         let y = 4 + row * i as u32;
-        html!(&mut s; "<a href=\"#" (r.anchor) "\"><text x=\"" (label - 6) "\" y=\"" (y + 14) "\" text-anchor=\"end\">"
-            (clip(&r.label, 36)) "</text></a><rect x=\"" (label) "\" y=\"" (y) "\" width=\"" (Fixed(x(r.validity) - label as f64, 1))
-            "\" height=\"9\" fill=\"#1f6fb2\"><title>certificate valid for " (human(r.validity)) "</title></rect>");
+        html!(&mut s;
+            "<a href=\"#" (r.anchor) "\">"
+            "<text x=\"" (label - 6) "\" y=\"" (y + 14) "\" text-anchor=\"end\">"
+            (clip(&r.label, 36)) "</text></a>"
+            "<rect x=\"" (label) "\" y=\"" (y) "\" width=\"" (Fixed(x(r.validity) - label as f64, 1))
+            "\" height=\"9\" fill=\"#1f6fb2\">"
+            "<title>certificate valid for " (human(r.validity)) "</title></rect>");
         match r.pod_age {
-            Some(age) => {
-                html!(&mut s; "<rect x=\"" (label) "\" y=\"" (y + 11) "\" width=\"" (Fixed(x(age) - label as f64, 1))
-                "\" height=\"9\" fill=\"#8a949e\"><title>pod had run " (human(age)) "</title></rect>")
-            }
-            None => {
-                html!(&mut s; "<text class=\"small\" x=\"" (label + 4) "\" y=\"" (y + 20) "\">pod age unknown</text>")
-            }
+            Some(age) => html!(&mut s;
+                "<rect x=\"" (label) "\" y=\"" (y + 11) "\" width=\"" (Fixed(x(age) - label as f64, 1))
+                "\" height=\"9\" fill=\"#8a949e\">"
+                "<title>pod had run " (human(age)) "</title></rect>"),
+            None => html!(&mut s;
+                "<text class=\"small\" x=\"" (label + 4) "\" y=\"" (y + 20) "\">"
+                "pod age unknown</text>"),
         }
     }
     html!(&mut s; "</svg>");

@@ -213,7 +213,8 @@ pub fn table(report: &Report, index: &FlowIndex<'_>, out: &mut Html) {
          <noscript><p>Without JavaScript the first 100 flows are shown, unsorted; the JSON report holds every flow.</p></noscript>\n\
          <div class=\"table-wrap\"><table id=\"flow-table\"><thead><tr id=\"flow-head\">");
     for (k, h, n) in COLUMNS {
-        html!(out; "<th class=\"sortable" (if n { " num" } else { "" }) "\" data-key=\"" (k) "\">" (h) "</th>");
+        let num = if n { " num" } else { "" };
+        html!(out; "<th class=\"sortable" (num) "\" data-key=\"" (k) "\">" (h) "</th>");
     }
     html!(out; "</tr></thead><tbody id=\"flow-rows\">");
     // The first page as markup, for readers without JavaScript (and a

@@ -127,7 +127,8 @@ fn verified(r: &Report, opts: &RenderOptions, rows: &mut Vec<Row>) {
     );
     let counts = Severity::ALL.iter().rev().map(|s| {
         let mut h = Html::new();
-        html!(&mut h; "<span class=\"nowrap\">" (v.counts.get(s.as_str()).copied().unwrap_or(0)) " " (s.as_str()) "</span>");
+        let n = v.counts.get(s.as_str()).copied().unwrap_or(0);
+        html!(&mut h; "<span class=\"nowrap\">" (n) " " (s.as_str()) "</span>");
         h
     });
     let mut findings = Html::join(counts, ", ");
@@ -135,8 +136,9 @@ fn verified(r: &Report, opts: &RenderOptions, rows: &mut Vec<Row>) {
     row("findings", findings);
     if let Some(b) = &v.baseline {
         let mut baseline = Html::new();
-        html!(&mut baseline; (display_name(&b.report.name, opts.full_paths)) " (SHA-256 " (id(&b.report.sha256))
-            "): " (b.new) " new, " (b.unchanged) " unchanged, " (b.fixed) " fixed; " (b.gate_scope));
+        html!(&mut baseline;
+            (display_name(&b.report.name, opts.full_paths)) " (SHA-256 " (id(&b.report.sha256)) "): "
+            (b.new) " new, " (b.unchanged) " unchanged, " (b.fixed) " fixed; " (b.gate_scope));
         row("baseline", baseline);
     }
 }
@@ -154,12 +156,14 @@ fn captures(r: &Report, opts: &RenderOptions, out: &mut Html) {
             _ => "not recorded".into(),
         };
         let time = |t: &Option<String>| t.as_deref().map_or_else(|| text("–"), id);
-        html!(out; "<tr><td class=\"num\">" (n + 1) "</td><td>" (id(&display_name(&i.name, opts.full_paths))));
+        let name = display_name(&i.name, opts.full_paths);
+        html!(out; "<tr><td class=\"num\">" (n + 1) "</td><td>" (id(&name)));
         if !i.complete {
             html!(out; " <strong>(incomplete)</strong>");
         }
-        html!(out; "</td><td>" (i.format) "</td><td class=\"num\">" (i.packets) "</td><td>" (time(&i.first_packet))
-            "</td><td>" (time(&i.last_packet)) "</td><td class=\"num\">" (duration) "</td></tr>\n");
+        html!(out; "</td><td>" (i.format) "</td><td class=\"num\">" (i.packets)
+            "</td><td>" (time(&i.first_packet)) "</td><td>" (time(&i.last_packet))
+            "</td><td class=\"num\">" (duration) "</td></tr>\n");
     }
     html!(out; "</tbody></table>\n");
 }
@@ -176,8 +180,10 @@ fn controls(r: &Report, out: &mut Html) {
         html!(out; "<h3>" (fw.framework) " " (fw.version) ": " (Html::join(counts, ", "))
             "</h3>\n<table><thead><tr><th>control</th><th>title</th><th>status</th><th class=\"num\">in scope</th></tr></thead><tbody>\n");
         for k in &fw.controls {
-            html!(out; "<tr><td><a class=\"id\" href=\"#control-" (super::sections::slug(&k.reference)) "\">" (k.id)
-                "</a></td><td>" (k.title) "</td><td><span class=\"status " (k.status.as_str()) "\">" (k.status.label())
+            let anchor = super::sections::slug(&k.reference);
+            html!(out; "<tr><td><a class=\"id\" href=\"#control-" (anchor) "\">" (k.id)
+                "</a></td><td>" (k.title)
+                "</td><td><span class=\"status " (k.status.as_str()) "\">" (k.status.label())
                 "</span></td><td class=\"num\">" (k.in_scope.flows) "</td></tr>\n");
         }
         html!(out; "</tbody></table>\n<p class=\"muted\">" (fw.document) "</p>\n");

@@ -115,7 +115,8 @@ pub fn summary(r: &Report, out: &mut Html) {
             colour: protection_colour(p),
         })
         .collect();
-    html!(out; "<div class=\"card\"><h3>Flows by protection</h3>" (charts::bars("Flows by protection", &bars)) "</div>\n");
+    html!(out; "<div class=\"card\"><h3>Flows by protection</h3>"
+        (charts::bars("Flows by protection", &bars)) "</div>\n");
     namespaces(ns, out);
     let mut sev: Vec<Bar<'_>> = Vec::new();
     for s in Severity::ALL.iter().rev() {
@@ -271,7 +272,8 @@ pub fn compliance(r: &Report, out: &mut Html) {
 
 /// One piece of a control's evidence, its finding, flows and certificates linked.
 fn evidence(e: &Evidence, out: &mut Html) {
-    html!(out; "<li><span class=\"status " (e.effect.as_str()) "\">" (e.effect.label()) "</span> " (e.reason));
+    html!(out; "<li><span class=\"status " (e.effect.as_str()) "\">" (e.effect.label())
+        "</span> " (e.reason));
     if let Some(f) = e.finding {
         html!(out; " · <a href=\"#finding-" (f) "\">finding " (f + 1) "</a>");
     }
@@ -338,9 +340,11 @@ pub fn findings(r: &Report, index: &FlowIndex<'_>, docs: &str, out: &mut Html) {
 /// One finding's row.
 fn finding(i: usize, f: &Finding, index: &FlowIndex<'_>, docs: &str, out: &mut Html) {
     let sev = f.severity.as_str();
-    html!(out; "<tr id=\"finding-" (i) "\"><td class=\"num\">" (i + 1) "</td><td><span class=\"sev " (sev) "\">"
-        (sev) "</span></td><td class=\"nowrap\">" (rule_link(&f.rule, docs)) "</td>\
-         <td class=\"nowrap\">" (format!("{} ({})", f.subject.label(), f.subject.role)) "</td><td>" (f.message));
+    let subject = format!("{} ({})", f.subject.label(), f.subject.role);
+    html!(out; "<tr id=\"finding-" (i) "\"><td class=\"num\">" (i + 1)
+        "</td><td><span class=\"sev " (sev) "\">" (sev)
+        "</span></td><td class=\"nowrap\">" (rule_link(&f.rule, docs))
+        "</td><td class=\"nowrap\">" (subject) "</td><td>" (f.message));
     if let Some(w) = &f.waived {
         html!(out; "<br><em>waived until " (w.expires) ": " (w.reason) "</em>");
     }
@@ -412,8 +416,8 @@ fn certificate(fp: &str, c: &CertSeen<'_>, out: &mut Html) {
         Some(false) => "no",
         None => "",
     };
-    html!(out; "<tr id=\"cert-" (fp) "\"><td class=\"mono\" title=\"" (fp) "\">" (prefix(fp, 16)) "…</td><td>"
-        (text(&k.subject)) "</td><td>" (text(&k.issuer)) "</td><td>" (names.join(", "))
+    html!(out; "<tr id=\"cert-" (fp) "\"><td class=\"mono\" title=\"" (fp) "\">" (prefix(fp, 16))
+        "…</td><td>" (text(&k.subject)) "</td><td>" (text(&k.issuer)) "</td><td>" (names.join(", "))
         "</td><td class=\"nowrap\">" (text(&k.not_before)) "</td><td class=\"nowrap\">" (text(&k.not_after))
         "</td><td>" (key) "</td><td>" (text(&k.signature_algorithm)) "</td><td>" (ca)
         "</td><td class=\"num\"><a href=\"#flow-" (c.first_flow) "\">" (c.flows) "</a></td><td>"
