@@ -516,3 +516,70 @@ pub fn probe_answer(data: &[u8]) {
     let _ = classify(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", data, 80);
     assert!(first_line(data).len() <= 120);
 }
+
+/// A saved JSON report re-rendered (`tls-audit report FILE --fail-on high
+/// --compliance pci-dss-4.0.1,hipaa -o FORMAT`): the streamed reader, the
+/// gate, the compliance evaluation, the inventory and metadata built from
+/// the flows, and every whole-document renderer. Invariants: the JSON
+/// written parses; the HTML page has exactly the `<script` and `<style`
+/// tags of the page of an empty report (whatever the report holds, it never
+/// opens markup); the table has no control character but `\n`.
+pub fn saved_report(data: &[u8]) {
+    use tls_audit::report::model::{Report, Severity};
+    thread_local! {
+        static FILE: std::path::PathBuf = std::env::temp_dir()
+            .join(format!("tls-audit-fuzz-saved-{}.json", std::process::id()));
+    }
+    let path = FILE.with(Clone::clone);
+    if std::fs::write(&path, data).is_err() {
+        return;
+    }
+    let frameworks = tls_audit::compliance::frameworks(&["pci-dss-4.0.1", "hipaa"]).ok();
+    let Ok(audited) = tls_audit::audit::rerender(&path, Some(Severity::High), frameworks, None)
+    else {
+        return;
+    };
+    let mut whole = audited.report.clone();
+    if audited
+        .flows
+        .for_each(|f| {
+            whole.flows.push(f);
+            Ok(())
+        })
+        .is_err()
+    {
+        return;
+    }
+    let json = tls_audit::report::render_json(&whole);
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&json).is_ok(),
+        "the JSON written does not parse"
+    );
+    let tags = |html: &str| {
+        (
+            html.matches("<script").count(),
+            html.matches("<style").count(),
+        )
+    };
+    let empty = tls_audit::report::render_html(&Report::empty());
+    let html = tls_audit::report::render_html(&whole);
+    assert_eq!(
+        tags(&html),
+        tags(&empty),
+        "markup from the report in the HTML"
+    );
+    let table = tls_audit::report::render_table(&whole);
+    assert!(
+        !table.chars().any(|c| c.is_control() && c != '\n'),
+        "control character in the table: {table:?}"
+    );
+    for text in [
+        tls_audit::report::render_yaml(&whole),
+        tls_audit::report::render_sarif(&whole),
+        tls_audit::report::render_junit(&whole),
+        tls_audit::report::render_markdown(&whole),
+        tls_audit::report::render_github(&whole),
+    ] {
+        assert!(!text.is_empty());
+    }
+}

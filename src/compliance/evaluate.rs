@@ -93,12 +93,11 @@ impl<'c> Evaluator<'c> {
     pub fn new(catalog: &'c Catalog, frameworks: Vec<&'c Source>, report: &Report) -> Self {
         let mut origins: HashMap<(String, String, CaptureTime), Vec<usize>> = HashMap::new();
         for (i, f) in report.findings.iter().enumerate() {
-            // A finding names its flow by text; a time that does not read
-            // names no flow.
-            let Some(at) = CaptureTime::parse(&f.flow.first_seen) else {
-                continue;
-            };
-            let key = (f.flow.client.clone(), f.flow.server.clone(), at);
+            let key = (
+                f.flow.client.clone(),
+                f.flow.server.clone(),
+                f.flow.first_seen,
+            );
             origins.entry(key).or_default().push(i);
         }
         let controls = frameworks

@@ -11,7 +11,8 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use crate::capture::{Nanos, format_ts};
+use crate::capture::Nanos;
+use crate::model::time::CaptureTime;
 
 use crate::model::report::{FlowTls, MutualInference, OriginFlow, ResumedFrom};
 use crate::tls::TlsFacts;
@@ -147,7 +148,7 @@ impl Linker {
             resumed_from: OriginFlow {
                 client: o.client.to_string(),
                 server: o.server.to_string(),
-                first_seen: format_ts(o.first_seen),
+                first_seen: CaptureTime::from_nanos(o.first_seen),
             },
         }));
     }

@@ -145,7 +145,7 @@ pub struct Finding {
     /// address and evidence kind) are reported once and counted here.
     pub occurrences: u64,
     /// The last of those flows' first packet.
-    pub last_seen: String,
+    pub last_seen: super::time::CaptureTime,
     /// The endpoint the finding is about.
     pub subject: Subject,
     /// The other end of the flow.

@@ -534,7 +534,7 @@ pub struct OriginFlow {
     /// `ip:port` of the server.
     pub server: String,
     /// Its first packet.
-    pub first_seen: String,
+    pub first_seen: super::time::CaptureTime,
 }
 
 /// A TLS alert.

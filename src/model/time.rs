@@ -57,9 +57,11 @@ impl CaptureTime {
                 return None;
             }
             let frac: i64 = frac.parse().ok()?;
-            return Some(CaptureTime {
-                micros: secs.checked_mul(1_000_000)?.checked_add(frac)?,
-            });
+            let micros = secs.checked_mul(1_000_000)?.checked_add(frac)?;
+            // Only a time a capture can carry (nanoseconds in an i64), so
+            // that it is written back as read.
+            micros.checked_mul(1000)?;
+            return Some(CaptureTime { micros });
         }
         if let Some(t) = parse_written(s) {
             return Some(t);
@@ -192,6 +194,15 @@ mod tests {
         }
         assert!(CaptureTime::parse("x").is_none());
         assert!(CaptureTime::parse("@1.5").is_none());
+        assert_eq!(
+            CaptureTime::parse("@1.500000")
+                .map(|t| t.to_string())
+                .as_deref(),
+            Some("1970-01-01T00:00:01.500000Z")
+        );
+        // Beyond what nanoseconds in an i64 reach (years 1677-2262): not a
+        // capture time, and it could not be written back as read.
+        assert!(CaptureTime::parse("@-62135596801.000000").is_none());
         assert!(serde_json::from_str::<CaptureTime>("\"yesterday\"").is_err());
     }
 }

@@ -157,7 +157,7 @@ impl Collector {
             severity: policy.severity_of(c.rule.id, c.severity),
             flow: flow.clone(),
             occurrences: 1,
-            last_seen: flow.first_seen.clone(),
+            last_seen: flow.first_seen,
             subject: c.subject,
             peer: c.peer,
             message: c.message,
@@ -176,9 +176,7 @@ impl Collector {
         match self.findings.get_mut(key) {
             Some(f) => {
                 f.occurrences += 1;
-                if flow.first_seen > f.last_seen {
-                    f.last_seen.clone_from(&flow.first_seen);
-                }
+                f.last_seen = f.last_seen.max(flow.first_seen);
                 true
             }
             None => false,
@@ -350,6 +348,28 @@ fn ip_of(endpoint: &str) -> &str {
 mod tests {
     use super::*;
 
+    fn subject(role: &str, endpoint: &str) -> Subject {
+        Subject {
+            role: role.into(),
+            endpoint: endpoint.into(),
+            pod: None,
+            node: None,
+        }
+    }
+
+    fn context(server_port: u16) -> FlowContext<'static> {
+        FlowContext {
+            client_ip: None,
+            server_ip: None,
+            server_port,
+            client_pod: None,
+            server_pod: None,
+            server_labels: None,
+            app_protocol: None,
+            certificate: None,
+        }
+    }
+
     #[test]
     fn ip_of_endpoints() {
         assert_eq!(ip_of("10.0.0.1:443"), "10.0.0.1");
@@ -362,27 +382,13 @@ mod tests {
     #[test]
     fn findings_equal_on_shown_fields_are_ordered_by_key() {
         let policy = Policy::default();
-        let subject = |role: &str, endpoint: &str| Subject {
-            role: role.into(),
-            endpoint: endpoint.into(),
-            pod: None,
-            node: None,
-        };
         let flow = OriginFlow {
             client: "10.0.0.1:5000".into(),
             server: "10.0.0.2:443".into(),
-            first_seen: "2026-12-05T10:00:00.000000Z".into(),
+            first_seen: crate::model::time::CaptureTime::parse("2026-12-05T10:00:00.000000Z")
+                .unwrap(),
         };
-        let ctx = FlowContext {
-            client_ip: None,
-            server_ip: None,
-            server_port: 443,
-            client_pod: None,
-            server_pod: None,
-            server_labels: None,
-            app_protocol: None,
-            certificate: None,
-        };
+        let ctx = context(443);
         let digests: Vec<String> = (0..40)
             .map(|i| format!("{:064x}", i * 7919 % 101))
             .collect();
@@ -419,5 +425,47 @@ mod tests {
         sorted.dedup();
         assert_eq!(run(&mut digests.iter()), sorted);
         assert_eq!(run(&mut digests.iter().rev()), sorted);
+    }
+
+    /// `last_seen` is the latest of the occurrences, whatever their order.
+    #[test]
+    fn last_seen_is_the_latest_occurrence_by_time() {
+        use crate::model::time::CaptureTime;
+        let policy = Policy::default();
+        let at = |text: &str| OriginFlow {
+            client: "10.0.0.1:5000".into(),
+            server: "10.0.0.2:80".into(),
+            first_seen: CaptureTime::parse(text).unwrap(),
+        };
+        let ctx = context(80);
+        let key = Key::certificate(rules::CERT_LIFETIME.id, Some("10.0.0.2:80"), "d".into());
+        let mut c = Collector::new(&policy, 0);
+        let first = at("2026-12-05T10:00:00.000000Z");
+        c.add(
+            &policy,
+            Candidate {
+                rule: &rules::CERT_LIFETIME,
+                severity: Severity::Medium,
+                subject: subject("server", "10.0.0.2:80"),
+                peer: subject("client", "10.0.0.1:5000"),
+                message: "m".into(),
+                evidence: BTreeMap::new(),
+                key: key.clone(),
+                underlay: None,
+            },
+            &first,
+            &ctx,
+        );
+        for flow in [
+            &at("2026-12-05T11:00:00.000000Z"),
+            &at("2026-12-05T09:00:00.000000Z"),
+            &at("2026-12-05T10:30:00.000000Z"),
+        ] {
+            assert!(c.bump(&key, flow));
+        }
+        let report = c.finish(&policy);
+        let f = &report.findings[0];
+        assert_eq!(f.occurrences, 4);
+        assert_eq!(f.last_seen.to_string(), "2026-12-05T11:00:00.000000Z");
     }
 }

@@ -449,7 +449,7 @@ fn identical_findings_are_counted_once() {
     let c = Run::default().go(vec![a, b]);
     let f = only(&c, "TA-PLAINTEXT");
     assert_eq!(f.occurrences, 2);
-    assert_eq!(f.last_seen, "2026-11-27T11:30:00.000000Z");
+    assert_eq!(f.last_seen.to_string(), "2026-11-27T11:30:00.000000Z");
     assert_eq!(f.flow.client, "10.0.0.1:1");
 }
 

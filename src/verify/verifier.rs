@@ -215,7 +215,7 @@ impl Verifier {
             origin: OriginFlow {
                 client: client.endpoint.clone(),
                 server: server.endpoint.clone(),
-                first_seen: rec.first_seen.to_string(),
+                first_seen: rec.first_seen,
             },
             client,
             server,

@@ -417,6 +417,21 @@ fn a_saved_report_renders_again() {
     let (code, _, stderr) = run(&["report", junk.to_str().unwrap()]);
     assert_eq!(code, 3);
     assert!(stderr.contains("not a tls-audit JSON report"), "{stderr}");
+    // Times are times: a finding whose flow time or last occurrence is not
+    // an RFC 3339 time is refused, not rendered as text.
+    for field in ["last_seen", "flow"] {
+        let mut bad = original.clone();
+        if field == "flow" {
+            bad["findings"][0]["flow"]["first_seen"] = "yesterday".into();
+        } else {
+            bad["findings"][0]["last_seen"] = "yesterday".into();
+        }
+        let path = d.join(format!("bad-{field}.json"));
+        std::fs::write(&path, serde_json::to_vec(&bad).unwrap()).unwrap();
+        let (code, _, stderr) = run(&["report", path.to_str().unwrap()]);
+        assert_eq!(code, 3, "{field}: {stderr}");
+        assert!(stderr.contains("not an RFC 3339 time"), "{field}: {stderr}");
+    }
 }
 
 /// Issue 16: `-o/--output` is the format flag, as in kubectl; `--out-file`

@@ -17,7 +17,7 @@ mod harness;
 
 type Harness = fn(&[u8]);
 
-const TARGETS: [(&str, Harness); 10] = [
+const TARGETS: [(&str, Harness); 11] = [
     ("capture_file", harness::capture_file),
     ("decode_frame", harness::decode_frame),
     ("tls_stream", harness::tls_stream),
@@ -28,6 +28,7 @@ const TARGETS: [(&str, Harness); 10] = [
     ("verify_chain", harness::verify_chain),
     ("events", harness::events),
     ("probe_answer", harness::probe_answer),
+    ("saved_report", harness::saved_report),
 ];
 
 /// Files directly in `dir`, sorted (none if the folder is absent).

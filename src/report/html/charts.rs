@@ -1,10 +1,8 @@
 //! Inline SVG charts, drawn here so the page needs nothing else: labelled
 //! horizontal bars, stacked bars, and certificate validity against pod age
-//! on a logarithmic time axis. Labels go through [`esc`].
+//! on a logarithmic time axis. Labels are text, escaped by [`Html`].
 
-use std::fmt::Write;
-
-use super::esc;
+use super::markup::{Fixed, Html, html};
 
 /// One bar: label, value, CSS colour variable.
 pub struct Bar<'a> {
@@ -21,32 +19,22 @@ const LABEL: u32 = 130;
 const ROW: u32 = 22;
 
 /// Horizontal bars with their values.
-pub fn bars(title: &str, bars: &[Bar<'_>]) -> String {
+pub fn bars(title: &str, bars: &[Bar<'_>]) -> Html {
     let max = bars.iter().map(|b| b.value).max().unwrap_or(0).max(1);
     let height = ROW * bars.len().max(1) as u32 + 8;
     let mut s = svg_open(title, height);
     for (i, b) in bars.iter().enumerate() {
         let y = 4 + ROW * i as u32;
         let len = ((WIDTH - LABEL - 60) as f64 * b.value as f64 / max as f64).round() as u32;
-        let _ = write!(
-            s,
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\
-             <rect x=\"{LABEL}\" y=\"{y}\" width=\"{}\" height=\"{}\" fill=\"{}\"><title>{}: {}</title></rect>\
-             <text x=\"{}\" y=\"{}\">{}</text>",
-            LABEL - 6,
-            y + 14,
-            esc(&clip(&b.label, 20)),
-            len.max(u32::from(b.value > 0)),
-            ROW - 6,
-            b.colour,
-            esc(&b.label),
-            b.value,
-            LABEL + len + 6,
-            y + 14,
-            b.value
-        );
+        html!(&mut s;
+            "<text x=\"" (LABEL - 6) "\" y=\"" (y + 14) "\" text-anchor=\"end\">"
+            (clip(&b.label, 20)) "</text>"
+            "<rect x=\"" (LABEL) "\" y=\"" (y) "\" width=\"" (len.max(u32::from(b.value > 0)))
+            "\" height=\"" (ROW - 6) "\" fill=\"" (b.colour) "\">"
+            "<title>" (b.label) ": " (b.value) "</title></rect>"
+            "<text x=\"" (LABEL + len + 6) "\" y=\"" (y + 14) "\">" (b.value) "</text>");
     }
-    s.push_str("</svg>");
+    html!(&mut s; "</svg>");
     s
 }
 
@@ -60,45 +48,34 @@ pub struct Stack<'a> {
 
 /// Stacked bars of equal length (shares of each row's total), with the
 /// first part's share written at the end.
-pub fn stacks(title: &str, rows: &[Stack<'_>]) -> String {
+pub fn stacks(title: &str, rows: &[Stack<'_>]) -> Html {
     let height = ROW * rows.len().max(1) as u32 + 8;
     let mut s = svg_open(title, height);
     let span = (WIDTH - LABEL - 50) as f64;
     for (i, r) in rows.iter().enumerate() {
         let y = 4 + ROW * i as u32;
         let total: u64 = r.parts.iter().map(|p| p.0).sum();
-        let _ = write!(
-            s,
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
-            LABEL - 6,
-            y + 14,
-            esc(&clip(&r.label, 20))
-        );
+        html!(&mut s;
+            "<text x=\"" (LABEL - 6) "\" y=\"" (y + 14) "\" text-anchor=\"end\">"
+            (clip(&r.label, 20)) "</text>");
         let mut x = LABEL as f64;
         for (value, colour, name) in &r.parts {
             if *value == 0 || total == 0 {
                 continue;
             }
             let w = span * *value as f64 / total as f64;
-            let _ = write!(
-                s,
-                "<rect x=\"{x:.1}\" y=\"{y}\" width=\"{w:.1}\" height=\"{}\" fill=\"{colour}\"><title>{}: {} {value} of {total}</title></rect>",
-                ROW - 6,
-                esc(&r.label),
-                esc(name)
-            );
+            html!(&mut s;
+                "<rect x=\"" (Fixed(x, 1)) "\" y=\"" (y) "\" width=\"" (Fixed(w, 1))
+                "\" height=\"" (ROW - 6) "\" fill=\"" (colour) "\">"
+                "<title>" (r.label) ": " (name) " " (value) " of " (total) "</title></rect>");
             x += w;
         }
         let first = r.parts.first().map_or(0, |p| p.0);
         let pct = (first * 100).checked_div(total).unwrap_or(0);
-        let _ = write!(
-            s,
-            "<text x=\"{}\" y=\"{}\">{pct}%</text>",
-            LABEL as f64 + span + 6.0,
-            y + 14
-        );
+        html!(&mut s;
+            "<text x=\"" (LABEL as f64 + span + 6.0) "\" y=\"" (y + 14) "\">" (pct) "%</text>");
     }
-    s.push_str("</svg>");
+    html!(&mut s; "</svg>");
     s
 }
 
@@ -119,7 +96,7 @@ const MINUTE: f64 = 60.0;
 const TEN_YEARS: f64 = 10.0 * 365.0 * 86400.0;
 
 /// Validity against pod age, both on one log axis from a minute to ten years.
-pub fn lifetimes(title: &str, rows: &[Lifetime]) -> String {
+pub fn lifetimes(title: &str, rows: &[Lifetime]) -> Html {
     let label = 250u32;
     let width = 760u32;
     let span = (width - label - 20) as f64;
@@ -129,10 +106,11 @@ pub fn lifetimes(title: &str, rows: &[Lifetime]) -> String {
     };
     let row = 26u32;
     let height = row * rows.len().max(1) as u32 + 40;
-    let mut s = format!(
-        "<svg class=\"lifetime\" role=\"img\" aria-label=\"{0}\" viewBox=\"0 0 {width} {height}\" width=\"100%\" preserveAspectRatio=\"xMinYMin meet\"><title>{0}</title>",
-        esc(title)
-    );
+    let mut s = Html::new();
+    html!(&mut s;
+        "<svg class=\"lifetime\" role=\"img\" aria-label=\"" (title)
+        "\" viewBox=\"0 0 " (width) " " (height)
+        "\" width=\"100%\" preserveAspectRatio=\"xMinYMin meet\"><title>" (title) "</title>");
     for (secs, name) in [
         (60, "1 min"),
         (3600, "1 h"),
@@ -142,49 +120,33 @@ pub fn lifetimes(title: &str, rows: &[Lifetime]) -> String {
         (365 * 86400, "1 y"),
         (3650 * 86400, "10 y"),
     ] {
-        let _ = write!(
-            s,
-            "<line class=\"axis\" x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"0\" y2=\"{1}\" stroke-dasharray=\"2 3\"/>\
-             <text class=\"small\" x=\"{0:.1}\" y=\"{2}\" text-anchor=\"middle\">{name}</text>",
-            x(secs),
-            height - 22,
-            height - 8
-        );
+        let at = Fixed(x(secs), 1);
+        html!(&mut s;
+            "<line class=\"axis\" x1=\"" (at) "\" x2=\"" (at) "\" y1=\"0\" y2=\"" (height - 22)
+            "\" stroke-dasharray=\"2 3\"/>"
+            "<text class=\"small\" x=\"" (at) "\" y=\"" (height - 8)
+            "\" text-anchor=\"middle\">" (name) "</text>");
     }
     for (i, r) in rows.iter().enumerate() {
         let y = 4 + row * i as u32;
-        let _ = write!(
-            s,
-            "<a href=\"#{}\"><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text></a>\
-             <rect x=\"{label}\" y=\"{y}\" width=\"{:.1}\" height=\"9\" fill=\"#1f6fb2\"><title>certificate valid for {}</title></rect>",
-            esc(&r.anchor),
-            label - 6,
-            y + 14,
-            esc(&clip(&r.label, 36)),
-            x(r.validity) - label as f64,
-            human(r.validity)
-        );
+        html!(&mut s;
+            "<a href=\"#" (r.anchor) "\">"
+            "<text x=\"" (label - 6) "\" y=\"" (y + 14) "\" text-anchor=\"end\">"
+            (clip(&r.label, 36)) "</text></a>"
+            "<rect x=\"" (label) "\" y=\"" (y) "\" width=\"" (Fixed(x(r.validity) - label as f64, 1))
+            "\" height=\"9\" fill=\"#1f6fb2\">"
+            "<title>certificate valid for " (human(r.validity)) "</title></rect>");
         match r.pod_age {
-            Some(age) => {
-                let _ = write!(
-                    s,
-                    "<rect x=\"{label}\" y=\"{}\" width=\"{:.1}\" height=\"9\" fill=\"#8a949e\"><title>pod had run {}</title></rect>",
-                    y + 11,
-                    x(age) - label as f64,
-                    human(age)
-                );
-            }
-            None => {
-                let _ = write!(
-                    s,
-                    "<text class=\"small\" x=\"{}\" y=\"{}\">pod age unknown</text>",
-                    label + 4,
-                    y + 20
-                );
-            }
+            Some(age) => html!(&mut s;
+                "<rect x=\"" (label) "\" y=\"" (y + 11) "\" width=\"" (Fixed(x(age) - label as f64, 1))
+                "\" height=\"9\" fill=\"#8a949e\">"
+                "<title>pod had run " (human(age)) "</title></rect>"),
+            None => html!(&mut s;
+                "<text class=\"small\" x=\"" (label + 4) "\" y=\"" (y + 20) "\">"
+                "pod age unknown</text>"),
         }
     }
-    s.push_str("</svg>");
+    html!(&mut s; "</svg>");
     s
 }
 
@@ -198,11 +160,11 @@ pub fn human(secs: i64) -> String {
     }
 }
 
-fn svg_open(title: &str, height: u32) -> String {
-    format!(
-        "<svg role=\"img\" aria-label=\"{0}\" viewBox=\"0 0 {WIDTH} {height}\" width=\"100%\" preserveAspectRatio=\"xMinYMin meet\"><title>{0}</title>",
-        esc(title)
-    )
+fn svg_open(title: &str, height: u32) -> Html {
+    let mut s = Html::new();
+    html!(&mut s; "<svg role=\"img\" aria-label=\"" (title) "\" viewBox=\"0 0 " (WIDTH) " " (height)
+        "\" width=\"100%\" preserveAspectRatio=\"xMinYMin meet\"><title>" (title) "</title>");
+    s
 }
 
 /// At most `n` characters, with an ellipsis when cut.

@@ -1,11 +1,9 @@
 //! The HTML report's "Identity enrichment" section (`--enrich probe`):
 //! where each chain that the captured handshakes hid came from, an
-//! endpoint a row, with the run's vantage point. All text goes through
-//! [`esc`].
+//! endpoint a row, with the run's vantage point. All text is escaped by
+//! [`Html`].
 
-use std::fmt::Write;
-
-use super::esc;
+use super::markup::{Html, html};
 use crate::report::enrichment::ENDPOINT_COLUMNS;
 use crate::report::model::Report;
 
@@ -13,15 +11,12 @@ use crate::report::model::Report;
 const MAX_ROWS: usize = 500;
 
 /// Write the section; nothing when no enrichment ran.
-pub fn section(report: &Report, out: &mut String) {
+pub fn section(report: &Report, out: &mut Html) {
     let Some(e) = report.enrichment.as_ref() else {
         return;
     };
-    let _ = write!(
-        out,
-        "<section id=\"enrichment\">\n<h2>Identity enrichment</h2>\n<p class=\"muted\">{}</p>\n",
-        esc(&e.summary())
-    );
+    html!(out; "<section id=\"enrichment\">\n<h2>Identity enrichment</h2>\n<p class=\"muted\">"
+        (e.summary()) "</p>\n");
     if !e.endpoints.is_empty() {
         super::columns_table(
             out,
@@ -31,5 +26,5 @@ pub fn section(report: &Report, out: &mut String) {
             "more endpoints in the JSON report.",
         );
     }
-    out.push_str("</section>\n");
+    html!(out; "</section>\n");
 }

@@ -3,12 +3,11 @@
 //! certificates to flows.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::{esc, json_island};
+use super::markup::{Html, html, json_island};
 use crate::model::time::CaptureTime;
 use crate::report::model::{Endpoint, FlowRecord, Report};
 use crate::x509::Certificate;
@@ -92,11 +91,12 @@ impl<'r> FlowIndex<'r> {
             .findings
             .iter()
             .map(|f| {
-                // A finding names its flow by text; a time that does not
-                // read names no flow.
-                let at = CaptureTime::parse(&f.flow.first_seen)?;
                 by_origin
-                    .get(&(f.flow.client.clone(), f.flow.server.clone(), at))
+                    .get(&(
+                        f.flow.client.clone(),
+                        f.flow.server.clone(),
+                        f.flow.first_seen,
+                    ))
                     .copied()
             })
             .collect();
@@ -188,7 +188,7 @@ fn row(i: usize, f: &FlowRecord, index: &FlowIndex<'_>) -> Value {
 }
 
 /// The flow table section.
-pub fn table(report: &Report, index: &FlowIndex<'_>, out: &mut String) {
+pub fn table(report: &Report, index: &FlowIndex<'_>, out: &mut Html) {
     let columns: Vec<Value> = COLUMNS
         .iter()
         .map(|(k, h, n)| json!({"key": k, "heading": h, "numeric": n}))
@@ -202,43 +202,31 @@ pub fn table(report: &Report, index: &FlowIndex<'_>, out: &mut String) {
     let mut protections: Vec<&str> = report.flows.iter().map(|f| f.protection.as_str()).collect();
     protections.sort_unstable();
     protections.dedup();
-    let _ = write!(
-        out,
-        "<section id=\"flows\">\n<h2>Flows ({})</h2>\n\
+    html!(out; "<section id=\"flows\">\n<h2>Flows (" (report.flows.len()) ")</h2>\n\
          <p class=\"muted\">Sort by a column heading; filter on any text (words must all match). 100 flows per page; links to a flow open its page.</p>\n\
          <div class=\"controls-bar\"><input type=\"search\" id=\"flow-filter\" placeholder=\"filter: pod, address, SNI, cipher…\" aria-label=\"filter flows\">\
-         <select id=\"flow-protection\" aria-label=\"protection\"><option value=\"\">any protection</option>",
-        report.flows.len()
-    );
+         <select id=\"flow-protection\" aria-label=\"protection\"><option value=\"\">any protection</option>");
     for p in protections {
-        let _ = write!(out, "<option value=\"{0}\">{0}</option>", esc(p));
+        html!(out; "<option value=\"" (p) "\">" (p) "</option>");
     }
-    out.push_str(
-        "</select><button type=\"button\" id=\"flow-prev\">◀ previous</button>\
+    html!(out; "</select><button type=\"button\" id=\"flow-prev\">◀ previous</button>\
          <button type=\"button\" id=\"flow-next\">next ▶</button><span id=\"flow-info\" class=\"muted\"></span></div>\n\
          <noscript><p>Without JavaScript the first 100 flows are shown, unsorted; the JSON report holds every flow.</p></noscript>\n\
-         <div class=\"table-wrap\"><table id=\"flow-table\"><thead><tr id=\"flow-head\">",
-    );
+         <div class=\"table-wrap\"><table id=\"flow-table\"><thead><tr id=\"flow-head\">");
     for (k, h, n) in COLUMNS {
-        let _ = write!(
-            out,
-            "<th class=\"sortable{}\" data-key=\"{k}\">{}</th>",
-            if n { " num" } else { "" },
-            esc(h)
-        );
+        let num = if n { " num" } else { "" };
+        html!(out; "<th class=\"sortable" (num) "\" data-key=\"" (k) "\">" (h) "</th>");
     }
-    out.push_str("</tr></thead><tbody id=\"flow-rows\">");
+    html!(out; "</tr></thead><tbody id=\"flow-rows\">");
     // The first page as markup, for readers without JavaScript (and a
     // print of the page as written); the script replaces it.
     for r in rows.iter().take(STATIC_ROWS) {
         static_row(r, out);
     }
-    let _ = write!(
-        out,
-        "</tbody></table></div>\n\
-         <script type=\"application/json\" id=\"flow-data\">{}</script>\n</section>\n",
-        json_island(&json!({"columns": columns, "rows": rows}))
-    );
+    let island = serde_json::to_string(&json!({"columns": columns, "rows": rows}))
+        .unwrap_or_else(|_| "null".into());
+    html!(out; "</tbody></table></div>\n<script type=\"application/json\" id=\"flow-data\">"
+        (json_island(&island)) "</script>\n</section>\n");
 }
 
 /// Flows written as markup (the script's page size).
@@ -247,7 +235,7 @@ const STATIC_ROWS: usize = 100;
 /// One row of the flow table as the script writes it: numbers from 1, the
 /// certificate as a short digest linking to the inventory, the finding
 /// linked.
-fn static_row(r: &Value, out: &mut String) {
+fn static_row(r: &Value, out: &mut Html) {
     let Some(cells) = r.as_array() else { return };
     let text = |v: &Value| match v {
         Value::String(s) => s.clone(),
@@ -255,42 +243,29 @@ fn static_row(r: &Value, out: &mut String) {
         other => other.to_string(),
     };
     let index = cells.first().and_then(Value::as_u64).unwrap_or(0);
-    let _ = write!(out, "<tr id=\"flow-{index}\">");
+    html!(out; "<tr id=\"flow-" (index) "\">");
     for ((key, _, numeric), v) in COLUMNS.iter().zip(cells) {
         let t = text(v);
         match *key {
-            "index" => {
-                let _ = write!(out, "<td class=\"num\">{}</td>", index + 1);
-            }
+            "index" => html!(out; "<td class=\"num\">" (index + 1) "</td>"),
             "protection" => {
                 let class: String = t
                     .chars()
                     .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')
                     .collect();
-                let _ = write!(
-                    out,
-                    "<td><span class=\"prot {class}\">{}</span></td>",
-                    esc(&t)
-                );
+                html!(out; "<td><span class=\"prot " (class) "\">" (t) "</span></td>");
             }
             "cert" if !t.is_empty() => {
                 let short: String = t.chars().take(12).collect();
-                let _ = write!(
-                    out,
-                    "<td class=\"mono\"><a href=\"#cert-{}\">{}</a></td>",
-                    esc(&t),
-                    esc(&short)
-                );
+                html!(out; "<td class=\"mono\"><a href=\"#cert-" (t) "\">" (short) "</a></td>");
             }
             "finding" if !t.is_empty() => {
                 let n = t.parse::<u64>().map_or(0, |n| n + 1);
-                let _ = write!(out, "<td><a href=\"#finding-{}\">#{n}</a></td>", esc(&t));
+                html!(out; "<td><a href=\"#finding-" (t) "\">#" (n) "</a></td>");
             }
-            _ => {
-                let class = if *numeric { " class=\"num\"" } else { "" };
-                let _ = write!(out, "<td{class}>{}</td>", esc(&t));
-            }
+            _ if *numeric => html!(out; "<td class=\"num\">" (t) "</td>"),
+            _ => html!(out; "<td>" (t) "</td>"),
         }
     }
-    out.push_str("</tr>");
+    html!(out; "</tr>");
 }

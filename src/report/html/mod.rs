@@ -6,14 +6,20 @@
 //! filterable flow table.
 //!
 //! Safety: everything in a report may have come off the wire or out of a
-//! hostile saved report, so all text goes through [`esc`] (control
-//! characters made visible, then `& < > " '` as entities) on its way into
-//! markup, and the flow table's data is a JSON island
+//! hostile saved report, so the page is built as [`markup::Html`], which
+//! only `markup.rs` can write to: markup comes from `&'static str` literals
+//! (the `html!` macro's) or from another `Html`; every other value goes
+//! through `markup::Render`, which escapes text (control and bidirectional
+//! characters made visible, then `& < > " '` as entities, in text and in
+//! attribute values alike) and writes numbers as they are. The sections
+//! get an `&mut Html` and cannot push a `String` into it, so forgetting to
+//! escape is a compile error, not an injection (a test has rustc refuse
+//! each way of trying). The flow table's data is a JSON island
 //! (`<script type="application/json">`) in which `<`, `>`, `&`, U+2028 and
-//! U+2029 are `\u` escapes ([`json_island`]), read by a script that writes
-//! it with `textContent` only. The Content-Security-Policy allows nothing
-//! remote and only this page's own script and style, by hash, so even a
-//! mistake here could not run injected script.
+//! U+2029 are `\u` escapes (`markup::json_island`), read by a script that
+//! writes it with `textContent` only. The Content-Security-Policy allows
+//! nothing remote and only this page's own script and style, by hash, so
+//! even a mistake here could not run injected script.
 //!
 //! Size: the flow table is paged by the script (100 rows at a time), so a
 //! report of 10,000 flows is one JSON island of a few megabytes and a DOM
@@ -23,14 +29,25 @@ mod charts;
 mod enrichment;
 mod flows;
 mod inventory;
+mod markup;
 mod scope;
 mod sections;
 
-use std::fmt::Write;
+use std::sync::OnceLock;
+
+use markup::{Html, html};
 
 use super::model::Report;
 use super::options::RenderOptions;
 use super::sanitize;
+
+/// A capture time, in the text the report writes (escaped like any text,
+/// though that form has nothing to escape).
+impl markup::Render for crate::model::time::CaptureTime {
+    fn render_to(&self, out: &mut Html) {
+        self.to_string().render_to(out);
+    }
+}
 
 const CSS: &str = include_str!("../../../reports/templates/report.css");
 const JS: &str = include_str!("../../../reports/templates/report.js");
@@ -44,7 +61,7 @@ pub fn render_html(report: &Report) -> String {
 /// name unless `opts.full_paths`.
 pub fn render_html_with(report: &Report, opts: &RenderOptions) -> String {
     let index = flows::FlowIndex::new(report);
-    let mut body = String::with_capacity(64 * 1024 + report.flows.len() * 300);
+    let mut body = Html::with_capacity(64 * 1024 + report.flows.len() * 300);
     sections::header(report, &mut body);
     scope::scope(report, opts, &mut body);
     sections::summary(report, &mut body);
@@ -58,40 +75,41 @@ pub fn render_html_with(report: &Report, opts: &RenderOptions) -> String {
     flows::table(report, &index, &mut body);
     sections::warnings(report, &mut body);
 
-    let mut out = String::with_capacity(body.len() + CSS.len() + JS.len() + 1024);
-    let title = format!(
-        "tls-audit report{}",
-        report
-            .metadata
-            .as_ref()
-            .and_then(|m| m.cluster.as_deref())
-            .map(|c| format!(": {c}"))
-            .unwrap_or_default()
-    );
-    let _ = write!(
-        out,
+    let mut out = Html::with_capacity(body.len() + CSS.len() + JS.len() + 1024);
+    let cluster = report.metadata.as_ref().and_then(|m| m.cluster.as_deref());
+    html!(&mut out;
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta http-equiv=\"Content-Security-Policy\" content=\"{}\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"" (csp()) "\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"generator\" content=\"{} {}\">\n<title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n",
-        csp(),
-        esc(&report.tool.name),
-        esc(&report.tool.version),
-        esc(&title)
+         <meta name=\"generator\" content=\"" (report.tool.name) " " (report.tool.version)
+        "\">\n<title>tls-audit report"
     );
-    out.push_str(&body);
-    let _ = write!(out, "<script>{JS}</script>\n</body>\n</html>\n");
-    out
+    if let Some(c) = cluster {
+        html!(&mut out; ": " (c));
+    }
+    html!(&mut out; "</title>\n<style>");
+    out.raw(CSS);
+    html!(&mut out; "</style>\n</head>\n<body>\n" (body) "<script>");
+    out.raw(JS);
+    html!(&mut out; "</script>\n</body>\n</html>\n");
+    out.into_string()
 }
 
 /// The page's Content-Security-Policy: nothing from anywhere, except its
-/// own inline style and script (by hash) and `data:` images.
-fn csp() -> String {
-    format!(
-        "default-src 'none'; style-src '{}'; script-src '{}'; img-src data:; base-uri 'none'; form-action 'none'",
-        sha256_source(CSS),
-        sha256_source(JS)
-    )
+/// own inline style and script (by hash) and `data:` images. Markup of the
+/// program's own (`'` is not escaped), computed once.
+fn csp() -> Html {
+    static CSP: OnceLock<String> = OnceLock::new();
+    let policy = CSP.get_or_init(|| {
+        format!(
+            "default-src 'none'; style-src '{}'; script-src '{}'; img-src data:; base-uri 'none'; form-action 'none'",
+            sha256_source(CSS),
+            sha256_source(JS)
+        )
+    });
+    let mut out = Html::new();
+    out.raw(policy.as_str());
+    out
 }
 
 /// `sha256-<base64>` of `text`, as CSP names an inline element.
@@ -105,96 +123,46 @@ fn base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// Escape text for HTML text and attribute values: control characters are
-/// written as visible escapes (as in the terminal table), then `&`, `<`,
-/// `>`, `"` and `'` become entities. The one way text enters markup.
 /// A table of `columns` (headings: the names with `_` as spaces; the
 /// `flows` column right-aligned) and at most `max` of `rows`, escaped;
-/// past `max`, a line: the count of the rest and `more` (markup, not
-/// escaped: a literal of the caller's).
+/// past `max`, a line: the count of the rest and `more` (markup: a literal
+/// of the caller's).
 pub(crate) fn columns_table<const N: usize>(
-    out: &mut String,
+    out: &mut Html,
     columns: &[&str; N],
     rows: impl ExactSizeIterator<Item = [String; N]>,
     max: usize,
-    more: &str,
+    more: &'static str,
 ) {
     let class = |h: &str| if h == "flows" { " class=\"num\"" } else { "" };
     let total = rows.len();
-    out.push_str("<div class=\"table-wrap\"><table><thead><tr>");
+    html!(out; "<div class=\"table-wrap\"><table><thead><tr>");
     for h in columns {
-        let _ = write!(out, "<th{}>{}</th>", class(h), esc(&h.replace('_', " ")));
+        html!(out; "<th");
+        out.raw(class(h));
+        html!(out; ">" (h.replace('_', " ")) "</th>");
     }
-    out.push_str("</tr></thead><tbody>\n");
+    html!(out; "</tr></thead><tbody>\n");
     for row in rows.take(max) {
-        out.push_str("<tr>");
+        html!(out; "<tr>");
         for (h, c) in columns.iter().zip(row) {
-            let _ = write!(out, "<td{}>{}</td>", class(h), esc(&c));
+            html!(out; "<td");
+            out.raw(class(h));
+            html!(out; ">" (c) "</td>");
         }
-        out.push_str("</tr>\n");
+        html!(out; "</tr>\n");
     }
-    out.push_str("</tbody></table></div>\n");
+    html!(out; "</tbody></table></div>\n");
     if total > max {
-        let _ = writeln!(out, "<p class=\"muted\">{} {more}</p>", total - max);
+        html!(out; "<p class=\"muted\">" (total - max) " ");
+        out.raw(more);
+        html!(out; "</p>\n");
     }
-}
-
-pub fn esc(s: &str) -> String {
-    let s = sanitize(s);
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// JSON for a `<script type="application/json">` island: nothing in it can
-/// close the element or start a comment, and line separators are escaped.
-pub fn json_island(value: &serde_json::Value) -> String {
-    let json = serde_json::to_string(value).unwrap_or_else(|_| "null".into());
-    let mut out = String::with_capacity(json.len() + 64);
-    for c in json.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{base64, esc, json_island};
-
-    #[test]
-    fn escapes_markup_and_controls() {
-        assert_eq!(
-            esc("<script>alert('x')</script>&\"\u{1b}[31m\n"),
-            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;\\u{1b}[31m\\n"
-        );
-        assert_eq!(esc("api.pay.svc"), "api.pay.svc");
-    }
-
-    #[test]
-    fn json_island_cannot_close_its_script() {
-        let v = serde_json::json!(["</script><script>alert(1)</script><!--", "a\u{2028}b&"]);
-        let s = json_island(&v);
-        assert!(!s.contains('<') && !s.contains('>') && !s.contains('&'));
-        assert!(!s.contains('\u{2028}'));
-        let back: serde_json::Value = serde_json::from_str(&s).unwrap();
-        assert_eq!(back, v);
-    }
+    use super::base64;
 
     #[test]
     fn base64_matches_rfc4648() {

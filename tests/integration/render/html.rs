@@ -96,6 +96,144 @@ fn hostile_text_stays_text_in_the_markup() {
     assert!(island.contains("\\u003cscript\\u003ealert(1)"));
 }
 
+/// Text that tries every way out of HTML text and attribute values: a
+/// quote to end the attribute, a tag, an entity, a comment, a terminal
+/// escape, a line separator and a right-to-left override.
+const EVERY_WAY_OUT: &str = "\"><script>alert('x')</script>&\u{1b}[31m\u{2028}\u{202e}<!--";
+
+/// [`EVERY_WAY_OUT`] as the page writes it, in text and attributes alike:
+/// entities, the controls as visible escapes. U+2028 stays as it is: it
+/// means nothing to HTML (the JSON island, where script reads it, has
+/// `\u2028`).
+const EVERY_WAY_OUT_ESCAPED: &str = "&quot;&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;\\u{1b}[31m\u{2028}\\u{202e}&lt;!--";
+
+/// Fields that are enums, times or the schema name: a report with text
+/// there would not read.
+const TYPED: [&str; 13] = [
+    "schema",
+    "fail_on",
+    "gate",
+    "severity",
+    "status",
+    "effect",
+    "first_seen",
+    "last_seen",
+    "transport",
+    "role_source",
+    "protection",
+    "kind",
+    "method",
+];
+
+/// `v` with [`EVERY_WAY_OUT`] appended to every string but the typed ones.
+fn poison(v: &mut serde_json::Value, key: &str) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) if !TYPED.contains(&key) => s.push_str(EVERY_WAY_OUT),
+        Value::Array(a) => a.iter_mut().for_each(|x| poison(x, key)),
+        Value::Object(o) => o.iter_mut().for_each(|(k, x)| poison(x, k)),
+        _ => {}
+    }
+}
+
+/// The combined report with every part the page has (waivers, trust
+/// bundle, baseline, re-rendering, enrichment, warnings) and hostile text
+/// in every text field of the model.
+fn hostile_everywhere() -> Report {
+    let mut r = super::common::with_compliance(super::common::combined());
+    r.inventory = Some(tls_audit::report::inventory::CryptoInventory::of_flows(
+        &r.flows,
+    ));
+    let mut v = serde_json::to_value(&r).expect("report as JSON");
+    let verification = &mut v["verification"];
+    verification["trust_bundle"] = serde_json::json!({"path": "/etc/ca/bundle.pem", "anchors": 3});
+    verification["waivers"] = serde_json::json!([{"index": 0, "rule": "TA-PLAINTEXT", "reason": "legacy",
+        "expires": "2027-01-31", "status": "active", "matched": 1}]);
+    verification["baseline"] = serde_json::json!({"report": {"name": "base.json", "sha256": "21c6", "bytes": 3636},
+        "new": 4, "unchanged": 0, "fixed": 1, "gate_scope": "new findings only"});
+    v["metadata"]["rendered_from"] =
+        serde_json::json!({"name": "saved.json", "sha256": "c400", "bytes": 17800});
+    v["findings"][0]["waived"] =
+        serde_json::json!({"index": 0, "reason": "legacy", "expires": "2027-01-31"});
+    // As `analyze --events` writes it for an agent's probe (snapshot of
+    // fixtures/events/node-agent-tls13-mutual-enriched.events.ndjson).
+    v["enrichment"] = serde_json::json!({"method": "probe", "vantage": "reported by the agent: vm",
+        "flows_enriched": 1, "flows_not_enriched": 0, "client_identities": 0, "endpoints_over_limit": 0,
+        "endpoints": [{"endpoint": "10.200.0.2:8443", "sni": "api", "alpn_offered": ["h2"],
+            "obtained_at": "2026-12-05T10:34:43Z", "version": "TLS1.3", "cipher_suite": "TLS_AES_256_GCM_SHA384",
+            "chain_sha256": ["2002"], "client_cert_requested": true, "same_on_repeat": true, "flows": 1,
+            "error": "refused"}]});
+    v["warnings"] = serde_json::json!([{"kind": "no-inventory", "message": "no pods"}]);
+    poison(&mut v, "");
+    serde_json::from_value(v).expect("the poisoned report reads")
+}
+
+/// Issue 20: every section of the page writes hostile text as text. Each
+/// section holds the escaped form (so the text reached it), none holds the
+/// raw form or a raw piece of it, and the only `<script` elements are the
+/// page's own two.
+fn every_section_escapes_hostile_text() {
+    let html = render_html(&hostile_everywhere());
+    assert_eq!(
+        html.matches("<script").count(),
+        2,
+        "the data island and the page's script"
+    );
+    let island = html
+        .split("id=\"flow-data\">")
+        .nth(1)
+        .and_then(|s| s.split("</script>").next())
+        .expect("the island");
+    let markup = html.replace(island, "");
+    for raw in ["<script>alert", "'x'", "<!--", "\u{1b}", "\u{202e}"] {
+        assert!(!markup.contains(raw), "{raw:?} written raw");
+    }
+    let sections = [
+        "scope",
+        "summary",
+        "compliance",
+        "findings",
+        "crypto-inventory",
+        "enrichment",
+        "certificates",
+        "flows",
+        "warnings",
+    ];
+    for id in sections {
+        let section = markup
+            .split(&format!("<section id=\"{id}\""))
+            .nth(1)
+            .and_then(|s| s.split("</section>").next())
+            .unwrap_or_else(|| panic!("section {id}"));
+        assert!(
+            section.contains(EVERY_WAY_OUT_ESCAPED),
+            "section {id}: hostile text not shown escaped"
+        );
+        // In attribute values too (a tooltip, a link to a certificate),
+        // where an unescaped quote would end the value early.
+        if ["scope", "certificates", "flows"].contains(&id) {
+            assert!(
+                section.contains(&format!("{EVERY_WAY_OUT_ESCAPED}\"")),
+                "section {id}: no attribute value holds the text"
+            );
+        }
+    }
+    // In the head: the generator's content attribute and the title.
+    assert!(html.contains(&format!(
+        "<meta name=\"generator\" content=\"tls-audit{EVERY_WAY_OUT_ESCAPED} "
+    )));
+    assert!(html.contains(&format!(
+        "<title>tls-audit report: fixture{EVERY_WAY_OUT_ESCAPED}</title>"
+    )));
+    // The island: the same text as JSON escapes, U+2028 included.
+    assert!(!island.contains(['<', '>', '&', '\u{2028}']));
+    assert!(
+        island.contains(
+            "\\u003cscript\\u003ealert('x')\\u003c/script\\u003e\\u0026\\u001b[31m\\u2028"
+        )
+    );
+}
+
 /// Headless Chromium, when it is there.
 fn chromium() -> Option<PathBuf> {
     let path = PathBuf::from("/usr/bin/chromium");
@@ -518,6 +656,11 @@ pub(crate) fn tests() -> Vec<crate::runner::Test> {
             module_path!(),
             "hostile_text_stays_text_in_the_markup",
             hostile_text_stays_text_in_the_markup,
+        ),
+        Test::new(
+            module_path!(),
+            "every_section_escapes_hostile_text",
+            every_section_escapes_hostile_text,
         ),
         Test::new(
             module_path!(),

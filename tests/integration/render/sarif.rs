@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::process::Command;
 
 use serde_json::{Value, json};
+use tls_audit::model::time::CaptureTime;
 use tls_audit::report::model::{Report, Severity};
 use tls_audit::report::render_sarif;
 use tls_audit::verify::rules;
@@ -235,8 +236,8 @@ fn fingerprints_are_stable_and_distinct() {
     for f in &mut later.findings {
         f.occurrences += 41;
         f.flow.client = "10.200.0.1:50000".into();
-        f.flow.first_seen = "2026-12-01T00:00:00Z".into();
-        f.last_seen = "2026-12-02T00:00:00Z".into();
+        f.flow.first_seen = CaptureTime::parse("2026-12-01T00:00:00Z").unwrap();
+        f.last_seen = CaptureTime::parse("2026-12-02T00:00:00Z").unwrap();
         f.peer.endpoint = "10.200.0.1:50001".into();
         f.message.push_str(" (again)");
         f.severity = Severity::Low;
