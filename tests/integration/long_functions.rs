@@ -19,14 +19,10 @@ const LIMIT: usize = 80;
 /// Functions over [`LIMIT`] today, each with its length: (file under
 /// `src/`, function name, lines). They may get shorter, never longer.
 const ALLOWED: &[(&str, &str, usize)] = &[
-    ("report/html/sections.rs", "summary", 107),
-    ("report/html/sections.rs", "compliance", 103),
     ("decode/mod.rs", "decode_ip", 97),
     ("report/junit.rs", "render_junit_with", 92),
-    ("report/html/scope.rs", "verified", 84),
     ("engine/parallel.rs", "run", 83),
     ("engine/parallel.rs", "work", 83),
-    ("report/html/sections.rs", "findings", 81),
 ];
 
 /// `code` with comments, string and character literals blanked to spaces
