@@ -38,7 +38,7 @@ use std::fmt::Write;
 use std::net::{IpAddr, SocketAddr};
 
 use super::compliance::{FrameworkResult, Status};
-use super::model::{BaselineState, Endpoint, Finding, Report, Severity};
+use super::model::{BaselineState, Endpoint, Finding, Report, Severity, Verification};
 use super::options::RenderOptions;
 use crate::model::rules;
 
@@ -52,6 +52,29 @@ pub fn render_junit_with(report: &Report, opts: &RenderOptions) -> String {
     let docs = opts.docs_url.as_str();
     let verification = report.verification.as_ref();
     let gate = verification.and_then(|v| v.fail_on);
+    let mut suites: Vec<Suite> = subjects(report)
+        .iter()
+        .map(|(subject, findings)| {
+            subject_suite(subject, findings, verification.is_some(), gate, docs)
+        })
+        .collect();
+    if let Some(v) = verification
+        && !v.not_checked.is_empty()
+    {
+        suites.push(not_checked_suite(v));
+    }
+    if let Some(c) = &report.compliance {
+        for fw in &c.frameworks {
+            suites.push(compliance_suite(fw));
+        }
+    }
+    document(&suites)
+}
+
+/// Every endpoint of the flows, and each finding under its subject. A
+/// finding whose subject is in no flow (a report cut short, or edited)
+/// still gets its suite: nothing found is dropped.
+fn subjects(report: &Report) -> BTreeMap<String, Vec<&Finding>> {
     let mut subjects: BTreeMap<String, Vec<&Finding>> = BTreeMap::new();
     for flow in &report.flows {
         subjects
@@ -61,62 +84,64 @@ pub fn render_junit_with(report: &Report, opts: &RenderOptions) -> String {
             .entry(endpoint_label(&flow.client, false))
             .or_default();
     }
-    // A finding whose subject is in no flow (a report cut short, or edited)
-    // still gets its suite: nothing found is dropped.
     for f in &report.findings {
         subjects.entry(f.subject.label()).or_default().push(f);
     }
+    subjects
+}
 
-    let mut suites = Vec::new();
-    for (subject, findings) in &subjects {
-        let mut suite = Suite::new(subject);
-        let mut ids: Vec<&str> = rules::ALL.iter().map(|r| r.id).collect();
-        // Rules a finding names that the catalogue does not know (a report
-        // from another version) are still test cases, after the catalogue's.
-        let extra: BTreeSet<&str> = findings
-            .iter()
-            .map(|f| f.rule.as_str())
-            .filter(|id| rules::by_id(id).is_none())
-            .collect();
-        ids.extend(extra);
-        for id in ids {
-            let mine: Vec<&Finding> = findings.iter().copied().filter(|f| f.rule == id).collect();
-            let case = if verification.is_some() {
-                judge(&mine, gate, docs)
-            } else {
-                Outcome::Skipped("not verified: the report holds facts only".into())
-            };
-            suite.push(
-                &format!("tls-audit.{subject}"),
-                id,
-                case,
-                &notes(&mine, gate, docs),
-            );
-        }
-        suites.push(suite);
+/// One subject's suite: a test case per rule of the catalogue, then per
+/// rule a finding names that the catalogue does not know (a report from
+/// another version).
+fn subject_suite(
+    subject: &str,
+    findings: &[&Finding],
+    verified: bool,
+    gate: Option<Severity>,
+    docs: &str,
+) -> Suite {
+    let mut suite = Suite::new(subject);
+    let mut ids: Vec<&str> = rules::ALL.iter().map(|r| r.id).collect();
+    let extra: BTreeSet<&str> = findings
+        .iter()
+        .map(|f| f.rule.as_str())
+        .filter(|id| rules::by_id(id).is_none())
+        .collect();
+    ids.extend(extra);
+    for id in ids {
+        let mine: Vec<&Finding> = findings.iter().copied().filter(|f| f.rule == id).collect();
+        let case = if verified {
+            judge(&mine, gate, docs)
+        } else {
+            Outcome::Skipped("not verified: the report holds facts only".into())
+        };
+        suite.push(
+            &format!("tls-audit.{subject}"),
+            id,
+            case,
+            &notes(&mine, gate, docs),
+        );
     }
-    if let Some(v) = verification
-        && !v.not_checked.is_empty()
-    {
-        let mut suite = Suite::new("tls-audit: not checked");
-        for n in &v.not_checked {
-            let why = format!("not checked: {} ({} flows)", n.reason, n.flows);
-            suite.push(
-                "tls-audit.not-checked",
-                &format!("{} ({})", n.rule, n.reason),
-                Outcome::Skipped(why),
-                "",
-            );
-        }
-        suites.push(suite);
-    }
+    suite
+}
 
-    if let Some(c) = &report.compliance {
-        for fw in &c.frameworks {
-            suites.push(compliance_suite(fw));
-        }
+/// The rules verification could not run, as skipped cases.
+fn not_checked_suite(v: &Verification) -> Suite {
+    let mut suite = Suite::new("tls-audit: not checked");
+    for n in &v.not_checked {
+        let why = format!("not checked: {} ({} flows)", n.reason, n.flows);
+        suite.push(
+            "tls-audit.not-checked",
+            &format!("{} ({})", n.rule, n.reason),
+            Outcome::Skipped(why),
+            "",
+        );
     }
+    suite
+}
 
+/// The XML document of the suites, with their totals.
+fn document(suites: &[Suite]) -> String {
     let (tests, failures, skipped) = suites.iter().fold((0, 0, 0), |(t, f, s), x| {
         (t + x.tests, f + x.failures, s + x.skipped)
     });
@@ -125,7 +150,7 @@ pub fn render_junit_with(report: &Report, opts: &RenderOptions) -> String {
         out,
         "<testsuites name=\"tls-audit\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\">"
     );
-    for s in &suites {
+    for s in suites {
         let _ = writeln!(
             out,
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\">",
