@@ -371,12 +371,8 @@ fn push_decimal(text: &mut String, n: u16) {
             break;
         }
     }
-    text.extend(
-        digits
-            .iter()
-            .skip(digits.len() - used)
-            .map(|&d| char::from(d)),
-    );
+    let digits = digits.get(digits.len() - used..).unwrap_or_default();
+    text.push_str(std::str::from_utf8(digits).unwrap_or_default());
 }
 
 impl Endpoint {
