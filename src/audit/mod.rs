@@ -36,21 +36,23 @@ pub mod capture;
 mod error;
 pub mod pod;
 mod settings;
+mod spill;
 
 use std::path::{Path, PathBuf};
 
 pub use error::{AuditError, ErrorClass};
 pub use settings::{Loaded, VerifySettings, read_policy};
+pub use spill::{Gathered, GatheringSpill};
 
 use crate::compliance::Evaluator;
-use crate::engine::{self, Config, FlowSink, SpillSink, Spilled};
+use crate::engine::{self, Config, FlowSink, Spilled};
 use crate::enrich::EnrichConfig;
 use crate::model::Gate;
 use crate::model::controls::{Catalog, Source};
 use crate::model::report::{Input, Report, Severity, Warning};
 use crate::report::baseline::{self, Baseline};
 use crate::report::inventory::InventoryBuilder;
-use crate::report::metadata::{MetadataBuilder, PodStarts};
+use crate::report::metadata::PodStarts;
 use crate::verify::{self, RunInfo, Verifier, VerifyingSink};
 
 /// How an audit that produced its report ended.
@@ -122,10 +124,10 @@ pub fn load_keylogs(paths: &[PathBuf]) -> Result<crate::tls::KeyLog, AuditError>
 }
 
 /// A sink that verifies flows and keeps them in a temporary file.
-pub fn verifying_spill(verifier: Verifier) -> Result<VerifyingSink<SpillSink>, AuditError> {
+pub fn verifying_spill(verifier: Verifier) -> Result<VerifyingSink<GatheringSpill>, AuditError> {
     Ok(VerifyingSink {
         verifier,
-        inner: SpillSink::new().map_err(AuditError::temp_create)?,
+        inner: GatheringSpill::new()?,
     })
 }
 
@@ -272,12 +274,11 @@ pub fn probe(
     let mut report = crate::probe::report(results, verifier, done.info);
     // The flows go where a capture's go, so every format, the compliance
     // views and the metadata treat them alike.
-    let mut spill = SpillSink::new().map_err(AuditError::temp_create)?;
+    let mut spill = GatheringSpill::new()?;
     for (id, f) in (1u64..).zip(report.flows.drain(..)) {
         spill.flow(id, f);
     }
-    let flows = spill.into_spilled().map_err(AuditError::temp_write)?;
-    done.publish.publish(report, flows, failed)
+    done.publish.publish(report, spill.finish()?, failed)
 }
 
 impl Conclusion {
@@ -287,7 +288,7 @@ impl Conclusion {
     pub fn conclude(
         self,
         mut report: Report,
-        sink: VerifyingSink<SpillSink>,
+        sink: VerifyingSink<GatheringSpill>,
         partial: bool,
     ) -> Result<Audited, AuditError> {
         let (_, _, collected) = sink.verifier.finish();
@@ -295,22 +296,28 @@ impl Conclusion {
         report.verification = Some(verification);
         report.findings = findings;
         report.warnings.extend(warnings);
-        let flows = sink.inner.into_spilled().map_err(AuditError::temp_write)?;
-        self.publish.publish(report, flows, partial)
+        self.publish.publish(report, sink.inner.finish()?, partial)
     }
 }
 
 impl Publish {
     /// Mark the findings against the baseline, then add the metadata, the
-    /// inventory and the compliance views in one pass over the flows.
-    /// `partial` when some input could not be read whole (besides
-    /// `inputs[].complete`).
+    /// inventory and the compliance views. What was gathered as the flows
+    /// were spilled is used as it is; a pass over the spilled flows (in
+    /// report order) only for the compliance views, and for an inventory
+    /// that depends on the order it was fed in. `partial` when some input
+    /// could not be read whole (besides `inputs[].complete`).
     pub fn publish(
         self,
         mut report: Report,
-        flows: Spilled,
+        gathered: Gathered,
         partial: bool,
     ) -> Result<Audited, AuditError> {
+        let Gathered {
+            flows,
+            mut meta,
+            inventory,
+        } = gathered;
         if let Some(b) = &self.baseline {
             baseline::apply(&mut report, b);
         }
@@ -319,21 +326,24 @@ impl Publish {
             .as_ref()
             .is_some_and(|v| v.gate == Some(Gate::Fail));
         let mut eval = self.frameworks.map(|(c, f)| Evaluator::new(c, f, &report));
-        let mut meta = MetadataBuilder::with_pod_starts(self.starts);
-        let mut inv = InventoryBuilder::default();
-        let mut index = 0u64;
-        flows
-            .for_each(|f| {
-                meta.flow(&f);
-                inv.flow(&f);
-                if let Some(e) = &mut eval {
-                    e.flow(index, &f);
-                }
-                index += 1;
-                Ok(())
-            })
-            .map_err(AuditError::temp_read)?;
-        report.inventory = Some(inv.finish());
+        meta.set_pod_starts(self.starts);
+        let mut inv = inventory.order_sensitive().then(InventoryBuilder::default);
+        if eval.is_some() || inv.is_some() {
+            let mut index = 0u64;
+            flows
+                .for_each(|f| {
+                    if let Some(i) = &mut inv {
+                        i.flow(&f);
+                    }
+                    if let Some(e) = &mut eval {
+                        e.flow(index, &f);
+                    }
+                    index += 1;
+                    Ok(())
+                })
+                .map_err(AuditError::temp_read)?;
+        }
+        report.inventory = Some(inv.unwrap_or(inventory).finish());
         if let Some(e) = eval {
             report.compliance = Some(e.finish(&report));
         }
@@ -366,19 +376,19 @@ pub fn rerender(
     frameworks: Option<(&'static Catalog, Vec<&'static Source>)>,
     baseline: Option<&Baseline>,
 ) -> Result<Audited, AuditError> {
-    let mut spill = SpillSink::new().map_err(AuditError::temp_create)?;
+    let mut spill = GatheringSpill::new()?;
     // The metadata and an inventory (used when the report has none) need
-    // no header: they are built as the flows are read.
-    let mut meta = MetadataBuilder::default();
-    let mut inventory = InventoryBuilder::default();
+    // no header: they are built as the flows are read, in report order.
     let mut id = 0u64;
     let (mut report, source) = crate::report::saved::read_report_streamed(input, &mut |flow| {
-        meta.flow(&flow);
-        inventory.flow(&flow);
         id += 1;
         spill.flow(id, flow);
     })?;
-    let flows = spill.into_spilled().map_err(AuditError::temp_write)?;
+    let Gathered {
+        flows,
+        meta,
+        inventory,
+    } = spill.finish()?;
     if let (Some(on), Some(v)) = (fail_on, report.verification.as_mut()) {
         v.fail_on = Some(on);
         v.gate = verify::gate(&report.findings, Some(on));

@@ -556,6 +556,10 @@ pub(crate) fn write_out(
     write_to(path, render)
 }
 
+/// Bytes gathered per write of a report: a JSON report is one long line,
+/// which standard output's line buffering scans whole at every write.
+const OUT_BUFFER: usize = 256 << 10;
+
 /// Write to `path` (else standard output) with `render`; a closed pipe is
 /// not an error.
 pub(crate) fn write_to(
@@ -563,8 +567,12 @@ pub(crate) fn write_to(
     render: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<(), AuditError> {
     let result = match path {
-        Some(p) => std::fs::File::create(p).and_then(|f| render(&mut std::io::BufWriter::new(f))),
-        None => render(&mut std::io::BufWriter::new(std::io::stdout().lock())),
+        Some(p) => std::fs::File::create(p)
+            .and_then(|f| render(&mut std::io::BufWriter::with_capacity(OUT_BUFFER, f))),
+        None => render(&mut std::io::BufWriter::with_capacity(
+            OUT_BUFFER,
+            std::io::stdout().lock(),
+        )),
     };
     match result {
         Ok(()) => Ok(()),

@@ -4,7 +4,7 @@ use crate::decode::Underlay;
 use crate::flow::{Exit, Flow, Side};
 use crate::model::report::{
     AlertRecord, DecryptionRecord, Endpoint, FlowRecord, FlowSource, FlowTls, MutualInference,
-    Protection, TcpRecord, Transport,
+    Protection, TcpRecord, Transport, ip_text,
 };
 use crate::model::time::CaptureTime;
 use crate::plaintext::AppProtocol;
@@ -36,7 +36,7 @@ pub fn build(flow: &Flow<FlowAnalysis>, exit: Exit, caches: &mut Caches) -> Flow
     let ep = |s: Side| {
         let a = flow.key.endpoint(s);
         Endpoint {
-            ip: a.ip().to_string(),
+            ip: ip_text(a.ip()),
             port: a.port(),
             pod: None,
             node: None,

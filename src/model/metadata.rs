@@ -123,7 +123,12 @@ impl MetadataBuilder {
         }
     }
 
-    /// Note the pods at both ends of a flow.
+    /// When the snapshot's pods started, for a builder made before they were known.
+    pub fn set_pod_starts(&mut self, starts: PodStarts) {
+        self.starts = starts;
+    }
+
+    /// Note the pods at both ends of a flow (in any order: they are a set).
     pub fn flow(&mut self, f: &FlowRecord) {
         for pod in [&f.client.pod, &f.server.pod].into_iter().flatten() {
             let key = (pod.namespace.clone(), pod.name.clone());

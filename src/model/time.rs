@@ -122,15 +122,70 @@ fn parse_written(s: &str) -> Option<CaptureTime> {
     })
 }
 
+/// The written form of a time in years 1 to 9999.
+type Written = [u8; 27];
+
+/// What `capture::format_ts` writes for `nanos`, written without a
+/// formatter (two per flow record): the form [`parse_written`] reads.
+/// `None` outside years 1 to 9999, which `format_ts` writes otherwise.
+fn write_written(nanos: i64) -> Option<Written> {
+    /// 0001-01-01T00:00:00Z and 10000-01-01T00:00:00Z in Unix seconds.
+    const FIRST: i64 = -62_135_596_800;
+    const END: i64 = 253_402_300_800;
+    let micros = nanos.div_euclid(1000);
+    let secs = micros.div_euclid(1_000_000);
+    if !(FIRST..END).contains(&secs) {
+        return None;
+    }
+    let (days, day_secs) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // The civil date of a day count (H. Hinnant's civil_from_days; the
+    // inverse of the one in `parse_written`), for days from year 1 on.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let mut out: Written = *b"0000-00-00T00:00:00.000000Z";
+    for (at, width, mut n) in [
+        (0, 4, year),
+        (5, 2, month),
+        (8, 2, day),
+        (11, 2, day_secs / 3600),
+        (14, 2, day_secs / 60 % 60),
+        (17, 2, day_secs % 60),
+        (20, 6, micros.rem_euclid(1_000_000)),
+    ] {
+        for digit in out.iter_mut().skip(at).take(width).rev() {
+            *digit = b'0' + u8::try_from(n % 10).ok()?;
+            n /= 10;
+        }
+    }
+    Some(out)
+}
+
 impl std::fmt::Display for CaptureTime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&crate::capture::format_ts(self.nanos()))
+        // Through `nanos` (saturating) as `format_ts` is given it.
+        match write_written(self.nanos()) {
+            Some(text) => f.write_str(std::str::from_utf8(&text).map_err(|_| std::fmt::Error)?),
+            None => f.write_str(&crate::capture::format_ts(self.nanos())),
+        }
     }
 }
 
 impl serde::Serialize for CaptureTime {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        match write_written(self.nanos())
+            .as_ref()
+            .and_then(|t| std::str::from_utf8(t).ok())
+        {
+            Some(text) => s.serialize_str(text),
+            None => s.collect_str(self),
+        }
     }
 }
 
@@ -145,6 +200,42 @@ impl<'de> serde::Deserialize<'de> for CaptureTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The formatter-free writer agrees with `capture::format_ts` across
+    /// the range of capture timestamps (both ends, leap days, centuries,
+    /// month ends, times of day) and for times read back from reports,
+    /// which `nanos` saturates as before.
+    #[test]
+    fn written_form_agrees_with_format_ts() {
+        let day = 86_400_000_000_000i64;
+        let mut nanos: Vec<i64> = vec![i64::MIN, i64::MAX, -1, 0, 1, -999, 951_782_399_999_999_999];
+        // Every 37 days, an hour, a microsecond and a nanosecond apart, and
+        // the last nanosecond of each of those days.
+        let mut t = i64::MIN + 123_456_789;
+        while let Some(next) = t.checked_add(37 * day + 3_600_000_001_001) {
+            nanos.push(t);
+            let day_end = t
+                .checked_sub(t.rem_euclid(day))
+                .and_then(|d| d.checked_add(day - 1));
+            nanos.extend(day_end);
+            t = next;
+        }
+        for n in nanos {
+            let want = crate::capture::format_ts(n);
+            let got = write_written(n).expect("a capture timestamp is in years 1-9999");
+            assert_eq!(std::str::from_utf8(&got), Ok(want.as_str()), "{n}");
+        }
+        for micros in [
+            -62_135_596_800_000_000,
+            253_402_300_799_999_999,
+            i64::MIN / 1000,
+        ] {
+            let t = CaptureTime { micros };
+            let want = crate::capture::format_ts(t.nanos());
+            assert_eq!(t.to_string(), want);
+            assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{want}\""));
+        }
+    }
 
     #[test]
     fn capture_times_read_back_as_written() {

@@ -9,10 +9,15 @@
 //! Public API (for the report's sections, `-o inventory`, and the
 //! compliance views that cite it):
 //! - [`InventoryBuilder`]: feed it every flow ([`InventoryBuilder::flow`]),
-//!   in any order, then [`InventoryBuilder::finish`] gives a
+//!   in report order, then [`InventoryBuilder::finish`] gives a
 //!   [`CryptoInventory`]. Memory is bounded ([`MAX_CONFIGURATIONS`],
 //!   [`MAX_CERTIFICATES`], [`MAX_PLACES`] per entry); what did not fit is
-//!   counted, never silently dropped.
+//!   counted, never silently dropped. Which entries and places fit then
+//!   depends on the order flows came in; until a bound is reached (and
+//!   while each certificate digest comes with the same facts) the result
+//!   does not, which [`InventoryBuilder::order_sensitive`] tells, so flows
+//!   can be fed as they finish and fed again in report order only when it
+//!   matters.
 //! - [`CryptoInventory::configurations`]: one [`CryptoUse`] per distinct
 //!   (version, cipher suite, key-exchange group, signature scheme, server
 //!   certificate key, server certificate signature algorithm), with flow
@@ -63,6 +68,9 @@ pub struct InventoryBuilder {
     inv: CryptoInventory,
     uses: BTreeMap<UseKey, CryptoUse>,
     certs: BTreeMap<String, CertificateUse>,
+    /// A bound was reached, or a certificate digest came with other facts
+    /// than before: the result depends on the order flows came in.
+    order_sensitive: bool,
 }
 
 impl InventoryBuilder {
@@ -88,8 +96,11 @@ impl InventoryBuilder {
         let server = endpoint(&f.server);
         let full = self.uses.len() >= MAX_CONFIGURATIONS;
         match self.uses.get_mut(&key) {
-            Some(u) => touch_use(u, f, &workloads, &server),
-            None if full => inv.flows_not_inventoried += 1,
+            Some(u) => self.order_sensitive |= touch_use(u, f, &workloads, &server),
+            None if full => {
+                inv.flows_not_inventoried += 1;
+                self.order_sensitive = true;
+            }
             None => {
                 let mut u = CryptoUse {
                     version: key.0.clone(),
@@ -105,7 +116,7 @@ impl InventoryBuilder {
                     last_seen: f.last_seen,
                     ..CryptoUse::default()
                 };
-                touch_use(&mut u, f, &workloads, &server);
+                self.order_sensitive |= touch_use(&mut u, f, &workloads, &server);
                 self.uses.insert(key, u);
             }
         }
@@ -132,9 +143,14 @@ impl InventoryBuilder {
     ) {
         let full = self.certs.len() >= MAX_CERTIFICATES;
         let entry = match self.certs.get_mut(&c.sha256) {
-            Some(e) => e,
+            Some(e) => {
+                // The facts kept are those of the digest's first flow.
+                self.order_sensitive |= !same_facts(e, c);
+                e
+            }
             None if full => {
                 self.inv.certificates_not_inventoried += 1;
+                self.order_sensitive = true;
                 return;
             }
             None => self
@@ -163,10 +179,22 @@ impl InventoryBuilder {
             entry.roles.sort();
         }
         widen(&mut entry.first_seen, &mut entry.last_seen, f);
-        add_place(&mut entry.seen_at, &mut entry.more_seen_at, at);
+        let mut capped = add_place(&mut entry.seen_at, &mut entry.more_seen_at, at);
         if let Some(w) = who {
-            add_place(&mut entry.workloads, &mut entry.more_workloads, w);
+            capped |= add_place(&mut entry.workloads, &mut entry.more_workloads, w);
         }
+        self.order_sensitive |= capped;
+    }
+
+    /// Whether the inventory depends on the order flows were fed in: a
+    /// bound was reached (which configurations, certificates and places
+    /// were kept, and what was counted instead, is first come first
+    /// served), or one certificate digest came with different facts (a
+    /// record read from JSON; the first flow's are kept). When false, any
+    /// order gives the same inventory: entries are keyed, counted, widened
+    /// to the earliest and latest flow, and their lists sorted.
+    pub fn order_sensitive(&self) -> bool {
+        self.order_sensitive
     }
 
     /// The inventory: configurations by flows (most first), certificates by
@@ -246,13 +274,33 @@ pub fn key_name(c: &Certificate) -> Option<String> {
     })
 }
 
-fn touch_use(u: &mut CryptoUse, f: &FlowRecord, workloads: &[Option<String>; 2], server: &str) {
+/// Count a flow of `u`; true when a list of places was full (see [`add_place`]).
+fn touch_use(
+    u: &mut CryptoUse,
+    f: &FlowRecord,
+    workloads: &[Option<String>; 2],
+    server: &str,
+) -> bool {
     u.flows += 1;
     widen(&mut u.first_seen, &mut u.last_seen, f);
+    let mut capped = false;
     for w in workloads.iter().flatten() {
-        add_place(&mut u.workloads, &mut u.more_workloads, w);
+        capped |= add_place(&mut u.workloads, &mut u.more_workloads, w);
     }
-    add_place(&mut u.endpoints, &mut u.more_endpoints, server);
+    capped | add_place(&mut u.endpoints, &mut u.more_endpoints, server)
+}
+
+/// Whether `c` has the facts `e` was made with.
+fn same_facts(e: &CertificateUse, c: &Certificate) -> bool {
+    e.subject == c.subject
+        && e.issuer == c.issuer
+        && e.spiffe_id == c.spiffe_id
+        && e.serial == c.serial
+        && e.not_before == c.not_before
+        && e.not_after == c.not_after
+        && e.signature_algorithm == c.signature_algorithm
+        && e.is_ca == c.is_ca
+        && e.key == key_name(c)
 }
 
 fn widen(first: &mut CaptureTime, last: &mut CaptureTime, f: &FlowRecord) {
@@ -260,15 +308,20 @@ fn widen(first: &mut CaptureTime, last: &mut CaptureTime, f: &FlowRecord) {
     *last = (*last).max(f.last_seen);
 }
 
-fn add_place(list: &mut Vec<String>, more: &mut u64, place: &str) {
+/// Add `place` to a sorted list of at most [`MAX_PLACES`], else count it
+/// in `more`; true when it was counted (which places fit depends on the
+/// order they came in).
+fn add_place(list: &mut Vec<String>, more: &mut u64, place: &str) -> bool {
     if list.iter().any(|p| p == place) {
-        return;
+        return false;
     }
     if list.len() < MAX_PLACES {
         list.push(place.to_string());
         list.sort();
+        false
     } else {
         *more += 1;
+        true
     }
 }
 
@@ -469,7 +522,7 @@ pub fn markdown_section(report: &super::Report, out: &mut String) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -491,5 +544,98 @@ mod tests {
         }
         // Flows at unlisted places are counted, each time.
         assert_eq!((list.len(), more), (MAX_PLACES, 10));
+    }
+
+    /// A TLS flow from `client` to `server`:443 at second `t`, whose server
+    /// sent a certificate with this digest and subject.
+    pub(crate) fn tls_flow(
+        t: u32,
+        client: &str,
+        server: &str,
+        sha: &str,
+        subject: &str,
+    ) -> FlowRecord {
+        let cert = serde_json::json!({"subject": subject, "issuer": "CN=ca", "serial": "01",
+            "not_before": null, "not_after": null, "sha256": sha, "dns_names": [],
+            "uris": [], "ip_addresses": [], "emails": [], "spiffe_id": null,
+            "key_type": "EC", "key_bits": 256, "ec_curve": "P-256",
+            "signature_algorithm": null, "is_ca": null, "path_len": null,
+            "key_usage": [], "extended_key_usage": [], "self_signed": false,
+            "der_len": 0, "parse_error": null});
+        let tls = serde_json::json!({"handshake_seen": true, "version": "TLS1.2",
+            "cipher_suite": "TLS_AES_128_GCM_SHA256", "sni": null, "alpn_offered": [],
+            "alpn": null, "resumed": false, "client_cert_requested": false, "mutual": false,
+            "mutual_evidence": null, "mutual_unknown_reason": null, "mutual_inference": null,
+            "server_chain": [cert], "client_chain": [], "certificates_encrypted": false,
+            "ja4": null, "versions_offered": [], "hello_retry_request": false,
+            "starttls": false, "alerts": [], "record_version": null, "notes": []});
+        serde_json::from_value(serde_json::json!({
+            "transport": "tcp", "client": {"ip": client, "port": 40000},
+            "server": {"ip": server, "port": 443}, "role_source": "syn",
+            "first_seen": format!("2026-11-27T11:00:{t:02}.000000Z"),
+            "last_seen": format!("2026-11-27T11:01:{t:02}.000000Z"), "packets": 4, "bytes": 100,
+            "protection": "tls", "app_protocol": null, "tcp": null, "inside": null,
+            "ended_by": null, "truncated": false, "tls": tls
+        }))
+        .unwrap()
+    }
+
+    fn fed(flows: &[&FlowRecord]) -> InventoryBuilder {
+        let mut b = InventoryBuilder::default();
+        flows.iter().for_each(|f| b.flow(f));
+        b
+    }
+
+    /// Below the bounds, the order flows come in (the order they finish,
+    /// which the spill file gathers them in) changes nothing.
+    #[test]
+    fn below_the_bounds_any_order_gives_the_same_inventory() {
+        let flows: Vec<FlowRecord> = (0..12u32)
+            .map(|i| {
+                let server = format!("10.0.1.{}", i % 5);
+                let sha = ["aa", "bb", "cc"][(i % 3) as usize];
+                tls_flow(
+                    i,
+                    &format!("10.0.0.{i}"),
+                    &server,
+                    sha,
+                    &format!("CN={sha}"),
+                )
+            })
+            .collect();
+        let forward: Vec<&FlowRecord> = flows.iter().collect();
+        let reverse: Vec<&FlowRecord> = flows.iter().rev().collect();
+        let mut shuffled = forward.clone();
+        shuffled.rotate_left(5);
+        shuffled.swap(0, 7);
+        let want = fed(&forward);
+        assert!(!want.order_sensitive());
+        let want = want.finish();
+        assert_eq!(want.certificates.len(), 3);
+        assert_eq!(want.configurations[0].endpoints.len(), 5);
+        for order in [reverse, shuffled] {
+            let b = fed(&order);
+            assert!(!b.order_sensitive());
+            assert_eq!(b.finish(), want);
+        }
+    }
+
+    /// A full list of places, or one digest with two sets of facts, makes
+    /// the inventory depend on the order: then it is built in report order.
+    #[test]
+    fn bounds_and_conflicting_facts_are_order_sensitive() {
+        let many: Vec<FlowRecord> = (0..=MAX_PLACES as u32)
+            .map(|i| tls_flow(i % 60, "10.0.0.1", &format!("10.0.2.{i}"), "aa", "CN=a"))
+            .collect();
+        let forward: Vec<&FlowRecord> = many.iter().collect();
+        let reverse: Vec<&FlowRecord> = many.iter().rev().collect();
+        let (a, b) = (fed(&forward), fed(&reverse));
+        assert!(a.order_sensitive() && b.order_sensitive());
+        // Which endpoints were kept differs: first come, first listed.
+        assert_ne!(a.finish(), b.finish());
+        let first = tls_flow(1, "10.0.0.1", "10.0.1.1", "aa", "CN=a");
+        let other = tls_flow(2, "10.0.0.1", "10.0.1.1", "aa", "CN=someone else");
+        assert!(!fed(&[&first, &first]).order_sensitive());
+        assert!(fed(&[&first, &other]).order_sensitive());
     }
 }

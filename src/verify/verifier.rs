@@ -22,7 +22,9 @@ use crate::coverage::nitro::NitroTable;
 use crate::decode::underlay::Underlay;
 use crate::engine::FlowSink;
 use crate::inventory::{Inventory, Resolved};
-use crate::model::report::{FlowRecord, FlowSource, OriginFlow, PodRef, Severity, Subject};
+use crate::model::report::{
+    FlowRecord, FlowSource, OriginFlow, PodRef, Severity, Subject, socket_addr_text,
+};
 use crate::x509::Certificate;
 
 /// Turns flow records into findings.
@@ -335,7 +337,7 @@ impl Verifier {
     fn resolve(&self, ip_text: &str, port: u16, at: Option<i64>) -> End {
         let ip: Option<IpAddr> = ip_text.parse().ok();
         let endpoint = match ip {
-            Some(ip) => SocketAddr::new(ip, port).to_string(),
+            Some(ip) => socket_addr_text(SocketAddr::new(ip, port)),
             None => format!("{ip_text}:{port}"),
         };
         let mut end = End {

@@ -1,0 +1,96 @@
+//! Where a verified report's flows go: the spill file (report order, flat
+//! memory), with what the report's header gathers from every flow (the
+//! metadata's pods, the crypto inventory) taken from each record as it is
+//! spilled, instead of from a second pass that reads and parses the spill
+//! file back. The inventory is fed in the order flows finish; when its
+//! bounds make it depend on that order, publishing builds it again in
+//! report order (`Publish::publish`).
+
+use crate::engine::{FlowSink, SpillSink, Spilled};
+use crate::model::report::FlowRecord;
+use crate::report::inventory::InventoryBuilder;
+use crate::report::metadata::MetadataBuilder;
+
+use super::AuditError;
+
+/// Spills each finished (verified) flow and gathers from it.
+pub struct GatheringSpill {
+    spill: SpillSink,
+    meta: MetadataBuilder,
+    inventory: InventoryBuilder,
+}
+
+impl GatheringSpill {
+    /// A new spill file (unlinked at once).
+    pub fn new() -> Result<Self, AuditError> {
+        Ok(GatheringSpill {
+            spill: SpillSink::new().map_err(AuditError::temp_create)?,
+            meta: MetadataBuilder::default(),
+            inventory: InventoryBuilder::default(),
+        })
+    }
+
+    /// Finish writing: the flows, readable in report order, and what was
+    /// gathered from them.
+    pub fn finish(self) -> Result<Gathered, AuditError> {
+        Ok(Gathered {
+            flows: self.spill.into_spilled().map_err(AuditError::temp_write)?,
+            meta: self.meta,
+            inventory: self.inventory,
+        })
+    }
+}
+
+impl FlowSink for GatheringSpill {
+    fn flow(&mut self, id: u64, record: FlowRecord) {
+        self.meta.flow(&record);
+        self.inventory.flow(&record);
+        self.spill.flow(id, record);
+    }
+}
+
+/// Spilled flows and what was gathered from them as they were spilled.
+pub struct Gathered {
+    /// The flows, in report order.
+    pub(super) flows: Spilled,
+    /// The metadata's pods (a set: the order flows came in does not matter).
+    pub(super) meta: MetadataBuilder,
+    /// The inventory, fed in the order flows finished: the report's unless
+    /// [`InventoryBuilder::order_sensitive`].
+    pub(super) inventory: InventoryBuilder,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::report::Report;
+    use crate::report::inventory::{CryptoInventory, MAX_PLACES, tests::tls_flow};
+
+    /// Flows that finish in another order than the report's, enough of
+    /// them to fill a configuration's list of endpoints: the published
+    /// inventory is the one report order gives, as when it was built from
+    /// the spill file; below the bounds it is gathered as flows finish.
+    #[test]
+    fn published_inventory_is_the_report_orders() {
+        for servers in [4, MAX_PLACES as u32 + 8] {
+            let flows: Vec<FlowRecord> = (0..servers * 2)
+                .map(|i| {
+                    let server = format!("10.0.2.{}", i % servers);
+                    tls_flow(i % 60, "10.0.0.1", &server, "aa", "CN=a")
+                })
+                .collect();
+            let mut spill = GatheringSpill::new().unwrap();
+            // Finished from last to first.
+            for (i, f) in flows.iter().enumerate().rev() {
+                spill.flow(i as u64 + 1, f.clone());
+            }
+            let gathered = spill.finish().unwrap();
+            assert_eq!(gathered.inventory.order_sensitive(), servers > 4);
+            let audited = super::super::Publish::default()
+                .publish(Report::empty(), gathered, false)
+                .unwrap();
+            let want = CryptoInventory::of_flows(&flows);
+            assert_eq!(audited.report.inventory, Some(want), "{servers} servers");
+        }
+    }
+}
