@@ -300,18 +300,12 @@ fn on_packet<S: FlowSink>(
         );
     }
     // Only TCP flows buffer (reassembly, handshake parsing): count what
-    // this segment changes for the memory budget. A decided flow's buffers
-    // stay as they are (`on_tcp` only counts its segments; a SYN may
-    // still hold data), so they are not measured again for each.
-    let quiet = flow.app.decided && !matches!(d.l4, L4::Tcp(seg) if seg.flags.syn);
-    let held_before = flow
-        .tcp
-        .is_some()
-        .then(|| if quiet { 0 } else { flow.buffered() });
+    // this segment changes for the memory budget.
+    let held_before = flow.tcp.is_some().then(|| flow.buffered());
     update_flow(flow, side, ts, d, cut, out);
     if let Some(held_before) = held_before {
         let closed = flow.is_closed();
-        let held_after = if quiet { 0 } else { flow.buffered() };
+        let held_after = flow.buffered();
         table.account(held_before, held_after, &mut |f, exit| out.finish(f, exit));
         if closed {
             table.close(&key, ts, &mut |f, exit| out.finish(f, exit));
