@@ -258,7 +258,9 @@ impl Decoder {
         let ip_number = payload.ip_number;
         let l4 = match ip_number {
             // Past a damaged extension header there is no transport header
-            // to read (etherparse's packet view stops there too).
+            // to read, as etherparse's packet view stopped there (with
+            // etherparse 0.21 the payload's number is then the damaged
+            // header's own, never TCP or UDP: kept in case that changes).
             IpNumber::TCP | IpNumber::UDP if stopped.is_some() => {
                 return Err(DecodeError::BadTransport);
             }
