@@ -89,6 +89,10 @@ struct State {
     format: &'static str,
     legacy_link: Option<LinkType>,
     legacy_nanos: bool,
+    /// A legacy pcap's record headers are little-endian (`Some(false)`)
+    /// or big-endian (`Some(true)`); `None` until its header is read, for
+    /// pcapng and for the "modified" pcap format (longer record headers).
+    legacy_big_endian: Option<bool>,
     interfaces: Vec<Interface>,
     last_ts: Nanos,
     secrets: Vec<Vec<u8>>,
@@ -214,6 +218,18 @@ impl CaptureReader {
     /// Hand the next packet to `f` straight from the read buffer (no copy).
     pub fn next_with(&mut self, f: &mut dyn FnMut(Packet<'_>)) -> ReadOutcome {
         loop {
+            // A legacy pcap record wholly in the buffer is read here, as
+            // `pcap_parser` would read it, without its block enum built
+            // and copied for every packet; anything else (the header, a
+            // record cut by the buffer's end, the end of the input) goes
+            // through `pcap_parser`.
+            if let Some(big_endian) = self.state.legacy_big_endian
+                && let Some((len, words, data)) = legacy_record(self.inner.data(), big_endian)
+            {
+                f(self.state.legacy_packet(words, data));
+                self.inner.consume_noshift(len);
+                return ReadOutcome::Packet;
+            }
             match self.inner.next() {
                 Ok((offset, block)) => {
                     let secrets = self.state.secrets.len();
@@ -287,28 +303,34 @@ impl State {
                 self.format = "pcap";
                 self.legacy_link = Some(LinkType(h.network.0 as u32));
                 self.legacy_nanos = h.is_nanosecond_precision();
+                self.legacy_big_endian = (!h.is_modified_format()).then(|| h.is_bigendian());
                 None
             }
             PcapBlockOwned::Legacy(b) => {
-                let frac = if self.legacy_nanos {
-                    i64::from(b.ts_usec)
-                } else {
-                    i64::from(b.ts_usec).saturating_mul(1000)
-                };
-                // At most 2^32 seconds and 2^32 milliseconds: no saturation.
-                let ts = i64::from(b.ts_sec)
-                    .saturating_mul(1_000_000_000)
-                    .saturating_add(frac);
-                self.last_ts = ts;
-                Some(packet(
-                    ts,
-                    self.legacy_link,
-                    captured(b.data, b.caplen),
-                    b.origlen,
-                ))
+                Some(self.legacy_packet([b.ts_sec, b.ts_usec, b.caplen, b.origlen], b.data))
             }
             PcapBlockOwned::NG(block) => self.take_ng_block(block),
         }
+    }
+
+    /// A legacy pcap record: its header's four words (seconds, fraction,
+    /// captured and original length) and its data.
+    fn legacy_packet<'b>(
+        &mut self,
+        [ts_sec, ts_frac, caplen, origlen]: [u32; 4],
+        data: &'b [u8],
+    ) -> Packet<'b> {
+        let frac = if self.legacy_nanos {
+            i64::from(ts_frac)
+        } else {
+            i64::from(ts_frac).saturating_mul(1000)
+        };
+        // At most 2^32 seconds and 2^32 milliseconds: no saturation.
+        let ts = i64::from(ts_sec)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(frac);
+        self.last_ts = ts;
+        packet(ts, self.legacy_link, captured(data, caplen), origlen)
     }
 
     fn take_ng_block<'b>(&mut self, block: Block<'b>) -> Option<Packet<'b>> {
@@ -373,6 +395,25 @@ impl State {
             _ => None,
         }
     }
+}
+
+/// The legacy pcap record at the start of `buf` if it is all there: its
+/// length, its header's four words and its data (`pcap_parser`'s
+/// `parse_pcap_frame` and `parse_pcap_frame_be`).
+fn legacy_record(buf: &[u8], big_endian: bool) -> Option<(usize, [u32; 4], &[u8])> {
+    let (head, rest) = buf.split_first_chunk::<16>()?;
+    let word = |i: usize| {
+        let b = head.get(i..)?.first_chunk::<4>()?;
+        Some(if big_endian {
+            u32::from_be_bytes(*b)
+        } else {
+            u32::from_le_bytes(*b)
+        })
+    };
+    let words @ [_, _, caplen, _] = [word(0)?, word(4)?, word(8)?, word(12)?];
+    let caplen = usize::try_from(caplen).ok()?;
+    let data = rest.get(..caplen)?;
+    Some((caplen.checked_add(16)?, words, data))
 }
 
 fn packet(ts: Nanos, link: Option<LinkType>, data: &[u8], orig_len: u32) -> Packet<'_> {
@@ -538,6 +579,57 @@ mod tests {
         assert_eq!(pkts[0].link, Some(LinkType::RAW));
         assert_eq!(pkts[0].orig_len, 60);
         assert_eq!(pkts[1].data, vec![0x60; 8]);
+    }
+
+    /// Records of every size, little- and big-endian, micro- and
+    /// nanosecond, past several buffer ends (records cut by the buffer's
+    /// end are read by `pcap_parser`, the rest straight from the buffer):
+    /// each read whole, in order, with its time and lengths.
+    #[test]
+    fn legacy_records_across_buffer_ends() {
+        for (magic, big) in [
+            (0xa1b2_c3d4u32, false),
+            (0xa1b2_c3d4, true),
+            (0xa1b2_3c4d, false),
+            (0xa1b2_3c4d, true),
+        ] {
+            let w = |v: u32| {
+                if big {
+                    v.to_be_bytes()
+                } else {
+                    v.to_le_bytes()
+                }
+            };
+            let mut f = Vec::new();
+            f.extend(w(magic));
+            f.extend(if big { [0, 2, 0, 4] } else { [2, 0, 4, 0] });
+            f.extend([0u8; 8]);
+            f.extend(w(65535));
+            f.extend(w(101));
+            let n = 2000u32;
+            for i in 0..n {
+                let len = (i * 7) % 1500;
+                f.extend(w(i));
+                f.extend(w(i % 1000));
+                f.extend(w(len));
+                f.extend(w(len + i % 3));
+                f.extend((0..len).map(|b| (b ^ i) as u8));
+            }
+            assert!(f.len() > 3 * INITIAL_BUFFER);
+            let (pkts, end) = read_all(f);
+            assert_eq!(end, ReadOutcome::End);
+            assert_eq!(pkts.len(), n as usize);
+            let nanos = magic == 0xa1b2_3c4d;
+            for (i, p) in (0u32..).zip(&pkts) {
+                let len = (i * 7) % 1500;
+                let frac = i64::from(i % 1000) * if nanos { 1 } else { 1000 };
+                assert_eq!(p.ts, i64::from(i) * 1_000_000_000 + frac);
+                assert_eq!(p.orig_len, len + i % 3);
+                assert_eq!(p.link, Some(LinkType::RAW));
+                assert!(p.data.iter().zip(0..).all(|(d, b)| *d == (b ^ i) as u8));
+                assert_eq!(p.data.len(), len as usize);
+            }
+        }
     }
 
     #[test]

@@ -64,6 +64,14 @@ pub struct FlowAnalysis {
 
 impl crate::flow::Buffered for FlowAnalysis {
     fn buffered(&self) -> usize {
+        // A decided flow gave its buffers back as it was settled
+        // (`engine::settle` shrinks the session; the prefixes went to it
+        // when TLS started) and nothing feeds them since: the session is
+        // not read again (a cache miss per flow in every sweep).
+        if self.decided {
+            debug_assert_eq!(self.tls().map_or(0, TlsSession::buffered), 0);
+            return 0;
+        }
         let tls = match &self.state {
             AppState::Tls(s) => s.buffered(),
             _ => 0,

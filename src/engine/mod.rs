@@ -344,16 +344,11 @@ fn admit<'t, A: Default + crate::flow::Buffered>(
     d: &Decoded<'_>,
     done: &mut dyn FnMut(Flow<A>, Exit),
 ) -> Option<&'t mut Flow<A>> {
-    if let L4::Tcp(seg) = d.l4 {
-        let starts = seg.flags.syn && !seg.flags.ack;
-        if table.is_straggler(&key, starts) {
-            return None;
-        }
-        if starts {
-            table.restart_if_reset(&key, done);
-        }
-    }
-    Some(table.get_or_insert(key, side, ts, done))
+    let tcp = match d.l4 {
+        L4::Tcp(seg) => Some(seg.flags.syn && !seg.flags.ack),
+        _ => None,
+    };
+    table.admit(key, side, ts, tcp, done)
 }
 
 /// What analysing a flow's packets needs from whoever runs it: the key

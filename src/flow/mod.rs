@@ -311,7 +311,9 @@ pub enum Exit {
 /// the keys come from the packets, so a fixed hash would let a sender aim
 /// collisions at it.
 pub struct FlowTable<A> {
-    map: HashMap<FlowKey, Flow<A>, foldhash::fast::RandomState>,
+    /// Flows boxed: an entry is large, and the map moves its entries when
+    /// it grows or clears its deleted slots (flows come and go all the time).
+    map: HashMap<FlowKey, Box<Flow<A>>, foldhash::fast::RandomState>,
     /// Recently closed connections and when they closed.
     closed: HashMap<FlowKey, Nanos, foldhash::fast::RandomState>,
     /// Packets absorbed as stragglers of closed connections.
@@ -393,13 +395,83 @@ impl<A: Default + Buffered> FlowTable<A> {
         }
         let cap = self.cfg.stream_cap;
         let next_id = &self.next_id;
-        self.map.entry(key).or_insert_with(|| {
-            // One more than the last id given (ids start at 1).
-            let id = next_id
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-                .saturating_add(1);
-            Flow::new(key, id, side, ts, cap)
-        })
+        self.map
+            .entry(key)
+            .or_insert_with(|| Box::new(Flow::new(key, fresh_id(next_id), side, ts, cap)))
+    }
+
+    /// A packet's flow: `None` when it is a straggler of a connection
+    /// that closed lately; a new SYN on the 5-tuple of a reset connection
+    /// still lingering finishes the old flow first; otherwise the flow,
+    /// created if new (as [`get_or_insert`](Self::get_or_insert)). `tcp`
+    /// is `Some(starts)` for a TCP segment, `starts` when it is a SYN
+    /// without ACK (a new connection). `done` receives the flows that left.
+    ///
+    /// One hash lookup for the usual packet (a known flow, no sweep or
+    /// eviction due): a key is never both in the table and among the
+    /// closed connections (a flow leaves the table as its tombstone is
+    /// made, and a tombstone goes before its key's flow is created), so
+    /// only a key missing from the table needs the closed-connection
+    /// lookup.
+    pub fn admit(
+        &mut self,
+        key: FlowKey,
+        side: Side,
+        ts: Nanos,
+        tcp: Option<bool>,
+        done: &mut dyn FnMut(Flow<A>, Exit),
+    ) -> Option<&mut Flow<A>> {
+        let starts = tcp == Some(true);
+        if starts || self.sweep_due(ts) || self.near_limit() {
+            if tcp.is_some() && self.is_straggler(&key, starts) {
+                return None;
+            }
+            if starts {
+                self.restart_if_reset(&key, done);
+            }
+            return Some(self.get_or_insert(key, side, ts, done));
+        }
+        // Neither a sweep nor an eviction is due: what `get_or_insert`
+        // would do after its checks.
+        let FlowTable {
+            map,
+            closed,
+            stragglers,
+            since_sweep,
+            next_id,
+            cfg,
+            ..
+        } = self;
+        match map.entry(key) {
+            std::collections::hash_map::Entry::Occupied(o) => {
+                *since_sweep = since_sweep.saturating_add(1);
+                Some(&mut **o.into_mut())
+            }
+            std::collections::hash_map::Entry::Vacant(v) => {
+                if tcp.is_some() && !closed.is_empty() && closed.contains_key(&key) {
+                    *stragglers = stragglers.saturating_add(1);
+                    return None;
+                }
+                *since_sweep = since_sweep.saturating_add(1);
+                let id = fresh_id(next_id);
+                Some(v.insert(Box::new(Flow::new(key, id, side, ts, cfg.stream_cap))))
+            }
+        }
+    }
+
+    /// Would [`get_or_insert`](Self::get_or_insert) at `now` sweep (or move
+    /// the sweep clock back)?
+    fn sweep_due(&self, now: Nanos) -> bool {
+        now < self.last_sweep
+            || (now.saturating_sub(self.last_sweep) >= 1_000_000_000
+                && self.since_sweep.saturating_add(1) >= self.map.len() / 8)
+    }
+
+    /// Would a new flow make [`get_or_insert`](Self::get_or_insert) evict?
+    fn near_limit(&self) -> bool {
+        self.map.len() >= self.cfg.max_flows
+            || self.map.len().saturating_add(1).saturating_mul(ENTRY_BYTES)
+                > self.cfg.buffer_budget / 2
     }
 
     /// The flow under `key`, created with `id` if there is none, without
@@ -416,9 +488,9 @@ impl<A: Default + Buffered> FlowTable<A> {
         let mut created = false;
         let flow = self.map.entry(key).or_insert_with(|| {
             created = true;
-            Flow::new(key, id, side, ts, cap)
+            Box::new(Flow::new(key, id, side, ts, cap))
         });
-        (flow, created)
+        (&mut **flow, created)
     }
 
     /// Take a flow out of the table (its owner decided that it ended).
@@ -441,7 +513,7 @@ impl<A: Default + Buffered> FlowTable<A> {
     /// A new SYN on the 5-tuple of a reset connection that is still
     /// lingering: finish the old flow so the new connection starts afresh.
     pub fn restart_if_reset(&mut self, key: &FlowKey, done: &mut dyn FnMut(Flow<A>, Exit)) {
-        if self.map.get(key).is_some_and(Flow::is_reset)
+        if self.map.get(key).is_some_and(|f| f.is_reset())
             && let Some(f) = self.take(key)
         {
             done(f, Exit::Closed);
@@ -492,19 +564,22 @@ impl<A: Default + Buffered> FlowTable<A> {
         let cfg = self.cfg;
         self.closed
             .retain(|_, at| now.saturating_sub(*at) <= cfg.closed_linger);
-        let mut idle: Vec<(u64, FlowKey)> = self
-            .map
-            .iter()
-            .filter(|(_, f)| {
-                let timeout = if f.is_reset() {
-                    cfg.closed_linger.min(cfg.idle_timeout)
-                } else {
-                    cfg.idle_timeout
-                };
-                now.saturating_sub(f.last_seen) > timeout
-            })
-            .map(|(k, f)| (f.id, *k))
-            .collect();
+        // One pass: the idle flows, and what the others hold (the table's
+        // entries are large, so a second pass costs a cache miss each).
+        let mut idle: Vec<(u64, FlowKey)> = Vec::new();
+        let mut held = 0usize;
+        for (k, f) in &self.map {
+            let timeout = if f.is_reset() {
+                cfg.closed_linger.min(cfg.idle_timeout)
+            } else {
+                cfg.idle_timeout
+            };
+            if now.saturating_sub(f.last_seen) > timeout {
+                idle.push((f.id, *k));
+            } else {
+                held = held.saturating_add(f.buffered());
+            }
+        }
         // In creation order, not the map's (randomly seeded) order: what
         // finishes first is verified first, and the report must not vary
         // from run to run.
@@ -515,7 +590,7 @@ impl<A: Default + Buffered> FlowTable<A> {
             }
         }
         // Measured afresh once a second, so the running count cannot drift.
-        self.held = self.map.values().map(Flow::buffered).sum();
+        self.held = held;
     }
 
     /// Make room: evict the least recently seen eighth of the table at once,
@@ -551,7 +626,7 @@ impl<A: Default + Buffered> FlowTable<A> {
     fn take(&mut self, key: &FlowKey) -> Option<Flow<A>> {
         let f = self.map.remove(key)?;
         self.held = self.held.saturating_sub(f.buffered());
-        Some(f)
+        Some(*f)
     }
 
     /// Bytes the flows in the table hold in buffers, as last measured.
@@ -570,7 +645,7 @@ impl<A: Default + Buffered> FlowTable<A> {
     /// Bytes the flows hold, measured now (tests check the running count).
     #[cfg(test)]
     pub(crate) fn measured(&self) -> usize {
-        self.map.values().map(Flow::buffered).sum()
+        self.map.values().map(|f| f.buffered()).sum()
     }
 
     /// A flow's buffers went from `before` to `after` bytes while a packet
@@ -606,10 +681,17 @@ impl<A: Default + Buffered> FlowTable<A> {
     /// Take every flow out, in creation order (the capture has ended).
     pub fn drain(&mut self) -> Vec<Flow<A>> {
         self.held = 0;
-        let mut all: Vec<Flow<A>> = self.map.drain().map(|(_, f)| f).collect();
+        let mut all: Vec<Flow<A>> = self.map.drain().map(|(_, f)| *f).collect();
         all.sort_by_key(|f| f.id);
         all
     }
+}
+
+/// A new flow's id: one more than the last id given (ids start at 1).
+fn fresh_id(next_id: &std::sync::atomic::AtomicU64) -> u64 {
+    next_id
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        .saturating_add(1)
 }
 
 /// An IP address and port as a socket address.

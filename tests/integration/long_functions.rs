@@ -19,7 +19,7 @@ const LIMIT: usize = 80;
 /// Functions over [`LIMIT`] today, each with its length: (file under
 /// `src/`, function name, lines). They may get shorter, never longer.
 const ALLOWED: &[(&str, &str, usize)] = &[
-    ("decode/mod.rs", "decode_ip", 97),
+    ("decode/mod.rs", "decode_ip", 94),
     ("engine/parallel.rs", "run", 83),
     ("engine/parallel.rs", "work", 83),
 ];
