@@ -21,7 +21,7 @@ pub mod underlay;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use etherparse::{IpNumber, LaxIpSlice};
+use etherparse::{IpNumber, LaxIpPayloadSlice, LaxIpSlice};
 
 use crate::capture::{LinkType, Nanos};
 pub use defrag::Ipv4Defrag;
@@ -214,26 +214,7 @@ impl Decoder {
         // packet view (link extensions, every transport kind) and copying
         // it around cost more than the rest of decoding.
         let (ip, stopped) = LaxIpSlice::from_slice(bytes).map_err(|_| DecodeError::BadIp)?;
-        let (src, dst, payload, ip_len) = match &ip {
-            LaxIpSlice::Ipv4(v4) => {
-                let h = v4.header();
-                (
-                    IpAddr::from(h.source_addr()),
-                    IpAddr::from(h.destination_addr()),
-                    v4.payload(),
-                    u32::from(h.total_len()),
-                )
-            }
-            LaxIpSlice::Ipv6(v6) => {
-                let h = v6.header();
-                (
-                    IpAddr::from(h.source_addr()),
-                    IpAddr::from(h.destination_addr()),
-                    v6.payload(),
-                    u32::from(h.payload_length()) + 40,
-                )
-            }
-        };
+        let (src, dst, payload, ip_len) = ip_layer(&ip);
         let truncated = payload.incomplete;
         if payload.fragmented {
             let LaxIpSlice::Ipv4(v4) = &ip else {
@@ -275,15 +256,30 @@ impl Decoder {
             inside,
         };
         emit(&d);
+        self.carried(ts, ip_number, payload.payload, &d, depth, emit)
+    }
+
+    /// What an IP packet's payload carries, decoded in turn: an inner IP
+    /// packet, GRE's, or a UDP tunnel's frames.
+    fn carried(
+        &mut self,
+        ts: Nanos,
+        ip_number: IpNumber,
+        payload: &[u8],
+        d: &Decoded<'_>,
+        depth: u8,
+        emit: &mut dyn FnMut(&Decoded<'_>),
+    ) -> Result<(), DecodeError> {
+        let inside = d.inside;
         match ip_number {
             // IP-in-IP (4) and IPv6-in-IP (41): the inner packet follows directly.
             IpNumber(4) | IpNumber(41) if depth < MAX_TUNNEL_DEPTH => {
                 count(self.stats.tunnelled.entry("ip-in-ip").or_default());
-                self.decode_ip(ts, payload.payload, inside, depth.saturating_add(1), emit)
+                self.decode_ip(ts, payload, inside, depth.saturating_add(1), emit)
             }
             IpNumber::GRE if depth < MAX_TUNNEL_DEPTH => {
                 count(self.stats.tunnelled.entry("gre").or_default());
-                match link::gre_payload(payload.payload)? {
+                match link::gre_payload(payload)? {
                     link::Network::Ip(ip) => {
                         self.decode_ip(ts, ip, inside, depth.saturating_add(1), emit)
                     }
@@ -292,7 +288,7 @@ impl Decoder {
                     }
                 }
             }
-            _ => self.open_tunnel(ts, &d, depth, emit),
+            _ => self.open_tunnel(ts, d, depth, emit),
         }
     }
 
@@ -407,6 +403,31 @@ impl Decoder {
 /// One more in a counter (saturating: a counter never wraps).
 fn count(n: &mut u64) {
     *n = n.saturating_add(1);
+}
+
+/// The two addresses, the payload and the length the header declares
+/// (IPv6: its payload length plus the fixed header) of an IP packet.
+fn ip_layer<'b, 'a>(ip: &'b LaxIpSlice<'a>) -> (IpAddr, IpAddr, &'b LaxIpPayloadSlice<'a>, u32) {
+    match ip {
+        LaxIpSlice::Ipv4(v4) => {
+            let h = v4.header();
+            (
+                IpAddr::from(h.source_addr()),
+                IpAddr::from(h.destination_addr()),
+                v4.payload(),
+                u32::from(h.total_len()),
+            )
+        }
+        LaxIpSlice::Ipv6(v6) => {
+            let h = v6.header();
+            (
+                IpAddr::from(h.source_addr()),
+                IpAddr::from(h.destination_addr()),
+                v6.payload(),
+                u32::from(h.payload_length()) + 40,
+            )
+        }
+    }
 }
 
 #[cfg(test)]

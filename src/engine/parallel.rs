@@ -266,16 +266,22 @@ pub(super) fn run<S: FlowSink>(
             return super::run_with_keys(readers, &one, out.sink, keys);
         }
     };
+    let report = conclude_shards(end, totals, &out.stats, n);
+    (report, out.sink)
+}
+
+/// The report from what the reader counted, what the merge counted
+/// (`merged`) and the `n` workers' totals.
+fn conclude_shards(end: ReaderEnd, totals: WorkerTotals, merged: &Stats, n: usize) -> Report {
     let ReaderEnd {
         mut stats,
         inputs,
         warnings,
     } = end;
-    stats.absorb(&out.stats);
+    stats.absorb(merged);
     stats.buffer_budget_flows += totals.over_budget;
     let shards = (totals.over_budget > 0).then_some(n);
-    let report = super::conclude(stats, totals.counts, inputs, warnings, shards);
-    (report, out.sink)
+    super::conclude(stats, totals.counts, inputs, warnings, shards)
 }
 
 /// What the reader knows at the end: the packet, table and decoder
@@ -538,6 +544,34 @@ impl Shard {
     }
 }
 
+impl Shard {
+    /// One packet of this worker's flows (its bytes in `arena`).
+    fn packet(&mut self, table: &mut FlowTable<FlowAnalysis>, p: Pkt, arena: &[u8], seq: u64) {
+        let d = p.decoded(arena);
+        // A flow this worker finished early (its share of the budget)
+        // starts again, as a new flow would.
+        let (flow, created) = table.get_or_insert_with_id(p.key, p.side, p.ts, seq);
+        if let Some(flag) = p.decided {
+            self.decided.insert(p.key, flag);
+        }
+        // Left out for a decided flow; should a flow restarted here (its
+        // share of the budget) get one, its bytes are missing: said as a
+        // cut packet is, never guessed.
+        flow.truncated |= p.elided && !flow.app.decided;
+        let held_before = flow.buffered();
+        update_flow(flow, p.side, p.ts, &d, p.cut, self);
+        let held_after = flow.buffered();
+        // One thread checks the budget on TCP packets; a worker also when
+        // its table grows, so that its share is never exceeded unseen (see
+        // the module header).
+        if flow.tcp.is_some() || created {
+            table.account(held_before, held_after, &mut |f, exit| {
+                self.finished(f, exit)
+            });
+        }
+    }
+}
+
 /// A worker: its flows' packets in, their outcomes out, batch by batch.
 fn work(
     worker: usize,
@@ -560,30 +594,7 @@ fn work(
         for (seq, event) in batch.events.drain(..) {
             shard.seq = seq;
             match event {
-                Event::Packet(p) => {
-                    let d = p.decoded(&batch.arena);
-                    // A flow this worker finished early (its share of the
-                    // budget) starts again, as a new flow would.
-                    let (flow, created) = table.get_or_insert_with_id(p.key, p.side, p.ts, seq);
-                    if let Some(flag) = p.decided {
-                        shard.decided.insert(p.key, flag);
-                    }
-                    // Left out for a decided flow; should a flow restarted
-                    // here (its share of the budget) get one, its bytes are
-                    // missing: said as a cut packet is, never guessed.
-                    flow.truncated |= p.elided && !flow.app.decided;
-                    let held_before = flow.buffered();
-                    update_flow(flow, p.side, p.ts, &d, p.cut, &mut shard);
-                    let held_after = flow.buffered();
-                    // One thread checks the budget on TCP packets; a worker
-                    // also when its table grows, so that its share is never
-                    // exceeded unseen (see the module header).
-                    if flow.tcp.is_some() || created {
-                        table.account(held_before, held_after, &mut |f, exit| {
-                            shard.finished(f, exit)
-                        });
-                    }
-                }
+                Event::Packet(p) => shard.packet(&mut table, p, &batch.arena, seq),
                 Event::Finish { key, exit } => {
                     if let Some(f) = table.remove(&key) {
                         shard.finished(f, exit);
