@@ -51,9 +51,16 @@ pub fn write_json_streamed<W: std::io::Write>(
 ) -> std::io::Result<()> {
     // The report with no flows ends in `"flows":[]}`: write up to its `[`,
     // then the flows, then the close. One serialisation, one field order.
-    let mut empty = header.clone();
-    empty.flows.clear();
-    let head = serde_json::to_string(&empty)?;
+    // The header given is flow-less already where flows are spilled: not
+    // copied then (its findings can be most of its size).
+    let empty: std::borrow::Cow<'_, Report> = if header.flows.is_empty() {
+        std::borrow::Cow::Borrowed(header)
+    } else {
+        let mut copy = header.clone();
+        copy.flows.clear();
+        std::borrow::Cow::Owned(copy)
+    };
+    let head = serde_json::to_string(&*empty)?;
     let prefix = head
         .strip_suffix("]}")
         .ok_or_else(|| std::io::Error::other("report JSON does not end with its flows"))?;
