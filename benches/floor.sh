@@ -7,8 +7,10 @@
 # > /dev/null` (verification on, default policy) in interleaved rounds on the
 # same warm file, and prints medians of wall time, user+sys CPU and peak RSS
 # with each tool's ratio to the bare read measured in the same rounds.
-# Without NAME=BINARY it times target/bench/release/tls-audit (build it with
-# `CARGO_TARGET_DIR=target/bench cargo build --release`). Words after a
+# Without NAME=BINARY it times target/bench/release/tls-audit --threads 1,
+# the one-thread floor (build it with `CARGO_TARGET_DIR=target/bench cargo
+# build --release`); a NAME=BINARY without --threads runs the tool's
+# default (2 threads on a machine with two CPUs or more). Words after a
 # binary are added to its command line: NAME="BINARY --threads 2" (see
 # threads.sh). Several binaries
 # (e.g. before=... after=...) are timed in the same rounds, so they compare
@@ -29,7 +31,7 @@ RUNS=${RUNS:-9}
 CPUS=${CPUS:-}
 BENCH_DIR=${BENCH_DIR:-/tmp/tls-audit-bench}
 [ -f "$CAP" ] || { echo "floor: no such capture: $CAP" >&2; exit 1; }
-[ $# -gt 0 ] || set -- "tls-audit=$REPO/target/bench/release/tls-audit"
+[ $# -gt 0 ] || set -- "tls-audit=$REPO/target/bench/release/tls-audit --threads 1"
 command -v tcpdump >/dev/null || { echo "floor: tcpdump missing" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "floor: GNU time missing (apt-get install time)" >&2; exit 1; }
 

@@ -526,14 +526,9 @@ pub fn probe_answer(data: &[u8]) {
 /// opens markup); the table has no control character but `\n`.
 pub fn saved_report(data: &[u8]) {
     use tls_audit::report::model::{Report, Severity};
-    thread_local! {
-        static FILE: std::path::PathBuf = std::env::temp_dir()
-            .join(format!("tls-audit-fuzz-saved-{}.json", std::process::id()));
-    }
-    let path = FILE.with(Clone::clone);
-    if std::fs::write(&path, data).is_err() {
+    let Some(path) = input_file("saved.json", data) else {
         return;
-    }
+    };
     let frameworks = tls_audit::compliance::frameworks(&["pci-dss-4.0.1", "hipaa"]).ok();
     let Ok(audited) = tls_audit::audit::rerender(&path, Some(Severity::High), frameworks, None)
     else {
@@ -582,4 +577,53 @@ pub fn saved_report(data: &[u8]) {
     ] {
         assert!(!text.is_empty());
     }
+}
+
+/// A capture file read with and without the read-ahead thread
+/// (`analyze --threads 2`: records parsed in place in the chunks it fills,
+/// `capture::ahead`). Invariant: the same packets (time, link type, bytes,
+/// length) and the same end (clean, or damaged with the same message), or
+/// the same refusal to open.
+pub fn capture_ahead(data: &[u8]) {
+    use tls_audit::capture::{CaptureReader, PacketBuf, ReadLimits, ReadOutcome};
+    let Some(path) = input_file("ahead.pcap", data) else {
+        return;
+    };
+    let Some(name) = path.to_str() else { return };
+    let read = |read_ahead| {
+        let limits = ReadLimits {
+            read_ahead,
+            ..ReadLimits::default()
+        };
+        let mut reader = match CaptureReader::open_with(name, limits) {
+            Ok(r) => r,
+            Err(e) => return (Vec::new(), format!("open: {e}")),
+        };
+        let mut packets = Vec::new();
+        let mut buf = PacketBuf::default();
+        loop {
+            match reader.next_into(&mut buf) {
+                ReadOutcome::Packet => {
+                    packets.push((buf.ts, buf.link, buf.data.clone(), buf.orig_len));
+                }
+                other => return (packets, format!("{other:?}")),
+            }
+        }
+    };
+    let (direct, ahead) = (read(false), read(true));
+    assert!(
+        direct.1 == ahead.1,
+        "ends differ: {} / {}",
+        direct.1,
+        ahead.1
+    );
+    assert!(direct.0 == ahead.0, "packets differ");
+}
+
+/// `data` written to this process's temporary file `name` (for the
+/// harnesses whose code under test takes a path); `None` if it cannot be.
+fn input_file(name: &str, data: &[u8]) -> Option<std::path::PathBuf> {
+    let path = std::env::temp_dir().join(format!("tls-audit-fuzz-{}-{name}", std::process::id()));
+    std::fs::write(&path, data).ok()?;
+    Some(path)
 }

@@ -27,13 +27,18 @@ pub const DEFAULT_MAX_RATIO: u64 = 100;
 /// The default floor below which any ratio is accepted, in MiB.
 pub const DEFAULT_FLOOR_MIB: u64 = 1024;
 
-/// How far a compressed capture may expand.
+/// How capture files are read: how far a compressed one may expand, and
+/// whether a thread reads ahead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReadLimits {
     /// Decompressed bytes allowed per compressed byte read (0: no cap).
     pub gzip_max_ratio: u64,
     /// Decompressed bytes always allowed, whatever the ratio.
     pub gzip_floor: u64,
+    /// A legacy pcap file opened by path is read by a thread of its own
+    /// and its records parsed in place (`analyze --threads 2` and more;
+    /// see `capture::ahead`). The packets are the same either way.
+    pub read_ahead: bool,
 }
 
 impl Default for ReadLimits {
@@ -41,6 +46,7 @@ impl Default for ReadLimits {
         ReadLimits {
             gzip_max_ratio: DEFAULT_MAX_RATIO,
             gzip_floor: DEFAULT_FLOOR_MIB << 20,
+            read_ahead: false,
         }
     }
 }
@@ -173,6 +179,7 @@ mod tests {
         let limits = ReadLimits {
             gzip_max_ratio: 100,
             gzip_floor: 1 << 20,
+            read_ahead: false,
         };
         let ceiling = 100 * bomb.len() as u64 + (64 << 10);
         let (r, tripped) = capped(std::io::Cursor::new(bomb), limits);
@@ -203,6 +210,7 @@ mod tests {
         let limits = ReadLimits {
             gzip_max_ratio: 2,
             gzip_floor: 1 << 20,
+            read_ahead: false,
         };
         let (r, tripped) = capped(std::io::Cursor::new(gzip(&noise)), limits);
         assert_eq!(drain(r).0, 3 << 20);
@@ -210,6 +218,7 @@ mod tests {
         let off = ReadLimits {
             gzip_max_ratio: 0,
             gzip_floor: 0,
+            read_ahead: false,
         };
         let (r, _) = capped(std::io::Cursor::new(gzip(&vec![0u8; 8 << 20])), off);
         assert_eq!(drain(r).0, 8 << 20);

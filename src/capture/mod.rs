@@ -12,6 +12,7 @@
     deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
 )]
 
+mod ahead;
 mod gzip;
 mod merge;
 mod reader;

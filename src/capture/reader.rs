@@ -8,15 +8,27 @@ use pcap_parser::pcapng::{Block, SecretsType};
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{PcapBlockOwned, PcapError};
 
+use super::ahead::Ahead;
 use super::gzip::{ReadLimits, Tripped};
 use super::{CaptureError, LinkType, Nanos};
 use crate::hex::lower as hex;
 
 /// The reader's initial buffer; it grows for larger records up to `MAX_RECORD`.
-const INITIAL_BUFFER: usize = 256 * 1024;
+pub(super) const INITIAL_BUFFER: usize = 256 * 1024;
 /// The largest record we accept. Real captures stay below 256 KiB (the
 /// largest snaplen in use); anything bigger is a corrupt length field.
 const MAX_RECORD: usize = 16 * 1024 * 1024;
+/// A legacy pcap file header's length.
+const LEGACY_HEADER: usize = 24;
+/// The legacy pcap magics (micro- and nanosecond, either byte order) as a
+/// file's first bytes; the "modified" format's is not among them.
+const LEGACY_MAGICS: [[u8; 4]; 4] = [
+    [0xd4, 0xc3, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0xc3, 0xd4],
+    [0x4d, 0x3c, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0x3c, 0x4d],
+];
+
 /// Distinct Decryption Secrets Block types counted when ignored.
 const MAX_SECRET_TYPES: usize = 16;
 
@@ -82,6 +94,10 @@ pub struct CaptureReader {
     buffer_size: usize,
     /// Set when a gzip input passed its decompression cap.
     gzip_cap: Tripped,
+    /// A legacy pcap file read ahead by a thread of its own, and its
+    /// header: its ordinary records are read from the chunks that thread
+    /// fills until one is not (see `next_with`).
+    ahead: Option<(Ahead, Vec<u8>)>,
 }
 
 #[derive(Default)]
@@ -112,11 +128,40 @@ impl CaptureReader {
         if path == "-" {
             return Self::from_reader_with("<stdin>", std::io::stdin(), limits);
         }
-        let file = File::open(path).map_err(|source| CaptureError::Io {
+        let io_err = |source| CaptureError::Io {
             name: path.to_string(),
             source,
-        })?;
-        Self::from_reader_with(path, file, limits)
+        };
+        let mut file = File::open(path).map_err(io_err)?;
+        if !limits.read_ahead {
+            return Self::from_reader_with(path, file, limits);
+        }
+        // The header decides: a legacy pcap is read ahead, anything else
+        // (pcapng, gzip, not a capture) as without `read_ahead`.
+        let mut header = Vec::with_capacity(LEGACY_HEADER);
+        (&mut file)
+            .take(LEGACY_HEADER as u64)
+            .read_to_end(&mut header)
+            .map_err(io_err)?;
+        let legacy = header.len() == LEGACY_HEADER
+            && header
+                .first_chunk::<4>()
+                .is_some_and(|m| LEGACY_MAGICS.contains(m));
+        let file = if legacy {
+            match Ahead::start(file) {
+                Ok(ahead) => {
+                    let head = std::io::Cursor::new(header.clone());
+                    let mut capture = Self::from_reader_with(path, head, limits)?;
+                    capture.ahead = Some((ahead, header));
+                    return Ok(capture);
+                }
+                // No thread: read here.
+                Err(file) => file,
+            }
+        } else {
+            file
+        };
+        Self::from_reader_with(path, std::io::Cursor::new(header).chain(file), limits)
     }
 
     /// Read a capture from any byte stream (gzip-compressed or not).
@@ -174,6 +219,7 @@ impl CaptureReader {
             state: State::default(),
             buffer_size: INITIAL_BUFFER,
             gzip_cap: Tripped::default(),
+            ahead: None,
         })
     }
 
@@ -218,6 +264,9 @@ impl CaptureReader {
     /// Hand the next packet to `f` straight from the read buffer (no copy).
     pub fn next_with(&mut self, f: &mut dyn FnMut(Packet<'_>)) -> ReadOutcome {
         loop {
+            if let Some(outcome) = self.next_ahead(f) {
+                return outcome;
+            }
             // A legacy pcap record wholly in the buffer is read here, as
             // `pcap_parser` would read it, without its block enum built
             // and copied for every packet; anything else (the header, a
@@ -289,6 +338,40 @@ impl CaptureReader {
 }
 
 impl CaptureReader {
+    /// After the header of a file read ahead: its next record if it is an
+    /// ordinary one; anything else, and the rest of the file, goes to the
+    /// stream (`None`: read on there).
+    fn next_ahead(&mut self, f: &mut dyn FnMut(Packet<'_>)) -> Option<ReadOutcome> {
+        if self.state.format != "pcap" {
+            return None;
+        }
+        let (ahead, _) = self.ahead.as_mut()?;
+        if let Some(big_endian) = self.state.legacy_big_endian
+            && let Some((words, data)) = ahead.record(big_endian)
+        {
+            f(self.state.legacy_packet(words, data));
+            return Some(ReadOutcome::Packet);
+        }
+        self.stream_the_rest().err()
+    }
+
+    /// From here on, read the file read ahead through `pcap_parser`.
+    fn stream_the_rest(&mut self) -> Result<(), ReadOutcome> {
+        let Some((ahead, header)) = self.ahead.take() else {
+            return Ok(());
+        };
+        let mut inner = pcap_parser::create_reader(INITIAL_BUFFER, ahead.into_stream(header))
+            // The same header was read at open.
+            .map_err(|e| ReadOutcome::Damaged(describe(&e)))?;
+        // The header, read already: skipped, so that it is not taken for a
+        // record.
+        let header = inner.next().map_or(0, |(len, _)| len);
+        inner.consume_noshift(header);
+        self.inner = inner;
+        self.buffer_size = INITIAL_BUFFER;
+        Ok(())
+    }
+
     /// A read that failed: the decompression cap says why when it was hit.
     fn read_error(&self, detail: String) -> ReadOutcome {
         ReadOutcome::Damaged(self.gzip_cap.reason().unwrap_or(detail))
@@ -400,7 +483,7 @@ impl State {
 /// The legacy pcap record at the start of `buf` if it is all there: its
 /// length, its header's four words and its data (`pcap_parser`'s
 /// `parse_pcap_frame` and `parse_pcap_frame_be`).
-fn legacy_record(buf: &[u8], big_endian: bool) -> Option<(usize, [u32; 4], &[u8])> {
+pub(super) fn legacy_record(buf: &[u8], big_endian: bool) -> Option<(usize, [u32; 4], &[u8])> {
     let (head, rest) = buf.split_first_chunk::<16>()?;
     let word = |i: usize| {
         let b = head.get(i..)?.first_chunk::<4>()?;
@@ -556,7 +639,11 @@ mod tests {
     }
 
     fn read_all(bytes: Vec<u8>) -> (Vec<PacketBuf>, ReadOutcome) {
-        let mut r = CaptureReader::from_reader("t", std::io::Cursor::new(bytes)).unwrap();
+        drain(&mut CaptureReader::from_reader("t", std::io::Cursor::new(bytes)).unwrap())
+    }
+
+    /// Every packet left in `r`, and how the reading ended.
+    fn drain(r: &mut CaptureReader) -> (Vec<PacketBuf>, ReadOutcome) {
         let mut out = Vec::new();
         let mut buf = PacketBuf::default();
         loop {
@@ -628,6 +715,112 @@ mod tests {
                 assert_eq!(p.link, Some(LinkType::RAW));
                 assert!(p.data.iter().zip(0..).all(|(d, b)| *d == (b ^ i) as u8));
                 assert_eq!(p.data.len(), len as usize);
+            }
+        }
+    }
+
+    /// Every packet and the final outcome of reading `bytes` from a file,
+    /// with and without the read-ahead thread.
+    fn read_file_both_ways(name: &str, bytes: &[u8]) -> [(Vec<PacketBuf>, ReadOutcome); 2] {
+        let path = std::env::temp_dir().join(format!(
+            "tls-audit-ahead-{}-{name}.pcap",
+            std::process::id()
+        ));
+        std::fs::write(&path, bytes).unwrap();
+        let read = |read_ahead| {
+            let limits = ReadLimits {
+                read_ahead,
+                ..ReadLimits::default()
+            };
+            let mut r = match CaptureReader::open_with(path.to_str().unwrap(), limits) {
+                Ok(r) => r,
+                Err(e) => return (Vec::new(), ReadOutcome::Damaged(format!("open: {e}"))),
+            };
+            let legacy = bytes.len() >= 24 && LEGACY_MAGICS.iter().any(|m| bytes.starts_with(m));
+            assert_eq!(r.ahead.is_some(), read_ahead && legacy, "{name}");
+            drain(&mut r)
+        };
+        let both = [read(false), read(true)];
+        std::fs::remove_file(&path).unwrap();
+        both
+    }
+
+    /// The read-ahead thread's chunks (`capture::ahead`) give the same
+    /// packets and the same end as reading the file directly, whatever
+    /// cuts the records: chunk ends (records of up to 200 KiB across
+    /// several 1 MiB chunks), a record as long as the first read buffer
+    /// (read by `pcap_parser` from there on), a cut last record, a corrupt
+    /// length, a file that is only a header, and files that are not
+    /// legacy pcap (read as without the thread).
+    #[test]
+    fn read_ahead_reads_what_a_direct_read_does() {
+        let mut records = pcap_header(1);
+        let mut n = 0u32;
+        while records.len() < 5 * super::super::ahead::CARRY * 4 + 100_000 {
+            // Mostly frames, now and then a long record, so that records
+            // cross chunk ends at every offset.
+            let len = match n % 97 {
+                0 => 150_000 + (n * 131) % 60_000,
+                k => (k * 37 + n) % 1600,
+            };
+            let data: Vec<u8> = (0..len).map(|b| (b ^ n) as u8).collect();
+            records.extend(record(n, n % 999_999, &data, len + n % 5));
+            n += 1;
+        }
+        let clean = records.len();
+        let mut cases: Vec<(&str, Vec<u8>)> = vec![("clean", records.clone())];
+        // A record as long as the stream's first buffer, then more.
+        let mut long = records.clone();
+        long.extend(record(1, 2, &vec![7u8; INITIAL_BUFFER], 100));
+        long.extend(records[24..10_000].iter());
+        cases.push(("long", long));
+        let mut cut = records.clone();
+        cut.extend(&record(3, 4, &[5u8; 900], 900)[..500]);
+        cases.push(("cut", cut));
+        let mut corrupt = records[..clean / 2].to_vec();
+        // Whatever record boundary: a header claiming 4 GiB.
+        let mut bad = record(1, 0, &[], 0);
+        bad[8..12].copy_from_slice(&0xffff_fff0u32.to_le_bytes());
+        let at = {
+            let mut at = 24;
+            while let Some((len, ..)) = legacy_record(&records[at..], false) {
+                if at + len > clean / 2 {
+                    break;
+                }
+                at += len;
+            }
+            at
+        };
+        corrupt.truncate(at);
+        corrupt.extend(bad);
+        corrupt.extend(vec![0u8; 5000]);
+        cases.push(("corrupt", corrupt));
+        cases.push(("header-only", pcap_header(1)));
+        let mut big_endian = Vec::new();
+        big_endian.extend(0xa1b2_c3d4u32.to_be_bytes());
+        big_endian.extend([
+            0, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, 0, 0, 0, 1,
+        ]);
+        big_endian.extend([0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 3, 1, 2, 3]);
+        cases.push(("big-endian", big_endian));
+        cases.push((
+            "not-a-capture",
+            b"hello world, not a capture at all".to_vec(),
+        ));
+        for (name, bytes) in &cases {
+            let [direct, ahead] = read_file_both_ways(name, bytes);
+            assert_eq!(direct.1, ahead.1, "{name}: the end");
+            assert_eq!(direct.0.len(), ahead.0.len(), "{name}: packets");
+            for (i, (d, a)) in direct.0.iter().zip(&ahead.0).enumerate() {
+                let same = d.ts == a.ts
+                    && d.link == a.link
+                    && d.data == a.data
+                    && d.orig_len == a.orig_len;
+                assert!(same, "{name}: packet {i}");
+            }
+            if *name == "clean" {
+                assert_eq!(direct.1, ReadOutcome::End);
+                assert_eq!(direct.0.len(), n as usize);
             }
         }
     }

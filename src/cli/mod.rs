@@ -88,12 +88,14 @@ struct AnalyzeArgs {
     #[arg(long, value_name = "FILE")]
     keylog: Vec<PathBuf>,
     /// Threads analysing the captures: 1 does everything on one thread;
-    /// N > 1 adds a reader thread and N flow workers; 0: a worker per
-    /// available CPU. The report is the same whatever N; docs/threads.md
-    /// says what more threads cost and when they pay off.
-    #[arg(long, value_name = "N", default_value_t = 1,
+    /// 2 adds a thread that reads pcap files ahead; N > 2 also spreads the
+    /// flows over N workers behind a reader thread; 0: one per available
+    /// CPU. Default: 2 when two CPUs are available, else 1. The report is
+    /// the same whatever N; docs/threads.md says what more threads cost
+    /// and when they pay off.
+    #[arg(long, value_name = "N",
           value_parser = clap::value_parser!(u16).range(0..=256))]
-    threads: u16,
+    threads: Option<u16>,
     #[command(flatten)]
     enrich: EnrichArgs,
     #[command(flatten)]
@@ -388,12 +390,14 @@ fn analyze(args: AnalyzeArgs) -> Result<Status, AuditError> {
     let loaded = args.verify.settings().load()?;
     let mut cfg = args.engine.config();
     cfg.threads = match args.threads {
-        0 => engine::available_threads(),
-        n => usize::from(n),
+        None => engine::default_threads(),
+        Some(0) => engine::available_threads(),
+        Some(n) => usize::from(n),
     };
     cfg.read = crate::capture::ReadLimits {
         gzip_max_ratio: args.gunzip_max_ratio,
         gzip_floor: args.gunzip_floor_mib.saturating_mul(1 << 20),
+        read_ahead: cfg.threads > 1,
     };
     let keys = audit::load_keylogs(&args.keylog)?;
     let enrich = args.enrich.config(false).map(|mut c| {

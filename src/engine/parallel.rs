@@ -1,5 +1,6 @@
-//! `analyze --threads N`: a capture's flows analysed by N workers, with the
-//! report one thread writes, byte for byte.
+//! `analyze --threads N` with N > 2: a capture's flows analysed by N workers,
+//! with the report one thread writes, byte for byte (2 threads read ahead
+//! instead, `capture::ahead`: sharding did not pay off on two cores).
 //!
 //! One reader thread reads and decodes the frames (IP defragmentation keeps
 //! state, so decoding stays in one place) and decides every flow's lifetime

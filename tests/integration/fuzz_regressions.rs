@@ -17,7 +17,7 @@ mod harness;
 
 type Harness = fn(&[u8]);
 
-const TARGETS: [(&str, Harness); 11] = [
+const TARGETS: [(&str, Harness); 12] = [
     ("capture_file", harness::capture_file),
     ("decode_frame", harness::decode_frame),
     ("tls_stream", harness::tls_stream),
@@ -29,6 +29,7 @@ const TARGETS: [(&str, Harness); 11] = [
     ("events", harness::events),
     ("probe_answer", harness::probe_answer),
     ("saved_report", harness::saved_report),
+    ("capture_ahead", harness::capture_ahead),
 ];
 
 /// Files directly in `dir`, sorted (none if the folder is absent).

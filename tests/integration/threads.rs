@@ -299,16 +299,21 @@ fn a_worker_reaching_its_share_of_the_budget_is_said() {
     let (early, said) = budget(1);
     assert!(early > 0, "one thread did not reach the budget");
     assert!(!said.unwrap().contains("--threads"));
-    let (early, said) = budget(2);
+    // Two threads analyse on one (the second reads ahead): one budget.
+    let (early_two, said_two) = budget(2);
+    assert_eq!(early_two, early);
+    assert!(!said_two.unwrap().contains("--threads"));
+    let (early, said) = budget(3);
     assert!(early > 0, "no worker reached its share");
     let said = said.expect("a buffer-budget warning");
     assert!(
-        said.contains("--threads 2") && said.contains("can differ from --threads 1"),
+        said.contains("--threads 3") && said.contains("can differ from --threads 1"),
         "{said}"
     );
 }
 
-/// The corpus (`../shared/corpus`), one thread against two.
+/// The corpus (`../shared/corpus`), one thread against two (the files
+/// read ahead) and three (the flows sharded too).
 fn the_corpus_reports_the_same_on_two_threads() {
     let corpus = support::needed_shared().join("corpus");
     let manifest: serde_json::Value =
@@ -318,12 +323,15 @@ fn the_corpus_reports_the_same_on_two_threads() {
     for case in manifest["cases"].as_array().unwrap() {
         let pcap = corpus.join(case["pcap"].as_str().unwrap());
         let p = pcap.to_str().unwrap();
-        let (one, two) = (analyze(&[p], 1, "json"), analyze(&[p], 2, "json"));
-        assert!(
-            one == two,
-            "{p}: --threads 2 differs from --threads 1 at {}",
-            first_difference(&one, &two)
-        );
+        let one = analyze(&[p], 1, "json");
+        for n in [2, 3] {
+            let many = analyze(&[p], n, "json");
+            assert!(
+                one == many,
+                "{p}: --threads {n} differs from --threads 1 at {}",
+                first_difference(&one, &many)
+            );
+        }
         checked += 1;
     }
     assert!(checked >= 300, "{checked} corpus captures");
