@@ -34,7 +34,8 @@
 # (SKIP_MEMORY=1 leaves it out).
 # BUFFER_MIB (default: the agent's own default, read from its --help) sets
 # every reader's kernel ring (per worker), SNAPLEN (default: the agent's,
-# 262144) its bytes kept per packet. NS_PREFIX names the namespaces and the
+# 262144) its bytes kept per packet. BIN: another tls-audit binary to
+# measure (with SKIP_BUILD=1). NS_PREFIX names the namespaces and the
 # veth ends. Prints numbers; nothing passes or fails on them.
 set -euo pipefail
 
@@ -51,7 +52,7 @@ BUFFER_MIB=${BUFFER_MIB:-}     # the kernel ring, for every reader (per worker);
 WORKERS=${WORKERS:-"1 2"}      # tls-audit rows: --workers N for each N
 SNAPLEN=${SNAPLEN:-262144}     # bytes kept per packet, for every reader
 export CARGO_TARGET_DIR=$REPO/target/bench
-BIN=$CARGO_TARGET_DIR/release/tls-audit
+BIN=${BIN:-$CARGO_TARGET_DIR/release/tls-audit}   # the agent measured (built unless SKIP_BUILD)
 NS_PREFIX=${NS_PREFIX:-tlsa-lb}
 TX=$NS_PREFIX-tx RX=$NS_PREFIX-rx
 TXDEV=${NS_PREFIX}0 RXDEV=${NS_PREFIX}1
