@@ -427,3 +427,31 @@ fn the_readers_certificates_are_bounded_by_bytes() {
     );
     assert_eq!(ders.by_sha256.len(), ders.order.len());
 }
+
+#[test]
+fn a_flow_opened_line_is_what_its_json_value_was() {
+    for (src, dst, transport) in [
+        ("10.0.0.1:40000", "10.0.0.2:443", "tcp"),
+        ("[fe80::1]:5353", "[2001:db8::a:0:0:1]:53", "udp"),
+        ("[::ffff:10.1.2.3]:0", "[::]:65535", "esp"),
+    ] {
+        let o = engine::FlowOpened {
+            transport,
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            ts: 1_733_400_000_123_456_789,
+        };
+        // What the event was built from before: a `Value`, keys sorted.
+        let value = json!({
+            "id": 7,
+            "ts": format_ts(o.ts),
+            "transport": o.transport,
+            "src": { "ip": o.src.ip().to_string(), "port": o.src.port() },
+            "dst": { "ip": o.dst.ip().to_string(), "port": o.dst.port() },
+        });
+        assert_eq!(
+            serde_json::to_string(&Opened::new(7, &o)).unwrap(),
+            serde_json::to_string(&value).unwrap()
+        );
+    }
+}
