@@ -87,7 +87,7 @@ ip netns add "$TX"
 ip netns add "$RX"
 # No IPv6 on the veth ends: their own neighbour and router solicitations
 # would be counted among the replayed packets.
-for ns in "$TX" "$RX"; do ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1; done
+for ns in "$TX" "$RX"; do ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 || true; done
 ip link add "$TXDEV" netns "$TX" type veth peer name "$RXDEV" netns "$RX"
 ip netns exec "$TX" ip link set "$TXDEV" up
 ip netns exec "$RX" ip link set "$RXDEV" up
