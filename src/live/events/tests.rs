@@ -41,6 +41,8 @@ fn stream(report: &Report, with_summary: bool) -> String {
     if with_summary {
         sink.summary(report);
     }
+    // The capture's tick writes out the flow events held since the last.
+    sink.tick();
     assert!(sink.take_error().is_none());
     String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
 }
@@ -87,6 +89,109 @@ fn a_stream_gives_back_the_records_with_their_certificate_bytes() {
     assert!(leaf.der.is_some(), "DER restored for signature checks");
     assert!(leaf.not_after_unix.is_some());
     assert_eq!(leaf.not_after_unix, chain[0].not_after_unix);
+}
+
+/// A writer that keeps each write apart.
+#[derive(Clone, Default)]
+struct Writes(Arc<Mutex<Vec<Vec<u8>>>>);
+
+impl Write for Writes {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().push(b.to_vec());
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Writes {
+    fn count(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+}
+
+#[test]
+fn flow_events_are_held_until_a_tick_or_another_event_and_go_out_whole() {
+    let report = fixture("openssl-tls12-mutual.pcap");
+    let record = &report.flows[0];
+    let writes = Writes::default();
+    let mut sink = EventSink::new(Box::new(writes.clone()));
+    sink.emit("start", json!({ "interface": "eth0" }));
+    assert_eq!(writes.count(), 1, "start goes out at once");
+    sink.opened(
+        1,
+        &engine::FlowOpened {
+            transport: "tcp",
+            src: "10.0.0.1:40000".parse().unwrap(),
+            dst: "10.0.0.2:443".parse().unwrap(),
+            ts: 0,
+        },
+    );
+    sink.decided(1, record);
+    sink.flow(1, record.clone());
+    assert_eq!(writes.count(), 1, "flow events are held");
+    sink.tick();
+    assert_eq!(writes.count(), 2, "a tick writes them out in one write");
+    sink.decided(2, record);
+    sink.emit("stats", json!({ "received": 1 }));
+    assert_eq!(
+        writes.count(),
+        3,
+        "another event takes the held ones with it"
+    );
+    // Many flow events: written out as they pass PENDING bytes, in whole lines.
+    let before = writes.count();
+    let mut written = 0;
+    for id in 3..2000 {
+        sink.flow(id, record.clone());
+        written += 1;
+        if writes.count() > before + 1 {
+            break;
+        }
+    }
+    assert!(
+        writes.count() > before + 1,
+        "{written} flow events never went out"
+    );
+    sink.summary(&report);
+    assert!(sink.take_error().is_none());
+    let all = writes.0.lock().unwrap().clone();
+    for w in &all {
+        assert_eq!(w.last(), Some(&b'\n'), "a write ends a line");
+        assert!(
+            w.len() <= PENDING + 64 * 1024,
+            "{} bytes in one write",
+            w.len()
+        );
+    }
+    // Every line, in order: start, flow-opened, handshake, flow, handshake,
+    // stats, the flows, summary; sequence numbers without a gap.
+    let text = String::from_utf8(all.concat()).unwrap();
+    let events: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names[..6],
+        [
+            "start",
+            "flow-opened",
+            "handshake",
+            "flow",
+            "handshake",
+            "stats"
+        ]
+    );
+    assert_eq!(names.last(), Some(&"summary"));
+    assert_eq!(names.len(), 6 + written + 1);
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e["seq"], i as u64);
+    }
 }
 
 #[test]
@@ -321,4 +426,32 @@ fn the_readers_certificates_are_bounded_by_bytes() {
         "never reached the bound: {total}"
     );
     assert_eq!(ders.by_sha256.len(), ders.order.len());
+}
+
+#[test]
+fn a_flow_opened_line_is_what_its_json_value_was() {
+    for (src, dst, transport) in [
+        ("10.0.0.1:40000", "10.0.0.2:443", "tcp"),
+        ("[fe80::1]:5353", "[2001:db8::a:0:0:1]:53", "udp"),
+        ("[::ffff:10.1.2.3]:0", "[::]:65535", "esp"),
+    ] {
+        let o = engine::FlowOpened {
+            transport,
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            ts: 1_733_400_000_123_456_789,
+        };
+        // What the event was built from before: a `Value`, keys sorted.
+        let value = json!({
+            "id": 7,
+            "ts": format_ts(o.ts),
+            "transport": o.transport,
+            "src": { "ip": o.src.ip().to_string(), "port": o.src.port() },
+            "dst": { "ip": o.dst.ip().to_string(), "port": o.dst.port() },
+        });
+        assert_eq!(
+            serde_json::to_string(&Opened::new(7, &o)).unwrap(),
+            serde_json::to_string(&value).unwrap()
+        );
+    }
 }
