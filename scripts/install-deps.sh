@@ -20,7 +20,7 @@ packages=(
   chromium                                  # HTML report in a headless browser (renderer tests)
   poppler-utils                             # pdftoppm, pdftotext, pdfinfo: the printed HTML report (renderer tests)
   libcap2-bin util-linux                    # setcap/getcap, setpriv: the agent's privilege tests
-  tcpreplay netsniff-ng                     # benches/live.sh replays captures into a veth
+  tcpreplay                                 # benches/live.sh replays captures into a veth (it installs netsniff-ng itself)
   golang-go                                 # key-exchange lab peer (tests/lab/go-peer: Go crypto/tls)
   nftables testssl.sh bsdextrautils dnsutils bc    # probe lab (black hole) and its peers
   buildah podman runc debootstrap           # scripts/image-test.sh: the image built and run

@@ -133,35 +133,32 @@ impl CaptureReader {
             source,
         };
         let mut file = File::open(path).map_err(io_err)?;
-        if !limits.read_ahead {
-            return Self::from_reader_with(path, file, limits);
-        }
-        // The header decides: a legacy pcap is read ahead, anything else
-        // (pcapng, gzip, not a capture) as without `read_ahead`.
-        let mut header = Vec::with_capacity(LEGACY_HEADER);
-        (&mut file)
-            .take(LEGACY_HEADER as u64)
-            .read_to_end(&mut header)
-            .map_err(io_err)?;
-        let legacy = header.len() == LEGACY_HEADER
+        // The header decides: a regular file that starts as a legacy pcap
+        // is read ahead; anything else (pcapng, gzip, not a capture, a
+        // pipe) exactly as without `read_ahead`, from its first byte.
+        let mut header = vec![0u8; LEGACY_HEADER];
+        let legacy = limits.read_ahead
+            && std::os::unix::fs::FileExt::read_exact_at(&file, &mut header, 0).is_ok()
             && header
                 .first_chunk::<4>()
                 .is_some_and(|m| LEGACY_MAGICS.contains(m));
-        let file = if legacy {
-            match Ahead::start(file) {
-                Ok(ahead) => {
-                    let head = std::io::Cursor::new(header.clone());
-                    let mut capture = Self::from_reader_with(path, head, limits)?;
-                    capture.ahead = Some((ahead, header));
-                    return Ok(capture);
-                }
-                // No thread: read here.
-                Err(file) => file,
+        if !legacy {
+            return Self::from_reader_with(path, file, limits);
+        }
+        // Past the header, which is handed over as it is.
+        file.read_exact(&mut header).map_err(io_err)?;
+        match Ahead::start(file) {
+            Ok(ahead) => {
+                let head = std::io::Cursor::new(header.clone());
+                let mut capture = Self::from_reader_with(path, head, limits)?;
+                capture.ahead = Some((ahead, header));
+                Ok(capture)
             }
-        } else {
-            file
-        };
-        Self::from_reader_with(path, std::io::Cursor::new(header).chain(file), limits)
+            // No thread: read here.
+            Err(file) => {
+                Self::from_reader_with(path, std::io::Cursor::new(header).chain(file), limits)
+            }
+        }
     }
 
     /// Read a capture from any byte stream (gzip-compressed or not).
