@@ -1,11 +1,13 @@
-//! A legacy pcap file read ahead by a thread of its own (`analyze
+//! A regular legacy pcap file read ahead by a thread of its own (`analyze
 //! --threads 2` and more), its records parsed in place.
 //!
-//! Copying the file through `read(2)` is about a third of a one-thread
-//! run. Here a reading thread makes that copy into chunk buffers while the
-//! analysing thread works, and the analysing thread reads the records where
-//! they lie in the chunks: it touches their headers and the bytes it
-//! parses, not every byte a second time.
+//! `perf` puts about a third of a one-thread run's samples in the kernel
+//! copying the file through `read(2)`. Here a reading thread makes that
+//! copy into chunk buffers while the analysing thread works, and the
+//! analysing thread reads the records where they lie in the chunks: it
+//! touches their headers and the bytes it parses, not every byte a second
+//! time. What that saved in wall time was less than the samples suggested
+//! (`docs/threads.md`, "What it costs").
 //!
 //! Only whole, ordinary records are read from the chunks (see
 //! `CaptureReader::next_with`): one cut by a chunk's end is joined in front
@@ -48,6 +50,21 @@ pub(super) struct Ahead {
     at: usize,
     /// What came after the last chunk, once it came: the end or an error.
     last: Option<Chunk>,
+    /// The reading thread, joined when this is dropped.
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Ahead {
+    /// The reading thread does not outlive the reader: with the chunks'
+    /// receiver gone its next send fails and it ends (a read of a regular
+    /// file returns first).
+    fn drop(&mut self) {
+        let (_, gone) = sync_channel(0);
+        drop(std::mem::replace(&mut self.chunks, gone));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl Ahead {
@@ -66,9 +83,10 @@ impl Ahead {
                     fill(file, &tx, &spares);
                 }
             });
-        if started.is_err() {
+        let Ok(thread) = started else {
             return Err(file);
-        }
+        };
+        // Fails only if the thread has ended already.
         give.send(file).map_err(|refused| refused.0)?;
         Ok(Ahead {
             chunks,
@@ -76,6 +94,7 @@ impl Ahead {
             buf: Vec::new(),
             at: 0,
             last: None,
+            thread: Some(thread),
         })
     }
 

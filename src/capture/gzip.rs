@@ -35,9 +35,9 @@ pub struct ReadLimits {
     pub gzip_max_ratio: u64,
     /// Decompressed bytes always allowed, whatever the ratio.
     pub gzip_floor: u64,
-    /// A legacy pcap file opened by path is read by a thread of its own
-    /// and its records parsed in place (`analyze --threads 2` and more;
-    /// see `capture::ahead`). The packets are the same either way.
+    /// A regular file that starts as a legacy pcap is read by a thread of
+    /// its own and its records parsed in place (`analyze --threads 2` and
+    /// more; see `capture::ahead`). The packets are the same either way.
     pub read_ahead: bool,
 }
 
