@@ -142,7 +142,7 @@ pub fn analyze_captures(
     done: Conclusion,
     extra: Vec<Warning>,
 ) -> Result<Audited, AuditError> {
-    let readers = engine::open_all_with(captures, cfg.read)?;
+    let readers = engine::open_all_with(captures, cfg.read_limits())?;
     // Finished flows go to an unlinked temporary file, so memory stays flat
     // however many flows the captures hold.
     let sink = crate::enrich::Enrichment::new(verifying_spill(verifier)?, enrich);

@@ -52,6 +52,8 @@ pub(super) struct Ahead {
     last: Option<Chunk>,
     /// The reading thread, joined when this is dropped.
     thread: Option<std::thread::JoinHandle<()>>,
+    /// The file's pcap header, for the stream should it take over.
+    header: Vec<u8>,
 }
 
 impl Drop for Ahead {
@@ -68,9 +70,9 @@ impl Drop for Ahead {
 }
 
 impl Ahead {
-    /// Start a thread reading `file` (positioned after the pcap header).
-    /// Gives `file` back when the thread cannot be started.
-    pub(super) fn start<R: Read + Send + 'static>(file: R) -> Result<Ahead, R> {
+    /// Start a thread reading `file` (positioned after the pcap header,
+    /// `header`). Gives `file` back when the thread cannot be started.
+    pub(super) fn start<R: Read + Send + 'static>(file: R, header: Vec<u8>) -> Result<Ahead, R> {
         let (tx, chunks) = sync_channel(AHEAD);
         let (spare, spares) = channel();
         // The file goes to the thread once it runs, so that it is still
@@ -95,6 +97,7 @@ impl Ahead {
             at: 0,
             last: None,
             thread: Some(thread),
+            header,
         })
     }
 
@@ -157,9 +160,9 @@ impl Ahead {
 
     /// The pcap header followed by every byte not yet read, as a stream:
     /// what `pcap_parser` reads from here on.
-    pub(super) fn into_stream(self, header: Vec<u8>) -> impl Read + Send + 'static {
+    pub(super) fn into_stream(mut self) -> impl Read + Send + 'static {
         Stream {
-            header,
+            header: std::mem::take(&mut self.header),
             header_at: 0,
             ahead: self,
         }

@@ -397,7 +397,7 @@ fn analyze(args: AnalyzeArgs) -> Result<Status, AuditError> {
     cfg.read = crate::capture::ReadLimits {
         gzip_max_ratio: args.gunzip_max_ratio,
         gzip_floor: args.gunzip_floor_mib.saturating_mul(1 << 20),
-        read_ahead: cfg.threads > 1,
+        ..crate::capture::ReadLimits::default()
     };
     let keys = audit::load_keylogs(&args.keylog)?;
     let enrich = args.enrich.config(false).map(|mut c| {

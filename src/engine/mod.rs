@@ -34,17 +34,34 @@ use crate::tls::KeyLog;
 pub struct Config {
     /// Flow table limits.
     pub flows: FlowConfig,
-    /// How far a gzip-compressed capture may expand; whether a thread
-    /// reads the files ahead.
+    /// How far a gzip-compressed capture may expand (its `read_ahead` is
+    /// decided by `threads`: see [`Config::read_limits`]).
     pub read: crate::capture::ReadLimits,
-    /// Threads analysing a capture's flows: 0, 1 or 2 analyse everything
-    /// on the calling thread (with 2, set `read.read_ahead` so that a
-    /// second thread reads the files ahead, as the CLI does); more shard
-    /// flows across that many workers behind a reader thread, with the
-    /// same report (`docs/threads.md`). Live captures ignore it; the CLI's
+    /// Threads analysing a capture's flows: 0 or 1 analyse everything on
+    /// the calling thread; 2 add a thread reading the files ahead
+    /// ([`Config::read_limits`]); more also shard flows across that many
+    /// workers behind a reader thread ([`Config::shards`]), with the same
+    /// report (`docs/threads.md`). Live captures ignore it; the CLI's
     /// `--threads 0` asks for [`available_threads`], no `--threads` for
     /// [`default_threads`].
     pub threads: usize,
+}
+
+impl Config {
+    /// How to open the captures: `read`, with a thread reading ahead when
+    /// there are two threads or more.
+    pub fn read_limits(&self) -> crate::capture::ReadLimits {
+        crate::capture::ReadLimits {
+            read_ahead: self.threads > 1,
+            ..self.read
+        }
+    }
+
+    /// Whether flows are sharded across `threads` workers (more than two:
+    /// on two cores sharding was slower than reading ahead alone).
+    fn shards(&self) -> bool {
+        self.threads > 2
+    }
 }
 
 /// Packets in, flow records out (to a [`FlowSink`]).
@@ -743,7 +760,7 @@ pub fn run_with_keys<S: FlowSink>(
     sink: S,
     keys: KeyLog,
 ) -> (Report, S) {
-    if cfg.threads > 2 && !sink.wants_progress() {
+    if cfg.shards() && !sink.wants_progress() {
         return parallel::run(readers, cfg, sink, keys);
     }
     let mut source = MergedSource::new(readers);
