@@ -45,7 +45,7 @@ pub use settings::{Loaded, VerifySettings, read_policy};
 pub use spill::{Gathered, GatheringSpill};
 
 use crate::compliance::Evaluator;
-use crate::engine::{self, Config, FlowSink, Spilled};
+use crate::engine::{self, Behind, Config, FlowSink, Spilled};
 use crate::enrich::EnrichConfig;
 use crate::model::Gate;
 use crate::model::controls::{Catalog, Source};
@@ -145,9 +145,12 @@ pub fn analyze_captures(
     let readers = engine::open_all_with(captures, cfg.read_limits())?;
     // Finished flows go to an unlinked temporary file, so memory stays flat
     // however many flows the captures hold.
+    // With more than one thread, finished flows are enriched, verified and
+    // spilled on a thread of their own, in the order they finish.
     let sink = crate::enrich::Enrichment::new(verifying_spill(verifier)?, enrich);
+    let sink = Behind::new(sink, cfg.threads > 1);
     let (mut report, sink) = engine::run_with_keys(readers, cfg, sink, keys);
-    let (sink, enrichment) = sink.finish();
+    let (sink, enrichment) = sink.join().finish();
     report.enrichment = enrichment;
     report.warnings.extend(extra);
     done.conclude(report, sink, false)

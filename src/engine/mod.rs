@@ -7,6 +7,7 @@
 //! ```
 
 mod analysis;
+mod behind;
 pub mod certs;
 mod datagram;
 mod key_exchange;
@@ -19,6 +20,7 @@ mod summary;
 use summary::{conclude, ignored_secrets_warning, keylog_warnings};
 
 pub use analysis::{AppState, FlowAnalysis};
+pub use behind::Behind;
 pub(crate) use sink::unlinked_temp_file;
 pub use sink::{FlowOpened, FlowSink, MemorySink, SpillSink, Spilled};
 
