@@ -2,12 +2,18 @@
 //! --threads 2` and more), its records parsed in place.
 //!
 //! `perf` puts about a third of a one-thread run's samples in the kernel
-//! copying the file through `read(2)`. Here a reading thread makes that
-//! copy into chunk buffers while the analysing thread works, and the
-//! analysing thread reads the records where they lie in the chunks: it
-//! touches their headers and the bytes it parses, not every byte a second
-//! time. What that saved in wall time was less than the samples suggested
-//! (`docs/threads.md`, "What it costs").
+//! copying the file through `read(2)`. Here the file is read in 1 MiB
+//! chunks at fixed offsets (`pread`), each claimed from a shared counter by
+//! whichever thread reads it: a reading thread claims the next chunk as
+//! soon as it has sent the last one (at most [`AHEAD`] waiting), and the
+//! analysing thread, when the chunk it needs is not there yet, claims and
+//! reads the next one nobody claimed instead of waiting idle. Where
+//! analysing is quicker than reading (bulk transfers) the two share the
+//! copy; where it is slower (handshakes) the reading thread keeps ahead.
+//! The analysing thread takes the chunks in file order and reads the
+//! records where they lie in them: it touches their headers and the bytes
+//! it parses, not every byte a second time. Should the reading thread not
+//! start, the analysing thread reads every chunk itself.
 //!
 //! Only whole, ordinary records are read from the chunks (see
 //! `CaptureReader::next_with`): one cut by a chunk's end is joined in front
@@ -18,38 +24,109 @@
 //! error), go through `pcap_parser` as a stream, as for a file read
 //! without this thread: [`Ahead::into_stream`] gives it the bytes.
 
+use std::fs::File;
 use std::io::Read;
-use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, TryRecvError, channel, sync_channel};
 
-/// Bytes the reading thread reads into one chunk.
+/// Bytes in one chunk.
 const CHUNK: usize = 1 << 20;
-/// Chunks read ahead of the analysing thread: what it will read next stays
-/// in the shared cache.
+/// Chunks the reading thread reads ahead of the analysing thread: what it
+/// will read next stays in the shared cache.
 const AHEAD: usize = 3;
 /// Free bytes in front of each chunk's data, for the end of a record cut by
 /// the previous chunk's end: ordinary records are shorter (see
 /// [`Ahead::record`]).
 pub(super) const CARRY: usize = super::reader::INITIAL_BUFFER;
+/// Where chunk 0 starts: right after the pcap header.
+const START: u64 = super::reader::LEGACY_HEADER as u64;
 
-/// What the reading thread sends.
-enum Chunk {
-    /// Bytes, from offset [`CARRY`] of the buffer.
-    Data(Vec<u8>),
-    /// The file ended.
-    End,
+/// One chunk of the file, as read.
+struct Piece {
+    /// Its bytes, from offset [`CARRY`] (none past the end of the file).
+    buf: Vec<u8>,
+    /// Set when the file ends in this chunk or reading it failed: nothing
+    /// after it is read.
+    end: Option<End>,
+}
+
+/// Why a file read ahead stops.
+enum End {
+    /// It ended.
+    Eof,
     /// Reading failed.
     Failed(std::io::Error),
 }
 
+/// The file, and which of its chunks were claimed: each chunk is read once,
+/// by whichever thread claims it.
+struct Source {
+    file: File,
+    claimed: AtomicU64,
+}
+
+impl Source {
+    /// The first chunk nobody claimed yet, now this thread's.
+    fn claim(&self) -> u64 {
+        self.claimed.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Read chunk `index` into `buf` (after [`CARRY`] free bytes).
+    fn read(&self, index: u64, mut buf: Vec<u8>) -> Piece {
+        buf.resize(CARRY.saturating_add(CHUNK), 0);
+        let at = index
+            .checked_mul(CHUNK as u64)
+            .and_then(|o| o.checked_add(START));
+        let mut filled = CARRY;
+        let mut end = None;
+        while let Some(room) = buf.get_mut(filled..).filter(|r| !r.is_empty()) {
+            let Some(offset) =
+                at.and_then(|at| at.checked_add(filled.saturating_sub(CARRY) as u64))
+            else {
+                end = Some(End::Eof);
+                break;
+            };
+            match self.file.read_at(room, offset) {
+                Ok(0) => {
+                    end = Some(End::Eof);
+                    break;
+                }
+                // A reader reports at most the bytes it was given room for.
+                Ok(n) => filled = filled.saturating_add(n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    end = Some(End::Failed(e));
+                    break;
+                }
+            }
+        }
+        buf.truncate(filled);
+        Piece { buf, end }
+    }
+}
+
 /// The analysing side: chunks in, records out.
 pub(super) struct Ahead {
-    chunks: Receiver<Chunk>,
+    source: Arc<Source>,
+    /// The reading thread's chunks, in the order it claimed them.
+    chunks: Receiver<(u64, Piece)>,
     spare: Sender<Vec<u8>>,
     /// The chunk being read; its unread bytes are `buf[at..]`.
     buf: Vec<u8>,
     at: usize,
-    /// What came after the last chunk, once it came: the end or an error.
-    last: Option<Chunk>,
+    /// The index of the next chunk to read.
+    next: u64,
+    /// A chunk this thread claimed and read while waiting for an earlier
+    /// one (at most one at a time).
+    own: Option<(u64, Piece)>,
+    /// A spent buffer kept for this thread's own reads.
+    mine: Option<Vec<u8>>,
+    /// Chunks this thread read itself.
+    pub(super) own_reads: u64,
+    /// Why the chunks ended, once they did.
+    last: Option<End>,
     /// The reading thread, joined when this is dropped.
     thread: Option<std::thread::JoinHandle<()>>,
     /// The file's pcap header, for the stream should it take over.
@@ -70,35 +147,49 @@ impl Drop for Ahead {
 }
 
 impl Ahead {
-    /// Start a thread reading `file` (positioned after the pcap header,
-    /// `header`). Gives `file` back when the thread cannot be started.
-    pub(super) fn start<R: Read + Send + 'static>(file: R, header: Vec<u8>) -> Result<Ahead, R> {
+    /// Start a thread reading `file` from past its pcap header, `header`.
+    /// Should the thread not start, this thread reads every chunk itself.
+    pub(super) fn start(file: File, header: Vec<u8>) -> Ahead {
+        Ahead::start_with(file, header, Some(std::time::Duration::ZERO))
+    }
+
+    /// [`Ahead::start`], the reading thread pausing `pace` before each
+    /// chunk; no reading thread with `None` (tests: both share the
+    /// reading, or this thread reads alone).
+    pub(super) fn start_with(
+        file: File,
+        header: Vec<u8>,
+        pace: Option<std::time::Duration>,
+    ) -> Ahead {
+        let source = Arc::new(Source {
+            file,
+            claimed: AtomicU64::new(0),
+        });
         let (tx, chunks) = sync_channel(AHEAD);
         let (spare, spares) = channel();
-        // The file goes to the thread once it runs, so that it is still
-        // here should it not start.
-        let (give, take) = sync_channel::<R>(1);
-        let started = std::thread::Builder::new()
-            .name("tls-audit-read".into())
-            .spawn(move || {
-                if let Ok(file) = take.recv() {
-                    fill(file, &tx, &spares);
-                }
-            });
-        let Ok(thread) = started else {
-            return Err(file);
-        };
-        // Fails only if the thread has ended already.
-        give.send(file).map_err(|refused| refused.0)?;
-        Ok(Ahead {
+        let theirs = Arc::clone(&source);
+        // When it cannot start, the closure and its sender are dropped:
+        // the chunks' channel is then closed from the start.
+        let thread = pace.and_then(|pace| {
+            std::thread::Builder::new()
+                .name("tls-audit-read".into())
+                .spawn(move || fill(&theirs, &tx, &spares, pace))
+                .ok()
+        });
+        Ahead {
+            source,
             chunks,
             spare,
             buf: Vec::new(),
             at: 0,
+            next: 0,
+            own: None,
+            mine: None,
+            own_reads: 0,
             last: None,
-            thread: Some(thread),
+            thread,
             header,
-        })
+        }
     }
 
     /// The next record if it is whole and ordinary (shorter than the
@@ -135,27 +226,94 @@ impl Ahead {
         if self.last.is_some() {
             return false;
         }
-        let mut next = match self.chunks.recv() {
-            Ok(Chunk::Data(next)) => next,
-            Ok(other) => {
-                self.last = Some(other);
-                return false;
-            }
-            Err(_) => {
-                self.last = Some(Chunk::End);
-                return false;
-            }
-        };
+        let Piece { buf: mut next, end } = self.take(self.next);
+        self.next = self.next.saturating_add(1);
+        self.last = end;
+        if next.len() <= CARRY {
+            self.last.get_or_insert(End::Eof);
+            self.recycle(next);
+            return false;
+        }
         let rest = self.buf.get(self.at..).unwrap_or_default();
         let from = CARRY.saturating_sub(rest.len());
         if let Some(room) = next.get_mut(from..CARRY) {
             room.copy_from_slice(rest);
         }
         let spent = std::mem::replace(&mut self.buf, next);
-        // The reading thread may have ended: the buffer is then dropped.
-        let _ = self.spare.send(spent);
+        self.recycle(spent);
         self.at = from;
         true
+    }
+
+    /// Chunk `want`: the one this thread read itself, or the reading
+    /// thread's. While the reading thread has not finished it, this thread
+    /// claims and reads the next chunk nobody claimed instead of waiting
+    /// idle (where analysing is quicker than reading, the two threads
+    /// then share the reading).
+    fn take(&mut self, want: u64) -> Piece {
+        if let Some((_, piece)) = self.own.take_if(|(i, _)| *i == want) {
+            return piece;
+        }
+        let got = match self.chunks.try_recv() {
+            Ok(got) => Some(got),
+            Err(TryRecvError::Empty) => {
+                if self.own.is_none() {
+                    let index = self.source.claim();
+                    let piece = self.read_here(index);
+                    if index == want {
+                        // Nobody had claimed it.
+                        return piece;
+                    }
+                    self.own = Some((index, piece));
+                }
+                self.chunks.recv().ok()
+            }
+            Err(TryRecvError::Disconnected) => None,
+        };
+        match got {
+            Some((index, piece)) if index == want => piece,
+            // The reading thread claims chunks in order and sends each, so
+            // the next it sends is `want` unless this thread claimed it.
+            Some(_) => Piece {
+                buf: Vec::new(),
+                end: Some(End::Failed(std::io::Error::other(
+                    "chunks read ahead out of order",
+                ))),
+            },
+            // The reading thread has ended (or never started): what it had
+            // claimed was sent, so `want` is nobody's yet.
+            None => {
+                let index = self.source.claim();
+                if index == want {
+                    self.read_here(index)
+                } else {
+                    Piece {
+                        buf: Vec::new(),
+                        end: Some(End::Failed(std::io::Error::other(
+                            "a chunk read ahead went missing",
+                        ))),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Read chunk `index` on this thread.
+    fn read_here(&mut self, index: u64) -> Piece {
+        self.own_reads = self.own_reads.saturating_add(1);
+        let buf = self.mine.take().unwrap_or_default();
+        self.source.read(index, buf)
+    }
+
+    /// A spent chunk buffer: kept for this thread's own reads, or given
+    /// back to the reading thread.
+    fn recycle(&mut self, buf: Vec<u8>) {
+        if self.mine.is_none() {
+            self.mine = Some(buf);
+        } else {
+            // The reading thread may have ended: the buffer is then dropped.
+            let _ = self.spare.send(buf);
+        }
     }
 
     /// The pcap header followed by every byte not yet read, as a stream:
@@ -188,37 +346,22 @@ fn prefetch(bytes: &[u8]) {
     let _ = bytes;
 }
 
-/// The reading thread: chunks until the end of the file, an error, or the
-/// analysing side going away.
-fn fill<R: Read>(mut file: R, tx: &SyncSender<Chunk>, spares: &Receiver<Vec<u8>>) {
+/// The reading thread: the next unclaimed chunk, until the end of the
+/// file, an error, or the analysing side going away.
+fn fill(
+    source: &Source,
+    tx: &SyncSender<(u64, Piece)>,
+    spares: &Receiver<Vec<u8>>,
+    pace: std::time::Duration,
+) {
     loop {
-        let mut buf = spares.try_recv().unwrap_or_default();
-        buf.resize(CARRY.saturating_add(CHUNK), 0);
-        let mut filled = CARRY;
-        let mut failed = None;
-        while let Some(room) = buf.get_mut(filled..).filter(|r| !r.is_empty()) {
-            match file.read(room) {
-                Ok(0) => break,
-                // A reader reports at most the bytes it was given room for.
-                Ok(n) => filled = filled.saturating_add(n),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    failed = Some(e);
-                    break;
-                }
-            }
+        if !pace.is_zero() {
+            std::thread::sleep(pace);
         }
-        let ended = filled < buf.len();
-        buf.truncate(filled);
-        if filled > CARRY && tx.send(Chunk::Data(buf)).is_err() {
-            return;
-        }
-        if let Some(e) = failed {
-            let _ = tx.send(Chunk::Failed(e));
-            return;
-        }
-        if ended {
-            let _ = tx.send(Chunk::End);
+        let index = source.claim();
+        let piece = source.read(index, spares.try_recv().unwrap_or_default());
+        let ended = piece.end.is_some();
+        if tx.send((index, piece)).is_err() || ended {
             return;
         }
     }
@@ -242,8 +385,8 @@ impl Read for Stream {
                     break a.buf.get(a.at..).unwrap_or_default();
                 }
                 if !a.next_chunk() {
-                    return match a.last.take() {
-                        Some(Chunk::Failed(e)) => Err(e),
+                    return match a.last.replace(End::Eof) {
+                        Some(End::Failed(e)) => Err(e),
                         _ => Ok(0),
                     };
                 }

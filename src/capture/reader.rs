@@ -1,7 +1,7 @@
 //! One capture file (or stream) read record by record into a reusable buffer.
 
 use std::fs::File;
-use std::io::{Read, Seek};
+use std::io::Read;
 use std::num::{NonZeroU64, NonZeroU128};
 
 use pcap_parser::pcapng::{Block, SecretsType};
@@ -19,7 +19,7 @@ pub(super) const INITIAL_BUFFER: usize = 256 * 1024;
 /// largest snaplen in use); anything bigger is a corrupt length field.
 const MAX_RECORD: usize = 16 * 1024 * 1024;
 /// A legacy pcap file header's length.
-const LEGACY_HEADER: usize = 24;
+pub(super) const LEGACY_HEADER: usize = 24;
 /// The legacy pcap magics (micro- and nanosecond, either byte order) as a
 /// file's first bytes; the "modified" format's is not among them.
 const LEGACY_MAGICS: [[u8; 4]; 4] = [
@@ -132,7 +132,7 @@ impl CaptureReader {
             name: path.to_string(),
             source,
         };
-        let mut file = File::open(path).map_err(io_err)?;
+        let file = File::open(path).map_err(io_err)?;
         // The header decides: a regular file that starts as a legacy pcap
         // is read ahead; anything else (pcapng, gzip, not a capture, a
         // pipe) exactly as without `read_ahead`, from its first byte.
@@ -145,22 +145,12 @@ impl CaptureReader {
         if !legacy {
             return Self::from_reader_with(path, file, limits);
         }
-        // The thread reads from past the header, which is handed over as
-        // it is.
-        file.seek(std::io::SeekFrom::Start(LEGACY_HEADER as u64))
-            .map_err(io_err)?;
-        match Ahead::start(file, header.clone()) {
-            Ok(ahead) => {
-                let mut capture =
-                    Self::from_reader_with(path, std::io::Cursor::new(header), limits)?;
-                capture.ahead = Some(ahead);
-                Ok(capture)
-            }
-            // No thread: read here.
-            Err(file) => {
-                Self::from_reader_with(path, std::io::Cursor::new(header).chain(file), limits)
-            }
-        }
+        // The chunks are read from past the header, which is handed over
+        // as it is.
+        let mut capture =
+            Self::from_reader_with(path, std::io::Cursor::new(header.clone()), limits)?;
+        capture.ahead = Some(Ahead::start(file, header));
+        Ok(capture)
     }
 
     /// Read a capture from any byte stream (gzip-compressed or not).

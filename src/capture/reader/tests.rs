@@ -108,13 +108,18 @@ fn legacy_records_across_buffer_ends() {
 
 /// Every packet and the final outcome of reading `bytes` from a file,
 /// with and without the read-ahead thread.
-fn read_file_both_ways(name: &str, bytes: &[u8]) -> [(Vec<PacketBuf>, ReadOutcome); 2] {
+fn read_file_both_ways(name: &str, bytes: &[u8]) -> [(Vec<PacketBuf>, ReadOutcome); 4] {
     let path = std::env::temp_dir().join(format!(
         "tls-audit-ahead-{}-{name}.pcap",
         std::process::id()
     ));
     std::fs::write(&path, bytes).unwrap();
-    let read = |read_ahead| {
+    let legacy = bytes.len() >= 24 && LEGACY_MAGICS.iter().any(|m| bytes.starts_with(m));
+    // Who reads the chunks: no read ahead; the reading thread and this one
+    // as in a run; this thread alone (as when the thread cannot start); a
+    // slow reading thread, so that this one reads some chunks itself while
+    // it waits and takes the others from the thread.
+    let read = |read_ahead, pace: Option<Option<std::time::Duration>>| {
         let limits = ReadLimits {
             read_ahead,
             ..ReadLimits::default()
@@ -123,13 +128,35 @@ fn read_file_both_ways(name: &str, bytes: &[u8]) -> [(Vec<PacketBuf>, ReadOutcom
             Ok(r) => r,
             Err(e) => return (Vec::new(), ReadOutcome::Damaged(format!("open: {e}"))),
         };
-        let legacy = bytes.len() >= 24 && LEGACY_MAGICS.iter().any(|m| bytes.starts_with(m));
         assert_eq!(r.ahead.is_some(), read_ahead && legacy, "{name}");
-        drain(&mut r)
+        if let (Some(pace), Some(ahead)) = (pace, &mut r.ahead) {
+            let file = std::fs::File::open(&path).unwrap();
+            let header = bytes[..24].to_vec();
+            *ahead = super::super::ahead::Ahead::start_with(file, header, pace);
+        }
+        let read = drain(&mut r);
+        if let (Some(pace), Some(ahead)) = (pace, &r.ahead) {
+            let chunks = (bytes.len() as u64 - 24).div_ceil(1 << 20);
+            match pace {
+                None => assert!(ahead.own_reads >= chunks, "{name}: {}", ahead.own_reads),
+                Some(_) if chunks > 2 => {
+                    assert!(ahead.own_reads > 0, "{name}: read none itself");
+                    assert!(ahead.own_reads < chunks, "{name}: read all itself");
+                }
+                Some(_) => {}
+            }
+        }
+        read
     };
-    let both = [read(false), read(true)];
+    let slow = Some(Some(std::time::Duration::from_millis(3)));
+    let ways = [
+        read(false, None),
+        read(true, None),
+        read(true, Some(None)),
+        read(true, slow),
+    ];
     std::fs::remove_file(&path).unwrap();
-    both
+    ways
 }
 
 /// The read-ahead thread's chunks (`capture::ahead`) give the same
@@ -195,13 +222,17 @@ fn read_ahead_reads_what_a_direct_read_does() {
         b"hello world, not a capture at all".to_vec(),
     ));
     for (name, bytes) in &cases {
-        let [direct, ahead] = read_file_both_ways(name, bytes);
-        assert_eq!(direct.1, ahead.1, "{name}: the end");
-        assert_eq!(direct.0.len(), ahead.0.len(), "{name}: packets");
-        for (i, (d, a)) in direct.0.iter().zip(&ahead.0).enumerate() {
-            let same =
-                d.ts == a.ts && d.link == a.link && d.data == a.data && d.orig_len == a.orig_len;
-            assert!(same, "{name}: packet {i}");
+        let [direct, aheads @ ..] = read_file_both_ways(name, bytes);
+        for (way, ahead) in aheads.iter().enumerate() {
+            assert_eq!(direct.1, ahead.1, "{name} ({way}): the end");
+            assert_eq!(direct.0.len(), ahead.0.len(), "{name} ({way}): packets");
+            for (i, (d, a)) in direct.0.iter().zip(&ahead.0).enumerate() {
+                let same = d.ts == a.ts
+                    && d.link == a.link
+                    && d.data == a.data
+                    && d.orig_len == a.orig_len;
+                assert!(same, "{name} ({way}): packet {i}");
+            }
         }
         if *name == "clean" {
             assert_eq!(direct.1, ReadOutcome::End);
