@@ -72,7 +72,9 @@ pub struct Origin {
 /// bounded; resumed sessions look themselves up here as they finish.
 #[derive(Default)]
 pub struct Linker {
-    origins: HashMap<(SocketAddr, Key), Origin>,
+    /// Hashed like the flow table: fast, randomly seeded (the peers choose
+    /// the session ids and tickets).
+    origins: HashMap<(SocketAddr, Key), Origin, foldhash::fast::RandomState>,
 }
 
 /// Origins remembered; past it the oldest knowledge is dropped wholesale.
