@@ -41,7 +41,8 @@ pub struct Config {
     pub read: crate::capture::ReadLimits,
     /// Threads analysing a capture's flows: 0 or 1 analyse everything on
     /// the calling thread; 2 add a thread reading the files ahead
-    /// ([`Config::read_limits`]); more also shard flows across that many
+    /// ([`Config::read_limits`]; `audit` also puts its sink on a thread of
+    /// its own, [`Behind`]); more also shard flows across that many
     /// workers behind a reader thread ([`Config::shards`]), with the same
     /// report (`docs/threads.md`). Live captures ignore it; the CLI's
     /// `--threads 0` asks for [`available_threads`], no `--threads` for
