@@ -145,7 +145,6 @@ fn drain<S: FlowSink>(mut sink: S, rx: &Receiver<Batch>) -> S {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::inventory::tests::tls_flow;
 
     /// Remembers what it was given, in order; panics at `panic_at`.
     #[derive(Default)]
@@ -163,22 +162,23 @@ mod tests {
         }
     }
 
+    /// A plaintext flow record from client port `port`.
+    fn record(port: u32) -> FlowRecord {
+        serde_json::from_value(serde_json::json!({
+            "transport": "tcp", "client": {"ip": "10.0.0.1", "port": port % 65536},
+            "server": {"ip": "10.0.0.2", "port": 80}, "role_source": "syn",
+            "first_seen": "2026-11-27T11:00:00.000000Z",
+            "last_seen": "2026-11-27T11:01:00.000000Z", "packets": port, "bytes": 100,
+            "protection": "plaintext", "app_protocol": null, "tcp": null, "inside": null,
+            "ended_by": null, "truncated": false, "tls": null
+        }))
+        .unwrap()
+    }
+
     fn records(n: u32) -> Vec<(u64, FlowRecord)> {
         // Ids out of order, as flows finish: the sink keeps the order given.
         (0..n)
-            .map(|i| {
-                let id = u64::from((i * 7) % n);
-                (
-                    id,
-                    tls_flow(
-                        i % 60,
-                        &format!("10.0.{}.{}", i / 250, i % 250),
-                        "10.9.0.1",
-                        "aa",
-                        "CN=s",
-                    ),
-                )
-            })
+            .map(|i| (u64::from((i * 7) % n), record(i)))
             .collect()
     }
 
