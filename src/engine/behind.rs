@@ -1,10 +1,11 @@
 //! A sink on a thread of its own, behind the analysis (`analyze --threads
 //! 2` and more).
 //!
-//! What becomes of a finished flow at the end of the sink chain (the
-//! metadata and inventory gathered from it, its record's JSON in the spill
-//! file) needs nothing from the flow table, and much of it comes at the
-//! end of a capture, when the flows still open are finished all at once.
+//! What becomes of a finished flow in `analyze`'s sink (enrichment,
+//! verification, the metadata and inventory gathered from it, its record's
+//! JSON in the spill file) needs nothing from the flow table, and much of
+//! it comes at the end of a capture, when the flows still open are
+//! finished all at once.
 //! [`Behind`] hands records over in the order they come, in batches, to a
 //! thread that passes them to the sink in that same order: the sink sees
 //! exactly the calls it would see on the calling thread.
