@@ -27,8 +27,12 @@ cargo test --locked
 cargo clippy --all-targets --locked -- -D warnings
 # Dependency policy (deny.toml): licenses, and no second version of a crate
 # unless listed with its reason. Advisories need the advisory database from
-# GitHub, which CI cannot reach: not checked here.
+# GitHub, which CI cannot reach: not checked here. The policy covers every
+# platform's dependencies, and the build above downloaded only this one's:
+# `cargo fetch` gets the rest from the registry first (on a fresh machine
+# `--offline` would otherwise fail on the Windows crates).
 if command -v cargo-deny >/dev/null 2>&1; then
+  cargo fetch --locked --quiet
   cargo deny --locked --offline check licenses bans
 else
   echo "NOTICE: cargo-deny not installed; dependency policy not checked" >&2
