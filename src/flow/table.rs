@@ -449,11 +449,15 @@ impl<A: Default + Buffered> FlowTable<A> {
     }
 
     /// Take every flow out, in creation order (the capture has ended).
-    pub fn drain(&mut self) -> Vec<Flow<A>> {
+    /// The flows stay boxed until they are taken one by one: sorting the
+    /// large entries themselves moved each many times (8 ms for 6,800
+    /// flows at the end of a capture, against well under one for their
+    /// boxes).
+    pub fn drain(&mut self) -> impl Iterator<Item = Flow<A>> + use<A> {
         self.held = 0;
-        let mut all: Vec<Flow<A>> = self.map.drain().map(|(_, f)| *f).collect();
-        all.sort_by_key(|f| f.id);
-        all
+        let mut all: Vec<Box<Flow<A>>> = self.map.drain().map(|(_, f)| f).collect();
+        all.sort_unstable_by_key(|f| f.id);
+        all.into_iter().map(|f| *f)
     }
 }
 
