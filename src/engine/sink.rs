@@ -7,6 +7,7 @@ use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::FileExt;
 
 use crate::capture::Nanos;
+use crate::model::cert_json::CertJson;
 use crate::model::report::FlowRecord;
 
 /// Receives each flow record once, as its flow finishes (not in order).
@@ -103,6 +104,8 @@ pub struct SpillSink {
     index: Vec<(u64, u64, u32)>,
     error: Option<io::Error>,
     buf: Vec<u8>,
+    /// Certificates' JSON, made once for the flows that share them.
+    certs: CertJson,
 }
 
 impl SpillSink {
@@ -118,6 +121,7 @@ impl SpillSink {
             index: Vec::new(),
             error: None,
             buf: Vec::new(),
+            certs: CertJson::default(),
         })
     }
 
@@ -144,7 +148,7 @@ impl FlowSink for SpillSink {
         // One buffer for every record (a fresh one grew by doubling each time).
         let bytes = &mut self.buf;
         bytes.clear();
-        if let Err(e) = serde_json::to_writer(&mut *bytes, &record) {
+        if let Err(e) = self.certs.write(&mut *bytes, &record) {
             self.error = Some(io::Error::other(e));
             return;
         }

@@ -9,6 +9,7 @@
 //! a flow's `tls` object, is `FlowTls`, since a TLS record is the wire
 //! unit `tls::record` frames.
 
+pub mod cert_json;
 pub mod compliance;
 pub mod controls;
 pub mod coverage;
