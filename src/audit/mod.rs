@@ -145,12 +145,24 @@ pub fn analyze_captures(
     let readers = engine::open_all_with(captures, cfg.read_limits())?;
     // Finished flows go to an unlinked temporary file, so memory stays flat
     // however many flows the captures hold.
-    // With more than one thread, finished flows are enriched, verified and
-    // spilled on a thread of their own, in the order they finish.
-    let sink = crate::enrich::Enrichment::new(verifying_spill(verifier)?, enrich);
+    // With more than one thread, finished flows are enriched and verified
+    // on a thread of their own, and spilled (written as JSON, gathered for
+    // the header) on another, in the order they finish: at the end of a
+    // capture with thousands of flows still open, one thread doing both
+    // held the analysing thread up.
+    let spill = verifying_spill(verifier)?;
+    let spill = VerifyingSink {
+        verifier: spill.verifier,
+        inner: Behind::new(spill.inner, cfg.threads > 1),
+    };
+    let sink = crate::enrich::Enrichment::new(spill, enrich);
     let sink = Behind::new(sink, cfg.threads > 1);
     let (mut report, sink) = engine::run_with_keys(readers, cfg, sink, keys);
     let (sink, enrichment) = sink.join().finish();
+    let sink = VerifyingSink {
+        verifier: sink.verifier,
+        inner: sink.inner.join(),
+    };
     report.enrichment = enrichment;
     report.warnings.extend(extra);
     done.conclude(report, sink, false)
