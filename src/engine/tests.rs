@@ -390,6 +390,41 @@ fn spilled_records_read_back_in_creation_order() {
     }
 }
 
+/// Flows finished while a capture is read and those finished at its end
+/// were written as two sequential runs, which creation order visits by
+/// turns: each run is read once, not again at every turn.
+#[test]
+fn spilled_runs_read_by_turns_are_read_once() {
+    use super::{FlowSink, SpillSink};
+    let frames: Vec<Vec<u8>> = (0..4000u16)
+        .map(|i| udp([10, 0, 0, 1], [10, 0, 0, 2], 20_000 + i, 53, b"x"))
+        .collect();
+    let flows = run(&frames).flows;
+    let mut sink = SpillSink::new().unwrap();
+    for parity in [1, 0] {
+        for (i, f) in flows.iter().enumerate().filter(|(i, _)| i % 2 == parity) {
+            sink.flow(i as u64 + 1, f.clone());
+        }
+    }
+    let spilled = sink.into_spilled().unwrap();
+    let mut back = 0usize;
+    spilled
+        .for_each_json(|json| {
+            let f: crate::model::report::FlowRecord = serde_json::from_slice(json).unwrap();
+            assert_eq!(f, flows[back], "record {back}");
+            back += 1;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(back, flows.len());
+    let (read, size) = (spilled.bytes_read.get(), spilled.end);
+    assert!(size > 1 << 20, "{size} bytes: more than a window");
+    // Each run's last window may read on into the other run; with one
+    // window, each turn read afresh (16 KiB a record here: over 60 MB).
+    let ahead = 2 * super::sink::READ_WINDOW as u64;
+    assert!(read <= size + ahead, "{read} bytes read for {size}");
+}
+
 /// The flow table's per-entry charge must cover at least an entry of the
 /// engine's table itself, twice over (the hash map keeps spare capacity);
 /// the rest is measured RSS (benches/README.md). Here, not in `flow`:
