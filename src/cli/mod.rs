@@ -88,8 +88,8 @@ struct AnalyzeArgs {
     #[arg(long, value_name = "FILE")]
     keylog: Vec<PathBuf>,
     /// Threads analysing the captures: 1 does everything on one thread;
-    /// 2 adds a thread that reads pcap files ahead and one that verifies
-    /// and writes finished flows; N > 2 also spreads the flows over N
+    /// 2 adds a thread that reads pcap files ahead, one that verifies
+    /// finished flows and one that writes them; N > 2 also spreads the flows over N
     /// workers behind a reader thread; 0: one per available CPU. Default:
     /// 2 when two CPUs are available, else 1. The report is the same
     /// whatever N; docs/threads.md says what more threads cost and when
