@@ -150,10 +150,9 @@ pub fn analyze_captures(
     // the header) on another, in the order they finish: at the end of a
     // capture with thousands of flows still open, one thread doing both
     // held the analysing thread up.
-    let spill = verifying_spill(verifier)?;
     let spill = VerifyingSink {
-        verifier: spill.verifier,
-        inner: Behind::new(spill.inner, cfg.threads > 1),
+        verifier,
+        inner: Behind::new(GatheringSpill::new()?, cfg.threads > 1),
     };
     let sink = crate::enrich::Enrichment::new(spill, enrich);
     let sink = Behind::new(sink, cfg.threads > 1);

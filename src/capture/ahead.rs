@@ -52,6 +52,16 @@ struct Piece {
     end: Option<End>,
 }
 
+impl Piece {
+    /// No bytes: the chunks went wrong, said with `why`.
+    fn failed(why: &str) -> Piece {
+        Piece {
+            buf: Vec::new(),
+            end: Some(End::Failed(std::io::Error::other(why.to_string()))),
+        }
+    }
+}
+
 /// Why a file read ahead stops.
 enum End {
     /// It ended.
@@ -274,12 +284,7 @@ impl Ahead {
             Some((index, piece)) if index == want => piece,
             // The reading thread claims chunks in order and sends each, so
             // the next it sends is `want` unless this thread claimed it.
-            Some(_) => Piece {
-                buf: Vec::new(),
-                end: Some(End::Failed(std::io::Error::other(
-                    "chunks read ahead out of order",
-                ))),
-            },
+            Some(_) => Piece::failed("chunks read ahead out of order"),
             // The reading thread has ended (or never started): what it had
             // claimed was sent, so `want` is nobody's yet.
             None => {
@@ -287,12 +292,7 @@ impl Ahead {
                 if index == want {
                     self.read_here(index)
                 } else {
-                    Piece {
-                        buf: Vec::new(),
-                        end: Some(End::Failed(std::io::Error::other(
-                            "a chunk read ahead went missing",
-                        ))),
-                    }
+                    Piece::failed("a chunk read ahead went missing")
                 }
             }
         }

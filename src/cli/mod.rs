@@ -89,11 +89,11 @@ struct AnalyzeArgs {
     keylog: Vec<PathBuf>,
     /// Threads analysing the captures: 1 does everything on one thread;
     /// 2 adds a thread that reads pcap files ahead, one that verifies
-    /// finished flows and one that writes them; N > 2 also spreads the flows over N
-    /// workers behind a reader thread; 0: one per available CPU. Default:
-    /// 2 when two CPUs are available, else 1. The report is the same
-    /// whatever N; docs/threads.md says what more threads cost and when
-    /// they pay off.
+    /// finished flows and one that writes them; N > 2 also spreads the
+    /// flows over N workers behind a reader thread; 0: one per available
+    /// CPU. Default: 2 when two CPUs are available, else 1. The report is
+    /// the same whatever N; docs/threads.md says what more threads cost
+    /// and when they pay off.
     #[arg(long, value_name = "N",
           value_parser = clap::value_parser!(u16).range(0..=256))]
     threads: Option<u16>,

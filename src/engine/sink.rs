@@ -202,7 +202,8 @@ struct Window {
     /// Where `buf` starts in the file.
     at: u64,
     buf: Vec<u8>,
-    /// How much the next sequential read reads.
+    /// How much its last read asked for (a sequential read asks twice as
+    /// much, up to `READ_WINDOW`).
     ahead: usize,
     /// Where the last record taken from this window ends.
     next: Option<u64>,

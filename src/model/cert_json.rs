@@ -69,7 +69,7 @@ impl CertJson {
     /// The JSON of `cert`, made now if it was not made before.
     fn text(&mut self, cert: &Arc<Certificate>) -> serde_json::Result<&RawValue> {
         let key = Arc::as_ptr(cert) as usize;
-        if !self.made.contains_key(&key) && self.made.len() >= CAPACITY {
+        if self.made.len() >= CAPACITY && !self.made.contains_key(&key) {
             self.made.clear();
         }
         let made = match self.made.entry(key) {
