@@ -7,20 +7,32 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// `mi_option_purge_delay` (mimalloc v3's `mi_option_e`, as bundled with
-/// libmimalloc-sys 0.1.49, which Cargo.toml pins for that reason): how
-/// long freed memory is kept before it goes back to the system.
-const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+/// mimalloc v3's `mi_option_e` numbers, as bundled with libmimalloc-sys
+/// 0.1.49, which Cargo.toml pins for that reason.
+mod option {
+    use libmimalloc_sys::mi_option_t;
+    /// How long freed memory is kept before it goes back to the system (ms).
+    pub const PURGE_DELAY: mi_option_t = 15;
+    /// 2: the collection mimalloc runs at process exit is skipped.
+    pub const DESTROY_ON_EXIT: mi_option_t = 22;
+}
 
 fn main() {
-    // Freed memory goes back at once: the default (a second) kept a run's
-    // peak RSS well above glibc's (66-74 MiB against 52 on a key-log
-    // capture).
     #[allow(unsafe_code)]
-    // SAFETY: sets an integer option of the allocator; any value is valid
-    // for this option and mimalloc reads options atomically.
+    // SAFETY: sets integer options of the allocator before it is used by
+    // more than this thread; any value is valid for these options and
+    // mimalloc reads options atomically.
     unsafe {
-        libmimalloc_sys::mi_option_set(PURGE_DELAY, 0);
+        // Freed memory goes back after 10 ms. mimalloc's default (a
+        // second) put peak RSS on a key-log capture at 66-74 MiB; purging
+        // at once cost 4-7 % of an `analyze` run in page faults and TLB
+        // shootdowns, as memory freed on the sink's thread went back and
+        // was touched again (`docs/threads.md`, "The sink behind").
+        libmimalloc_sys::mi_option_set(option::PURGE_DELAY, 10);
+        // The process ends right after: its memory goes with it, so
+        // mimalloc's own collection at exit (a millisecond and more of
+        // freeing and purging after a large report) is skipped.
+        libmimalloc_sys::mi_option_set(option::DESTROY_ON_EXIT, 2);
     }
     std::process::exit(tls_audit::cli::main());
 }

@@ -14,6 +14,7 @@ mod rerender;
 mod verification;
 
 use std::io::{IsTerminal, Write};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -561,8 +562,7 @@ pub(crate) fn write_out(
     write_to(path, render)
 }
 
-/// Bytes gathered per write of a report: a JSON report is one long line,
-/// which standard output's line buffering scans whole at every write.
+/// Bytes gathered per write of a report (a JSON report is one long line).
 const OUT_BUFFER: usize = 256 << 10;
 
 /// Write to `path` (else standard output) with `render`; a closed pipe is
@@ -574,10 +574,22 @@ pub(crate) fn write_to(
     let result = match path {
         Some(p) => std::fs::File::create(p)
             .and_then(|f| render(&mut std::io::BufWriter::with_capacity(OUT_BUFFER, f))),
-        None => render(&mut std::io::BufWriter::with_capacity(
-            OUT_BUFFER,
-            std::io::stdout().lock(),
-        )),
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            // Standard output's own writer scans every write for a line's
+            // end; a report is written to its file descriptor (a copy of
+            // it) directly, once what it holds is out.
+            match stdout
+                .flush()
+                .and_then(|()| stdout.as_fd().try_clone_to_owned())
+            {
+                Ok(fd) => render(&mut std::io::BufWriter::with_capacity(
+                    OUT_BUFFER,
+                    std::fs::File::from(fd),
+                )),
+                Err(_) => render(&mut std::io::BufWriter::with_capacity(OUT_BUFFER, stdout)),
+            }
+        }
     };
     match result {
         Ok(()) => Ok(()),

@@ -201,7 +201,10 @@ const WINDOWS: usize = 4;
 struct Window {
     /// Where `buf` starts in the file.
     at: u64,
+    /// The bytes read, in `buf[..filled]`. `buf` only grows: shrinking
+    /// and growing it again zeroed it at every read after a jump.
     buf: Vec<u8>,
+    filled: usize,
     /// How much its last read asked for (a sequential read asks twice as
     /// much, up to `READ_WINDOW`).
     ahead: usize,
@@ -217,7 +220,7 @@ impl Window {
         offset
             .checked_sub(self.at)
             .and_then(|d| usize::try_from(d).ok())
-            .filter(|&d| d.saturating_add(len) <= self.buf.len())
+            .filter(|&d| d.saturating_add(len) <= self.filled)
     }
 }
 
@@ -272,7 +275,8 @@ impl Spilled {
             w.used = visited;
             let record = w
                 .buf
-                .get(from..from + len)
+                .get(..w.filled)
+                .and_then(|read| read.get(from..from + len))
                 .ok_or_else(|| io::Error::other("spill record outside the read window"))?;
             f(record)?;
         }
@@ -306,11 +310,20 @@ impl Spilled {
             FIRST_WINDOW
         };
         let left = usize::try_from(self.end.saturating_sub(offset)).unwrap_or(usize::MAX);
-        w.buf.resize(w.ahead.min(left).max(len), 0);
-        self.file.read_exact_at(&mut w.buf, offset)?;
+        let want = w.ahead.min(left).max(len);
+        if w.buf.len() < want {
+            // What it held is read again anyway: not copied over.
+            w.buf = vec![0; want];
+        }
+        w.filled = 0;
+        let buf = w
+            .buf
+            .get_mut(..want)
+            .ok_or_else(|| io::Error::other("spill read window too small"))?;
+        self.file.read_exact_at(buf, offset)?;
         #[cfg(test)]
-        self.bytes_read
-            .set(self.bytes_read.get() + w.buf.len() as u64);
+        self.bytes_read.set(self.bytes_read.get() + want as u64);
+        w.filled = want;
         w.at = offset;
         Ok(i)
     }
