@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use crate::capture::Nanos;
 use crate::model::time::CaptureTime;
 
-use crate::model::report::{FlowTls, MutualInference, OriginFlow, ResumedFrom};
+use crate::model::report::{FlowTls, MutualInference, OriginFlow, ResumedFrom, socket_addr_text};
 use crate::tls::TlsFacts;
 
 /// What a flow offers or issues for resumption (digests and IDs only).
@@ -148,8 +148,8 @@ impl Linker {
         tls.mutual_inference = Some(MutualInference::Resumed(ResumedFrom {
             matched_by: matched_by.into(),
             resumed_from: OriginFlow {
-                client: o.client.to_string(),
-                server: o.server.to_string(),
+                client: socket_addr_text(o.client),
+                server: socket_addr_text(o.server),
                 first_seen: CaptureTime::from_nanos(o.first_seen),
             },
         }));

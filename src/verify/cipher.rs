@@ -3,6 +3,9 @@
 //! "intermediate" profile, as tabulated in `shared/reference/standards.md` §6.
 //! The suite's parts come from tls-parser's IANA table, not from the name.
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
 use tls_parser::{
     TlsCipherAu, TlsCipherEnc, TlsCipherEncMode, TlsCipherKx, TlsCipherMac, TlsCipherSuite,
 };
@@ -88,10 +91,25 @@ const CBC_SHA1: Weakness = Weakness {
 /// writes it); empty for a sound suite and for names the table does not
 /// know (`0xNNNN`: nothing can be said about those).
 pub fn weaknesses(name: &str) -> Vec<Weakness> {
-    match TlsCipherSuite::from_name(name) {
+    match suite_named(name) {
         Some(cs) => of_suite(cs),
         None => Vec::new(),
     }
+}
+
+/// The suite of tls-parser's IANA table named `name`, the first one its
+/// table gives as `TlsCipherSuite::from_name` does. That walks the whole
+/// table, once for every TLS flow verified; this looks up a map made once.
+fn suite_named(name: &str) -> Option<&'static TlsCipherSuite> {
+    static BY_NAME: LazyLock<HashMap<&'static str, &'static TlsCipherSuite>> =
+        LazyLock::new(|| {
+            let mut by_name = HashMap::new();
+            for cs in tls_parser::CIPHERS.values() {
+                by_name.entry(cs.name).or_insert(cs);
+            }
+            by_name
+        });
+    BY_NAME.get(name).copied()
 }
 
 fn of_suite(cs: &TlsCipherSuite) -> Vec<Weakness> {
@@ -140,6 +158,27 @@ mod tests {
 
     fn ids(name: &str) -> Vec<&'static str> {
         weaknesses(name).iter().map(|w| w.id).collect()
+    }
+
+    /// The map gives every name the suite tls-parser's own lookup gives,
+    /// and nothing for names it does not know.
+    #[test]
+    fn suites_by_name_are_tls_parsers() {
+        let mut names = 0;
+        for cs in tls_parser::CIPHERS.values() {
+            let want = TlsCipherSuite::from_name(cs.name).map(|c| c.id);
+            assert_eq!(suite_named(cs.name).map(|c| c.id), want, "{}", cs.name);
+            names += 1;
+        }
+        assert!(names > 300, "{names} suites");
+        for unknown in [
+            "0x1234",
+            "",
+            "TLS_AES_128_GCM_SHA256 ",
+            "tls_aes_128_gcm_sha256",
+        ] {
+            assert!(suite_named(unknown).is_none(), "{unknown:?}");
+        }
     }
 
     #[test]

@@ -93,7 +93,9 @@ pub struct Collector {
     findings: HashMap<Key, Finding>,
     order: u64,
     dropped: u64,
-    not_checked: BTreeMap<(&'static str, &'static str), u64>,
+    /// Counted for every rule and flow that could not be checked: hashed,
+    /// and sorted once at the end.
+    not_checked: HashMap<(&'static str, &'static str), u64, foldhash::fast::RandomState>,
     exempted: BTreeMap<(&'static str, String), u64>,
     waiver_matches: Vec<u64>,
     now: i64,
@@ -107,7 +109,7 @@ impl Collector {
             findings: HashMap::new(),
             order: 0,
             dropped: 0,
-            not_checked: BTreeMap::new(),
+            not_checked: HashMap::default(),
             exempted: BTreeMap::new(),
             waiver_matches: vec![0; policy.waivers.len()],
             now,
@@ -300,6 +302,8 @@ impl Collector {
             dropped: self.dropped,
             not_checked: self
                 .not_checked
+                .into_iter()
+                .collect::<BTreeMap<_, _>>()
                 .into_iter()
                 .map(|((rule, reason), flows)| NotChecked {
                     rule: rule.into(),
