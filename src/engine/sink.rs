@@ -103,7 +103,6 @@ pub struct SpillSink {
     offset: u64,
     index: Vec<(u64, u64, u32)>,
     error: Option<io::Error>,
-    buf: Vec<u8>,
     /// Certificates' JSON, made once for the flows that share them.
     certs: CertJson,
 }
@@ -120,7 +119,6 @@ impl SpillSink {
             offset: 0,
             index: Vec::new(),
             error: None,
-            buf: Vec::new(),
             certs: CertJson::default(),
         })
     }
@@ -147,19 +145,45 @@ impl FlowSink for SpillSink {
         if self.error.is_some() {
             return;
         }
-        // One buffer for every record (a fresh one grew by doubling each time).
-        let bytes = &mut self.buf;
-        bytes.clear();
-        if let Err(e) = self.certs.write(&mut *bytes, &record) {
+        // Written straight into the file's buffer, counted on the way.
+        let mut counted = Counted {
+            inner: &mut self.writer,
+            bytes: 0,
+        };
+        if let Err(e) = self.certs.write(&mut counted, &record) {
             self.error = Some(io::Error::other(e));
             return;
         }
-        if let Err(e) = self.writer.write_all(bytes) {
-            self.error = Some(e);
+        let Ok(len) = u32::try_from(counted.bytes) else {
+            self.error = Some(io::Error::other("a flow record over 4 GiB"));
             return;
-        }
-        self.index.push((id, self.offset, bytes.len() as u32));
-        self.offset += bytes.len() as u64;
+        };
+        self.index.push((id, self.offset, len));
+        self.offset += counted.bytes;
+    }
+}
+
+/// A writer that counts the bytes written through it.
+struct Counted<'w, W> {
+    inner: &'w mut W,
+    bytes: u64,
+}
+
+impl<W: Write> Write for Counted<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.inner.write_all(buf)?;
+        self.bytes += buf.len() as u64;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
 

@@ -385,36 +385,39 @@ impl Direction {
 
     fn handshake_bytes(&mut self, body: &[u8], on: &mut dyn FnMut(Event<'_>) -> Reply) {
         let body = pass_over(body, &mut self.hs_skip);
-        self.hs.extend_from_slice(body);
+        // Messages are read in place: `hs` is taken out of `self` while they
+        // are handed over (`apply` needs `self`), not copied each.
+        let mut hs = std::mem::take(&mut self.hs);
+        hs.extend_from_slice(body);
         // Bytes of `hs` read as whole messages.
         let mut at = 0;
         // A 4-byte header: type and a 3-byte length.
         while let Some((&[msg_type, l0, l1, l2], after)) =
-            self.hs.get(at..).and_then(<[u8]>::split_first_chunk::<4>)
+            hs.get(at..).and_then(<[u8]>::split_first_chunk::<4>)
         {
             let len = u32::from_be_bytes([0, l0, l1, l2]) as usize;
             if len > MAX_HANDSHAKE_MESSAGE {
                 on(Event::Oversized(msg_type, len));
                 // Pass over the rest of it, so the next message is read in step.
                 self.hs_skip = len.saturating_sub(after.len());
-                self.hs.clear();
-                return;
+                at = hs.len();
+                break;
             }
             let Some((body, next)) = after.split_at_checked(len) else {
                 break;
             };
-            let body = body.to_vec();
+            let reply = on(Event::Handshake(msg_type, body));
             // `next` is a suffix of `hs`.
-            at = self.hs.len().saturating_sub(next.len());
-            let reply = on(Event::Handshake(msg_type, &body));
+            at = hs.len().saturating_sub(next.len());
             if self.apply(reply) {
                 // Anything after this message in the record is ciphertext
                 // (or, after a Finished, no longer ours to read).
-                self.hs.clear();
-                return;
+                at = hs.len();
+                break;
             }
         }
-        self.hs.drain(..at);
+        hs.drain(..at);
+        self.hs = hs;
     }
 }
 
