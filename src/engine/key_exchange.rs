@@ -91,6 +91,26 @@ pub(crate) fn record(f: &TlsFacts) -> KeyExchangeRecord {
     k
 }
 
+/// The `group_id` [`record`] gives, without making the rest of the record
+/// (a decided handshake registers its group for resumptions of it).
+pub(crate) fn group_id(f: &TlsFacts) -> Option<u16> {
+    match f.server_hello.as_ref() {
+        None => f.retry_request.as_ref().and_then(|h| h.key_share_group),
+        Some(sh) if sh.version == 0x0002 => None,
+        Some(sh)
+            if is_tls13(sh.version) || SuiteKex::of_suite(sh.cipher_suite) == SuiteKex::Tls13 =>
+        {
+            sh.key_share_group
+        }
+        Some(sh) => match SuiteKex::of_suite(sh.cipher_suite) {
+            SuiteKex::Ecdhe { .. } | SuiteKex::Dhe { .. } => {
+                f.server_key_exchange.as_ref().and_then(|k| k.named_group)
+            }
+            _ => None,
+        },
+    }
+}
+
 /// A resumed TLS ≤ 1.2 session matched to the full handshake that made
 /// its master secret: that handshake's group, `group_source:
 /// resumed-session`; the method stays the suite's.
@@ -171,5 +191,87 @@ fn tls12(k: &mut KeyExchangeRecord, f: &TlsFacts, suite: SuiteKex) {
         SuiteKex::Tls13 | SuiteKex::Other => {
             k.unknown_reason = Some("unknown-cipher-suite".into());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tls::hello::ServerHello;
+    use crate::tls::kex::ServerKeyExchange;
+
+    /// `group_id` agrees with the record's on every shape of handshake:
+    /// with and without a ServerHello (SSLv2, TLS 1.3, TLS 1.2 with each
+    /// kind of suite, a TLS 1.3 suite under 1.2) or a HelloRetryRequest,
+    /// with and without a key_share, with each kind of ServerKeyExchange.
+    #[test]
+    fn group_id_is_the_records() {
+        let hellos = || {
+            let mut out = vec![None];
+            for version in [0x0002, 0x0300, 0x0303, 0x0304, 0x7f17] {
+                // TLS 1.3, ECDHE, DHE, RSA, static DH, PSK, unknown.
+                for suite in [0x1301, 0xc02f, 0x009e, 0x009c, 0x0030, 0x00a8, 0xfefe] {
+                    for share in [None, Some(29), Some(0x11ec)] {
+                        for psk in [false, true] {
+                            out.push(Some(ServerHello {
+                                version,
+                                cipher_suite: suite,
+                                key_share_group: share,
+                                extensions: if psk {
+                                    vec![ext::PRE_SHARED_KEY]
+                                } else {
+                                    vec![]
+                                },
+                                ..ServerHello::default()
+                            }));
+                        }
+                    }
+                }
+            }
+            out
+        };
+        let exchanges = [
+            None,
+            Some(ServerKeyExchange::default()),
+            Some(ServerKeyExchange {
+                named_group: Some(23),
+                ..ServerKeyExchange::default()
+            }),
+            Some(ServerKeyExchange {
+                explicit_curve: Some(1),
+                ..ServerKeyExchange::default()
+            }),
+            Some(ServerKeyExchange {
+                dh_prime_bits: Some(2048),
+                ..ServerKeyExchange::default()
+            }),
+        ];
+        let mut shapes = 0;
+        for server_hello in hellos() {
+            for retry_request in [None, Some(29), Some(0x11ec)].map(|g| {
+                g.map(|g| ServerHello {
+                    version: 0x0304,
+                    key_share_group: Some(g),
+                    is_hrr: true,
+                    ..ServerHello::default()
+                })
+            }) {
+                for server_key_exchange in exchanges.clone() {
+                    for (abbreviated, seen) in [(false, false), (true, false), (false, true)] {
+                        let f = TlsFacts {
+                            server_hello: server_hello.clone(),
+                            retry_request: retry_request.clone(),
+                            server_key_exchange: server_key_exchange.clone(),
+                            server_key_exchange_seen: seen,
+                            abbreviated,
+                            ..TlsFacts::default()
+                        };
+                        assert_eq!(group_id(&f), record(&f).group_id, "{f:?}");
+                        shapes += 1;
+                    }
+                }
+            }
+        }
+        assert!(shapes > 9_000, "{shapes} shapes");
     }
 }

@@ -609,7 +609,7 @@ fn settle(
         resumption::Origin {
             mutual: verdict.mutual,
             requested: verdict.client_cert_requested,
-            group: key_exchange::record(&s.facts).group_id,
+            group: key_exchange::group_id(&s.facts),
             ..origin
         },
     ))
