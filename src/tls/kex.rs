@@ -104,9 +104,13 @@ groups! {
     65281 "arbitrary_explicit_prime_curves" Ec 0; 65282 "arbitrary_explicit_char2_curves" Ec 0;
 }
 
-/// The registered group with this code point.
+/// The registered group with this code point (`GROUPS` is in code point
+/// order: looked up for every group a ClientHello offers).
 pub fn group(id: u16) -> Option<&'static Group> {
-    GROUPS.iter().find(|g| g.id == id)
+    GROUPS
+        .binary_search_by_key(&id, |g| g.id)
+        .ok()
+        .and_then(|i| GROUPS.get(i))
 }
 
 /// The registered group with this IANA name (as the report writes it).
@@ -341,6 +345,22 @@ pub fn certificate_verify_scheme(body: &[u8]) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `group` searches the table by halves: it must be in code point order,
+    /// each code point once; every code point finds its own entry.
+    #[test]
+    fn groups_are_in_code_point_order() {
+        assert!(GROUPS.windows(2).all(|w| w[0].id < w[1].id));
+        for g in GROUPS {
+            assert_eq!(group(g.id).map(|found| found.name), Some(g.name));
+        }
+        for id in 0..=u16::MAX {
+            assert_eq!(
+                group(id).map(|g| g.id),
+                GROUPS.iter().find(|g| g.id == id).map(|g| g.id)
+            );
+        }
+    }
 
     #[test]
     fn registry_names_and_kinds() {
