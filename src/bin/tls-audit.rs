@@ -25,9 +25,9 @@ fn main() {
     unsafe {
         // Freed memory goes back after 10 ms. mimalloc's default (a
         // second) put peak RSS on a key-log capture at 66-74 MiB; purging
-        // at once cost 4-7 % of an `analyze` run in page faults and TLB
-        // shootdowns, as memory freed on the sink's thread went back and
-        // was touched again (`docs/threads.md`, "The sink behind").
+        // at once cost an `analyze` run 4-6 % more CPU in page faults and
+        // TLB shootdowns, as memory freed on the sink's thread went back
+        // and was touched again (`docs/threads.md`, "The sink behind").
         libmimalloc_sys::mi_option_set(option::PURGE_DELAY, 10);
         // The process ends right after: its memory goes with it, so
         // mimalloc's own collection at exit (a millisecond and more of
