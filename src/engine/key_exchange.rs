@@ -19,7 +19,7 @@
 
 use crate::model::report::KeyExchangeRecord;
 use crate::tls::TlsFacts;
-use crate::tls::hello::{ext, is_grease};
+use crate::tls::hello::{ServerHello, ext, is_grease};
 use crate::tls::kex::{self, GroupKind, SuiteKex, group_kind, group_name};
 use crate::tls::names::is_tls13;
 
@@ -27,7 +27,6 @@ use crate::tls::names::is_tls13;
 /// `handshake-not-seen` for a flow picked up mid-stream).
 pub(crate) fn record(f: &TlsFacts) -> KeyExchangeRecord {
     let ch = f.client_hello.as_ref();
-    let sh = f.server_hello.as_ref();
     let mut k = KeyExchangeRecord::default();
     if let Some(ch) = ch {
         let names = |ids: &[u16]| -> Vec<String> {
@@ -53,8 +52,8 @@ pub(crate) fn record(f: &TlsFacts) -> KeyExchangeRecord {
         k.signature_scheme = Some(kex::signature_scheme_name(cv));
         k.signature_source = Some("certificate-verify".into());
     }
-    match sh {
-        None => match f.retry_request.as_ref().and_then(|h| h.key_share_group) {
+    match chosen(f) {
+        Chosen::NoServerHello => match f.retry_request.as_ref().and_then(|h| h.key_share_group) {
             Some(g) => set_group(&mut k, g, "hello-retry-request"),
             None => {
                 k.unknown_reason = Some(
@@ -67,8 +66,8 @@ pub(crate) fn record(f: &TlsFacts) -> KeyExchangeRecord {
                 )
             }
         },
-        Some(sh) if sh.version == 0x0002 => k.unknown_reason = Some("sslv2".into()),
-        Some(sh) if is_tls13(sh.version) => match sh.key_share_group {
+        Chosen::SslV2 => k.unknown_reason = Some("sslv2".into()),
+        Chosen::Tls13(sh) => match sh.key_share_group {
             Some(g) => set_group(&mut k, g, "server-hello"),
             None if sh.extensions.contains(&ext::PRE_SHARED_KEY) => {
                 // psk_ke: resumption without a fresh (EC)DHE (RFC 8446 §4.2.9).
@@ -78,15 +77,11 @@ pub(crate) fn record(f: &TlsFacts) -> KeyExchangeRecord {
             }
             None => k.unknown_reason = Some("server-hello-without-key-share".into()),
         },
-        // A TLS 1.3 suite under a TLS 1.2 version (pre-final drafts, odd
-        // stacks): the key_share, if any, is what was used.
-        Some(sh) if SuiteKex::of_suite(sh.cipher_suite) == SuiteKex::Tls13 => {
-            match sh.key_share_group {
-                Some(g) => set_group(&mut k, g, "server-hello"),
-                None => k.unknown_reason = Some("unknown-cipher-suite".into()),
-            }
-        }
-        Some(sh) => tls12(&mut k, f, SuiteKex::of_suite(sh.cipher_suite)),
+        Chosen::Tls13Suite(sh) => match sh.key_share_group {
+            Some(g) => set_group(&mut k, g, "server-hello"),
+            None => k.unknown_reason = Some("unknown-cipher-suite".into()),
+        },
+        Chosen::Tls12(suite) => tls12(&mut k, f, suite),
     }
     k
 }
@@ -94,19 +89,41 @@ pub(crate) fn record(f: &TlsFacts) -> KeyExchangeRecord {
 /// The `group_id` [`record`] gives, without making the rest of the record
 /// (a decided handshake registers its group for resumptions of it).
 pub(crate) fn group_id(f: &TlsFacts) -> Option<u16> {
-    match f.server_hello.as_ref() {
-        None => f.retry_request.as_ref().and_then(|h| h.key_share_group),
-        Some(sh) if sh.version == 0x0002 => None,
-        Some(sh)
-            if is_tls13(sh.version) || SuiteKex::of_suite(sh.cipher_suite) == SuiteKex::Tls13 =>
-        {
-            sh.key_share_group
+    match chosen(f) {
+        Chosen::NoServerHello => f.retry_request.as_ref().and_then(|h| h.key_share_group),
+        Chosen::SslV2 => None,
+        Chosen::Tls13(sh) | Chosen::Tls13Suite(sh) => sh.key_share_group,
+        Chosen::Tls12(SuiteKex::Ecdhe { .. } | SuiteKex::Dhe { .. }) => {
+            f.server_key_exchange.as_ref().and_then(|k| k.named_group)
         }
+        Chosen::Tls12(_) => None,
+    }
+}
+
+/// The kind of handshake the server chose, as the key exchange reads it:
+/// decided once here for [`record`] and [`group_id`].
+enum Chosen<'f> {
+    /// No ServerHello seen (a HelloRetryRequest's group may stand in).
+    NoServerHello,
+    /// An SSLv2 ServerHello.
+    SslV2,
+    /// TLS 1.3.
+    Tls13(&'f ServerHello),
+    /// A TLS 1.3 suite under a TLS 1.2 version (pre-final drafts, odd
+    /// stacks): the key_share, if any, is what was used.
+    Tls13Suite(&'f ServerHello),
+    /// TLS ≤ 1.2: the suite names the method.
+    Tls12(SuiteKex),
+}
+
+fn chosen(f: &TlsFacts) -> Chosen<'_> {
+    match f.server_hello.as_ref() {
+        None => Chosen::NoServerHello,
+        Some(sh) if sh.version == 0x0002 => Chosen::SslV2,
+        Some(sh) if is_tls13(sh.version) => Chosen::Tls13(sh),
         Some(sh) => match SuiteKex::of_suite(sh.cipher_suite) {
-            SuiteKex::Ecdhe { .. } | SuiteKex::Dhe { .. } => {
-                f.server_key_exchange.as_ref().and_then(|k| k.named_group)
-            }
-            _ => None,
+            SuiteKex::Tls13 => Chosen::Tls13Suite(sh),
+            suite => Chosen::Tls12(suite),
         },
     }
 }
@@ -197,7 +214,6 @@ fn tls12(k: &mut KeyExchangeRecord, f: &TlsFacts, suite: SuiteKex) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tls::hello::ServerHello;
     use crate::tls::kex::ServerKeyExchange;
 
     /// `group_id` agrees with the record's on every shape of handshake:
