@@ -7,7 +7,7 @@ use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::FileExt;
 
 use crate::capture::Nanos;
-use crate::model::cert_json::CertJson;
+use crate::model::json_memo::JsonMemo;
 use crate::model::report::FlowRecord;
 
 /// Receives each flow record once, as its flow finishes (not in order).
@@ -103,8 +103,9 @@ pub struct SpillSink {
     offset: u64,
     index: Vec<(u64, u64, u32)>,
     error: Option<io::Error>,
-    /// Certificates' JSON, made once for the flows that share them.
-    certs: CertJson,
+    /// The JSON of certificates and key exchanges, made once for the
+    /// flows that share them.
+    memo: JsonMemo,
 }
 
 impl SpillSink {
@@ -119,7 +120,7 @@ impl SpillSink {
             offset: 0,
             index: Vec::new(),
             error: None,
-            certs: CertJson::default(),
+            memo: JsonMemo::default(),
         })
     }
 
@@ -150,7 +151,7 @@ impl FlowSink for SpillSink {
             inner: &mut self.writer,
             bytes: 0,
         };
-        if let Err(e) = self.certs.write(&mut counted, &record) {
+        if let Err(e) = self.memo.write(&mut counted, &record) {
             self.error = Some(io::Error::other(e));
             return;
         }

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Key-exchange facts of one TLS flow.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, Hash)]
 pub struct KeyExchangeRecord {
     /// How the keys were made: `ecdhe`, `dhe` (finite field), `hybrid`
     /// (classical ECDH + ML-KEM), `kem` (ML-KEM alone), `rsa` (RSA key

@@ -9,7 +9,6 @@
 //! a flow's `tls` object, is `FlowTls`, since a TLS record is the wire
 //! unit `tls::record` frames.
 
-pub mod cert_json;
 pub mod compliance;
 pub mod controls;
 pub mod coverage;
@@ -17,6 +16,7 @@ pub mod enrichment;
 mod finding;
 pub mod inference;
 pub mod inventory;
+pub mod json_memo;
 mod key_exchange;
 pub mod kinds;
 pub mod metadata;

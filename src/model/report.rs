@@ -496,10 +496,10 @@ pub struct FlowTls {
     pub mutual_inference: Option<MutualInference>,
     /// The server's certificates, leaf first, as sent. Shared between the
     /// flows that sent the same certificate.
-    #[serde(serialize_with = "super::cert_json::serialize_chain")]
+    #[serde(serialize_with = "super::json_memo::serialize_chain")]
     pub server_chain: Vec<Arc<Certificate>>,
     /// The client's certificates, leaf first, as sent.
-    #[serde(serialize_with = "super::cert_json::serialize_chain")]
+    #[serde(serialize_with = "super::json_memo::serialize_chain")]
     pub client_chain: Vec<Arc<Certificate>>,
     /// The certificates were not visible (TLS 1.3 encrypts them).
     pub certificates_encrypted: bool,
@@ -539,6 +539,7 @@ pub struct FlowTls {
     /// How the session keys were made (group, forward secrecy, post-quantum);
     /// null in reports written before it existed.
     #[serde(default)]
+    #[serde(serialize_with = "super::json_memo::serialize_key_exchange")]
     pub key_exchange: Option<KeyExchangeRecord>,
 }
 
