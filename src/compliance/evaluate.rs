@@ -152,7 +152,8 @@ impl<'c> Evaluator<'c> {
             let kex = tls
                 .key_exchange
                 .as_ref()
-                .and_then(|k| k.group.clone().or_else(|| k.method.clone()));
+                .and_then(|k| k.group.as_deref().or(k.method.as_deref()))
+                .map(str::to_string);
             c.protocols
                 .entry((
                     tls.version.clone().unwrap_or_else(unseen),

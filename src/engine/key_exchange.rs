@@ -17,7 +17,7 @@
 //!   it is in the same capture (`group_source: resumed-session`), else
 //!   null with `unknown_reason: resumed`.
 
-use crate::model::report::KeyExchangeRecord;
+use crate::model::report::{KeyExchangeRecord, Name};
 use crate::tls::TlsFacts;
 use crate::tls::hello::{ServerHello, ext, is_grease};
 use crate::tls::kex::{self, GroupKind, SuiteKex, group_kind, group_name};
@@ -29,7 +29,7 @@ pub(crate) fn record(f: &TlsFacts) -> KeyExchangeRecord {
     let ch = f.client_hello.as_ref();
     let mut k = KeyExchangeRecord::default();
     if let Some(ch) = ch {
-        let names = |ids: &[u16]| -> Vec<String> {
+        let names = |ids: &[u16]| -> Vec<Name> {
             ids.iter()
                 .filter(|g| !is_grease(**g))
                 .map(|g| group_name(*g))
@@ -139,7 +139,7 @@ pub(crate) fn inherit_group(k: &mut KeyExchangeRecord, id: u16) {
     k.unknown_reason = None;
 }
 
-fn set_group(k: &mut KeyExchangeRecord, id: u16, source: &str) {
+fn set_group(k: &mut KeyExchangeRecord, id: u16, source: &'static str) {
     let kind = group_kind(id);
     k.group = Some(group_name(id));
     k.group_id = Some(id);

@@ -567,8 +567,8 @@ mod tests {
     fn key_exchange_labels_are_bounded() {
         use crate::report::model::KeyExchangeRecord;
         let k = |group: Option<&str>, method: Option<&str>| KeyExchangeRecord {
-            group: group.map(String::from),
-            method: method.map(String::from),
+            group: group.map(|g| g.to_string().into()),
+            method: method.map(|m| m.to_string().into()),
             ..KeyExchangeRecord::default()
         };
         assert_eq!(

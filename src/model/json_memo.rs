@@ -261,11 +261,11 @@ mod tests {
     fn kex(group: &str, offered: usize) -> KeyExchangeRecord {
         KeyExchangeRecord {
             method: Some("ecdhe".into()),
-            group: Some(group.into()),
+            group: Some(group.to_string().into()),
             group_id: Some(29),
             forward_secrecy: Some(true),
-            groups_offered: (0..offered).map(|i| format!("0x{i:04x}")).collect(),
-            key_shares_offered: vec![group.into()],
+            groups_offered: (0..offered).map(|i| format!("0x{i:04x}").into()).collect(),
+            key_shares_offered: vec![group.to_string().into()],
             ..KeyExchangeRecord::default()
         }
     }

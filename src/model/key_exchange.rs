@@ -3,7 +3,14 @@
 //! Field names are part of `tls-audit/report/v1`; the JSON Schema in
 //! `reports/report-v1.schema.json` describes the same.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
+
+/// A name in the record: one of the registry's or the product's own words
+/// (borrowed, so a record costs no allocation for them), or made from the
+/// wire (`0xNNNN`) or read from a saved report (owned).
+pub type Name = Cow<'static, str>;
 
 /// Key-exchange facts of one TLS flow.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, Hash)]
@@ -12,15 +19,15 @@ pub struct KeyExchangeRecord {
     /// (classical ECDH + ML-KEM), `kem` (ML-KEM alone), `rsa` (RSA key
     /// transport), `static-dh` (static (EC)DH from the certificate), `psk`
     /// (pre-shared key alone), `other` (SRP, KRB5...); null when unknown.
-    pub method: Option<String>,
+    pub method: Option<Name>,
     /// The negotiated group: IANA name (`X25519MLKEM768`, `x25519`,
     /// `secp256r1`, `ffdhe2048`...), `0xNNNN` if unregistered; null for
     /// custom DHE parameters, RSA key transport, or when not seen.
-    pub group: Option<String>,
+    pub group: Option<Name>,
     /// Its code point (as tshark prints it).
     pub group_id: Option<u16>,
     /// `ec`, `ff`, `hybrid`, `pq` or `unknown`.
-    pub group_kind: Option<String>,
+    pub group_kind: Option<Name>,
     /// Size in bits of the classical part: the curve's (X25519 counts as
     /// 256) or the DHE prime's.
     pub group_bits: Option<u32>,
@@ -29,7 +36,7 @@ pub struct KeyExchangeRecord {
     /// `server-key-exchange` (TLS ≤ 1.2), `resumed-session` (a resumed
     /// TLS ≤ 1.2 session: the group of the full handshake it resumes, in
     /// the same capture).
-    pub group_source: Option<String>,
+    pub group_source: Option<Name>,
     /// The ServerKeyExchange sent its curve explicitly (not a named curve).
     pub explicit_curve: bool,
     /// The key exchange resists a quantum adversary (ML-KEM, alone or
@@ -44,19 +51,19 @@ pub struct KeyExchangeRecord {
     /// `server-key-exchange-unparsed`, `server-hello-without-key-share`,
     /// `resumed` (an abbreviated TLS ≤ 1.2 handshake: the group is the
     /// original handshake's), `unknown-cipher-suite`, `sslv2`.
-    pub unknown_reason: Option<String>,
+    pub unknown_reason: Option<Name>,
     /// The server's signature scheme over the key exchange (TLS 1.2
     /// ServerKeyExchange) or the handshake (TLS 1.3 CertificateVerify, read
     /// with a key log); null when not on the wire in cleartext.
-    pub signature_scheme: Option<String>,
+    pub signature_scheme: Option<Name>,
     /// `server-key-exchange` or `certificate-verify`.
-    pub signature_source: Option<String>,
+    pub signature_source: Option<Name>,
     /// The group a HelloRetryRequest asked the client for.
-    pub hello_retry_group: Option<String>,
+    pub hello_retry_group: Option<Name>,
     /// The client's supported_groups, in its order (GREASE left out).
-    pub groups_offered: Vec<String>,
+    pub groups_offered: Vec<Name>,
     /// The groups of the client's key shares (GREASE left out).
-    pub key_shares_offered: Vec<String>,
+    pub key_shares_offered: Vec<Name>,
     /// The client offered a post-quantum group; null when no ClientHello
     /// was seen.
     pub pq_offered: Option<bool>,

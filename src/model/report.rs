@@ -12,7 +12,7 @@ pub use super::finding::{
     PodRef, PolicySource, Severity, Subject, TrustBundleSource, Verification, WaiverStatus,
     WorkloadRef, gate, gate_failures,
 };
-pub use super::key_exchange::KeyExchangeRecord;
+pub use super::key_exchange::{KeyExchangeRecord, Name};
 pub use super::kinds::{Gate, Protection, RoleSource, Transport};
 pub use super::probe::{
     ClientAuth, GroupProbe, IdentityProbe, PlaintextProbe, ProbeError, ProbePod, ProbeRecord,

@@ -78,7 +78,7 @@ pub fn hello(group: u16, sni: Option<&str>, random: [u8; 32]) -> Vec<u8> {
 /// What one answer says about `group`.
 pub fn verdict(group: u16, answer: &Answer) -> GroupProbe {
     let mut p = GroupProbe {
-        group: group_name(group),
+        group: group_name(group).into_owned(),
         group_id: group,
         post_quantum: group_kind(group).post_quantum().unwrap_or(false),
         accepted: None,
@@ -108,7 +108,7 @@ pub fn verdict(group: u16, answer: &Answer) -> GroupProbe {
             p.detail = Some(format!(
                 "server-hello with key_share {}",
                 sh.key_share_group
-                    .map_or_else(|| "none".to_string(), kex::group_name)
+                    .map_or(std::borrow::Cow::Borrowed("none"), kex::group_name)
             ));
         }
         Answer::Alert { description, .. } => {

@@ -245,7 +245,7 @@ fn use_key(tls: &FlowTls, k: Option<&KeyExchangeRecord>) -> UseKey {
         k.and_then(key_exchange_name),
         k.and_then(|k| k.post_quantum),
         k.and_then(|k| k.forward_secrecy),
-        k.and_then(|k| k.signature_scheme.clone()),
+        k.and_then(|k| k.signature_scheme.as_deref().map(str::to_string)),
         leaf.and_then(|c| key_name(c)),
         leaf.and_then(|c| c.signature_algorithm.clone()),
         unknown,
@@ -255,7 +255,7 @@ fn use_key(tls: &FlowTls, k: Option<&KeyExchangeRecord>) -> UseKey {
 /// The inventory's name of a key exchange: the group, `dhe-<bits>`, or the method.
 fn key_exchange_name(k: &KeyExchangeRecord) -> Option<String> {
     if let Some(g) = &k.group {
-        return Some(g.clone());
+        return Some(g.to_string());
     }
     match (k.method.as_deref(), k.group_bits) {
         (Some("dhe"), Some(bits)) => Some(format!("dhe-{bits}")),

@@ -14,6 +14,8 @@
 //! schemes are the IANA "TLS SignatureScheme" registry. Unknown code points
 //! are data (`0xNNNN`), never errors.
 
+use std::borrow::Cow;
+
 use super::wire::Reader;
 
 /// The kind of a key-exchange group, as far as post-quantum migration cares.
@@ -118,9 +120,13 @@ pub fn group_by_name(name: &str) -> Option<&'static Group> {
     GROUPS.iter().find(|g| g.name == name)
 }
 
-/// The report's name of a group: IANA's, or `0xNNNN` when unregistered.
-pub fn group_name(id: u16) -> String {
-    group(id).map_or_else(|| format!("0x{id:04x}"), |g| g.name.to_string())
+/// The report's name of a group: IANA's (borrowed), or `0xNNNN` when
+/// unregistered.
+pub fn group_name(id: u16) -> Cow<'static, str> {
+    group(id).map_or_else(
+        || Cow::Owned(format!("0x{id:04x}")),
+        |g| Cow::Borrowed(g.name),
+    )
 }
 
 /// The kind of a group code point.
@@ -130,7 +136,7 @@ pub fn group_kind(id: u16) -> GroupKind {
 
 /// The IANA name of a signature scheme; TLS 1.2 hash/signature pairs
 /// outside the registry's names are spelt `<sig>_<hash>`; else `0xNNNN`.
-pub fn signature_scheme_name(id: u16) -> String {
+pub fn signature_scheme_name(id: u16) -> Cow<'static, str> {
     let known = match id {
         0x0201 => "rsa_pkcs1_sha1",
         0x0203 => "ecdsa_sha1",
@@ -157,7 +163,7 @@ pub fn signature_scheme_name(id: u16) -> String {
         _ => "",
     };
     if !known.is_empty() {
-        return known.to_string();
+        return Cow::Borrowed(known);
     }
     // RFC 5246 §7.4.1.4.1 HashAlgorithm / SignatureAlgorithm pairs.
     let hash = match id >> 8 {
@@ -175,11 +181,11 @@ pub fn signature_scheme_name(id: u16) -> String {
         3 => "ecdsa",
         _ => "",
     };
-    if hash.is_empty() || sig.is_empty() {
+    Cow::Owned(if hash.is_empty() || sig.is_empty() {
         format!("0x{id:04x}")
     } else {
         format!("{sig}_{hash}")
-    }
+    })
 }
 
 /// How a TLS ≤ 1.2 suite makes its keys, from the cipher-suite registry.

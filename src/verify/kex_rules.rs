@@ -57,9 +57,9 @@ fn forward_secrecy(
             return;
         }
     }
-    let method = k.method.clone().unwrap_or_default();
-    emit(v, seen, rule, rule.severity, &method, out, || {
-        let how = match method.as_str() {
+    let method = k.method.as_deref().unwrap_or_default();
+    emit(v, seen, rule, rule.severity, method, out, || {
+        let how = match method {
             "rsa" => {
                 "RSA key transport: the server's certificate key decrypts every recorded session"
             }
@@ -149,8 +149,9 @@ fn post_quantum(
     let what = k.group.clone().or(k.method.clone()).unwrap_or_default();
     let kind = format!("{what}{}", if declined { "/pq-offered" } else { "" });
     emit(v, seen, rule, severity, &kind, out, || {
-        let mut offered_pq: Vec<&String> = Vec::new();
+        let mut offered_pq: Vec<&str> = Vec::new();
         for g in k.groups_offered.iter().chain(&k.key_shares_offered) {
+            let g: &str = g;
             if is_pq_name(g) && !offered_pq.contains(&g) {
                 offered_pq.push(g);
             }
@@ -158,11 +159,7 @@ fn post_quantum(
         let why = if declined {
             format!(
                 "the client offered {} but the server chose {what}: the server is the one to upgrade",
-                offered_pq
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                offered_pq.join(", ")
             )
         } else if k.pq_offered == Some(false) {
             "neither side offered a post-quantum group".to_string()

@@ -356,7 +356,7 @@ fn agrees_with_tshark(pcap: &Path, k: &KeyExchangeRecord) -> Result<(), String> 
     if hrr != o.hrr_group {
         return Err(format!("HRR group: ours {hrr:?}, tshark {:?}", o.hrr_group));
     }
-    let id_of = |names: &[String]| -> Vec<u16> {
+    let id_of = |names: &[tls_audit::report::model::Name]| -> Vec<u16> {
         names
             .iter()
             .filter_map(|n| {
@@ -396,7 +396,7 @@ fn agrees_with_tshark(pcap: &Path, k: &KeyExchangeRecord) -> Result<(), String> 
     }
     if let Some(s) = o.ske_sig {
         let name = tls_audit::tls::kex::signature_scheme_name(s);
-        if k.signature_scheme.as_deref() != Some(name.as_str()) {
+        if k.signature_scheme.as_deref() != Some(&*name) {
             return Err(format!(
                 "ServerKeyExchange signature: ours {:?}, tshark {name}",
                 k.signature_scheme
