@@ -106,6 +106,11 @@ pub struct SpillSink {
     /// The JSON of certificates and key exchanges, made once for the
     /// flows that share them.
     memo: JsonMemo,
+    /// A record's JSON, made here and then copied into the file's buffer
+    /// whole: serde_json writes a record in hundreds of small pieces, and
+    /// each piece costs less appended to a `Vec` than to a `BufWriter`
+    /// (measured: 2-3 % of `analyze`'s wall time on the bench capture).
+    scratch: Vec<u8>,
 }
 
 impl SpillSink {
@@ -121,6 +126,7 @@ impl SpillSink {
             index: Vec::new(),
             error: None,
             memo: JsonMemo::default(),
+            scratch: Vec::new(),
         })
     }
 
@@ -146,47 +152,30 @@ impl FlowSink for SpillSink {
         if self.error.is_some() {
             return;
         }
-        // Written straight into the file's buffer, counted on the way.
-        let mut counted = Counted {
-            inner: &mut self.writer,
-            bytes: 0,
-        };
-        if let Err(e) = self.memo.write(&mut counted, &record) {
+        self.scratch.clear();
+        if let Err(e) = self.memo.write(&mut self.scratch, &record) {
             self.error = Some(io::Error::other(e));
             return;
         }
-        let Ok(len) = u32::try_from(counted.bytes) else {
+        if let Err(e) = self.writer.write_all(&self.scratch) {
+            self.error = Some(e);
+            return;
+        }
+        let Ok(len) = u32::try_from(self.scratch.len()) else {
             self.error = Some(io::Error::other("a flow record over 4 GiB"));
             return;
         };
         self.index.push((id, self.offset, len));
-        self.offset += counted.bytes;
+        self.offset += u64::from(len);
+        if self.scratch.capacity() > SCRATCH_KEPT {
+            self.scratch = Vec::new();
+        }
     }
 }
 
-/// A writer that counts the bytes written through it.
-struct Counted<'w, W> {
-    inner: &'w mut W,
-    bytes: u64,
-}
-
-impl<W: Write> Write for Counted<'_, W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.bytes += n as u64;
-        Ok(n)
-    }
-
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.inner.write_all(buf)?;
-        self.bytes += buf.len() as u64;
-        Ok(())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
+/// The most of a record's JSON buffer kept for the next record (a usual
+/// record is 2 KiB; an unusual one is not held on to).
+const SCRATCH_KEPT: usize = 256 << 10;
 
 /// A new file in the system's temporary directory, unlinked at once so
 /// nothing is left behind whatever happens to the process.
