@@ -326,8 +326,13 @@ impl Spilled {
         let left = usize::try_from(self.end.saturating_sub(offset)).unwrap_or(usize::MAX);
         let want = w.ahead.min(left).max(len);
         if w.buf.len() < want {
-            // What it held is read again anyway: not copied over.
-            w.buf = vec![0; want];
+            // What it held is read again anyway: not copied over. Made at
+            // once as large as a window reads (or the file, if smaller):
+            // growing it as reads doubled allocated and zeroed a new buffer
+            // at each step, twice the bytes (writing the report on the
+            // bench capture: 9.9 against 10.9 ms, medians of 10 runs).
+            let full = READ_WINDOW.min(usize::try_from(self.end).unwrap_or(usize::MAX));
+            w.buf = vec![0; want.max(full)];
         }
         w.filled = 0;
         let buf = w
