@@ -145,14 +145,14 @@ pub fn analyze_captures(
     let readers = engine::open_all_with(captures, cfg.read_limits())?;
     // Finished flows go to an unlinked temporary file, so memory stays flat
     // however many flows the captures hold.
-    // With more than one thread, finished flows are enriched and verified
-    // on a thread of their own, and spilled (written as JSON, gathered for
-    // the header) on another, in the order they finish: at the end of a
-    // capture with thousands of flows still open, one thread doing both
-    // held the analysing thread up.
+    // With more than one thread, finished flows are enriched, verified and
+    // gathered for the header on a thread of their own, and written to the
+    // spill file as JSON on another, in the order they finish: at the end
+    // of a capture with thousands of flows still open, one thread doing
+    // both held the analysing thread up.
     let spill = VerifyingSink {
         verifier,
-        inner: Behind::new(GatheringSpill::new()?, cfg.threads > 1),
+        inner: GatheringSpill::behind(cfg.threads > 1)?,
     };
     let sink = crate::enrich::Enrichment::new(spill, enrich);
     let sink = Behind::new(sink, cfg.threads > 1);

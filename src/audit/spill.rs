@@ -6,16 +6,18 @@
 //! bounds make it depend on that order, publishing builds it again in
 //! report order (`Publish::publish`).
 
-use crate::engine::{FlowSink, SpillSink, Spilled};
+use crate::engine::{Behind, FlowSink, SpillSink, Spilled};
 use crate::model::report::FlowRecord;
 use crate::report::inventory::InventoryBuilder;
 use crate::report::metadata::MetadataBuilder;
 
 use super::AuditError;
 
-/// Spills each finished (verified) flow and gathers from it.
-pub struct GatheringSpill {
-    spill: SpillSink,
+/// Spills each finished (verified) flow and gathers from it. The spill
+/// file may be written on a thread of its own (`P` a [`Behind`]), the
+/// gathering staying on the calling thread.
+pub struct GatheringSpill<P = SpillSink> {
+    spill: P,
     meta: MetadataBuilder,
     inventory: InventoryBuilder,
 }
@@ -41,7 +43,36 @@ impl GatheringSpill {
     }
 }
 
-impl FlowSink for GatheringSpill {
+impl GatheringSpill<Behind<SpillSink>> {
+    /// A new spill file, written on a thread of its own when `thread` (see
+    /// [`Behind::new`]); the metadata and inventory are gathered on the
+    /// calling thread. Writing records' JSON is most of what becomes of a
+    /// verified flow: with the gathering on the same thread, that thread
+    /// held up the end of a capture while the verifying one waited.
+    pub fn behind(thread: bool) -> Result<Self, AuditError> {
+        let GatheringSpill {
+            spill,
+            meta,
+            inventory,
+        } = GatheringSpill::new()?;
+        Ok(GatheringSpill {
+            spill: Behind::new(spill, thread),
+            meta,
+            inventory,
+        })
+    }
+
+    /// Every record written; the spill back on this thread.
+    pub fn join(self) -> GatheringSpill {
+        GatheringSpill {
+            spill: self.spill.join(),
+            meta: self.meta,
+            inventory: self.inventory,
+        }
+    }
+}
+
+impl<P: FlowSink> FlowSink for GatheringSpill<P> {
     fn flow(&mut self, id: u64, record: FlowRecord) {
         self.meta.flow(&record);
         self.inventory.flow(&record);
