@@ -297,7 +297,7 @@ fn findings(r: &Report, out: &mut String) {
             out,
             "{:<8}  {:<22}  {}{count}{waived}",
             f.severity.as_str().to_uppercase(),
-            f.rule,
+            sanitize(&f.rule),
             sanitize(&f.message)
         );
     }
@@ -339,12 +339,14 @@ fn findings(r: &Report, out: &mut String) {
             None => groups.push((&n.reason, n.flows, vec![&n.rule])),
         }
     }
+    // A saved report's names are whatever its file says.
     for (reason, flows, rules) in groups {
         let _ = writeln!(
             out,
-            "not checked ({reason}, {}): {}",
+            "not checked ({}, {}): {}",
+            sanitize(reason),
             plural(flows, "flow"),
-            rules.join(", ")
+            sanitize(&rules.join(", "))
         );
     }
     if let (Some(gate), Some(on)) = (&v.gate, v.fail_on) {
