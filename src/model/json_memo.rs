@@ -19,8 +19,10 @@
 //! always clears), so every other serializer (YAML,
 //! `serde_json::to_value`, the pretty writer) sees the values themselves.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use serde::ser::{SerializeSeq, Serializer};
@@ -49,7 +51,7 @@ pub struct JsonMemo {
     /// Certificates, by the address of the shared certificate. Each entry
     /// holds its certificate, so that address cannot be given to another
     /// certificate while the entry lives.
-    made: HashMap<usize, (Arc<Certificate>, Box<RawValue>)>,
+    certs: HashMap<usize, (Arc<Certificate>, Box<RawValue>)>,
     /// Key exchanges, by value (hashed with a random seed: they come from
     /// the packets).
     kex: HashMap<KeyExchangeRecord, Box<RawValue>, foldhash::fast::RandomState>,
@@ -90,20 +92,56 @@ impl JsonMemo {
     }
 
     /// The JSON of `cert`, made now if it was not made before.
-    fn text(&mut self, cert: &Arc<Certificate>) -> serde_json::Result<&RawValue> {
+    fn cert_text(&mut self, cert: &Arc<Certificate>) -> serde_json::Result<&RawValue> {
         let key = Arc::as_ptr(cert) as usize;
-        if self.made.len() >= CAPACITY && !self.made.contains_key(&key) {
-            self.made.clear();
+        if self.certs.len() >= CAPACITY && !self.certs.contains_key(&key) {
+            self.certs.clear();
         }
-        let made = match self.made.entry(key) {
-            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => {
+        let made = match self.certs.entry(key) {
+            Entry::Occupied(o) => o.into_mut(),
+            Entry::Vacant(v) => {
                 let text = serde_json::value::to_raw_value(&**cert)?;
                 v.insert((Arc::clone(cert), text))
             }
         };
         Ok(&made.1)
     }
+
+    /// The JSON of `kex`, made now if an equal one was not made before
+    /// (and kept unless it is too long).
+    fn kex_text(&mut self, kex: &KeyExchangeRecord) -> serde_json::Result<Cow<'_, RawValue>> {
+        // Looked up before it is made: the record is cloned only when new.
+        if !self.kex.contains_key(kex) {
+            let text = serde_json::value::to_raw_value(kex)?;
+            if text.get().len() > KEX_LONGEST {
+                return Ok(Cow::Owned(text));
+            }
+            if self.kex.len() >= KEX_CAPACITY {
+                self.kex.clear();
+            }
+            self.kex.insert(kex.clone(), text);
+        }
+        self.kex
+            .get(kex)
+            .map(|text| Cow::Borrowed(&**text))
+            .ok_or_else(|| serde::ser::Error::custom("a key exchange left the memo"))
+    }
+}
+
+/// `value` handed to `memo` with the memo of the [`JsonMemo::write`]
+/// running on this thread (taken out meanwhile: nothing serialized inside
+/// uses it), or to `plain` outside such a write.
+fn with_memo<T, R>(
+    value: T,
+    plain: impl FnOnce(T) -> R,
+    memo: impl FnOnce(T, &mut JsonMemo) -> R,
+) -> R {
+    let Some(mut taken) = WRITING.with(|w| w.borrow_mut().take()) else {
+        return plain(value);
+    };
+    let result = memo(value, &mut taken);
+    WRITING.with(|w| *w.borrow_mut() = Some(taken));
+    result
 }
 
 /// How a chain field is serialized: its certificates, or inside
@@ -112,22 +150,20 @@ pub(crate) fn serialize_chain<S: Serializer>(
     chain: &[Arc<Certificate>],
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
-    // Taken out while the chain is written (nothing below writes a chain).
-    let Some(mut memo) = WRITING.with(|w| w.borrow_mut().take()) else {
-        return serializer.collect_seq(chain);
-    };
-    let written = (|| {
-        let mut seq = serializer.serialize_seq(Some(chain.len()))?;
-        for cert in chain {
-            match memo.text(cert) {
-                Ok(text) => seq.serialize_element(text)?,
-                Err(_) => seq.serialize_element(&**cert)?,
+    with_memo(
+        serializer,
+        |s| s.collect_seq(chain),
+        |s, memo| {
+            let mut seq = s.serialize_seq(Some(chain.len()))?;
+            for cert in chain {
+                match memo.cert_text(cert) {
+                    Ok(text) => seq.serialize_element(text)?,
+                    Err(_) => seq.serialize_element(&**cert)?,
+                }
             }
-        }
-        seq.end()
-    })();
-    WRITING.with(|w| *w.borrow_mut() = Some(memo));
-    written
+            seq.end()
+        },
+    )
 }
 
 /// How a flow's `key_exchange` is serialized: the record, or inside
@@ -139,28 +175,14 @@ pub(crate) fn serialize_key_exchange<S: Serializer>(
     let Some(kex) = kex else {
         return serializer.serialize_none();
     };
-    // Taken out while the record is written (it holds no certificate).
-    let Some(mut memo) = WRITING.with(|w| w.borrow_mut().take()) else {
-        return serializer.serialize_some(kex);
-    };
-    let written = match memo.kex.get(kex) {
-        Some(text) => serializer.serialize_some(&**text),
-        None => match serde_json::value::to_raw_value(kex) {
-            Ok(text) => {
-                let written = serializer.serialize_some(&*text);
-                if text.get().len() <= KEX_LONGEST {
-                    if memo.kex.len() >= KEX_CAPACITY {
-                        memo.kex.clear();
-                    }
-                    memo.kex.insert(kex.clone(), text);
-                }
-                written
-            }
-            Err(_) => serializer.serialize_some(kex),
+    with_memo(
+        serializer,
+        |s| s.serialize_some(kex),
+        |s, memo| match memo.kex_text(kex) {
+            Ok(text) => s.serialize_some(&*text),
+            Err(_) => s.serialize_some(kex),
         },
-    };
-    WRITING.with(|w| *w.borrow_mut() = Some(memo));
-    written
+    )
 }
 
 #[cfg(test)]
@@ -213,8 +235,8 @@ mod tests {
             cache.write(&mut got, f).unwrap();
             assert_eq!(got, serde_json::to_vec(f).unwrap());
         }
-        assert!(cache.made.len() <= CAPACITY);
-        assert!(!cache.made.is_empty(), "the cache is kept between writes");
+        assert!(cache.certs.len() <= CAPACITY);
+        assert!(!cache.certs.is_empty(), "the cache is kept between writes");
     }
 
     /// Outside a write, and after one, the chain is the certificates

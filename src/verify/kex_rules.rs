@@ -150,8 +150,12 @@ fn post_quantum(
     let kind = format!("{what}{}", if declined { "/pq-offered" } else { "" });
     emit(v, seen, rule, severity, &kind, out, || {
         let mut offered_pq: Vec<&str> = Vec::new();
-        for g in k.groups_offered.iter().chain(&k.key_shares_offered) {
-            let g: &str = g;
+        for g in k
+            .groups_offered
+            .iter()
+            .chain(&k.key_shares_offered)
+            .map(|g| &**g)
+        {
             if is_pq_name(g) && !offered_pq.contains(&g) {
                 offered_pq.push(g);
             }
