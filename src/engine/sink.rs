@@ -200,7 +200,12 @@ pub(crate) fn unlinked_temp_file() -> io::Result<File> {
 }
 
 /// The most bytes of the spill file read at once when reading records back.
-pub(super) const READ_WINDOW: usize = 1 << 20;
+/// Small enough that the windows stay in the CPU's caches and cost few
+/// page faults to make: with 1 MiB windows, writing the report on the
+/// bench capture took 6.2 ms, a sixth of it faulting in and zeroing the
+/// four fresh megabytes; with 64 KiB, 3.6 ms (medians of 7 runs; 128 KiB
+/// 3.9, 256 KiB 4.0, 32 KiB 4.0). A record longer than this is read whole.
+pub(super) const READ_WINDOW: usize = 64 << 10;
 /// What is read at once after a jump in the file.
 const FIRST_WINDOW: usize = 16 << 10;
 /// Windows kept at once. Reading in creation order follows a few
