@@ -418,7 +418,10 @@ fn spilled_runs_read_by_turns_are_read_once() {
         .unwrap();
     assert_eq!(back, flows.len());
     let (read, size) = (spilled.bytes_read.get(), spilled.end);
-    assert!(size > 4 * super::sink::READ_WINDOW as u64, "{size} bytes: more than the windows");
+    assert!(
+        size > 4 * super::sink::READ_WINDOW as u64,
+        "{size} bytes: more than the windows"
+    );
     // Each run's last window may read on into the other run; with one
     // window, each turn read afresh (16 KiB a record here: over 60 MB).
     let ahead = 2 * super::sink::READ_WINDOW as u64;
