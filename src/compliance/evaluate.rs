@@ -156,8 +156,10 @@ impl<'c> Evaluator<'c> {
                 .map(str::to_string);
             c.protocols
                 .entry((
-                    tls.version.clone().unwrap_or_else(unseen),
-                    tls.cipher_suite.clone().unwrap_or_else(unseen),
+                    tls.version.as_deref().map_or_else(unseen, str::to_string),
+                    tls.cipher_suite
+                        .as_deref()
+                        .map_or_else(unseen, str::to_string),
                     kex.unwrap_or_else(unseen),
                 ))
                 .or_default()

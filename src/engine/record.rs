@@ -4,7 +4,7 @@ use crate::decode::Underlay;
 use crate::flow::{Exit, Flow, Side};
 use crate::model::report::{
     AlertRecord, DecryptionRecord, Endpoint, FlowRecord, FlowSource, FlowTls, MutualInference,
-    Protection, TcpRecord, Transport, ip_text,
+    Name, Protection, TcpRecord, Transport, ip_text,
 };
 use crate::model::time::CaptureTime;
 use crate::plaintext::AppProtocol;
@@ -70,17 +70,17 @@ pub fn build(flow: &Flow<FlowAnalysis>, exit: Exit, caches: &mut Caches) -> Flow
                 out_of_order: by_role(&|s| t.streams[s].stats.out_of_order),
             }
         }),
-        inside: flow.app.inside.map(|u| u.as_str().to_string()),
+        inside: flow.app.inside.map(|u| u.as_str().into()),
         ended_by: match exit {
-            Exit::Evicted => Some("evicted".to_string()),
-            Exit::Budget => Some("buffer-budget".to_string()),
+            Exit::Evicted => Some("evicted".into()),
+            Exit::Budget => Some("buffer-budget".into()),
             Exit::Idle | Exit::Closed | Exit::End => None,
         },
         truncated: flow.truncated,
     }
 }
 
-type Classified = (Protection, Option<String>, Option<Box<FlowTls>>);
+type Classified = (Protection, Option<Name>, Option<Box<FlowTls>>);
 
 fn classify(
     flow: &Flow<FlowAnalysis>,
@@ -97,7 +97,7 @@ fn classify(
             Underlay::WireGuard => Protection::Wireguard,
             _ => Protection::Overlay,
         };
-        return (protection, Some(u.as_str().to_string()), None);
+        return (protection, Some(u.as_str().into()), None);
     }
     if flow.key.proto != 6 {
         use super::datagram::Datagram;
@@ -110,7 +110,7 @@ fn classify(
     }
     match &app.state {
         AppState::Tls(s) => {
-            let prelude = app.prelude_protocol.map(|p| p.as_str().to_string());
+            let prelude = app.prelude_protocol.map(|p| p.as_str().into());
             let capped = flow
                 .tcp
                 .as_ref()
@@ -132,7 +132,7 @@ fn classify(
         AppState::Plaintext | AppState::Empty | AppState::Probing => {
             match app.name_cleartext(Some(client), server_port) {
                 Some(AppProtocol::Ssh) => (Protection::Ssh, Some("ssh".into()), None),
-                Some(p) => (Protection::Plaintext, Some(p.as_str().to_string()), None),
+                Some(p) => (Protection::Plaintext, Some(p.as_str().into()), None),
                 None => (Protection::Unknown, None, None),
             }
         }
@@ -180,7 +180,7 @@ fn tls_record(s: &TlsSession, starttls: bool, capped: bool, caches: &mut Caches)
         server_chain: caches.certs.facts(&f.server_chain),
         client_chain: caches.certs.facts(&f.client_chain),
         certificates_encrypted: sh.is_some_and(|h| h.is_tls13()) && f.server_chain.is_none(),
-        certificates_unread: certificates_unread(f, capped).map(String::from),
+        certificates_unread: certificates_unread(f, capped).map(Name::from),
         ja4: ch.map(|c| caches.ja4.get(c, ja4::Transport::Tcp)),
         versions_offered: ch
             .map(|c| {

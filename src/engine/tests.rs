@@ -362,8 +362,8 @@ fn spilled_records_read_back_in_creation_order() {
         .collect();
     let mut flows = run(&frames).flows;
     assert_eq!(flows.len(), 3000);
-    flows[1500].inside = Some("y".repeat(3 << 20));
-    flows[7].inside = Some("z".repeat(40 << 10));
+    flows[1500].inside = Some("y".repeat(3 << 20).into());
+    flows[7].inside = Some("z".repeat(40 << 10).into());
     // Written as finished: runs of creation order, reversed blocks, and
     // the two ends interleaved.
     let mut order: Vec<usize> = (0..1000).collect();

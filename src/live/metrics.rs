@@ -642,7 +642,7 @@ mod tests {
         let mut f = fixture_flows().remove(0);
         for v in 0..10_000u32 {
             if let Some(t) = f.tls.as_deref_mut() {
-                t.version = Some(format!("TLS1.3-0x{v:04x}"));
+                t.version = Some(format!("TLS1.3-0x{v:04x}").into());
             }
             m.record_flow(&f);
         }

@@ -7,9 +7,11 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-/// A name in the record: one of the registry's or the product's own words
-/// (borrowed, so a record costs no allocation for them), or made from the
-/// wire (`0xNNNN`) or read from a saved report (owned).
+/// A name in a flow record (here, and in the flow's version, cipher
+/// suite, verdict reasons, protocol names and alerts): one of the
+/// registry's or the product's own words (borrowed, so a record costs no
+/// allocation for them), or made from the wire (`0xNNNN`) or read from a
+/// saved report (owned).
 pub type Name = Cow<'static, str>;
 
 /// Key-exchange facts of one TLS flow.

@@ -418,18 +418,18 @@ pub struct FlowRecord {
     /// neither TLS nor a protocol tls-audit can name: encryption unproven).
     pub protection: Protection,
     /// The application protocol, where named (`http/1.1`, `postgres`, `smtp`, `vxlan`...).
-    pub app_protocol: Option<String>,
+    pub app_protocol: Option<Name>,
     /// TLS facts; null for flows that are not TLS over TCP (DTLS and QUIC
     /// are recognised by `app_protocol`, not parsed).
     pub tls: Option<Box<FlowTls>>,
     /// TCP observations; null for other transports.
     pub tcp: Option<TcpRecord>,
     /// Encapsulation the flow was found inside (`vxlan`, `geneve`), if any.
-    pub inside: Option<String>,
+    pub inside: Option<Name>,
     /// Why the flow record ended early, if it did: `evicted` (table full);
     /// `stream-ended` (rebuilt from an event stream cut before the flow ended);
     /// `buffer-budget` (finished early: the flows' buffers exceeded the budget).
-    pub ended_by: Option<String>,
+    pub ended_by: Option<Name>,
     /// A packet of this flow was cut by the snap length.
     pub truncated: bool,
 }
@@ -464,9 +464,9 @@ pub struct FlowTls {
     /// A ClientHello or ServerHello was captured.
     pub handshake_seen: bool,
     /// Negotiated version: `SSL3.0`, `TLS1.0`, `TLS1.1`, `TLS1.2`, `TLS1.3` (drafts: `TLS1.3-draft-NN`).
-    pub version: Option<String>,
+    pub version: Option<Name>,
     /// IANA cipher-suite name.
-    pub cipher_suite: Option<String>,
+    pub cipher_suite: Option<Name>,
     /// server_name from the ClientHello.
     pub sni: Option<String>,
     /// ALPN protocols offered by the client.
@@ -487,10 +487,10 @@ pub struct FlowTls {
     /// did with tls-audit's connection),
     /// `encrypted-flight-size` (an inference), `keylog-decrypted` (read from the
     /// TLS 1.3 handshake decrypted with a key log).
-    pub mutual_evidence: Option<String>,
+    pub mutual_evidence: Option<Name>,
     /// Why `mutual` is null: `handshake-not-seen`, `handshake-incomplete`, `resumed`, `agent-unbacked`,
     /// `no-client-flight`, `flight-ambiguous`, `post-handshake-auth`.
-    pub mutual_unknown_reason: Option<String>,
+    pub mutual_unknown_reason: Option<Name>,
     /// The numbers an inference used: record lengths and the rule for
     /// `encrypted-flight-size`, the original handshake for `resumed-session`.
     pub mutual_inference: Option<MutualInference>,
@@ -511,11 +511,11 @@ pub struct FlowTls {
     /// without carrying them). The certificate
     /// rules did not run on this flow (TA-CERT-UNCHECKED says so).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub certificates_unread: Option<String>,
+    pub certificates_unread: Option<Name>,
     /// JA4 fingerprint of the ClientHello.
     pub ja4: Option<String>,
     /// Versions the client offered (supported_versions, else its legacy version).
-    pub versions_offered: Vec<String>,
+    pub versions_offered: Vec<Name>,
     /// A HelloRetryRequest was sent.
     pub hello_retry_request: bool,
     /// Cleartext preceded TLS on this connection (STARTTLS, SSLRequest, CONNECT...).
@@ -523,7 +523,7 @@ pub struct FlowTls {
     /// Alerts seen in cleartext.
     pub alerts: Vec<AlertRecord>,
     /// The record-layer version of the first record, for flows seen mid-stream.
-    pub record_version: Option<String>,
+    pub record_version: Option<Name>,
     /// Notes on partial analysis (oversized messages, compressed certificates...).
     pub notes: Vec<String>,
     /// TLS 1.3 handshake decryption with a key log (`--keylog`, pcapng
@@ -597,9 +597,9 @@ pub struct OriginFlow {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AlertRecord {
     /// `client`, `server` or null if roles were unknown.
-    pub from: Option<String>,
+    pub from: Option<Name>,
     /// `warning` or `fatal`.
-    pub level: String,
+    pub level: Name,
     /// AlertDescription number (RFC 8446 §6).
     pub description: u8,
 }

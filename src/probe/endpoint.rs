@@ -124,7 +124,7 @@ async fn full_handshakes(
             h = tls::handshake(addr, sni, v, None, cfg).await?;
             if let End::Failed(e @ ProbeFailure::Timeout { .. }) = h.end {
                 out.record.versions.push(VersionProbe {
-                    version: version_name(wanted),
+                    version: version_name(wanted).into_owned(),
                     accepted: None,
                     method: "handshake".into(),
                     cipher_suite: None,
@@ -274,7 +274,7 @@ fn is_failure(v: Option<&VersionProbe>) -> bool {
 
 fn version_of_handshake(wanted: u16, h: &Handshake) -> VersionProbe {
     let mut p = VersionProbe {
-        version: version_name(wanted),
+        version: version_name(wanted).into_owned(),
         accepted: None,
         method: "handshake".into(),
         cipher_suite: None,
@@ -283,7 +283,7 @@ fn version_of_handshake(wanted: u16, h: &Handshake) -> VersionProbe {
     };
     if h.version == Some(wanted) {
         p.accepted = Some(true);
-        p.cipher_suite = h.cipher.map(cipher_suite_name);
+        p.cipher_suite = h.cipher.map(|c| cipher_suite_name(c).into_owned());
         return p;
     }
     match &h.end {
@@ -308,7 +308,7 @@ fn client_auth(h: &Handshake) -> ClientAuth {
     let mut a = ClientAuth {
         policy: "unknown".into(),
         evidence: String::new(),
-        version: h.version.map(version_name),
+        version: h.version.map(|v| version_name(v).into_owned()),
         ca_names: Vec::new(),
         signature_schemes: Vec::new(),
     };
@@ -414,7 +414,7 @@ fn identity_result(
 ) -> (IdentityProbe, Option<FlowRecord>) {
     let mut p = IdentityProbe {
         accepted: None,
-        version: h.version.map(version_name),
+        version: h.version.map(|v| version_name(v).into_owned()),
         detail: None,
         error: None,
     };

@@ -25,7 +25,7 @@ pub(super) async fn hello_probe(
 ) -> Result<(VersionProbe, Option<Ends>), ProbeFailure> {
     let mut ends = None;
     let mut p = VersionProbe {
-        version: version_name(version),
+        version: version_name(version).into_owned(),
         accepted: None,
         method: "server-hello".into(),
         cipher_suite: None,
@@ -39,7 +39,7 @@ pub(super) async fn hello_probe(
             started,
         }) if sh.version == version => {
             p.accepted = Some(true);
-            p.cipher_suite = Some(cipher_suite_name(sh.cipher_suite));
+            p.cipher_suite = Some(cipher_suite_name(sh.cipher_suite).into_owned());
             ends = Some((local, addr, started));
         }
         Ok(r) => {
@@ -158,8 +158,8 @@ pub(super) async fn weak_suites(
                 started,
             }) if family.suites.contains(&sh.cipher_suite) && sh.cipher_suite != 0x00ff => {
                 s.accepted = Some(true);
-                s.cipher_suite = Some(cipher_suite_name(sh.cipher_suite));
-                s.version = Some(version_name(sh.version));
+                s.cipher_suite = Some(cipher_suite_name(sh.cipher_suite).into_owned());
+                s.version = Some(version_name(sh.version).into_owned());
                 push_hello_flow(
                     out,
                     (local, addr, started),

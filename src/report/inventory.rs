@@ -240,8 +240,8 @@ fn use_key(tls: &FlowTls, k: Option<&KeyExchangeRecord>) -> UseKey {
         unknown.push(format!("key-exchange-{r}"));
     }
     (
-        tls.version.clone(),
-        tls.cipher_suite.clone(),
+        tls.version.as_deref().map(str::to_string),
+        tls.cipher_suite.as_deref().map(str::to_string),
         k.and_then(key_exchange_name),
         k.and_then(|k| k.post_quantum),
         k.and_then(|k| k.forward_secrecy),

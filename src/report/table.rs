@@ -438,7 +438,7 @@ fn row(f: &FlowRecord) -> [String; 11] {
                     }
                 });
             (
-                t.version.clone().unwrap_or_else(|| "?".into()),
+                t.version.as_deref().unwrap_or("?").to_string(),
                 mtls,
                 t.sni.clone().unwrap_or_else(|| "-".into()),
                 identity,

@@ -369,7 +369,7 @@ impl Layouts {
             max_padding: None,
             client_records: f.client_flight.clone(),
             server_records: f.server_flight.clone(),
-            rule: String::new(),
+            rule: "".into(),
         }
     }
 
@@ -450,7 +450,7 @@ fn certificate_beyond_padding(
 fn flight_verdict(
     mutual: Option<bool>,
     requested: Option<bool>,
-    rule: &str,
+    rule: &'static str,
     inference: FlightInference,
 ) -> Mutual {
     Mutual {
@@ -459,7 +459,7 @@ fn flight_verdict(
         client_cert_requested: requested,
         unknown: mutual.is_none().then_some(Unknown::FlightAmbiguous),
         inference: Some(FlightInference {
-            rule: rule.to_string(),
+            rule: rule.into(),
             ..inference
         }),
     }

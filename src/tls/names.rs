@@ -1,4 +1,8 @@
-//! Names for protocol versions and cipher suites, as the report spells them.
+//! Names for protocol versions and cipher suites, as the report spells them
+//! (borrowed for the registered ones: a flow record costs no allocation
+//! for them).
+
+use std::borrow::Cow;
 
 /// TLS 1.3, one of its drafts (0x7fxx), or a vendor experiment numbered
 /// as one (Facebook 0x7exx / 0xfbxx, Google 0x7axx).
@@ -8,25 +12,25 @@ pub fn is_tls13(v: u16) -> bool {
 
 /// The report's version name: `SSL3.0`, `TLS1.0` ... `TLS1.3`; drafts and
 /// experiments keep their identity (`TLS1.3-draft-18`, `TLS1.3-0x7e01`).
-pub fn version_name(v: u16) -> String {
+pub fn version_name(v: u16) -> Cow<'static, str> {
     match v {
-        0x0002 => "SSL2.0".into(),
-        0x0300 => "SSL3.0".into(),
-        0x0301 => "TLS1.0".into(),
-        0x0302 => "TLS1.1".into(),
-        0x0303 => "TLS1.2".into(),
-        0x0304 => "TLS1.3".into(),
-        v if v >> 8 == 0x7f => format!("TLS1.3-draft-{}", v & 0xff),
-        v if is_tls13(v) => format!("TLS1.3-0x{v:04x}"),
-        v => format!("0x{v:04x}"),
+        0x0002 => Cow::Borrowed("SSL2.0"),
+        0x0300 => Cow::Borrowed("SSL3.0"),
+        0x0301 => Cow::Borrowed("TLS1.0"),
+        0x0302 => Cow::Borrowed("TLS1.1"),
+        0x0303 => Cow::Borrowed("TLS1.2"),
+        0x0304 => Cow::Borrowed("TLS1.3"),
+        v if v >> 8 == 0x7f => Cow::Owned(format!("TLS1.3-draft-{}", v & 0xff)),
+        v if is_tls13(v) => Cow::Owned(format!("TLS1.3-0x{v:04x}")),
+        v => Cow::Owned(format!("0x{v:04x}")),
     }
 }
 
 /// The IANA name of a cipher suite, or `0xNNNN` when it is not registered.
-pub fn cipher_suite_name(id: u16) -> String {
+pub fn cipher_suite_name(id: u16) -> Cow<'static, str> {
     match tls_parser::TlsCipherSuite::from_id(id) {
-        Some(cs) => cs.name.to_string(),
-        None => format!("0x{id:04x}"),
+        Some(cs) => Cow::Borrowed(cs.name),
+        None => Cow::Owned(format!("0x{id:04x}")),
     }
 }
 

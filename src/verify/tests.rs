@@ -391,7 +391,7 @@ fn observed_evidence_refuses_an_inferred_yes() {
 
 #[test]
 fn tls_version() {
-    let with = |v: &str| tls_flow(|t| t.version = Some(v.into()));
+    let with = |v: &str| tls_flow(|t| t.version = Some(v.to_string().into()));
     let c = Run::default().go(vec![
         with("TLS1.0"),
         with("SSL3.0"),
@@ -418,7 +418,7 @@ fn tls_version() {
 
 #[test]
 fn weak_cipher() {
-    let with = |s: &str| tls_flow(|t| t.cipher_suite = Some(s.into()));
+    let with = |s: &str| tls_flow(|t| t.cipher_suite = Some(s.to_string().into()));
     let c = Run::default().go(vec![with("TLS_RSA_WITH_3DES_EDE_CBC_SHA")]);
     let f = only(&c, "TA-WEAK-CIPHER");
     assert_eq!(f.severity, Severity::Medium);

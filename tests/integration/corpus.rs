@@ -279,14 +279,14 @@ fn compare(flow: Option<&FlowRecord>, s: &Value) -> Vec<(&'static str, String, S
     if let Some(v) = s["tls_version"].as_str() {
         out.push((
             "version",
-            t.version.clone().unwrap_or("null".into()),
+            t.version.as_deref().unwrap_or("null").to_string(),
             version(v),
         ));
     }
     if let Some(c) = s["cipher_suite"].as_str() {
         out.push((
             "cipher_suite",
-            t.cipher_suite.clone().unwrap_or("null".into()),
+            t.cipher_suite.as_deref().unwrap_or("null").to_string(),
             c.to_string(),
         ));
     }
@@ -366,12 +366,12 @@ fn upstream_agreement(corpus: &std::path::Path, cases: &[Value]) {
                 s["tls_version"].as_str().and_then(upstream_version),
                 &t.version,
             ) {
-                fields.push(("version", ours.clone(), v));
+                fields.push(("version", ours.to_string(), v));
             }
             if let Some(v) = s["cipher_suite"].as_str().filter(|c| c.starts_with("TLS_")) {
                 fields.push((
                     "cipher_suite",
-                    t.cipher_suite.clone().unwrap_or_default(),
+                    t.cipher_suite.as_deref().unwrap_or_default().to_string(),
                     v.to_string(),
                 ));
             }

@@ -179,7 +179,7 @@ fn check_session(
         fail(format!("protection {}", flow.protection));
     }
     let version = s["tls_version"].as_str().map(|v| v.replace(' ', ""));
-    if t.version != version {
+    if t.version.as_deref() != version.as_deref() {
         fail(format!("version {:?}, expected {version:?}", t.version));
     }
     let midstream = e["midstream"] == true;

@@ -213,7 +213,7 @@ fn only_kex(report: &Report, name: &str) -> (String, KeyExchangeRecord) {
         .key_exchange
         .clone()
         .unwrap_or_else(|| panic!("{name}: no key_exchange"));
-    (t.version.clone().unwrap_or_default(), k)
+    (t.version.as_deref().unwrap_or_default().to_string(), k)
 }
 
 /// Check every scenario in `dir`; returns how many were checked.
