@@ -34,22 +34,24 @@ impl Link {
     /// `legacy_session_id_echo` is the client's `legacy_session_id` sent
     /// back (RFC 8446 §4.1.3), random in middlebox compatibility mode, and
     /// a TLS 1.3 session is resumed by a PSK, never by a session ID
-    /// (§2.2). So it is not remembered as one. (Remembering them also cost
-    /// about 6 % of the analysing thread's `perf` samples while packets
-    /// were read, on a capture of TLS 1.3 handshakes: a copy, a hash, a map
-    /// entry and the map's growth for each.)
+    /// (§2.2). So it is not remembered as one; nor is the session ID a
+    /// client offers looked up when the server answered in TLS 1.3, which
+    /// means it resumed no earlier session by that ID (a client may offer
+    /// the ID a TLS 1.2 server gave it, §4.1.2). (Remembering them also
+    /// cost about 6 % of the analysing thread's `perf` samples while
+    /// packets were read, on a capture of TLS 1.3 handshakes: a copy, a
+    /// hash, a map entry and the map's growth for each.)
     pub fn of(server: SocketAddr, f: &TlsFacts) -> Link {
         let ch = f.client_hello.as_ref();
         let sh = f.server_hello.as_ref();
-        let sid = |v: &Vec<u8>| (!v.is_empty()).then(|| v.clone());
+        let tls13 = sh.is_some_and(|s| s.is_tls13());
+        let sid = |v: &Vec<u8>| (!tls13 && !v.is_empty()).then(|| v.clone());
         Link {
             server,
             offered_ticket: ch.and_then(|c| c.ticket_digest),
             offered_session_id: ch.and_then(|c| sid(&c.session_id)),
             issued_ticket: f.issued_ticket,
-            issued_session_id: sh
-                .filter(|s| !s.is_tls13())
-                .and_then(|s| sid(&s.session_id)),
+            issued_session_id: sh.and_then(|s| sid(&s.session_id)),
         }
     }
 }
@@ -210,7 +212,9 @@ mod tests {
     /// A TLS 1.2 server's session ID is found again by the session that
     /// offers it; a TLS 1.3 ServerHello's echo of the client's random
     /// legacy_session_id is no session ID, and a session that offers the
-    /// same bytes (to the same server) does not inherit from it.
+    /// same bytes (to the same server) does not inherit from it; nor does
+    /// a session the server answered in TLS 1.3 that offered the TLS 1.2
+    /// session's ID.
     #[test]
     fn only_a_tls12_session_id_is_an_origin() {
         let server: SocketAddr = "10.0.0.2:443".parse().unwrap();
@@ -227,5 +231,7 @@ mod tests {
             "a TLS 1.3 draft"
         );
         assert_eq!(linker.origins.len(), 1);
+        let answered_in_tls13 = Link::of(server, &facts(0x0304, &[7; 32], &[7; 32]));
+        assert!(linker.origin(&answered_in_tls13).is_none());
     }
 }
