@@ -176,7 +176,7 @@ fn tls_record(s: &TlsSession, starttls: bool, capped: bool, caches: &mut Caches)
         mutual: verdict.mutual,
         mutual_evidence: verdict.evidence.map(|e| e.as_str().into()),
         mutual_unknown_reason: verdict.unknown.map(|u| u.as_str().into()),
-        mutual_inference: verdict.inference.clone().map(MutualInference::FlightSize),
+        mutual_inference: verdict.inference.map(MutualInference::FlightSize),
         server_chain: caches.certs.facts(&f.server_chain),
         client_chain: caches.certs.facts(&f.client_chain),
         certificates_encrypted: sh.is_some_and(|h| h.is_tls13()) && f.server_chain.is_none(),
