@@ -602,8 +602,13 @@ fn settle(
     caches.certs.intern(&mut s.facts.server_chain);
     caches.certs.intern(&mut s.facts.client_chain);
     s.shrink();
-    let verdict = crate::tls::mtls::decide(&s.facts);
     let link = resumption::Link::of(origin.server, &s.facts);
+    // Nothing to resume it by (every TLS 1.3 handshake without its keys):
+    // no origin to register, so no verdict to work out for one.
+    if !link.issues_anything() {
+        return None;
+    }
+    let verdict = crate::tls::mtls::decide(&s.facts);
     Some((
         link,
         resumption::Origin {

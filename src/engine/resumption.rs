@@ -54,6 +54,12 @@ impl Link {
             issued_session_id: sh.and_then(|s| sid(&s.session_id)),
         }
     }
+
+    /// Whether it issued a ticket or a session ID a later session could be
+    /// resumed by (else [`Linker::register`] has nothing to remember).
+    pub fn issues_anything(&self) -> bool {
+        self.issued_ticket.is_some() || self.issued_session_id.is_some()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -97,8 +103,7 @@ impl Linker {
     /// Remember the verdict of a full handshake under what it issued.
     pub fn register(&mut self, link: &Link, o: Origin) {
         let nothing_to_inherit = o.mutual.is_none() && o.group.is_none();
-        if nothing_to_inherit || (link.issued_ticket.is_none() && link.issued_session_id.is_none())
-        {
+        if nothing_to_inherit || !link.issues_anything() {
             return;
         }
         if self.origins.len() >= MAX_ORIGINS {
