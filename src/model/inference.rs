@@ -24,5 +24,5 @@ pub struct FlightInference {
     /// Lengths of the server's encrypted records before the client's flight.
     pub server_records: Vec<u16>,
     /// The rule that matched, in words.
-    pub rule: super::key_exchange::Name,
+    pub rule: super::Name,
 }

@@ -3,16 +3,9 @@
 //! Field names are part of `tls-audit/report/v1`; the JSON Schema in
 //! `reports/report-v1.schema.json` describes the same.
 
-use std::borrow::Cow;
-
 use serde::{Deserialize, Serialize};
 
-/// A name in a flow record (here, and in the flow's version, cipher
-/// suite, verdict reasons, protocol names and alerts): one of the
-/// registry's or the product's own words (borrowed, so a record costs no
-/// allocation for them), or made from the wire (`0xNNNN`) or read from a
-/// saved report (owned).
-pub type Name = Cow<'static, str>;
+use super::Name;
 
 /// Key-exchange facts of one TLS flow.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, Hash)]

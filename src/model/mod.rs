@@ -26,4 +26,11 @@ pub mod rules;
 pub mod time;
 
 pub use kinds::{Gate, Protection, RoleSource, Transport, WarningKind};
+
+/// A name in a flow record (its version, cipher suite, verdict reasons,
+/// protocol names, alerts, the key exchange's groups and methods): one of
+/// the registry's or the product's own words (borrowed, so a record costs
+/// no allocation for them), or made from the wire (`0xNNNN`) or read from
+/// a saved report (owned).
+pub type Name = std::borrow::Cow<'static, str>;
 pub use report::Report;

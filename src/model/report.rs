@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::Name;
 pub use super::finding::{
     AppliedWaiver, BaselineState, BaselineSummary, Exempted, Finding, InventorySource, NotChecked,
     PodRef, PolicySource, Severity, Subject, TrustBundleSource, Verification, WaiverStatus,
     WorkloadRef, gate, gate_failures,
 };
-pub use super::key_exchange::{KeyExchangeRecord, Name};
+pub use super::key_exchange::KeyExchangeRecord;
 pub use super::kinds::{Gate, Protection, RoleSource, Transport};
 pub use super::probe::{
     ClientAuth, GroupProbe, IdentityProbe, PlaintextProbe, ProbeError, ProbePod, ProbeRecord,

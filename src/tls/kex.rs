@@ -17,6 +17,7 @@
 use std::borrow::Cow;
 
 use super::wire::Reader;
+use crate::model::Name;
 
 /// The kind of a key-exchange group, as far as post-quantum migration cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,7 +123,7 @@ pub fn group_by_name(name: &str) -> Option<&'static Group> {
 
 /// The report's name of a group: IANA's (borrowed), or `0xNNNN` when
 /// unregistered.
-pub fn group_name(id: u16) -> Cow<'static, str> {
+pub fn group_name(id: u16) -> Name {
     group(id).map_or_else(
         || Cow::Owned(format!("0x{id:04x}")),
         |g| Cow::Borrowed(g.name),
@@ -136,7 +137,7 @@ pub fn group_kind(id: u16) -> GroupKind {
 
 /// The IANA name of a signature scheme; TLS 1.2 hash/signature pairs
 /// outside the registry's names are spelt `<sig>_<hash>`; else `0xNNNN`.
-pub fn signature_scheme_name(id: u16) -> Cow<'static, str> {
+pub fn signature_scheme_name(id: u16) -> Name {
     let known = match id {
         0x0201 => "rsa_pkcs1_sha1",
         0x0203 => "ecdsa_sha1",

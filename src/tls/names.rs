@@ -4,6 +4,8 @@
 
 use std::borrow::Cow;
 
+use crate::model::Name;
+
 /// TLS 1.3, one of its drafts (0x7fxx), or a vendor experiment numbered
 /// as one (Facebook 0x7exx / 0xfbxx, Google 0x7axx).
 pub fn is_tls13(v: u16) -> bool {
@@ -12,7 +14,7 @@ pub fn is_tls13(v: u16) -> bool {
 
 /// The report's version name: `SSL3.0`, `TLS1.0` ... `TLS1.3`; drafts and
 /// experiments keep their identity (`TLS1.3-draft-18`, `TLS1.3-0x7e01`).
-pub fn version_name(v: u16) -> Cow<'static, str> {
+pub fn version_name(v: u16) -> Name {
     match v {
         0x0002 => Cow::Borrowed("SSL2.0"),
         0x0300 => Cow::Borrowed("SSL3.0"),
@@ -27,7 +29,7 @@ pub fn version_name(v: u16) -> Cow<'static, str> {
 }
 
 /// The IANA name of a cipher suite, or `0xNNNN` when it is not registered.
-pub fn cipher_suite_name(id: u16) -> Cow<'static, str> {
+pub fn cipher_suite_name(id: u16) -> Name {
     match tls_parser::TlsCipherSuite::from_id(id) {
         Some(cs) => Cow::Borrowed(cs.name),
         None => Cow::Owned(format!("0x{id:04x}")),
