@@ -50,6 +50,7 @@ use crate::enrich::EnrichConfig;
 use crate::model::Gate;
 use crate::model::controls::{Catalog, Source};
 use crate::model::report::{Input, Report, Severity, Warning};
+use crate::report::ColumnWidths;
 use crate::report::baseline::{self, Baseline};
 use crate::report::inventory::InventoryBuilder;
 use crate::report::metadata::PodStarts;
@@ -75,6 +76,9 @@ pub struct Audited {
     pub report: Report,
     /// The flows.
     pub flows: Spilled,
+    /// The table's column widths, when they were measured as the flows
+    /// were spilled ([`Publish::table`]).
+    pub table: Option<ColumnWidths>,
     /// How the audit ended.
     pub status: Status,
 }
@@ -100,6 +104,9 @@ pub struct Publish {
     pub cluster_name: Option<String>,
     /// A saved report to mark findings against (new, unchanged, fixed).
     pub baseline: Option<Baseline>,
+    /// The report is written as a table: its columns are measured as the
+    /// flows are spilled, so writing it takes one pass over them, not two.
+    pub table: bool,
 }
 
 /// Largest key log file read.
@@ -152,15 +159,22 @@ pub fn analyze_captures(
     // both held the analysing thread up.
     let spill = VerifyingSink {
         verifier,
-        inner: GatheringSpill::behind(cfg.threads > 1)?,
+        inner: GatheringSpill::behind(cfg.threads > 1)?.measuring(done.publish.table),
     };
     let sink = crate::enrich::Enrichment::new(spill, enrich);
     let sink = Behind::new(sink, cfg.threads > 1);
     let (mut report, sink) = engine::run_with_keys(readers, cfg, sink, keys);
     let (sink, enrichment) = sink.join().finish();
+    // Reading the records back (the inventory in report order, a table,
+    // a whole report) is mostly parsing their JSON again: with more than
+    // one thread, that is done on as many threads as asked for, ahead of
+    // the calling one.
     let sink = VerifyingSink {
         verifier: sink.verifier,
-        inner: sink.inner.join(),
+        inner: sink
+            .inner
+            .join()
+            .parsed_by(if cfg.threads > 1 { cfg.threads } else { 0 }),
     };
     report.enrichment = enrichment;
     report.warnings.extend(extra);
@@ -331,6 +345,7 @@ impl Publish {
             flows,
             mut meta,
             inventory,
+            table,
         } = gathered;
         if let Some(b) = &self.baseline {
             baseline::apply(&mut report, b);
@@ -372,6 +387,7 @@ impl Publish {
         Ok(Audited {
             report,
             flows,
+            table,
             status,
         })
     }
@@ -402,6 +418,7 @@ pub fn rerender(
         flows,
         meta,
         inventory,
+        table,
     } = spill.finish()?;
     if let (Some(on), Some(v)) = (fail_on, report.verification.as_mut()) {
         v.fail_on = Some(on);
@@ -442,6 +459,7 @@ pub fn rerender(
     Ok(Audited {
         report,
         flows,
+        table,
         status,
     })
 }

@@ -8,6 +8,7 @@
 
 use crate::engine::{Behind, FlowSink, SpillSink, Spilled};
 use crate::model::report::FlowRecord;
+use crate::report::ColumnWidths;
 use crate::report::inventory::InventoryBuilder;
 use crate::report::metadata::MetadataBuilder;
 
@@ -20,6 +21,11 @@ pub struct GatheringSpill<P = SpillSink> {
     spill: P,
     meta: MetadataBuilder,
     inventory: InventoryBuilder,
+    /// Threads that parse the spilled records when they are read back
+    /// ([`Spilled::parsed_by`]).
+    parse_helpers: usize,
+    /// The table's column widths, when the report is written as a table.
+    table: Option<ColumnWidths>,
 }
 
 impl GatheringSpill {
@@ -29,16 +35,31 @@ impl GatheringSpill {
             spill: SpillSink::new().map_err(AuditError::temp_create)?,
             meta: MetadataBuilder::default(),
             inventory: InventoryBuilder::default(),
+            parse_helpers: 0,
+            table: None,
         })
+    }
+
+    /// Records read back from the spill file are parsed on `helpers`
+    /// threads of their own ([`Spilled::parsed_by`]).
+    #[must_use]
+    pub fn parsed_by(mut self, helpers: usize) -> Self {
+        self.parse_helpers = helpers;
+        self
     }
 
     /// Finish writing: the flows, readable in report order, and what was
     /// gathered from them.
     pub fn finish(self) -> Result<Gathered, AuditError> {
         Ok(Gathered {
-            flows: self.spill.into_spilled().map_err(AuditError::temp_write)?,
+            flows: self
+                .spill
+                .into_spilled()
+                .map_err(AuditError::temp_write)?
+                .parsed_by(self.parse_helpers),
             meta: self.meta,
             inventory: self.inventory,
+            table: self.table,
         })
     }
 }
@@ -54,11 +75,15 @@ impl GatheringSpill<Behind<SpillSink>> {
             spill,
             meta,
             inventory,
+            parse_helpers,
+            table,
         } = GatheringSpill::new()?;
         Ok(GatheringSpill {
             spill: Behind::new(spill, thread),
             meta,
             inventory,
+            parse_helpers,
+            table,
         })
     }
 
@@ -68,7 +93,19 @@ impl GatheringSpill<Behind<SpillSink>> {
             spill: self.spill.join(),
             meta: self.meta,
             inventory: self.inventory,
+            parse_helpers: self.parse_helpers,
+            table: self.table,
         }
+    }
+}
+
+impl<P> GatheringSpill<P> {
+    /// Measure the table's columns from each record as it is spilled (the
+    /// widest cells, in any order), when `table`.
+    #[must_use]
+    pub fn measuring(mut self, table: bool) -> Self {
+        self.table = table.then(ColumnWidths::default);
+        self
     }
 }
 
@@ -76,6 +113,9 @@ impl<P: FlowSink> FlowSink for GatheringSpill<P> {
     fn flow(&mut self, id: u64, record: FlowRecord) {
         self.meta.flow(&record);
         self.inventory.flow(&record);
+        if let Some(t) = &mut self.table {
+            t.measure(&record);
+        }
         self.spill.flow(id, record);
     }
 }
@@ -89,6 +129,8 @@ pub struct Gathered {
     /// The inventory, fed in the order flows finished: the report's unless
     /// [`InventoryBuilder::order_sensitive`].
     pub(super) inventory: InventoryBuilder,
+    /// The table's column widths, when measured.
+    pub(super) table: Option<ColumnWidths>,
 }
 
 #[cfg(test)]

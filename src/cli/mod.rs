@@ -461,10 +461,22 @@ impl Prepared {
                 starts: loaded.starts,
                 cluster_name: out.cluster_name.clone(),
                 baseline: self.evidence.baseline,
+                table: format_of(&out.dest.resolved()) == Format::Table,
             },
         };
         (loaded.verifier, done, self.evidence.render)
     }
+}
+
+/// The format a report is written in: the one asked for, else a table on
+/// a terminal and JSON elsewhere.
+fn format_of(dest: &output::Resolved) -> Format {
+    let to_terminal = dest.file.is_none() && std::io::stdout().is_terminal();
+    dest.format.unwrap_or(if to_terminal {
+        Format::Table
+    } else {
+        Format::Json
+    })
 }
 
 /// Write an audited report as the output options say, and say on standard
@@ -479,13 +491,9 @@ pub(crate) fn publish(
     evidence::say_baseline(report);
     let dest = out.dest.resolved();
     let output = dest.file.as_ref();
-    let to_terminal = output.is_none() && std::io::stdout().is_terminal();
-    let format = dest.format.unwrap_or(if to_terminal {
-        Format::Table
-    } else {
-        Format::Json
-    });
-    write_out(output, report, &audited.flows, format, render, dest.wide)?;
+    let format = format_of(&dest);
+    let widths = audited.table.as_ref();
+    write_out(output, report, &audited.flows, widths, format, render, dest.wide)?;
     if let Some(path) = output
         && (std::io::stderr().is_terminal() || format == Format::Json)
     {
@@ -520,6 +528,7 @@ pub(crate) fn write_out(
     path: Option<&PathBuf>,
     report: &Report,
     flows: &engine::Spilled,
+    widths: Option<&report::ColumnWidths>,
     format: Format,
     opts: &report::RenderOptions,
     wide: bool,
@@ -527,11 +536,19 @@ pub(crate) fn write_out(
     let render = |out: &mut dyn Write| match format {
         Format::Json => report::write_json_streamed(report, out, |emit| flows.for_each_json(emit)),
         Format::Table => {
-            let mut table = report::TableWriter::new(table_style(path.is_none(), wide));
-            flows.for_each(|f| {
-                table.measure(&f);
-                Ok(())
-            })?;
+            let style = table_style(path.is_none(), wide);
+            // Measured as the flows were spilled, else in a pass of its own.
+            let mut table = match widths {
+                Some(w) => report::TableWriter::measured(style, w),
+                None => {
+                    let mut table = report::TableWriter::new(style);
+                    flows.for_each(|f| {
+                        table.measure(&f);
+                        Ok(())
+                    })?;
+                    table
+                }
+            };
             out.write_all(table.header().as_bytes())?;
             flows.for_each(|f| out.write_all(table.row(&f).as_bytes()))?;
             out.write_all(table.footer(report).as_bytes())?;

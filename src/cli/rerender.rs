@@ -54,6 +54,7 @@ pub fn report_command(args: &ReportArgs) -> Result<Status, AuditError> {
         dest.file.as_ref(),
         &audited.report,
         &audited.flows,
+        audited.table.as_ref(),
         format,
         &evidence.render,
         dest.wide,

@@ -141,8 +141,9 @@ impl SpillSink {
             file: self.reader,
             index: self.index,
             end: self.offset,
+            helpers: 0,
             #[cfg(test)]
-            bytes_read: std::cell::Cell::new(0),
+            bytes_read: std::sync::atomic::AtomicU64::new(0),
         })
     }
 }
@@ -249,9 +250,12 @@ pub struct Spilled {
     index: Vec<(u64, u64, u32)>,
     /// Bytes written (where the file ends).
     pub(super) end: u64,
+    /// Threads that parse records ahead of [`Spilled::for_each`]'s caller
+    /// (none: the caller parses them).
+    helpers: usize,
     /// Bytes read back so far (tests check that little is read twice).
     #[cfg(test)]
-    pub(super) bytes_read: std::cell::Cell<u64>,
+    pub(super) bytes_read: std::sync::atomic::AtomicU64,
 }
 
 impl Spilled {
@@ -276,28 +280,9 @@ impl Spilled {
     /// connections), and little read ahead in vain when records come from
     /// all over the file.
     pub fn for_each_json(&self, mut f: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
-        let mut windows: Vec<Window> = Vec::with_capacity(WINDOWS);
-        for (visited, &(_, offset, len)) in (1u64..).zip(&self.index) {
-            let len = len as usize;
-            let held = windows
-                .iter()
-                .enumerate()
-                .find_map(|(i, w)| w.holds(offset, len).map(|from| (i, from)));
-            let (i, from) = match held {
-                Some(held) => held,
-                None => (self.read_window(&mut windows, offset, len)?, 0),
-            };
-            let w = windows
-                .get_mut(i)
-                .ok_or_else(|| io::Error::other("spill read window missing"))?;
-            w.next = Some(offset + len as u64);
-            w.used = visited;
-            let record = w
-                .buf
-                .get(..w.filled)
-                .and_then(|read| read.get(from..from + len))
-                .ok_or_else(|| io::Error::other("spill record outside the read window"))?;
-            f(record)?;
+        let mut cursor = Cursor::new(self);
+        for &(_, offset, len) in &self.index {
+            f(cursor.record(offset, len)?)?;
         }
         Ok(())
     }
@@ -346,14 +331,152 @@ impl Spilled {
             .ok_or_else(|| io::Error::other("spill read window too small"))?;
         self.file.read_exact_at(buf, offset)?;
         #[cfg(test)]
-        self.bytes_read.set(self.bytes_read.get() + want as u64);
+        self.bytes_read
+            .fetch_add(want as u64, std::sync::atomic::Ordering::Relaxed);
         w.filled = want;
         w.at = offset;
         Ok(i)
     }
 
+    /// Overwrite the first byte of the `n`th record (creation order), so
+    /// that it cannot be parsed.
+    #[cfg(test)]
+    pub(super) fn damage_record(&self, n: usize) {
+        let (_, offset, _) = self.index[n];
+        self.file.write_all_at(b"x", offset).expect("write the spill file");
+    }
+
+    /// Parse records on `helpers` threads of their own, ahead of
+    /// [`Spilled::for_each`]'s caller (0, the default: on the caller's).
+    /// The records and their order are the same either way.
+    #[must_use]
+    pub fn parsed_by(mut self, helpers: usize) -> Self {
+        self.helpers = helpers;
+        self
+    }
+
     /// Visit each record, in creation order.
+    ///
+    /// Parsing the JSON back is most of the work of a pass over the
+    /// records (a table's, the inventory's in report order, a whole
+    /// report's): with helpers ([`Spilled::parsed_by`]), batches of
+    /// `PARSED_BATCH` records are parsed on their threads, each taking
+    /// every `helpers`-th batch, and handed to the caller in order through
+    /// queues one batch deep, so memory stays bounded whatever the number
+    /// of records. Should a helper not start, the caller parses its
+    /// batches. Errors come in the same order as without helpers: the
+    /// records before the first that cannot be read or parsed are visited,
+    /// then its error is returned.
     pub fn for_each(&self, mut f: impl FnMut(FlowRecord) -> io::Result<()>) -> io::Result<()> {
-        self.for_each_json(|json| f(serde_json::from_slice(json).map_err(io::Error::other)?))
+        if self.helpers == 0 || self.index.len() <= PARSED_BATCH {
+            return self.for_each_json(|json| {
+                f(serde_json::from_slice(json).map_err(io::Error::other)?)
+            });
+        }
+        let helpers = self.helpers;
+        std::thread::scope(|scope| {
+            let mut lanes = Vec::with_capacity(helpers);
+            for lane in 0..helpers {
+                let (give, take) = std::sync::mpsc::sync_channel::<Parsed>(1);
+                let started = std::thread::Builder::new()
+                    .name("tls-audit-parse".into())
+                    .spawn_scoped(scope, move || {
+                        let mut cursor = Cursor::new(self);
+                        for batch in self.index.chunks(PARSED_BATCH).skip(lane).step_by(helpers) {
+                            let parsed = cursor.parse(batch);
+                            let failed = parsed.1.is_some();
+                            // The caller stopped (an error of its own).
+                            if give.send(parsed).is_err() || failed {
+                                return;
+                            }
+                        }
+                    });
+                lanes.push(started.ok().map(|_| take));
+            }
+            let mut own = Cursor::new(self);
+            for (b, batch) in self.index.chunks(PARSED_BATCH).enumerate() {
+                let (records, error) = match lanes.get(b % helpers) {
+                    Some(Some(lane)) => lane.recv().map_err(|_| {
+                        io::Error::other("a thread parsing the spill file stopped")
+                    })?,
+                    _ => own.parse(batch),
+                };
+                for record in records {
+                    f(record)?;
+                }
+                if let Some(e) = error {
+                    return Err(e);
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Records a helper parses at once (see [`Spilled::for_each`]): big
+/// enough that handing them over costs little, small enough that the
+/// batches in flight hold little memory.
+const PARSED_BATCH: usize = 128;
+
+/// A batch of parsed records, and the error that cut it short if one did.
+type Parsed = (Vec<FlowRecord>, Option<io::Error>);
+
+/// Reads records' JSON back from a spill file, through its own windows.
+struct Cursor<'a> {
+    spilled: &'a Spilled,
+    windows: Vec<Window>,
+    visited: u64,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(spilled: &'a Spilled) -> Self {
+        Cursor {
+            spilled,
+            windows: Vec::with_capacity(WINDOWS),
+            visited: 0,
+        }
+    }
+
+    /// The JSON of the record at `offset`.
+    fn record(&mut self, offset: u64, len: u32) -> io::Result<&[u8]> {
+        self.visited += 1;
+        let len = len as usize;
+        let held = self
+            .windows
+            .iter()
+            .enumerate()
+            .find_map(|(i, w)| w.holds(offset, len).map(|from| (i, from)));
+        let (i, from) = match held {
+            Some(held) => held,
+            None => (
+                self.spilled.read_window(&mut self.windows, offset, len)?,
+                0,
+            ),
+        };
+        let w = self
+            .windows
+            .get_mut(i)
+            .ok_or_else(|| io::Error::other("spill read window missing"))?;
+        w.next = Some(offset + len as u64);
+        w.used = self.visited;
+        w.buf
+            .get(..w.filled)
+            .and_then(|read| read.get(from..from + len))
+            .ok_or_else(|| io::Error::other("spill record outside the read window"))
+    }
+
+    /// The records of `batch` (index entries), parsed.
+    fn parse(&mut self, batch: &[(u64, u64, u32)]) -> Parsed {
+        let mut records = Vec::with_capacity(batch.len());
+        for &(_, offset, len) in batch {
+            let parsed = self.record(offset, len).and_then(|json| {
+                serde_json::from_slice(json).map_err(io::Error::other)
+            });
+            match parsed {
+                Ok(r) => records.push(r),
+                Err(e) => return (records, Some(e)),
+            }
+        }
+        (records, None)
     }
 }

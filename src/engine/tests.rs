@@ -376,17 +376,64 @@ fn spilled_records_read_back_in_creation_order() {
     for &i in &order {
         sink.flow(i as u64 + 1, flows[i].clone());
     }
-    let spilled = sink.into_spilled().unwrap();
-    let mut back = Vec::new();
-    spilled
-        .for_each(|f| {
-            back.push(f);
-            Ok(())
-        })
-        .unwrap();
-    assert_eq!(back.len(), flows.len());
-    for (i, (a, b)) in back.iter().zip(&flows).enumerate() {
-        assert_eq!(a, b, "record {i}");
+    let mut spilled = sink.into_spilled().unwrap();
+    // Parsed on the calling thread, and ahead of it on helper threads.
+    for helpers in [0, 1, 2, 3] {
+        spilled = spilled.parsed_by(helpers);
+        let mut back = Vec::new();
+        spilled
+            .for_each(|f| {
+                back.push(f);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(back.len(), flows.len(), "{helpers} helpers");
+        for (i, (a, b)) in back.iter().zip(&flows).enumerate() {
+            assert_eq!(a, b, "record {i}, {helpers} helpers");
+        }
+    }
+}
+
+/// With helpers parsing ahead, a record that cannot be parsed ends the
+/// pass as it does without them: every record before it is visited, then
+/// its error comes. An error of the caller's own stops the helpers too.
+#[test]
+fn spilled_errors_come_in_order_with_helpers() {
+    use super::{FlowSink, SpillSink};
+    let frames: Vec<Vec<u8>> = (0..1000u16)
+        .map(|i| udp([10, 0, 0, 1], [10, 0, 0, 2], 20_000 + i, 53, b"x"))
+        .collect();
+    let flows = run(&frames).flows;
+    let mut sink = SpillSink::new().unwrap();
+    for (i, f) in flows.iter().enumerate() {
+        sink.flow(i as u64 + 1, f.clone());
+    }
+    let mut spilled = sink.into_spilled().unwrap();
+    spilled.damage_record(700);
+    for helpers in [0, 1, 2, 3] {
+        spilled = spilled.parsed_by(helpers);
+        let mut seen = 0usize;
+        let e = spilled
+            .for_each(|f| {
+                assert_eq!(f, flows[seen], "record {seen}, {helpers} helpers");
+                seen += 1;
+                Ok(())
+            })
+            .expect_err("a damaged record");
+        assert_eq!(seen, 700, "{helpers} helpers");
+        assert!(e.to_string().contains("expected value"), "{e}");
+        // The caller's own error, early: returned as it is.
+        let mut seen = 0usize;
+        let e = spilled
+            .for_each(|_| {
+                seen += 1;
+                if seen == 5 {
+                    return Err(std::io::Error::other("enough"));
+                }
+                Ok(())
+            })
+            .expect_err("the caller's error");
+        assert_eq!((seen, e.to_string().as_str()), (5, "enough"));
     }
 }
 
@@ -417,7 +464,8 @@ fn spilled_runs_read_by_turns_are_read_once() {
         })
         .unwrap();
     assert_eq!(back, flows.len());
-    let (read, size) = (spilled.bytes_read.get(), spilled.end);
+    let read = spilled.bytes_read.load(std::sync::atomic::Ordering::Relaxed);
+    let size = spilled.end;
     assert!(
         size > 4 * super::sink::READ_WINDOW as u64,
         "{size} bytes: more than the windows"

@@ -29,7 +29,9 @@ pub use markdown::{
 pub use model::Report;
 pub use options::RenderOptions;
 pub use sarif::{render_sarif, render_sarif_with};
-pub use table::{TableStyle, TableWriter, plural, render_table, render_table_styled, sanitize};
+pub use table::{
+    ColumnWidths, TableStyle, TableWriter, plural, render_table, render_table_styled, sanitize,
+};
 pub use yaml::render_yaml;
 
 /// Write an in-memory report as compact JSON (one line and a newline).

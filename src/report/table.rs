@@ -43,6 +43,28 @@ pub struct TableStyle {
     pub width: Option<usize>,
 }
 
+/// The widest cell of every column (`-o wide`'s too) over the flows
+/// measured: pass 1 of a [`TableWriter`] ([`TableWriter::measured`]). A
+/// maximum, so the flows can be measured in any order, as they are
+/// spilled, instead of in a pass over the records of its own.
+#[derive(Debug, Clone)]
+pub struct ColumnWidths([usize; HEADER.len()]);
+
+impl Default for ColumnWidths {
+    fn default() -> Self {
+        ColumnWidths(HEADER.map(|h| h.chars().count()))
+    }
+}
+
+impl ColumnWidths {
+    /// Account for one flow's cells.
+    pub fn measure(&mut self, f: &FlowRecord) {
+        for (w, cell) in self.0.iter_mut().zip(row(f).iter()) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+}
+
 /// Writes the table in two passes over the flows (measure, then write), so
 /// the flows need not all be in memory at once.
 #[derive(Debug, Clone)]
@@ -72,6 +94,16 @@ impl TableWriter {
         for (w, cell) in self.widths.iter_mut().zip(row(f).iter()) {
             *w = (*w).max(cell.chars().count());
         }
+    }
+
+    /// A writer of this style with pass 1 done: `widths` measured every
+    /// flow of the table.
+    pub fn measured(style: TableStyle, widths: &ColumnWidths) -> Self {
+        let mut t = TableWriter::new(style);
+        for (w, &m) in t.widths.iter_mut().zip(&widths.0) {
+            *w = (*w).max(m);
+        }
+        t
     }
 
     /// Pass 2, first: the header line.
@@ -538,6 +570,44 @@ mod tests {
             .expect("a flow event");
         let v: serde_json::Value = serde_json::from_str(line).expect("json");
         serde_json::from_value(v["flow"].clone()).expect("flow record")
+    }
+
+    /// Widths measured as flows are spilled, in another order, make the
+    /// same table as the writer's own first pass, narrow and wide.
+    #[test]
+    fn widths_measured_in_any_order_make_the_same_table() {
+        use super::{ColumnWidths, TableStyle, TableWriter};
+        let mut flows = vec![flow(), flow(), flow()];
+        flows[1].server.ip = "fd00:1234:5678:9abc:def0:1234:5678:9abc".into();
+        if let Some(t) = flows[2].tls.as_mut() {
+            t.sni = Some("a-rather-longer-server-name.example".into());
+        }
+        flows[2].client.pod = Some(crate::report::model::PodRef {
+            namespace: "payments".into(),
+            name: "checkout-5f6d7c8b9-x2x4z".into(),
+            service_account: "checkout".into(),
+            workload: None,
+        });
+        let mut gathered = ColumnWidths::default();
+        for f in flows.iter().rev() {
+            gathered.measure(f);
+        }
+        for wide in [false, true] {
+            let style = TableStyle {
+                wide,
+                color: false,
+                width: None,
+            };
+            let mut two_pass = TableWriter::new(style);
+            flows.iter().for_each(|f| two_pass.measure(f));
+            let mut measured = TableWriter::measured(style, &gathered);
+            assert_eq!(measured.header(), two_pass.header(), "wide {wide}");
+            for f in &flows {
+                assert_eq!(measured.row(f), two_pass.row(f), "wide {wide}");
+            }
+            // Not the widths of a writer that measured nothing.
+            assert_ne!(measured.header(), TableWriter::new(style).header());
+        }
     }
 
     /// Issue 16: pods by name, fitted to the terminal, `-o wide` adds
