@@ -192,7 +192,7 @@ pub fn capture_report(
         MetricsSink {
             metrics: metrics.clone(),
             judge: served.judge,
-            inner: super::verifying_spill(verifier)?,
+            inner: super::verifying_spill(verifier, &done)?,
         },
         enrich,
     );

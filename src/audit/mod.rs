@@ -130,11 +130,20 @@ pub fn load_keylogs(paths: &[PathBuf]) -> Result<crate::tls::KeyLog, AuditError>
     Ok(keys)
 }
 
-/// A sink that verifies flows and keeps them in a temporary file.
-pub fn verifying_spill(verifier: Verifier) -> Result<VerifyingSink<GatheringSpill>, AuditError> {
+/// A sink that verifies flows and keeps them in a temporary file, for
+/// `done` (a table's columns measured as they are spilled, when the report
+/// is written as one). Read back, the records are parsed on the threads
+/// `analyze` uses by default ([`engine::default_threads`]).
+pub fn verifying_spill(
+    verifier: Verifier,
+    done: &Conclusion,
+) -> Result<VerifyingSink<GatheringSpill>, AuditError> {
+    let threads = engine::default_threads();
     Ok(VerifyingSink {
         verifier,
-        inner: GatheringSpill::new()?,
+        inner: GatheringSpill::new()?
+            .measuring(done.publish.table)
+            .parsed_by(if threads > 1 { threads } else { 0 }),
     })
 }
 
@@ -215,7 +224,7 @@ pub fn conclude_replays(
 ) -> Result<Audited, AuditError> {
     // Replayed flows are records like captured ones: with --enrich they
     // get the chains their handshakes hid, before verification.
-    let mut enriching = crate::enrich::Enrichment::new(verifying_spill(verifier)?, enrich);
+    let mut enriching = crate::enrich::Enrichment::new(verifying_spill(verifier, &done)?, enrich);
     // What the agents enriched themselves (`capture --enrich probe`).
     let mut reported = crate::enrich::Reported::default();
     let mut merged: Option<Report> = None;
