@@ -493,7 +493,15 @@ pub(crate) fn publish(
     let output = dest.file.as_ref();
     let format = format_of(&dest);
     let widths = audited.table.as_ref();
-    write_out(output, report, &audited.flows, widths, format, render, dest.wide)?;
+    write_out(
+        output,
+        report,
+        &audited.flows,
+        widths,
+        format,
+        render,
+        dest.wide,
+    )?;
     if let Some(path) = output
         && (std::io::stderr().is_terminal() || format == Format::Json)
     {

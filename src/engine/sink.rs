@@ -343,7 +343,9 @@ impl Spilled {
     #[cfg(test)]
     pub(super) fn damage_record(&self, n: usize) {
         let (_, offset, _) = self.index[n];
-        self.file.write_all_at(b"x", offset).expect("write the spill file");
+        self.file
+            .write_all_at(b"x", offset)
+            .expect("write the spill file");
     }
 
     /// Parse records on `helpers` threads of their own, ahead of
@@ -369,9 +371,8 @@ impl Spilled {
     /// then its error is returned.
     pub fn for_each(&self, mut f: impl FnMut(FlowRecord) -> io::Result<()>) -> io::Result<()> {
         if self.helpers == 0 || self.index.len() <= PARSED_BATCH {
-            return self.for_each_json(|json| {
-                f(serde_json::from_slice(json).map_err(io::Error::other)?)
-            });
+            return self
+                .for_each_json(|json| f(serde_json::from_slice(json).map_err(io::Error::other)?));
         }
         let helpers = self.helpers;
         std::thread::scope(|scope| {
@@ -396,9 +397,9 @@ impl Spilled {
             let mut own = Cursor::new(self);
             for (b, batch) in self.index.chunks(PARSED_BATCH).enumerate() {
                 let (records, error) = match lanes.get(b % helpers) {
-                    Some(Some(lane)) => lane.recv().map_err(|_| {
-                        io::Error::other("a thread parsing the spill file stopped")
-                    })?,
+                    Some(Some(lane)) => lane
+                        .recv()
+                        .map_err(|_| io::Error::other("a thread parsing the spill file stopped"))?,
                     _ => own.parse(batch),
                 };
                 for record in records {
@@ -448,10 +449,7 @@ impl<'a> Cursor<'a> {
             .find_map(|(i, w)| w.holds(offset, len).map(|from| (i, from)));
         let (i, from) = match held {
             Some(held) => held,
-            None => (
-                self.spilled.read_window(&mut self.windows, offset, len)?,
-                0,
-            ),
+            None => (self.spilled.read_window(&mut self.windows, offset, len)?, 0),
         };
         let w = self
             .windows
@@ -469,9 +467,9 @@ impl<'a> Cursor<'a> {
     fn parse(&mut self, batch: &[(u64, u64, u32)]) -> Parsed {
         let mut records = Vec::with_capacity(batch.len());
         for &(_, offset, len) in batch {
-            let parsed = self.record(offset, len).and_then(|json| {
-                serde_json::from_slice(json).map_err(io::Error::other)
-            });
+            let parsed = self
+                .record(offset, len)
+                .and_then(|json| serde_json::from_slice(json).map_err(io::Error::other));
             match parsed {
                 Ok(r) => records.push(r),
                 Err(e) => return (records, Some(e)),

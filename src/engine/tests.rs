@@ -464,7 +464,9 @@ fn spilled_runs_read_by_turns_are_read_once() {
         })
         .unwrap();
     assert_eq!(back, flows.len());
-    let read = spilled.bytes_read.load(std::sync::atomic::Ordering::Relaxed);
+    let read = spilled
+        .bytes_read
+        .load(std::sync::atomic::Ordering::Relaxed);
     let size = spilled.end;
     assert!(
         size > 4 * super::sink::READ_WINDOW as u64,
