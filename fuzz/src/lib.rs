@@ -523,14 +523,17 @@ pub fn probe_answer(data: &[u8]) {
 /// the flows, and every whole-document renderer. Invariants: the JSON
 /// written parses; the HTML page has exactly the `<script` and `<style`
 /// tags of the page of an empty report (whatever the report holds, it never
-/// opens markup); the table has no control character but `\n`.
+/// opens markup); the table has no control character but `\n`; the table's
+/// column widths measured as the flows were spilled make the same table,
+/// narrow and wide, as the writer's own first pass.
 pub fn saved_report(data: &[u8]) {
     use tls_audit::report::model::{Report, Severity};
     let Some(path) = input_file("saved.json", data) else {
         return;
     };
     let frameworks = tls_audit::compliance::frameworks(&["pci-dss-4.0.1", "hipaa"]).ok();
-    let Ok(audited) = tls_audit::audit::rerender(&path, Some(Severity::High), frameworks, None)
+    let Ok(audited) =
+        tls_audit::audit::rerender(&path, Some(Severity::High), frameworks, None, true)
     else {
         return;
     };
@@ -568,6 +571,24 @@ pub fn saved_report(data: &[u8]) {
         !table.chars().any(|c| c.is_control() && c != '\n'),
         "control character in the table: {table:?}"
     );
+    // The column widths measured as the flows were spilled make the table
+    // the writer's own first pass makes.
+    let widths = audited.table.as_ref().expect("widths measured when asked");
+    for wide in [false, true] {
+        use tls_audit::report::{TableStyle, TableWriter};
+        let style = TableStyle {
+            wide,
+            color: false,
+            width: None,
+        };
+        let mut measured = TableWriter::measured(style, widths);
+        let mut two_pass = TableWriter::new(style);
+        whole.flows.iter().for_each(|f| two_pass.measure(f));
+        assert_eq!(measured.header(), two_pass.header(), "table header");
+        for f in &whole.flows {
+            assert_eq!(measured.row(f), two_pass.row(f), "table row");
+        }
+    }
     for text in [
         tls_audit::report::render_yaml(&whole),
         tls_audit::report::render_sarif(&whole),

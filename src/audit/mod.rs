@@ -414,8 +414,12 @@ pub fn rerender(
     fail_on: Option<Severity>,
     frameworks: Option<(&'static Catalog, Vec<&'static Source>)>,
     baseline: Option<&Baseline>,
+    table: bool,
 ) -> Result<Audited, AuditError> {
-    let mut spill = GatheringSpill::new()?;
+    let threads = engine::default_threads();
+    let mut spill = GatheringSpill::new()?
+        .measuring(table)
+        .parsed_by(if threads > 1 { threads } else { 0 });
     // The metadata and an inventory (used when the report has none) need
     // no header: they are built as the flows are read, in report order.
     let mut id = 0u64;

@@ -470,7 +470,7 @@ impl Prepared {
 
 /// The format a report is written in: the one asked for, else a table on
 /// a terminal and JSON elsewhere.
-fn format_of(dest: &output::Resolved) -> Format {
+pub(crate) fn format_of(dest: &output::Resolved) -> Format {
     let to_terminal = dest.file.is_none() && std::io::stdout().is_terminal();
     dest.format.unwrap_or(if to_terminal {
         Format::Table

@@ -5,10 +5,9 @@
 //! table with memory flat in the number of flows; the formats that need
 //! every flow at once read them back as `analyze` does.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use super::{Format, compliance_frameworks, evidence, write_out};
+use super::{Format, compliance_frameworks, evidence, format_of, write_out};
 use crate::audit::{self, AuditError, Status};
 use crate::report::model::Severity;
 
@@ -36,20 +35,16 @@ pub struct ReportArgs {
 pub fn report_command(args: &ReportArgs) -> Result<Status, AuditError> {
     let frameworks = compliance_frameworks(&args.compliance)?;
     let evidence = args.evidence.load()?;
+    let dest = args.dest.resolved();
+    let format = format_of(&dest);
     let audited = audit::rerender(
         &args.input,
         args.fail_on,
         frameworks,
         evidence.baseline.as_ref(),
+        format == Format::Table,
     )?;
     evidence::say_baseline(&audited.report);
-    let dest = args.dest.resolved();
-    let terminal = dest.file.is_none() && std::io::stdout().is_terminal();
-    let format = dest.format.unwrap_or(if terminal {
-        Format::Table
-    } else {
-        Format::Json
-    });
     write_out(
         dest.file.as_ref(),
         &audited.report,
