@@ -17,10 +17,13 @@
 # with each other and with tcpdump under the same machine load. run.sh does
 # the full comparison with tshark; this is the quick loop for one change.
 #
-# Environment: RUNS (9), BENCH_DIR (/tmp/tls-audit-bench), CPUS (a taskset
-# CPU list, e.g. 0: every tool runs pinned to those CPUs, so "one core"
-# means one core whatever threads a tool starts). Nothing here passes or
-# fails; it prints numbers.
+# Besides the medians, each tool's wall time over the bare read's is taken
+# round by round: their median ("round med") and the rounds at or below the
+# bare read ("<= bare").
+# Environment: FORMAT (json: the report format, -o), RUNS (9), BENCH_DIR
+# (/tmp/tls-audit-bench), CPUS (a taskset CPU list, e.g. 0: every tool runs
+# pinned to those CPUs, so "one core" means one core whatever threads a
+# tool starts). Nothing here passes or fails; it prints numbers.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -29,6 +32,7 @@ CAP=${1:?usage: floor.sh CAPTURE [NAME=BINARY ...]}
 shift
 RUNS=${RUNS:-9}
 CPUS=${CPUS:-}
+FORMAT=${FORMAT:-json}
 BENCH_DIR=${BENCH_DIR:-/tmp/tls-audit-bench}
 [ -f "$CAP" ] || { echo "floor: no such capture: $CAP" >&2; exit 1; }
 [ $# -gt 0 ] || set -- "tls-audit=$REPO/target/bench/release/tls-audit --threads 1"
@@ -49,7 +53,7 @@ for nb in "$@"; do
     read -ra words <<<"${nb#*=}"
     bin=${words[0]}
     [ -x "$bin" ] || { echo "floor: not executable: $bin" >&2; exit 1; }
-    line="$name${tab}$bin${tab}analyze${tab}$CAP${tab}-o${tab}json"
+    line="$name${tab}$bin${tab}analyze${tab}$CAP${tab}-o${tab}$FORMAT"
     for w in "${words[@]:1}"; do line+="${tab}$w"; done
     echo "$line" >>"$T/tools"
 done
@@ -57,9 +61,9 @@ done
 cat "$CAP" >/dev/null
 # Timed with wait4(2): wall clock to the nanosecond and the child's user+sys
 # CPU (GNU time rounds both to 10 ms, too coarse here); peak RSS from GNU time.
-python3 - "$T/tools" "$CAP" "$RUNS" "$T/rss" "$CPUS" <<'EOF'
+python3 - "$T/tools" "$CAP" "$RUNS" "$T/rss" "$CPUS" "$FORMAT" <<'EOF'
 import os, statistics, sys, time
-tools_file, cap, runs, rss_file, cpus = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+tools_file, cap, runs, rss_file, cpus, fmt = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
 pin = ["taskset", "-c", cpus] if cpus else []
 tools = [line.rstrip("\n").split("\t") for line in open(tools_file)]
 rows = {t[0]: [] for t in tools}
@@ -81,12 +85,18 @@ for r in range(runs):
         rows[label].append((wall, ru.ru_utime + ru.ru_stime, rss))
 med = {k: [statistics.median(x[i] for x in v) for i in range(3)] for k, v in rows.items()}
 base = med["tcpdump"]
-print(f"capture: {cap} ({os.path.getsize(cap) / 1e6:.0f} MB); medians of {runs} interleaved rounds; "
+print(f"capture: {cap} ({os.path.getsize(cap) / 1e6:.0f} MB); -o {fmt}; medians of {runs} interleaved rounds; "
       f"{'pinned to CPUs ' + cpus + '; ' if cpus else ''}load average {open('/proc/loadavg').read().split()[0]} on {os.cpu_count()} CPUs")
-hdr = f"{'tool':<24} {'wall s':>7} {'CPU s':>7} {'RSS MiB':>8} {'wall/bare':>10} {'CPU/bare':>9}   runs (wall s)"
+hdr = (f"{'tool':<24} {'wall s':>7} {'CPU s':>7} {'RSS MiB':>8} {'wall/bare':>10} {'CPU/bare':>9}"
+       f" {'round med':>10} {'<= bare':>8}   runs (wall s)")
 print(hdr)
 print("-" * len(hdr))
+bare = [x[0] for x in rows["tcpdump"]]
 for label, (wall, cpu, rss) in med.items():
     walls = " ".join(f"{x[0]:.3f}" for x in rows[label])
-    print(f"{label:<24} {wall:>7.3f} {cpu:>7.3f} {rss:>8.1f} {wall / base[0]:>9.2f}x {cpu / base[1]:>8.2f}x   {walls}")
+    # Round by round: this tool's wall time over the bare read's.
+    ratios = [x[0] / b for x, b in zip(rows[label], bare)]
+    below = sum(r <= 1.0 for r in ratios)
+    print(f"{label:<24} {wall:>7.3f} {cpu:>7.3f} {rss:>8.1f} {wall / base[0]:>9.2f}x {cpu / base[1]:>8.2f}x"
+          f" {statistics.median(ratios):>9.2f}x {below:>4}/{runs:<3}   {walls}")
 EOF
