@@ -42,7 +42,7 @@ use std::path::{Path, PathBuf};
 
 pub use error::{AuditError, ErrorClass};
 pub use settings::{Loaded, VerifySettings, read_policy};
-pub use spill::{Gathered, GatheringSpill};
+pub use spill::{Gathered, GatheringSpill, TableCells};
 
 use crate::compliance::Evaluator;
 use crate::engine::{self, Behind, Config, FlowSink, Spilled};
@@ -50,7 +50,6 @@ use crate::enrich::EnrichConfig;
 use crate::model::Gate;
 use crate::model::controls::{Catalog, Source};
 use crate::model::report::{Input, Report, Severity, Warning};
-use crate::report::ColumnWidths;
 use crate::report::baseline::{self, Baseline};
 use crate::report::inventory::InventoryBuilder;
 use crate::report::metadata::PodStarts;
@@ -76,9 +75,9 @@ pub struct Audited {
     pub report: Report,
     /// The flows.
     pub flows: Spilled,
-    /// The table's column widths, when they were measured as the flows
-    /// were spilled ([`Publish::table`]).
-    pub table: Option<ColumnWidths>,
+    /// The table, when it was made as the flows were spilled
+    /// ([`Publish::table`]).
+    pub table: Option<TableCells>,
     /// How the audit ended.
     pub status: Status,
 }
@@ -104,8 +103,9 @@ pub struct Publish {
     pub cluster_name: Option<String>,
     /// A saved report to mark findings against (new, unchanged, fixed).
     pub baseline: Option<Baseline>,
-    /// The report is written as a table: its columns are measured as the
-    /// flows are spilled, so writing it takes one pass over them, not two.
+    /// The report is written as a table: it is made as the flows are
+    /// spilled (column widths, each flow's cells), so writing it reads no
+    /// record back.
     pub table: bool,
 }
 
@@ -142,7 +142,7 @@ pub fn verifying_spill(
     Ok(VerifyingSink {
         verifier,
         inner: GatheringSpill::new()?
-            .measuring(done.publish.table)
+            .measuring(done.publish.table)?
             .parsed_by(if threads > 1 { threads } else { 0 }),
     })
 }
@@ -168,7 +168,7 @@ pub fn analyze_captures(
     // both held the analysing thread up.
     let spill = VerifyingSink {
         verifier,
-        inner: GatheringSpill::behind(cfg.threads > 1)?.measuring(done.publish.table),
+        inner: GatheringSpill::behind(cfg.threads > 1)?.measuring(done.publish.table)?,
     };
     let sink = crate::enrich::Enrichment::new(spill, enrich);
     let sink = Behind::new(sink, cfg.threads > 1);
@@ -418,7 +418,7 @@ pub fn rerender(
 ) -> Result<Audited, AuditError> {
     let threads = engine::default_threads();
     let mut spill = GatheringSpill::new()?
-        .measuring(table)
+        .measuring(table)?
         .parsed_by(if threads > 1 { threads } else { 0 });
     // The metadata and an inventory (used when the report has none) need
     // no header: they are built as the flows are read, in report order.

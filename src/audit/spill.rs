@@ -24,8 +24,27 @@ pub struct GatheringSpill<P = SpillSink> {
     /// Threads that parse the spilled records when they are read back
     /// ([`Spilled::parsed_by`]).
     parse_helpers: usize,
-    /// The table's column widths, when the report is written as a table.
-    table: Option<ColumnWidths>,
+    /// The table's cells, when the report is written as a table.
+    table: Option<TableSpill>,
+}
+
+/// A table made as flows are spilled: the widest cell of each column (a
+/// maximum, so the order flows come in does not matter) and each flow's
+/// cells, spilled to a file of their own, so that writing the table needs
+/// neither a pass to measure it nor the records parsed back.
+struct TableSpill {
+    widths: ColumnWidths,
+    cells: SpillSink,
+    scratch: Vec<u8>,
+}
+
+/// A table ready to be written: its column widths, and each flow's cells
+/// in report order ([`crate::report::TableWriter::row_of_cells`]).
+pub struct TableCells {
+    /// The widest cell of each column, over every flow.
+    pub widths: ColumnWidths,
+    /// Each flow's cells ([`ColumnWidths::measure_into`]), in report order.
+    pub rows: Spilled,
 }
 
 impl GatheringSpill {
@@ -59,7 +78,13 @@ impl GatheringSpill {
                 .parsed_by(self.parse_helpers),
             meta: self.meta,
             inventory: self.inventory,
-            table: self.table,
+            table: match self.table {
+                Some(t) => Some(TableCells {
+                    widths: t.widths,
+                    rows: t.cells.into_spilled().map_err(AuditError::temp_write)?,
+                }),
+                None => None,
+            },
         })
     }
 }
@@ -100,12 +125,17 @@ impl GatheringSpill<Behind<SpillSink>> {
 }
 
 impl<P> GatheringSpill<P> {
-    /// Measure the table's columns from each record as it is spilled (the
-    /// widest cells, in any order), when `table`.
-    #[must_use]
-    pub fn measuring(mut self, table: bool) -> Self {
-        self.table = table.then(ColumnWidths::default);
-        self
+    /// When `table`, make the table from each record as it is spilled: its
+    /// column widths, and each flow's cells in a spill file of their own.
+    pub fn measuring(mut self, table: bool) -> Result<Self, AuditError> {
+        if table {
+            self.table = Some(TableSpill {
+                widths: ColumnWidths::default(),
+                cells: SpillSink::new().map_err(AuditError::temp_create)?,
+                scratch: Vec::new(),
+            });
+        }
+        Ok(self)
     }
 }
 
@@ -114,7 +144,9 @@ impl<P: FlowSink> FlowSink for GatheringSpill<P> {
         self.meta.flow(&record);
         self.inventory.flow(&record);
         if let Some(t) = &mut self.table {
-            t.measure(&record);
+            t.scratch.clear();
+            t.widths.measure_into(&record, &mut t.scratch);
+            t.cells.bytes(id, &t.scratch);
         }
         self.spill.flow(id, record);
     }
@@ -129,8 +161,8 @@ pub struct Gathered {
     /// The inventory, fed in the order flows finished: the report's unless
     /// [`InventoryBuilder::order_sensitive`].
     pub(super) inventory: InventoryBuilder,
-    /// The table's column widths, when measured.
-    pub(super) table: Option<ColumnWidths>,
+    /// The table, when made as the flows were spilled.
+    pub(super) table: Option<TableCells>,
 }
 
 #[cfg(test)]
@@ -138,6 +170,49 @@ mod tests {
     use super::*;
     use crate::model::report::Report;
     use crate::report::inventory::{CryptoInventory, MAX_PLACES, tests::tls_flow};
+
+    /// A table made as flows finish, in another order than the report's:
+    /// the same lines, in report order, as the writer makes from the
+    /// records in two passes; none made when not asked for.
+    #[test]
+    fn table_made_as_flows_finish_is_the_report_orders() {
+        use crate::report::{TableStyle, TableWriter};
+        let flows: Vec<FlowRecord> = (0..300u32)
+            .map(|i| {
+                let server = format!("10.0.{}.{}", i % 7, i % 250);
+                let subject = format!("CN={}", "s".repeat((i % 40) as usize));
+                tls_flow(i % 60, "10.0.0.1", &server, "aa", &subject)
+            })
+            .collect();
+        let mut spill = GatheringSpill::new().unwrap().measuring(true).unwrap();
+        for (i, f) in flows.iter().enumerate().rev() {
+            spill.flow(i as u64 + 1, f.clone());
+        }
+        let cells = spill.finish().unwrap().table.expect("a table");
+        for wide in [false, true] {
+            let style = TableStyle {
+                wide,
+                color: false,
+                width: None,
+            };
+            let mut two_pass = TableWriter::new(style);
+            flows.iter().for_each(|f| two_pass.measure(f));
+            let mut made = TableWriter::measured(style, &cells.widths);
+            assert_eq!(made.header(), two_pass.header());
+            let mut lines = Vec::new();
+            cells
+                .rows
+                .for_each_bytes(|row| {
+                    lines.push(made.row_of_cells(row).expect("cells"));
+                    Ok(())
+                })
+                .unwrap();
+            let want: Vec<String> = flows.iter().map(|f| two_pass.row(f)).collect();
+            assert_eq!(lines, want, "wide {wide}");
+        }
+        let plain = GatheringSpill::new().unwrap().measuring(false).unwrap();
+        assert!(plain.finish().unwrap().table.is_none());
+    }
 
     /// Flows that finish in another order than the report's, enough of
     /// them to fill a configuration's list of endpoints: the published

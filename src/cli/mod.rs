@@ -492,12 +492,11 @@ pub(crate) fn publish(
     let dest = out.dest.resolved();
     let output = dest.file.as_ref();
     let format = format_of(&dest);
-    let widths = audited.table.as_ref();
     write_out(
         output,
         report,
         &audited.flows,
-        widths,
+        audited.table.as_ref(),
         format,
         render,
         dest.wide,
@@ -536,7 +535,7 @@ pub(crate) fn write_out(
     path: Option<&PathBuf>,
     report: &Report,
     flows: &engine::Spilled,
-    widths: Option<&report::ColumnWidths>,
+    table: Option<&audit::TableCells>,
     format: Format,
     opts: &report::RenderOptions,
     wide: bool,
@@ -545,18 +544,24 @@ pub(crate) fn write_out(
         Format::Json => report::write_json_streamed(report, out, |emit| flows.for_each_json(emit)),
         Format::Table => {
             let style = table_style(path.is_none(), wide);
-            // Measured as the flows were spilled, else in a pass of its own.
-            let mut table = match widths {
-                Some(w) => report::TableWriter::measured(style, w),
-                None => {
-                    let mut table = report::TableWriter::new(style);
-                    flows.for_each(|f| {
-                        table.measure(&f);
-                        Ok(())
+            // Made as the flows were spilled: written from their cells.
+            if let Some(cells) = table {
+                let mut table = report::TableWriter::measured(style, &cells.widths);
+                out.write_all(table.header().as_bytes())?;
+                cells.rows.for_each_bytes(|row| {
+                    let line = table.row_of_cells(row).ok_or_else(|| {
+                        std::io::Error::other("a spilled table row does not read back")
                     })?;
-                    table
-                }
-            };
+                    out.write_all(line.as_bytes())
+                })?;
+                out.write_all(table.footer(report).as_bytes())?;
+                return out.flush();
+            }
+            let mut table = report::TableWriter::new(style);
+            flows.for_each(|f| {
+                table.measure(&f);
+                Ok(())
+            })?;
             out.write_all(table.header().as_bytes())?;
             flows.for_each(|f| out.write_all(table.row(&f).as_bytes()))?;
             out.write_all(table.footer(report).as_bytes())?;

@@ -148,28 +148,43 @@ impl SpillSink {
     }
 }
 
+impl SpillSink {
+    /// Spill `bytes` as the record of flow `id`, as they are (not a flow
+    /// record's JSON): read back, in creation order, with
+    /// [`Spilled::for_each_bytes`].
+    pub fn bytes(&mut self, id: u64, bytes: &[u8]) {
+        if self.error.is_none() {
+            self.append(id, bytes);
+        }
+    }
+
+    fn append(&mut self, id: u64, bytes: &[u8]) {
+        let Ok(len) = u32::try_from(bytes.len()) else {
+            self.error = Some(io::Error::other("a flow record over 4 GiB"));
+            return;
+        };
+        if let Err(e) = self.writer.write_all(bytes) {
+            self.error = Some(e);
+            return;
+        }
+        self.index.push((id, self.offset, len));
+        self.offset += u64::from(len);
+    }
+}
+
 impl FlowSink for SpillSink {
     fn flow(&mut self, id: u64, record: FlowRecord) {
         if self.error.is_some() {
             return;
         }
-        self.scratch.clear();
-        if let Err(e) = self.memo.write(&mut self.scratch, &record) {
-            self.error = Some(io::Error::other(e));
-            return;
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        match self.memo.write(&mut scratch, &record) {
+            Ok(()) => self.append(id, &scratch),
+            Err(e) => self.error = Some(io::Error::other(e)),
         }
-        if let Err(e) = self.writer.write_all(&self.scratch) {
-            self.error = Some(e);
-            return;
-        }
-        let Ok(len) = u32::try_from(self.scratch.len()) else {
-            self.error = Some(io::Error::other("a flow record over 4 GiB"));
-            return;
-        };
-        self.index.push((id, self.offset, len));
-        self.offset += u64::from(len);
-        if self.scratch.capacity() > SCRATCH_KEPT {
-            self.scratch = Vec::new();
+        if scratch.capacity() <= SCRATCH_KEPT {
+            self.scratch = scratch;
         }
     }
 }
@@ -267,6 +282,12 @@ impl Spilled {
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.index.is_empty()
+    }
+
+    /// Visit each record's bytes, in creation order: what
+    /// [`SpillSink::bytes`] spilled.
+    pub fn for_each_bytes(&self, f: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
+        self.for_each_json(f)
     }
 
     /// Visit each record's compact JSON, in creation order.

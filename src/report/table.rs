@@ -46,7 +46,8 @@ pub struct TableStyle {
 /// The widest cell of every column (`-o wide`'s too) over the flows
 /// measured: pass 1 of a [`TableWriter`] ([`TableWriter::measured`]). A
 /// maximum, so the flows can be measured in any order, as they are
-/// spilled, instead of in a pass over the records of its own.
+/// spilled, instead of in a pass over the records of its own; their cells
+/// are kept for pass 2 ([`TableWriter::row_of_cells`]).
 #[derive(Debug, Clone)]
 pub struct ColumnWidths([usize; HEADER.len()]);
 
@@ -57,10 +58,18 @@ impl Default for ColumnWidths {
 }
 
 impl ColumnWidths {
-    /// Account for one flow's cells.
-    pub fn measure(&mut self, f: &FlowRecord) {
+    /// Account for one flow's cells and append them to `out`, for
+    /// [`TableWriter::row_of_cells`] to write its line from later without
+    /// the record: each cell's length in bytes (4 bytes, little-endian),
+    /// then its text.
+    pub fn measure_into(&mut self, f: &FlowRecord, out: &mut Vec<u8>) {
         for (w, cell) in self.0.iter_mut().zip(row(f).iter()) {
             *w = (*w).max(cell.chars().count());
+            // A cell is part of a record whose JSON is under 4 GiB (the
+            // spill file's bound); a longer one would not read back.
+            let len = u32::try_from(cell.len()).unwrap_or(u32::MAX);
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(cell.as_bytes());
         }
     }
 }
@@ -123,6 +132,25 @@ impl TableWriter {
         self.line(&cells, self.style.color)
     }
 
+    /// Pass 2: one flow's line, from the cells [`ColumnWidths::measure_into`]
+    /// kept of it (the same line as [`TableWriter::row`] of the record);
+    /// `None` when `cells` is not exactly such cells.
+    pub fn row_of_cells(&self, mut cells: &[u8]) -> Option<String> {
+        let mut texts: Vec<&str> = Vec::with_capacity(HEADER.len());
+        for _ in HEADER {
+            let (len, rest) = cells.split_first_chunk::<4>()?;
+            let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
+            let (text, rest) = rest.split_at_checked(len)?;
+            texts.push(std::str::from_utf8(text).ok()?);
+            cells = rest;
+        }
+        if !cells.is_empty() {
+            return None;
+        }
+        texts.truncate(self.widths.len());
+        Some(self.line(&texts, self.style.color))
+    }
+
     /// Pass 2, last: the summary and the warnings.
     pub fn footer(&self, r: &Report) -> String {
         let s = &r.stats;
@@ -165,9 +193,10 @@ impl TableWriter {
         }
     }
 
-    fn line(&self, cells: &[String], color: bool) -> String {
+    fn line<S: AsRef<str>>(&self, cells: &[S], color: bool) -> String {
         let mut l = String::new();
         for (i, c) in cells.iter().enumerate() {
+            let c = c.as_ref();
             let width = self.widths.get(i).copied().unwrap_or(0);
             let cell = if i < 2 {
                 clip_middle(c, width)
@@ -590,7 +619,7 @@ mod tests {
         });
         let mut gathered = ColumnWidths::default();
         for f in flows.iter().rev() {
-            gathered.measure(f);
+            gathered.measure_into(f, &mut Vec::new());
         }
         for wide in [false, true] {
             let style = TableStyle {
@@ -604,6 +633,18 @@ mod tests {
             assert_eq!(measured.header(), two_pass.header(), "wide {wide}");
             for f in &flows {
                 assert_eq!(measured.row(f), two_pass.row(f), "wide {wide}");
+                // The line again from the cells kept of the record.
+                let mut cells = Vec::new();
+                ColumnWidths::default().measure_into(f, &mut cells);
+                let line = measured.row_of_cells(&cells);
+                assert_eq!(line.as_deref(), Some(two_pass.row(f).as_str()));
+                // Cells cut short, with a byte too many, or not UTF-8.
+                assert_eq!(measured.row_of_cells(&cells[..cells.len() - 1]), None);
+                cells.push(0);
+                assert_eq!(measured.row_of_cells(&cells), None);
+                cells.pop();
+                cells[4] = 0xff;
+                assert_eq!(measured.row_of_cells(&cells), None);
             }
             // Not the widths of a writer that measured nothing.
             assert_ne!(measured.header(), TableWriter::new(style).header());
