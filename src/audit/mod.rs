@@ -131,9 +131,9 @@ pub fn load_keylogs(paths: &[PathBuf]) -> Result<crate::tls::KeyLog, AuditError>
 }
 
 /// A sink that verifies flows and keeps them in a temporary file, for
-/// `done` (a table's columns measured as they are spilled, when the report
-/// is written as one). Read back, the records are parsed on the threads
-/// `analyze` uses by default ([`engine::default_threads`]).
+/// `done` (the table made as they are spilled, when the report is written
+/// as one). Read back, the records are parsed on the threads `analyze`
+/// uses by default ([`engine::default_threads`]).
 pub fn verifying_spill(
     verifier: Verifier,
     done: &Conclusion,
@@ -408,7 +408,8 @@ impl Publish {
 /// inventory built when it has none, and new metadata naming the saved
 /// report. The flows are streamed into a temporary file, so memory stays
 /// flat in their number. [`Status::Findings`] only when the gate is asked
-/// for here (`fail_on` or a baseline) and fails.
+/// for here (`fail_on` or a baseline) and fails. `table`: the report is
+/// written as a table, made as the saved flows are spilled.
 pub fn rerender(
     input: &Path,
     fail_on: Option<Severity>,

@@ -1,10 +1,12 @@
 //! Where a verified report's flows go: the spill file (report order, flat
 //! memory), with what the report's header gathers from every flow (the
-//! metadata's pods, the crypto inventory) and a table's column widths taken
-//! from each record as it is spilled, instead of from a second pass that
-//! reads and parses the spill file back. The inventory is fed in the order flows finish; when its
-//! bounds make it depend on that order, publishing builds it again in
-//! report order (`Publish::publish`).
+//! metadata's pods, the crypto inventory) taken from each record as it is
+//! spilled, instead of from a second pass that reads and parses the spill
+//! file back; and, when the report is written as a table, the table too
+//! (its column widths, and each flow's cells in a spill file of their own).
+//! The inventory is fed in the order flows finish; when its bounds make it
+//! depend on that order, publishing builds it again in report order
+//! (`Publish::publish`).
 
 use crate::engine::{Behind, FlowSink, SpillSink, Spilled};
 use crate::model::report::FlowRecord;

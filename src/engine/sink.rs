@@ -160,7 +160,7 @@ impl SpillSink {
 
     fn append(&mut self, id: u64, bytes: &[u8]) {
         let Ok(len) = u32::try_from(bytes.len()) else {
-            self.error = Some(io::Error::other("a flow record over 4 GiB"));
+            self.error = Some(io::Error::other("a spilled record over 4 GiB"));
             return;
         };
         if let Err(e) = self.writer.write_all(bytes) {
