@@ -309,9 +309,10 @@ pub fn probe(
         })?;
     let failed = results.iter().any(|r| r.record.error.is_some());
     let mut report = crate::probe::report(results, verifier, done.info);
-    // The flows go where a capture's go, so every format, the compliance
-    // views and the metadata treat them alike.
-    let mut spill = GatheringSpill::new()?;
+    // The flows go where a capture's go, so every format (a table made as
+    // they are spilled among them), the compliance views and the metadata
+    // treat them alike.
+    let mut spill = GatheringSpill::new()?.measuring(done.publish.table)?;
     for (id, f) in (1u64..).zip(report.flows.drain(..)) {
         spill.flow(id, f);
     }
