@@ -587,9 +587,8 @@ pub fn saved_report(data: &[u8]) {
         assert_eq!(measured.header(), two_pass.header(), "table header");
         let mut lines = Vec::new();
         cells
-            .rows
-            .for_each_bytes(|row| {
-                lines.push(measured.row_of_cells(row).expect("cells read back"));
+            .for_each_line(&measured, |line| {
+                lines.push(line);
                 Ok(())
             })
             .expect("the table's cells read back");

@@ -138,12 +138,11 @@ pub fn verifying_spill(
     verifier: Verifier,
     done: &Conclusion,
 ) -> Result<VerifyingSink<GatheringSpill>, AuditError> {
-    let threads = engine::default_threads();
     Ok(VerifyingSink {
         verifier,
         inner: GatheringSpill::new()?
             .measuring(done.publish.table)?
-            .parsed_by(if threads > 1 { threads } else { 0 }),
+            .threads(engine::default_threads()),
     })
 }
 
@@ -180,10 +179,7 @@ pub fn analyze_captures(
     // the calling one.
     let sink = VerifyingSink {
         verifier: sink.verifier,
-        inner: sink
-            .inner
-            .join()
-            .parsed_by(if cfg.threads > 1 { cfg.threads } else { 0 }),
+        inner: sink.inner.join().threads(cfg.threads),
     };
     report.enrichment = enrichment;
     report.warnings.extend(extra);
@@ -418,10 +414,9 @@ pub fn rerender(
     baseline: Option<&Baseline>,
     table: bool,
 ) -> Result<Audited, AuditError> {
-    let threads = engine::default_threads();
     let mut spill = GatheringSpill::new()?
         .measuring(table)?
-        .parsed_by(if threads > 1 { threads } else { 0 });
+        .threads(engine::default_threads());
     // The metadata and an inventory (used when the report has none) need
     // no header: they are built as the flows are read, in report order.
     let mut id = 0u64;

@@ -10,9 +10,9 @@
 
 use crate::engine::{Behind, FlowSink, SpillSink, Spilled};
 use crate::model::report::FlowRecord;
-use crate::report::ColumnWidths;
 use crate::report::inventory::InventoryBuilder;
 use crate::report::metadata::MetadataBuilder;
+use crate::report::{ColumnWidths, TableWriter};
 
 use super::AuditError;
 
@@ -40,13 +40,40 @@ struct TableSpill {
     scratch: Vec<u8>,
 }
 
+impl TableSpill {
+    /// Measure one flow's cells and spill them.
+    fn add(&mut self, id: u64, record: &FlowRecord) {
+        self.scratch.clear();
+        self.widths.measure_into(record, &mut self.scratch);
+        self.cells.bytes(id, &self.scratch);
+    }
+}
+
 /// A table ready to be written: its column widths, and each flow's cells
-/// in report order ([`crate::report::TableWriter::row_of_cells`]).
+/// in report order ([`TableWriter::row_of_cells`]).
 pub struct TableCells {
     /// The widest cell of each column, over every flow.
     pub widths: ColumnWidths,
     /// Each flow's cells ([`ColumnWidths::measure_into`]), in report order.
     pub rows: Spilled,
+}
+
+impl TableCells {
+    /// Each flow's line, in report order, as `writer` (made with
+    /// [`TableWriter::measured`] from `widths`) writes it from the cells.
+    /// Cells that do not read back exactly are an error.
+    pub fn for_each_line(
+        &self,
+        writer: &TableWriter,
+        mut f: impl FnMut(String) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        self.rows.for_each_bytes(|row| {
+            let line = writer
+                .row_of_cells(row)
+                .ok_or_else(|| std::io::Error::other("a spilled table row does not read back"))?;
+            f(line)
+        })
+    }
 }
 
 impl GatheringSpill {
@@ -61,11 +88,12 @@ impl GatheringSpill {
         })
     }
 
-    /// Records read back from the spill file are parsed on `helpers`
-    /// threads of their own ([`Spilled::parsed_by`]).
+    /// The run uses `threads` threads: with more than one, records read
+    /// back from the spill file are parsed on that many threads of their
+    /// own ([`Spilled::parsed_by`]); with one, on the reading thread.
     #[must_use]
-    pub fn parsed_by(mut self, helpers: usize) -> Self {
-        self.parse_helpers = helpers;
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.parse_helpers = if threads > 1 { threads } else { 0 };
         self
     }
 
@@ -146,9 +174,7 @@ impl<P: FlowSink> FlowSink for GatheringSpill<P> {
         self.meta.flow(&record);
         self.inventory.flow(&record);
         if let Some(t) = &mut self.table {
-            t.scratch.clear();
-            t.widths.measure_into(&record, &mut t.scratch);
-            t.cells.bytes(id, &t.scratch);
+            t.add(id, &record);
         }
         self.spill.flow(id, record);
     }
@@ -178,7 +204,7 @@ mod tests {
     /// records in two passes; none made when not asked for.
     #[test]
     fn table_made_as_flows_finish_is_the_report_orders() {
-        use crate::report::{TableStyle, TableWriter};
+        use crate::report::TableStyle;
         let flows: Vec<FlowRecord> = (0..300u32)
             .map(|i| {
                 let server = format!("10.0.{}.{}", i % 7, i % 250);
@@ -203,9 +229,8 @@ mod tests {
             assert_eq!(made.header(), two_pass.header());
             let mut lines = Vec::new();
             cells
-                .rows
-                .for_each_bytes(|row| {
-                    lines.push(made.row_of_cells(row).expect("cells"));
+                .for_each_line(&made, |line| {
+                    lines.push(line);
                     Ok(())
                 })
                 .unwrap();

@@ -544,16 +544,13 @@ pub(crate) fn write_out(
         Format::Json => report::write_json_streamed(report, out, |emit| flows.for_each_json(emit)),
         Format::Table => {
             let style = table_style(path.is_none(), wide);
-            // Made as the flows were spilled: written from their cells.
+            // Made as the flows were spilled (every command asks for it
+            // when its output is a table): written from their cells. A
+            // report concluded without it is measured in a pass of its own.
             if let Some(cells) = table {
                 let mut table = report::TableWriter::measured(style, &cells.widths);
                 out.write_all(table.header().as_bytes())?;
-                cells.rows.for_each_bytes(|row| {
-                    let line = table.row_of_cells(row).ok_or_else(|| {
-                        std::io::Error::other("a spilled table row does not read back")
-                    })?;
-                    out.write_all(line.as_bytes())
-                })?;
+                cells.for_each_line(&table, |line| out.write_all(line.as_bytes()))?;
                 out.write_all(table.footer(report).as_bytes())?;
                 return out.flush();
             }

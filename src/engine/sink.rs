@@ -443,7 +443,7 @@ const PARSED_BATCH: usize = 128;
 /// A batch of parsed records, and the error that cut it short if one did.
 type Parsed = (Vec<FlowRecord>, Option<io::Error>);
 
-/// Reads records' JSON back from a spill file, through its own windows.
+/// Reads records back from a spill file, through its own windows.
 struct Cursor<'a> {
     spilled: &'a Spilled,
     windows: Vec<Window>,
@@ -459,7 +459,8 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// The JSON of the record at `offset`.
+    /// The bytes (a flow record's JSON, or what [`SpillSink::bytes`]
+    /// spilled) of the record at `offset`.
     fn record(&mut self, offset: u64, len: u32) -> io::Result<&[u8]> {
         self.visited += 1;
         let len = len as usize;

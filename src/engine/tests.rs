@@ -351,16 +351,21 @@ fn a_synless_client_hello_across_segments_is_read() {
     }
 }
 
+/// The records of `n` one-packet UDP flows (a DNS query each).
+fn udp_flows(n: u16) -> Vec<crate::model::report::FlowRecord> {
+    let frames: Vec<Vec<u8>> = (0..n)
+        .map(|i| udp([10, 0, 0, 1], [10, 0, 0, 2], 20_000 + i, 53, b"x"))
+        .collect();
+    run(&frames).flows
+}
+
 /// Spilled records come back in creation order, whatever order they were
 /// written in (sequential runs, jumps back and forth, one record larger
 /// than the read window).
 #[test]
 fn spilled_records_read_back_in_creation_order() {
     use super::{FlowSink, SpillSink};
-    let frames: Vec<Vec<u8>> = (0..3000u16)
-        .map(|i| udp([10, 0, 0, 1], [10, 0, 0, 2], 20_000 + i, 53, b"x"))
-        .collect();
-    let mut flows = run(&frames).flows;
+    let mut flows = udp_flows(3000);
     assert_eq!(flows.len(), 3000);
     flows[1500].inside = Some("y".repeat(3 << 20).into());
     flows[7].inside = Some("z".repeat(40 << 10).into());
@@ -400,10 +405,7 @@ fn spilled_records_read_back_in_creation_order() {
 #[test]
 fn spilled_errors_come_in_order_with_helpers() {
     use super::{FlowSink, SpillSink};
-    let frames: Vec<Vec<u8>> = (0..1000u16)
-        .map(|i| udp([10, 0, 0, 1], [10, 0, 0, 2], 20_000 + i, 53, b"x"))
-        .collect();
-    let flows = run(&frames).flows;
+    let flows = udp_flows(1000);
     let mut sink = SpillSink::new().unwrap();
     for (i, f) in flows.iter().enumerate() {
         sink.flow(i as u64 + 1, f.clone());
@@ -443,10 +445,7 @@ fn spilled_errors_come_in_order_with_helpers() {
 #[test]
 fn spilled_runs_read_by_turns_are_read_once() {
     use super::{FlowSink, SpillSink};
-    let frames: Vec<Vec<u8>> = (0..4000u16)
-        .map(|i| udp([10, 0, 0, 1], [10, 0, 0, 2], 20_000 + i, 53, b"x"))
-        .collect();
-    let flows = run(&frames).flows;
+    let flows = udp_flows(4000);
     let mut sink = SpillSink::new().unwrap();
     for parity in [1, 0] {
         for (i, f) in flows.iter().enumerate().filter(|(i, _)| i % 2 == parity) {

@@ -26,6 +26,7 @@ pub mod rules;
 pub mod time;
 
 pub use kinds::{Gate, Protection, RoleSource, Transport, WarningKind};
+pub use report::Report;
 
 /// A name in a flow record (its version, cipher suite, verdict reasons,
 /// protocol names, alerts, the key exchange's groups and methods): one of
@@ -33,4 +34,3 @@ pub use kinds::{Gate, Protection, RoleSource, Transport, WarningKind};
 /// no allocation for them), or made from the wire (`0xNNNN`) or read from
 /// a saved report (owned).
 pub type Name = std::borrow::Cow<'static, str>;
-pub use report::Report;
